@@ -1,0 +1,230 @@
+//! End-to-end runs of `pipe-demo`, checking what it printed. Each test spawns the binary as a
+//! user would; nothing here forks.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::os::unix::process::CommandExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("spawn pipe-demo")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = run(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pipe-demo {args:?} failed: {stderr}\n{stdout}"
+    );
+    stdout
+}
+
+/// The number that follows `before` in `text`.
+fn number_after(text: &str, before: &str) -> u64 {
+    let rest = &text[text
+        .find(before)
+        .unwrap_or_else(|| panic!("{before:?} in:\n{text}"))
+        + before.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("a number after {before:?} in:\n{text}"))
+}
+
+#[test]
+fn cat_echoes_the_reading_and_exits_cleanly() {
+    let out = stdout_of(&["cat"]);
+    assert!(
+        out.contains(r#"cat printed "temperature: 42" (15 bytes) and exit status: 0"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn child_sees_every_byte_then_end_of_file() {
+    let out = stdout_of(&["fork"]);
+    assert!(
+        out.contains("read() returned 0 (end-of-file) after 48 bytes"),
+        "{out}"
+    );
+    assert!(out.contains("exit status 0"), "{out}");
+}
+
+#[test]
+fn capacity_is_what_f_getpipe_sz_reports() {
+    let out = stdout_of(&["buffer", "--pipe-size", "100000"]);
+    let filled = number_after(&out, "capacity: ");
+    let reported = number_after(&out, "F_GETPIPE_SZ reports ");
+    let (_r, w) = io::pipe().unwrap();
+    let ours = fcntl(&w, FcntlArg::F_GETPIPE_SZ).unwrap();
+    assert_eq!(filled, reported, "{out}");
+    assert_eq!(reported, u64::try_from(ours).unwrap(), "{out}");
+}
+
+#[test]
+fn writer_and_reader_really_block() {
+    let out = stdout_of(&["3", "--pipe-size", "100000"]);
+    assert!(
+        out.contains("asleep in the kernel (state S, wchan"),
+        "{out}"
+    );
+    let writer_ms = number_after(&out, "bytes returned after ");
+    let reader_ms = number_after(&out, "empty pipe returned after ");
+    assert!(writer_ms > 0 && reader_ms > 0, "{out}");
+    assert!(out.contains(r#"with 15 bytes: "temperature: 42""#), "{out}");
+}
+
+#[test]
+fn f_setpipe_sz_changes_the_capacity_as_the_kernel_rounds_it() {
+    let out = stdout_of(&["buffer", "--pipe-size", "100000"]);
+    let (_r, w) = io::pipe().unwrap();
+    let expected = fcntl(&w, FcntlArg::F_SETPIPE_SZ(100_000)).unwrap();
+    let after = number_after(&out, "F_SETPIPE_SZ(100000): capacity 65536 -> ");
+    assert_eq!(after, u64::try_from(expected).unwrap(), "{out}");
+    assert_eq!(number_after(&out, "filling it now took "), after, "{out}");
+}
+
+#[test]
+fn writing_without_a_reader_gives_epipe_and_sigpipe() {
+    let out = stdout_of(&["broken"]);
+    assert!(
+        out.contains("failed: Broken pipe (os error 32) (EPIPE)"),
+        "{out}"
+    );
+    assert!(out.contains("killed by SIGPIPE"), "{out}");
+}
+
+#[test]
+fn hand_built_pipeline_counts_like_the_test_does() {
+    let dir = std::env::temp_dir().join(format!("pipe-demo-test-{}", std::process::id()));
+    fs::create_dir(&dir).unwrap();
+    for name in ["a.rs", "b.rs", "lib.rs.orig", "notes.txt", "rs", "mirrors"] {
+        fs::write(dir.join(name), "").unwrap();
+    }
+    // grep's pattern `.rs` is a regular expression: any one character, then "rs".
+    let expected = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| {
+            name.char_indices()
+                .any(|(i, _)| i > 0 && name[i..].starts_with("rs"))
+        })
+        .count();
+    let out = stdout_of(&["pipeline", dir.to_str().unwrap()]);
+    fs::remove_dir_all(&dir).unwrap();
+    let line = out
+        .lines()
+        .find(|l| l.contains("; the shell: "))
+        .expect("the pipeline's line");
+    assert!(
+        line.ends_with(&format!(": {expected}; the shell: {expected}")),
+        "{line}"
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let usage: &[&[&str]] = &[
+        &["nosuch"],
+        &["buffer", "--pipe-size", "0"],
+        &["buffer", "--pipe-size", "-5"],
+        &["buffer", "--pipe-size", "lots"],
+        &["buffer", "--pipe-size", "99999999999999"],
+        &["cat", "extra"],
+    ];
+    for args in usage {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let out = run(&["pipeline", "/nonexistent/ipc-tour"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+}
+
+#[test]
+fn too_large_pipe_size_names_the_limit() {
+    let max: u64 = fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = run(&["buffer", "--pipe-size", &(max + 1).to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("must be 1 to {max} bytes")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fs.pipe-max-size"), "{stderr}");
+}
+
+/// Processes whose process group is `pgid`: the tour and every child it started.
+fn group_members(pgid: u32) -> Vec<PathBuf> {
+    let mut members = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // Fields after "(comm)": state, ppid, pgrp, ...
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if fields.get(2) == Some(&pgid.to_string().as_str()) {
+            members.push(entry.path());
+        }
+    }
+    members
+}
+
+#[test]
+fn interrupting_the_tour_leaves_no_process_behind() {
+    let seed = std::process::id();
+    println!("seed {seed}");
+    for (i, signal) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGINT]
+        .into_iter()
+        .enumerate()
+    {
+        // A cheap reproducible spread of moments across the ~0.4 s tour.
+        let delay_ms =
+            u64::from((seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 7)) % 400);
+        let mut tour = Command::new(BIN)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pgid = tour.id();
+        thread::sleep(Duration::from_millis(delay_ms));
+        kill(Pid::from_raw(i32::try_from(pgid).unwrap()), signal).unwrap();
+        tour.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !group_members(pgid).is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            group_members(pgid),
+            Vec::<PathBuf>::new(),
+            "{signal} after {delay_ms} ms"
+        );
+    }
+}
