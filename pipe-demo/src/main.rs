@@ -14,6 +14,7 @@
 //! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, and `fifo-demo` for a pipe with a name.
 
 use std::error::Error;
+use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -217,10 +218,16 @@ fn broken_pipe() -> Result {
 /// Step 5: what the shell does for `ls | grep .rs | wc -l`: two pipes, three processes.
 fn pipeline(dir: Option<PathBuf>) -> Result {
     println!("\nStep 5. The shell pipeline `ls | grep .rs | wc -l`, by hand");
-    let dir = dir.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    if !dir.is_dir() {
-        return Err(format!("pipeline: {} is not a directory", dir.display()).into());
-    }
+    // By default, this crate's own sources (or the current directory, for a copied binary).
+    let dir = dir.unwrap_or_else(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        if fs::read_dir(&src).is_ok() {
+            src
+        } else {
+            PathBuf::from(".")
+        }
+    });
+    fs::read_dir(&dir).map_err(|e| format!("pipeline: cannot list {}: {e}", dir.display()))?;
     let spawn =
         |cmd: &mut Command, name: &str| cmd.spawn().map_err(|e| format!("spawn {name}: {e}"));
     let mut ls = spawn(
@@ -249,7 +256,10 @@ fn pipeline(dir: Option<PathBuf>) -> Result {
     let counted = wc
         .wait_with_output()
         .map_err(|e| format!("wait for wc: {e}"))?;
-    ls.wait().map_err(|e| format!("wait for ls: {e}"))?;
+    let ls_status = ls.wait().map_err(|e| format!("wait for ls: {e}"))?;
+    if !ls_status.success() {
+        return Err(format!("pipeline: ls failed: {ls_status}").into());
+    }
     grep.wait().map_err(|e| format!("wait for grep: {e}"))?;
 
     let shell = Command::new("sh")

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
@@ -158,7 +159,10 @@ fn bad_input_is_one_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("is not a directory"), "{stderr}");
+    assert!(
+        stderr.contains("cannot list /nonexistent/ipc-tour"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -227,4 +231,30 @@ fn interrupting_the_tour_leaves_no_process_behind() {
             "{signal} after {delay_ms} ms"
         );
     }
+}
+
+/// CI runs as root, which would hide a permission bug: run the tour again as `nobody`.
+#[test]
+fn tour_runs_as_an_ordinary_user() {
+    if !nix::unistd::Uid::effective().is_root() {
+        println!("skipped: not root, so every other test already ran unprivileged");
+        return;
+    }
+    // The checkout may sit in a directory `nobody` cannot enter: run a copy from the temp dir.
+    let dir = std::env::temp_dir().join(format!("pipe-demo-nobody-{}", std::process::id()));
+    fs::create_dir(&dir).unwrap();
+    let bin = dir.join("pipe-demo");
+    fs::copy(BIN, &bin).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .current_dir(&dir)
+        .output()
+        .expect("spawn setpriv");
+    fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "as nobody: {stderr}\n{stdout}");
+    assert!(stdout.contains("killed by SIGPIPE"), "{stdout}");
 }
