@@ -1,0 +1,160 @@
+//! Helpers shared by the end-to-end tests: spawn the real binary, read what it prints.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_uds-demo");
+
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// A private 0700 directory for one test; removed on drop.
+pub struct TestDir(pub PathBuf);
+
+impl TestDir {
+    pub fn new(tag: &str) -> TestDir {
+        let path = std::env::temp_dir().join(format!(
+            "uds-demo-test-{tag}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .expect("mkdir test dir");
+        TestDir(path)
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `uds-demo` whose stdout lines arrive on a channel; SIGTERM + reap on drop.
+pub struct Running {
+    pub child: Child,
+    pub lines: Receiver<String>,
+    pub seen: Vec<String>,
+    /// Collects stderr as it comes, so a chatty child never blocks on a full pipe.
+    pub err: Option<thread::JoinHandle<String>>,
+}
+
+impl Running {
+    pub fn spawn(program: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().expect("stderr");
+        let err = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut s);
+            s
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+            err: Some(err),
+        }
+    }
+
+    /// `uds-demo ARGS`, waiting for its "listening on " line; returns it and the address after it.
+    pub fn server(args: &[&str]) -> (Running, String) {
+        let mut r = Running::spawn(BIN, args);
+        let line = r
+            .wait_line("listening on ", Duration::from_secs(5))
+            .expect("server did not start listening");
+        let addr = line["listening on ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        (r, addr)
+    }
+
+    /// Next line starting with `prefix` within `timeout` (other lines are kept in `seen`).
+    pub fn wait_line(&mut self, prefix: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.push(line.clone());
+            if line.starts_with(prefix) {
+                return Some(line);
+            }
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits up to `timeout` for exit; None if still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Everything the child wrote to stderr (call after it exited).
+    pub fn stderr(&mut self) -> String {
+        self.err
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = kill(self.pid(), Signal::SIGTERM);
+        if self.wait_exit(Duration::from_secs(2)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Connects with a reply timeout so a broken server fails the test instead of hanging it.
+pub fn connect(path: &Path) -> std::os::unix::net::UnixStream {
+    let s = std::os::unix::net::UnixStream::connect(path).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}

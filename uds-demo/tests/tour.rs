@@ -1,0 +1,212 @@
+//! The whole tour, run as a user runs it; assertions are on the numbers it printed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{BIN, Running, is_root};
+
+fn run_tour() -> (Output, String) {
+    let out = Command::new(BIN).output().expect("run tour");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+/// The numbers inside the first `[...]` of a line.
+fn list_in(line: &str) -> Vec<usize> {
+    let inner = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+    inner.split(", ").map(|n| n.parse().unwrap()).collect()
+}
+
+/// `as_root`: whether the tour ran as root (and so could show the refusal of another uid).
+fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tour failed: {stderr}\n{text}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // 1: the socket file as observed: a socket, 0600, empty; the directory 0700.
+    assert!(line_with(text, "private directory").ends_with("(mode 0700)"));
+    assert!(line_with(text, "socket file:").contains("is a socket: true, mode 0600, size 0 bytes"));
+    // 2: the same echo lines over AF_INET as over AF_UNIX.
+    let echoes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("sent "))
+        .collect();
+    assert_eq!(echoes.len(), 6, "{text}");
+    assert_eq!(
+        echoes[..3],
+        echoes[3..],
+        "AF_UNIX and AF_INET printed different echoes"
+    );
+    assert!(line_with(text, "lines identical to AF_UNIX").contains("3 of 3"));
+    // 3: one read got all bytes of the stream; the datagram reads match the writes one to one.
+    let wrote: Vec<usize> = line_with(text, "wrote ")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let stream = list_in(line_with(text, "stream   (UnixStream)"));
+    let dgram = list_in(line_with(text, "datagram (UnixDatagram)"));
+    assert_eq!(stream.iter().sum::<usize>(), wrote.iter().sum::<usize>());
+    assert!(
+        stream.len() < wrote.len(),
+        "stream kept boundaries? {stream:?}"
+    );
+    assert_eq!(dgram, wrote);
+    // 4: the receiver read through the fd of a file that no longer had a name.
+    assert!(line_with(text, "and unlinked it").ends_with("exists now: false"));
+    assert!(line_with(text, "it replied with the").contains("\"temperature: 42\\n\""));
+    // 5: abstract name listed by the kernel, no file; SO_PEERCRED names this pid.
+    let listed = line_with(text, "listed in /proc/net/unix");
+    assert!(
+        listed.contains(": true;") && listed.ends_with("in the temp dir: false"),
+        "{listed}"
+    );
+    let cred = line_with(text, "the server learned from the kernel");
+    let tour_pid = out_pid(text);
+    assert!(
+        cred.contains(&format!("peer pid={tour_pid} ")),
+        "{cred} (tour pid {tour_pid})"
+    );
+    if as_root {
+        assert!(
+            line_with(text, "the server: conn 2: refused: peer uid 65534")
+                .contains("is not the server's uid")
+        );
+    } else {
+        line_with(text, "another uid: skipped");
+    }
+    // 6: every hostile client got its own error, and the first client was still served.
+    assert!(line_with(text, "length 4294967295").contains("exceeds the limit"));
+    assert!(line_with(text, "garbage").contains("not a frame"));
+    assert!(line_with(text, "truncated frame").contains("the peer closed after"));
+    assert!(line_with(text, "stall after 3 bytes").contains("stalled"));
+    assert!(line_with(text, "still gets its echo").ends_with("\"temperature: 43\""));
+    // 7: stale socket found by a refused connect and replaced; long path refused before bind.
+    assert!(line_with(text, "SIGKILLed the server").ends_with("still there: true"));
+    assert!(line_with(text, "connect to it").contains("refused"));
+    assert!(
+        line_with(text, "a new server: replaced stale socket file")
+            .contains("echo \"temperature: 42\"")
+    );
+    assert!(line_with(text, "is refused before bind").contains("sun_path"));
+    assert!(line_with(text, "done:").ends_with("removed: true"));
+}
+
+fn out_pid(text: &str) -> u32 {
+    let line = line_with(text, "(this tour is pid ");
+    line.split_whitespace()
+        .nth(4)
+        .unwrap()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_tour_prints_what_it_observed() {
+    let (out, text) = run_tour();
+    println!("{text}");
+    assert_tour_output(&out, &text, is_root());
+}
+
+#[test]
+fn two_tours_at_the_same_time_both_succeed() {
+    let a = std::thread::spawn(run_tour);
+    let b = std::thread::spawn(run_tour);
+    for (out, text) in [a.join().unwrap(), b.join().unwrap()] {
+        assert_tour_output(&out, &text, is_root());
+    }
+}
+
+#[test]
+fn the_tour_runs_as_an_unprivileged_user() {
+    if !is_root() {
+        println!("skipped: already unprivileged (the other tests run the tour as this user)");
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .env("TMPDIR", "/tmp")
+        .output();
+    let Ok(out) = out else {
+        println!("skipped: setpriv is not available");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_tour_output(&out, &text, false);
+    assert!(line_with(&text, "(this tour is pid ").contains("uid 65534"));
+}
+
+/// SIGKILL the tour mid-run: its servers die on their own (PR_SET_PDEATHSIG) within 2 s, and
+/// the next run succeeds and sweeps the dead run's directory.
+#[test]
+fn a_sigkilled_tour_leaves_no_server_and_the_next_run_succeeds() {
+    // Orphans are re-parented to this test process, so it can see and reap them (no zombies).
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let mut tour = Running::spawn(BIN, &[]);
+    let dir = tour
+        .wait_line("private directory ", Duration::from_secs(5))
+        .unwrap();
+    let dir = dir["private directory ".len()..]
+        .split(" (mode")
+        .next()
+        .unwrap()
+        .to_string();
+    tour.wait_line("6. Framing", Duration::from_secs(10))
+        .expect("tour reached step 6");
+    let children = children_of(tour.pid().as_raw());
+    assert!(!children.is_empty(), "no server running during step 6");
+    tour.child.kill().unwrap();
+    tour.child.wait().unwrap();
+    for pid in children {
+        let gone = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            !alive(pid)
+        });
+        assert!(gone, "server pid {pid} outlived the SIGKILLed tour by 2 s");
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None); // reap
+    }
+    let (out, text) = run_tour();
+    assert_tour_output(&out, &text, is_root());
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "{dir} from the killed run is still there"
+    );
+}
+
+/// Pids whose parent is `ppid`, from /proc.
+fn children_of(ppid: i32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        if after.split_whitespace().nth(1) == Some(&ppid.to_string()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Running (not a zombie, not gone).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            !after.starts_with('Z') && !after.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
