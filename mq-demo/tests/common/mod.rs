@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: run the real binary, find what it left behind.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::mqueue::{MQ_OFlag, mq_close, mq_open};
+use nix::sys::stat::Mode;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mq-demo");
+
+/// The binary with `args`, tagged through its environment so that the test can find every
+/// process it leaves running (forked and spawned children inherit the environment).
+pub fn command(args: &[&str], tag: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("MQ_DEMO_TEST_TAG", tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn run(args: &[&str]) -> Output {
+    command(args, &unique_tag())
+        .output()
+        .expect("spawn mq-demo")
+}
+
+pub fn spawn(args: &[&str], tag: &str) -> Child {
+    command(args, tag).spawn().expect("spawn mq-demo")
+}
+
+pub fn unique_tag() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("mq-test-{}-{nanos}", std::process::id())
+}
+
+/// Live processes whose environment carries `tag` (zombies have no environment and are
+/// counted by `zombies_of` instead).
+pub fn processes_with_tag(tag: &str) -> Vec<String> {
+    let needle = format!("MQ_DEMO_TEST_TAG={tag}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(environ) = std::fs::read(entry.path().join("environ"))
+            && environ.split(|&b| b == 0).any(|v| v == needle.as_bytes())
+        {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Does a queue of this name exist? (mq_open of an absent name fails with ENOENT.)
+pub fn queue_exists(name: &str) -> bool {
+    match mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None) {
+        Ok(mqd) => {
+            let _ = mq_close(mqd);
+            true
+        }
+        Err(nix::errno::Errno::ENOENT) => false,
+        Err(e) => panic!("mq_open {name}: {e}"),
+    }
+}
+
+/// Is the mqueue file system mounted on /dev/mqueue (so that queues can be listed)?
+pub fn mqueue_listable() -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            l.split_whitespace().nth(1) == Some("/dev/mqueue")
+                && l.split_whitespace().nth(2) == Some("mqueue")
+        })
+    })
+}
+
+/// Queues in /dev/mqueue (when the mqueue file system is mounted there) whose name contains
+/// `fragment`. Without the mount this returns nothing; tests also check names they know.
+pub fn listed_queues(fragment: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/dev/mqueue") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(fragment))
+        .collect()
+}
+
+/// Everything a run of the binary with this pid may have left: listed queues and the tour's
+/// own names (`queue names this run: /ipc-tour-mq-<pid>-<hex>-*`, steps d b p f l).
+pub fn leftovers(pid: u32, stdout: &str) -> Vec<String> {
+    let mut left = listed_queues(&format!("ipc-tour-mq-{pid}-"));
+    if let Some(base) = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("queue names this run: "))
+        .and_then(|rest| rest.split("-* ").next())
+    {
+        for step in ["d", "b", "p", "f", "l"] {
+            let name = format!("{base}-{step}");
+            if queue_exists(&name) {
+                left.push(name);
+            }
+        }
+    }
+    left
+}
+
+/// The seed for randomized tests: MQ_DEMO_SEED if set, else the clock. Printed for replay.
+pub fn seed() -> u64 {
+    let seed = std::env::var("MQ_DEMO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("clock")
+                .as_nanos() as u64
+        });
+    println!("seed = {seed} (replay with MQ_DEMO_SEED={seed})");
+    seed
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

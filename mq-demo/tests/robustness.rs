@@ -1,0 +1,414 @@
+//! What users complain about in IPC code: leftovers, hangs, orphans, bad input, wrong modes.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsFd;
+use std::process::Child;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::mqueue::{MQ_OFlag, mq_close, mq_open};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::{Mode, fstat};
+use nix::unistd::Pid;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+fn signal(pid: u32, signal: Signal) {
+    kill(Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+/// A test-private queue name.
+fn name(what: &str) -> String {
+    format!("/mq-test-{}-{what}", std::process::id())
+}
+
+fn assert_one_line_error(out: &std::process::Output, code: i32, context: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{context}: stderr {stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{context}: stderr {stderr:?}");
+    assert!(
+        stderr.starts_with("mq-demo: "),
+        "{context}: stderr {stderr:?}"
+    );
+    assert!(
+        !stderr.contains("panicked at"),
+        "{context}: stderr {stderr:?}"
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_and_leaves_nothing() {
+    let long = format!("/{}", "q".repeat(256));
+    let (jobs, jobs2) = (name("bad"), name("bad2"));
+    let too_big = (mq_demo::msgsize_max().unwrap() + 1).to_string();
+    let too_many = (mq_demo::msg_max().unwrap() + 1).to_string();
+    let usage: &[&[&str]] = &[
+        &["bogus"],
+        &["tour", "extra"],
+        &["create"],
+        &["create", "jobs"],
+        &["create", "/"],
+        &["create", "/a/b"],
+        &["create", &long],
+        &["create", &jobs, "--maxmsg", "0"],
+        &["create", &jobs, "--maxmsg", "-1"],
+        &["create", &jobs, "--maxmsg", "ten"],
+        &["create", &jobs, "--maxmsg", "99999999999999999999"],
+        &["create", &jobs, "--msgsize", "0"],
+        &["create", &jobs, "--msgsize", "16777217"],
+        &["send", &jobs],
+        &["send", &jobs, "x", "--priority", "32768"],
+        &["send", &jobs, "x", "--priority", "-1"],
+        &["send", "no-slash", "x"],
+        &["receive", &jobs, "--wait", "3601"],
+        &["receive", &jobs, "--wait", "soon"],
+        &["attr"],
+        &["unlink", "//"],
+        &["dispatch", "--work-ms", "10001"],
+        &["dispatch", "--work-ms", "-5"],
+    ];
+    for args in usage {
+        assert_one_line_error(&run(args), 2, &format!("{args:?}"));
+    }
+    let runtime: &[&[&str]] = &[
+        &["attr", &jobs],
+        &["receive", &jobs],
+        &["send", &jobs, "temperature: 42"],
+        &["unlink", &jobs],
+        &["create", &jobs, "--msgsize", &too_big],
+        &["create", &jobs2, "--maxmsg", &too_many],
+    ];
+    for args in runtime {
+        let out = run(args);
+        assert_one_line_error(&out, 1, &format!("{args:?}"));
+    }
+    let out = run(&["create", &jobs, "--msgsize", &too_big]);
+    assert!(
+        text(&out.stderr).contains("msgsize_max")
+            && text(&out.stderr).contains("sysctl fs.mqueue.msgsize_max=")
+    );
+    let out = run(&["create", &jobs2, "--maxmsg", &too_many]);
+    assert!(
+        text(&out.stderr).contains("msg_max")
+            && text(&out.stderr).contains("sysctl fs.mqueue.msg_max=")
+    );
+    assert!(!queue_exists(&jobs) && !queue_exists(&jobs2));
+}
+
+#[test]
+fn oversized_message_and_full_queue_are_one_line_errors() {
+    let q = name("small");
+    assert!(
+        run(&["create", &q, "--maxmsg", "1", "--msgsize", "64"])
+            .status
+            .success()
+    );
+    let out = run(&["send", &q, &"x".repeat(65)]);
+    assert_one_line_error(&out, 1, "oversized");
+    assert!(
+        text(&out.stderr).contains("exceeds the queue's mq_msgsize (64)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(run(&["send", &q, "temperature: 42"]).status.success());
+    let out = run(&["send", &q, "temperature: 43"]);
+    assert_one_line_error(&out, 1, "full");
+    assert!(text(&out.stderr).contains("EAGAIN: the queue is full (1 of 1 messages)"));
+    let out = run(&["create", &q]);
+    assert_one_line_error(&out, 1, "exists");
+    assert!(text(&out.stderr).contains("EEXIST"));
+    let out = run(&["receive", &q]);
+    assert_eq!(
+        text(&out.stdout),
+        "received prio 0, 15 bytes: \"temperature: 42\"\n"
+    );
+    assert!(run(&["unlink", &q]).status.success());
+    assert!(!queue_exists(&q));
+}
+
+/// The per-user byte budget, lowered for one process with prlimit(1): mq_open fails with
+/// EMFILE, and the error names RLIMIT_MSGQUEUE, its value and how to raise it.
+#[test]
+fn exhausted_rlimit_msgqueue_is_explained() {
+    let q = name("rlimit");
+    let out = std::process::Command::new("prlimit")
+        .args(["--msgqueue=1000", BIN, "create", &q])
+        .output()
+        .expect("run prlimit (util-linux)");
+    assert_one_line_error(&out, 1, "prlimit --msgqueue=1000");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("EMFILE")
+            && stderr.contains("RLIMIT_MSGQUEUE (1000 bytes")
+            && stderr.contains("ulimit -q"),
+        "{stderr}"
+    );
+    assert!(!queue_exists(&q));
+}
+
+#[test]
+fn created_queue_has_mode_0600() {
+    let q = name("mode");
+    let out = run(&["create", &q]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A queue descriptor is a file descriptor on Linux: fstat shows the queue's mode.
+    let mqd = mq_open(q.as_str(), MQ_OFlag::O_RDONLY, Mode::empty(), None).unwrap();
+    let mode = fstat(mqd.as_fd()).unwrap().st_mode & 0o777;
+    mq_close(mqd).unwrap();
+    assert!(run(&["unlink", &q]).status.success());
+    assert_eq!(mode, 0o600, "mode {mode:o}");
+}
+
+/// Waits for `child`, failing the test if it takes longer than `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pid {} still running after {limit:?}", child.id());
+        }
+        sleep(Duration::from_millis(5));
+    }
+}
+
+fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng: &mut StdRng) {
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        for _ in 0..runs {
+            let delay = rng.random_range(5..max_delay_ms);
+            let tag = unique_tag();
+            let mut child = spawn(args, &tag);
+            let pid = child.id();
+            sleep(Duration::from_millis(delay));
+            signal(pid, sig);
+            let status = wait_within(&mut child, Duration::from_secs(2));
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut stdout)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            println!("{args:?} {sig} after {delay} ms: {status}");
+            if status.code() != Some(0) {
+                assert_eq!(status.code(), Some(128 + sig as i32), "{stderr}");
+                assert_eq!(
+                    stderr,
+                    format!(
+                        "mq-demo: interrupted by {sig}; every queue this run created is removed\n"
+                    )
+                );
+            }
+            assert_eq!(
+                leftovers(pid, &stdout),
+                Vec::<String>::new(),
+                "{args:?} {sig} after {delay} ms"
+            );
+            assert_eq!(
+                processes_with_tag(&tag),
+                Vec::<String>::new(),
+                "{args:?} {sig} after {delay} ms"
+            );
+        }
+    }
+}
+
+#[test]
+fn interrupted_runs_leave_no_queue_and_no_process() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    interrupt_at_random_points(&[], 3, 850, &mut rng);
+    interrupt_at_random_points(&["dispatch", "--work-ms", "100"], 1, 600, &mut rng);
+    interrupt_at_random_points(&["flow"], 1, 800, &mut rng);
+
+    let q = name("wait");
+    assert!(run(&["create", &q]).status.success());
+    interrupt_at_random_points(&["receive", &q, "--wait", "30"], 1, 300, &mut rng);
+    assert!(run(&["unlink", &q]).status.success());
+}
+
+/// Reads `child`'s stdout up to the first line starting with `prefix`; returns the rest of
+/// that line. Kills and reaps the child if its output ends first.
+fn read_until(child: &mut Child, stdout: &mut impl BufRead, prefix: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("output ended before a line starting with {prefix:?}");
+        }
+        if let Some(rest) = line.trim().strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+}
+
+/// Interrupts each step at a known moment: while the persistence queue has a name, while the
+/// worker holds the dispatch queue, while the flow step is blocked in mq_timedsend.
+#[test]
+fn interrupted_at_known_moments_leaves_nothing() {
+    let moments: [(&[&str], &str); 5] = [
+        (&["persistence"], "$ mq-demo send"),
+        (&["dispatch", "--work-ms", "100"], "took"),
+        (&["flow"], "O_NONBLOCK descriptor"),
+        (&["duplex"], "(a queue never"),
+        (&[], "Step 3."),
+    ];
+    for (args, prefix) in moments {
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            let tag = unique_tag();
+            let mut child = spawn(args, &tag);
+            let pid = child.id();
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut seen = read_until(&mut child, &mut stdout, prefix);
+            signal(pid, sig);
+            let status = wait_within(&mut child, Duration::from_secs(2));
+            stdout.read_to_string(&mut seen).unwrap();
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            // The duplex step may finish its few milliseconds of round trips before the signal lands.
+            let finished_first = status.success() && args == ["duplex"];
+            if !finished_first {
+                assert_eq!(
+                    status.code(),
+                    Some(128 + sig as i32),
+                    "{args:?} {sig}: {stderr}"
+                );
+            }
+            let names = listed_queues(&format!("ipc-tour-mq-{pid}-"));
+            assert_eq!(names, Vec::<String>::new(), "{args:?} {sig}");
+            let step_name = seen
+                .split_whitespace()
+                .find(|w| w.starts_with("/ipc-tour-mq-"));
+            if let Some(name) = step_name {
+                assert!(
+                    !queue_exists(name.trim_end_matches(':')),
+                    "{args:?} {sig}: {name} left"
+                );
+            }
+            assert_eq!(
+                processes_with_tag(&tag),
+                Vec::<String>::new(),
+                "{args:?} {sig}"
+            );
+        }
+    }
+}
+
+/// Starts `dispatch` with a slow worker; returns the coordinator, its stdout and the worker's pid.
+fn start_dispatch(tag: &str) -> (Child, BufReader<std::process::ChildStdout>, u32) {
+    let mut child = spawn(&["dispatch", "--work-ms", "300"], tag);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let rest = read_until(&mut child, &mut stdout, "worker (pid ");
+    let worker = rest.split(')').next().unwrap().parse().unwrap();
+    (child, stdout, worker)
+}
+
+#[test]
+fn coordinator_notices_a_killed_worker() {
+    let tag = unique_tag();
+    let (mut coordinator, _stdout, worker) = start_dispatch(&tag);
+    signal(worker, Signal::SIGKILL);
+    let status = wait_within(&mut coordinator, Duration::from_secs(2));
+    let mut stderr = String::new();
+    coordinator
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        stderr,
+        format!("mq-demo: worker (pid {worker}) was killed by SIGKILL before it finished\n")
+    );
+    assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
+}
+
+#[test]
+fn worker_notices_a_killed_coordinator() {
+    let tag = unique_tag();
+    let (mut coordinator, _stdout, worker) = start_dispatch(&tag);
+    let pid = coordinator.id();
+    signal(pid, Signal::SIGKILL);
+    coordinator.wait().unwrap();
+    // The worker holds the other copy of stderr: EOF comes when it has exited.
+    let start = Instant::now();
+    let mut stderr = String::new();
+    coordinator
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "worker took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        stderr,
+        format!("mq-demo: worker: the coordinator (pid {pid}) died; worker exiting\n")
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while processes_with_tag(&tag).contains(&worker.to_string()) && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
+    assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
+}
+
+/// A run killed with SIGKILL while its persistence queue exists leaves that name; the next run
+/// must still succeed, and (where /dev/mqueue is mounted, so it can list queues) remove it.
+#[test]
+fn a_run_after_a_sigkilled_run_succeeds() {
+    let tag = unique_tag();
+    let mut child = spawn(&["persistence"], &tag);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let rest = read_until(&mut child, &mut stdout, "created ");
+    let stale = rest.split(':').next().unwrap().to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        queue_exists(&stale),
+        "the killed run should have left {stale}"
+    );
+
+    let out = run(&[]);
+    let stdout = text(&out.stdout);
+    let listed = mqueue_listable();
+    let cleaned = !queue_exists(&stale);
+    if !cleaned {
+        nix::mqueue::mq_unlink(stale.as_str()).unwrap(); // not listable here: tidy up ourselves
+    }
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    if listed {
+        assert!(
+            cleaned && stdout.contains(&format!("removed {stale}: left by a run that was killed")),
+            "{stdout}"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The whole tour, run as a user would, checked against what it printed.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+/// ("prio", "type", "payload") out of `...prio 9  type 3  "alert: temperature: 42"...`.
+fn task_line(line: &str) -> (u32, u32, String) {
+    let after = |key: &str| {
+        line.split(key)
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let payload = line.split('"').nth(1).unwrap().to_owned();
+    (
+        after("prio ").parse().unwrap(),
+        after("type ").parse().unwrap(),
+        payload,
+    )
+}
+
+/// The number right before `unit` in `line` ("after 300.12 ms" -> 300.12).
+fn number_before(line: &str, unit: &str) -> f64 {
+    let head = line.split(unit).next().unwrap();
+    head.split_whitespace()
+        .last()
+        .unwrap()
+        .trim_start_matches('(')
+        .parse()
+        .unwrap()
+}
+
+/// The duration printed after the last "after" in `line` ("after 3 µs", "after 300.1 ms"), in µs.
+fn micros_after(line: &str) -> f64 {
+    let mut words = line.rsplit(" after ").next().unwrap().split_whitespace();
+    let value: f64 = words.next().unwrap().parse().unwrap();
+    match words
+        .next()
+        .unwrap()
+        .trim_end_matches(|c: char| c.is_ascii_punctuation())
+    {
+        "µs" => value,
+        "ms" => value * 1000.0,
+        unit => panic!("unit {unit:?} in {line}"),
+    }
+}
+
+fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+}
+
+fn check_tour(out: &str) {
+    // Step 1: every Task arrives whole, highest priority first, equal priorities in send order.
+    let sent: Vec<_> = out
+        .lines()
+        .filter(|l| l.contains("coordinator sent"))
+        .map(task_line)
+        .collect();
+    let taken: Vec<_> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("took"))
+        .map(task_line)
+        .collect();
+    assert!(sent.len() >= 3, "{out}");
+    let mut expected = sent.clone();
+    expected.sort_by_key(|t| std::cmp::Reverse(t.0)); // stable: equal priorities keep send order
+    assert_eq!(taken, expected, "worker order\n{out}");
+    assert!(
+        sent.iter().map(|t| t.0).collect::<Vec<_>>()
+            != expected.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    for line in out.lines().filter(|l| l.trim_start().starts_with("took")) {
+        let (_, _, payload) = task_line(line);
+        assert_eq!(
+            number_before(line, "-byte message") as usize,
+            9 + payload.len(),
+            "{line}"
+        );
+    }
+
+    // Step 2: the pipe merged the writes into one run; the queue returned each write alone.
+    let writes = line_with(out, "writes: [").matches("\"temperature").count();
+    let observed = line_with(out, "observed: the pipe returned");
+    assert!(observed.contains("returned 1 run(s)"), "{observed}");
+    assert!(
+        observed.contains(&format!("the queue {writes} message(s)")),
+        "{observed}"
+    );
+    assert!(line_with(out, "read 1 ").contains(&format!("{} bytes", 15 * writes)));
+
+    // Step 3: the messages outlived the sending processes, came back by priority, then the name went.
+    let curmsgs = line_with(out, "(messages waiting now)");
+    assert!(curmsgs.contains("curmsgs 3"), "{curmsgs}");
+    let received: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("received prio"))
+        .collect();
+    assert_eq!(received.len(), 3, "{out}");
+    assert!(received[0].contains("prio 5") && received[0].contains("alert: temperature: 99"));
+    assert!(line_with(out, "removed /ipc-tour-mq-").contains("keep using it"));
+    assert!(
+        out.lines()
+            .filter(|l| l.contains("mq_open"))
+            .any(|l| l.contains("ENOENT")),
+        "{out}"
+    );
+
+    // Step 4: full queue: EAGAIN without blocking, ETIMEDOUT after blocking, woken by the worker.
+    let full = line_with(out, "mq_getattr: curmsgs");
+    assert!(full.contains("curmsgs 3 of maxmsg 3"), "{full}");
+    let nonblocking = line_with(out, "O_NONBLOCK descriptor");
+    assert!(nonblocking.contains("EAGAIN"), "{nonblocking}");
+    let timed = line_with(out, "mq_timedsend, 300 ms deadline");
+    assert!(timed.contains("ETIMEDOUT"), "{timed}");
+    assert!(micros_after(timed) > micros_after(nonblocking));
+    let woken = line_with(out, "takes one message after");
+    assert!(
+        woken.contains("-> sent after") && micros_after(woken) > 0.0,
+        "{woken}"
+    );
+    assert!(line_with(out, "mq_timedreceive on the empty queue").contains("ETIMEDOUT"));
+
+    // Step 5: each limit refused with its value and knob, the same as for an ordinary user.
+    let msgsize_max = mq_demo::msgsize_max().unwrap();
+    let msg_max = mq_demo::msg_max().unwrap();
+    assert!(out.contains(&format!("exceeds /proc/sys/fs/mqueue/msgsize_max ({msgsize_max}); raise it with sysctl fs.mqueue.msgsize_max=")));
+    assert!(out.contains(&format!(
+        "exceeds /proc/sys/fs/mqueue/msg_max ({msg_max}); raise it with sysctl fs.mqueue.msg_max="
+    )));
+    assert!(line_with(out, "send 65 bytes").contains("EMSGSIZE"));
+    let rlimit = line_with(out, "RLIMIT_MSGQUEUE lowered");
+    assert!(
+        rlimit.contains("refused")
+            && rlimit.contains("EMFILE")
+            && rlimit.contains("RLIMIT_MSGQUEUE (4096 bytes"),
+        "{rlimit}"
+    );
+
+    // Step 6: round trips both ways, then EOF (not a hang) once the peer is SIGKILLed.
+    let trips = line_with(out, "round trips of 64-byte messages");
+    assert!(
+        trips.trim_start().starts_with("1000 round trips"),
+        "{trips}"
+    );
+    let eof = line_with(out, "killed it with SIGKILL and called read()");
+    assert!(eof.contains(": 0 bytes (EOF)"), "{eof}");
+    assert!(micros_after(eof) < 2_000_000.0, "{eof}");
+
+    // Step 7 and the end.
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("received Task {"))
+            .count(),
+        3
+    );
+    assert!(
+        line_with(out, "Done.").contains("ENOENT for 5 of the 5"),
+        "{out}"
+    );
+}
+
+#[test]
+fn tour_shows_priorities_boundaries_persistence_flow_and_limits() {
+    let tag = unique_tag();
+    let child = spawn(&[], &tag);
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stderr), "");
+    check_tour(&stdout);
+    assert_eq!(leftovers(pid, &stdout), Vec::<String>::new());
+    assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
+}
+
+#[test]
+fn two_tours_at_once_both_succeed() {
+    let tag = unique_tag();
+    let children = [spawn(&[], &tag), spawn(&[], &tag)];
+    for child in children {
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        check_tour(&stdout);
+        assert_eq!(leftovers(pid, &stdout), Vec::<String>::new());
+    }
+    assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
+}
+
+/// Real users are not root: when the suite runs as root (CI), run the tour as `nobody` too,
+/// from a copy of the binary in a directory that user can reach.
+#[test]
+fn tour_runs_unprivileged() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: every other test already runs unprivileged");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mq-demo-test-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("mq-demo");
+    std::fs::copy(BIN, &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .current_dir(&dir)
+        .output();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let out = out.expect("run setpriv (util-linux)");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    check_tour(&stdout);
+    assert!(!stdout.contains("running as root"));
+}
