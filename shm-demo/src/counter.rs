@@ -1,0 +1,178 @@
+//! The lecture's lost-update demo, for real: two processes each add 1 to one counter in shared
+//! memory N times, started together by a barrier in the same mapping.
+
+use std::cell::UnsafeCell;
+use std::error::Error;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use shm_demo::SharedMapping;
+
+use crate::process::{self, Stop};
+
+/// How each increment is done.
+#[derive(Clone, Copy)]
+pub enum Method {
+    /// Load, then store: two steps another process can slip between.
+    LoadThenStore,
+    /// One atomic read-modify-write (`lock xadd` on x86).
+    FetchAdd,
+    /// A plain `+= 1` inside a process-shared, robust pthread mutex.
+    Mutex,
+}
+
+/// The shared block. Every field is valid when zero, which is what a fresh mapping holds.
+#[repr(C)]
+struct Counters {
+    arrived: AtomicU32,
+    racy: AtomicU64,
+    atomic: AtomicU64,
+    locked: UnsafeCell<u64>,
+    lock: UnsafeCell<libc::pthread_mutex_t>,
+    elapsed_ns: [AtomicU64; 2],
+}
+
+/// What was observed: the final counter and how long the slower process took to count.
+pub struct Outcome {
+    pub total: u64,
+    pub elapsed: Duration,
+}
+
+/// Two processes, `increments` each; returns the counter once both have exited.
+pub fn run(method: Method, increments: u64, stop: &Stop) -> Result<Outcome, Box<dyn Error>> {
+    let map = SharedMapping::new(size_of::<Counters>()).map_err(|e| e.to_string())?;
+    // SAFETY: the mapping is page aligned, at least size_of::<Counters>() bytes and zero
+    // filled, a valid `Counters`. It is shared only with the children forked below, which
+    // touch it through atomics, or `locked` under the mutex; the parent reads `locked` only
+    // after both children have exited.
+    let counters = unsafe { &*map.as_ptr().cast::<Counters>() };
+    if let Method::Mutex = method {
+        init_process_shared_mutex(counters.lock.get())?;
+    }
+    let mut children = Vec::new();
+    for me in 0..2 {
+        children.push(process::spawn(move || {
+            count(counters, me, method, increments)
+        })?);
+    }
+    process::wait_all(&mut children, stop, Duration::from_secs(600))?;
+    let total = match method {
+        Method::LoadThenStore => counters.racy.load(Ordering::Acquire),
+        Method::FetchAdd => counters.atomic.load(Ordering::Acquire),
+        // SAFETY: both children have exited (reaped above), so nobody else touches `locked`.
+        Method::Mutex => unsafe { *counters.locked.get() },
+    };
+    if let Method::Mutex = method {
+        // SAFETY: no process holds or waits on the mutex any more; it is destroyed once.
+        unsafe { libc::pthread_mutex_destroy(counters.lock.get()) };
+    }
+    let slowest = counters
+        .elapsed_ns
+        .iter()
+        .map(|ns| ns.load(Ordering::Acquire))
+        .max();
+    Ok(Outcome {
+        total,
+        elapsed: Duration::from_nanos(slowest.unwrap_or(0)),
+    })
+}
+
+/// One child: wait at the barrier until both processes run, then count.
+fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result<(), Box<dyn Error>> {
+    c.arrived.fetch_add(1, Ordering::AcqRel);
+    // A sibling that died before arriving is noticed by the parent, which then kills us; the
+    // deadline only bounds the spin if something stranger happens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.arrived.load(Ordering::Acquire) < 2 {
+        if Instant::now() > deadline {
+            return Err("the other process never reached the start barrier".into());
+        }
+        std::hint::spin_loop();
+    }
+    let start = Instant::now();
+    match method {
+        Method::LoadThenStore => {
+            for _ in 0..increments {
+                // Deliberately racy, but not undefined behaviour: each access is atomic on
+                // its own (Relaxed), so the other process's store is just another value. The
+                // race is in the logic: if it stores between our load and our store, we
+                // overwrite its update with a stale value + 1, and one update is lost.
+                let seen = c.racy.load(Ordering::Relaxed);
+                c.racy.store(seen + 1, Ordering::Relaxed);
+            }
+        }
+        Method::FetchAdd => {
+            for _ in 0..increments {
+                c.atomic.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Method::Mutex => {
+            for _ in 0..increments {
+                lock(c.lock.get())?;
+                // SAFETY: we hold the process-shared mutex, so the other process is not
+                // inside this block; its lock/unlock order our accesses after its own.
+                unsafe { *c.locked.get() += 1 };
+                // SAFETY: we hold the mutex (locked just above), so unlocking it is valid.
+                unsafe { libc::pthread_mutex_unlock(c.lock.get()) };
+            }
+        }
+    }
+    c.elapsed_ns[me].store(start.elapsed().as_nanos() as u64, Ordering::Release);
+    Ok(())
+}
+
+/// A mutex other processes can use (PTHREAD_PROCESS_SHARED) and that survives its holder
+/// dying (PTHREAD_MUTEX_ROBUST: the next locker gets EOWNERDEAD instead of waiting forever).
+fn init_process_shared_mutex(mutex: *mut libc::pthread_mutex_t) -> Result<(), String> {
+    let check = |rc: i32, call: &str| match rc {
+        0 => Ok(()),
+        e => Err(format!("{call}: {}", Errno::from_raw(e))),
+    };
+    let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    // SAFETY: `attr` is initialised by pthread_mutexattr_init before any other use and
+    // destroyed once. `mutex` points into our shared mapping, which no child maps yet (they
+    // are forked after this), so nobody else can see it half-initialised.
+    unsafe {
+        check(
+            libc::pthread_mutexattr_init(attr.as_mut_ptr()),
+            "pthread_mutexattr_init",
+        )?;
+        let result = check(
+            libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED),
+            "pthread_mutexattr_setpshared",
+        )
+        .and_then(|()| {
+            check(
+                libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST),
+                "pthread_mutexattr_setrobust",
+            )
+        })
+        .and_then(|()| {
+            check(
+                libc::pthread_mutex_init(mutex, attr.as_ptr()),
+                "pthread_mutex_init",
+            )
+        });
+        libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+        result
+    }
+}
+
+fn lock(mutex: *mut libc::pthread_mutex_t) -> Result<(), String> {
+    // SAFETY: `mutex` was initialised before the fork and lives in the mapping for as long as
+    // this child runs. The other process may hold it, wait on it, or die holding it.
+    match unsafe { libc::pthread_mutex_lock(mutex) } {
+        0 => Ok(()),
+        libc::EOWNERDEAD => {
+            // SAFETY: EOWNERDEAD means we now hold the mutex; mark it usable and release it.
+            unsafe {
+                libc::pthread_mutex_consistent(mutex);
+                libc::pthread_mutex_unlock(mutex);
+            }
+            Err("the other process died holding the lock (EOWNERDEAD)".into())
+        }
+        e => Err(format!("pthread_mutex_lock: {}", Errno::from_raw(e))),
+    }
+}

@@ -1,0 +1,41 @@
+//! POSIX shared memory as a small library: the sensor object of the lecture (a named `shm_open`
+//! object with a header that says what is inside), the single-producer single-consumer rings
+//! that `compare` measures, and their rows of the lecture's design-space table. The narrated tour
+//! is `src/main.rs`.
+//!
+//! Shared memory is the one mechanism where the kernel does not mediate each access, so every
+//! byte in a mapping may change under us at any moment, written by another process we do not
+//! control. The code here only ever touches shared memory through atomics or through plain bytes
+//! (`u8`, where every bit pattern is valid), and it never trusts an index it reads from there.
+
+pub mod mapping;
+pub mod ring;
+pub mod sensor;
+
+pub use mapping::SharedMapping;
+pub use ring::{Coordination, End, MAX_MSG_SIZE, blocking_duplex, spin_duplex};
+pub use sensor::{
+    HEADER_LEN, LayoutError, OBJECT_LEN, SensorObject, SensorReading, ShmName, decode_header,
+    valid_header,
+};
+
+/// The row for the ring whose waiting side spins on the atomics, as (column, value) pairs in the
+/// order data, structure, direction, naming, coordination, persistence.
+pub const SPIN_ROW: [(&str, &str); 6] = [
+    ("data", "shared region, no kernel"),
+    ("structure", "byte ring (SPSC)"),
+    ("direction", "two-way (a ring each way)"),
+    ("naming", "/dev/shm name or fork"),
+    ("coordination", "process spins on atomics"),
+    ("persistence", "until shm_unlink / reboot"),
+];
+
+/// The row for the ring whose waiting side sleeps on a futex in the shared mapping.
+pub const BLOCKING_ROW: [(&str, &str); 6] = [
+    ("data", "shared region, no kernel"),
+    ("structure", "byte ring (SPSC)"),
+    ("direction", "two-way (a ring each way)"),
+    ("naming", "/dev/shm name or fork"),
+    ("coordination", "process: atomics + futex"),
+    ("persistence", "until shm_unlink / reboot"),
+];

@@ -1,0 +1,276 @@
+//! The lecture's `sensor_reading` in a named POSIX shared memory object (`/dev/shm/<name>`).
+//!
+//! Layout of the object (native byte order: both sides run on this machine):
+//!
+//! | offset | size | field                                                  |
+//! |--------|------|--------------------------------------------------------|
+//! | 0      | 8    | magic `b"shmdemo\0"`, written last by the creator       |
+//! | 8      | 4    | layout version (1)                                     |
+//! | 12     | 4    | payload size: `size_of::<SensorReading>()` (16)        |
+//! | 16     | 16   | [`SensorReading`]                                      |
+//!
+//! A name is global and outlives its creator, so whoever opens it may find an object another
+//! program made, a stale one from an older version, or one whose creator died half-way. The
+//! header lets a reader say which, instead of reading garbage.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use memmap2::MmapMut;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::stat::Mode;
+
+const MAGIC: [u8; 8] = *b"shmdemo\0";
+const VERSION: u32 = 1;
+
+/// The lecture's `struct sensor_reading`. Every field is an atomic because another process may
+/// write it while we read it; each field is read whole, but the three together are not one
+/// snapshot (that would need a lock or a sequence counter around them).
+#[repr(C)]
+pub struct SensorReading {
+    /// Degrees Celsius, as in the lecture's `shared->temp = 42`.
+    pub temp: AtomicI32,
+    /// The process that stored the last reading.
+    pub writer_pid: AtomicU32,
+    /// How many readings have been stored in this object.
+    pub updates: AtomicU64,
+}
+
+#[repr(C)]
+struct Header {
+    magic: AtomicU64,
+    version: AtomicU32,
+    payload_size: AtomicU32,
+}
+
+#[repr(C)]
+struct Object {
+    header: Header,
+    reading: SensorReading,
+}
+
+/// Bytes of header in front of the reading.
+pub const HEADER_LEN: usize = size_of::<Header>();
+/// Size of the whole object: header plus [`SensorReading`].
+pub const OBJECT_LEN: usize = size_of::<Object>();
+
+/// Why an object is not a sensor object this program can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayoutError {
+    /// The object is not exactly [`OBJECT_LEN`] bytes.
+    WrongSize { found: u64 },
+    /// Fewer than [`HEADER_LEN`] header bytes were given to [`decode_header`].
+    Truncated { found: usize },
+    /// The magic is still zero: the creator has not finished, or died before it did.
+    Uninitialised,
+    /// The magic is not ours: another program's object.
+    NotOurs { magic: [u8; 8] },
+    /// Our magic, another layout version.
+    Version { found: u32 },
+    /// Our magic and version, but a payload size that does not match `SensorReading`.
+    PayloadSize { found: u32 },
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongSize { found } => write!(
+                f,
+                "object is {found} bytes, a shm-demo sensor object is {OBJECT_LEN} \
+                 (another program's object, or a stale one)"
+            ),
+            Self::Truncated { found } => {
+                write!(f, "header is {found} bytes, expected {HEADER_LEN}")
+            }
+            Self::Uninitialised => write!(
+                f,
+                "header is still zero (its creator has not finished, or died before it did)"
+            ),
+            Self::NotOurs { magic } => write!(
+                f,
+                "magic is {:?}, not \"shmdemo\" (another program's object)",
+                String::from_utf8_lossy(magic)
+            ),
+            Self::Version { found } => {
+                write!(
+                    f,
+                    "layout version {found}; this program reads version {VERSION}"
+                )
+            }
+            Self::PayloadSize { found } => write!(
+                f,
+                "header announces a {found}-byte payload; sensor_reading is {} bytes",
+                size_of::<SensorReading>()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+/// Checks a copy of an object's first [`HEADER_LEN`] bytes, and the object's size, against the
+/// layout above. Pure and total: any bytes give `Ok` or a [`LayoutError`], never a panic.
+pub fn decode_header(header: &[u8], object_len: u64) -> Result<(), LayoutError> {
+    if object_len != OBJECT_LEN as u64 {
+        return Err(LayoutError::WrongSize { found: object_len });
+    }
+    let Some(header) = header.first_chunk::<HEADER_LEN>() else {
+        return Err(LayoutError::Truncated {
+            found: header.len(),
+        });
+    };
+    let (magic, rest) = header.split_at(8);
+    let (version, payload_size) = rest.split_at(4);
+    let field = |bytes: &[u8]| u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if magic == [0; 8] {
+        return Err(LayoutError::Uninitialised);
+    }
+    if magic != MAGIC {
+        let mut found = [0; 8];
+        found.copy_from_slice(magic);
+        return Err(LayoutError::NotOurs { magic: found });
+    }
+    if field(version) != VERSION {
+        return Err(LayoutError::Version {
+            found: field(version),
+        });
+    }
+    if field(payload_size) as usize != size_of::<SensorReading>() {
+        return Err(LayoutError::PayloadSize {
+            found: field(payload_size),
+        });
+    }
+    Ok(())
+}
+
+/// A valid header, as [`SensorObject::create`] writes it (for tests and for the curious).
+pub fn valid_header() -> [u8; HEADER_LEN] {
+    let mut bytes = [0; HEADER_LEN];
+    bytes[..8].copy_from_slice(&MAGIC);
+    bytes[8..12].copy_from_slice(&VERSION.to_ne_bytes());
+    bytes[12..].copy_from_slice(&(size_of::<SensorReading>() as u32).to_ne_bytes());
+    bytes
+}
+
+/// `call name: errno text`, keeping the error kind (so `NotFound` stays `NotFound`).
+fn sys_error(call: &str, name: &str, errno: Errno) -> io::Error {
+    io::Error::new(
+        io::Error::from(errno).kind(),
+        format!("{call} {name}: {errno}"),
+    )
+}
+
+/// A mapped sensor object. Dropping it unmaps it; the name stays (see [`ShmName`]).
+pub struct SensorObject {
+    map: MmapMut,
+}
+
+impl SensorObject {
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `ftruncate` to [`OBJECT_LEN`], map it
+    /// and write the header. Fails with `AlreadyExists` if the name is taken. On any later
+    /// failure the half-made object is unlinked again.
+    pub fn create(name: &str) -> io::Result<Self> {
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
+        let fd = shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| sys_error("shm_open", name, e))?;
+        let sized = nix::unistd::ftruncate(&fd, OBJECT_LEN as i64)
+            .map_err(|e| sys_error("ftruncate", name, e));
+        let object = match sized.and_then(|()| Self::map(File::from(fd), name)) {
+            Ok(object) => object,
+            Err(e) => {
+                let _ = shm_unlink(name); // do not leave a half-made object behind
+                return Err(e);
+            }
+        };
+        let header = &object.object().header;
+        header.version.store(VERSION, Ordering::Relaxed);
+        header
+            .payload_size
+            .store(size_of::<SensorReading>() as u32, Ordering::Relaxed);
+        // The magic goes last, with Release: a reader that sees it (Acquire) sees the rest.
+        header
+            .magic
+            .store(u64::from_ne_bytes(MAGIC), Ordering::Release);
+        Ok(object)
+    }
+
+    /// `shm_open(name, O_RDWR)` an existing object, check its size before mapping it and its
+    /// header after. A wrong object is an `InvalidData` error saying what is wrong with it.
+    pub fn open(name: &str) -> io::Result<Self> {
+        let fd = shm_open(name, OFlag::O_RDWR, Mode::empty())
+            .map_err(|e| sys_error("shm_open", name, e))?;
+        let file = File::from(fd);
+        let len = file
+            .metadata()
+            .map_err(|e| io::Error::new(e.kind(), format!("fstat {name}: {e}")))?
+            .len();
+        let invalid =
+            |e: LayoutError| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}"));
+        // Check the size before mapping: touching a page past the end would be SIGBUS.
+        if len != OBJECT_LEN as u64 {
+            return Err(invalid(LayoutError::WrongSize { found: len }));
+        }
+        let object = Self::map(file, name)?;
+        let header = &object.object().header;
+        let mut copy = [0; HEADER_LEN];
+        copy[..8].copy_from_slice(&header.magic.load(Ordering::Acquire).to_ne_bytes());
+        copy[8..12].copy_from_slice(&header.version.load(Ordering::Relaxed).to_ne_bytes());
+        copy[12..].copy_from_slice(&header.payload_size.load(Ordering::Relaxed).to_ne_bytes());
+        decode_header(&copy, len).map_err(invalid)?;
+        Ok(object)
+    }
+
+    fn map(file: File, name: &str) -> io::Result<Self> {
+        // SAFETY: MmapMut is unsafe because the file may change under the mapping. It will:
+        // that is the point. We never form `&[u8]`/`&mut [u8]` over it; all access goes
+        // through the atomics of `Object` (see `object`). A process that shrinks the object
+        // makes our next access SIGBUS: a crash, not a silent misread, and the object is 0600.
+        let map = unsafe { MmapMut::map_mut(&file) }
+            .map_err(|e| io::Error::new(e.kind(), format!("mmap {name}: {e}")))?;
+        // The descriptor can be closed now: the mapping keeps the object alive.
+        Ok(Self { map })
+    }
+
+    fn object(&self) -> &Object {
+        // SAFETY: the mapping is exactly OBJECT_LEN bytes (checked by ftruncate or fstat) and
+        // page aligned, so it holds one `Object`. Its fields are integers and atomics, valid
+        // for every bit pattern, so whatever another process wrote is a valid value. Another
+        // process may write at any time; atomics make that a value change, not a data race.
+        unsafe { &*self.map.as_ptr().cast::<Object>() }
+    }
+
+    /// The reading in the mapping. Store with Release after the other fields, load with Acquire.
+    pub fn reading(&self) -> &SensorReading {
+        &self.object().reading
+    }
+}
+
+/// Owner of a shm name: `Drop` calls `shm_unlink`, so the object goes away once the last
+/// process unmaps it. Mappings that exist stay valid.
+pub struct ShmName {
+    name: String,
+}
+
+impl ShmName {
+    /// Takes responsibility for removing `name` (which this process created).
+    pub fn adopt(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+
+    /// The name, with its leading `/`.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for ShmName {
+    fn drop(&mut self) {
+        let _ = shm_unlink(self.name.as_str());
+    }
+}

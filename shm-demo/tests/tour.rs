@@ -1,0 +1,174 @@
+//! The whole tour, as a user runs it: what it prints, two at once, and interrupted anywhere.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use common::{dev_shm_matching, processes_in_group, spawn_in_own_group, stderr, stdout};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+const SMALL: [&str; 4] = ["--increments", "20000", "--messages", "300"];
+
+fn check_tour(out: &Output, pid: u32) {
+    let text = stdout(out);
+    assert!(out.status.success(), "tour failed: {}{text}", stderr(out));
+    for step in 1..=9 {
+        assert!(
+            text.contains(&format!("\n{step}. ")),
+            "step {step} missing:\n{text}"
+        );
+    }
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle}:\n{text}"))
+    };
+    assert!(
+        line("another process ran `shm-demo read").contains("temperature: 42 "),
+        "{text}"
+    );
+    assert!(line("1. shm_open").contains("bytes, mode 0600"), "{text}");
+    assert!(
+        line("own mapping from step 1").contains("temperature: 42 "),
+        "{text}"
+    );
+    assert!(
+        line("bytes of text").contains("another program's object"),
+        "{text}"
+    );
+    assert!(
+        line("4096 bytes").contains("object is 4096 bytes"),
+        "{text}"
+    );
+    assert!(
+        line("9. shm_unlink").contains("gone from /dev/shm"),
+        "{text}"
+    );
+    assert!(
+        line("9. shm_unlink").contains("No such file or directory"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("round trips verified both ways").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("read returned end of file").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        dev_shm_matching(&format!("ipc-tour-shm-{pid}-")).is_empty(),
+        "tour left its object"
+    );
+}
+
+fn run_tour() -> (Output, u32) {
+    let child = spawn_in_own_group(&SMALL);
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for tour");
+    (out, pid)
+}
+
+#[test]
+fn tour_prints_every_step_and_leaves_nothing() {
+    let (out, pid) = run_tour();
+    println!("{}", stdout(&out));
+    check_tour(&out, pid);
+    assert!(
+        processes_in_group(pid as i32).is_empty(),
+        "tour left processes behind"
+    );
+}
+
+#[test]
+fn two_tours_at_once_both_succeed() {
+    let a = std::thread::spawn(run_tour);
+    let (out_b, pid_b) = run_tour();
+    let (out_a, pid_a) = a.join().unwrap();
+    check_tour(&out_a, pid_a);
+    check_tour(&out_b, pid_b);
+}
+
+#[test]
+fn interrupted_anywhere_leaves_nothing() {
+    let seed = std::env::var("SHM_DEMO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    println!("seed {seed} (replay with SHM_DEMO_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut interrupted = 0;
+    for round in 0..6 {
+        // SIGINT to the whole group, as Ctrl-C in a terminal does; SIGTERM to the tour alone.
+        let (signal, to_group) = if round % 2 == 0 {
+            (nix::sys::signal::Signal::SIGINT, true)
+        } else {
+            (nix::sys::signal::Signal::SIGTERM, false)
+        };
+        let delay = Duration::from_millis(rng.random_range(0..350));
+        let mut tour = spawn_in_own_group(&SMALL);
+        let pid = nix::unistd::Pid::from_raw(tour.id() as i32);
+        std::thread::sleep(delay);
+        if to_group {
+            nix::sys::signal::killpg(pid, signal).unwrap();
+        } else {
+            nix::sys::signal::kill(pid, signal).unwrap();
+        }
+        let status = common::wait_timeout(&mut tour, Duration::from_secs(3));
+        common::ensure_dead(&mut tour);
+        let out = tour.wait_with_output().unwrap();
+        let what = format!("{signal} after {delay:?} (seed {seed})");
+        let status = status.unwrap_or_else(|| panic!("{what}: tour did not exit within 3 s"));
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        match status.code() {
+            Some(0) => {} // it finished first
+            Some(code) => {
+                assert_eq!(code, 128 + signal as i32, "{what}: {err}");
+                assert!(err.contains("interrupted by"), "{what}: {err}");
+                interrupted += 1;
+            }
+            None => panic!("{what}: killed by a signal instead of cleaning up: {status}"),
+        }
+        assert!(
+            dev_shm_matching(&format!("ipc-tour-shm-{pid}-")).is_empty(),
+            "{what}: left an object in /dev/shm"
+        );
+        let left = processes_in_group(pid.as_raw());
+        assert!(left.is_empty(), "{what}: left processes {left:?}");
+        println!("{what}: exit {status}, nothing left");
+    }
+    // A tour that ignored the signals would finish every time and pass everything above.
+    assert!(interrupted > 0, "no round was interrupted (seed {seed})");
+}
+
+#[test]
+fn tour_works_for_an_unprivileged_user() {
+    // CI runs as root; real users are not. As an ordinary user the other tests already show it.
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: every other test already ran unprivileged");
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            common::BIN,
+        ])
+        .args(SMALL)
+        .output()
+        .expect("run setpriv (util-linux)");
+    assert!(
+        out.status.success(),
+        "as uid 65534: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("9. shm_unlink"), "{}", stdout(&out));
+}
