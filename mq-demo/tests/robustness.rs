@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -209,7 +210,11 @@ fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng
                 .read_to_string(&mut stderr)
                 .unwrap();
             println!("{args:?} {sig} after {delay} ms: {status}");
-            if status.code() != Some(0) {
+            // A signal that lands before mq-demo has registered its handlers (a slow exec on a
+            // loaded machine) takes the default action; it had printed nothing, so it had
+            // created nothing yet either.
+            let before_start = status.signal() == Some(sig as i32) && stdout.is_empty();
+            if status.code() != Some(0) && !before_start {
                 assert_eq!(status.code(), Some(128 + sig as i32), "{stderr}");
                 assert_eq!(
                     stderr,

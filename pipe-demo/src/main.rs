@@ -136,16 +136,22 @@ fn pipe_and_fork() -> Result {
         ForkResult::Parent { child } => {
             drop(reader); // The parent only writes.
             println!("   parent {}: forked child {child}", getpid());
-            for sensor_reading in [
+            let readings = [
                 "temperature: 42\n",
                 "temperature: 43\n",
                 "temperature: 41\n",
-            ] {
+            ];
+            let mut written = 0;
+            for sensor_reading in readings {
                 writer
                     .write_all(sensor_reading.as_bytes())
                     .map_err(|e| format!("write to child {child}: {e}"))?;
+                written += sensor_reading.len();
             }
-            println!("   parent: wrote 3 readings (48 bytes), closing the write end");
+            println!(
+                "   parent: wrote {} readings ({written} bytes), closing the write end",
+                readings.len()
+            );
             drop(writer); // The last write end: the child's next read() returns 0.
             report_exit(child, reap(child)?)
         }

@@ -94,8 +94,12 @@ fn writer_and_reader_really_block() {
 fn f_setpipe_sz_changes_the_capacity_as_the_kernel_rounds_it() {
     let out = stdout_of(&["buffer", "--pipe-size", "100000"]);
     let (_r, w) = io::pipe().unwrap();
+    let before = fcntl(&w, FcntlArg::F_GETPIPE_SZ).unwrap();
     let expected = fcntl(&w, FcntlArg::F_SETPIPE_SZ(100_000)).unwrap();
-    let after = number_after(&out, "F_SETPIPE_SZ(100000): capacity 65536 -> ");
+    let after = number_after(
+        &out,
+        &format!("F_SETPIPE_SZ(100000): capacity {before} -> "),
+    );
     assert_eq!(after, u64::try_from(expected).unwrap(), "{out}");
     assert_eq!(number_after(&out, "filling it now took "), after, "{out}");
 }

@@ -63,9 +63,11 @@ impl SharedMapping {
 
 impl Drop for SharedMapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` came from our own mmap and nothing borrows from it any more: every
-        // reference into the region is tied to `&self` of a value that holds this owner.
-        // Another process that shares the region keeps its own mapping; munmap only removes ours.
+        // SAFETY: `ptr`/`len` came from our own mmap, and no reference into the region is used
+        // after this: the ring reaches it through `&self` of an `End` that holds this owner, and
+        // every other user makes its references from `as_ptr()` only while the owner is alive
+        // (a rule of this type, as for any raw pointer). Another process that shares the region
+        // keeps its own mapping; munmap only removes ours.
         let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
 }

@@ -145,9 +145,25 @@ impl Drop for Child {
     }
 }
 
-/// Waits for all `children`; the first failure (or a signal) ends the wait, and dropping the
-/// rest kills and reaps them.
+/// Waits for all `children`; the first failure (or a signal) ends the wait, and every child
+/// still running is killed at once (dropping them then reaps them).
 pub fn wait_all(
+    children: &mut [Child],
+    stop: &Stop,
+    limit: Duration,
+) -> Result<(), Box<dyn Error>> {
+    let result = wait_for_each(children, stop, limit);
+    if result.is_err() {
+        // All before reaping any: a child killed while it holds a shared lock would otherwise
+        // wake a sibling with EOWNERDEAD, and that sibling would report an error of its own.
+        for child in children.iter().filter(|c| !c.reaped) {
+            let _ = kill(child.pid, Signal::SIGKILL);
+        }
+    }
+    result
+}
+
+fn wait_for_each(
     children: &mut [Child],
     stop: &Stop,
     limit: Duration,

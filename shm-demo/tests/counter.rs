@@ -26,7 +26,9 @@ fn synchronized_counts_exactly_2n_unsynchronized_never_more() {
     };
     assert_eq!(total("atomic fetch_add"), 2 * n);
     assert_eq!(total("pthread mutex"), 2 * n);
+    // Lost updates can take the count below N too (a process that stalls between its load and
+    // its store overwrites everything the other did meanwhile): only 2..=2N is guaranteed.
     let racy = total("unsynchronized");
-    assert!(racy <= 2 * n && racy >= n, "unsynchronized counter {racy}");
+    assert!((2..=2 * n).contains(&racy), "unsynchronized counter {racy}");
     println!("unsynchronized: {} updates lost of {}", 2 * n - racy, 2 * n);
 }

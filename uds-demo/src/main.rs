@@ -391,7 +391,14 @@ fn fd_recv(path: Option<PathBuf>) -> Result<(), Box<dyn Error>> {
         path.display()
     );
     let (mut stream, sender, fd, file) = server::accept_and_receive_fd(&listener)?;
-    let text = server::read_through(&file)?;
+    let text = match server::read_through(&file) {
+        Ok(text) => text,
+        Err(why) => {
+            // Tell the sender why, then fail; it may already be gone, so ignore failure.
+            let _ = uds_demo::write_frame(&mut stream, FrameKind::Error, why.as_bytes());
+            return Err(why.into());
+        }
+    };
     println!(
         "received fd {fd} from pid {sender} via SCM_RIGHTS; read {} bytes through it: {:?}",
         text.len(),
@@ -434,6 +441,10 @@ pub fn send_fd(mut stream: UnixStream, file: &File) -> Result<Vec<u8>, String> {
     )
     .map_err(|e| format!("sendmsg SCM_RIGHTS: {e}"))?;
     match read_frame(&mut stream, Some(REPLY_TIMEOUT), Some(REPLY_TIMEOUT)) {
+        Ok(Some(frame)) if frame.kind == FrameKind::Error => Err(format!(
+            "the receiver refused it: {}",
+            String::from_utf8_lossy(&frame.payload)
+        )),
         Ok(Some(frame)) => Ok(frame.payload),
         Ok(None) => Err("the receiver closed without replying".into()),
         Err(e) => Err(format!("reply from the receiver: {e}")),

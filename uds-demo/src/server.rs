@@ -391,8 +391,30 @@ pub fn accept_and_receive_fd(listener: &UnixListener) -> Result<(UnixStream, i32
     Ok((stream, sender.pid(), fd, File::from(owned)))
 }
 
-/// Reads at most 4 KiB through a received file.
+/// Reads at most 4 KiB through a received file. Only a regular file: a sender could pass a
+/// terminal, a pipe or a socket, where the read would wait for its writer for ever.
 pub fn read_through(mut file: &File) -> Result<Vec<u8>> {
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("fstat the received fd: {e}"))?;
+    if !meta.is_file() {
+        let kind = meta.file_type();
+        let kind = if kind.is_fifo() {
+            "a pipe"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() {
+            "a character device (a terminal?)"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "a special file"
+        };
+        return Err(format!(
+            "the received fd is {kind}, not a regular file; reading it could block for ever, so \
+             fd-recv does not"
+        ));
+    }
     let mut text = Vec::new();
     file.by_ref()
         .take(4096)

@@ -372,21 +372,16 @@ fn a_peer_of_another_uid_is_refused() {
     }
     let name = format!("uds-demo-test-peercred-{}", std::process::id());
     let (mut srv, _) = Running::server(&["serve", "--abstract", &name]);
+    let (_dir, bin) = common::binary_for_nobody();
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "client",
-            "--abstract",
-            &name,
-        ])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["client", "--abstract", &name])
         .output();
     let out = match out {
         Ok(out) => out,
         // No setpriv: std's Command::uid does the same.
-        Err(_) => Command::new(BIN)
+        Err(_) => Command::new(&bin)
             .args(["client", "--abstract", &name])
             .uid(65534)
             .gid(65534)

@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Running, TestDir, connect};
 use uds_demo::{FrameKind, echo_once, read_frame};
@@ -66,10 +66,8 @@ fn each_hostile_client_fails_alone_and_others_are_served() {
     stalled.write_all(b"M\0\0\0\x10temp").unwrap();
     // While it stalls, the good client is served at once (a thread per client).
     assert_eq!(echo(&mut good, "humidity: 61%"), "humidity: 61%");
-    let started = Instant::now();
     let said = reply(&mut stalled);
     assert!(said.contains("stalled"), "stalled client got: {said}");
-    assert!(started.elapsed() > Duration::ZERO);
     assert_closed(&mut stalled);
 
     // Trickle: one byte every 20 ms; each read is on time, the frame as a whole is not.
@@ -146,7 +144,7 @@ fn an_idle_client_is_dropped_and_too_many_clients_are_refused() {
         "--unix",
         p,
         "--idle-ms",
-        "200",
+        "1000", // long enough that `idle` is still connected when `second` arrives, even under load
         "--max-clients",
         "1",
     ]);

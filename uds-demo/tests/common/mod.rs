@@ -46,6 +46,17 @@ impl Drop for TestDir {
     }
 }
 
+/// A copy of the binary in a fresh 0755 directory, for runs as uid 65534: the checkout may sit
+/// in a directory that user cannot enter. The directory goes when the `TestDir` is dropped.
+pub fn binary_for_nobody() -> (TestDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("nobody");
+    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
+    let bin = dir.join("uds-demo");
+    fs::copy(BIN, &bin).expect("copy uds-demo");
+    (dir, bin)
+}
+
 /// A running `uds-demo` whose stdout lines arrive on a channel; SIGTERM + reap on drop.
 pub struct Running {
     pub child: Child,
