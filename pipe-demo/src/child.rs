@@ -53,16 +53,20 @@ pub fn exited(child: Pid) -> Result<Option<WaitStatus>> {
 pub fn check_success(child: Pid, status: WaitStatus) -> Result {
     match status {
         WaitStatus::Exited(_, 0) => Ok(()),
-        status => Err(format!("child {child} failed: {status:?}").into()),
+        status => Err(format!("child {child} failed: it {}", describe(status)).into()),
     }
 }
 
 pub fn report_exit(child: Pid, status: WaitStatus) -> Result {
-    match status {
-        WaitStatus::Exited(_, code) => {
-            println!("   parent: reaped child {child}: exit status {code}")
-        }
-        other => println!("   parent: reaped child {child}: {other:?}"),
-    }
+    println!("   parent: reaped child {child}: it {}", describe(status));
     check_success(child, status)
+}
+
+/// How a child ended, in words: "exited with status 0", "was killed by SIGKILL".
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
+        other => format!("changed state: {other:?}"),
+    }
 }

@@ -63,7 +63,7 @@ fn child_sees_every_byte_then_end_of_file() {
         out.contains("read() returned 0 (end-of-file) after 48 bytes"),
         "{out}"
     );
-    assert!(out.contains("exit status 0"), "{out}");
+    assert!(out.contains("exited with status 0"), "{out}");
 }
 
 #[test]
@@ -261,4 +261,76 @@ fn tour_runs_as_an_ordinary_user() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "as nobody: {stderr}\n{stdout}");
     assert!(stdout.contains("killed by SIGPIPE"), "{stdout}");
+}
+
+#[test]
+fn two_tours_at_once_both_succeed() {
+    let tours: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(BIN)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn pipe-demo")
+        })
+        .collect();
+    for tour in tours {
+        let out = tour.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("killed by SIGPIPE") && stdout.contains("; the shell: "),
+            "{stdout}"
+        );
+    }
+}
+
+/// The writer of step 3 is SIGKILLed while it is blocked: the parent must not wait for it
+/// forever, but say what happened and exit 1.
+#[test]
+fn a_child_killed_mid_step_ends_the_tour_with_a_clear_error() {
+    let mut tour = Command::new(BIN)
+        .args(["buffer", "--pipe-size", "100000"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let writer = loop {
+        let asleep_in_write = group_members(tour.id())
+            .into_iter()
+            .find(|p| fs::read_to_string(p.join("wchan")).is_ok_and(|w| w.contains("pipe_write")));
+        if let Some(proc_dir) = asleep_in_write {
+            break proc_dir;
+        }
+        assert!(Instant::now() < deadline, "no writer blocked in step 3");
+        thread::sleep(Duration::from_millis(1));
+    };
+    let pid: i32 = writer
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    while tour.try_wait().unwrap().is_none() {
+        if killed.elapsed() > Duration::from_secs(2) {
+            let _ = kill(
+                Pid::from_raw(-i32::try_from(tour.id()).unwrap()),
+                Signal::SIGKILL,
+            );
+            panic!("the tour still runs 2 s after its child was killed");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = tour.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("child {pid}")) && stderr.contains("SIGKILL"),
+        "{stderr}"
+    );
 }
