@@ -1,0 +1,99 @@
+//! Step 2: catching signals with signal-hook's iterator, as the lecture does.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitPidFlag;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::iterator::Signals;
+use signal_hook::low_level::{emulate_default_handler, signal_name};
+
+use crate::Res;
+use crate::child::{Child, Heard, describe, say};
+
+/// Child side: report every caught signal; SIGTERM ends the loop gracefully, SIGINT restores the
+/// default action and re-raises it, so Ctrl-C still ends the program.
+pub fn catcher() -> Res {
+    // Registers the handlers; the iterator reads what they write (a socket pair, no thread).
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP])
+        .map_err(|e| format!("Signals::new: {e}"))?;
+    say("ready")?;
+    for signal in signals.forever() {
+        let name = signal_name(signal).unwrap_or("an unknown signal");
+        match signal {
+            SIGTERM => {
+                say("caught SIGTERM: leaving the work loop for a graceful shutdown")?;
+                break;
+            }
+            SIGINT => {
+                say("caught SIGINT: restoring the default action and re-raising it")?;
+                // Resets SIGINT to SIG_DFL and raises it: the kernel ends us as Ctrl-C would.
+                emulate_default_handler(SIGINT).map_err(|e| format!("re-raise SIGINT: {e}"))?;
+                return Err("SIGINT re-raised, but still alive".into());
+            }
+            _ => say(&format!("caught {name}: handled it, still running"))?,
+        }
+    }
+    drop(signals);
+    say("shutdown done: iterator dropped (handlers unregistered, socket closed), exit 0")
+}
+
+pub fn run(step: u32) -> Res {
+    println!("\nStep {step}: catching — a child listens with signal_hook::iterator::Signals");
+    let mut child = Child::spawn_ready("catcher", &[])?;
+    let pid = child.pid();
+    println!("  child {pid} registered SIGINT, SIGTERM, SIGUSR1 (and USR2, HUP) and said ready");
+    child.signal(Signal::SIGUSR1)?;
+    println!("  kill({pid}, SIGUSR1) -> child: {}", child.expect_line()?);
+    child.signal(Signal::SIGTERM)?;
+    println!("  kill({pid}, SIGTERM) -> child: {}", child.expect_line()?);
+    println!("  {:22}child: {}", "", child.expect_line()?);
+    let status = child.wait_for(WaitPidFlag::empty())?;
+    println!("  waitpid({pid}): {}", describe(status));
+
+    let mut child = Child::spawn_ready("catcher", &[])?;
+    let pid = child.pid();
+    child.signal(Signal::SIGINT)?;
+    println!("  kill({pid}, SIGINT)  -> child: {}", child.expect_line()?);
+    let status = child.wait_for(WaitPidFlag::empty())?;
+    println!(
+        "  waitpid({pid}): {} — caught, yet Ctrl-C still ends it",
+        describe(status)
+    );
+    Ok(())
+}
+
+/// `send <signal>`: one signal by name to a fresh catcher; report what the child said and how
+/// waitpid saw it (caught, stopped, continued, killed) within 300 ms.
+pub fn run_send(signal: Signal) -> Res {
+    let mut child = Child::spawn_ready("catcher", &[])?;
+    let pid = child.pid();
+    println!("child {pid} catches SIGINT, SIGTERM, SIGUSR1, SIGUSR2 and SIGHUP");
+    child.signal(signal)?;
+    println!("kill({pid}, {signal})");
+    let flags = WaitPidFlag::WUNTRACED | WaitPidFlag::WCONTINUED;
+    let end = Instant::now() + Duration::from_millis(300);
+    let mut seen_anything = false;
+    while Instant::now() < end {
+        match child.hear(Duration::from_millis(20))? {
+            Heard::Line(line) => println!("  child says: {line}"),
+            Heard::Closed => {
+                // Its output closed: it is exiting or dead. Reap it and say how it ended.
+                println!("  waitpid: child {}", describe(child.wait_for(flags)?));
+                return Ok(());
+            }
+            Heard::Timeout => match child.try_wait(flags)? {
+                Some(status) => println!("  waitpid: child {}", describe(status)),
+                None => continue,
+            },
+        }
+        seen_anything = true;
+    }
+    if !seen_anything {
+        println!(
+            "  nothing visible in 300 ms: {signal}'s default action leaves this child as it was"
+        );
+    }
+    println!("  child still exists; ending it with SIGKILL and reaping it");
+    Ok(())
+}

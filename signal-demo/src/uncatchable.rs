@@ -1,0 +1,114 @@
+//! Step 3: SIGKILL and SIGSTOP — no process can catch, block or ignore them.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitPidFlag;
+use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::iterator::Signals;
+use signal_hook::low_level::signal_name;
+
+use crate::Res;
+use crate::child::{Child, Heard, describe, say};
+use crate::table::try_install_handler;
+
+/// Child side: handlers for INT, TERM and USR1, and a progress counter printed every 10 ms.
+pub fn worker() -> Res {
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGUSR1]).map_err(|e| format!("Signals::new: {e}"))?;
+    say("ready")?;
+    for progress in 1u64.. {
+        for signal in signals.pending() {
+            say(&format!("caught {}", signal_name(signal).unwrap_or("?")))?;
+        }
+        say(&format!("progress {progress}"))?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// What the parent saw of the child's counter during a window.
+struct Progress {
+    lines: u32,
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+/// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
+fn watch(child: &mut Child, window: Duration) -> Res<Progress> {
+    let mut seen = Progress {
+        lines: 0,
+        first: None,
+        last: None,
+    };
+    let end = Instant::now() + window;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match child.hear(left)? {
+            Heard::Line(line) => {
+                if let Some(count) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
+                    seen.lines += 1;
+                    seen.first = seen.first.or(Some(count));
+                    seen.last = Some(count);
+                }
+            }
+            Heard::Timeout => return Ok(seen),
+            Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
+        }
+    }
+}
+
+fn show(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+pub fn run(step: u32) -> Res {
+    println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
+    for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
+        match try_install_handler(signal)? {
+            Ok(()) => println!("  handler for {signal}: the kernel accepted it (unexpected!)"),
+            Err(e) => println!("  handler for {signal}: the kernel refused, sigaction -> {e}"),
+        }
+    }
+    // signal-hook checks first: registering a FORBIDDEN signal panics (a programming error).
+    let names: Vec<&str> = FORBIDDEN.iter().filter_map(|&s| signal_name(s)).collect();
+    println!("  signal-hook refuses them before asking: consts::FORBIDDEN = {names:?}");
+
+    let mut child = Child::spawn_ready("worker", &[])?;
+    let pid = child.pid();
+    let running = watch(&mut child, Duration::from_millis(200))?;
+    println!(
+        "  child {pid} (handlers for INT, TERM, USR1) runs: progress {} -> {} in 200 ms",
+        show(running.first),
+        show(running.last)
+    );
+
+    child.signal(Signal::SIGSTOP)?;
+    let status = child.wait_for(WaitPidFlag::WUNTRACED)?;
+    let before = watch(&mut child, Duration::ZERO)?.last.or(running.last);
+    let stopped = watch(&mut child, Duration::from_millis(300))?;
+    println!(
+        "  kill SIGSTOP -> waitpid: {}; {} progress lines in 300 ms, counter stays at {}",
+        describe(status),
+        stopped.lines,
+        show(before)
+    );
+
+    child.signal(Signal::SIGCONT)?;
+    let status = child.wait_for(WaitPidFlag::WCONTINUED)?;
+    let resumed = watch(&mut child, Duration::from_millis(200))?;
+    println!(
+        "  kill SIGCONT -> waitpid: {}; progress {} -> {} in 200 ms",
+        describe(status),
+        show(resumed.first),
+        show(resumed.last)
+    );
+
+    child.signal(Signal::SIGKILL)?;
+    let status = child.wait_for(WaitPidFlag::empty())?;
+    println!(
+        "  kill SIGKILL -> waitpid: {} — its handlers never ran",
+        describe(status)
+    );
+    Ok(())
+}

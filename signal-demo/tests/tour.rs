@@ -1,0 +1,393 @@
+//! End-to-end: run the real binary as a user would and check what it printed.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+const BIN: &str = env!("CARGO_BIN_EXE_signal-demo");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run signal-demo")
+}
+
+fn stdout_of(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "signal-demo failed: {}\n{text}\n{err}",
+        output.status
+    );
+    assert!(!err.contains("panicked at"), "{err}");
+    text
+}
+
+/// The line containing `needle`.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+/// The number right after `label` in `line`: number_after("sent 50, received 1", "received ") == 1.
+fn number_after(line: &str, label: &str) -> u64 {
+    let rest = &line[line
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {line:?}"))
+        + label.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
+}
+
+/// The "12.5" of "12.5 µs" right after `label`.
+fn micros_after(line: &str, label: &str) -> f64 {
+    let at = line
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {line:?}"))
+        + label.len();
+    let number: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
+}
+
+/// Processes that are children of the signal-demo run with this pid (by their command line,
+/// `signal-demo child --parent <pid> ...`, which stays true even after re-parenting).
+fn children_of(parent: u32) -> Vec<u32> {
+    let needle = format!("\0--parent\0{parent}\0");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` for the process to end; kills it and fails if it does not.
+fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("signal-demo did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (bounded) for a signal-demo run to end, then fails if any of its children outlived it —
+/// killing those first (they are ours: their command line names this run's pid), so a leak fails
+/// the test instead of hanging it on a pipe the orphan still holds open.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let status = wait_within(&mut child, limit);
+    let leftovers = children_of(pid);
+    for &orphan in &leftovers {
+        let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
+    }
+    assert!(
+        leftovers.is_empty(),
+        "children of {pid} left behind: {leftovers:?}"
+    );
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_end(&mut stdout).expect("read stdout");
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_end(&mut stderr).expect("read stderr");
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn tour_shows_every_observation() {
+    let output = Command::new(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let text = stdout_of(&finish(output, Duration::from_secs(30)));
+
+    // Step 1: real numbers; KILL and STOP refused by the kernel, the others accepted.
+    assert!(line_with(&text, "Int ").contains(&format!(" {} ", libc::SIGINT)));
+    assert!(line_with(&text, "Kill ").contains("no: EINVAL"));
+    assert!(line_with(&text, "Stop ").contains("no: EINVAL"));
+    assert!(line_with(&text, "Usr1 ").contains("yes"));
+    // Step 2: caught by the iterator; TERM ends gracefully, INT is re-raised.
+    assert!(line_with(&text, "SIGUSR1) -> child:").contains("caught SIGUSR1"));
+    assert!(text.contains("exited with status 0"));
+    assert!(line_with(&text, "caught, yet Ctrl-C").contains("killed by SIGINT"));
+    // Step 3: refusal shown; a stopped child makes no progress, a continued one does.
+    assert!(line_with(&text, "handler for SIGKILL").contains("refused, sigaction -> EINVAL"));
+    assert!(line_with(&text, "handler for SIGSTOP").contains("refused, sigaction -> EINVAL"));
+    let stopped = line_with(&text, "kill SIGSTOP");
+    assert!(stopped.contains("stopped by SIGSTOP"));
+    assert_eq!(number_after(stopped, "; "), 0, "{stopped}");
+    let resumed = line_with(&text, "kill SIGCONT");
+    let after_resume = number_after(resumed.rsplit_once("-> ").unwrap().1, "");
+    assert!(
+        after_resume > number_after(stopped, "counter stays at "),
+        "{resumed}"
+    );
+    assert!(line_with(&text, "kill SIGKILL").contains("killed by SIGKILL"));
+    assert!(line_with(&text, "FORBIDDEN").contains("SIGKILL"));
+    // Step 4: all three statuses reported and reaped.
+    for status in [
+        "exited with status 0",
+        "exited with status 3",
+        "killed by SIGTERM",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains("reaped") && l.contains(status)),
+            "{status}"
+        );
+    }
+    assert_eq!(
+        number_after(line_with(&text, "ECHILD for "), "ECHILD for "),
+        3
+    );
+    // Step 5 (50 of each): fewer than sent for SIGUSR1, all of them in order for SIGRTMIN.
+    let usr1 = line_with(&text, "SIGUSR1 (standard)");
+    assert!(
+        number_after(usr1, "received ") < number_after(usr1, "sent "),
+        "{usr1}"
+    );
+    let values: Vec<u64> = line_with(&text, "si_value of each")
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(values, (0..50).collect::<Vec<u64>>());
+    // Step 6: EINTR without SA_RESTART; with it the read waited for data.
+    assert!(line_with(&text, "without SA_RESTART:").contains("EINTR"));
+    let restarted = line_with(&text, "with SA_RESTART:");
+    assert_eq!(number_after(restarted, "returned "), 5, "{restarted}");
+    assert!(number_after(restarted, "bytes after ") > 0, "{restarted}");
+    // Steps 7-8: measured, and said where.
+    let same = line_with(&text, "same core       (parent");
+    assert!(micros_after(same, "p50 ") > 0.0, "{same}");
+    assert!(
+        micros_after(same, "p99 ") >= micros_after(same, "p50 "),
+        "{same}"
+    );
+    let pays = line_with(&text, "in kill(), receiver");
+    assert!(micros_after(pays, "): sender ") > 0.0, "{pays}");
+    assert!(micros_after(pays, "kill(), receiver ") > 0.0, "{pays}");
+}
+
+#[test]
+fn realtime_queue_keeps_every_value_in_order() {
+    let text = stdout_of(&run(&["pending", "--count", "300"]));
+    let usr1 = line_with(&text, "SIGUSR1 (standard)");
+    assert_eq!(number_after(usr1, "sent "), 300);
+    assert!(number_after(usr1, "received ") < 300, "{usr1}");
+    let rt = line_with(&text, "SIGRTMIN (real-time)");
+    assert_eq!(number_after(rt, "received "), 300, "{rt}");
+    let values: Vec<u64> = line_with(&text, "si_value")
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(values, (0..300).collect::<Vec<u64>>());
+}
+
+#[test]
+fn send_by_name_reports_what_happened() {
+    let caught = stdout_of(&run(&["send", "usr1"]));
+    assert!(caught.contains("caught SIGUSR1"), "{caught}");
+    let stopped = stdout_of(&run(&["send", "SIGSTOP"]));
+    assert!(stopped.contains("stopped by SIGSTOP"), "{stopped}");
+    let killed = stdout_of(&run(&["send", "KILL"]));
+    assert!(killed.contains("killed by SIGKILL"), "{killed}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let table: &[&[&str]] = &[
+        &["send", "sigfoo"],
+        &["send", "9"],
+        &["send", "segv"],
+        &["send"],
+        &["pending", "--count", "0"],
+        &["pending", "--count", "-1"],
+        &["pending", "--count", "1001"],
+        &["pending", "--count", "many"],
+        &["cost", "--rounds", "0"],
+        &["cost", "--rounds", "99999999999999999999"],
+        &["who-pays", "--rounds", "5"],
+        &["no-such-step"],
+    ];
+    for args in table {
+        let output = run(args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("signal-demo: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked at"), "{args:?}: {err}");
+    }
+    // A runtime error (here: the hidden child role whose parent is not its parent) exits 1.
+    let output = run(&["child", "--parent", "1", "sleeper"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn interrupted_at_random_points_leaves_no_child() {
+    let seed: u64 = std::env::var("SIGNAL_DEMO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            u64::from(now.subsec_nanos()) ^ u64::from(std::process::id())
+        });
+    println!("interruption seed: {seed} (replay with SIGNAL_DEMO_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+    ] {
+        let delay = Duration::from_millis(rng.random_range(20..1200));
+        let child = Command::new(BIN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        let _ = kill(Pid::from_raw(child.id() as i32), signal);
+        println!("seed {seed}: {signal} after {delay:?}");
+        let output = finish(child, Duration::from_secs(3));
+        let err = String::from_utf8_lossy(&output.stderr);
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            output.status.signal() == Some(signal as i32) || output.status.success(),
+            "seed {seed}, {signal} after {delay:?}: {} {err}",
+            output.status
+        );
+        assert!(!err.contains("panicked at"), "seed {seed}: {err}");
+    }
+}
+
+#[test]
+fn children_die_with_a_killed_parent() {
+    let mut parent = Command::new(BIN)
+        .args(["cost", "--rounds", "1000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = parent.id();
+    let end = Instant::now() + Duration::from_secs(3);
+    while children_of(pid).is_empty() {
+        assert!(Instant::now() < end, "no child appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    parent.wait().unwrap();
+    let end = Instant::now() + Duration::from_secs(2);
+    while !children_of(pid).is_empty() {
+        assert!(
+            Instant::now() < end,
+            "orphaned children still alive 2 s after the parent died"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn parent_reports_a_killed_child_within_2s() {
+    let parent = Command::new(BIN)
+        .args(["cost", "--rounds", "1000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = parent.id();
+    let end = Instant::now() + Duration::from_secs(3);
+    let victim = loop {
+        if let Some(&child) = children_of(pid).first() {
+            break child;
+        }
+        assert!(Instant::now() < end, "no child appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    let output = finish(parent, Duration::from_secs(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("SIGKILL") || err.contains("died"), "{err}");
+}
+
+#[test]
+fn two_tours_at_once_both_succeed() {
+    let first = Command::new(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let second = Command::new(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    for tour in [first, second] {
+        let text = stdout_of(&finish(tour, Duration::from_secs(60)));
+        assert!(text.contains("Done: every child was reaped"));
+    }
+}
+
+#[test]
+fn tour_runs_unprivileged() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: this whole suite already ran unprivileged");
+        return;
+    }
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .output();
+    match output {
+        Ok(output) => {
+            let text = stdout_of(&output);
+            assert!(text.contains("Done: every child was reaped"));
+        }
+        Err(e) => println!("setpriv unavailable ({e}); unprivileged run skipped"),
+    }
+}
