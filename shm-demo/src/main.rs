@@ -457,7 +457,7 @@ fn ring_step(
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
     println!(
-        "   {messages} round trips verified both ways in {} ({round_trip:.2} us each); CPU used: \
+        "   {messages} round trips verified both ways in {} ({round_trip:.2} µs each); CPU used: \
          parent {}, child {}",
         millis(echo.wall),
         millis(echo.parent_cpu),

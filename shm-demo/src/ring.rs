@@ -7,6 +7,15 @@
 //! them with `head.store(Release)`; the consumer's `head.load(Acquire)` makes those bytes
 //! visible before it copies them out, and its `tail.store(Release)` hands the space back.
 //!
+//! What costs time is cache lines crossing between cores: a load from a line the other core
+//! has touched since we last did waits for that line (on the machine this was tuned on, even
+//! re-reading our own `head` after the consumer had read it did). So each side keeps its own
+//! index in a plain field and only stores it to the mapping, and keeps a copy of the other
+//! side's index as it last loaded it. The copy can only lag behind, showing less room or fewer
+//! bytes than there are, so it is safe to act on; the shared index is loaded again only when
+//! the copy says the message does not fit (writer) or has not all arrived (reader). A small
+//! message then waits for two lines each way: `head`, then the data.
+//!
 //! When the ring is empty (reader) or full (writer) the waiting side either
 //! - spins ([`Coordination::Spin`]): re-reads the index; every 1024 tries it checks the peer
 //!   (one `poll`) and yields the CPU (`sched_yield`), so two spinners on one core take turns, or
@@ -80,6 +89,14 @@ pub struct End {
     rx: usize,
     cap: usize,
     mode: Coordination,
+    /// `head` of ring `tx`: only we store it, so we never read it back from the mapping.
+    tx_head: u64,
+    /// The consumer's `tail` of ring `tx`, as we last read it.
+    tx_tail_seen: u64,
+    /// `tail` of ring `rx`: only we store it.
+    rx_tail: u64,
+    /// The producer's `head` of ring `rx`, as we last read it.
+    rx_head_seen: u64,
     /// Write end of the pipe the peer watches; closed by the kernel when we die.
     _alive: OwnedFd,
     /// Read end of the pipe whose only write end the peer holds.
@@ -125,6 +142,10 @@ fn duplex(msg_size: usize, mode: Coordination) -> io::Result<(End, End)> {
         rx: 1 - tx,
         cap,
         mode,
+        tx_head: 0,
+        tx_tail_seen: 0,
+        rx_tail: 0,
+        rx_head_seen: 0,
         _alive: alive,
         peer,
     };
@@ -138,14 +159,6 @@ impl End {
     /// How this pair waits: spinning or on a futex.
     pub fn coordination(&self) -> Coordination {
         self.mode
-    }
-
-    fn control(&self, ring: usize) -> &Control {
-        // SAFETY: the mapping holds two control blocks of CONTROL_LEN bytes at its page-aligned
-        // start, so this is in bounds and 64-byte aligned. Every field is an atomic integer,
-        // valid for any bits, so whatever the peer process stores there is a valid value, and
-        // atomics make its concurrent stores value changes, not data races.
-        unsafe { &*self.map.as_ptr().add(ring * CONTROL_LEN).cast::<Control>() }
     }
 
     fn data(&self, ring: usize) -> *mut u8 {
@@ -169,19 +182,21 @@ impl End {
         Ok(used as usize)
     }
 
-    /// Waits until `ready` reports a non-zero count. `None` means the peer is gone and `ready`
-    /// stayed at zero after we noticed.
+    /// Waits until the other side's `index` no longer reads `stuck` (the value that means
+    /// "empty" or "full") and returns what it reads. `None` means the peer is gone and `index`
+    /// still read `stuck` after we noticed.
     fn wait(
         &self,
-        ready: impl Fn() -> io::Result<usize>,
+        index: &AtomicU64,
+        stuck: u64,
         bell: &AtomicU32,
         waiting: &AtomicU32,
-    ) -> io::Result<Option<usize>> {
+    ) -> io::Result<Option<u64>> {
         let mut spins = 0;
         loop {
-            let n = ready()?;
-            if n > 0 {
-                return Ok(Some(n));
+            let now = index.load(Ordering::Acquire);
+            if now != stuck {
+                return Ok(Some(now));
             }
             let check_peer = match self.mode {
                 Coordination::Spin => {
@@ -197,8 +212,8 @@ impl End {
                     let seen = bell.load(Ordering::Acquire);
                     waiting.store(1, Ordering::Relaxed);
                     fence(Ordering::SeqCst);
-                    let n = ready()?;
-                    let timed_out = n == 0 && futex_wait(bell, seen, FUTEX_TIMEOUT)?;
+                    let still = index.load(Ordering::Acquire) == stuck;
+                    let timed_out = still && futex_wait(bell, seen, FUTEX_TIMEOUT)?;
                     waiting.store(0, Ordering::Relaxed);
                     timed_out
                 }
@@ -206,8 +221,8 @@ impl End {
             if check_peer {
                 spins = 0;
                 if self.peer_gone()? {
-                    let n = ready()?;
-                    return Ok((n > 0).then_some(n));
+                    let now = index.load(Ordering::Acquire);
+                    return Ok((now != stuck).then_some(now));
                 }
                 if self.mode == Coordination::Spin {
                     std::thread::yield_now();
@@ -247,25 +262,29 @@ impl Write for End {
         if buf.is_empty() {
             return Ok(0);
         }
-        let ring = self.control(self.tx);
-        let head = ring.head.0.load(Ordering::Relaxed); // only this side stores head
-        let free = || {
-            let used = self.distance(ring.tail.0.load(Ordering::Acquire), head)?;
-            Ok(self.cap - used)
-        };
+        let ring = control(&self.map, self.tx);
+        let head = self.tx_head;
         let bells = &ring.bells.0;
-        let Some(free) = self.wait(free, &bells.space_seq, &bells.writer_waiting)? else {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "shm ring: the peer process is gone",
-            ));
-        };
+        if self.cap - self.distance(self.tx_tail_seen, head)? < buf.len() {
+            // Too little room by our copy: read the real `tail`, waiting while the ring is full.
+            let full = head.wrapping_sub(self.cap as u64);
+            let Some(tail) =
+                self.wait(&ring.tail.0, full, &bells.space_seq, &bells.writer_waiting)?
+            else {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "shm ring: the peer process is gone",
+                ));
+            };
+            self.tx_tail_seen = tail;
+        }
+        let free = self.cap - self.distance(self.tx_tail_seen, head)?;
         let n = free.min(buf.len());
         let at = head as usize & (self.cap - 1);
         let first = n.min(self.cap - at);
-        // SAFETY: bytes [head, head + n) are free: the consumer has moved `tail` past them
-        // (Acquire above) and, following the protocol, does not read them until we publish
-        // `head`. `at + first <= cap` and `n - first <= cap`, so both copies stay in the data
+        // SAFETY: bytes [head, head + n) are free: the consumer had moved `tail` past them when
+        // we loaded it (Acquire, in this call or an earlier one) and, following the protocol,
+        // does not read them until we publish `head`. `at + first <= cap` and `n - first <= cap`, so both copies stay in the data
         // area. If a buggy peer touched these bytes anyway it could only garble `u8`s, for
         // which any value is valid; we never follow a pointer or index stored in them.
         unsafe {
@@ -273,7 +292,8 @@ impl Write for End {
             ptr::copy_nonoverlapping(buf.as_ptr(), data.add(at), first);
             ptr::copy_nonoverlapping(buf.as_ptr().add(first), data, n - first);
         }
-        ring.head.0.store(head + n as u64, Ordering::Release);
+        self.tx_head = head + n as u64;
+        ring.head.0.store(self.tx_head, Ordering::Release);
         self.ring(&bells.data_seq, &bells.reader_waiting);
         Ok(n)
     }
@@ -288,29 +308,46 @@ impl Read for End {
         if buf.is_empty() {
             return Ok(0);
         }
-        let ring = self.control(self.rx);
-        let tail = ring.tail.0.load(Ordering::Relaxed); // only this side stores tail
-        let available = || self.distance(tail, ring.head.0.load(Ordering::Acquire));
+        let ring = control(&self.map, self.rx);
+        let tail = self.rx_tail;
         let bells = &ring.bells.0;
-        let Some(available) = self.wait(available, &bells.data_seq, &bells.reader_waiting)? else {
-            return Ok(0); // the peer is gone and everything it wrote has been read
-        };
+        if self.distance(tail, self.rx_head_seen)? < buf.len() {
+            // Fewer bytes than asked by our copy: read the real `head`, waiting while empty.
+            let Some(head) =
+                self.wait(&ring.head.0, tail, &bells.data_seq, &bells.reader_waiting)?
+            else {
+                return Ok(0); // the peer is gone and everything it wrote has been read
+            };
+            self.rx_head_seen = head;
+        }
+        let available = self.distance(tail, self.rx_head_seen)?;
         let n = available.min(buf.len());
         let at = tail as usize & (self.cap - 1);
         let first = n.min(self.cap - at);
         // SAFETY: bytes [tail, tail + n) were published by the producer's Release store of
-        // `head`, which our Acquire load saw, and it does not overwrite them until we move
-        // `tail`. Both copies stay inside the data area (`at + first <= cap`, `n - first <=
-        // cap`). A buggy peer could garble them, but they are plain `u8`s, valid for any bits.
+        // `head`, which our Acquire load (in this call or an earlier one) saw, and it does not
+        // overwrite them until we move `tail`. Both copies stay inside the data area (`at +
+        // first <= cap`, `n - first <= cap`). A buggy peer could garble them, but they are
+        // plain `u8`s, valid for any bits.
         unsafe {
             let data = self.data(self.rx);
             ptr::copy_nonoverlapping(data.add(at), buf.as_mut_ptr(), first);
             ptr::copy_nonoverlapping(data, buf.as_mut_ptr().add(first), n - first);
         }
-        ring.tail.0.store(tail + n as u64, Ordering::Release);
+        self.rx_tail = tail + n as u64;
+        ring.tail.0.store(self.rx_tail, Ordering::Release);
         self.ring(&bells.space_seq, &bells.writer_waiting);
         Ok(n)
     }
+}
+
+/// Ring `ring`'s control block in `map`.
+fn control(map: &SharedMapping, ring: usize) -> &Control {
+    // SAFETY: the mapping holds two control blocks of CONTROL_LEN bytes at its page-aligned
+    // start, so this is in bounds and 64-byte aligned. Every field is an atomic integer, valid
+    // for any bits, so whatever the peer process stores there is a valid value, and atomics
+    // make its concurrent stores value changes, not data races.
+    unsafe { &*map.as_ptr().add(ring * CONTROL_LEN).cast::<Control>() }
 }
 
 /// `FUTEX_WAIT` on a word in a shared mapping for at most `timeout`; true if it timed out.
