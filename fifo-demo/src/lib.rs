@@ -1,0 +1,224 @@
+//! FIFOs (named pipes) as a small library: the owner of a private directory holding FIFOs,
+//! the FIFO's row of the lecture's design-space table, and a connected pair of FIFO
+//! endpoints for `compare`. No printing, no signal handlers: the binaries decide that.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::signal::kill;
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, geteuid, mkfifo};
+
+/// The FIFO's row of the lecture's design-space table, as (column, value) pairs in the
+/// order data, structure, direction, naming, coordination, persistence.
+pub const DESIGN_ROW: [(&str, &str); 6] = [
+    ("data", "copy through kernel"),
+    ("structure", "byte stream"),
+    ("direction", "one-way"),
+    ("naming", "path in the filesystem"),
+    ("coordination", "kernel blocks reader/writer"),
+    ("persistence", "name persists, data does not"),
+];
+
+/// Every private directory this crate creates is named `ipc-tour-fifo-<pid>-<random>`.
+const DIR_PREFIX: &str = "ipc-tour-fifo-";
+
+/// Adds the failing call and its path to an I/O error, keeping its kind.
+fn context(call: &str, path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{call} {}: {err}", path.display()))
+}
+
+/// Owner of a private directory (mode 0700) under the temp dir and of the FIFOs (mode 0600)
+/// made in it. Dropping it removes the FIFOs and the directory.
+#[derive(Debug)]
+pub struct FifoDir {
+    path: PathBuf,
+}
+
+impl FifoDir {
+    /// Creates `<temp dir>/ipc-tour-fifo-<pid>-<random>`, mode 0700. `mkdir` fails if the name
+    /// exists, so nobody can have prepared it for us.
+    pub fn create() -> io::Result<FifoDir> {
+        let name = format!(
+            "{DIR_PREFIX}{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let path = std::env::temp_dir().join(name);
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| context("mkdir", &path, e))?;
+        Ok(FifoDir { path })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the FIFO `name` in the directory, mode 0600 (fails if it exists).
+    pub fn mkfifo(&self, name: &str) -> io::Result<PathBuf> {
+        let path = self.path.join(name);
+        mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| context("mkfifo", &path, e.into()))?;
+        Ok(path)
+    }
+}
+
+impl Drop for FifoDir {
+    fn drop(&mut self) {
+        // Nothing useful to do if this fails: the next run's remove_stale_dirs retries.
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes the private directories that killed runs left in the temp dir (SIGKILL gives a
+/// process no chance to clean up): `ipc-tour-fifo-<pid>-*` owned by this user whose `<pid>`
+/// no longer exists. Returns the paths it removed.
+pub fn remove_stale_dirs() -> io::Result<Vec<PathBuf>> {
+    let temp = std::env::temp_dir();
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(&temp).map_err(|e| context("read_dir", &temp, e))? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+            .filter(|&pid| pid > 0)
+        else {
+            continue;
+        };
+        // Another run may be removing its own directory right now: skip what vanished.
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let ours = meta.is_dir() && meta.uid() == geteuid().as_raw();
+        // kill(pid, 0) sends nothing; ESRCH means no such process.
+        let dead = kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH);
+        if ours && dead && fs::remove_dir_all(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+/// Opens both ends of the FIFO at `path` in this process, with no open that blocks: the read
+/// end with O_NONBLOCK first (a read-only open never waits), then the write end (a reader
+/// exists, so it returns at once), then the read end is made blocking again.
+pub fn open_both_ends(path: &Path) -> io::Result<(File, File)> {
+    let rx = OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| context("open O_RDONLY|O_NONBLOCK", path, e))?;
+    let tx = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| context("open O_WRONLY", path, e))?;
+    let flags =
+        fcntl(&rx, FcntlArg::F_GETFL).map_err(|e| context("fcntl F_GETFL", path, e.into()))?;
+    let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    fcntl(&rx, FcntlArg::F_SETFL(blocking))
+        .map_err(|e| context("fcntl F_SETFL", path, e.into()))?;
+    Ok((rx, tx))
+}
+
+/// One end of a [`duplex`] pair: reads from one FIFO, writes to the other.
+#[derive(Debug)]
+pub struct End {
+    rx: File,
+    tx: File,
+}
+
+impl Read for End {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.rx.read(buf)
+    }
+}
+
+impl Write for End {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tx.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tx.flush()
+    }
+}
+
+/// A connected pair of endpoints carrying messages of `msg_size` bytes both ways, made of two
+/// FIFOs (one per direction). Called before fork(); after fork the parent drops `.1`, the
+/// child drops `.0`. When the peer process dies, a blocked read returns EOF and a write fails
+/// with EPIPE at once: the kernel knows that no other process holds that end. Both names are
+/// removed before this returns, so a crash leaks nothing.
+///
+/// A FIFO is a byte stream, so every `msg_size` can be carried; messages above PIPE_BUF
+/// (4096 bytes on Linux) are not atomic, which does not matter with one writer per FIFO.
+pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
+    let _ = msg_size; // a byte stream has no message-size limit
+    let dir = FifoDir::create()?;
+    let (a_rx, b_tx) = open_both_ends(&dir.mkfifo("to-a")?)?;
+    let (b_rx, a_tx) = open_both_ends(&dir.mkfifo("to-b")?)?;
+    drop(dir); // every end is open: the names are no longer needed
+    Ok((End { rx: a_rx, tx: a_tx }, End { rx: b_rx, tx: b_tx }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn duplex_carries_both_ways_and_leaves_no_name() {
+        let (mut a, mut b) = duplex(100_000).expect("duplex");
+        let ours = format!("{DIR_PREFIX}{}-", std::process::id());
+        let left = fs::read_dir(std::env::temp_dir()).expect("read temp dir");
+        assert!(
+            !left
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&ours))
+        );
+        let msg: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        // 100 000 bytes exceed the pipe capacity, so the writer needs a concurrent reader.
+        let writer = std::thread::spawn(move || {
+            a.write_all(&msg).expect("write a->b");
+            a
+        });
+        let mut got = vec![0; 100_000];
+        b.read_exact(&mut got).expect("read at b");
+        let mut a = writer.join().expect("writer thread");
+        assert!(got.iter().enumerate().all(|(i, &v)| v == (i % 251) as u8));
+        b.write_all(b"pong").expect("write b->a");
+        let mut pong = [0; 4];
+        a.read_exact(&mut pong).expect("read at a");
+        assert_eq!(&pong, b"pong");
+        drop(b);
+        assert_eq!(a.read(&mut pong).expect("read after peer closed"), 0, "EOF");
+        assert_eq!(
+            a.write(b"x").expect_err("write after peer closed").kind(),
+            io::ErrorKind::BrokenPipe
+        );
+    }
+
+    #[test]
+    fn design_row_values_are_short() {
+        let columns: Vec<_> = DESIGN_ROW.iter().map(|(c, _)| *c).collect();
+        let expected = [
+            "data",
+            "structure",
+            "direction",
+            "naming",
+            "coordination",
+            "persistence",
+        ];
+        assert_eq!(columns, expected);
+        assert!(DESIGN_ROW.iter().all(|(_, v)| v.len() <= 28));
+    }
+}

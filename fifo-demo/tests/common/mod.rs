@@ -1,0 +1,161 @@
+//! Helpers shared by the end-to-end tests: they run the real binary, as a user would.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fifo-demo");
+
+/// A directory private to one test, used as TMPDIR and for hand-made FIFOs; removed on drop.
+/// Checking that it is empty after a run proves the run left nothing behind.
+pub struct TestDir(pub PathBuf);
+
+impl TestDir {
+    pub fn new(label: &str) -> TestDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let name = format!("fifo-demo-test-{label}-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir(&path).expect("create test dir");
+        TestDir(path)
+    }
+
+    pub fn entries(&self) -> Vec<PathBuf> {
+        let mut list: Vec<_> = fs::read_dir(&self.0)
+            .expect("read test dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        list.sort();
+        list
+    }
+
+    pub fn assert_empty(&self) {
+        assert_eq!(
+            self.entries(),
+            Vec::<PathBuf>::new(),
+            "left behind in {}",
+            self.0.display()
+        );
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The tour with its private directory under `tmpdir`.
+pub fn tour(tmpdir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("TMPDIR", tmpdir).stdin(Stdio::null());
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run fifo-demo")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every number that directly follows `marker` on a line of `out`, in order.
+pub fn numbers_after(out: &str, marker: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|line| line.split_once(marker))
+        .filter_map(|(_, rest)| {
+            let number: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            number.parse().ok()
+        })
+        .collect()
+}
+
+/// Waits up to `limit` for the child to exit.
+pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// Live (not zombie) processes whose command line mentions `needle`: the tour passes its FIFO
+/// path to every child, so this finds the children of a tour run in a test's directory.
+pub fn processes_mentioning(needle: &Path) -> Vec<u32> {
+    let needle = needle.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if !zombie && text(&cmdline).contains(&needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` until no live process mentions `needle`; kills any left, and fails.
+pub fn assert_no_process_mentions(needle: &Path, limit: Duration) {
+    let end = Instant::now() + limit;
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= end {
+            // Kill them so that a failing test still leaves nothing behind.
+            for &pid in &left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            panic!("processes left running: {left:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+pub fn send(child: &Child, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, signal).expect("kill");
+}
+
+/// A seed from FIFO_DEMO_SEED, or a fresh one; printed so a failure can be replayed.
+pub fn seed() -> u64 {
+    let seed = std::env::var("FIFO_DEMO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    println!("seed {seed} (replay with FIFO_DEMO_SEED={seed})");
+    seed
+}

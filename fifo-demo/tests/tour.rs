@@ -1,0 +1,279 @@
+//! The tour, run as a user runs it, checked against what it printed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::Stdio;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use nix::sys::signal::Signal;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+#[test]
+fn tour_prints_what_it_observed() {
+    let dir = TestDir::new("tour");
+    let out = run(&mut tour(&dir.0));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let pipe_buf = numbers_after(&stdout, "PIPE_BUF (pathconf): ")[0];
+
+    // 1. What stat saw of the FIFO and its private directory.
+    assert!(stdout.contains(
+        "stat: type fifo, mode 0600, size 0 bytes; the directory: type directory, mode 0700"
+    ));
+    // 2. The reader's open() waited for the writer; the writer's found the reader there.
+    let reader_open = numbers_after(&stdout, "open returned after ");
+    let writer_open = numbers_after(&stdout, "open waited ");
+    assert!(
+        reader_open[0] > writer_open[0],
+        "{reader_open:?} {writer_open:?}"
+    );
+    // Every reader saw data waiting in the kernel while the file's size was 0.
+    let sizes = numbers_after(&stdout, "fstat says type fifo, size ");
+    let waiting = numbers_after(&stdout, " bytes, while ");
+    assert_eq!(sizes, vec![0.0; 4]);
+    assert!(
+        waiting.len() == 4 && waiting.iter().all(|&n| n > 0.0),
+        "{waiting:?}"
+    );
+
+    let whole = numbers_after(&stdout, ": whole ");
+    let torn = numbers_after(&stdout, ", torn ");
+    let inside = numbers_after(&stdout, "interleavings inside lines: ");
+    let eof_bytes = numbers_after(&stdout, "EOF after ");
+    // 3. 3 x 50 lines of PIPE_BUF bytes: all whole, 50 from each writer, none interleaved.
+    assert_eq!((whole[1], torn[1], inside[1]), (150.0, 0.0, 0.0));
+    for writer in ["'sensor A' ", "'sensor B' ", "'sensor C' "] {
+        assert_eq!(numbers_after(&stdout, writer)[0], 50.0, "{writer}");
+    }
+    assert_eq!(eof_bytes[1], 150.0 * pipe_buf);
+    assert_eq!(
+        numbers_after(&stdout, "went through: type fifo, mode 0600, size "),
+        [0.0]
+    );
+    // 4. 2 x 2 lines of 25 x PIPE_BUF bytes: every byte arrives, and some lines are torn.
+    assert_eq!(eof_bytes[2], 100.0 * pipe_buf);
+    assert_eq!(whole[2] + torn[2], 4.0, "no newline lost or added");
+    assert!(
+        torn[2] >= 1.0 && inside[2] >= 1.0,
+        "no interleaving seen:\n{stdout}"
+    );
+    // 5. EOF came when the last writer left, not the first.
+    let a = numbers_after(&stdout, "'sensor A' +")[0];
+    let b = numbers_after(&stdout, "'sensor B' +")[0];
+    let reader = numbers_after(&stdout, "the reader (after EOF) +")[0];
+    assert!(a < b && b <= reader, "A {a} B {b} reader {reader}");
+    // 6. Removed.
+    assert!(stdout.contains("stat now says: No such file or directory"));
+    dir.assert_empty();
+}
+
+#[test]
+fn fifo_is_0600_in_a_0700_directory() {
+    let dir = TestDir::new("modes");
+    let mut child = tour(&dir.0).stdout(Stdio::null()).spawn().unwrap();
+    let fifo = loop {
+        let made = dir
+            .entries()
+            .first()
+            .map(|d| d.join("sensor_pipe"))
+            .filter(|f| f.exists());
+        if let Some(fifo) = made {
+            break fifo;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tour ended before its FIFO was seen"
+        );
+        thread::sleep(Duration::from_millis(2));
+    };
+    let fifo_meta = std::fs::metadata(&fifo).unwrap();
+    let dir_meta = std::fs::metadata(fifo.parent().unwrap()).unwrap();
+    assert!(fifo_meta.file_type().is_fifo());
+    assert_eq!(fifo_meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(dir_meta.permissions().mode() & 0o777, 0o700);
+    assert!(
+        wait_for(&mut child, Duration::from_secs(15))
+            .unwrap()
+            .success()
+    );
+    dir.assert_empty();
+}
+
+#[test]
+fn two_tours_at_once_both_succeed() {
+    let dir = TestDir::new("twice");
+    let first = tour(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = tour(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("6. Removing the FIFO"));
+        assert!(
+            !text(&out.stdout).contains("left by a killed run"),
+            "removed the other's dir"
+        );
+    }
+    dir.assert_empty();
+}
+
+#[test]
+fn sigint_and_sigterm_at_random_points_leave_nothing() {
+    let mut rng = StdRng::seed_from_u64(seed());
+    for (i, signal) in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = TestDir::new("interrupt");
+        let delay = rng.random_range(0..1200);
+        println!("run {i}: {signal} after {delay} ms");
+        let mut child = tour(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(delay));
+        send(&child, signal);
+        let status = wait_for(&mut child, Duration::from_secs(3)).expect("tour did not exit");
+        let stderr = child.wait_with_output().unwrap().stderr;
+        assert!(!text(&stderr).contains("panicked"), "{}", text(&stderr));
+        // 128 + signal, or 0 when the tour had already finished.
+        let expected = 128 + signal as i32;
+        assert!(
+            matches!(status.code(), Some(0)) || status.code() == Some(expected),
+            "{status}"
+        );
+        assert_no_process_mentions(&dir.0, Duration::from_secs(2));
+        dir.assert_empty();
+    }
+}
+
+#[test]
+fn children_die_with_a_killed_tour_and_the_next_tour_cleans_up() {
+    let dir = TestDir::new("sigkill");
+    let mut child = tour(&dir.0).stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    lines
+        .find(|line| line.as_ref().unwrap().starts_with("3. Three writers"))
+        .unwrap()
+        .unwrap();
+    thread::sleep(Duration::from_millis(100)); // the writers are waiting in open()
+    assert!(
+        !processes_mentioning(&dir.0).is_empty(),
+        "no children to orphan"
+    );
+    send(&child, Signal::SIGKILL);
+    child.wait().unwrap();
+    // PR_SET_PDEATHSIG: the kernel kills the children when the tour dies.
+    assert_no_process_mentions(&dir.0, Duration::from_secs(2));
+    let stale = dir.entries();
+    assert_eq!(
+        stale.len(),
+        1,
+        "SIGKILL leaves the private directory: {stale:?}"
+    );
+
+    let out = run(&mut tour(&dir.0));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let removed = format!("removed {} left by a killed run", stale[0].display());
+    assert!(
+        text(&out.stdout).contains(&removed),
+        "{}",
+        text(&out.stdout)
+    );
+    dir.assert_empty();
+}
+
+#[test]
+fn tour_runs_as_an_unprivileged_user() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("already unprivileged: the other tests cover it");
+        return;
+    }
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: setpriv is not installed");
+        return;
+    }
+    let dir = TestDir::new("nobody");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .env("TMPDIR", &dir.0);
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("6. Removing the FIFO"));
+    dir.assert_empty();
+}
+
+#[test]
+fn a_child_killed_by_sigkill_ends_the_tour_within_2s() {
+    let dir = TestDir::new("child-killed");
+    let mut child = tour(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    lines
+        .find(|line| line.as_ref().unwrap().starts_with("3. Three writers"))
+        .unwrap()
+        .unwrap();
+    thread::sleep(Duration::from_millis(100)); // the writers are waiting in open()
+    let victim = processes_mentioning(&dir.0)[0];
+    let pid = nix::unistd::Pid::from_raw(victim as i32);
+    nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
+    let status = wait_for(&mut child, Duration::from_secs(2)).expect("tour still running");
+    let stderr = text(&child.wait_with_output().unwrap().stderr);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("(pid {victim}) failed")),
+        "{stderr}"
+    );
+    assert_no_process_mentions(&dir.0, Duration::from_secs(2));
+    dir.assert_empty();
+}
+
+#[test]
+fn unusable_tmpdir_is_one_line() {
+    let dir = TestDir::new("bad-tmpdir");
+    let file = dir.0.join("file");
+    std::fs::write(&file, "").unwrap();
+    for tmpdir in [dir.0.join("missing"), file] {
+        let out = run(&mut tour(&tmpdir));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("fifo-demo: mkdir ") && stderr.contains("set TMPDIR"));
+    }
+}
