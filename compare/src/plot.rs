@@ -1,0 +1,119 @@
+//! The chart: round-trip latency (p50) against message size, log-log, one line per mechanism,
+//! one panel per placement. Series lines are 3 px wide; grid and axes are thinner.
+
+use std::error::Error;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::harness::Placement;
+use crate::mechanisms::Transport;
+use crate::report::{Row, placement_words};
+
+/// Stroke width of a mechanism's line (tests count these).
+pub const SERIES_WIDTH: u32 = 3;
+
+pub fn svg(path: &Path, rows: &[Row], placements: &[Placement]) -> Result<(), Box<dyn Error>> {
+    let measured = |r: &&Row| r.latency.is_ok();
+    let points: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(measured)
+        .filter_map(|r| {
+            Some((
+                r.size as f64,
+                r.latency.as_ref().ok()?.summary.p50 as f64 / 1e3,
+            ))
+        })
+        .collect();
+    if points.is_empty() || placements.is_empty() {
+        return Err("no round trip was measured, so there is nothing to draw".into());
+    }
+    let sizes = || points.iter().filter(|p| p.0 > 0.0).map(|p| p.0);
+    let (x_min, x_max) = (
+        sizes().fold(f64::MAX, f64::min).min(64.0) / 1.5,
+        sizes().fold(0.0, f64::max).max(65536.0) * 1.5,
+    );
+    let y_min = points.iter().map(|p| p.1).fold(f64::MAX, f64::min).min(1.0) / 2.0;
+    let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(10.0) * 2.0;
+
+    let width = 760 * placements.len() as u32;
+    let root = SVGBackend::new(path, (width, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (charts, legend) = root.split_vertically(540);
+    let panels = charts.split_evenly((1, placements.len()));
+    let mut keys: Vec<(&str, String)> = Vec::new();
+    for row in rows {
+        if !keys.iter().any(|(k, _)| *k == row.mechanism.key) {
+            let mut label = row.mechanism.label.to_string();
+            if matches!(row.mechanism.transport, Transport::Doorbell(_)) {
+                label += " (no payload)";
+            }
+            keys.push((row.mechanism.key, label));
+        }
+    }
+    // The legend: one strip under the panels, so it never hides a line.
+    for (i, (_, label)) in keys.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let x = 20 + (i as i32 % 6) * 200;
+        let y = 12 + (i as i32 / 6) * 22;
+        legend.draw(&Rectangle::new([(x, y), (x + 18, y + 10)], color.filled()))?;
+        legend.draw(&Text::new(
+            label.clone(),
+            (x + 26, y - 1),
+            ("sans-serif", 14),
+        ))?;
+    }
+    for (panel, placement) in panels.iter().zip(placements) {
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!(
+                    "round trip p50 vs message size, {} (CPUs {}/{})",
+                    placement_words(placement.name),
+                    placement.parent_cpu,
+                    placement.child_cpu
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d((x_min..x_max).log_scale(), (y_min..y_max).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("message size (bytes)")
+            .y_desc("round trip p50 (µs)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y}"))
+            .draw()?;
+        for (i, (key, _)) in keys.iter().enumerate() {
+            let ours: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.mechanism.key == *key && r.placement.name == placement.name)
+                .filter(measured)
+                .collect();
+            let Some(first) = ours.first() else { continue };
+            let color = Palette99::pick(i).to_rgba();
+            let mut line: Vec<(f64, f64)> = ours
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r.size as f64,
+                        r.latency.as_ref().ok()?.summary.p50 as f64 / 1e3,
+                    ))
+                })
+                .collect();
+            if matches!(first.mechanism.transport, Transport::Doorbell(_)) {
+                // No payload: its cost does not depend on a size, so draw it across all of them.
+                let y = line[0].1;
+                line = vec![(x_min * 1.2, y), (x_max / 1.2, y)];
+            }
+            chart.draw_series(LineSeries::new(
+                line.clone(),
+                color.stroke_width(SERIES_WIDTH),
+            ))?;
+            chart.draw_series(line.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,546 @@
+//! End-to-end runs of the `compare` binary, checking what it printed.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_compare");
+
+/// Every row the issue asks for, by `--only` name.
+const ALL: [&str; 9] = [
+    "pipe",
+    "fifo",
+    "signal",
+    "mq",
+    "shm-spin",
+    "shm-blocking",
+    "uds-stream",
+    "uds-datagram",
+    "tcp",
+];
+
+fn compare(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run compare")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json_rows(out: &Output) -> Vec<Value> {
+    let text = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
+    match serde_json::from_str::<Value>(&text).expect("stdout is JSON") {
+        Value::Array(rows) => rows,
+        other => panic!("expected a JSON array, got {other}"),
+    }
+}
+
+fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[test]
+fn quick_json_has_every_row_with_sane_numbers() {
+    let out = compare(&["--quick", "--format", "json", "--sizes", "64,65536"]);
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr:\n{err}",
+        out.status
+    );
+    let rows = json_rows(&out);
+    let split_possible = usable_cpus() >= 2;
+
+    for key in ALL {
+        for placement in ["same", "split"] {
+            let mine: Vec<&Value> = rows
+                .iter()
+                .filter(|r| r["key"] == key && r["placement"] == placement)
+                .collect();
+            let sizes: Vec<u64> = mine.iter().map(|r| r["size"].as_u64().unwrap()).collect();
+            let want: &[u64] = if key == "signal" { &[0] } else { &[64, 65536] };
+            assert_eq!(sizes, want, "{key} {placement}: sizes");
+            for row in mine {
+                for column in [
+                    "data",
+                    "structure",
+                    "direction",
+                    "naming",
+                    "coordination",
+                    "persistence",
+                ] {
+                    assert!(!row[column].as_str().unwrap().is_empty(), "{key}: {column}");
+                }
+                assert!(!row["verification"].as_str().unwrap().is_empty());
+                assert_eq!(row["verified"], key != "signal", "{key}: payload checked");
+                let status = row["status"].as_str().unwrap();
+                if placement == "split" && !split_possible {
+                    assert_eq!(status, "n/a", "{key}: split on one CPU must be n/a");
+                    assert!(
+                        row["reason"]
+                            .as_str()
+                            .unwrap()
+                            .contains("cannot run on different cores")
+                    );
+                    assert!(row["cpus"].is_null());
+                    continue;
+                }
+                if key == "mq" && row["size"] == 65536 {
+                    // Above msgsize_max (8192 by default): not applicable, never clamped.
+                    assert_eq!(status, "n/a", "mq 64 KiB: {row}");
+                    assert!(
+                        row["reason"].as_str().unwrap().contains("msgsize_max"),
+                        "{row}"
+                    );
+                    assert!(
+                        row["rtt_p50_ns"].is_null(),
+                        "a number for an n/a size: {row}"
+                    );
+                    continue;
+                }
+                assert_eq!(status, "ok", "{key} {placement}: {row}");
+                let p50 = row["rtt_p50_ns"].as_u64().unwrap();
+                let p99 = row["rtt_p99_ns"].as_u64().unwrap();
+                let max = row["rtt_max_ns"].as_u64().unwrap();
+                assert!(
+                    p50 > 0 && p99 >= p50 && max >= p99,
+                    "{key}: {p50} {p99} {max}"
+                );
+                assert!(row["samples"].as_u64().unwrap() >= 1);
+                assert!(row["cpu_us_per_msg"].as_f64().unwrap() >= 0.0);
+                assert!(row["setup_us"].as_f64().unwrap() > 0.0, "{key}: setup");
+                if key == "signal" {
+                    assert!(row["throughput_mib_s"].is_null());
+                } else {
+                    assert!(
+                        row["throughput_mib_s"].as_f64().unwrap() > 0.0,
+                        "{key}: MiB/s"
+                    );
+                }
+                let cpus = row["cpus"].as_array().unwrap();
+                assert_eq!(
+                    cpus[0] == cpus[1],
+                    placement == "same",
+                    "{key}: cpus {cpus:?}"
+                );
+            }
+        }
+    }
+    // One progress line per measurement: "[ i/n]" counting up to n.
+    let counted = err.lines().filter(|l| l.contains("] ")).count();
+    let total: usize = err
+        .lines()
+        .find_map(|l| l.split('/').nth(1)?.split(']').next()?.parse().ok())
+        .unwrap();
+    assert_eq!(counted, total, "progress lines:\n{err}");
+}
+
+#[test]
+fn on_one_cpu_split_is_not_applicable_and_says_why() {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--quick", "--only", "pipe", "--format", "json"]);
+    // SAFETY: runs in the forked child before exec; sched_setaffinity is a plain system call
+    // on a stack value, no allocation or lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set = nix::sched::CpuSet::new();
+            set.set(0)?;
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)?;
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run compare on CPU 0");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_rows(&out);
+    let split: Vec<&Value> = rows.iter().filter(|r| r["placement"] == "split").collect();
+    assert_eq!(split.len(), 1);
+    assert_eq!(split[0]["status"], "n/a");
+    assert!(split[0]["rtt_p50_ns"].is_null() && split[0]["cpus"].is_null());
+    let reason = split[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("only CPU 0") && reason.contains("different cores"),
+        "{reason}"
+    );
+    let same = rows.iter().find(|r| r["placement"] == "same").unwrap();
+    assert_eq!(same["status"], "ok");
+    assert_eq!(same["cpus"], serde_json::json!([0, 0]));
+}
+
+#[test]
+fn a_corrupted_payload_fails_the_row_and_the_run() {
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe",
+        "--placement",
+        "same",
+        "--format",
+        "json",
+        "--corrupt-after",
+        "5",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("compare: ")
+            && last.contains("message 5 came back changed: payload mismatch"),
+        "last line: {last}"
+    );
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "failed");
+    assert!(
+        rows[0]["rtt_p50_ns"].is_null(),
+        "a corrupted run must not give a number"
+    );
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn bad_input_is_a_one_line_usage_error() {
+    let cases: &[(&[&str], i32)] = &[
+        (&["--only", "smoke-signals"], 2),
+        (&["--only", "pipe,"], 2),
+        (&["--sizes", "0"], 2),
+        (&["--sizes", "7"], 2),
+        (&["--sizes", "99999999999"], 2),
+        (&["--sizes", "64,abc"], 2),
+        (&["--sizes", "-64"], 2),
+        (&["--iters", "0"], 2),
+        (&["--iters", "-5"], 2),
+        (&["--iters", "100000000000"], 2),
+        (&["--placement", "diagonal"], 2),
+        (&["--format", "xml"], 2),
+        (&["--plot", "chart.png"], 2),
+        (&["--corrupt-after", "x"], 2),
+        (&["--bogus"], 2),
+        (
+            &["--quick", "--plot", "/nonexistent-ipc-tour-dir/chart.svg"],
+            1,
+        ),
+    ];
+    for (args, code) in cases {
+        let out = compare(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line, got:\n{err}");
+        assert!(err.starts_with("compare: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: printed a report");
+    }
+}
+
+/// Processes still in process group `pgid` (compare's children inherit its group).
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "(comm)": state ppid pgrp ...
+        let Some(after) = stat.rsplit_once(") ").map(|(_, rest)| rest.to_string()) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Kernel objects a run with this pid could have left: /dev/shm, /dev/mqueue, FIFO dirs.
+fn leftovers(pid: u32) -> Vec<String> {
+    let mark = format!("-{pid}-");
+    let temp = std::env::temp_dir();
+    let mut left = Vec::new();
+    for dir in [
+        std::path::Path::new("/dev/shm"),
+        std::path::Path::new("/dev/mqueue"),
+        temp.as_path(),
+    ] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.contains("ipc-tour") && name.contains(&mark) {
+                    left.push(format!("{}/{name}", dir.display()));
+                }
+            }
+        }
+    }
+    left
+}
+
+fn wait_with_deadline(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("compare did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn assert_group_gone(pgid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !group_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            group_members(pgid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_mid_run_leave_nothing_behind() {
+    let seed: u64 = std::env::var("COMPARE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::process::id() as u64);
+    println!("seed {seed} (set COMPARE_TEST_SEED to repeat)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    for (signal, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+    ] {
+        let delay = Duration::from_millis(rng.random_range(100..1500));
+        let mut child = Command::new(BIN)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::thread::sleep(delay);
+        // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+        let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(code), "after {delay:?}: {err}");
+        assert!(
+            err.lines().last().unwrap().contains("stopped by SIG"),
+            "{err}"
+        );
+        assert_group_gone(pid as i32);
+        assert_eq!(leftovers(pid), Vec::<String>::new(), "after {delay:?}");
+    }
+}
+
+#[test]
+fn a_killed_child_fails_its_row_with_the_reason() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--only",
+            "uds-stream",
+            "--placement",
+            "same",
+            "--sizes",
+            "64",
+            "--iters",
+            "5000000",
+        ])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The throughput line comes first; then the long round-trip measurement starts.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("throughput") {
+            break;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let echo = loop {
+        if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no echo child appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let killed_at = Instant::now();
+    // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
+    assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        killed_at.elapsed()
+    );
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let last = rest.last().unwrap();
+    assert!(
+        last.contains("UDS stream") && last.contains("SIGKILL"),
+        "{rest:?}"
+    );
+    assert_group_gone(pid);
+}
+
+#[test]
+fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
+    let dir = std::env::temp_dir().join(format!("compare-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chart.svg");
+    let out = compare(&[
+        "--quick",
+        "--sizes",
+        "64,4096",
+        "--format",
+        "csv",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "not SVG"
+    );
+    assert_eq!(svg.matches("<svg").count(), 1);
+    let panels = if usable_cpus() >= 2 { 2 } else { 1 };
+    let lines = svg
+        .lines()
+        .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"3\""))
+        .count();
+    assert_eq!(
+        lines,
+        ALL.len() * panels,
+        "one line per mechanism per placement"
+    );
+    for label in [
+        "pipe",
+        "FIFO",
+        "signal",
+        "POSIX mq",
+        "shm (spin)",
+        "shm (blocking)",
+        "UDS stream",
+        "UDS datagram",
+        "TCP loopback",
+    ] {
+        assert!(svg.contains(label), "legend lacks {label}");
+    }
+
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
+    // Rows: 8 byte mechanisms x 2 sizes + signal, for each placement.
+    assert_eq!(lines.count(), (8 * 2 + 1) * 2);
+}
+
+#[test]
+fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
+    let args = [
+        "--quick",
+        "--only",
+        "pipe,fifo,mq,shm",
+        "--placement",
+        "same",
+        "--format",
+        "markdown",
+    ];
+    let a = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for run in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(run.status.success(), "{}", stderr(&run));
+        let md = String::from_utf8(run.stdout).unwrap();
+        assert!(md.contains("- **kernel**:"), "{md}");
+        for label in [
+            "| pipe",
+            "| FIFO",
+            "| POSIX mq",
+            "| shm (spin)",
+            "| shm (blocking)",
+        ] {
+            assert!(
+                md.lines().any(|l| l.starts_with(label)),
+                "{label} missing:\n{md}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_terminal_report_fits_120_columns_and_shows_every_row() {
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,signal,mq,shm-spin",
+        "--sizes",
+        "64,65536",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines() {
+        let width = line.chars().count();
+        assert!(width <= 120, "{width} columns:\n{line}\nin:\n{text}");
+    }
+    // The cells of the first row of each table that starts with `label`.
+    let rows_of = |label: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("│ {label}")))
+            .map(|l| {
+                l.trim_matches('│')
+                    .split('┆')
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    for label in ["pipe", "signal", "POSIX mq", "shm (spin)"] {
+        let rows = rows_of(label);
+        // The lecture's columns (one table or two halves), the measured numbers, and for a
+        // mechanism that carries bytes, latency by size (one row per placement).
+        assert!(rows.len() >= 2, "{label}: {rows:?}\n{text}");
+        let measured = rows
+            .iter()
+            .find(|cells| cells.len() == 5 + usable_cpus().min(2))
+            .unwrap_or_else(|| panic!("{label}: no measured row in {rows:?}"));
+        // The same-core round trip: "p50 / p99" in µs, p99 >= p50 > 0.
+        let (p50, p99) = measured[2].split_once(" / ").unwrap();
+        let p50: f64 = p50.parse().unwrap();
+        let p99: f64 = p99
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(p50 > 0.0 && p99 >= p50, "{label}: {measured:?}");
+    }
+}
