@@ -11,6 +11,8 @@
 //!     cargo run -p pipe-demo -- pipeline /usr/include
 //!     cargo run -p pipe-demo -- --help      # lists the steps
 //!
+//! Ctrl-C ends it at once: it creates nothing named, and its children die with it.
+//!
 //! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, and `fifo-demo` for a pipe with a name.
 
 use std::error::Error;
@@ -52,7 +54,7 @@ enum Step {
     #[command(alias = "3")]
     Buffer {
         /// Capacity in bytes to ask for with F_SETPIPE_SZ [default: /proc/sys/fs/pipe-max-size]
-        #[arg(long, value_parser = parse_pipe_size)]
+        #[arg(long, value_parser = parse_pipe_size, allow_negative_numbers = true)]
         pipe_size: Option<usize>,
     },
     /// 4. Broken pipe: writing when no reader is left (EPIPE, and what SIGPIPE would do)
@@ -67,7 +69,22 @@ enum Step {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    quiet_when_stdout_closes();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help
+        Err(e) => {
+            // clap's message up to its first blank line, on one line; exit status 2.
+            let text = e.to_string();
+            let lines: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
+            let message = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+            eprintln!(
+                "pipe-demo: {}; see --help",
+                message.trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
     match run(cli.step) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -75,6 +92,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `pipe-demo | head` closes our stdout early, and println! then panics. Nothing needs
+/// cleaning up here, so say it in one line instead of a backtrace.
+fn quiet_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if message.starts_with("failed printing to stdout") {
+            eprintln!("pipe-demo: stdout was closed; stopping");
+        } else {
+            default_hook(info);
+        }
+    }));
 }
 
 fn run(step: Option<Step>) -> Result {
@@ -224,6 +258,7 @@ fn broken_pipe() -> Result {
 /// Step 5: what the shell does for `ls | grep .rs | wc -l`: two pipes, three processes.
 fn pipeline(dir: Option<PathBuf>) -> Result {
     println!("\nStep 5. The shell pipeline `ls | grep .rs | wc -l`, by hand");
+    println!("   (grep's `.rs` is a regular expression: any one character, then \"rs\")");
     // By default, this crate's own sources (or the current directory, for a copied binary).
     let dir = dir.unwrap_or_else(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

@@ -156,7 +156,8 @@ fn bad_input_is_one_clear_error() {
         let out = run(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("pipe-demo: "), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let out = run(&["pipeline", "/nonexistent/ipc-tour"]);
@@ -331,6 +332,27 @@ fn a_child_killed_mid_step_ends_the_tour_with_a_clear_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains(&format!("child {pid}")) && stderr.contains("SIGKILL"),
+        "{stderr}"
+    );
+}
+
+/// `pipe-demo | head -1`: the reader goes away early. One quiet line, never a panic.
+#[test]
+fn a_closed_stdout_ends_the_tour_without_a_panic() {
+    let mut tour = Command::new(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    io::Read::read_exact(tour.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(tour.stdout.take()); // what `head` does when it has enough
+    let out = tour.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("pipe-demo: stdout was closed; stopping"),
         "{stderr}"
     );
 }
