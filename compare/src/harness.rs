@@ -398,16 +398,24 @@ pub fn latency(
     })
 }
 
+/// A child reads message `seq`; on failure, the exit status: the parent closed its end
+/// (EOF), or the read failed (said on stderr).
+fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Result<(), i32> {
+    end.read_exact(buf).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            return CHILD_PEER_GONE;
+        }
+        child_says(label, &format!("message {seq}: read: {e}"));
+        CHILD_IO
+    })
+}
+
 /// The echo child: check each message, send it back, stop at the end message.
 fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str) -> i32 {
     let mut buf = vec![0u8; size];
     for seq in 0u64.. {
-        if let Err(e) = end.read_exact(&mut buf) {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                return CHILD_PEER_GONE;
-            }
-            child_says(label, &format!("message {seq}: read: {e}"));
-            return CHILD_IO;
+        if let Err(code) = child_read(end, &mut buf, seq, label) {
+            return code;
         }
         if pattern::is_end(&buf) {
             return 0;
@@ -486,12 +494,8 @@ pub fn throughput(
 fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
     let mut buf = vec![0u8; chunk];
     for seq in 0u64.. {
-        if let Err(e) = end.read_exact(&mut buf) {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                return CHILD_PEER_GONE;
-            }
-            child_says(label, &format!("message {seq}: read: {e}"));
-            return CHILD_IO;
+        if let Err(code) = child_read(end, &mut buf, seq, label) {
+            return code;
         }
         if pattern::is_end(&buf) {
             if let Err(e) = end.write_all(&buf) {
@@ -552,6 +556,11 @@ pub fn doorbell_latency(
     watchdog: u32,
 ) -> Result<Latency, Skip> {
     (bell.block)().map_err(|e| Skip::Failed(format!("blocking the doorbell signal: {e}")))?;
+    // A late answer from an earlier, failed session may still be queued: take it now, or
+    // every round trip of this one would be answered by the ring before.
+    while (bell.wait)(Duration::ZERO)
+        .map_err(|e| Skip::Failed(format!("draining old rings: {e}")))?
+    {}
     let (timed, child_cpu) = session(
         label,
         placement,

@@ -416,12 +416,12 @@ fn terminal_design(
         measured = measured_table(rows, reference, placements, notes, false);
     }
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50 / p99; one-way throughput; CPU time of \
-         both processes per message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50 / p99 in each RTT cell; one-way \
+         throughput; CPU time of both processes per message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
-                " Two numbers in a cell: {} / {}.",
+                " The MiB/s and CPU cells hold two numbers: {} / {}.",
                 placement_words(placements[0].name),
                 placement_words(placements[1].name)
             ),

@@ -64,9 +64,9 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
     version,
     about = "FIFOs (named pipes): unrelated programs meet at a path"
 )]
-#[command(after_help = "By hand, in two terminals:\n  \
-    1: mkfifo -m 600 /tmp/sensor_pipe && fifo-demo read /tmp/sensor_pipe\n  \
-    2: fifo-demo write /tmp/sensor_pipe \"temperature: 42\" --count 3\n\
+#[command(after_help = "By hand, in two terminals (in the workspace):\n  \
+    1: mkfifo -m 600 /tmp/sensor_pipe && cargo run -p fifo-demo -- read /tmp/sensor_pipe\n  \
+    2: cargo run -p fifo-demo -- write /tmp/sensor_pipe \"temperature: 42\" --count 3\n\
     `read` stops when the last writer has closed the FIFO; rm /tmp/sensor_pipe when done.\n\
     The tour makes its FIFO in a private directory under $TMPDIR (default /tmp).")]
 struct Cli {
@@ -530,7 +530,15 @@ fn write_role(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &s
     let (mut total, mut largest) = (0, 0);
     for seq in 1..=count {
         if seq > 1 && interval_ms > 0 {
-            thread::sleep(Duration::from_millis(interval_ms));
+            // Not sleep(): poll() also wakes on POLLERR, which the write end gets when the last
+            // reader closes, so a slow writer notices at once (the write below then fails).
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::empty())];
+            let pause = Duration::from_millis(interval_ms);
+            poll(
+                &mut fds,
+                PollTimeout::try_from(pause).unwrap_or(PollTimeout::MAX),
+            )
+            .map_err(|e| format!("poll {}: {e}", path.display()))?;
         }
         let bytes = line.build(seq);
         (total, largest) = (total + bytes.len(), largest.max(bytes.len()));

@@ -182,25 +182,35 @@ fn no_permission_is_one_line() {
     }
 }
 
-#[test]
-fn writer_killed_reader_sees_eof_within_2s() {
-    let dir = TestDir::new("kill-writer");
+/// A reader and a writer that writes a line every 10 s, on a fresh FIFO in `dir`; returns once
+/// the reader has got the first line, with the rest of the reader's stdout. (The long pause
+/// checks that a writer between two lines still notices at once that its reader has gone.)
+fn reader_and_endless_writer(
+    dir: &TestDir,
+) -> (Child, Child, BufReader<std::process::ChildStdout>) {
     let fifo = dir.0.join("fifo");
     mkfifo(&fifo);
     let path = fifo.to_str().unwrap();
     let mut reader = role(&["read", path]).spawn().unwrap();
-    let mut writer = role(&[
+    let writer = role(&[
         "write",
         path,
         "temperature: 42",
         "--count",
         "100000",
         "--interval-ms",
-        "20",
+        "10000",
     ])
     .spawn()
     .unwrap();
-    let mut stdout = wait_for_line(&mut reader, "got ");
+    let stdout = wait_for_line(&mut reader, "got ");
+    (reader, writer, stdout)
+}
+
+#[test]
+fn writer_killed_reader_sees_eof_within_2s() {
+    let dir = TestDir::new("kill-writer");
+    let (mut reader, mut writer, mut stdout) = reader_and_endless_writer(&dir);
     send(&writer, Signal::SIGKILL);
     let killed = Instant::now();
     let status = wait_for(&mut reader, Duration::from_secs(2)).expect("reader still running");
@@ -218,22 +228,7 @@ fn writer_killed_reader_sees_eof_within_2s() {
 #[test]
 fn reader_killed_writer_exits_within_2s() {
     let dir = TestDir::new("kill-reader");
-    let fifo = dir.0.join("fifo");
-    mkfifo(&fifo);
-    let path = fifo.to_str().unwrap();
-    let mut reader = role(&["read", path]).spawn().unwrap();
-    let mut writer = role(&[
-        "write",
-        path,
-        "temperature: 42",
-        "--count",
-        "100000",
-        "--interval-ms",
-        "20",
-    ])
-    .spawn()
-    .unwrap();
-    let _stdout = wait_for_line(&mut reader, "got ");
+    let (mut reader, mut writer, _stdout) = reader_and_endless_writer(&dir);
     send(&reader, Signal::SIGKILL);
     reader.wait().unwrap();
     let status = wait_for(&mut writer, Duration::from_secs(2)).expect("writer still running");

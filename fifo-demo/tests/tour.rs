@@ -60,18 +60,51 @@ fn tour_prints_what_it_observed() {
     // 4. 2 x 2 lines of 25 x PIPE_BUF bytes: every byte arrives, and some lines are torn.
     assert_eq!(eof_bytes[2], 100.0 * pipe_buf);
     assert_eq!(whole[2] + torn[2], 4.0, "no newline lost or added");
-    assert!(
-        torn[2] >= 1.0 && inside[2] >= 1.0,
-        "no interleaving seen:\n{stdout}"
-    );
+    // Whether they interleave depends on scheduling: now and then one writer, refilling the
+    // pipe from the other core, finishes before the other gets a turn. So when the tour saw
+    // none, "they can interleave" is checked over up to 3 more runs of the same experiment.
+    let interleaved = (torn[2] >= 1.0 && inside[2] >= 1.0)
+        || (0..3).any(|_| big_writes_interleavings(&dir, 25 * pipe_buf as usize) >= 1.0);
+    assert!(interleaved, "no interleaving seen in 4 runs:\n{stdout}");
     // 5. EOF came when the last writer left, not the first.
     let a = numbers_after(&stdout, "'sensor A' +")[0];
     let b = numbers_after(&stdout, "'sensor B' +")[0];
     let reader = numbers_after(&stdout, "the reader (after EOF) +")[0];
-    assert!(a < b && b <= reader, "A {a} B {b} reader {reader}");
+    // (Which writer leaves first is up to the scheduler on a loaded machine; EOF must wait
+    // for the later one either way.)
+    assert!(reader >= a.max(b), "A {a} B {b} reader {reader}");
     // 6. Removed.
     assert!(stdout.contains("stat now says: No such file or directory"));
     dir.assert_empty();
+}
+
+/// Step 4's experiment by hand: two writers of 2 lines of `bytes` bytes (fill A and B) wait in
+/// open() for a reader that waits 100 ms before reading; the interleavings it counted.
+fn big_writes_interleavings(dir: &TestDir, bytes: usize) -> f64 {
+    let fifo = dir.0.join("big_pipe");
+    mkfifo(&fifo);
+    let (path, bytes) = (fifo.to_str().unwrap(), bytes.to_string());
+    let writers: Vec<_> = ["A", "B"]
+        .iter()
+        .map(|fill| {
+            let msg = format!("big {fill}");
+            let args = [
+                "write", path, &msg, "--count", "2", "--bytes", &bytes, "--fill", fill,
+            ];
+            let mut cmd = std::process::Command::new(BIN);
+            cmd.args(args).stdout(Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut reader = std::process::Command::new(BIN);
+    reader.args(["read", path, "--delay-ms", "100", "--show", "0"]);
+    let out = run(&mut reader);
+    for mut writer in writers {
+        assert!(writer.wait().unwrap().success());
+    }
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    numbers_after(&text(&out.stdout), "interleavings inside lines: ")[0]
 }
 
 #[test]

@@ -78,8 +78,11 @@ pub fn run_send(signal: Signal) -> Res {
         match child.hear(Duration::from_millis(20))? {
             Heard::Line(line) => println!("  child says: {line}"),
             Heard::Closed => {
-                // Its output closed: it is exiting or dead. Reap it and say how it ended.
-                println!("  waitpid: child {}", describe(child.wait_for(flags)?));
+                // Its output closed: it is exiting or dead. Reap it and say how it ended
+                // (unless the waitpid below already did, between two reads).
+                if !child.is_reaped() {
+                    println!("  waitpid: child {}", describe(child.wait_for(flags)?));
+                }
                 return Ok(());
             }
             Heard::Timeout => match child.try_wait(flags)? {

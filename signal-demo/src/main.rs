@@ -229,12 +229,19 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(Interrupted(signal)) = err.downcast_ref::<Interrupted>() {
+            // Ctrl-C in a terminal also reaches the children, so the error that unwound us may
+            // be a child's death rather than Interrupted: the flag decides either way.
+            let stop = match STOP_SIGNAL.load(Ordering::SeqCst) {
+                _ if is_child => None,
+                0 => err.downcast_ref::<Interrupted>().map(|i| i.0),
+                signal => Some(signal as i32),
+            };
+            if let Some(signal) = stop {
                 // Children are already killed and reaped (their owners dropped on the way out).
                 // End the way the signal would have ended us, so the shell sees 130 / 143.
                 eprintln!("signal-demo: interrupted, children reaped, exiting");
-                let _ = signal_hook::low_level::emulate_default_handler(*signal);
-                return ExitCode::from(128 + *signal as u8);
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+                return ExitCode::from(128 + signal as u8);
             }
             let who = if is_child {
                 "signal-demo (child)"

@@ -72,7 +72,13 @@ pub fn run(step: u32) -> Res {
     }
     // signal-hook checks first: registering a FORBIDDEN signal panics (a programming error).
     let names: Vec<&str> = FORBIDDEN.iter().filter_map(|&s| signal_name(s)).collect();
-    println!("  signal-hook refuses them before asking: consts::FORBIDDEN = {names:?}");
+    println!("  signal-hook will not even ask the kernel: consts::FORBIDDEN = {names:?}");
+    println!(
+        "  (KILL, STOP: the kernel refuses them; ILL, FPE, SEGV: the kernel allows a handler,"
+    );
+    println!(
+        "  but one that simply returns re-runs the faulting instruction, so signal-hook forbids them)"
+    );
 
     let mut child = Child::spawn_ready("worker", &[])?;
     let pid = child.pid();

@@ -65,6 +65,17 @@ fn micros_after(line: &str, label: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
 }
 
+/// The values on the "si_value of each, in arrival order: 0 1 2 ..." line.
+fn si_values(text: &str) -> Vec<u64> {
+    let (_, values) = line_with(text, "si_value of each")
+        .split_once(": ")
+        .expect("a colon before the values");
+    values
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"))
+        .collect()
+}
+
 /// Processes that are children of the signal-demo run with this pid (by their command line,
 /// `signal-demo child --parent <pid> ...`, which stays true even after re-parenting).
 fn children_of(parent: u32) -> Vec<u32> {
@@ -180,14 +191,7 @@ fn tour_shows_every_observation() {
         number_after(usr1, "received ") < number_after(usr1, "sent "),
         "{usr1}"
     );
-    let values: Vec<u64> = line_with(&text, "si_value of each")
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
-    assert_eq!(values, (0..50).collect::<Vec<u64>>());
+    assert_eq!(si_values(&text), (0..50).collect::<Vec<u64>>());
     // Step 6: EINTR without SA_RESTART; with it the read waited for data.
     assert!(line_with(&text, "without SA_RESTART:").contains("EINTR"));
     let restarted = line_with(&text, "with SA_RESTART:");
@@ -213,14 +217,7 @@ fn realtime_queue_keeps_every_value_in_order() {
     assert!(number_after(usr1, "received ") < 300, "{usr1}");
     let rt = line_with(&text, "SIGRTMIN (real-time)");
     assert_eq!(number_after(rt, "received "), 300, "{rt}");
-    let values: Vec<u64> = line_with(&text, "si_value")
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
-    assert_eq!(values, (0..300).collect::<Vec<u64>>());
+    assert_eq!(si_values(&text), (0..300).collect::<Vec<u64>>());
 }
 
 #[test]
