@@ -130,8 +130,40 @@ fn parse_fill(fill: &str) -> std::result::Result<u8, String> {
     }
 }
 
+/// `fifo-demo | head` closes our stdout early, and println! then panics. The unwinding still
+/// runs every owner's Drop, so nothing is left behind: say it in one line, not a backtrace.
+fn quiet_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if message.starts_with("failed printing to stdout") {
+            eprintln!("fifo-demo: stdout was closed; stopping");
+        } else {
+            default_hook(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    quiet_when_stdout_closes();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help
+        Err(e) => {
+            // clap's message up to its first blank line, on one line; exit status 2.
+            let text = e.to_string();
+            let lines: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
+            let message = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+            eprintln!(
+                "fifo-demo: {}; see --help",
+                message.trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+    };
     // Set by SIGINT/SIGTERM while the tour runs; the roles keep the default actions.
     let stop = Arc::new(AtomicUsize::new(0));
     let result = match cli.command {

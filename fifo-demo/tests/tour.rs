@@ -310,3 +310,28 @@ fn unusable_tmpdir_is_one_line() {
         assert!(stderr.starts_with("fifo-demo: mkdir ") && stderr.contains("set TMPDIR"));
     }
 }
+
+/// `fifo-demo | head -1`: the reader of our stdout goes away early. One quiet line, no panic,
+/// and the FIFO's directory is still removed.
+#[test]
+fn a_closed_stdout_ends_the_tour_cleanly() {
+    let dir = TestDir::new("head");
+    let mut child = tour(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // and drop our end, as `head -1` does
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("fifo-demo: stdout was closed; stopping"),
+        "{stderr}"
+    );
+    dir.assert_empty();
+}

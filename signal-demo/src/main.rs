@@ -220,7 +220,25 @@ fn parse_cli() -> Result<Cli, ExitCode> {
     })
 }
 
+/// `signal-demo | head` closes our stdout early, and println! then panics. The unwinding still
+/// runs every owner's Drop, so nothing is left behind: say it in one line, not a backtrace.
+fn quiet_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if message.starts_with("failed printing to stdout") {
+            eprintln!("signal-demo: stdout was closed; stopping");
+        } else {
+            default_hook(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(code) => return code,

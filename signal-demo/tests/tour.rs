@@ -388,3 +388,28 @@ fn tour_runs_unprivileged() {
         Err(e) => println!("setpriv unavailable ({e}); unprivileged run skipped"),
     }
 }
+
+/// `signal-demo | head -1`: the reader of our stdout goes away early. One quiet line, no panic.
+#[test]
+fn a_closed_stdout_ends_the_tour_without_a_panic() {
+    let mut tour = Command::new(BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signal-demo");
+    let mut first = [0u8; 1];
+    tour.stdout
+        .as_mut()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("first byte");
+    drop(tour.stdout.take()); // what `head` does when it has enough
+    let out = tour.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("signal-demo: stdout was closed; stopping"),
+        "{stderr}"
+    );
+}
