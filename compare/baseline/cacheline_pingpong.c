@@ -1,7 +1,7 @@
 /* The bare cache-line ping-pong: the floor for any shared-memory round trip. Two pinned
  * processes share one anonymous MAP_SHARED page; the parent stores an odd number into one
  * cache line and spins until the child answers with the next even one in another line.
- * Like shm-demo's spin ring it yields the CPU every 4096 spins (or a same-core run would
+ * Like shm-demo's spin ring it yields the CPU every 1024 spins (or a same-core run would
  * wait for the scheduler tick). No payload is copied: this is the doorbell alone.
  * Usage: cacheline_pingpong PARENT_CPU CHILD_CPU ITERS 0 */
 #include "common.h"
@@ -15,7 +15,7 @@ static void await(struct line *l, uint64_t want)
 {
     for (unsigned spins = 1; atomic_load_explicit(&l->value, memory_order_acquire) != want; spins++) {
         __builtin_ia32_pause();
-        if (spins % 4096 == 0)
+        if (spins % 1024 == 0)
             sched_yield();
     }
 }

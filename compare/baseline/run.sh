@@ -37,13 +37,22 @@ field() { # key placement column -> the median over the runs
     awk -F, -v c="$3" '{ printf "%.0f\n", $c }' "$work/$1-$2.csv" | median
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-line() { printf '%-24s %-6s %10s %10s %7s  %s\n' "$@"; }
+verdict() { # ratio target ("<= 1.10" or ">= 0.90") -> ok / MISSED
+    awk -v r="$1" -v op="${2%% *}" -v t="${2#* }" 'BEGIN {
+        if (r == "-") print "-"; else if (op == "<=" ? r <= t + 0 : r >= t + 0) print "ok";
+        else print "MISSED" }'
+}
+line() { printf '%-24s %-6s %10s %10s %7s  %-8s %s\n' "$@"; }
+row() { # name place c compare target: prints the line with its ratio and verdict
+    r=$(ratio "$4" "$3")
+    line "$1" "$2" "$3" "$4" "$r" "$5" "$(verdict "$r" "$5")"
+}
 
 echo "C: same system calls and placement, same payload work per message (compare's pattern"
 echo "filled by the sender, every byte checked by the receiver), cc -O3 -march=native."
 echo "Each number: median of $REPS runs, C and compare alternating; round trips of 64 B, $ITERS samples."
 echo
-line row place C compare ratio target
+line row place C compare ratio target verdict
 for place in same split; do
     if [ "$place" = split ] && [ "$second" = 0 ]; then echo "split: one CPU, skipped"; continue; fi
     child=$([ "$place" = same ] && echo 0 || echo "$second")
@@ -56,18 +65,26 @@ for place in same split; do
         done
         c_rtt=$(median < "$work/$prog-$place.rtt")
         c_tput=$(median < "$work/$prog-$place.tput")
-        line "$key p50 ns" "$place" "$c_rtt" "$(field "$key" "$place" 8)" \
-            "$(ratio "$(field "$key" "$place" 8)" "$c_rtt")" "<= 1.10"
-        line "$key MiB/s" "$place" "$c_tput" "$(field "$key" "$place" 13)" \
-            "$(ratio "$(field "$key" "$place" 13)" "$c_tput")" ">= 0.90"
+        row "$key p50 ns" "$place" "$c_rtt" "$(field "$key" "$place" 8)" "<= 1.10"
+        row "$key MiB/s" "$place" "$c_tput" "$(field "$key" "$place" 13)" ">= 0.90"
     done
     for _ in $(seq "$REPS"); do
         "$work/cacheline" 0 "$child" "$ITERS" 0 | cut -d' ' -f1 >> "$work/line-$place"
         measure shm-spin "$place"
     done
     c_line=$(median < "$work/line-$place")
-    line "shm-spin p50 ns vs line" "$place" "$c_line" "$(field shm-spin "$place" 8)" \
-        "$(ratio "$(field shm-spin "$place" 8)" "$c_line")" "<= 1.50"
-    line "shm-spin / pipe MiB/s" "$place" "" "" \
-        "$(ratio "$(field shm-spin "$place" 13)" "$(field pipe "$place" 13)")" ">= 2.50"
+    if [ "$place" = same ]; then
+        # On one core a spinner can only wait for the scheduler to run its peer: spinning
+        # is the wrong tool there, and these two ratios are printed, not judged.
+        line "shm-spin p50 ns vs line" same "$c_line" "$(field shm-spin same 8)" \
+            "$(ratio "$(field shm-spin same 8)" "$c_line")" "(none)" "-"
+        line "shm-spin / pipe MiB/s" same "$(field pipe same 13)" "$(field shm-spin same 13)" \
+            "$(ratio "$(field shm-spin same 13)" "$(field pipe same 13)")" "(none)" "-"
+        continue
+    fi
+    row "shm-spin p50 ns vs line" "$place" "$c_line" "$(field shm-spin "$place" 8)" "<= 1.50"
+    row "shm-spin / pipe MiB/s" "$place" "$(field pipe "$place" 13)" \
+        "$(field shm-spin "$place" 13)" ">= 2.50"
 done
+echo
+echo "(shm-spin / pipe MiB/s: the two number columns are compare's pipe and shm-spin rows.)"
