@@ -4,7 +4,7 @@
 use std::cell::UnsafeCell;
 use std::error::Error;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, compiler_fence};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -41,7 +41,13 @@ pub struct Outcome {
 }
 
 /// Two processes, `increments` each; returns the counter once both have exited.
-pub fn run(method: Method, increments: u64, stop: &Stop) -> Result<Outcome, Box<dyn Error>> {
+/// Child `i` runs on `cpus[i]`.
+pub fn run(
+    method: Method,
+    increments: u64,
+    cpus: [usize; 2],
+    stop: &Stop,
+) -> Result<Outcome, Box<dyn Error>> {
     let map = SharedMapping::new(size_of::<Counters>()).map_err(|e| e.to_string())?;
     // SAFETY: the mapping is page aligned, at least size_of::<Counters>() bytes and zero
     // filled, a valid `Counters`. It is shared only with the children forked below, which
@@ -52,8 +58,9 @@ pub fn run(method: Method, increments: u64, stop: &Stop) -> Result<Outcome, Box<
         init_process_shared_mutex(counters.lock.get())?;
     }
     let mut children = Vec::new();
-    for me in 0..2 {
+    for (me, cpu) in cpus.into_iter().enumerate() {
         children.push(process::spawn(move || {
+            let _pinned = process::pin_to(cpu)?;
             count(counters, me, method, increments)
         })?);
     }
@@ -100,6 +107,10 @@ fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result<(),
                 // race is in the logic: if it stores between our load and our store, we
                 // overwrite its update with a stale value + 1, and one update is lost.
                 let seen = c.racy.load(Ordering::Relaxed);
+                // One load and one store per iteration, as written: for Relaxed atomics the
+                // optimiser may fuse them (one `inc` on memory) or merge iterations, which
+                // would shrink the window between them that this demo is about.
+                compiler_fence(Ordering::SeqCst);
                 c.racy.store(seen + 1, Ordering::Relaxed);
             }
         }

@@ -6,10 +6,10 @@
 //! - a named object (`shm_open` + `ftruncate` + `mmap`) holding the lecture's `sensor_reading`
 //!   behind a magic/version/size header, outliving the process that wrote it, and a reader
 //!   refusing another program's object;
-//! - the lost update, for real: two processes add 1 to one counter N times each, without and
-//!   with synchronisation, timed;
+//! - the lost update, for real: two processes on two CPUs add 1 to one counter N times each,
+//!   without and with synchronisation, timed;
 //! - a lock-free ring carrying verified messages, waiting by spinning or on a futex, and what
-//!   each costs in CPU;
+//!   each costs in CPU: back to back, and waiting for a slow sensor;
 //! - a peer SIGKILLed while the other side waits for it.
 //!
 //! The whole tour (a unique object name, removed at the end, also on Ctrl-C):
@@ -78,10 +78,12 @@ struct Cli {
 #[derive(Args)]
 struct TourArgs {
     /// Increments per process in the lost-update step
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    #[arg(long, default_value_t = 1_000_000, allow_negative_numbers = true,
+          value_parser = whole_number::<u64>(1, 100_000_000, "increments"))]
     increments: u64,
     /// Round trips per mode in the ring step
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, default_value_t = 20_000, allow_negative_numbers = true,
+          value_parser = whole_number::<u64>(1, 10_000_000, "round trips"))]
     messages: u64,
 }
 
@@ -93,7 +95,7 @@ enum Step {
         name: String,
         /// Temperature to store, in degrees Celsius
         #[arg(long, default_value_t = 42, allow_negative_numbers = true,
-              value_parser = clap::value_parser!(i32).range(-273..=10_000))]
+              value_parser = whole_number::<i32>(-273, 10_000, "degrees Celsius"))]
         temp: i32,
     },
     /// Print the sensor reading in NAME (made earlier by `write`, in another process)
@@ -109,7 +111,8 @@ enum Step {
     /// Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
     Counter {
         /// Increments per process
-        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        #[arg(long, default_value_t = 1_000_000, allow_negative_numbers = true,
+              value_parser = whole_number::<u64>(1, 100_000_000, "increments"))]
         increments: u64,
     },
     /// A child echoes verified messages back through the shared-memory rings
@@ -118,10 +121,12 @@ enum Step {
         #[arg(long, value_enum, default_value_t = RingMode::Both)]
         mode: RingMode,
         /// Round trips per mode
-        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+        #[arg(long, default_value_t = 20_000, allow_negative_numbers = true,
+              value_parser = whole_number::<u64>(1, 1_000_000_000, "round trips"))]
         messages: u64,
         /// Bytes per message
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=MAX_MSG_SIZE as i64))]
+        #[arg(long, default_value_t = 64, allow_negative_numbers = true,
+              value_parser = whole_number::<u32>(1, MAX_MSG_SIZE as i64, "bytes"))]
         size: u32,
     },
 }
@@ -144,8 +149,73 @@ fn shm_name(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A whole number of `unit` from `min` to `max`. clap's own integer parser says only
+/// "invalid digit found in string" for `7.5` or `ten`; this says what is allowed.
+fn whole_number<T: TryFrom<i64>>(
+    min: i64,
+    max: i64,
+    unit: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| format!("expected a whole number of {unit} from {min} to {max}"))
+    }
+}
+
+/// Parses the command line; a usage error becomes ONE line on stderr and exit status 2
+/// (clap's own message spans several lines). --help and --version print as usual.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
+    Cli::try_parse().map_err(|err| {
+        if matches!(
+            err.kind(),
+            DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
+        ) {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        // clap's message up to its first blank line (before "Usage:"), joined into one line.
+        let text = err.render().to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let message = lines.join(" ");
+        eprintln!(
+            "shm-demo: {}; see --help",
+            message.trim_start_matches("error: ")
+        );
+        ExitCode::from(2)
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `shm-demo | head -3`: once head exits, println! panics. Unwinding still runs every
+    // owner's Drop (names unlinked, children reaped); say so in one line, not a backtrace.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") {
+            let _ = writeln!(std::io::stderr(), "shm-demo: stdout was closed; stopping");
+        } else {
+            previous(info);
+        }
+    }));
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -165,7 +235,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Some(Step::Write { name, temp }) => write_reading(&name, temp),
         Some(Step::Read { name }) => read_reading(&name),
         Some(Step::Unlink { name }) => {
-            shm_unlink(name.as_str()).map_err(|e| format!("shm_unlink {name}: {e}"))?;
+            shm_unlink(name.as_str()).map_err(|e| match e {
+                Errno::EACCES | Errno::EPERM => format!("shm_unlink {name}: {e}; {}", whose(&name)),
+                _ => format!("shm_unlink {name}: {e}"),
+            })?;
             println!("removed {name} from /dev/shm (processes that still map it keep their pages)");
             Ok(())
         }
@@ -193,8 +266,9 @@ fn write_reading(name: &str, temp: i32) -> Result<(), Box<dyn Error>> {
     let (object, what) = match SensorObject::create(name) {
         Ok(object) => (object, "created"),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let object = SensorObject::open(name).map_err(|e| {
-                format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`")
+            let object = SensorObject::open(name).map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
+                _ => format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`"),
             })?;
             (object, "opened the existing")
         }
@@ -220,6 +294,7 @@ fn read_reading(name: &str) -> Result<(), Box<dyn Error>> {
         std::io::ErrorKind::NotFound => {
             format!("{e}; create it first with `shm-demo write {name}`")
         }
+        std::io::ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
         _ => e.to_string(),
     })?;
     let reading = object.reading();
@@ -236,6 +311,20 @@ fn read_reading(name: &str) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// For a permission error: whose object `name` is and its mode, as /dev/shm shows them.
+fn whose(name: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match fs::metadata(format!("/dev/shm{name}")) {
+        Ok(m) => format!(
+            "it belongs to uid {} with mode {:04o}, and you are uid {}",
+            m.uid(),
+            m.mode() & 0o777,
+            nix::unistd::geteuid()
+        ),
+        Err(_) => "it belongs to another user (shm-demo makes its objects mode 0600)".into(),
+    }
+}
+
 /// `/ipc-tour-shm-<pid>-<random>`: unique per run, at most 30 characters.
 fn unique_name() -> String {
     let random: u32 = rand::random();
@@ -247,7 +336,7 @@ fn unique_name() -> String {
 }
 
 /// A tour killed by SIGKILL cannot run its `Drop`s, so its object stays in /dev/shm. Start-up
-/// removes those: our own `/ipc-tour-shm-<pid>-*` objects whose pid no longer exists.
+/// removes those: our own `/ipc-tour-shm-<pid>-<6 hex digits>` objects whose pid is gone.
 fn remove_stale_tour_objects() -> Vec<(String, i32)> {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = fs::read_dir("/dev/shm") else {
@@ -257,21 +346,41 @@ fn remove_stale_tour_objects() -> Vec<(String, i32)> {
     let mut removed = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file
-            .strip_prefix("ipc-tour-shm-")
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
-        else {
+        let Some(pid) = tour_object_pid(&file) else {
             continue;
         };
-        let ours = entry.metadata().is_ok_and(|m| m.uid() == me);
-        let dead = kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH);
+        let ours = entry.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
         let name = format!("/{file}");
-        if ours && dead && shm_unlink(name.as_str()).is_ok() {
+        if ours && is_gone(pid) && shm_unlink(name.as_str()).is_ok() {
             removed.push((name, pid));
         }
     }
     removed
+}
+
+/// The pid in a name `unique_name` makes (`ipc-tour-shm-<pid>-<6 hex digits>`), else `None`.
+fn tour_object_pid(file: &str) -> Option<i32> {
+    let (pid, random) = file.strip_prefix("ipc-tour-shm-")?.split_once('-')?;
+    let is_pid = !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit());
+    let is_random = random.len() == 6 && random.chars().all(|c| c.is_ascii_hexdigit());
+    if !(is_pid && is_random) {
+        return None;
+    }
+    pid.parse().ok().filter(|&pid| pid > 0)
+}
+
+/// No process has this pid, or it is a zombie: dead, just not reaped yet. (A tour SIGKILLed
+/// together with its parent, as `timeout -s KILL` does, stays a zombie until init reaps it.)
+fn is_gone(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after "(command name)".
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH),
+    }
 }
 
 /// Runs this program again as a separate process (`shm-demo ARGS`) and returns its status and
@@ -403,6 +512,10 @@ fn foreign_object(stop: &Stop) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The slow sensor of the ring steps: messages that arrive every 20 ms.
+const SLOW_SENSOR_MESSAGES: u64 = 10;
+const SLOW_SENSOR_INTERVAL: Duration = Duration::from_millis(20);
+
 fn label(mode: Coordination) -> &'static str {
     match mode {
         Coordination::Spin => "spinning",
@@ -421,6 +534,15 @@ fn lost_updates(step: usize, increments: u64, stop: &Stop) -> Result<(), Box<dyn
         "{step}. two processes each add 1 to a shared counter {increments} times \
          (started together by a barrier in the mapping), expected {expected}:"
     );
+    let [a, b] = process::two_cpus()?;
+    if a != b {
+        println!("   (pinned to CPUs {a} and {b}: both count at the same time)");
+    } else {
+        println!(
+            "   (one CPU, {a}: the two take turns, so an update is lost only when a process is \
+             preempted between its load and its store, which may be rare)"
+        );
+    }
     let methods = [
         (Method::LoadThenStore, "unsynchronized (load, then store)"),
         (Method::FetchAdd, "atomic fetch_add"),
@@ -428,7 +550,7 @@ fn lost_updates(step: usize, increments: u64, stop: &Stop) -> Result<(), Box<dyn
     ];
     for (method, what) in methods {
         stop.check()?;
-        let outcome = counter::run(method, increments, stop)?;
+        let outcome = counter::run(method, increments, [a, b], stop)?;
         let lost = expected.saturating_sub(outcome.total);
         let per = outcome.elapsed.as_nanos() as f64 / increments as f64;
         println!(
@@ -440,7 +562,8 @@ fn lost_updates(step: usize, increments: u64, stop: &Stop) -> Result<(), Box<dyn
     Ok(())
 }
 
-/// A ring step: one mode, `messages` verified round trips.
+/// A ring step: one mode, `messages` verified round trips back to back, then a few messages
+/// from a slow sensor, to show what waiting costs.
 fn ring_step(
     step: usize,
     mode: Coordination,
@@ -449,19 +572,37 @@ fn ring_step(
     stop: &Stop,
 ) -> Result<(), Box<dyn Error>> {
     stop.check()?;
-    let echo = ring_demo::echo(mode, messages, size, stop, |pid| {
+    let [parent_cpu, child_cpu] = process::two_cpus()?;
+    let cpus = if parent_cpu == child_cpu {
+        format!("both on CPU {parent_cpu}, taking turns")
+    } else {
+        format!("child on CPU {child_cpu}, parent on CPU {parent_cpu}")
+    };
+    let echo = ring_demo::echo(mode, messages, size, [parent_cpu, child_cpu], stop, |pid| {
         println!(
-            "{step}. SPSC ring in shared memory, {}: child pid {pid} checks each {size}-byte message and echoes it",
+            "{step}. SPSC ring in shared memory, {}: child pid {pid} checks each {size}-byte \
+             message and echoes it ({cpus})",
             label(mode)
         );
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
     println!(
-        "   {messages} round trips verified both ways in {} ({round_trip:.2} µs each); CPU used: \
-         parent {}, child {}",
+        "   {messages} round trips back to back, verified both ways, in {} ({round_trip:.2} µs \
+         each); CPU used: parent {}, child {}",
         millis(echo.wall),
         millis(echo.parent_cpu),
         millis(echo.child_cpu)
+    );
+    stop.check()?;
+    let (count, interval) = (SLOW_SENSOR_MESSAGES, SLOW_SENSOR_INTERVAL);
+    let slow = ring_demo::paced(mode, count, interval, child_cpu, stop)?;
+    let share = 100.0 * slow.reader_cpu.as_secs_f64() / slow.wall.as_secs_f64();
+    println!(
+        "   a slow sensor, {count} messages {} apart: the child waiting for them used {} of \
+         CPU in {} ({share:.1}% of a CPU)",
+        millis(interval),
+        millis(slow.reader_cpu),
+        millis(slow.wall)
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -54,6 +55,37 @@ impl fmt::Display for Interrupted {
 
 impl Error for Interrupted {}
 
+/// The first two CPUs this process may run on, or its only one twice. Two processes that wait
+/// for each other by spinning should not share one CPU: each spin only delays the other.
+pub fn two_cpus() -> Result<[usize; 2], Box<dyn Error>> {
+    let allowed =
+        sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("sched_getaffinity: {e}"))?;
+    let mut cpus = (0..CpuSet::count()).filter(|&cpu| allowed.is_set(cpu).unwrap_or(false));
+    let first = cpus.next().ok_or("sched_getaffinity: no CPU allowed")?;
+    Ok([first, cpus.next().unwrap_or(first)])
+}
+
+/// Restricts the calling process to `cpu` (sched_setaffinity) until the returned value is
+/// dropped, which restores the CPUs it had before.
+pub fn pin_to(cpu: usize) -> Result<Pinned, Box<dyn Error>> {
+    let before =
+        sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("sched_getaffinity: {e}"))?;
+    let mut only = CpuSet::new();
+    only.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
+    sched_setaffinity(Pid::from_raw(0), &only)
+        .map_err(|e| format!("sched_setaffinity CPU {cpu}: {e}"))?;
+    Ok(Pinned(before))
+}
+
+/// See [`pin_to`].
+pub struct Pinned(CpuSet);
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = sched_setaffinity(Pid::from_raw(0), &self.0);
+    }
+}
+
 /// A forked child; `Drop` kills (SIGKILL) and reaps it if it has not been reaped yet.
 pub struct Child {
     pub pid: Pid,
@@ -82,15 +114,17 @@ pub fn spawn(body: impl FnOnce() -> Result<(), Box<dyn Error>>) -> Result<Child,
             if set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
                 std::process::exit(1);
             }
-            let code = match catch_unwind(AssertUnwindSafe(body)) {
-                Ok(Ok(())) => 0,
-                Ok(Err(e)) => {
-                    eprintln!("shm-demo: child {}: {e}", getpid());
+            // No panic may unwind past here, nor a failed write to stderr cause one: up the
+            // stack lie the parent's owners, and dropping them in the child would unlink the
+            // parent's names and kill its other children.
+            let code = catch_unwind(AssertUnwindSafe(|| match body() {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "shm-demo: child {}: {e}", getpid());
                     1
                 }
-                Err(_) => 101,
-            };
-            std::process::exit(code)
+            }));
+            std::process::exit(code.unwrap_or(101))
         }
     }
 }

@@ -78,18 +78,22 @@ fn cpu_time(who: UsageWho) -> Result<Duration, String> {
     ))
 }
 
-/// The parent sends `messages` messages of `size` bytes; the child checks each one and sends
-/// it back; the parent checks the echo. `on_child` sees the child's pid before the first one.
+/// The parent, on `cpus[0]`, sends `messages` messages of `size` bytes; the child, on
+/// `cpus[1]`, checks each one and sends it back; the parent checks the echo. `on_child` sees
+/// the child's pid before the first message.
 pub fn echo(
     mode: Coordination,
     messages: u64,
     size: usize,
+    [parent_cpu, child_cpu]: [usize; 2],
     stop: &Stop,
     on_child: impl FnOnce(nix::unistd::Pid),
 ) -> Result<Echo, Box<dyn Error>> {
     let pair = duplex(mode, size).map_err(|e| format!("ring: {e}"))?;
     let children_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN)?;
+    let _pinned = process::pin_to(parent_cpu)?;
     let (mut child, mut end) = fork_peer(pair, |mut end| {
+        let _pinned = process::pin_to(child_cpu)?;
         let (mut buf, mut scratch) = (vec![0; size], vec![0; size]);
         for seq in 0..messages {
             end.read_exact(&mut buf)
@@ -122,6 +126,49 @@ pub fn echo(
         wall,
         parent_cpu,
         child_cpu,
+    })
+}
+
+/// What waiting for slow messages cost the reader.
+pub struct Paced {
+    pub wall: Duration,
+    pub reader_cpu: Duration,
+}
+
+/// A slow sensor: the parent sends `messages` messages, one every `interval`; the child, on
+/// `cpu`, waits for each and checks it. Returns the child's CPU time and the wall time.
+pub fn paced(
+    mode: Coordination,
+    messages: u64,
+    interval: Duration,
+    cpu: usize,
+    stop: &Stop,
+) -> Result<Paced, Box<dyn Error>> {
+    let pair = duplex(mode, 64).map_err(|e| format!("ring: {e}"))?;
+    let children_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN)?;
+    let start = Instant::now();
+    let (mut child, mut end) = fork_peer(pair, |mut end| {
+        let _pinned = process::pin_to(cpu)?;
+        let (mut buf, mut scratch) = ([0; 64], [0; 64]);
+        for seq in 0..messages {
+            end.read_exact(&mut buf)
+                .map_err(|e| peer_error("read", "parent", e))?;
+            check(&buf, seq, &mut scratch)?;
+        }
+        Ok(())
+    })?;
+    let mut buf = [0; 64];
+    for seq in 0..messages {
+        std::thread::sleep(interval);
+        stop.check()?;
+        fill(&mut buf, seq);
+        end.write_all(&buf)
+            .map_err(|e| peer_error("ring write", "reader", e))?;
+    }
+    child.wait_ok(stop, Duration::from_secs(5))?;
+    Ok(Paced {
+        wall: start.elapsed(),
+        reader_cpu: cpu_time(UsageWho::RUSAGE_CHILDREN)? - children_cpu,
     })
 }
 

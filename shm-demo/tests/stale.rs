@@ -22,8 +22,13 @@ fn a_tour_after_a_sigkilled_tour_succeeds_and_removes_its_leftovers() {
         .find(|l| l.as_ref().unwrap().starts_with("1. "))
         .unwrap()
         .unwrap();
+    // SIGKILL, but do not reap it yet: a dead tour whose parent died with it (`timeout -s KILL`
+    // kills its whole group) stays a zombie until init reaps it. Zombie or gone, it is stale.
     killed.kill().unwrap();
-    killed.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while common::alive(killed_pid as i32) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let leftover = dev_shm_matching(&format!("ipc-tour-shm-{killed_pid}-"));
     assert_eq!(
         leftover.len(),
@@ -43,6 +48,7 @@ fn a_tour_after_a_sigkilled_tour_succeeds_and_removes_its_leftovers() {
     // 2. The next tour.
     let next = spawn_in_own_group(&SMALL);
     let out = next.wait_with_output().unwrap();
+    killed.wait().unwrap();
     let live_still_there = std::fs::remove_file(format!("/dev/shm/{live}")).is_ok();
     for name in &leftover {
         let _ = std::fs::remove_file(format!("/dev/shm/{name}"));

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 use std::time::Duration;
@@ -53,11 +52,8 @@ fn check_tour(out: &Output, pid: u32) {
         line("9. shm_unlink").contains("No such file or directory"),
         "{text}"
     );
-    assert_eq!(
-        text.matches("round trips verified both ways").count(),
-        2,
-        "{text}"
-    );
+    assert_eq!(text.matches("verified both ways").count(), 2, "{text}");
+    assert_eq!(text.matches("a slow sensor, ").count(), 2, "{text}");
     assert_eq!(
         text.matches("read returned end of file").count(),
         2,
@@ -160,21 +156,7 @@ fn tour_works_for_an_unprivileged_user() {
         println!("not root: every other test already ran unprivileged");
         return;
     }
-    // The checkout may sit in a directory `nobody` cannot enter: run a copy from the temp dir
-    // (the tour runs itself again through current_exe, so the copy is all it needs).
-    let dir = std::env::temp_dir().join(format!("shm-demo-nobody-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = dir.join("shm-demo");
-    std::fs::copy(common::BIN, &bin).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(SMALL)
-        .current_dir(&dir)
-        .output();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let out = out.expect("run setpriv (util-linux)");
+    let out = common::run_as_nobody(&SMALL);
     assert!(
         out.status.success(),
         "as uid 65534: {}{}",
@@ -182,4 +164,30 @@ fn tour_works_for_an_unprivileged_user() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("9. shm_unlink"), "{}", stdout(&out));
+}
+
+#[test]
+fn stdout_closed_early_is_one_line_and_leaves_nothing() {
+    // `shm-demo | head -3`: read three lines, then close the pipe.
+    let mut tour = spawn_in_own_group(&SMALL);
+    let pid = tour.id();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(tour.stdout.take().unwrap()));
+    for _ in 0..3 {
+        lines.next().unwrap().unwrap();
+    }
+    drop(lines);
+    let status = common::wait_timeout(&mut tour, Duration::from_secs(20));
+    common::ensure_dead(&mut tour);
+    let out = tour.wait_with_output().unwrap();
+    assert!(
+        status.is_some(),
+        "the tour did not stop after its stdout closed"
+    );
+    assert_eq!(stderr(&out), "shm-demo: stdout was closed; stopping\n");
+    assert!(
+        dev_shm_matching(&format!("ipc-tour-shm-{pid}-")).is_empty(),
+        "left an object in /dev/shm"
+    );
+    let left = processes_in_group(pid as i32);
+    assert!(left.is_empty(), "left processes {left:?}");
 }

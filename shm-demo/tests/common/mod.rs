@@ -134,3 +134,24 @@ pub fn numbers(line: &str) -> Vec<u64> {
         .filter_map(|s| s.parse().ok())
         .collect()
 }
+
+/// Runs a copy of the binary as uid/gid 65534 (`nobody`), with setpriv from util-linux. The
+/// copy sits in the temp dir: the checkout may be in a directory `nobody` cannot enter.
+pub fn run_as_nobody(args: &[&str]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let random: u32 = rand::random();
+    let dir =
+        std::env::temp_dir().join(format!("shm-demo-nobody-{}-{random:x}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.join("shm-demo");
+    std::fs::copy(BIN, &bin).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(args)
+        .current_dir(&dir)
+        .output();
+    std::fs::remove_dir_all(&dir).unwrap();
+    out.expect("run setpriv (util-linux)")
+}
