@@ -20,9 +20,15 @@
 //!     cargo run -p mq-demo -- receive /jobs
 //!     cargo run -p mq-demo -- unlink /jobs
 //!
-//! Or in two terminals: terminal 1 `cargo run -p mq-demo -- receive /jobs --wait 60`, terminal 2
-//! `cargo run -p mq-demo -- send /jobs "temperature: 42"`. Queues live in a virtual file system;
-//! to list them, `mount -t mqueue none /dev/mqueue` (as root) and `ls -l /dev/mqueue`.
+//! A receiver that waits, in two terminals (the same name, created afresh):
+//!
+//!     cargo run -p mq-demo -- create /jobs                    # terminal 1
+//!     cargo run -p mq-demo -- receive /jobs --wait 60         # terminal 1: waits
+//!     cargo run -p mq-demo -- send /jobs "temperature: 42"    # terminal 2: wakes it
+//!     cargo run -p mq-demo -- unlink /jobs                    # either terminal
+//!
+//! Queues live in a virtual file system: to see /jobs there before `unlink`, mount it once as
+//! root (`mount -t mqueue none /dev/mqueue`) and run `ls -l /dev/mqueue`.
 //!
 //! The queue code itself is in src/lib.rs (owner, limits, Task encoding); the steps are in
 //! src/tour.rs. Linux only: see `main` below for other systems.

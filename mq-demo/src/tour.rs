@@ -7,10 +7,12 @@
 //! The persistence step does the opposite on purpose: it runs this binary once per operation,
 //! so the only thing that links them is the queue's name.
 
+use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
+use std::panic::{self, AssertUnwindSafe};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -65,6 +67,7 @@ enum Step {
     Mpsc,
     /// Create a queue that outlives this process (mode 0600, fails if the name exists)
     Create {
+        /// Name of the new queue: '/' then 1 to 255 characters, no other '/' (e.g. /jobs)
         #[arg(value_parser = parse_name)]
         name: String,
         /// Most messages the queue holds (1 to 65536; above /proc/sys/fs/mqueue/msg_max is refused)
@@ -76,16 +79,19 @@ enum Step {
     },
     /// Send each MESSAGE as one message, then exit (never blocks: a full queue is an error)
     Send {
+        /// Queue to send to (made by `create`)
         #[arg(value_parser = parse_name)]
         name: String,
-        #[arg(required = true)]
+        /// The messages, each sent as one message (e.g. "temperature: 42")
+        #[arg(required = true, value_name = "MESSAGE")]
         messages: Vec<String>,
         /// Priority; higher is received first (0 to 32767)
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=32_767))]
         priority: u32,
     },
-    /// Receive every message waiting now, highest priority first
+    /// Receive every message waiting now, highest priority first (--wait: first wait for one)
     Receive {
+        /// Queue to receive from
         #[arg(value_parser = parse_name)]
         name: String,
         /// Wait up to this many seconds for the first message (0 to 3600)
@@ -94,11 +100,13 @@ enum Step {
     },
     /// Print the queue's attributes (mq_getattr)
     Attr {
+        /// Queue whose attributes to print
         #[arg(value_parser = parse_name)]
         name: String,
     },
     /// Remove the queue's name (mq_unlink); processes that have it open keep using it
     Unlink {
+        /// Queue name to remove
         #[arg(value_parser = parse_name)]
         name: String,
     },
@@ -146,6 +154,7 @@ fn pause(total: Duration) -> Result {
 }
 
 pub fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
@@ -154,11 +163,26 @@ pub fn main() -> ExitCode {
         }
         Err(e) => e.exit(), // --help and --version
     };
-    let result = register_stop().and_then(|()| run(cli.command.unwrap_or(Step::Tour)));
+    let step = cli.command.unwrap_or(Step::Tour);
+    // The one-operation subcommands create no queue that a stop would have to remove.
+    let creates_queues = !matches!(
+        step,
+        Step::Create { .. }
+            | Step::Send { .. }
+            | Step::Receive { .. }
+            | Step::Attr { .. }
+            | Step::Unlink { .. }
+            | Step::Mpsc
+    );
+    let result = register_stop().and_then(|()| run(step));
     let signal = STOP.load(Ordering::SeqCst);
     if signal != 0 {
         let name = signal_hook::low_level::signal_name(signal as i32).unwrap_or("a signal");
-        eprintln!("mq-demo: interrupted by {name}; every queue this run created is removed");
+        if creates_queues {
+            eprintln!("mq-demo: interrupted by {name}; every queue this run created is removed");
+        } else {
+            eprintln!("mq-demo: interrupted by {name}");
+        }
         return ExitCode::from(128 + signal as u8);
     }
     match result {
@@ -168,6 +192,26 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mq-demo | head -3` closes our stdout early, and println! then panics. Unwinding still runs
+/// every owner's Drop (nothing leaks), so say it in one line instead of a backtrace.
+fn quiet_when_stdout_closes() {
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if stdout_closed(info.payload()) {
+            eprintln!("mq-demo: stdout was closed; stopping");
+        } else {
+            default_hook(info);
+        }
+    }));
+}
+
+/// Is this panic println! failing because nobody reads our stdout any more?
+fn stdout_closed(payload: &(dyn Any + Send)) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .is_some_and(|m| m.starts_with("failed printing to stdout"))
 }
 
 /// clap's usage error as one line: "invalid value 'x' for '<NAME>': ...; try 'mq-demo --help'".
@@ -273,23 +317,31 @@ fn fork_process() -> Result<Option<Pid>> {
         ForkResult::Parent { child } => Ok(Some(child)),
         ForkResult::Child => {
             if let Err(e) = prctl::set_pdeathsig(Signal::SIGTERM) {
-                child_exit(Err(format!("prctl PR_SET_PDEATHSIG: {e}").into())); // never return as the parent
+                child_exit(|| Err(format!("prctl PR_SET_PDEATHSIG: {e}").into())); // never return as the parent
             }
             Ok(None)
         }
     }
 }
 
-/// Ends a forked child without running the destructors of the parent's values (their queue
-/// names are the parent's to remove). On a stop request it exits quietly: the parent reports.
-fn child_exit(result: Result) -> ! {
-    let code = match result {
-        Ok(()) => 0,
-        Err(e) if e.is::<Interrupted>() => 128 + STOP.load(Ordering::SeqCst) as i32,
-        Err(e) => {
+/// A forked child's exit status when it found stdout closed (a shell shows 141 for SIGPIPE).
+const STDOUT_CLOSED: i32 = 141;
+
+/// Runs a forked child's work, then exits without running the destructors of the parent's
+/// values (their queue names are the parent's to remove). A panic stops here for the same
+/// reason: unwinding further would drop the parent's owners in this copy of the process. On a
+/// stop request it exits quietly: the parent reports.
+fn child_exit(work: impl FnOnce() -> Result) -> ! {
+    let code = match panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) if e.is::<Interrupted>() => 128 + STOP.load(Ordering::SeqCst) as i32,
+        Ok(Err(e)) => {
             eprintln!("mq-demo: worker: {e}");
             1
         }
+        // The panic hook has already said why.
+        Err(payload) if stdout_closed(&*payload) => STDOUT_CLOSED,
+        Err(_) => 101,
     };
     let _ = io::stdout().flush();
     std::process::exit(code)
@@ -310,6 +362,11 @@ fn reap(child: Pid, who: &str) -> Result {
             .map_err(|e| format!("waitpid {who}: {e}"))?
         {
             WaitStatus::Exited(_, 0) => return Ok(()),
+            WaitStatus::Exited(_, STDOUT_CLOSED) => {
+                // The child shares our stdout and has already said it is closed: stop as our
+                // own println! would, by unwinding, but without the hook's second line.
+                panic::resume_unwind(Box::new("failed printing to stdout (seen by a child)"));
+            }
             WaitStatus::Exited(_, code) => {
                 return Err(format!("{who} (pid {child}) failed with status {code}").into());
             }
@@ -369,7 +426,7 @@ fn dispatch(name: &str, work: Duration) -> Result {
     );
     let coordinator = getpid();
     let Some(worker) = fork_process()? else {
-        child_exit(work_tasks(&queue, work, coordinator));
+        child_exit(|| work_tasks(&queue, work, coordinator));
     };
     reap(worker, "worker")?;
     println!("  coordinator: worker (pid {worker}) exited 0");
@@ -586,12 +643,22 @@ fn create(name: &str, maxmsg: usize, msgsize: usize) -> Result {
 fn send(name: &str, messages: &[String], priority: u32) -> Result {
     let queue = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
     for message in messages {
-        if message.len() > queue.msgsize() {
+        let len = message.len();
+        if len > queue.msgsize() {
+            // mq_msgsize is fixed when a queue is created, and no queue may exceed msgsize_max.
+            let limit = msgsize_max()?;
+            let fix = if len > limit {
+                format!(
+                    "no queue may hold it: /proc/sys/fs/mqueue/msgsize_max is {limit} (raise it as root with sysctl fs.mqueue.msgsize_max={len}, then recreate the queue)"
+                )
+            } else {
+                format!(
+                    "recreate the queue (its messages are lost): mq-demo unlink {name}, then mq-demo create {name} --msgsize {len}"
+                )
+            };
             return Err(format!(
-                "message of {} bytes exceeds the queue's mq_msgsize ({}); recreate it with `mq-demo create {name} --msgsize {}`",
-                message.len(),
-                queue.msgsize(),
-                message.len()
+                "message of {len} bytes exceeds the queue's mq_msgsize ({}); {fix}",
+                queue.msgsize()
             )
             .into());
         }
@@ -614,6 +681,12 @@ fn send(name: &str, messages: &[String], priority: u32) -> Result {
 
 fn receive(name: &str, wait: Duration) -> Result {
     let queue = Queue::open(name, MQ_OFlag::O_RDONLY | MQ_OFlag::O_NONBLOCK)?;
+    if !wait.is_zero() {
+        println!(
+            "waiting up to {} s for a message on {name} (send one from another terminal)",
+            wait.as_secs()
+        );
+    }
     let until = Instant::now() + wait;
     // Wait for the first message in 100 ms slices: a queue descriptor can be poll()ed.
     while let Some(left) = until.checked_duration_since(Instant::now()) {
@@ -642,8 +715,10 @@ fn receive(name: &str, wait: Duration) -> Result {
             Err(e) => return Err(queue.error("mq_receive", e).into()),
         }
     }
-    if count == 0 {
+    if count == 0 && wait.is_zero() {
         println!("{name} is empty");
+    } else if count == 0 {
+        println!("waited {} s: no message came to {name}", wait.as_secs());
     }
     Ok(())
 }
@@ -710,14 +785,15 @@ fn flow(name: &str) -> Result {
     // A slow worker takes one message after 200 ms; the blocked sender wakes up then.
     let coordinator = getpid();
     let Some(worker) = fork_process()? else {
-        child_exit(pause(Duration::from_millis(200)).and_then(|()| {
+        child_exit(|| {
+            pause(Duration::from_millis(200))?;
             parent_alive(coordinator)?;
             let mut buf = [0u8; 64];
             queue
                 .receive(&mut buf)
                 .map(drop)
                 .map_err(|e| queue.error("mq_receive", e).into())
-        }));
+        });
     };
     let start = Instant::now();
     let result = send_noticing_stop(&queue, b"temperature: 44", Duration::from_secs(2))
@@ -847,7 +923,7 @@ fn duplex_and_no_eof() -> Result {
     let (mut end, peer_end) = mq_demo::duplex(SIZE)?; // names already unlinked
     let Some(echo) = fork_process()? else {
         drop(end); // the child keeps only its own end
-        child_exit(echo_messages(peer_end));
+        child_exit(|| echo_messages(peer_end));
     };
     drop(peer_end); // or this process would keep the echo's liveness pipe open itself
 

@@ -216,12 +216,15 @@ fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng
             let before_start = status.signal() == Some(sig as i32) && stdout.is_empty();
             if status.code() != Some(0) && !before_start {
                 assert_eq!(status.code(), Some(128 + sig as i32), "{stderr}");
-                assert_eq!(
-                    stderr,
+                // `receive` creates no queue, so it must not claim to have removed any.
+                let expected = if args.first() == Some(&"receive") {
+                    format!("mq-demo: interrupted by {sig}\n")
+                } else {
                     format!(
                         "mq-demo: interrupted by {sig}; every queue this run created is removed\n"
                     )
-                );
+                };
+                assert_eq!(stderr, expected);
             }
             assert_eq!(
                 leftovers(pid, &stdout),
@@ -415,5 +418,41 @@ fn a_run_after_a_sigkilled_run_succeeds() {
             cleaned && stdout.contains(&format!("removed {stale}: left by a run that was killed")),
             "{stdout}"
         );
+    }
+}
+
+/// `mq-demo | head -3`, and a worker that is first to find stdout closed: one line on stderr,
+/// no backtrace, no second line from the coordinator, nothing left behind.
+#[test]
+fn a_closed_stdout_ends_with_one_line_and_leaves_nothing() {
+    // (args, lines to read before closing): the tour's coordinator is the first to write
+    // again; with --work-ms 200 the forked worker is (it prints the next "took" line).
+    let cases: [(&[&str], usize); 2] = [(&[], 3), (&["dispatch", "--work-ms", "200"], 12)];
+    for (args, lines) in cases {
+        let tag = unique_tag();
+        let mut child = spawn(args, &tag);
+        let pid = child.id();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        for _ in 0..lines {
+            stdout.read_line(&mut seen).unwrap();
+        }
+        drop(stdout); // what `head` does when it has enough
+        let status = wait_within(&mut child, Duration::from_secs(5));
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{args:?}: {stderr}");
+        assert_eq!(stderr, "mq-demo: stdout was closed; stopping\n", "{args:?}");
+        assert_eq!(leftovers(pid, &seen), Vec::<String>::new(), "{args:?}");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !processes_with_tag(&tag).is_empty() && Instant::now() < deadline {
+            sleep(Duration::from_millis(10));
+        }
+        assert_eq!(processes_with_tag(&tag), Vec::<String>::new(), "{args:?}");
     }
 }

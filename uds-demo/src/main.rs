@@ -21,17 +21,19 @@
 //! cargo run -p uds-demo -- fd-send --unix PATH /etc/hostname             # terminal 2
 //! ```
 //!
+//! `--inet` takes a numeric IP:PORT (127.0.0.1:7878, not localhost:7878): nothing is looked up.
 //! Across two hosts: `serve --inet 0.0.0.0:7878` on one, `client --inet IP:7878` on the other.
 
 mod server;
 mod tour;
 
 use std::error::Error;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::IoSlice;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{self as unix, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -117,8 +119,8 @@ struct ServeAt {
     /// Listen on a socket file at PATH
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
-    /// Listen on TCP (port 0: any free port)
-    #[arg(long, value_name = "IP:PORT")]
+    /// Listen on TCP at a numeric IP:PORT such as 127.0.0.1:7878 (port 0: any free port)
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_inet)]
     inet: Option<SocketAddr>,
     /// Listen on an abstract name (Linux: no file at all)
     #[arg(long = "abstract", value_name = "NAME", value_parser = parse_abstract_name)]
@@ -131,8 +133,8 @@ struct ConnectTo {
     /// Connect to the socket file at PATH
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
-    /// Connect over TCP
-    #[arg(long, value_name = "IP:PORT")]
+    /// Connect over TCP to a numeric IP:PORT such as 127.0.0.1:7878
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_inet)]
     inet: Option<SocketAddr>,
     /// Connect to an abstract name
     #[arg(long = "abstract", value_name = "NAME", value_parser = parse_abstract_name)]
@@ -145,6 +147,12 @@ fn whole_number(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {lo} to {hi}")),
     }
+}
+
+/// Numbers only: no name lookup, so the address printed is the address used.
+fn parse_inet(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| "--inet takes a numeric IP:PORT such as 127.0.0.1:7878".to_string())
 }
 
 fn parse_abstract_name(s: &str) -> Result<String, String> {
@@ -186,6 +194,7 @@ fn catch_stop_signals() -> Result<(), Box<dyn Error>> {
 }
 
 fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
@@ -212,10 +221,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // An inet or abstract server makes no file; the tour and the other roles that catch
+    // signals (a socket file, perhaps its directory) do.
+    let made_files = match &cli.command {
+        Some(Command::Serve { at, .. }) => at.inet.is_none() && at.abstract_name.is_none(),
+        _ => true,
+    };
     let result = run(cli);
     let signal = SIGNAL.load(Ordering::SeqCst);
     if signal != 0 {
-        eprintln!("uds-demo: stopped by signal {signal}; removed everything this run created");
+        let name = signal_hook::low_level::signal_name(signal as i32).unwrap_or("a signal");
+        if made_files {
+            eprintln!("uds-demo: stopped by {name}; removed everything this run created");
+        } else {
+            eprintln!("uds-demo: stopped by {name}");
+        }
         return ExitCode::from(128 + signal as u8);
     }
     match result {
@@ -225,6 +245,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `uds-demo | head -3` closes our stdout early, and println! then panics. Unwinding still runs
+/// every owner's Drop (servers stopped, files removed), so say it in one line, not a backtrace.
+fn quiet_when_stdout_closes() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>();
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout")) {
+            eprintln!("uds-demo: stdout was closed; stopping");
+        } else {
+            default_hook(info);
+        }
+    }));
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
@@ -321,14 +355,30 @@ fn connect(at: &ConnectTo) -> Result<(String, Box<dyn ReadWrite>), String> {
         (format!("abstract:@{name}"), s)
     } else {
         let path = at.unix.as_deref().unwrap_or(Path::new(""));
-        server::check_sun_path(path)?;
-        let s =
-            UnixStream::connect(path).map_err(|e| format!("connect {}: {e}", path.display()))?;
-        (format!("unix:{}", path.display()), s)
+        (format!("unix:{}", path.display()), connect_unix(path)?)
     };
     s.set_read_timeout(Some(REPLY_TIMEOUT))
         .map_err(|e| format!("setsockopt: {e}"))?;
     Ok((name, Box::new(s)))
+}
+
+/// Connects to the socket file at `path`. A missing path or one that is not a socket is named
+/// as such first: connect() alone would call a regular file "Connection refused".
+fn connect_unix(path: &Path) -> Result<UnixStream, String> {
+    server::check_sun_path(path)?;
+    let shown = path.display();
+    match fs::metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(format!("connect {shown}: it exists but is not a socket"));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "connect {shown}: no such file; start the server first (it prints its path)"
+            ));
+        }
+        _ => {} // a socket, or a stat error that connect() reports itself
+    }
+    UnixStream::connect(path).map_err(|e| format!("connect {shown}: {e}"))
 }
 
 /// Lets `connect` hand back either stream type behind one box.
@@ -411,10 +461,7 @@ fn fd_recv(path: Option<PathBuf>) -> Result<(), Box<dyn Error>> {
 
 fn fd_send(path: &Path, file: &Path) -> Result<(), Box<dyn Error>> {
     let opened = File::open(file).map_err(|e| format!("open {}: {e}", file.display()))?;
-    server::check_sun_path(path)?;
-    let stream =
-        UnixStream::connect(path).map_err(|e| format!("connect {}: {e}", path.display()))?;
-    let text = send_fd(stream, &opened)?;
+    let text = send_fd(connect_unix(path)?, &opened)?;
     println!(
         "the receiver read {} bytes through the passed fd: {:?}",
         text.len(),

@@ -66,6 +66,16 @@ fn bad_input_is_one_line_with_the_right_status_and_leaves_nothing() {
         (vec!["serve", "--max-clients", "0"], 2, "--max-clients"),
         (vec!["serve", "--idle-ms", "1"], 2, "--idle-ms"),
         (vec!["serve", "--inet", "localhost"], 2, "--inet"),
+        (
+            vec!["serve", "--inet", "localhost:7878"],
+            2,
+            "--inet takes a numeric IP:PORT such as 127.0.0.1:7878",
+        ),
+        (
+            vec!["client", "--inet", "localhost:7878"],
+            2,
+            "--inet takes a numeric IP:PORT",
+        ),
         (vec!["serve", "--inet", "127.0.0.1:99999"], 2, "--inet"),
         (
             vec!["serve", "--unix", "a.sock", "--inet", "127.0.0.1:1"],
@@ -95,7 +105,22 @@ fn bad_input_is_one_line_with_the_right_status_and_leaves_nothing() {
         (vec!["serve", "--unix", &missing_dir], 1, "bind"),
         (vec!["serve", "--unix", &file_s], 1, "is not a socket"),
         (vec!["serve", "--inet", &busy_addr], 1, "bind"),
-        (vec!["client", "--unix", &missing], 1, "connect"),
+        (vec!["client", "--unix", &missing], 1, ": no such file"),
+        (
+            vec!["client", "--unix", &file_s],
+            1,
+            "it exists but is not a socket",
+        ),
+        (
+            vec!["client", "--unix", "/etc/passwd"],
+            1,
+            "connect /etc/passwd: it exists but is not a socket",
+        ),
+        (
+            vec!["fd-send", "--unix", &file_s, &file_s],
+            1,
+            "it exists but is not a socket",
+        ),
         (vec!["client", "--unix", &long], 1, "socket path too long"),
         (vec!["fd-recv", "--unix", &long], 1, "socket path too long"),
         (
@@ -180,6 +205,28 @@ fn serve_creates_a_0700_dir_and_0600_socket_and_removes_both_on_sigint_and_sigte
             "{} left behind after {signal}",
             dir.display()
         );
+        assert_eq!(
+            srv.stderr(),
+            format!("uds-demo: stopped by {signal}; removed everything this run created\n")
+        );
+    }
+}
+
+/// A TCP or abstract server makes no file, so on a signal it claims to have removed none.
+#[test]
+fn an_inet_or_abstract_server_stops_without_claiming_to_remove_files() {
+    let name = format!("uds-demo-test-nofile-{}", std::process::id());
+    for args in [
+        &["serve", "--inet", "127.0.0.1:0"][..],
+        &["serve", "--abstract", &name],
+    ] {
+        let (mut srv, _) = Running::server(args);
+        kill(srv.pid(), Signal::SIGINT).unwrap();
+        let status = srv
+            .wait_exit(Duration::from_secs(2))
+            .expect("still running");
+        assert_eq!(status.code(), Some(130), "{args:?}");
+        assert_eq!(srv.stderr(), "uds-demo: stopped by SIGINT\n", "{args:?}");
     }
 }
 

@@ -3,8 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{BIN, Running, is_root};
 
@@ -211,5 +213,108 @@ fn alive(pid: i32) -> bool {
             !after.starts_with('Z') && !after.starts_with('X')
         }
         Err(_) => false,
+    }
+}
+
+/// Reads the tour's stdout through the first line containing `needle`; returns the lines read.
+fn read_through(stdout: &mut impl BufRead, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no {needle:?} in {lines:?}"
+        );
+        lines.push(line);
+        if lines.last().unwrap().contains(needle) {
+            return lines;
+        }
+    }
+}
+
+/// The tour's private directory, from its "private directory <path> (mode 0700)" line.
+fn private_dir(lines: &[String]) -> String {
+    let line = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("private directory "))
+        .unwrap();
+    line.split(" (mode").next().unwrap().to_string()
+}
+
+fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ctrl-C (SIGINT to the whole process group, servers included) while step 6 waits on its
+/// stalled client: no result line for that cut-short probe, only the stop message.
+#[test]
+fn ctrl_c_during_a_probe_prints_no_result_for_it() {
+    let mut tour = Command::new(BIN)
+        .process_group(0) // a terminal's Ctrl-C reaches every process of the group
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(tour.stdout.take().unwrap());
+    let mut lines = read_through(&mut stdout, "truncated frame");
+    // The next probe, "stall after 3 bytes", now waits 500 ms for the server to give up.
+    let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = wait_within(&mut tour, Duration::from_secs(3));
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    lines.extend(rest.lines().map(String::from));
+    let mut stderr = String::new();
+    tour.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(!rest.contains("stall after"), "{rest}");
+    assert_eq!(
+        stderr,
+        "uds-demo: stopped by SIGINT; removed everything this run created\n"
+    );
+    let dir = private_dir(&lines);
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
+}
+
+/// `uds-demo | head -3`: one line on stderr, no backtrace; the servers are stopped and the
+/// private directory removed on the way out.
+#[test]
+fn a_closed_stdout_ends_the_tour_with_one_line() {
+    for lines in [3, 12] {
+        let mut tour = Command::new(BIN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(tour.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        for _ in 0..lines {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            seen.push(line);
+        }
+        drop(stdout); // what `head` does when it has enough
+        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let mut stderr = String::new();
+        tour.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{stderr}");
+        assert_eq!(stderr, "uds-demo: stdout was closed; stopping\n");
+        let dir = private_dir(&seen);
+        assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
     }
 }

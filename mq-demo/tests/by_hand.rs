@@ -1,0 +1,141 @@
+//! The one-operation subcommands as the //! header of src/main.rs tells a reader to run them.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The header's `cargo run -p mq-demo -- ARGS` lines, in order, each split into words as a
+/// shell would (double quotes group words; `# ...` is a comment).
+fn header_commands() -> Vec<Vec<String>> {
+    let source = include_str!("../src/main.rs");
+    let prefix = "//!     cargo run -p mq-demo -- ";
+    let mut commands = Vec::new();
+    for line in source.lines().filter_map(|l| l.strip_prefix(prefix)) {
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                '#' if !quoted && word.is_empty() => break,
+                ' ' if !quoted => words.push(std::mem::take(&mut word)),
+                c => word.push(c),
+            }
+        }
+        words.push(word);
+        words.retain(|w| !w.is_empty());
+        commands.push(words);
+    }
+    commands
+}
+
+/// Every command of the header, in the order written, on a test-private name instead of /jobs.
+/// A `receive --wait` runs in the background (terminal 1) until its "waiting" line; the commands
+/// after it play terminal 2. Each must succeed, the receiver must get the message, and the name
+/// must be gone at the end.
+#[test]
+fn the_headers_commands_work_in_the_order_written() {
+    let commands = header_commands();
+    assert!(commands.len() >= 8, "{commands:?}");
+    let name = format!("/mq-test-{}-header", std::process::id());
+    let tag = unique_tag();
+    let mut waiting = None;
+    for words in &commands {
+        let args: Vec<&str> = words
+            .iter()
+            .map(|w| if w == "/jobs" { name.as_str() } else { w })
+            .collect();
+        if args.contains(&"--wait") {
+            let mut receiver = spawn(&args, &tag);
+            let mut stdout = BufReader::new(receiver.stdout.take().unwrap());
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            assert!(
+                line.starts_with(&format!("waiting up to 60 s for a message on {name}")),
+                "{args:?}: {line:?}"
+            );
+            waiting = Some((receiver, stdout));
+            continue;
+        }
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        if let Some((mut receiver, mut stdout)) = waiting.take() {
+            // The first command after the receiver sends it a message: it must wake up and end.
+            let start = Instant::now();
+            while receiver.try_wait().unwrap().is_none() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "receiver still waits"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let mut got = String::new();
+            stdout.read_to_string(&mut got).unwrap();
+            assert_eq!(got, "received prio 0, 15 bytes: \"temperature: 42\"\n");
+            assert!(receiver.wait().unwrap().success());
+        }
+    }
+    assert!(waiting.is_none(), "no command came after `receive --wait`");
+    assert!(
+        !queue_exists(&name),
+        "{name} left after the header's commands"
+    );
+}
+
+#[test]
+fn receive_wait_says_that_it_waits_and_that_nothing_came() {
+    let name = format!("/mq-test-{}-wait", std::process::id());
+    assert!(run(&["create", &name]).status.success());
+    let start = Instant::now();
+    let out = run(&["receive", &name, "--wait", "1"]);
+    let waited = start.elapsed();
+    assert!(run(&["unlink", &name]).status.success());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "waiting up to 1 s for a message on {name} (send one from another terminal)\n\
+             waited 1 s: no message came to {name}\n"
+        )
+    );
+}
+
+/// The advice for a message larger than the queue's mq_msgsize works when followed, and names
+/// msgsize_max and its knob when no queue could take the message.
+#[test]
+fn an_oversized_message_gets_advice_that_works() {
+    let name = format!("/mq-test-{}-advice", std::process::id());
+    assert!(run(&["create", &name, "--msgsize", "64"]).status.success());
+    let big = "x".repeat(100);
+    let out = run(&["send", &name, &big]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let advice = format!("mq-demo unlink {name}, then mq-demo create {name} --msgsize 100");
+    assert!(stderr.contains(&advice), "{stderr}");
+    // Follow it.
+    assert!(run(&["unlink", &name]).status.success());
+    assert!(run(&["create", &name, "--msgsize", "100"]).status.success());
+    assert!(run(&["send", &name, &big]).status.success());
+
+    let limit = mq_demo::msgsize_max().unwrap();
+    if limit >= 100_000 {
+        println!("msgsize_max {limit}: too big to pass as an argument; skipped");
+        assert!(run(&["unlink", &name]).status.success());
+        return;
+    }
+    let out = run(&["send", &name, &"x".repeat(limit + 1)]);
+    assert!(run(&["unlink", &name]).status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("/proc/sys/fs/mqueue/msgsize_max is {limit}"))
+            && stderr.contains("sysctl fs.mqueue.msgsize_max=")
+            && !stderr.contains("--msgsize"),
+        "{stderr}"
+    );
+}
