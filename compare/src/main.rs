@@ -7,7 +7,7 @@
 //!     cargo run --release -p compare -- --only pipe,shm --sizes 64,4096,65536 --placement split
 //!     cargo run --release -p compare -- --format markdown --plot latency.svg
 //!
-//! How it measures (../shared/DESIGN.md, "Measuring honestly"): each mechanism's demo crate
+//! How it measures (README, "How compare measures"): each mechanism's demo crate
 //! gives a connected pair of `Read + Write` ends (signals: a doorbell). For every placement and
 //! size the parent creates the pair, forks, and both processes pin themselves to their CPU.
 //! The child echoes; the parent times each round trip with a monotonic clock after a discarded
