@@ -1,0 +1,370 @@
+//! Child processes that never outlive the run: forked ([`fork`]) or this program started again
+//! in a role ([`this_program`], [`Child::spawn`]). A [`Child`] is reaped on every path: its
+//! `Drop` SIGKILLs and reaps one that is still running, and every wait is bounded and notices a
+//! stop signal.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::prctl;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, getpid, getppid};
+
+use crate::program::{self, STDOUT_CLOSED};
+use crate::{Result, stop};
+
+/// A child process of ours; see the module documentation.
+pub struct Child {
+    pid: Pid,
+    reaped: bool,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    unread: Vec<u8>,
+}
+
+/// What a bounded read of a child's next line produced.
+pub enum Heard {
+    Line(String),
+    Timeout,
+    Closed,
+}
+
+/// Forks a child that runs `body` and exits: 0 on `Ok`, 1 after one line on stderr on `Err`,
+/// 128 + n when a stop signal ended it. The child never returns into the caller, so the
+/// parent's owners (names, mappings, other children) are never dropped twice, and it dies with
+/// the parent (`PR_SET_PDEATHSIG`), so it is never an orphan.
+///
+/// Only for a process that has started no thread: the child of a multithreaded process gets a
+/// copy of locks some other thread may hold.
+pub fn fork(body: impl FnOnce() -> Result) -> Result<Child> {
+    // Unflushed output would be printed twice, once by each process.
+    io::stdout()
+        .flush()
+        .map_err(|e| format!("flush stdout: {e}"))?;
+    let parent = getpid();
+    // SAFETY: callers fork only while the process is single-threaded (see above), so the child
+    // gets a consistent copy of every lock and of the allocator; it runs `body` and exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Parent { child } => Ok(Child::from_pid(child)),
+        ForkResult::Child => {
+            // If the parent died before prctl took effect, getppid() shows it.
+            if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
+                std::process::exit(1);
+            }
+            // No panic may unwind past here: up the stack lie the parent's owners, and dropping
+            // them in the child would unlink the parent's names and kill its other children.
+            let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
+                Ok(Ok(())) => 0,
+                Ok(Err(e)) => match e.downcast_ref::<stop::Interrupted>() {
+                    Some(stop::Interrupted(signal)) => 128 + signal,
+                    None => {
+                        program::say(&format!("child {}: {e}", getpid()));
+                        1
+                    }
+                },
+                Err(payload) => program::child_panic_status(&*payload),
+            };
+            let _ = io::stdout().flush();
+            std::process::exit(code)
+        }
+    }
+}
+
+/// This program, to be started again as a separate process in a role (`Command::args`).
+pub fn this_program() -> Result<Command> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    Ok(Command::new(exe))
+}
+
+/// Runs this program with `args` to its end (at most `limit`), stdin from /dev/null, and
+/// returns whether it succeeded and what it printed (stdout, then stderr). The roles run this
+/// way print a few lines, far less than a pipe holds, so waiting before reading cannot stall.
+pub fn run_this(args: &[&str], limit: Duration) -> Result<(bool, String)> {
+    let mut command = this_program()?;
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Child::spawn(&mut command)?;
+    let status = child.wait(limit)?;
+    let mut text = Vec::new();
+    for pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut pipe = pipe;
+        pipe.read_to_end(&mut text)
+            .map_err(|e| format!("read the output of {args:?}: {e}"))?;
+    }
+    let ok = matches!(status, WaitStatus::Exited(_, 0));
+    Ok((ok, String::from_utf8_lossy(&text).into_owned()))
+}
+
+/// In a process started in a role: die with the parent that started us (`PR_SET_PDEATHSIG`),
+/// and fail if it is already gone. `parent` is the pid it passed us on the command line.
+pub fn die_with_parent(parent: i32) -> Result {
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl PR_SET_PDEATHSIG: {e}"))?;
+    // If the parent died before prctl took effect we were already re-parented.
+    if getppid().as_raw() != parent {
+        return Err(format!("the parent (pid {parent}) is already gone").into());
+    }
+    Ok(())
+}
+
+impl Child {
+    fn from_pid(pid: Pid) -> Child {
+        Child {
+            pid,
+            reaped: false,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            unread: Vec::new(),
+        }
+    }
+
+    /// Starts `command`, keeping the pipes it asked for (`Stdio::piped()`): [`Child::tell`]
+    /// writes to its stdin, [`Child::hear`] reads its stdout. It is reaped by pid, not by std.
+    pub fn spawn(command: &mut Command) -> Result<Child> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut started = command
+            .spawn()
+            .map_err(|e| format!("spawn {program}: {e}"))?;
+        let pid = Pid::from_raw(i32::try_from(started.id())?);
+        let mut child = Child::from_pid(pid);
+        child.stdin = started.stdin.take();
+        child.stdout = started.stdout.take();
+        child.stderr = started.stderr.take();
+        // `started` (std's handle) is dropped here without waiting; waitpid below reaps.
+        Ok(child)
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// True once waitpid has collected its exit status (it is no longer even a zombie).
+    pub fn is_reaped(&self) -> bool {
+        self.reaped
+    }
+
+    /// kill(2) to this child only.
+    pub fn signal(&self, signal: Signal) -> Result {
+        kill(self.pid, signal).map_err(|e| format!("kill {} {signal}: {e}", self.pid))?;
+        Ok(())
+    }
+
+    /// SIGKILLs and reaps the child, if it has not been reaped yet.
+    pub fn kill(&mut self) {
+        if !self.reaped {
+            // Errors ignored: it may be dead already, and SIGKILL also ends a stopped child.
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+            self.reaped = true;
+        }
+    }
+
+    /// One `waitpid(WNOHANG | flags)`: `Some(status)` if the child changed state (exited or
+    /// was killed, and is then reaped; or stopped or continued, with WUNTRACED / WCONTINUED).
+    /// A child that found our shared stdout closed ([`STDOUT_CLOSED`]) makes us unwind the
+    /// same way, so the run ends quietly.
+    pub fn try_wait(&mut self, flags: WaitPidFlag) -> Result<Option<WaitStatus>> {
+        if self.reaped {
+            return Err(format!("child {} was already reaped", self.pid).into());
+        }
+        let status = waitpid(self.pid, Some(flags | WaitPidFlag::WNOHANG))
+            .map_err(|e| format!("waitpid {}: {e}", self.pid))?;
+        match status {
+            WaitStatus::StillAlive => Ok(None),
+            WaitStatus::Exited(_, code) => {
+                self.reaped = true;
+                if code == i32::from(STDOUT_CLOSED) {
+                    program::resume_stdout_closed();
+                }
+                Ok(Some(status))
+            }
+            WaitStatus::Signaled(..) => {
+                self.reaped = true;
+                Ok(Some(status))
+            }
+            other => Ok(Some(other)),
+        }
+    }
+
+    /// Waits at most `limit` for the child to exit or die. A stop signal kills and reaps it and
+    /// returns `Interrupted`; running past `limit` is an error (the child is killed on drop).
+    pub fn wait(&mut self, limit: Duration) -> Result<WaitStatus> {
+        self.wait_for(WaitPidFlag::empty(), limit)
+    }
+
+    /// [`Child::wait`] for any state change `flags` asks for (WUNTRACED, WCONTINUED).
+    pub fn wait_for(&mut self, flags: WaitPidFlag, limit: Duration) -> Result<WaitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.try_wait(flags)? {
+                return Ok(status);
+            }
+            if let Err(stopped) = stop::check() {
+                self.kill();
+                return Err(stopped.into());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("child {} still running after {limit:?}", self.pid).into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Waits (see [`Child::wait`]) and insists on a clean exit, status 0.
+    pub fn wait_ok(&mut self, limit: Duration) -> Result {
+        match self.wait(limit)? {
+            WaitStatus::Exited(_, 0) => Ok(()),
+            status => Err(format!("child {} {}", self.pid, describe(status)).into()),
+        }
+    }
+
+    /// Writes one line to the child's stdin, in one write(2): a reader that takes the first
+    /// chunk and exits must not leave a second write to fail with EPIPE.
+    pub fn tell(&mut self, line: &str) -> Result {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or("the child's stdin is not a pipe")?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| format!("write to child {}: {e}", self.pid))?;
+        Ok(())
+    }
+
+    /// Closes our end of the child's stdin: the child reads end-of-file.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits at most `timeout` for the child's next line on its stdout, noticing a stop signal
+    /// within 100 ms.
+    pub fn hear(&mut self, timeout: Duration) -> Result<Heard> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(at) = self.unread.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.unread.drain(..=at).collect();
+                let text = String::from_utf8_lossy(&line[..at]).into_owned();
+                return Ok(Heard::Line(text));
+            }
+            stop::check()?;
+            let stdout = self
+                .stdout
+                .as_mut()
+                .ok_or("the child's stdout is not a pipe")?;
+            let left = end.saturating_duration_since(Instant::now());
+            let slice = left.min(Duration::from_millis(100));
+            let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLIN)];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(slice).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(0) if left.is_zero() => return Ok(Heard::Timeout),
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(format!("poll child {} stdout: {e}", self.pid).into()),
+            }
+            let mut buf = [0u8; 4096];
+            match stdout.read(&mut buf) {
+                Ok(0) => return Ok(Heard::Closed),
+                Ok(n) => self.unread.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read child {} stdout: {e}", self.pid).into()),
+            }
+        }
+    }
+
+    /// The child's next line; an error if it says nothing for `timeout` or closes its stdout.
+    pub fn expect_line(&mut self, timeout: Duration) -> Result<String> {
+        match self.hear(timeout)? {
+            Heard::Line(line) => Ok(line),
+            Heard::Timeout => Err(format!(
+                "child {} said nothing for {timeout:?}; it is stuck",
+                self.pid
+            )
+            .into()),
+            Heard::Closed => Err(format!("child {} closed its output: it died", self.pid).into()),
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits for all `children` to exit with status 0, at most `limit` in all, and returns the
+/// moment each was seen to exit, in order. The first failure, a stop signal or the limit ends
+/// the wait, and every child still running is then killed at once, before any is reaped: a
+/// child killed while it holds a shared lock would otherwise wake a sibling with EOWNERDEAD,
+/// and that sibling would report an error of its own.
+pub fn wait_all(children: &mut [Child], limit: Duration) -> Result<Vec<Instant>> {
+    let result = wait_for_each(children, limit);
+    if result.is_err() {
+        for child in children.iter().filter(|c| !c.reaped) {
+            let _ = kill(child.pid, Signal::SIGKILL);
+        }
+        for child in children.iter_mut() {
+            child.kill();
+        }
+    }
+    result
+}
+
+fn wait_for_each(children: &mut [Child], limit: Duration) -> Result<Vec<Instant>> {
+    let deadline = Instant::now() + limit;
+    let mut exited: Vec<Option<Instant>> = vec![None; children.len()];
+    while exited.iter().any(Option::is_none) {
+        for (child, exit) in children.iter_mut().zip(&mut exited) {
+            if exit.is_some() {
+                continue;
+            }
+            match child.try_wait(WaitPidFlag::empty())? {
+                None => {}
+                Some(WaitStatus::Exited(_, 0)) => *exit = Some(Instant::now()),
+                Some(status) => {
+                    return Err(format!("child {} {}", child.pid, describe(status)).into());
+                }
+            }
+        }
+        stop::check()?;
+        if Instant::now() > deadline {
+            return Err(format!("children still running after {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(exited.into_iter().flatten().collect())
+}
+
+/// How a child ended, in words: "exited with status 0", "was killed by SIGKILL (a shell
+/// shows 137)".
+pub fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, signal, _) => {
+            format!(
+                "was killed by {signal} (a shell shows {})",
+                128 + signal as i32
+            )
+        }
+        WaitStatus::Stopped(_, signal) => format!("was stopped by {signal}"),
+        WaitStatus::Continued(_) => "was continued".to_string(),
+        other => format!("changed state: {other:?}"),
+    }
+}

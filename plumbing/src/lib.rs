@@ -1,0 +1,27 @@
+//! The plumbing every ipc-tour program repeats, written and tested once.
+//!
+//! The demos and `compare` use it; the examples never do (a reader copies an example alone).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`program`] | `main` for a tour: one-line usage errors, a closed stdout that ends quietly, exit statuses |
+//! | [`stop`] | SIGINT, SIGTERM, SIGHUP and SIGQUIT as a flag that loops check, so owners clean up |
+//! | [`child`] | forked children that die with their parent and are always reaped; this binary run again in a role |
+//! | [`names`] | names unique per run, the sweep of names a killed run left, private directories |
+//! | [`cpu`] | which CPUs we may use, and pinning to one |
+//! | [`procfs`] | what `/proc` says about a process: its state, where it sleeps, its signal masks |
+//! | [`stats`] | percentiles by sorting |
+
+pub mod child;
+pub mod cpu;
+pub mod names;
+pub mod procfs;
+pub mod program;
+pub mod stats;
+pub mod stop;
+
+/// The error type of the tours: any error, with the failing call in its message.
+pub type Error = Box<dyn std::error::Error>;
+
+/// `Result<T>` with [`Error`]; `Result` alone is `Result<(), Error>`.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
