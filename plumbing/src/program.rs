@@ -39,6 +39,10 @@ pub fn name() -> &'static str {
 pub fn main<C: Parser>(name: &'static str, run: impl FnOnce(C) -> crate::Result) -> ExitCode {
     let _ = NAME.set(name);
     install_panic_hook();
+    if let Err(e) = reset_inherited_signals() {
+        say(&format!("cannot reset the inherited signal state: {e}"));
+        return ExitCode::FAILURE;
+    }
     let cli = match parse::<C>() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -77,6 +81,29 @@ fn finish(result: crate::Result) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Signals a tour relies on: SIGCHLD (waitpid finds no child when it is ignored: ECHILD), the
+/// ones the demos send each other, and the watchdog's SIGALRM.
+const RELIED_ON: [i32; 4] = [libc::SIGCHLD, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM];
+
+/// A program inherits its parent's ignored signals and blocked-signal mask across exec: a
+/// daemon that ignores SIGCHLD, or a shell that blocks SIGTERM, would break the tours in ways
+/// that point nowhere near the cause. So start from the state the code assumes: the signals
+/// above and the real-time ones at their default action, and nothing blocked.
+fn reset_inherited_signals() -> nix::Result<()> {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    for sig in RELIED_ON {
+        // SAFETY: installs SIG_DFL, which runs no code in this process.
+        unsafe { signal(Signal::try_from(sig)?, SigHandler::SigDfl) }?;
+    }
+    for sig in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        // SAFETY: as above. nix's Signal has no real-time numbers, so libc is called directly.
+        if unsafe { libc::signal(sig, libc::SIG_DFL) } == libc::SIG_ERR {
+            return Err(nix::errno::Errno::last());
+        }
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
 }
 
 /// One line on stderr, prefixed with the program's name. A failing stderr is ignored: there

@@ -121,3 +121,46 @@ fn every_terminal_signal_stops_a_run_cleanly() {
         );
     }
 }
+
+/// The probe started as a daemon or a careless shell would start it: SIGCHLD ignored and
+/// SIGTERM blocked, both of which survive exec.
+fn started_carelessly(args: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(PROBE);
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls (signal, sigprocmask).
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    command.spawn().expect("spawn probe")
+}
+
+#[test]
+fn inherited_ignored_sigchld_and_blocked_signals_are_reset() {
+    // With SIGCHLD ignored, waitpid would fail with ECHILD.
+    let out = finish(started_carelessly(&["child-print", "2"]));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.success());
+
+    // With SIGTERM blocked, it would never arrive and the probe would wait its 10 s.
+    let mut child = started_carelessly(&["wait"]);
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut ready)
+        .expect("read");
+    assert_eq!(ready, "ready\n");
+    // SAFETY: kill(2) on our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM));
+}
