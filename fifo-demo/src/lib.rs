@@ -2,16 +2,15 @@
 //! the FIFO's row of the lecture's design-space table, and a connected pair of FIFO
 //! endpoints for `compare`. No printing, no signal handlers: the binaries decide that.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::sys::signal::kill;
 use nix::sys::stat::Mode;
-use nix::unistd::{Pid, geteuid, mkfifo};
+use nix::unistd::mkfifo;
+use plumbing::names::{PrivateDir, temp_dir, with_path};
 
 /// The FIFO's row of the lecture's design-space table, as (column, value) pairs in the
 /// order data, structure, direction, naming, coordination, persistence.
@@ -27,86 +26,45 @@ pub const DESIGN_ROW: [(&str, &str); 6] = [
 /// Every private directory this crate creates is named `ipc-tour-fifo-<pid>-<random>`.
 const DIR_PREFIX: &str = "ipc-tour-fifo-";
 
-/// Adds the failing call and its path to an I/O error, keeping its kind.
-fn context(call: &str, path: &Path, err: io::Error) -> io::Error {
-    io::Error::new(err.kind(), format!("{call} {}: {err}", path.display()))
-}
-
 /// Owner of a private directory (mode 0700) under the temp dir and of the FIFOs (mode 0600)
 /// made in it. Dropping it removes the FIFOs and the directory.
 #[derive(Debug)]
 pub struct FifoDir {
-    path: PathBuf,
+    dir: PrivateDir,
 }
 
 impl FifoDir {
     /// Creates `<temp dir>/ipc-tour-fifo-<pid>-<random>`, mode 0700. `mkdir` fails if the name
     /// exists, so nobody can have prepared it for us.
     pub fn create() -> io::Result<FifoDir> {
-        let name = format!(
-            "{DIR_PREFIX}{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let path = std::env::temp_dir().join(name);
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| context("mkdir", &path, e))?;
-        Ok(FifoDir { path })
+        Ok(FifoDir {
+            dir: PrivateDir::create(DIR_PREFIX)?,
+        })
     }
 
     /// The directory's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.dir.path()
     }
 
     /// Makes the FIFO `name` in the directory, mode 0600 (fails if it exists).
     pub fn mkfifo(&self, name: &str) -> io::Result<PathBuf> {
-        let path = self.path.join(name);
+        let path = self.path().join(name);
         mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| context("mkfifo", &path, e.into()))?;
+            .map_err(|e| with_path("mkfifo", &path, e.into()))?;
         Ok(path)
-    }
-}
-
-impl Drop for FifoDir {
-    fn drop(&mut self) {
-        // Nothing useful to do if this fails: the next run's remove_stale_dirs retries.
-        let _ = fs::remove_dir_all(&self.path);
     }
 }
 
 /// Removes the private directories that killed runs left in the temp dir (SIGKILL gives a
 /// process no chance to clean up): `ipc-tour-fifo-<pid>-*` owned by this user whose `<pid>`
-/// no longer exists. Returns the paths it removed.
-pub fn remove_stale_dirs() -> io::Result<Vec<PathBuf>> {
-    let temp = std::env::temp_dir();
-    let mut removed = Vec::new();
-    for entry in fs::read_dir(&temp).map_err(|e| context("read_dir", &temp, e))? {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(DIR_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
-            .filter(|&pid| pid > 0)
-        else {
-            continue;
-        };
-        // Another run may be removing its own directory right now: skip what vanished.
-        let Ok(meta) = entry.path().symlink_metadata() else {
-            continue;
-        };
-        let ours = meta.is_dir() && meta.uid() == geteuid().as_raw();
-        // kill(pid, 0) sends nothing; ESRCH means no such process.
-        let dead = kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH);
-        if ours && dead && fs::remove_dir_all(entry.path()).is_ok() {
-            removed.push(entry.path());
-        }
-    }
-    Ok(removed)
+/// is gone. Returns the paths it removed.
+pub fn remove_stale_dirs() -> Vec<PathBuf> {
+    let temp = temp_dir();
+    PrivateDir::sweep_stale(DIR_PREFIX)
+        .into_iter()
+        .map(|name| temp.join(name))
+        .collect()
 }
 
 /// Opens both ends of the FIFO at `path` in this process, with no open that blocks: the read
@@ -117,16 +75,16 @@ pub fn open_both_ends(path: &Path) -> io::Result<(File, File)> {
         .read(true)
         .custom_flags(OFlag::O_NONBLOCK.bits())
         .open(path)
-        .map_err(|e| context("open O_RDONLY|O_NONBLOCK", path, e))?;
+        .map_err(|e| with_path("open O_RDONLY|O_NONBLOCK", path, e))?;
     let tx = OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(|e| context("open O_WRONLY", path, e))?;
+        .map_err(|e| with_path("open O_WRONLY", path, e))?;
     let flags =
-        fcntl(&rx, FcntlArg::F_GETFL).map_err(|e| context("fcntl F_GETFL", path, e.into()))?;
+        fcntl(&rx, FcntlArg::F_GETFL).map_err(|e| with_path("fcntl F_GETFL", path, e.into()))?;
     let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
     fcntl(&rx, FcntlArg::F_SETFL(blocking))
-        .map_err(|e| context("fcntl F_SETFL", path, e.into()))?;
+        .map_err(|e| with_path("fcntl F_SETFL", path, e.into()))?;
     Ok((rx, tx))
 }
 
@@ -179,7 +137,7 @@ mod tests {
     fn duplex_carries_both_ways_and_leaves_no_name() {
         let (mut a, mut b) = duplex(100_000).expect("duplex");
         let ours = format!("{DIR_PREFIX}{}-", std::process::id());
-        let left = fs::read_dir(std::env::temp_dir()).expect("read temp dir");
+        let left = std::fs::read_dir(temp_dir()).expect("read temp dir");
         assert!(
             !left
                 .flatten()

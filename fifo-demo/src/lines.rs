@@ -36,8 +36,11 @@ pub struct Tally {
     show: u64,
     shown: u64,
     bytes: usize,
+    /// Lines in `write`'s format with a single writer's fill: they arrived whole.
     whole: usize,
+    /// Lines with more than one writer's fill in them, or too long to check.
     torn: usize,
+    /// Lines not in `write`'s format, with no fill to check (`echo hi > FIFO`).
     other: usize,
     /// Lines from a different writer than the line before: writers took turns.
     turns: usize,
@@ -163,7 +166,7 @@ impl Tally {
             per_writer.push(format!("others {}", self.more_writers));
         }
         println!(
-            "{me}: whole {}, torn {}, other {}; whole lines per writer: {}",
+            "{me}: whole {}, torn {}, other {} (not in write's format); whole lines per writer: {}",
             self.whole,
             self.torn,
             self.other,

@@ -11,33 +11,34 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::prctl;
-use nix::sys::signal::Signal;
-use nix::unistd::{PathconfVar, fpathconf, getppid};
+use nix::unistd::{PathconfVar, fpathconf};
+use plumbing::Result;
+use plumbing::child::die_with_parent;
 
+use crate::describe::{file_type, millis_f64};
 use crate::lines::{Line, Tally};
-use crate::{Result, file_type, ms};
 
 // ---------------------------------------------------------------------------------------------
 // What both roles share.
 
 /// A role the tour started (it passes its pid) dies with the tour, even when the tour is
-/// killed by SIGKILL: ask the kernel for SIGKILL when the parent exits, then check that the
-/// parent did not exit before we asked. Returns the indentation for printing inside the tour.
-pub fn started_by(parent_pid: Option<u32>) -> Result<&'static str> {
-    let Some(parent) = parent_pid else {
-        return Ok("");
-    };
-    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl PR_SET_PDEATHSIG: {e}"))?;
-    if u32::try_from(getppid().as_raw()).ok() != Some(parent) {
-        return Err("the tour that started this process has already exited".into());
+/// killed by SIGKILL. A role run by hand (no `--parent-pid`) is left alone.
+pub fn die_with_tour(parent_pid: Option<u32>) -> Result {
+    match parent_pid {
+        Some(parent) => die_with_parent(i32::try_from(parent)?),
+        None => Ok(()),
     }
-    Ok("   ")
+}
+
+/// The indentation of a role's lines: three spaces inside the tour's output (the tour passes
+/// its pid), none when run by hand.
+pub fn indent(parent_pid: Option<u32>) -> &'static str {
+    if parent_pid.is_some() { "   " } else { "" }
 }
 
 /// Refuses, before open(), a path that is missing or is not a FIFO (opening a regular file
 /// would "work" and read the disk).
-fn check_is_fifo(path: &Path) -> Result<()> {
+fn check_is_fifo(path: &Path) -> Result {
     let shown = path.display();
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
@@ -86,13 +87,7 @@ fn opened(result: io::Result<File>, call: &str, path: &Path) -> Result<File> {
 // ---------------------------------------------------------------------------------------------
 // `write`: one write() per line.
 
-pub fn write_role(
-    path: &Path,
-    line: &Line,
-    count: u64,
-    interval_ms: u64,
-    indent: &str,
-) -> Result<()> {
+pub fn write_role(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str) -> Result {
     let me = format!("{indent}writer {} '{}'", std::process::id(), line.msg);
     check_is_fifo(path)?;
     let start = Instant::now();
@@ -139,7 +134,7 @@ pub fn write_role(
     let calls = if count == 1 { "call" } else { "calls" };
     println!(
         "{me}: open waited {:.1} ms; wrote {total} bytes in {count} write() {calls} of up to {largest} bytes ({atomic})",
-        ms(waited)
+        millis_f64(waited)
     );
     Ok(())
 }
@@ -147,7 +142,7 @@ pub fn write_role(
 // ---------------------------------------------------------------------------------------------
 // `read`: prints and checks lines until EOF.
 
-pub fn read_role(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result<()> {
+pub fn read_role(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
     let me = format!("{indent}reader {}", std::process::id());
     check_is_fifo(path)?;
     println!(
@@ -159,7 +154,7 @@ pub fn read_role(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result<
     let mut fifo = opened(File::open(path), "open O_RDONLY", path)?;
     println!(
         "{me}: open returned after {:.1} ms: a writer has opened the other end",
-        ms(start.elapsed())
+        millis_f64(start.elapsed())
     );
     if delay_ms > 0 {
         thread::sleep(Duration::from_millis(delay_ms));
@@ -183,7 +178,7 @@ pub fn read_role(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result<
 
 /// Waits for data (or for the last writer to leave), then shows that the file stays 0 bytes
 /// while the data sits in the kernel's pipe buffer.
-fn report_buffer(fifo: &File, path: &Path, me: &str) -> Result<()> {
+fn report_buffer(fifo: &File, path: &Path, me: &str) -> Result {
     let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
     poll(&mut fds, PollTimeout::NONE).map_err(|e| format!("poll {}: {e}", path.display()))?;
     let meta = fifo

@@ -72,6 +72,10 @@ fn two_terminals_as_the_header_says() {
     let stdout = text(&reader.wait_with_output().unwrap().stdout);
     assert!(stdout.contains("got \"temperature: 17\""), "{stdout}");
     assert_eq!(numbers_after(&stdout, ", other "), [1.0]);
+    assert!(
+        stdout.contains("other 1 (not in write's format)"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -1,0 +1,33 @@
+//! Step 5: the reader sees end-of-file only when the LAST writer has closed its end, not the
+//! first: a slow writer keeps the FIFO open after a quick one has left.
+
+use std::path::Path;
+use std::time::Duration;
+
+use plumbing::stop;
+
+use crate::describe::millis_f64;
+use crate::processes::StepProcesses;
+
+pub fn run(fifo: &Path) -> plumbing::Result {
+    println!("\n5. EOF comes when the last writer closes its end");
+    println!(
+        "   'sensor B' writes 3 lines 200 ms apart; 'sensor A', started 150 ms later, writes 1"
+    );
+    let mut step = StepProcesses::new();
+    step.start("reader", "read", fifo, &[])?;
+    let slow = ["sensor B", "--count", "3", "--interval-ms", "200"];
+    step.start("sensor B", "write", fifo, &slow)?;
+    stop::pause(Duration::from_millis(150))?;
+    step.start("sensor A", "write", fifo, &["sensor A"])?;
+    let exits = step.wait_all()?;
+    if let [reader, b, a] = exits[..] {
+        println!(
+            "   exited at: 'sensor A' +{:.0} ms, 'sensor B' +{:.0} ms, the reader (after EOF) +{:.0} ms",
+            millis_f64(a),
+            millis_f64(b),
+            millis_f64(reader)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Step 4: writes larger than PIPE_BUF are not atomic. The kernel copies them into the pipe
+//! in pieces as the reader makes room, so two writers' bytes may interleave inside a line.
+
+use std::path::Path;
+
+use crate::processes::writers_then_reader;
+
+pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
+    let big = 25 * pipe_buf;
+    println!(
+        "\n4. Two writers, writes larger than PIPE_BUF: the kernel may split and interleave them"
+    );
+    println!("   each writer sends 2 lines of {big} bytes (25 x PIPE_BUF), one write() per line");
+    writers_then_reader(fifo, "big", &["A", "B"], 2, big)
+}

@@ -1,0 +1,32 @@
+//! Step 2: open(2) on a FIFO blocks until the other end is opened too. A non-blocking open
+//! for writing with no reader fails at once (ENXIO); a reader started first waits in open()
+//! until the writer, started 300 ms later, arrives.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use plumbing::stop;
+
+use crate::processes::StepProcesses;
+
+pub fn run(fifo: &Path) -> plumbing::Result {
+    println!("\n2. open() blocks until both ends are open");
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(fifo)
+    {
+        Err(e) => println!("   open(O_WRONLY|O_NONBLOCK) with no reader fails: {e}"),
+        Ok(_) => println!("   open(O_WRONLY|O_NONBLOCK) succeeded: someone else has it open"),
+    }
+    let mut step = StepProcesses::new();
+    let reader = step.start("reader", "read", fifo, &[])?;
+    println!("   started reader (pid {reader}); the writer starts 300 ms later");
+    stop::pause(Duration::from_millis(300))?;
+    step.start("writer", "write", fifo, &["temperature: 42"])?;
+    step.wait_all()?;
+    Ok(())
+}

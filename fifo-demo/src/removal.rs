@@ -1,0 +1,18 @@
+//! Step 6: the FIFO's name lasts until it is removed; its owner, the private directory,
+//! removes it with the directory, and stat(2) then finds nothing.
+
+use std::fs;
+use std::path::Path;
+
+use fifo_demo::FifoDir;
+
+pub fn run(dir: FifoDir, fifo: &Path) -> plumbing::Result {
+    println!("\n6. Removing the FIFO and its directory");
+    let dir_path = dir.path().to_path_buf();
+    drop(dir);
+    match fs::metadata(fifo) {
+        Err(e) => println!("   removed {}: stat now says: {e}", dir_path.display()),
+        Ok(_) => return Err(format!("{} still exists after removal", fifo.display()).into()),
+    }
+    Ok(())
+}
