@@ -2,22 +2,24 @@
 //! for the other. Measures the capacity, catches a writer and a reader asleep in the kernel,
 //! and resizes the buffer with F_SETPIPE_SZ.
 
-use std::fs;
 use std::io::{self, ErrorKind, PipeWriter, Read, Write};
 use std::os::fd::AsFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::unistd::{ForkResult, Pid};
-
-use crate::Result;
-use crate::child::{check_success, exited, finish_child, reap, start_child};
+use nix::sys::wait::WaitPidFlag;
+use plumbing::child::{self, Child, describe};
+use plumbing::{Result, procfs};
 
 /// How long the deliberately slow side waits before it drains or feeds the pipe.
 const HOLD: Duration = Duration::from_millis(200);
-/// The most bytes an unprivileged process may ask for with F_SETPIPE_SZ.
-const PIPE_MAX_SIZE: &str = "/proc/sys/fs/pipe-max-size";
+/// How long a child may take to block on the pipe.
+const BLOCK_LIMIT: Duration = Duration::from_secs(2);
+/// How long a child may take to finish once the other side has drained or fed the pipe.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+/// The most bytes an unprivileged process may ask for with F_SETPIPE_SZ (a /proc/sys knob).
+const PIPE_MAX_SIZE: &str = "fs/pipe-max-size";
 
 /// Step 3: the pipe is a bounded buffer, and the kernel makes each side wait for the other.
 pub fn bounded_buffer(pipe_size: Option<usize>) -> Result {
@@ -69,99 +71,95 @@ fn pipe_size(fd: impl AsFd) -> Result<usize> {
 /// The child writes more than the pipe holds; the parent confirms the child is asleep in the
 /// kernel, waits a little, then drains. The child reports how long its write() took.
 fn blocked_writer(capacity: usize) -> Result {
-    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let mut reader = Some(reader); // an Option, so that the child can close its copy
     let to_write = capacity + 4096;
-    match start_child()? {
-        ForkResult::Child => {
-            drop(reader);
-            let started = Instant::now();
-            let result = writer.write_all(&vec![b'x'; to_write]);
-            let blocked = started.elapsed();
-            finish_child(result.map_err(Into::into).map(|()| {
-                println!(
-                    "   3b. child: write() of {to_write} bytes returned after {} ms \
-                     (blocked until the reader drained)",
-                    blocked.as_millis()
-                );
-            }));
-        }
-        ForkResult::Parent { child } => {
-            drop(writer);
-            let wchan = wait_until_asleep(child)?;
-            println!(
-                "   3b. writer {child} wants to write {to_write} bytes into a {capacity}-byte \
-                 pipe: it is asleep in the kernel ({wchan}); reader waits {} ms, then drains",
-                HOLD.as_millis()
-            );
-            thread::sleep(HOLD); // The deliberately slow reader.
-            let mut drained = Vec::new();
-            reader
-                .read_to_end(&mut drained)
-                .map_err(|e| format!("read: {e}"))?;
-            let status = reap(child)?;
-            println!("       reader drained {} bytes", drained.len());
-            check_success(child, status)
-        }
-    }
+    let mut child = child::fork(|| {
+        reader = None; // The child only writes.
+        let started = Instant::now();
+        writer
+            .write_all(&vec![b'x'; to_write])
+            .map_err(|e| format!("write: {e}"))?;
+        println!(
+            "   3b. child: write() of {to_write} bytes returned after {} ms \
+             (blocked until the reader drained)",
+            started.elapsed().as_millis()
+        );
+        Ok(())
+    })?;
+    // The parent only reads. Left open, its copy of the write end would keep read_to_end
+    // below waiting after the child's copy is closed.
+    drop(writer);
+    let mut reader = reader.ok_or("pipe: the read end is gone")?;
+    let wchan = wait_until_asleep(&mut child)?;
+    println!(
+        "   3b. writer {} wants to write {to_write} bytes into a {capacity}-byte \
+         pipe: it is asleep in the kernel ({wchan}); reader waits {} ms, then drains",
+        child.pid(),
+        HOLD.as_millis()
+    );
+    thread::sleep(HOLD); // The deliberately slow reader.
+    let mut drained = Vec::new();
+    reader
+        .read_to_end(&mut drained)
+        .map_err(|e| format!("read: {e}"))?;
+    child.wait_ok(CHILD_LIMIT)?;
+    println!("       reader drained {} bytes", drained.len());
+    Ok(())
 }
 
 /// The child reads from an empty pipe; the parent confirms it is asleep, waits, then writes.
 fn blocked_reader() -> Result {
-    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    match start_child()? {
-        ForkResult::Child => {
-            drop(writer);
-            let started = Instant::now();
-            let mut buf = [0u8; 64];
-            let result = reader.read(&mut buf);
-            let blocked = started.elapsed();
-            finish_child(result.map_err(Into::into).map(|n| {
-                println!(
-                    "   3c. child: read() on the empty pipe returned after {} ms with {n} bytes: {:?}",
-                    blocked.as_millis(),
-                    String::from_utf8_lossy(&buf[..n])
-                );
-            }));
-        }
-        ForkResult::Parent { child } => {
-            drop(reader);
-            let wchan = wait_until_asleep(child)?;
-            println!(
-                "   3c. reader {child} is asleep in the kernel ({wchan}) on an empty pipe; \
-                 writer waits {} ms, then writes",
-                HOLD.as_millis()
-            );
-            thread::sleep(HOLD); // The deliberately slow writer.
-            writer
-                .write_all(b"temperature: 42")
-                .map_err(|e| format!("write to child {child}: {e}"))?;
-            drop(writer);
-            check_success(child, reap(child)?)
-        }
-    }
+    let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let mut writer = Some(writer); // an Option, so that the child can close its copy
+    let mut child = child::fork(|| {
+        writer = None; // The child only reads.
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+        println!(
+            "   3c. child: read() on the empty pipe returned after {} ms with {n} bytes: {:?}",
+            started.elapsed().as_millis(),
+            String::from_utf8_lossy(&buf[..n])
+        );
+        Ok(())
+    })?;
+    drop(reader); // The parent only writes.
+    let mut writer = writer.ok_or("pipe: the write end is gone")?;
+    let wchan = wait_until_asleep(&mut child)?;
+    println!(
+        "   3c. reader {} is asleep in the kernel ({wchan}) on an empty pipe; \
+         writer waits {} ms, then writes",
+        child.pid(),
+        HOLD.as_millis()
+    );
+    thread::sleep(HOLD); // The deliberately slow writer.
+    writer
+        .write_all(b"temperature: 42")
+        .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
+    drop(writer);
+    child.wait_ok(CHILD_LIMIT)
 }
 
 /// Polls /proc until `child` is sleeping in the kernel; returns where it sleeps (its wchan,
-/// e.g. "anon_pipe_write"). Fails if the child exits instead, or after two seconds.
-fn wait_until_asleep(child: Pid) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+/// e.g. "anon_pipe_write"). Fails if the child exits instead, or after [`BLOCK_LIMIT`].
+fn wait_until_asleep(child: &mut Child) -> Result<String> {
+    let pid = child.pid().as_raw();
+    let deadline = Instant::now() + BLOCK_LIMIT;
     while Instant::now() < deadline {
-        if let Some(status) = exited(child)? {
-            return Err(format!("child {child} ended before it blocked: {status:?}").into());
+        if let Some(status) = child.try_wait(WaitPidFlag::empty())? {
+            let how = describe(status);
+            return Err(format!("child {pid} ended before it blocked: it {how}").into());
         }
-        let stat = fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-        // The state is the first field after the parenthesised command name.
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next());
-        let wchan = fs::read_to_string(format!("/proc/{child}/wchan")).unwrap_or_default();
-        if state == Some("S") && wchan.contains("pipe") {
+        // Either file may vanish or read oddly while the child changes state: try again.
+        let state = procfs::state(pid).ok();
+        let wchan = procfs::wchan(pid).unwrap_or_default();
+        if state == Some('S') && wchan.contains("pipe") {
             return Ok(format!("state S, wchan {wchan}"));
         }
         thread::sleep(Duration::from_millis(1));
     }
-    Err(format!("child {child} did not block on the pipe within 2 s").into())
+    Err(format!("child {pid} did not block on the pipe within {BLOCK_LIMIT:?}").into())
 }
 
 fn resize(requested: usize) -> Result {
@@ -184,12 +182,7 @@ fn resize(requested: usize) -> Result {
 }
 
 fn pipe_max_size() -> Result<usize> {
-    let text =
-        fs::read_to_string(PIPE_MAX_SIZE).map_err(|e| format!("read {PIPE_MAX_SIZE}: {e}"))?;
-    Ok(text
-        .trim()
-        .parse()
-        .map_err(|e| format!("parse {PIPE_MAX_SIZE}: {e}"))?)
+    Ok(usize::try_from(procfs::sys_knob(PIPE_MAX_SIZE)?)?)
 }
 
 /// Accepts 1 ..= pipe-max-size. Root could go beyond it, but the demo behaves as it would for
@@ -199,7 +192,8 @@ pub fn parse_pipe_size(arg: &str) -> std::result::Result<usize, String> {
     let size: usize = arg.parse().unwrap_or(0);
     if size == 0 || size > max {
         return Err(format!(
-            "must be 1 to {max} bytes ({PIPE_MAX_SIZE}; raise it with sysctl fs.pipe-max-size=N)"
+            "must be 1 to {max} bytes (/proc/sys/{PIPE_MAX_SIZE}; \
+             raise it with sysctl fs.pipe-max-size=N)"
         ));
     }
     Ok(size)

@@ -1,0 +1,34 @@
+//! Step 1 of the pipe tour: the lecture's snippet, finished. `cat` gets a pipe as its stdin;
+//! we write one reading into it and close our end, so `cat` sees end-of-file and exits.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use plumbing::Result;
+
+/// Step 1: the lecture's snippet, finished: close the pipe so `cat` can exit.
+pub fn cat_snippet() -> Result {
+    println!("\nStep 1. A pipe to a child's stdin");
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn cat: {e}"))?;
+    // take() rather than as_mut(): we must own the write end to close it. While any write
+    // end is open, `cat` waits for more input and never exits.
+    let mut stdin = child.stdin.take().ok_or("cat has no stdin pipe")?;
+    stdin
+        .write_all(b"temperature: 42")
+        .map_err(|e| format!("write to cat: {e}"))?;
+    drop(stdin); // cat's read() now returns 0: end-of-file.
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("wait for cat: {e}"))?;
+    println!(
+        "   wrote \"temperature: 42\" into cat's stdin; cat printed {:?} ({} bytes) and {}",
+        String::from_utf8_lossy(&output.stdout),
+        output.stdout.len(),
+        output.status
+    );
+    Ok(())
+}

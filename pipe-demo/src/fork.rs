@@ -1,0 +1,81 @@
+//! Step 2 of the pipe tour: pipe() before fork(), so both processes hold both ends; each
+//! closes the end it does not use. The parent writes three readings, the child reads until
+//! end-of-file.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use nix::sys::wait::WaitStatus;
+use nix::unistd::getpid;
+use plumbing::Result;
+use plumbing::child::{self, describe};
+
+/// The child is done as soon as the parent closes the write end; far longer means it is stuck.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+
+/// Step 2: pipe() before fork(), so both processes hold both ends; each closes the end it
+/// does not use.
+pub fn pipe_and_fork() -> Result {
+    println!("\nStep 2. pipe() + fork(): the parent writes, the child reads");
+    let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let mut writer = Some(writer); // an Option, so that the child can close its copy
+    let mut child = child::fork(|| {
+        // The child's own copy of the write end is unused. Left open, it would keep the pipe
+        // "alive" and the child would wait for itself forever instead of seeing EOF.
+        writer = None;
+        read_until_eof(&mut reader)
+    })?;
+    drop(reader); // The parent only writes.
+    let mut writer = writer.ok_or("pipe: the write end is gone")?;
+    println!("   parent {}: forked child {}", getpid(), child.pid());
+    let readings = [
+        "temperature: 42\n",
+        "temperature: 43\n",
+        "temperature: 41\n",
+    ];
+    let mut written = 0;
+    for sensor_reading in readings {
+        writer
+            .write_all(sensor_reading.as_bytes())
+            .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
+        written += sensor_reading.len();
+    }
+    println!(
+        "   parent: wrote {} readings ({written} bytes), closing the write end",
+        readings.len()
+    );
+    drop(writer); // The last write end: the child's next read() returns 0.
+    let status = child.wait(CHILD_LIMIT)?;
+    println!(
+        "   parent: reaped child {}: it {}",
+        child.pid(),
+        describe(status)
+    );
+    match status {
+        WaitStatus::Exited(_, 0) => Ok(()),
+        _ => Err(format!("child {} failed: it {}", child.pid(), describe(status)).into()),
+    }
+}
+
+fn read_until_eof(reader: &mut impl Read) -> Result {
+    let mut buf = [0u8; 128];
+    let (mut total, mut reads) = (0, 0);
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        reads += 1;
+        println!(
+            "   child  {}: read() returned {n} bytes: {:?}",
+            getpid(),
+            String::from_utf8_lossy(&buf[..n])
+        );
+    }
+    // A pipe keeps no boundaries: three writes may arrive as one read, or as three.
+    println!(
+        "   child: read() returned 0 (end-of-file) after {total} bytes in {reads} read() calls"
+    );
+    Ok(())
+}
