@@ -1,20 +1,57 @@
-//! The lecture's lost-update demo, for real: two processes each add 1 to one counter in shared
-//! memory N times, started together by a barrier in the same mapping.
+//! Step 5 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
+//! Two processes each add 1 to one counter in shared memory N times, started together by a
+//! barrier in the same mapping: without synchronisation, with `fetch_add`, and with a lock.
 
 use std::cell::UnsafeCell;
-use std::error::Error;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, compiler_fence};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::unistd::Pid;
+use plumbing::{Result, child, cpu, stop};
 use shm_demo::SharedMapping;
 
-use crate::process::{self, Stop};
+use crate::units::millis;
+
+/// Step `step`: the lost-update demo, three ways, `increments` per process.
+pub fn lost_updates(step: usize, increments: u64) -> Result {
+    let expected = 2 * increments;
+    println!(
+        "{step}. two processes each add 1 to a shared counter {increments} times \
+         (started together by a barrier in the mapping), expected {expected}:"
+    );
+    let [a, b] = cpu::two_cpus()?;
+    if a != b {
+        println!("   (pinned to CPUs {a} and {b}: both count at the same time)");
+    } else {
+        println!(
+            "   (one CPU, {a}: the two take turns, so an update is lost only when a process is \
+             preempted between its load and its store, which may be rare)"
+        );
+    }
+    let methods = [
+        (Method::LoadThenStore, "unsynchronized (load, then store)"),
+        (Method::FetchAdd, "atomic fetch_add"),
+        (Method::Mutex, "process-shared robust pthread mutex"),
+    ];
+    for (method, what) in methods {
+        stop::check()?;
+        let outcome = run(method, increments, [a, b])?;
+        let lost = expected.saturating_sub(outcome.total);
+        let per = outcome.elapsed.as_nanos() as f64 / increments as f64;
+        println!(
+            "   {what:<38} counter = {} of {expected}, {lost} updates lost, {} ({per:.1} ns per increment)",
+            outcome.total,
+            millis(outcome.elapsed)
+        );
+    }
+    Ok(())
+}
 
 /// How each increment is done.
 #[derive(Clone, Copy)]
-pub enum Method {
+enum Method {
     /// Load, then store: two steps another process can slip between.
     LoadThenStore,
     /// One atomic read-modify-write (`lock xadd` on x86).
@@ -35,19 +72,14 @@ struct Counters {
 }
 
 /// What was observed: the final counter and how long the slower process took to count.
-pub struct Outcome {
-    pub total: u64,
-    pub elapsed: Duration,
+struct Outcome {
+    total: u64,
+    elapsed: Duration,
 }
 
 /// Two processes, `increments` each; returns the counter once both have exited.
 /// Child `i` runs on `cpus[i]`.
-pub fn run(
-    method: Method,
-    increments: u64,
-    cpus: [usize; 2],
-    stop: &Stop,
-) -> Result<Outcome, Box<dyn Error>> {
+fn run(method: Method, increments: u64, cpus: [usize; 2]) -> Result<Outcome> {
     let map = SharedMapping::new(size_of::<Counters>()).map_err(|e| e.to_string())?;
     // SAFETY: the mapping is page aligned, at least size_of::<Counters>() bytes and zero
     // filled, a valid `Counters`. It is shared only with the children forked below, which
@@ -58,13 +90,13 @@ pub fn run(
         init_process_shared_mutex(counters.lock.get())?;
     }
     let mut children = Vec::new();
-    for (me, cpu) in cpus.into_iter().enumerate() {
-        children.push(process::spawn(move || {
-            let _pinned = process::pin_to(cpu)?;
+    for (me, on_cpu) in cpus.into_iter().enumerate() {
+        children.push(child::fork(move || {
+            cpu::pin(Pid::from_raw(0), on_cpu)?;
             count(counters, me, method, increments)
         })?);
     }
-    process::wait_all(&mut children, stop, Duration::from_secs(600))?;
+    child::wait_all(&mut children, Duration::from_secs(600))?;
     let total = match method {
         Method::LoadThenStore => counters.racy.load(Ordering::Acquire),
         Method::FetchAdd => counters.atomic.load(Ordering::Acquire),
@@ -87,7 +119,7 @@ pub fn run(
 }
 
 /// One child: wait at the barrier until both processes run, then count.
-fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result<(), Box<dyn Error>> {
+fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result {
     c.arrived.fetch_add(1, Ordering::AcqRel);
     // A sibling that died before arriving is noticed by the parent, which then kills us; the
     // deadline only bounds the spin if something stranger happens.

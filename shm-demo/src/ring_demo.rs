@@ -1,28 +1,100 @@
-//! The ring in action: a child echoes verified messages back, and a child that SIGKILLs itself
-//! while the parent waits for it.
+//! Steps 6 and 7 of the tour, and the `ring` subcommand: a child echoes verified messages back
+//! through the shared-memory rings, back to back, then waits for a slow sensor; each waiting
+//! by spinning (step 6) or on a futex (step 7), and what each costs in CPU.
 
-use std::error::Error;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use nix::sys::resource::{UsageWho, getrusage};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::WaitStatus;
-use nix::time::{ClockId, clock_gettime};
-use nix::unistd::getpid;
-use shm_demo::{Coordination, End, SharedMapping, blocking_duplex, spin_duplex};
+use nix::unistd::Pid;
+use plumbing::child::{self, Child};
+use plumbing::{Result, cpu, stop};
+use shm_demo::{Coordination, End, blocking_duplex, spin_duplex};
 
-use crate::process::{self, Child, Stop};
+use crate::units::millis;
 
-/// What one echo run observed.
-pub struct Echo {
-    pub wall: Duration,
-    pub parent_cpu: Duration,
-    pub child_cpu: Duration,
+/// The slow sensor of the ring steps: messages that arrive every 20 ms.
+const SLOW_SENSOR_MESSAGES: u64 = 10;
+const SLOW_SENSOR_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Which ways of waiting the `ring` subcommand shows.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RingMode {
+    Spin,
+    Futex,
+    Both,
 }
 
-fn duplex(mode: Coordination, size: usize) -> io::Result<(End, End)> {
+/// The `ring` subcommand: the ring step for each mode asked for, numbered from 1.
+pub fn ring_role(mode: RingMode, messages: u64, size: usize) -> Result {
+    let modes = match mode {
+        RingMode::Spin => vec![Coordination::Spin],
+        RingMode::Futex => vec![Coordination::Futex],
+        RingMode::Both => vec![Coordination::Spin, Coordination::Futex],
+    };
+    for (i, mode) in modes.into_iter().enumerate() {
+        ring_step(i + 1, mode, messages, size)?;
+    }
+    Ok(())
+}
+
+/// A ring step: one mode, `messages` verified round trips back to back, then a few messages
+/// from a slow sensor, to show what waiting costs.
+pub fn ring_step(step: usize, mode: Coordination, messages: u64, size: usize) -> Result {
+    stop::check()?;
+    let [parent_cpu, child_cpu] = cpu::two_cpus()?;
+    let cpus = if parent_cpu == child_cpu {
+        format!("both on CPU {parent_cpu}, taking turns")
+    } else {
+        format!("child on CPU {child_cpu}, parent on CPU {parent_cpu}")
+    };
+    let echo = echo(mode, messages, size, [parent_cpu, child_cpu], |pid| {
+        println!(
+            "{step}. SPSC ring in shared memory, {}: child pid {pid} checks each {size}-byte \
+             message and echoes it ({cpus})",
+            label(mode)
+        );
+    })?;
+    let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
+    println!(
+        "   {messages} round trips back to back, verified both ways, in {} ({round_trip:.2} µs \
+         each); CPU used: parent {}, child {}",
+        millis(echo.wall),
+        millis(echo.parent_cpu),
+        millis(echo.child_cpu)
+    );
+    stop::check()?;
+    let (count, interval) = (SLOW_SENSOR_MESSAGES, SLOW_SENSOR_INTERVAL);
+    let slow = paced(mode, count, interval, child_cpu)?;
+    let share = 100.0 * slow.reader_cpu.as_secs_f64() / slow.wall.as_secs_f64();
+    println!(
+        "   a slow sensor, {count} messages {} apart: the child waiting for them used {} of \
+         CPU in {} ({share:.1}% of a CPU)",
+        millis(interval),
+        millis(slow.reader_cpu),
+        millis(slow.wall)
+    );
+    Ok(())
+}
+
+/// How a mode waits, in the tour's words.
+pub fn label(mode: Coordination) -> &'static str {
+    match mode {
+        Coordination::Spin => "spinning",
+        Coordination::Futex => "futex",
+    }
+}
+
+/// What one echo run observed.
+struct Echo {
+    wall: Duration,
+    parent_cpu: Duration,
+    child_cpu: Duration,
+}
+
+/// Two connected ends whose waiting side spins or sleeps on a futex, as `mode` says.
+pub fn duplex(mode: Coordination, size: usize) -> io::Result<(End, End)> {
     match mode {
         Coordination::Spin => spin_duplex(size),
         Coordination::Futex => blocking_duplex(size),
@@ -31,17 +103,16 @@ fn duplex(mode: Coordination, size: usize) -> io::Result<(End, End)> {
 
 /// Forks a child that gets `.1` of the pair (and closes its copy of `.0`); the parent keeps
 /// `.0` and closes its copy of `.1`, so each liveness pipe is held only by the side it watches.
-fn fork_peer(
-    pair: (End, End),
-    body: impl FnOnce(End) -> Result<(), Box<dyn Error>>,
-) -> Result<(Child, End), Box<dyn Error>> {
+/// Bind the result as `let (end, child)`: the child is then dropped (killed and reaped) before
+/// our end, so a run that stops early never shows it its parent's end closing first.
+pub fn fork_peer(pair: (End, End), body: impl FnOnce(End) -> Result) -> Result<(End, Child)> {
     let (mut ours, mut theirs) = (Some(pair.0), Some(pair.1));
-    let child = process::spawn(|| {
+    let child = child::fork(|| {
         drop(ours.take());
         body(theirs.take().ok_or("no end for the child")?)
     })?;
     drop(theirs);
-    Ok((child, ours.ok_or("no end for the parent")?))
+    Ok((ours.ok_or("no end for the parent")?, child))
 }
 
 /// Message `seq`: bytes that change with every message, so a lost, repeated or torn message
@@ -81,19 +152,18 @@ fn cpu_time(who: UsageWho) -> Result<Duration, String> {
 /// The parent, on `cpus[0]`, sends `messages` messages of `size` bytes; the child, on
 /// `cpus[1]`, checks each one and sends it back; the parent checks the echo. `on_child` sees
 /// the child's pid before the first message.
-pub fn echo(
+fn echo(
     mode: Coordination,
     messages: u64,
     size: usize,
     [parent_cpu, child_cpu]: [usize; 2],
-    stop: &Stop,
-    on_child: impl FnOnce(nix::unistd::Pid),
-) -> Result<Echo, Box<dyn Error>> {
+    on_child: impl FnOnce(Pid),
+) -> Result<Echo> {
     let pair = duplex(mode, size).map_err(|e| format!("ring: {e}"))?;
     let children_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN)?;
-    let _pinned = process::pin_to(parent_cpu)?;
-    let (mut child, mut end) = fork_peer(pair, |mut end| {
-        let _pinned = process::pin_to(child_cpu)?;
+    let _pinned = cpu::pin_for_now(parent_cpu)?;
+    let (mut end, mut child) = fork_peer(pair, |mut end| {
+        cpu::pin(Pid::from_raw(0), child_cpu)?;
         let (mut buf, mut scratch) = (vec![0; size], vec![0; size]);
         for seq in 0..messages {
             end.read_exact(&mut buf)
@@ -104,7 +174,7 @@ pub fn echo(
         }
         Ok(())
     })?;
-    on_child(child.pid);
+    on_child(child.pid());
     let own_cpu = cpu_time(UsageWho::RUSAGE_SELF)?;
     let start = Instant::now();
     let (mut buf, mut scratch) = (vec![0; size], vec![0; size]);
@@ -115,12 +185,12 @@ pub fn echo(
         end.read_exact(&mut buf)
             .map_err(|e| peer_error("ring read", "echo", e))?;
         check(&buf, seq, &mut scratch).map_err(|e| format!("echo: {e}"))?;
-        stop.check()?;
+        stop::check()?;
     }
     let wall = start.elapsed();
     let parent_cpu = cpu_time(UsageWho::RUSAGE_SELF)? - own_cpu;
     drop(end);
-    child.wait_ok(stop, Duration::from_secs(5))?;
+    child.wait_ok(Duration::from_secs(5))?;
     let child_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN)? - children_cpu;
     Ok(Echo {
         wall,
@@ -130,25 +200,19 @@ pub fn echo(
 }
 
 /// What waiting for slow messages cost the reader.
-pub struct Paced {
-    pub wall: Duration,
-    pub reader_cpu: Duration,
+struct Paced {
+    wall: Duration,
+    reader_cpu: Duration,
 }
 
 /// A slow sensor: the parent sends `messages` messages, one every `interval`; the child, on
-/// `cpu`, waits for each and checks it. Returns the child's CPU time and the wall time.
-pub fn paced(
-    mode: Coordination,
-    messages: u64,
-    interval: Duration,
-    cpu: usize,
-    stop: &Stop,
-) -> Result<Paced, Box<dyn Error>> {
+/// `on_cpu`, waits for each and checks it. Returns the child's CPU time and the wall time.
+fn paced(mode: Coordination, messages: u64, interval: Duration, on_cpu: usize) -> Result<Paced> {
     let pair = duplex(mode, 64).map_err(|e| format!("ring: {e}"))?;
     let children_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN)?;
     let start = Instant::now();
-    let (mut child, mut end) = fork_peer(pair, |mut end| {
-        let _pinned = process::pin_to(cpu)?;
+    let (mut end, mut child) = fork_peer(pair, |mut end| {
+        cpu::pin(Pid::from_raw(0), on_cpu)?;
         let (mut buf, mut scratch) = ([0; 64], [0; 64]);
         for seq in 0..messages {
             end.read_exact(&mut buf)
@@ -159,55 +223,14 @@ pub fn paced(
     })?;
     let mut buf = [0; 64];
     for seq in 0..messages {
-        std::thread::sleep(interval);
-        stop.check()?;
+        stop::pause(interval)?;
         fill(&mut buf, seq);
         end.write_all(&buf)
             .map_err(|e| peer_error("ring write", "reader", e))?;
     }
-    child.wait_ok(stop, Duration::from_secs(5))?;
+    child.wait_ok(Duration::from_secs(5))?;
     Ok(Paced {
         wall: start.elapsed(),
         reader_cpu: cpu_time(UsageWho::RUSAGE_CHILDREN)? - children_cpu,
     })
-}
-
-fn monotonic_ns() -> Result<u64, String> {
-    let now = clock_gettime(ClockId::CLOCK_MONOTONIC).map_err(|e| format!("clock_gettime: {e}"))?;
-    Ok(now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64)
-}
-
-/// The parent waits in `read` for a child that sends nothing and SIGKILLs itself after
-/// `delay`. Returns how long after the child's death the parent's `read` returned.
-pub fn peer_death(
-    mode: Coordination,
-    delay: Duration,
-    stop: &Stop,
-) -> Result<Duration, Box<dyn Error>> {
-    let death = SharedMapping::new(size_of::<AtomicU64>()).map_err(|e| e.to_string())?;
-    // SAFETY: the mapping is page aligned and zero filled: a valid AtomicU64. The child stores
-    // to it once, atomically; the parent loads it after the child is dead.
-    let died_at = unsafe { &*death.as_ptr().cast::<AtomicU64>() };
-    let pair = duplex(mode, 64).map_err(|e| format!("ring: {e}"))?;
-    let (mut child, mut end) = fork_peer(pair, |_end| {
-        std::thread::sleep(delay);
-        died_at.store(monotonic_ns()?, Ordering::Release);
-        kill(getpid(), Signal::SIGKILL).map_err(|e| format!("kill: {e}"))?;
-        Ok(())
-    })?;
-    let mut buf = [0; 64];
-    let got = end.read(&mut buf);
-    let returned_at = monotonic_ns()?;
-    match child.wait(stop, Duration::from_secs(5))? {
-        WaitStatus::Signaled(_, Signal::SIGKILL, _) => {}
-        status => return Err(format!("the child was to SIGKILL itself, but: {status:?}").into()),
-    }
-    match got {
-        Ok(0) => {}
-        other => {
-            return Err(format!("read after the peer died gave {other:?}, not end of file").into());
-        }
-    }
-    let died_at = died_at.load(Ordering::Acquire);
-    Ok(Duration::from_nanos(returned_at.saturating_sub(died_at)))
 }

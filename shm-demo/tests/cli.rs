@@ -133,3 +133,24 @@ fn another_users_object_is_refused_with_whose_it_is() {
         "{err}"
     );
 }
+
+#[test]
+fn stdout_that_fails_otherwise_is_one_line_and_status_1() {
+    // `shm-demo counter > /dev/full`: every write to stdout fails with ENOSPC.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["counter", "--increments", "1000"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("shm-demo: cannot write to stdout: No space left on device"),
+        "{err}"
+    );
+}

@@ -107,6 +107,40 @@ fn futex_child_dies_with_parent() {
     child_dies_with_parent("futex");
 }
 
+/// Ctrl-C in mid-run: the `ring` subcommand owns no named object, so it says only what stopped
+/// it, exits 128 + SIGINT, and leaves no process behind.
+fn ctrl_c_stops_the_ring(mode: &str) {
+    let mut ring = spawn_in_own_group(&["ring", "--mode", mode, "--messages", "1000000000"]);
+    let pgid = nix::unistd::Pid::from_raw(ring.id() as i32);
+    let mut out = BufReader::new(ring.stdout.take().unwrap());
+    read_child_pid(&mut out);
+    std::thread::sleep(Duration::from_millis(50)); // let it get busy
+    nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = common::wait_timeout(&mut ring, Duration::from_secs(3));
+    ensure_dead(&mut ring);
+    let status = status.unwrap_or_else(|| panic!("{mode}: still running 3 s after Ctrl-C"));
+    let mut err = String::new();
+    ring.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{mode}: {status}: {err}");
+    assert_eq!(err, "shm-demo: stopped by SIGINT\n", "{mode}");
+    let left = common::processes_in_group(pgid.as_raw());
+    assert!(left.is_empty(), "{mode}: left processes {left:?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_spinning_ring_cleanly() {
+    ctrl_c_stops_the_ring("spin");
+}
+
+#[test]
+fn ctrl_c_stops_a_futex_ring_cleanly() {
+    ctrl_c_stops_the_ring("futex");
+}
+
 // The library on its own, across threads of this process (the tests never fork).
 
 /// Runs `test` on a thread and fails if it takes more than 20 s (a hang must fail, not block).

@@ -1,0 +1,46 @@
+//! Step 4 of the tour: a name is global, so `read` may open an object another program made.
+//! The header (and the size, checked before mapping) lets it refuse one instead of reading
+//! garbage: first an object of the right size full of someone else's bytes, then one of
+//! another size.
+
+use std::fs;
+use std::io::Write;
+
+use nix::fcntl::OFlag;
+use nix::sys::mman::shm_open;
+use nix::sys::stat::Mode;
+use plumbing::{Result, stop};
+use shm_demo::{OBJECT_LEN, ShmName};
+
+use crate::persistence::{run_role, tour_name};
+
+pub fn refused() -> Result {
+    let name = tour_name();
+    let fd = shm_open(
+        name.as_str(),
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )
+    .map_err(|e| format!("shm_open {name}: {e}"))?;
+    let _owner = ShmName::adopt(&name);
+    let mut file = fs::File::from(fd);
+    let bytes: Vec<u8> = b"another program's data "
+        .iter()
+        .copied()
+        .cycle()
+        .take(OBJECT_LEN)
+        .collect();
+    file.write_all(&bytes)
+        .map_err(|e| format!("write {name}: {e}"))?;
+    let (_, magic) = run_role(&["read", &name])?;
+    file.set_len(4096)
+        .map_err(|e| format!("ftruncate {name}: {e}"))?;
+    let (_, size) = run_role(&["read", &name])?;
+    println!(
+        "4. `shm-demo read` on another program's object refuses it instead of reading garbage:"
+    );
+    println!("   {OBJECT_LEN} bytes of text: \"{magic}\"");
+    println!("   4096 bytes:       \"{size}\"");
+    stop::check()?;
+    Ok(())
+}
