@@ -8,56 +8,68 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::{emulate_default_handler, signal_name};
 
-use crate::Res;
-use crate::child::{Child, Heard, describe, say};
+use plumbing::Result;
+use plumbing::child::{Heard, describe};
 
-/// Child side: report every caught signal; SIGTERM ends the loop gracefully, SIGINT restores the
-/// default action and re-raises it, so Ctrl-C still ends the program.
-pub fn catcher() -> Res {
+use crate::role::{REPLY_TIMEOUT, start_ready};
+
+/// Child side (role `catcher`): report every caught signal; SIGTERM ends the loop gracefully,
+/// SIGINT restores the default action and re-raises it, so Ctrl-C still ends the program.
+pub fn catcher() -> Result {
     // Registers the handlers; the iterator reads what they write (a socket pair, no thread).
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP])
         .map_err(|e| format!("Signals::new: {e}"))?;
-    say("ready")?;
+    println!("ready");
     for signal in signals.forever() {
         let name = signal_name(signal).unwrap_or("an unknown signal");
         match signal {
             SIGTERM => {
-                say("caught SIGTERM: leaving the work loop for a graceful shutdown")?;
+                println!("caught SIGTERM: leaving the work loop for a graceful shutdown");
                 break;
             }
             SIGINT => {
-                say("caught SIGINT: restoring the default action and re-raising it")?;
+                println!("caught SIGINT: restoring the default action and re-raising it");
                 // Resets SIGINT to SIG_DFL and raises it: the kernel ends us as Ctrl-C would.
                 emulate_default_handler(SIGINT).map_err(|e| format!("re-raise SIGINT: {e}"))?;
                 return Err("SIGINT re-raised, but still alive".into());
             }
-            _ => say(&format!("caught {name}: handled it, still running"))?,
+            _ => println!("caught {name}: handled it, still running"),
         }
     }
     drop(signals);
-    say("shutdown done: iterator dropped (handlers unregistered, socket closed), exit 0")
+    println!("shutdown done: iterator dropped (handlers unregistered, socket closed), exit 0");
+    Ok(())
 }
 
-pub fn run(step: u32) -> Res {
+pub fn run(step: u32) -> Result {
     println!("\nStep {step}: catching — a child listens with signal_hook::iterator::Signals");
-    let mut child = Child::spawn_ready("catcher", &[])?;
+    let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
     println!("  child {pid} registered SIGINT, SIGTERM, SIGUSR1 (and USR2, HUP) and said ready");
     child.signal(Signal::SIGUSR1)?;
-    println!("  kill({pid}, SIGUSR1) -> child: {}", child.expect_line()?);
+    println!(
+        "  kill({pid}, SIGUSR1) -> child: {}",
+        child.expect_line(REPLY_TIMEOUT)?
+    );
     child.signal(Signal::SIGTERM)?;
-    println!("  kill({pid}, SIGTERM) -> child: {}", child.expect_line()?);
-    println!("  {:22}child: {}", "", child.expect_line()?);
-    let status = child.wait_for(WaitPidFlag::empty())?;
-    println!("  waitpid({pid}): {}", describe(status));
+    println!(
+        "  kill({pid}, SIGTERM) -> child: {}",
+        child.expect_line(REPLY_TIMEOUT)?
+    );
+    println!("  {:22}child: {}", "", child.expect_line(REPLY_TIMEOUT)?);
+    let status = child.wait(REPLY_TIMEOUT)?;
+    println!("  waitpid({pid}): the child {}", describe(status));
 
-    let mut child = Child::spawn_ready("catcher", &[])?;
+    let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
     child.signal(Signal::SIGINT)?;
-    println!("  kill({pid}, SIGINT)  -> child: {}", child.expect_line()?);
-    let status = child.wait_for(WaitPidFlag::empty())?;
     println!(
-        "  waitpid({pid}): {} — caught, yet Ctrl-C still ends it",
+        "  kill({pid}, SIGINT)  -> child: {}",
+        child.expect_line(REPLY_TIMEOUT)?
+    );
+    let status = child.wait(REPLY_TIMEOUT)?;
+    println!(
+        "  waitpid({pid}): the child {} — caught, yet Ctrl-C still ends it",
         describe(status)
     );
     Ok(())
@@ -65,8 +77,8 @@ pub fn run(step: u32) -> Res {
 
 /// `send <signal>`: one signal by name to a fresh catcher; report what the child said and how
 /// waitpid saw it (caught, stopped, continued, killed) within 300 ms.
-pub fn run_send(signal: Signal) -> Res {
-    let mut child = Child::spawn_ready("catcher", &[])?;
+pub fn run_send(signal: Signal) -> Result {
+    let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
     println!("child {pid} catches SIGINT, SIGTERM, SIGUSR1, SIGUSR2 and SIGHUP");
     child.signal(signal)?;
@@ -81,7 +93,10 @@ pub fn run_send(signal: Signal) -> Res {
                 // Its output closed: it is exiting or dead. Reap it and say how it ended
                 // (unless the waitpid below already did, between two reads).
                 if !child.is_reaped() {
-                    println!("  waitpid: child {}", describe(child.wait_for(flags)?));
+                    println!(
+                        "  waitpid: child {}",
+                        describe(child.wait_for(flags, REPLY_TIMEOUT)?)
+                    );
                 }
                 return Ok(());
             }

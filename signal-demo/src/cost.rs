@@ -3,22 +3,24 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
+use nix::sched::sched_getcpu;
 use nix::sys::wait::WaitPidFlag;
 use nix::time::{ClockId, clock_getcpuclockid, clock_gettime};
 use nix::unistd::{Pid, getppid};
+use plumbing::child::{Child, describe};
+use plumbing::{Result, cpu, stats, stop};
 use signal_demo::{block_doorbell, ring, wait_doorbell};
 
-use crate::child::{Child, REPLY_TIMEOUT, describe, say};
-use crate::{Res, check_stop};
+use crate::role::{REPLY_TIMEOUT, start_ready};
 
 /// Round trips run and thrown away before timing (caches, page faults, CPU frequency).
 const WARM_UP: u32 = 100;
 
-/// Child side: ring the parent back after every ring, `rounds` times; then say on which CPU.
-pub fn answer(parent: Pid, rounds: u64) -> Res {
+/// Child side (role `doorbell`): ring the parent back after every ring, `rounds` times; then say
+/// on which CPU.
+pub fn answer(parent: Pid, rounds: u64) -> Result {
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
-    say("ready")?;
+    println!("ready");
     for _ in 0..rounds {
         while !wait_doorbell(Duration::from_secs(1)).map_err(|e| format!("sigtimedwait: {e}"))? {
             // PR_SET_PDEATHSIG already kills us if the parent dies; this is the belt to it.
@@ -28,19 +30,19 @@ pub fn answer(parent: Pid, rounds: u64) -> Res {
         }
         ring(parent).map_err(|e| format!("kill({parent}, doorbell): {e}"))?;
     }
-    say(&format!(
-        "cpu {}",
-        sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))?
-    ))
+    let cpu = sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))?;
+    println!("cpu {cpu}");
+    Ok(())
 }
 
 /// Waits for the child's ring back; an error if the child dies or is silent for 2 s.
-fn wait_reply(child: &mut Child) -> Res {
+fn wait_reply(child: &mut Child) -> Result {
     let end = Instant::now() + REPLY_TIMEOUT;
     while !wait_doorbell(Duration::from_millis(100)).map_err(|e| format!("sigtimedwait: {e}"))? {
-        check_stop()?;
+        stop::check()?;
         if let Some(status) = child.try_wait(WaitPidFlag::empty())? {
-            return Err(format!("doorbell child {}", describe(status)).into());
+            let pid = child.pid();
+            return Err(format!("doorbell child {pid} {}", describe(status)).into());
         }
         if Instant::now() > end {
             return Err(format!("child {} did not ring back within 2 s", child.pid()).into());
@@ -49,56 +51,24 @@ fn wait_reply(child: &mut Child) -> Res {
     Ok(())
 }
 
-/// One ring to the child and its ring back, timed with the monotonic clock.
-fn round_trip(child: &mut Child) -> Res<Duration> {
+/// One ring to the child and its ring back, timed with the monotonic clock, in nanoseconds.
+fn round_trip(child: &mut Child) -> Result<u64> {
     let start = Instant::now();
     ring(child.pid()).map_err(|e| format!("kill({}, doorbell): {e}", child.pid()))?;
     wait_reply(child)?;
-    Ok(start.elapsed())
+    Ok(nanos(start.elapsed()))
 }
 
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Res<Vec<usize>> {
-    let set = sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("sched_getaffinity: {e}"))?;
-    Ok((0..CpuSet::count())
-        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
-        .collect())
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Pins a process (0 = us) to one CPU.
-fn pin(pid: Pid, cpu: usize) -> Res {
-    let mut set = CpuSet::new();
-    set.set(cpu)
-        .map_err(|e| format!("CpuSet::set({cpu}): {e}"))?;
-    sched_setaffinity(pid, &set)
-        .map_err(|e| format!("sched_setaffinity({pid}, CPU {cpu}): {e}"))?;
-    Ok(())
-}
-
-/// Our CPU affinity as it was; restored on drop, so an error cannot leave us pinned.
-struct Unpin(CpuSet);
-
-impl Unpin {
-    fn save() -> Res<Unpin> {
-        Ok(Unpin(
-            sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("sched_getaffinity: {e}"))?,
-        ))
-    }
-}
-
-impl Drop for Unpin {
-    fn drop(&mut self) {
-        let _ = sched_setaffinity(Pid::from_raw(0), &self.0);
-    }
-}
-
-/// Starts a doorbell child for `rounds` (+ warm-up) round trips, parent on `cpus.0`, child on
-/// `cpus.1`, and runs the warm-up.
-fn start_pair(cpus: (usize, usize), rounds: u32) -> Res<Child> {
-    pin(Pid::from_raw(0), cpus.0)?;
+/// Starts a doorbell child for `rounds` (+ warm-up) round trips, pins it to `cpu` (the parent
+/// pins itself first: the child starts on the parent's CPUs), and runs the warm-up.
+fn start_pair(cpu: usize, rounds: u32) -> Result<Child> {
     let total = (WARM_UP + rounds).to_string();
-    let mut child = Child::spawn_ready("doorbell", &["--rounds", &total])?;
-    pin(child.pid(), cpus.1)?;
+    let mut child = start_ready("doorbell", &["--rounds", &total])?;
+    cpu::pin(child.pid(), cpu)?;
     for _ in 0..WARM_UP {
         round_trip(&mut child)?;
     }
@@ -106,103 +76,87 @@ fn start_pair(cpus: (usize, usize), rounds: u32) -> Res<Child> {
 }
 
 /// Reads the child's "cpu N" line and reaps it.
-fn finish_pair(mut child: Child) -> Res<String> {
-    let line = child.expect_line()?;
-    child.wait_for(WaitPidFlag::empty())?;
+fn finish_pair(mut child: Child) -> Result<String> {
+    let line = child.expect_line(REPLY_TIMEOUT)?;
+    child.wait(REPLY_TIMEOUT)?;
     Ok(line.trim_start_matches("cpu ").to_string())
 }
 
-fn micros(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+fn micros(nanos: u64) -> String {
+    format!("{:.1} µs", nanos as f64 / 1e3)
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    sorted[(sorted.len() - 1) * p / 100]
+/// The median of `samples` (nearest rank), 0 for none.
+fn median(mut samples: Vec<u64>) -> u64 {
+    stats::summarize(&mut samples).map_or(0, |summary| summary.p50)
 }
 
 /// Where to run parent and child: the same core, and two different cores when we may use two.
-fn placements() -> Res<Vec<(&'static str, (usize, usize))>> {
-    let cpus = allowed_cpus()?;
-    let first = *cpus.first().ok_or("sched_getaffinity: no CPU allowed")?;
-    let mut placements = vec![("same core", (first, first))];
-    match cpus.get(1) {
-        Some(&second) => placements.push(("different cores", (first, second))),
-        None => println!("  only CPU {first} is available: the different-cores case is skipped"),
+/// (parent CPU, child CPU) for each.
+fn placements() -> Result<Vec<(&'static str, [usize; 2])>> {
+    let [first, second] = cpu::two_cpus()?;
+    let mut placements = vec![("same core", [first, first])];
+    if second == first {
+        println!("  only CPU {first} is available: the different-cores case is skipped");
+    } else {
+        placements.push(("different cores", [first, second]));
     }
     Ok(placements)
 }
 
-pub fn run_round_trips(step: u32, rounds: u32) -> Res {
+pub fn run_round_trips(step: u32, rounds: u32) -> Result {
     println!("\nStep {step}: delivery cost — ring (kill) -> child's sigtimedwait -> ring back");
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
-    let _unpin = Unpin::save()?;
     println!(
         "  {rounds} timed round trips each, after {WARM_UP} warm-up ones; doorbell = SIGRTMIN"
     );
     for (name, cpus) in placements()? {
-        let mut child = start_pair(cpus, rounds)?;
+        // On our own CPU until `_pinned` is dropped, whichever way this iteration ends.
+        let _pinned = cpu::pin_for_now(cpus[0])?;
+        let mut child = start_pair(cpus[1], rounds)?;
         let mut samples = Vec::with_capacity(rounds as usize);
         for _ in 0..rounds {
+            // A stop signal that lands between two waits is seen here, not after every round.
+            stop::check()?;
             samples.push(round_trip(&mut child)?);
         }
         let parent_cpu = sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))?;
         let child_cpu = finish_pair(child)?;
-        samples.sort();
+        let summary = stats::summarize(&mut samples).ok_or("no round trip was timed")?;
         println!(
             "  {name:<16}(parent CPU {parent_cpu}, child CPU {child_cpu}): p50 {}  p99 {}  max {}",
-            micros(percentile(&samples, 50)),
-            micros(percentile(&samples, 99)),
-            micros(percentile(&samples, 100))
+            micros(summary.p50),
+            micros(summary.p99),
+            micros(summary.max)
         );
     }
     Ok(())
 }
 
 /// Nanoseconds on a clock.
-fn read_ns(clock: ClockId) -> Res<i64> {
+fn read_ns(clock: ClockId) -> Result<u64> {
     let now = clock_gettime(clock).map_err(|e| format!("clock_gettime({clock}): {e}"))?;
-    Ok(now.tv_sec() * 1_000_000_000 + now.tv_nsec())
+    Ok(nanos(Duration::from(now)))
 }
 
-fn median(mut values: Vec<i64>) -> Duration {
-    values.sort();
-    let middle = values.get(values.len() / 2).copied().unwrap_or(0);
-    Duration::from_nanos(u64::try_from(middle).unwrap_or(0))
-}
-
-pub fn run_who_pays(step: u32, rounds: u32) -> Res {
+pub fn run_who_pays(step: u32, rounds: u32) -> Result {
     println!("\nStep {step}: who pays — CPU time of sender and receiver around kill()");
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
-    let _unpin = Unpin::save()?;
     println!(
         "  medians of {rounds} round trips; sender: its thread CPU clock across its kill() call;"
     );
     println!("  receiver: its process CPU clock from before the ring until its ring back arrived");
-    let own_clock = ClockId::CLOCK_THREAD_CPUTIME_ID;
     let mut empty = Vec::new();
     for (name, cpus) in placements()? {
-        let mut child = start_pair(cpus, rounds)?;
-        let receiver_clock =
-            clock_getcpuclockid(child.pid()).map_err(|e| format!("clock_getcpuclockid: {e}"))?;
-        let (mut sender, mut receiver) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let receiver_before = read_ns(receiver_clock)?;
-            let sender_before = read_ns(own_clock)?;
-            ring(child.pid()).map_err(|e| format!("kill({}, doorbell): {e}", child.pid()))?;
-            let sender_after = read_ns(own_clock)?;
-            wait_reply(&mut child)?;
-            let receiver_after = read_ns(receiver_clock)?;
-            let (empty_before, empty_after) = (read_ns(own_clock)?, read_ns(own_clock)?);
-            sender.push(sender_after - sender_before);
-            receiver.push(receiver_after - receiver_before);
-            empty.push(empty_after - empty_before);
-        }
+        let _pinned = cpu::pin_for_now(cpus[0])?;
+        let mut child = start_pair(cpus[1], rounds)?;
+        let (sender, receiver) = measure_who_pays(&mut child, rounds, &mut empty)?;
         let child_cpu = finish_pair(child)?;
         println!(
             "  {name:<16}(sender CPU {}, receiver CPU {child_cpu}): sender {} in kill(), receiver {} per ring",
-            cpus.0,
-            micros(median(sender)),
-            micros(median(receiver))
+            cpus[0],
+            micros(sender),
+            micros(receiver)
         );
     }
     println!(
@@ -223,4 +177,28 @@ pub fn run_who_pays(step: u32, rounds: u32) -> Res {
     );
     println!("  work, which is charged to whichever task happened to be running.");
     Ok(())
+}
+
+/// `rounds` round trips with CPU clocks read around them: the medians of the sender's time in
+/// kill() and of the receiver's time per ring, in nanoseconds. Pushes to `empty` the time of
+/// two clock reads with nothing between them, once a round.
+fn measure_who_pays(child: &mut Child, rounds: u32, empty: &mut Vec<u64>) -> Result<(u64, u64)> {
+    let own_clock = ClockId::CLOCK_THREAD_CPUTIME_ID;
+    let receiver_clock =
+        clock_getcpuclockid(child.pid()).map_err(|e| format!("clock_getcpuclockid: {e}"))?;
+    let (mut sender, mut receiver) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        stop::check()?;
+        let receiver_before = read_ns(receiver_clock)?;
+        let sender_before = read_ns(own_clock)?;
+        ring(child.pid()).map_err(|e| format!("kill({}, doorbell): {e}", child.pid()))?;
+        let sender_after = read_ns(own_clock)?;
+        wait_reply(child)?;
+        let receiver_after = read_ns(receiver_clock)?;
+        let (empty_before, empty_after) = (read_ns(own_clock)?, read_ns(own_clock)?);
+        sender.push(sender_after.saturating_sub(sender_before));
+        receiver.push(receiver_after.saturating_sub(receiver_before));
+        empty.push(empty_after.saturating_sub(empty_before));
+    }
+    Ok((median(sender), median(receiver)))
 }

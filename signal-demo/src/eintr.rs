@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use nix::sys::wait::WaitPidFlag;
 use nix::unistd::Pid;
+use plumbing::child::Heard;
+use plumbing::{Result, procfs, stop};
 
-use crate::child::{Child, Heard, describe, say};
-use crate::{Res, check_stop};
+use crate::role::{REPLY_TIMEOUT, start_ready};
 
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,8 +19,9 @@ extern "C" fn note_signal(_: libc::c_int) {
     HANDLED.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Child side: a SIGUSR1 handler (with or without SA_RESTART), then one read(2) on stdin.
-pub fn reader(restart: bool) -> Res {
+/// Child side (role `eintr`): a SIGUSR1 handler (with or without SA_RESTART), then one read(2)
+/// on stdin.
+pub fn reader(restart: bool) -> Result {
     let flags = if restart {
         SaFlags::SA_RESTART
     } else {
@@ -29,7 +30,7 @@ pub fn reader(restart: bool) -> Res {
     let action = SigAction::new(SigHandler::Handler(note_signal), flags, SigSet::empty());
     // SAFETY: the handler only increments an atomic (async-signal-safe).
     unsafe { sigaction(Signal::SIGUSR1, &action) }.map_err(|e| format!("sigaction: {e}"))?;
-    say("ready")?;
+    println!("ready");
     let start = Instant::now();
     let mut buf = [0u8; 64];
     // read(2) itself, via nix: std's read_line / read_exact would quietly retry on EINTR.
@@ -37,45 +38,42 @@ pub fn reader(restart: bool) -> Res {
     let ms = start.elapsed().as_millis();
     let handled = HANDLED.load(Ordering::SeqCst);
     match result {
-        Err(Errno::EINTR) => say(&format!(
-            "read(2) failed with EINTR after {ms} ms; handler ran {handled} time(s)"
-        )),
-        Ok(n) => say(&format!(
-            "read(2) returned {n} bytes after {ms} ms; handler ran {handled} time(s)"
-        )),
-        Err(e) => Err(format!("read: {e}").into()),
+        Err(Errno::EINTR) => {
+            println!("read(2) failed with EINTR after {ms} ms; handler ran {handled} time(s)");
+        }
+        Ok(n) => {
+            println!("read(2) returned {n} bytes after {ms} ms; handler ran {handled} time(s)")
+        }
+        Err(e) => return Err(format!("read: {e}").into()),
     }
+    Ok(())
 }
 
 /// True once /proc says the child is asleep ("S"): after its "ready" line, the only place it
 /// can sleep is the read(2) — so a signal sent now interrupts that read, not something before.
-fn wait_until_asleep(pid: Pid) -> Res {
+fn wait_until_asleep(pid: Pid) -> Result {
     let end = Instant::now() + Duration::from_secs(2);
     loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
-        // The state is the first field after the ")" that closes the command name.
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next());
-        if state == Some("S") {
+        let state =
+            procfs::state(pid.as_raw()).map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
+        if state == 'S' {
             return Ok(());
         }
         if Instant::now() > end {
-            return Err(format!("child {pid} never blocked in read(2) (state {state:?})").into());
+            return Err(format!("child {pid} never blocked in read(2) (state {state})").into());
         }
-        check_stop()?;
+        stop::check()?;
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-pub fn run(step: u32) -> Res {
+pub fn run(step: u32) -> Result {
     println!(
         "\nStep {step}: EINTR — SIGUSR1 (handled) arrives while a child is blocked in read(2)"
     );
     for restart in [false, true] {
         let args: &[&str] = if restart { &["--restart"] } else { &[] };
-        let mut child = Child::spawn_ready("eintr", args)?;
+        let mut child = start_ready("eintr", args)?;
         wait_until_asleep(child.pid())?;
         child.signal(Signal::SIGUSR1)?;
         let label = if restart {
@@ -93,15 +91,12 @@ pub fn run(step: u32) -> Res {
             child.tell("wake")?;
             println!(
                 "  {label} {} (the parent wrote after 200 ms)",
-                child.expect_line()?
+                child.expect_line(REPLY_TIMEOUT)?
             );
         } else {
-            println!("  {label} {}", child.expect_line()?);
+            println!("  {label} {}", child.expect_line(REPLY_TIMEOUT)?);
         }
-        let status = child.wait_for(WaitPidFlag::empty())?;
-        if !matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)) {
-            return Err(format!("eintr child {}", describe(status)).into());
-        }
+        child.wait_ok(REPLY_TIMEOUT)?;
     }
     println!(
         "  std's read_exact/read_line retry EINTR for you; poll(2) and sigtimedwait(2) never restart."

@@ -2,7 +2,7 @@
 //!
 //! Runs the lecture's "Signals: Communication With Almost No Data" and "Who Actually Delivers the
 //! Signal?" on this machine. Every step starts a child (this same binary, hidden `child`
-//! subcommand — see `child.rs` for why not fork), signals it by pid, and prints what was observed.
+//! subcommand — see `role.rs` for why not fork), signals it by pid, and prints what was observed.
 //!
 //! ```text
 //! cargo run -p signal-demo                          # the whole tour, steps 1-8
@@ -12,29 +12,89 @@
 //! cargo run --release -p signal-demo -- cost --rounds 20000
 //! ```
 //!
-//! Ctrl-C or SIGTERM at any moment: loops notice a flag within 100 ms, children are killed and
-//! reaped by their owners' `Drop`, then the signal's default action is re-raised. A child whose
-//! parent dies is killed by the kernel (PR_SET_PDEATHSIG).
+//! Files: one per step, named after it (7 and 8 share `cost.rs`), holding the step and the role
+//! its child plays; `role.rs` starts those children; `lib.rs` is the doorbell `compare` times.
+//!
+//! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) at any moment: loops notice a flag within 100 ms,
+//! children are killed and reaped by their owners' `Drop`, and the exit status is the signal's
+//! (130 for Ctrl-C). A child whose parent dies is killed by the kernel (PR_SET_PDEATHSIG).
 
 mod catching;
-mod child;
 mod cost;
 mod eintr;
 mod pending;
+mod role;
 mod sigchld;
 mod table;
 mod uncatchable;
 
-use std::error::Error;
-use std::fmt;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use plumbing::stop::{self, Owns};
+use plumbing::{Result, child, program};
 
-/// Every fallible step returns this; the message names the call that failed.
-pub type Res<T = ()> = Result<T, Box<dyn Error>>;
+fn main() -> ExitCode {
+    program::main::<Cli>("signal-demo", run)
+}
+
+/// The whole tour, each step with its default size.
+fn tour() -> Result {
+    println!(
+        "signal-demo: signals as IPC, observed on this machine (pid {})",
+        std::process::id()
+    );
+    table::run(1)?;
+    catching::run(2)?;
+    uncatchable::run(3)?;
+    sigchld::run(4)?;
+    pending::run(5, 50)?;
+    eintr::run(6)?;
+    cost::run_round_trips(7, 2000)?;
+    cost::run_who_pays(8, 500)?;
+    println!("\nDone: every child was reaped; nothing is left behind.");
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result {
+    if let Some(Step::Child { parent, role }) = cli.step {
+        // The child keeps the default dispositions: it is the one being signalled.
+        return play(parent, role).map_err(|e| format!("child {}: {e}", std::process::id()).into());
+    }
+    // Stop signals only set a flag here; loops check it and unwind through the owners.
+    stop::catch(Owns::Nothing)?;
+    match cli.step {
+        None => tour(),
+        Some(Step::Table) => table::run(1),
+        Some(Step::Catch) => catching::run(2),
+        Some(Step::Uncatchable) => uncatchable::run(3),
+        Some(Step::Sigchld) => sigchld::run(4),
+        Some(Step::Pending { count }) => pending::run(5, count),
+        Some(Step::Eintr) => eintr::run(6),
+        Some(Step::Cost { rounds }) => cost::run_round_trips(7, rounds),
+        Some(Step::WhoPays { rounds }) => cost::run_who_pays(8, rounds),
+        Some(Step::Send { signal }) => catching::run_send(signal),
+        Some(Step::Child { .. }) => Ok(()), // played above
+    }
+}
+
+/// A child's side of a step: die with the parent that started us, then play the role.
+fn play(parent: i32, role: Role) -> Result {
+    // The kernel SIGKILLs us when the parent dies (strictly: when the parent *thread* that
+    // started us exits; the tour starts children from its only thread).
+    child::die_with_parent(parent)?;
+    match role {
+        Role::Catcher => catching::catcher(),
+        Role::Worker => uncatchable::worker(),
+        Role::Exit { code } => sigchld::exit_with(code),
+        Role::Sleeper => sigchld::sleeper(),
+        Role::Pending => pending::receiver(),
+        Role::Eintr { restart } => eintr::reader(restart),
+        Role::Doorbell { rounds } => cost::answer(Pid::from_raw(parent), rounds),
+    }
+}
 
 #[derive(Parser)]
 #[command(about = "Signals as IPC: a number delivered by the kernel, observed step by step")]
@@ -86,7 +146,35 @@ enum Step {
         #[arg(long)]
         parent: i32,
         #[command(subcommand)]
-        role: child::Role,
+        role: Role,
+    },
+}
+
+/// What a child does; each is the other half of one step, and lives in that step's file.
+#[derive(Subcommand, Clone, Copy)]
+enum Role {
+    /// Step 2 / send: catches INT, TERM, USR1, USR2, HUP with signal-hook's iterator
+    Catcher,
+    /// Step 3: counts and prints its progress every 10 ms
+    Worker,
+    /// Step 4: exits at once with this status
+    Exit {
+        #[arg(long)]
+        code: i32,
+    },
+    /// Step 4: waits until a signal ends it
+    Sleeper,
+    /// Step 5: blocks SIGUSR1 and SIGRTMIN, counts them after the parent says "sent"
+    Pending,
+    /// Step 6: blocks in read(2) on stdin with a SIGUSR1 handler
+    Eintr {
+        #[arg(long)]
+        restart: bool,
+    },
+    /// Steps 7-8: answers each doorbell ring with a ring back, `rounds` times
+    Doorbell {
+        #[arg(long)]
+        rounds: u64,
     },
 }
 
@@ -106,7 +194,7 @@ const SENDABLE: [Signal; 11] = [
 ];
 
 /// "usr1", "USR1" and "SIGUSR1" all name SIGUSR1.
-fn parse_signal(name: &str) -> Result<Signal, String> {
+fn parse_signal(name: &str) -> std::result::Result<Signal, String> {
     let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("SIG") {
         upper
@@ -123,151 +211,4 @@ fn parse_signal(name: &str) -> Result<Signal, String> {
                 names.join(", ").to_lowercase()
             )
         })
-}
-
-/// The signal (SIGINT or SIGTERM) that asked us to stop, or 0.
-static STOP_SIGNAL: AtomicUsize = AtomicUsize::new(0);
-
-/// The run was interrupted by this signal; main re-raises it after cleanup.
-#[derive(Debug)]
-pub struct Interrupted(i32);
-
-impl fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "interrupted by signal {}", self.0)
-    }
-}
-
-impl Error for Interrupted {}
-
-/// Err(Interrupted) once Ctrl-C or SIGTERM arrived. Every wait loop calls this at least every
-/// 100 ms, so the error unwinds through the owners (children are killed and reaped) promptly.
-pub fn check_stop() -> Res {
-    match STOP_SIGNAL.load(Ordering::SeqCst) {
-        0 => Ok(()),
-        signal => Err(Box::new(Interrupted(signal as i32))),
-    }
-}
-
-fn run(cli: Cli) -> Res {
-    if let Some(Step::Child { parent, role }) = cli.step {
-        // The child keeps default dispositions: it is the one being signalled.
-        return child::run_role(parent, role);
-    }
-    // Ctrl-C / SIGTERM only set a flag here; loops check it and unwind (see check_stop).
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        signal_hook::flag::register_usize(signal, &STOP_SIGNAL, signal as usize)
-            .map_err(|e| format!("register handler for signal {signal}: {e}"))?;
-    }
-    match cli.step {
-        None => tour(),
-        Some(Step::Table) => table::run(1),
-        Some(Step::Catch) => catching::run(2),
-        Some(Step::Uncatchable) => uncatchable::run(3),
-        Some(Step::Sigchld) => sigchld::run(4),
-        Some(Step::Pending { count }) => pending::run(5, count),
-        Some(Step::Eintr) => eintr::run(6),
-        Some(Step::Cost { rounds }) => cost::run_round_trips(7, rounds),
-        Some(Step::WhoPays { rounds }) => cost::run_who_pays(8, rounds),
-        Some(Step::Send { signal }) => catching::run_send(signal),
-        Some(Step::Child { .. }) => Ok(()), // handled above
-    }
-}
-
-fn tour() -> Res {
-    println!(
-        "signal-demo: signals as IPC, observed on this machine (pid {})",
-        std::process::id()
-    );
-    table::run(1)?;
-    catching::run(2)?;
-    uncatchable::run(3)?;
-    sigchld::run(4)?;
-    pending::run(5, 50)?;
-    eintr::run(6)?;
-    cost::run_round_trips(7, 2000)?;
-    cost::run_who_pays(8, 500)?;
-    println!("\nDone: every child was reaped; nothing is left behind.");
-    Ok(())
-}
-
-/// Parses the command line; a usage error is ONE line on stderr and exit status 2.
-fn parse_cli() -> Result<Cli, ExitCode> {
-    use clap::error::ErrorKind::{
-        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
-    };
-    Cli::try_parse().map_err(|err| {
-        if matches!(
-            err.kind(),
-            DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand | DisplayVersion
-        ) {
-            let _ = err.print();
-            return ExitCode::SUCCESS;
-        }
-        // clap's message up to its first blank line (before "Usage:"), joined into one line.
-        let text = err.render().to_string();
-        let lines: Vec<&str> = text
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .map(str::trim)
-            .collect();
-        let message = lines.join(" ");
-        eprintln!(
-            "signal-demo: {}; see --help",
-            message.trim_start_matches("error: ")
-        );
-        ExitCode::from(2)
-    })
-}
-
-/// `signal-demo | head` closes our stdout early, and println! then panics. The unwinding still
-/// runs every owner's Drop, so nothing is left behind: say it in one line, not a backtrace.
-fn quiet_when_stdout_closes() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map_or("", String::as_str);
-        if message.starts_with("failed printing to stdout") {
-            eprintln!("signal-demo: stdout was closed; stopping");
-        } else {
-            default_hook(info);
-        }
-    }));
-}
-
-fn main() -> ExitCode {
-    quiet_when_stdout_closes();
-    let cli = match parse_cli() {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let is_child = matches!(cli.step, Some(Step::Child { .. }));
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // Ctrl-C in a terminal also reaches the children, so the error that unwound us may
-            // be a child's death rather than Interrupted: the flag decides either way.
-            let stop = match STOP_SIGNAL.load(Ordering::SeqCst) {
-                _ if is_child => None,
-                0 => err.downcast_ref::<Interrupted>().map(|i| i.0),
-                signal => Some(signal as i32),
-            };
-            if let Some(signal) = stop {
-                // Children are already killed and reaped (their owners dropped on the way out).
-                // End the way the signal would have ended us, so the shell sees 130 / 143.
-                eprintln!("signal-demo: interrupted, children reaped, exiting");
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-                return ExitCode::from(128 + signal as u8);
-            }
-            let who = if is_child {
-                "signal-demo (child)"
-            } else {
-                "signal-demo"
-            };
-            eprintln!("{who}: {err}");
-            ExitCode::FAILURE
-        }
-    }
 }

@@ -8,10 +8,10 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::sys::signal::Signal;
-use nix::sys::wait::WaitPidFlag;
+use plumbing::Result;
+use plumbing::child::describe;
 
-use crate::Res;
-use crate::child::{Child, describe, say};
+use crate::role::{REPLY_TIMEOUT, start_ready};
 
 /// The most signals of each kind the demo sends (the CLI's `--count` limit).
 const MAX_COUNT: usize = 1000;
@@ -37,7 +37,7 @@ extern "C" fn count_signal(signal: libc::c_int, info: *mut libc::siginfo_t, _: *
 }
 
 /// A signal set with SIGUSR1 and SIGRTMIN (nix's SigSet cannot hold a real-time signal).
-fn usr1_and_rtmin() -> Res<libc::sigset_t> {
+fn usr1_and_rtmin() -> Result<libc::sigset_t> {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set before sigaddset touches it.
     unsafe {
@@ -51,7 +51,7 @@ fn usr1_and_rtmin() -> Res<libc::sigset_t> {
     }
 }
 
-fn set_mask(how: libc::c_int, set: &libc::sigset_t) -> Res {
+fn set_mask(how: libc::c_int, set: &libc::sigset_t) -> Result {
     // SAFETY: `set` is initialised; a null old-set pointer is allowed.
     let rc = unsafe { libc::pthread_sigmask(how, set, ptr::null_mut()) };
     if rc != 0 {
@@ -60,8 +60,9 @@ fn set_mask(how: libc::c_int, set: &libc::sigset_t) -> Res {
     Ok(())
 }
 
-/// Child side: block, install the counting handler, wait for "sent", unblock, report.
-pub fn receiver() -> Res {
+/// Child side (role `pending`): block, install the counting handler, wait for "sent", unblock,
+/// report.
+pub fn receiver() -> Result {
     let both = usr1_and_rtmin()?;
     set_mask(libc::SIG_BLOCK, &both)?;
     for signal in [libc::SIGUSR1, libc::SIGRTMIN()] {
@@ -74,7 +75,7 @@ pub fn receiver() -> Res {
             return Err(format!("sigaction({signal}): {}", std::io::Error::last_os_error()).into());
         }
     }
-    say("ready")?;
+    println!("ready");
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -87,12 +88,13 @@ pub fn receiver() -> Res {
         .iter()
         .map(|v| v.load(Ordering::SeqCst).to_string())
         .collect();
-    say(&format!("usr1 {}", USR1_SEEN.load(Ordering::SeqCst)))?;
-    say(&format!("rt {}", values.join(" ")))
+    println!("usr1 {}", USR1_SEEN.load(Ordering::SeqCst));
+    println!("rt {}", values.join(" "));
+    Ok(())
 }
 
 /// sigqueue(3): a signal plus one word of data (nix does not wrap it).
-fn sigqueue(pid: nix::unistd::Pid, signal: libc::c_int, value: usize) -> Res {
+fn sigqueue(pid: nix::unistd::Pid, signal: libc::c_int, value: usize) -> Result {
     let data = libc::sigval {
         sival_ptr: ptr::without_provenance_mut(value),
     };
@@ -109,11 +111,11 @@ fn sigqueue(pid: nix::unistd::Pid, signal: libc::c_int, value: usize) -> Res {
     Ok(())
 }
 
-pub fn run(step: u32, count: u32) -> Res {
+pub fn run(step: u32, count: u32) -> Result {
     println!(
         "\nStep {step}: pending bit vs queue — {count} signals sent to a child that blocks them"
     );
-    let mut child = Child::spawn_ready("pending", &[])?;
+    let mut child = start_ready("pending", &[])?;
     let pid = child.pid();
     for _ in 0..count {
         child.signal(Signal::SIGUSR1)?;
@@ -123,8 +125,8 @@ pub fn run(step: u32, count: u32) -> Res {
     }
     // kill/sigqueue have made them pending by the time they return; now let the child unblock.
     child.tell("sent")?;
-    let usr1 = child.expect_line()?;
-    let rt = child.expect_line()?;
+    let usr1 = child.expect_line(REPLY_TIMEOUT)?;
+    let rt = child.expect_line(REPLY_TIMEOUT)?;
     let usr1_seen: usize = usr1
         .strip_prefix("usr1 ")
         .and_then(|n| n.parse().ok())
@@ -149,9 +151,6 @@ pub fn run(step: u32, count: u32) -> Res {
         "    si_value of each, in arrival order: {}",
         rt.trim_start_matches("rt ")
     );
-    println!(
-        "  child {pid}: {}",
-        describe(child.wait_for(WaitPidFlag::empty())?)
-    );
+    println!("  child {pid} {}", describe(child.wait(REPLY_TIMEOUT)?));
     Ok(())
 }

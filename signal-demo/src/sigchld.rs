@@ -6,13 +6,26 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, waitpid};
+use plumbing::child::describe;
+use plumbing::{Result, stop};
 
-use crate::child::{Child, describe};
-use crate::{Res, check_stop};
+use crate::role;
+
+/// Child side (role `exit`): exit at once with this status.
+pub fn exit_with(code: i32) -> ! {
+    std::process::exit(code)
+}
+
+/// Child side (role `sleeper`): wait until a signal ends us.
+pub fn sleeper() -> ! {
+    loop {
+        nix::unistd::pause();
+    }
+}
 
 /// sigtimedwait(2) (nix does not wrap it): takes one signal of `set` — which must be blocked —
 /// with its details, or None after `timeout` or when a handled signal (Ctrl-C) interrupts.
-pub fn sigtimedwait(set: &SigSet, timeout: Duration) -> Res<Option<libc::siginfo_t>> {
+fn sigtimedwait(set: &SigSet, timeout: Duration) -> Result<Option<libc::siginfo_t>> {
     let limit = libc::timespec {
         tv_sec: libc::time_t::try_from(timeout.as_secs())?,
         tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
@@ -39,7 +52,7 @@ fn explain(info: &libc::siginfo_t) -> String {
     }
 }
 
-pub fn run(step: u32) -> Res {
+pub fn run(step: u32) -> Result {
     println!("\nStep {step}: SIGCHLD — told when a child ends, then reap it (no zombies)");
     // Block SIGCHLD so it stays pending until sigtimedwait takes it (no handler needed), and
     // drop any left over from earlier steps' children, which were reaped already.
@@ -50,9 +63,9 @@ pub fn run(step: u32) -> Res {
     while sigtimedwait(&chld, Duration::ZERO)?.is_some() {}
 
     let mut children = [
-        Child::spawn("exit", &["--code", "0"])?,
-        Child::spawn("exit", &["--code", "3"])?,
-        Child::spawn("sleeper", &[])?,
+        role::start("exit", &["--code", "0"])?,
+        role::start("exit", &["--code", "3"])?,
+        role::start("sleeper", &[])?,
     ];
     println!(
         "  started {}, {}, {}: exit 0, exit 3, wait to be killed",
@@ -66,7 +79,7 @@ pub fn run(step: u32) -> Res {
     let (mut notices, mut reaped) = (0, 0);
     let end = Instant::now() + Duration::from_secs(5);
     while reaped < children.len() {
-        check_stop()?;
+        stop::check()?;
         if Instant::now() > end {
             return Err("no SIGCHLD for 5 s while children were still running".into());
         }
@@ -80,7 +93,7 @@ pub fn run(step: u32) -> Res {
         for child in children.iter_mut().filter(|child| !child.is_reaped()) {
             if let Some(status) = child.try_wait(WaitPidFlag::empty())? {
                 reaped += 1;
-                println!("    reaped {}: {}", child.pid(), describe(status));
+                println!("    reaped {}, which {}", child.pid(), describe(status));
             }
         }
     }

@@ -3,7 +3,7 @@
 use nix::errno::Errno;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction};
 
-use crate::Res;
+use plumbing::Result;
 
 /// The lecture's variants, and each signal's default action as signal(7) lists it.
 const LECTURE_ENUM: [(&str, Signal, &str); 6] = [
@@ -19,7 +19,7 @@ extern "C" fn probe_handler(_: libc::c_int) {}
 
 /// Asks the kernel to install a handler for `signal`, then puts the old disposition back.
 /// Ok if the signal can be caught; the kernel's error (EINVAL) if it cannot.
-pub fn try_install_handler(signal: Signal) -> Res<Result<(), Errno>> {
+pub fn try_install_handler(signal: Signal) -> Result<Result<(), Errno>> {
     // Block every signal meanwhile, so none can reach the probe handler; one that arrives now
     // stays pending and is delivered after the old disposition is back.
     let old_mask = SigSet::all()
@@ -43,7 +43,7 @@ pub fn try_install_handler(signal: Signal) -> Res<Result<(), Errno>> {
     Ok(outcome)
 }
 
-pub fn run(step: u32) -> Res {
+pub fn run(step: u32) -> Result {
     println!("\nStep {step}: signals are an enum — the lecture's variants on this platform");
     println!(
         "  {:<8}{:<9}{:>6}  {:<16}can be caught? (sigaction here)",

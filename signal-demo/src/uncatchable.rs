@@ -8,20 +8,23 @@ use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 
-use crate::Res;
-use crate::child::{Child, Heard, describe, say};
+use plumbing::Result;
+use plumbing::child::{Child, Heard, describe};
+
+use crate::role::{REPLY_TIMEOUT, start_ready};
 use crate::table::try_install_handler;
 
-/// Child side: handlers for INT, TERM and USR1, and a progress counter printed every 10 ms.
-pub fn worker() -> Res {
+/// Child side (role `worker`): handlers for INT, TERM and USR1, and a progress counter printed
+/// every 10 ms.
+pub fn worker() -> Result {
     let mut signals =
         Signals::new([SIGINT, SIGTERM, SIGUSR1]).map_err(|e| format!("Signals::new: {e}"))?;
-    say("ready")?;
+    println!("ready");
     for progress in 1u64.. {
         for signal in signals.pending() {
-            say(&format!("caught {}", signal_name(signal).unwrap_or("?")))?;
+            println!("caught {}", signal_name(signal).unwrap_or("?"));
         }
-        say(&format!("progress {progress}"))?;
+        println!("progress {progress}");
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
@@ -35,7 +38,7 @@ struct Progress {
 }
 
 /// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
-fn watch(child: &mut Child, window: Duration) -> Res<Progress> {
+fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
     let mut seen = Progress {
         lines: 0,
         first: None,
@@ -62,7 +65,7 @@ fn show(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-pub fn run(step: u32) -> Res {
+pub fn run(step: u32) -> Result {
     println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
     for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
         match try_install_handler(signal)? {
@@ -80,7 +83,7 @@ pub fn run(step: u32) -> Res {
         "  but one that simply returns re-runs the faulting instruction, so signal-hook forbids them)"
     );
 
-    let mut child = Child::spawn_ready("worker", &[])?;
+    let mut child = start_ready("worker", &[])?;
     let pid = child.pid();
     let running = watch(&mut child, Duration::from_millis(200))?;
     println!(
@@ -90,30 +93,30 @@ pub fn run(step: u32) -> Res {
     );
 
     child.signal(Signal::SIGSTOP)?;
-    let status = child.wait_for(WaitPidFlag::WUNTRACED)?;
+    let status = child.wait_for(WaitPidFlag::WUNTRACED, REPLY_TIMEOUT)?;
     let before = watch(&mut child, Duration::ZERO)?.last.or(running.last);
     let stopped = watch(&mut child, Duration::from_millis(300))?;
     println!(
-        "  kill SIGSTOP -> waitpid: {}; {} progress lines in 300 ms, counter stays at {}",
+        "  kill SIGSTOP -> waitpid: child {}; {} progress lines in 300 ms, counter stays at {}",
         describe(status),
         stopped.lines,
         show(before)
     );
 
     child.signal(Signal::SIGCONT)?;
-    let status = child.wait_for(WaitPidFlag::WCONTINUED)?;
+    let status = child.wait_for(WaitPidFlag::WCONTINUED, REPLY_TIMEOUT)?;
     let resumed = watch(&mut child, Duration::from_millis(200))?;
     println!(
-        "  kill SIGCONT -> waitpid: {}; progress {} -> {} in 200 ms",
+        "  kill SIGCONT -> waitpid: child {}; progress {} -> {} in 200 ms",
         describe(status),
         show(resumed.first),
         show(resumed.last)
     );
 
     child.signal(Signal::SIGKILL)?;
-    let status = child.wait_for(WaitPidFlag::empty())?;
+    let status = child.wait(REPLY_TIMEOUT)?;
     println!(
-        "  kill SIGKILL -> waitpid: {} — its handlers never ran",
+        "  kill SIGKILL -> waitpid: child {} — its handlers never ran",
         describe(status)
     );
     Ok(())
