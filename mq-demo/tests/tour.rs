@@ -183,6 +183,8 @@ fn tour_shows_priorities_boundaries_persistence_flow_and_limits() {
     );
     assert_eq!(text(&out.stderr), "");
     check_tour(&stdout);
+    // Steps 1 to 5 each show their queue's name, so `leftovers` checks every one of them.
+    assert_eq!(printed_names(pid, &stdout).len(), 5, "{stdout}");
     assert_eq!(leftovers(pid, &stdout), Vec::<String>::new());
     assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
 }

@@ -92,23 +92,35 @@ pub fn listed_queues(fragment: &str) -> Vec<String> {
         .collect()
 }
 
-/// Everything a run of the binary with this pid may have left: listed queues and the tour's
-/// own names (`queue names this run: /ipc-tour-mq-<pid>-<hex>-*`, steps d b p f l).
+/// Everything a run of the binary with this pid may have left: its listed queues, and every
+/// queue name of that run its output shows.
 pub fn leftovers(pid: u32, stdout: &str) -> Vec<String> {
     let mut left = listed_queues(&format!("ipc-tour-mq-{pid}-"));
-    if let Some(base) = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("queue names this run: "))
-        .and_then(|rest| rest.split("-* ").next())
-    {
-        for step in ["d", "b", "p", "f", "l"] {
-            let name = format!("{base}-{step}");
-            if queue_exists(&name) {
-                left.push(name);
-            }
+    for name in printed_names(pid, stdout) {
+        if queue_exists(&name) && !left.iter().any(|l| name[1..] == *l) {
+            left.push(name);
         }
     }
     left
+}
+
+/// The queue names of the run with this pid that its output shows, each once: every step
+/// prints its queue's name, `/ipc-tour-mq-<pid>-<8 hex digits>`.
+pub fn printed_names(pid: u32, stdout: &str) -> Vec<String> {
+    let prefix = format!("/ipc-tour-mq-{pid}-");
+    let is_name = |word: &&str| {
+        word.strip_prefix(&prefix).is_some_and(|random| {
+            random.len() == 8 && random.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    let mut names: Vec<String> = stdout
+        .split(|c: char| c.is_whitespace() || ":;`\"".contains(c))
+        .filter(is_name)
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The seed for randomized tests: MQ_DEMO_SEED if set, else the clock. Printed for replay.

@@ -1,0 +1,136 @@
+//! Step 1, job dispatch: a coordinator process queues Tasks with priorities, then forks a
+//! worker that takes them, highest priority first.
+//!
+//! The worker is forked, not this binary started again, because a forked child inherits the
+//! open queue descriptor: the name can be unlinked before the worker even exists, so a crash
+//! at any moment leaks nothing. fork() is safe because the program is single-threaded until
+//! the last step (mpsc) starts threads.
+#![cfg(target_os = "linux")]
+
+use std::fmt;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mq_demo::{Queue, Task};
+use nix::errno::Errno;
+use nix::mqueue::MQ_OFlag;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::unistd::{Pid, getpid, getppid};
+use plumbing::{Result, child, program, stop};
+
+use crate::report::check_ended;
+
+/// task_type 0 tells the worker to stop; it is sent last, at the lowest priority.
+const SHUTDOWN: u32 = 0;
+
+/// (priority, task_type, payload), in the order the coordinator sends them.
+const JOBS: [(u32, u32, &str); 6] = [
+    (1, 2, "compress file.dat"),
+    (5, 1, "resize photo.jpg"),
+    (9, 3, "alert: temperature: 42"),
+    (3, 2, "compress logs.tar"),
+    (9, 4, "page the on-call engineer"),
+    (0, SHUTDOWN, "shutdown"),
+];
+
+pub fn run(name: &str, work: Duration) -> Result {
+    println!(
+        "\nStep 1. Job dispatch: a coordinator process sends Tasks with priorities; a worker process takes them"
+    );
+    let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 10, 256)?;
+    // The worker inherits the descriptor across fork(), so nobody needs the name any more.
+    queue.unlink()?;
+    println!("  queue {name}: 10 messages of up to 256 bytes, mode 0600; name unlinked at once");
+    for (priority, task_type, payload) in JOBS {
+        let task = Task {
+            task_type,
+            payload: payload.into(),
+        };
+        queue
+            .send(&task.encode(), priority)
+            .map_err(|e| queue.error("mq_send", e))?;
+        println!("  coordinator sent  prio {priority}  type {task_type}  {payload:?}");
+    }
+    println!(
+        "  all {} Tasks are queued before the worker starts, so the order below is the queue's, not a race",
+        JOBS.len()
+    );
+    let coordinator = getpid();
+    let mut worker = child::fork(|| run_worker(&queue, work, coordinator))?;
+    let longest = work * JOBS.len() as u32 + Duration::from_secs(10);
+    check_ended(worker.wait(longest)?, "worker")?;
+    println!("  coordinator: worker (pid {}) exited 0", worker.pid());
+    Ok(())
+}
+
+/// Why a worker ends before the shutdown Task.
+#[derive(Debug)]
+struct CoordinatorDied(Pid);
+
+impl fmt::Display for CoordinatorDied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the coordinator (pid {}) died; worker exiting", self.0)
+    }
+}
+
+impl std::error::Error for CoordinatorDied {}
+
+/// The forked worker's whole life.
+fn run_worker(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
+    // fork() asked for SIGKILL when the coordinator dies. SIGTERM instead only sets the stop
+    // flag (the handler is inherited), so the worker can notice and say why it ends.
+    prctl::set_pdeathsig(Signal::SIGTERM).map_err(|e| format!("prctl PR_SET_PDEATHSIG: {e}"))?;
+    match work_tasks(queue, work, coordinator) {
+        Err(e) if e.is::<CoordinatorDied>() => {
+            // Nobody is left to read our exit status: say it here, once.
+            program::say(&format!("worker: {e}"));
+            Ok(())
+        }
+        result => result,
+    }
+}
+
+/// Takes whole Tasks, highest priority first, until the shutdown Task.
+fn work_tasks(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
+    println!("  worker (pid {}) takes them in this order:", getpid());
+    let mut buf = vec![0; queue.msgsize()]; // mq_receive needs room for the largest message
+    let mut priorities = Vec::new();
+    loop {
+        coordinator_alive(coordinator)?;
+        let (len, priority) = match queue.receive_timeout(&mut buf, Duration::from_millis(100)) {
+            Err(Errno::ETIMEDOUT) => continue, // a slice ended: check on the coordinator again
+            received => received.map_err(|e| queue.error("mq_timedreceive", e))?,
+        };
+        let task = Task::decode(&buf[..len])
+            .map_err(|e| format!("message {}: {e}", priorities.len() + 1))?;
+        priorities.push(priority.to_string());
+        println!(
+            "    took  prio {priority}  type {}  {:?}  ({len}-byte message)",
+            task.task_type, task.payload
+        );
+        if task.task_type == SHUTDOWN {
+            break;
+        }
+        let until = Instant::now() + work;
+        while Instant::now() < until {
+            coordinator_alive(coordinator)?;
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    println!(
+        "  worker: {} Tasks, each whole; priorities in the order taken: {}",
+        priorities.len(),
+        priorities.join(" ")
+    );
+    Ok(())
+}
+
+/// In the worker: fails once the coordinator is gone (we were re-parented), or when asked to
+/// stop.
+fn coordinator_alive(coordinator: Pid) -> Result {
+    if getppid() != coordinator {
+        return Err(CoordinatorDied(coordinator).into());
+    }
+    Ok(stop::check()?)
+}

@@ -1,0 +1,78 @@
+//! Step 6, both ways and no EOF: `mq_demo::duplex` pairs one queue per direction with a
+//! liveness pipe, because a queue never reports that the last sender is gone. 1000 round trips
+//! with an echo process, then the echo is killed and a read returns EOF instead of hanging.
+#![cfg(target_os = "linux")]
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use plumbing::{Result, child, stop};
+
+use crate::report::format_duration;
+
+const SIZE: usize = 64;
+const ROUND_TRIPS: usize = 1000;
+
+pub fn run() -> Result {
+    println!(
+        "\nStep 6. Both ways, and no EOF: mq_demo::duplex = one queue per direction + a liveness pipe"
+    );
+    println!(
+        "  (a queue never reports that the last sender is gone, so each side also holds the only"
+    );
+    println!(
+        "  write end of a pipe the other side polls: the kernel closes it when the process dies)"
+    );
+    let (end, peer_end) = mq_demo::duplex(SIZE)?; // names already unlinked
+    // fork() copies both ends. Each process closes the end that is not its own, or it would
+    // hold the other's liveness pipe open itself.
+    let mut ours = Some(end);
+    let mut echo = child::fork(|| {
+        drop(ours.take()); // in the echo process
+        echo_messages(peer_end)
+    })?; // here `peer_end` went with the closure, and is closed
+    let mut end = ours.ok_or("our end of the duplex pair is gone")?;
+
+    let mut buf = [0u8; SIZE];
+    for i in 0..ROUND_TRIPS {
+        stop::check()?; // (returning drops `echo`, which kills and reaps it)
+        buf.iter_mut()
+            .enumerate()
+            .for_each(|(j, b)| *b = (i + j) as u8); // changes every message
+        end.write_all(&buf)?;
+        end.read_exact(&mut buf)?;
+        if buf.iter().enumerate().any(|(j, b)| *b != !((i + j) as u8)) {
+            return Err(format!("round trip {i}: the reply is not the inverted message").into());
+        }
+    }
+    println!(
+        "  {ROUND_TRIPS} round trips of {SIZE}-byte messages with the echo process (pid {}); every byte checked",
+        echo.pid()
+    );
+
+    echo.signal(Signal::SIGKILL)?;
+    let start = Instant::now();
+    let n = end.read(&mut buf)?; // no message will ever come: without the pipe, this would hang
+    let waited = start.elapsed();
+    echo.wait(Duration::from_secs(2))?;
+    println!(
+        "  then killed it with SIGKILL and called read(): {n} bytes (EOF) after {}, instead of waiting forever",
+        format_duration(waited)
+    );
+    Ok(())
+}
+
+/// The echo process: inverts every byte of each message and sends it back, until EOF.
+fn echo_messages(mut end: mq_demo::End) -> Result {
+    let mut buf = [0u8; SIZE];
+    loop {
+        match end.read_exact(&mut buf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()), // parent gone
+            Err(e) => return Err(e.into()),
+        }
+        buf.iter_mut().for_each(|b| *b = !*b);
+        end.write_all(&buf)?;
+    }
+}

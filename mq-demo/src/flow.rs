@@ -1,0 +1,119 @@
+//! Step 4, flow control: a queue of 3 messages is full after 3 sends. Then an O_NONBLOCK
+//! descriptor gets EAGAIN at once, a blocking one waits until its deadline or until a worker
+//! process takes a message, and a receive on the empty queue waits until its own deadline.
+#![cfg(target_os = "linux")]
+
+use std::time::{Duration, Instant};
+
+use mq_demo::Queue;
+use nix::errno::Errno;
+use nix::mqueue::MQ_OFlag;
+use plumbing::{Result, child, stop};
+
+use crate::report::{check_ended, format_duration, format_outcome};
+
+pub fn run(name: &str) -> Result {
+    println!("\nStep 4. Flow control: a queue of 3 messages");
+    let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 3, 64)?;
+    let nonblocking = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
+    queue.unlink()?; // both descriptors are open; the forked worker below inherits them
+    println!("  queue {name}: name unlinked once both descriptors were open");
+    for i in 1..=3 {
+        queue
+            .send(format!("temperature: {}", 40 + i).as_bytes(), 0)
+            .map_err(|e| queue.error("mq_send", e))?;
+    }
+    let attr = queue.attr().map_err(|e| queue.error("mq_getattr", e))?;
+    println!(
+        "  sent 3 messages without waiting; mq_getattr: curmsgs {} of maxmsg {}",
+        attr.curmsgs(),
+        attr.maxmsg()
+    );
+
+    let start = Instant::now();
+    let result = nonblocking.send(b"temperature: 44", 0);
+    println!(
+        "  O_NONBLOCK descriptor: mq_send -> {} after {} (nothing sent)",
+        format_outcome(result),
+        format_duration(start.elapsed())
+    );
+
+    let start = Instant::now();
+    let result = queue.send_timeout(b"temperature: 44", 0, Duration::from_millis(300));
+    println!(
+        "  blocking descriptor: mq_timedsend, 300 ms deadline -> {} after {}",
+        format_outcome(result),
+        format_duration(start.elapsed())
+    );
+    stop::check()?;
+
+    sender_woken_by_a_worker(&queue)?;
+    empty_queue_times_out(&queue)?;
+    Ok(stop::check()?)
+}
+
+/// A slow worker takes one message after 200 ms; the sender blocked on the full queue wakes
+/// up then.
+fn sender_woken_by_a_worker(queue: &Queue) -> Result {
+    let mut worker = child::fork(|| {
+        stop::pause(Duration::from_millis(200))?;
+        let mut buf = [0u8; 64];
+        queue
+            .receive(&mut buf)
+            .map(drop)
+            .map_err(|e| queue.error("mq_receive", e).into())
+    })?;
+    let start = Instant::now();
+    // On an error the worker is dropped, which kills and reaps it.
+    let result = send_noticing_stop(queue, b"temperature: 44", Duration::from_secs(2))?;
+    let blocked = start.elapsed();
+    check_ended(worker.wait(Duration::from_secs(10))?, "worker")?;
+    println!(
+        "  blocking descriptor again, worker (pid {}) takes one message after 200 ms: mq_timedsend -> {} after {}",
+        worker.pid(),
+        format_outcome(result),
+        format_duration(blocked)
+    );
+    Ok(())
+}
+
+/// Drains the queue, then shows mq_timedreceive giving up on the empty queue.
+fn empty_queue_times_out(queue: &Queue) -> Result {
+    let mut buf = [0u8; 64];
+    let mut drained = 0;
+    while queue
+        .attr()
+        .map_err(|e| queue.error("mq_getattr", e))?
+        .curmsgs()
+        > 0
+    {
+        queue
+            .receive(&mut buf)
+            .map_err(|e| queue.error("mq_receive", e))?;
+        drained += 1;
+    }
+    let start = Instant::now();
+    let result = queue.receive_timeout(&mut buf, Duration::from_millis(300));
+    println!(
+        "  drained {drained} messages; mq_timedreceive on the empty queue, 300 ms deadline -> {} after {}",
+        format_outcome(result.map(drop)),
+        format_duration(start.elapsed())
+    );
+    Ok(())
+}
+
+/// mq_timedsend with a `timeout` deadline, in 100 ms slices: the kernel restarts a send that
+/// a signal interrupts (our handlers use SA_RESTART), so one long call would not notice Ctrl-C
+/// until its deadline. Err only when asked to stop; the send's own outcome is the inner result.
+fn send_noticing_stop(queue: &Queue, message: &[u8], timeout: Duration) -> Result<nix::Result<()>> {
+    let until = Instant::now() + timeout;
+    loop {
+        stop::check()?;
+        let left = until.saturating_duration_since(Instant::now());
+        let slice = left.min(Duration::from_millis(100));
+        match queue.send_timeout(message, 0, slice) {
+            Err(Errno::ETIMEDOUT) if slice < left => continue,
+            result => return Ok(result),
+        }
+    }
+}
