@@ -451,3 +451,26 @@ fn a_peer_of_another_uid_is_refused() {
     assert_eq!(code, 0);
     assert!(stdout.contains("echo: temperature: 42"));
 }
+
+/// `uds-demo client ... | head -0`: a closed stdout ends the client quietly, exit status 141.
+#[test]
+fn a_client_whose_stdout_is_closed_ends_quietly_with_141() {
+    let (_srv, addr) = Running::server(&["serve"]);
+    let path = addr.strip_prefix("unix:").unwrap();
+    let mut client = Command::new(BIN)
+        .args(["client", "--unix", path, "--count", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(client.stdout.take()); // nobody reads its output any more
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -287,10 +287,10 @@ fn ctrl_c_during_a_probe_prints_no_result_for_it() {
     assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
 }
 
-/// `uds-demo | head -3`: one line on stderr, no backtrace; the servers are stopped and the
-/// private directory removed on the way out.
+/// `uds-demo | head -3`: nothing on stderr and exit status 141, as if SIGPIPE had ended it;
+/// the servers are stopped and the private directory removed on the way out.
 #[test]
-fn a_closed_stdout_ends_the_tour_with_one_line() {
+fn a_closed_stdout_ends_the_tour_quietly_with_141() {
     for lines in [3, 12] {
         let mut tour = Command::new(BIN)
             .stdout(Stdio::piped())
@@ -312,9 +312,41 @@ fn a_closed_stdout_ends_the_tour_with_one_line() {
             .unwrap()
             .read_to_string(&mut stderr)
             .unwrap();
-        assert!(!status.success(), "{stderr}");
-        assert_eq!(stderr, "uds-demo: stdout was closed; stopping\n");
+        assert_eq!(status.code(), Some(141), "after {lines} lines: {stderr}");
+        assert_eq!(stderr, "", "after {lines} lines");
         let dir = private_dir(&seen);
         assert!(!std::path::Path::new(&dir).exists(), "{dir} left behind");
     }
+}
+
+/// `uds-demo > /dev/full`: one line naming the failure, exit status 1, and the private
+/// directory (named after the tour's pid) removed on the way out.
+#[test]
+fn a_full_stdout_is_one_line_and_status_1() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        println!("skipped: no /dev/full");
+        return;
+    };
+    let tour = Command::new(BIN)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = tour.id();
+    let out = tour.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("uds-demo: cannot write to stdout: "),
+        "{stderr}"
+    );
+    let prefix = format!("ipc-tour-uds-{pid}-");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
