@@ -1,0 +1,333 @@
+//! Runs the FIFO examples end to end, each half as its own process, through
+//! the binaries cargo built, and checks what they print and leave behind.
+//! Every FIFO lives in a directory of the test's own, removed at the end.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `target/debug/examples/NAME`, found from this test binary's path
+/// (`target/debug/deps/examples-HASH`). `cargo test -p fifo-demo` builds the
+/// examples; `cargo test --test examples` alone does not, so a binary older
+/// than its source fails here instead of testing stale code.
+fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
+    let path = debug.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
+    let edited = modified(&source).expect("example source");
+    let fresh = modified(&path).is_ok_and(|built| built >= edited);
+    assert!(
+        fresh,
+        "{} is missing or older than its source: run `cargo test -p fifo-demo` \
+         or `cargo build -p fifo-demo --examples`",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// A directory of the test's own under the temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let name = format!(
+            "fifo-demo-examples-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn assert_empty(&self) {
+        let left: Vec<_> = fs::read_dir(&self.0).expect("read dir").flatten().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A started example: its stdout arrives line by line over a channel, its
+/// stderr is collected. Killed (with its process group) when dropped.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+fn start(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout piped");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut stderr = child.stderr.take().expect("stderr piped");
+    let stderr = Some(thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    }));
+    Running {
+        child,
+        lines,
+        seen: Vec::new(),
+        stderr,
+    }
+}
+
+impl Running {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for a stdout line equal to `want`.
+    fn expect_line(&mut self, want: &str) {
+        let deadline = Instant::now() + LIMIT;
+        while !self.seen.iter().any(|l| l == want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(e) => panic!("no line {want:?} ({e}); got {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the exit; returns the status, all stdout lines and stderr.
+    fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {LIMIT:?}: {:#?}",
+                self.seen
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        // The last lines may still be on their way: read to end-of-file.
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().expect("stderr"))
+            .unwrap_or_default();
+        (status, std::mem::take(&mut self.seen), err)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = killpg(self.pid(), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Opens the FIFO for writing without ever blocking: with O_NONBLOCK the
+/// open fails at once (ENXIO) until the reader has reached its own open(),
+/// so it is retried until then.
+fn open_writer(fifo: &Path) -> File {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let opened = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+        match opened {
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.expect("open FIFO for writing"),
+        }
+    }
+}
+
+/// Waits until `pid` sleeps in the kernel (state S in /proc/PID/stat).
+fn wait_until_asleep(pid: Pid) {
+    let stat = format!("/proc/{pid}/stat");
+    let asleep = || {
+        let text = fs::read_to_string(&stat).unwrap_or_default();
+        text.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('S'))
+    };
+    let deadline = Instant::now() + LIMIT;
+    while !asleep() {
+        assert!(Instant::now() < deadline, "process {pid} never blocked");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
+    const LINES: usize = 2000; // over 64 KiB each: the writers contend
+    let dir = TempDir::new();
+    let fifo = dir.0.join("sensor_pipe"); // the default name under TMPDIR
+    let mut reader = start(example("fifo_reader").env("TMPDIR", &dir.0));
+    reader.expect_line(&format!(
+        "reader: waiting for a writer on {}",
+        fifo.display()
+    ));
+    let meta = fs::symlink_metadata(&fifo).expect("stat FIFO");
+    assert!(meta.file_type().is_fifo(), "not a FIFO");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "FIFO mode");
+
+    // A writer of the test's own bridges the start-up, so the reader cannot
+    // see end-of-file before both writers have connected.
+    let bridge = open_writer(&fifo);
+    reader.expect_line("reader: a writer opened the FIFO");
+    let mut writers: Vec<Running> = (0..2)
+        .map(|_| {
+            start(
+                example("fifo_writer")
+                    .arg(&fifo)
+                    .arg(LINES.to_string())
+                    .arg("0"),
+            )
+        })
+        .collect();
+    for w in &mut writers {
+        w.expect_line(&format!(
+            "writer {}: connected to {}",
+            w.pid(),
+            fifo.display()
+        ));
+    }
+    drop(bridge);
+
+    let pids: Vec<i32> = writers.iter().map(|w| w.pid().as_raw()).collect();
+    for w in writers {
+        let pid = w.pid();
+        let (status, out, err) = w.finish();
+        assert!(status.success(), "writer {pid}: {status}\n{err}");
+        assert!(
+            out.contains(&format!("writer {pid}: wrote {LINES} lines, closing")),
+            "{out:?}"
+        );
+    }
+    let (status, out, err) = reader.finish();
+    assert!(status.success(), "reader: {status}\n{err}");
+
+    // Each writer's lines arrive whole and in its own order.
+    let mut next = [1, 1];
+    for line in &out[2..out.len() - 2] {
+        let rest = line.strip_prefix("reader: temperature: 42 (writer ");
+        let (pid, i) = rest
+            .and_then(|r| r.strip_suffix(&format!(" of {LINES})")))
+            .and_then(|r| r.split_once(", line "))
+            .and_then(|(p, i)| Some((p.parse::<i32>().ok()?, i.parse::<usize>().ok()?)))
+            .unwrap_or_else(|| panic!("mangled line: {line:?}"));
+        let w = pids.iter().position(|&p| p == pid).expect("a known writer");
+        assert_eq!(i, next[w], "writer {pid} out of order: {line:?}");
+        next[w] += 1;
+    }
+    assert_eq!(next, [LINES + 1, LINES + 1], "lines missing");
+    let tail = [
+        format!(
+            "reader: end-of-file after {} lines: the last writer closed the FIFO",
+            2 * LINES
+        ),
+        format!("reader: removed {}", fifo.display()),
+    ];
+    assert_eq!(out[out.len() - 2..], tail);
+    dir.assert_empty();
+}
+
+#[test]
+fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
+    let dir = TempDir::new();
+    let fifo = dir.0.join("sigint.fifo");
+    let mut reader = start(example("fifo_reader").arg(&fifo));
+    reader.expect_line(&format!(
+        "reader: waiting for a writer on {}",
+        fifo.display()
+    ));
+    // Nothing else sleeps after that line: asleep means blocked in open().
+    wait_until_asleep(reader.pid());
+    assert!(fifo.exists());
+
+    let sent = Instant::now();
+    kill(reader.pid(), Signal::SIGINT).expect("kill -INT");
+    let (status, _, err) = reader.finish();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status}\n{err}");
+    dir.assert_empty();
+}
+
+#[test]
+fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
+    let dir = TempDir::new();
+    let fifo = dir.0.join("sigterm.fifo");
+    let mut reader = start(example("fifo_reader").arg(&fifo));
+    reader.expect_line(&format!(
+        "reader: waiting for a writer on {}",
+        fifo.display()
+    ));
+    let mut writer = open_writer(&fifo);
+    writer.write_all(b"temperature: 42\n").expect("write");
+    reader.expect_line("reader: temperature: 42"); // now blocked in read()
+
+    kill(reader.pid(), Signal::SIGTERM).expect("kill -TERM");
+    let (status, _, err) = reader.finish();
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}\n{err}");
+    drop(writer);
+    dir.assert_empty();
+}
+
+#[test]
+fn writer_without_a_fifo_fails_naming_the_path_and_creates_nothing() {
+    let dir = TempDir::new();
+    let fifo = dir.0.join("missing.fifo");
+    let (status, _, err) = start(example("fifo_writer").arg(&fifo)).finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("stat {}: No such file", fifo.display())),
+        "{err}"
+    );
+    dir.assert_empty();
+}

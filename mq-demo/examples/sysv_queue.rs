@@ -1,0 +1,100 @@
+//! System V message queues: every message carries a type, and the receiver picks by type.
+//! Lecture: "Message Queues", the table row "Order: FIFO, or selectable by message type".
+//! Linux only; nix wraps no System V IPC, so this calls libc directly.
+//!
+//! Run: `cargo run -p mq-demo --example sysv_queue`
+//!
+//! You will see messages of types 3, 1 and 2 sent, the type-2 one received first, the rest
+//! lowest type first, and the queue removed (without msgctl IPC_RMID it would outlive us,
+//! listed by `ipcs -q`). All calls pass IPC_NOWAIT: nothing blocks, so no Ctrl-C handler;
+//! if it is killed mid-run anyway, `ipcrm -q ID` removes the queue whose id it printed.
+
+#[cfg(target_os = "linux")]
+use nix::errno::Errno;
+
+/// The layout msgsnd and msgrcv expect: a type (> 0 when sending), then the bytes.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[derive(Default)]
+struct Message {
+    mtype: libc::c_long,
+    mtext: [u8; 32],
+}
+
+/// Owns the queue: dropping it removes the queue, on success and on every early `?`.
+#[cfg(target_os = "linux")]
+struct Queue(libc::c_int);
+
+#[cfg(target_os = "linux")]
+impl Queue {
+    fn send(&self, mtype: libc::c_long, text: &str) -> Result<(), String> {
+        let mut mtext = [0; 32];
+        let Some(slot) = mtext.get_mut(..text.len()) else {
+            return Err(format!("msgsnd: {text:?} is over 32 bytes"));
+        };
+        slot.copy_from_slice(text.as_bytes());
+        let message = Message { mtype, mtext };
+        let ptr = (&raw const message).cast();
+        // SAFETY: #[repr(C)]: the c_long type, then >= text.len() bytes, copied by the kernel.
+        let rc = unsafe { libc::msgsnd(self.0, ptr, text.len(), libc::IPC_NOWAIT) };
+        Errno::result(rc).map_err(|e| format!("msgsnd type {mtype}: {e}"))?;
+        Ok(())
+    }
+
+    /// The oldest message that `msgtyp` selects, or None if there is none now.
+    fn receive(&self, msgtyp: libc::c_long) -> Result<Option<(libc::c_long, String)>, String> {
+        let mut message = Message::default();
+        let (ptr, size) = ((&raw mut message).cast(), message.mtext.len());
+        // SAFETY: the kernel writes one c_long and at most `size` bytes into `message`.
+        let rc = unsafe { libc::msgrcv(self.0, ptr, size, msgtyp, libc::IPC_NOWAIT) };
+        let len = match Errno::result(rc) {
+            Ok(len) => len as usize,               // the byte count, never negative
+            Err(Errno::ENOMSG) => return Ok(None), // IPC_NOWAIT: fails instead of waiting
+            Err(e) => return Err(format!("msgrcv type {msgtyp}: {e}")),
+        };
+        let text = String::from_utf8_lossy(message.mtext.get(..len).unwrap_or_default());
+        Ok(Some((message.mtype, text.into_owned())))
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: IPC_RMID reads no buffer (null is allowed); a wrong id fails with EINVAL.
+        let rc = unsafe { libc::msgctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+        match Errno::result(rc) {
+            Ok(_) => println!("msgctl IPC_RMID: queue {} removed", self.0),
+            Err(e) => eprintln!("msgctl {} IPC_RMID: {e}", self.0),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // IPC_PRIVATE: a new queue that only its id names, so runs never collide. Unrelated
+    // processes would share a key instead, made with ftok(path, proj_id).
+    // SAFETY: msgget takes two integers and touches no memory of ours.
+    let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+    let id = Errno::result(id).map_err(|e| format!("msgget IPC_PRIVATE: {e}"))?;
+    let queue = Queue(id);
+    println!("msgget: queue id {id}, mode 0600; `ipcs -q` lists it until removed");
+
+    for (mtype, text) in [(3, "rotate logs"), (1, "send alert"), (2, "compress")] {
+        queue.send(mtype, text)?;
+        println!("msgsnd type {mtype}: {text:?}");
+    }
+    // msgtyp 2: the oldest message of type 2, passing older ones of other types. msgtyp -3:
+    // the oldest of the lowest type <= 3 (smallest wins; in POSIX the largest priority does).
+    for msgtyp in [2, -3] {
+        while let Some((mtype, text)) = queue.receive(msgtyp)? {
+            println!("msgrcv {msgtyp:>2}: type {mtype} {text:?}");
+        }
+    }
+    Ok(()) // `queue` drops here: msgctl(IPC_RMID)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("the libc crate binds msgget and friends only on Linux; run this there.");
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! End to end: the examples in mq-demo/examples, run as the binaries cargo built, each half
+//! as its own process, the way a reader runs them one after the other.
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::mqueue::{MQ_OFlag, mq_close, mq_getattr, mq_open, mq_unlink};
+use nix::sys::stat::Mode;
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// target/debug/examples/NAME, found from this test binary (target/debug/deps/examples-*).
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let debug = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = debug.join("examples").join(name);
+    let rebuild = "run `cargo test -p mq-demo` (it builds the examples) or \
+                   `cargo build -p mq-demo --examples`; `--test examples` alone does not";
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", path.display()));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    if let Ok(edited) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+        assert!(
+            built >= edited,
+            "{} is older than its source: {rebuild}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// Waits at most TIMEOUT for the child to exit; kills and reaps it and fails otherwise.
+fn wait_bounded(child: &mut Child, what: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {TIMEOUT:?}; killed it");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs an example to completion (bounded) and returns what it printed.
+fn run(name: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    wait_bounded(&mut child, name);
+    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
+    child.wait_with_output().expect("wait_with_output")
+}
+
+/// Runs an example that must succeed and returns its stdout.
+fn run_ok(name: &str, args: &[&str]) -> String {
+    let out = run(name, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}\n{stdout}{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// A queue name no other run or test uses; unlinks it when dropped, so a failing test
+/// leaves no queue behind either.
+struct QueueName(String);
+
+impl QueueName {
+    fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        QueueName(format!(
+            "/mq-demo-example-{}-{n}-{nanos}",
+            std::process::id()
+        ))
+    }
+}
+
+impl Drop for QueueName {
+    fn drop(&mut self) {
+        let _ = mq_unlink(self.0.as_str());
+    }
+}
+
+/// How many messages the queue holds now, or the error of mq_open.
+fn messages_in(name: &str) -> Result<i64, Errno> {
+    let queue = mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None)?;
+    let count = mq_getattr(&queue).map(|attr| attr.curmsgs());
+    mq_close(queue).expect("mq_close");
+    count
+}
+
+#[test]
+fn tasks_survive_the_sender_and_come_out_by_priority_then_the_queue_is_gone() {
+    let queue = QueueName::new();
+    let name = queue.0.as_str();
+
+    let sent = run_ok("task_send", &[name]);
+    assert_eq!(
+        sent.lines()
+            .filter(|l| l.starts_with("sent priority"))
+            .count(),
+        4,
+        "{sent}"
+    );
+    // The sender has exited; its tasks are still in the kernel.
+    assert_eq!(messages_in(name), Ok(4), "after task_send exited:\n{sent}");
+
+    let received = run_ok("task_receive", &[name]);
+    let tasks: Vec<&str> = received
+        .lines()
+        .filter(|l| l.starts_with("received"))
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            r#"received priority 9: task_type 2 "send alert: disk 95% full""#,
+            r#"received priority 5: task_type 1 "compress file.dat""#,
+            r#"received priority 5: task_type 4 "resize image.png""#,
+            r#"received priority 1: task_type 3 "rotate logs""#,
+        ],
+        "priority order (FIFO within a priority), payloads intact:\n{received}"
+    );
+    assert!(received.contains("queue empty after 4 tasks"), "{received}");
+
+    // Removed: /dev/mqueue need not be mounted, so ask mq_open.
+    assert_eq!(messages_in(name), Err(Errno::ENOENT), "queue left behind");
+    let again = run("task_receive", &[name]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains(&format!("mq_open {name}: no such queue")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_full_queue_makes_task_send_fail_instead_of_block() {
+    let queue = QueueName::new();
+    let name = queue.0.as_str();
+    run_ok("task_send", &[name]);
+    run_ok("task_send", &[name]);
+    // 8 of 10 slots are taken: the third run fits two tasks, then gets EAGAIN.
+    let out = run("task_send", &[name]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "third task_send succeeded");
+    assert!(err.contains("queue full"), "{err}");
+    assert_eq!(messages_in(name), Ok(10));
+    let received = run_ok("task_receive", &[name]);
+    assert!(
+        received.contains("queue empty after 10 tasks"),
+        "{received}"
+    );
+    assert_eq!(messages_in(name), Err(Errno::ENOENT), "queue left behind");
+}
+
+#[test]
+fn task_mpsc_delivers_whole_tasks_in_send_order() {
+    let out = run_ok("task_mpsc", &[]);
+    let got: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("worker got"))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"worker got task_type 1: "compress file.dat""#,
+            r#"worker got task_type 3: "rotate logs""#,
+            r#"worker got task_type 2: "send alert: disk 95% full""#,
+            r#"worker got task_type 4: "resize image.png""#,
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().last(),
+        Some("channel closed; the worker got 4 tasks, in the order sent")
+    );
+}
+
+#[test]
+fn sysv_queue_selects_by_type_and_removes_the_queue() {
+    let out = run_ok("sysv_queue", &[]);
+    let id: libc::c_int = out
+        .split("queue id ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no queue id in:\n{out}"));
+
+    // SAFETY: msqid_ds is plain integers, so all-zero is a valid value.
+    let mut info: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT writes one msqid_ds into `info`, which is ours and large enough.
+    let rc = unsafe { libc::msgctl(id, libc::IPC_STAT, &mut info) };
+    let errno = Errno::last();
+    if rc == 0 {
+        // SAFETY: IPC_RMID reads no buffer. Remove what the example left, then fail.
+        unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        panic!("queue {id} was left behind (removed it now):\n{out}");
+    }
+    assert!(
+        matches!(errno, Errno::EINVAL | Errno::EIDRM),
+        "msgctl IPC_STAT {id}: {errno}"
+    );
+
+    let received: Vec<&str> = out.lines().filter(|l| l.starts_with("msgrcv")).collect();
+    assert_eq!(
+        received,
+        [
+            r#"msgrcv  2: type 2 "compress""#,
+            r#"msgrcv -3: type 1 "send alert""#,
+            r#"msgrcv -3: type 3 "rotate logs""#,
+        ],
+        "type 2 first, then lowest type first:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("msgctl IPC_RMID: queue {id} removed")),
+        "{out}"
+    );
+}

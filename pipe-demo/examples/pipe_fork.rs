@@ -1,0 +1,88 @@
+//! A pipe made by hand: `pipe()`, then `fork()`. The parent writes three
+//! readings into the pipe; the child reads lines until end-of-file.
+//!
+//! Lecture section: "Why Pipes Still Exist" ("Call pipe(), call fork(), and
+//! you have a working channel").
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run -p pipe-demo --example pipe_fork
+//! ```
+//!
+//! You will see (process ids differ):
+//!
+//! ```text
+//! child 4101 read: temperature: 42
+//! child 4101 read: temperature: 43
+//! child 4101 read: temperature: 41
+//! child 4101: end-of-file after 3 lines
+//! parent 4100: wrote 3 lines; child 4101 exited with status 0
+//! ```
+
+use std::error::Error;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
+
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork, getpid, pipe};
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let (read_end, write_end) = pipe().map_err(|e| format!("pipe: {e}"))?;
+
+    // SAFETY: fork() copies only the calling thread. This program has one
+    // thread, so no lock (allocator, stdout) can be left held by a thread the
+    // child lacks; the child may allocate and print like any program.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            // The child inherited both ends. read() returns 0 (end-of-file)
+            // only once every write end is closed, the child's own copy
+            // included: keep it open and the child waits forever.
+            drop(write_end);
+            let code = match child_reads(read_end) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("child {}: {e}", getpid());
+                    1
+                }
+            };
+            // Exit here: returning from main would run the parent's code.
+            std::process::exit(code);
+        }
+        ForkResult::Parent { child } => {
+            // The parent never reads. Closing its read end means a write
+            // fails with EPIPE if the child dies, instead of blocking forever
+            // once the buffer is full.
+            drop(read_end);
+            let mut pipe = File::from(write_end);
+            for t in [42, 43, 41] {
+                let line = format!("temperature: {t}\n");
+                pipe.write_all(line.as_bytes())
+                    .map_err(|e| format!("write to pipe: {e}"))?;
+            }
+            drop(pipe); // the last write end: the child now sees end-of-file
+
+            let how = match waitpid(child, None).map_err(|e| format!("waitpid {child}: {e}"))? {
+                WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+                WaitStatus::Signaled(_, sig, _) => format!("was killed by {sig}"),
+                other => format!("changed state: {other:?}"),
+            };
+            println!("parent {}: wrote 3 lines; child {child} {how}", getpid());
+        }
+    }
+    Ok(())
+}
+
+/// Prints every line that arrives, until end-of-file.
+fn child_reads(read_end: OwnedFd) -> Result<(), Box<dyn Error>> {
+    let me = getpid();
+    let mut count = 0;
+    for line in BufReader::new(File::from(read_end)).lines() {
+        let line = line.map_err(|e| format!("read from pipe: {e}"))?;
+        println!("child {me} read: {line}");
+        count += 1;
+    }
+    println!("child {me}: end-of-file after {count} lines");
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `ls | grep .rs | wc -l` built by hand, the way a shell does it: two pipes,
+//! three fork()s, dup2() onto stdin/stdout, execvp().
+//!
+//! Lecture section: "Why Pipes Still Exist" (every `|` is a pipe).
+//!
+//! Run it, then ask the shell for comparison:
+//!
+//! ```text
+//! cargo run -p pipe-demo --example pipeline
+//! sh -c 'ls | grep .rs | wc -l'
+//! ```
+//!
+//! You will see on stdout exactly what the shell prints (the number of names
+//! in the current directory that match `.rs`), then on stderr how each stage
+//! ended (grep's status is 1 when no line matched):
+//!
+//! ```text
+//! 0
+//! pipeline: ls exited with status 0
+//! pipeline: grep exited with status 1
+//! pipeline: wc exited with status 0
+//! ```
+
+use std::error::Error;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, dup2_stdin, dup2_stdout, execvp, fork, pipe2};
+
+fn main() -> Result<(), Box<dyn Error>> {
+    // O_CLOEXEC: exec() closes these descriptors in each child, so no child
+    // keeps a pipe end it does not use; only the copies dup2() puts on fd 0
+    // and fd 1 survive (dup2 clears the flag on the new descriptor).
+    let (grep_reads, ls_writes) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
+    let (wc_reads, grep_writes) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
+
+    let ls = stage(&["ls"], None, Some(&ls_writes))?;
+    let grep = stage(&["grep", ".rs"], Some(&grep_reads), Some(&grep_writes))?;
+    let wc = stage(&["wc", "-l"], Some(&wc_reads), None)?;
+
+    // We still hold a copy of every end. wc sees end-of-file only when every
+    // write end of its pipe is closed, ours included: keep grep_writes open
+    // and wc waits forever, and so do we in waitpid below.
+    drop((ls_writes, grep_reads, grep_writes, wc_reads));
+
+    for (name, pid) in [("ls", ls), ("grep", grep), ("wc", wc)] {
+        let how = match waitpid(pid, None).map_err(|e| format!("waitpid {name}: {e}"))? {
+            WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+            WaitStatus::Signaled(_, sig, _) => format!("was killed by {sig}"),
+            other => format!("changed state: {other:?}"),
+        };
+        eprintln!("pipeline: {name} {how}");
+    }
+    Ok(())
+}
+
+/// Forks a child that gets `stdin` as fd 0 and `stdout` as fd 1 (when given)
+/// and replaces itself with `argv`. Returns the child's pid.
+fn stage(
+    argv: &[&str],
+    stdin: Option<&OwnedFd>,
+    stdout: Option<&OwnedFd>,
+) -> Result<Pid, Box<dyn Error>> {
+    // Build the C strings before fork: the child only redirects and execs.
+    let args = argv
+        .iter()
+        .map(|a| CString::new(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    // SAFETY: fork() copies only the calling thread; this program has one
+    // thread, so the child inherits no lock held by a thread it lacks.
+    match unsafe { fork() }.map_err(|e| format!("fork for {}: {e}", argv[0]))? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE, and
+            // an ignored signal stays ignored across exec; a shell restores
+            // the default so a writer whose reader left dies quietly.
+            let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+            let redirected = stdin
+                .map_or(Ok(()), dup2_stdin)
+                .and_then(|()| stdout.map_or(Ok(()), dup2_stdout));
+            let err = match redirected {
+                Ok(()) => match execvp(&args[0], &args) {
+                    Err(e) => format!("execvp: {e}"),
+                },
+                Err(e) => format!("dup2: {e}"),
+            };
+            // Only reached if dup2 or exec failed. Exit, never return: the
+            // parent's code must not run in the child. 127: like a shell.
+            eprintln!("pipeline: {}: {err}", argv[0]);
+            std::process::exit(127);
+        }
+    }
+}

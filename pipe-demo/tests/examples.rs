@@ -1,0 +1,189 @@
+//! Runs every example in `examples/` end to end, through the binary cargo
+//! built, and checks what it prints. Each example runs in its own process
+//! group, so a hung example and any child it forked are killed together.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `target/debug/examples/NAME`, found from this test binary's path
+/// (`target/debug/deps/examples-HASH`). `cargo test -p pipe-demo` builds the
+/// examples; `cargo test --test examples` alone does not, so a binary older
+/// than its source fails here instead of testing stale code.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
+    let path = debug.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
+    let edited = modified(&source).expect("example source");
+    let fresh = modified(&path).is_ok_and(|built| built >= edited);
+    assert!(
+        fresh,
+        "{} is missing or older than its source: run `cargo test -p pipe-demo` \
+         or `cargo build -p pipe-demo --examples`",
+        path.display()
+    );
+    path
+}
+
+/// A process group started by `run`; killed when dropped (e.g. on a panic).
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = killpg(Pid::from_raw(self.0.id() as i32), Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `cmd` in a new process group; returns (status, stdout, stderr). Fails
+/// if it takes longer than LIMIT or leaves a process of its group behind.
+fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
+    let what = format!("{cmd:?}");
+    let child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut group = Group(child);
+    let out = drain(group.0.stdout.take().expect("stdout piped"));
+    let err = drain(group.0.stderr.take().expect("stderr piped"));
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = group.0.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} still running after {LIMIT:?}: killed"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    let pgid = Pid::from_raw(group.0.id() as i32);
+    let left = killpg(pgid, None);
+    assert_eq!(
+        left,
+        Err(Errno::ESRCH),
+        "{what} left a process in its group"
+    );
+    (
+        status,
+        out.join().expect("stdout"),
+        err.join().expect("stderr"),
+    )
+}
+
+/// A directory of its own under the temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let name = format!(
+            "pipe-demo-examples-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir(&path).expect("create temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn cat_temperature_gets_its_reading_back_and_cat_exits() {
+    let (status, out, err) = run(&mut Command::new(example("cat_temperature")));
+    assert!(status.success(), "{status}\n{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "sent to cat:   temperature: 42",
+            "cat sent back: temperature: 42",
+            "cat ended with exit status: 0",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn pipe_fork_child_reads_to_end_of_file_and_is_reaped() {
+    let (status, out, err) = run(&mut Command::new(example("pipe_fork")));
+    assert!(status.success(), "{status}\n{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    let child = lines[0]
+        .strip_prefix("child ")
+        .and_then(|rest| rest.split(' ').next())
+        .expect("first line names the child");
+    for (line, t) in lines.iter().zip([42, 43, 41]) {
+        assert_eq!(
+            *line,
+            format!("child {child} read: temperature: {t}"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        lines[3],
+        format!("child {child}: end-of-file after 3 lines")
+    );
+    assert!(
+        lines[4].starts_with("parent ")
+            && lines[4].ends_with(&format!(
+                ": wrote 3 lines; child {child} exited with status 0"
+            )),
+        "{out}"
+    );
+}
+
+#[test]
+fn pipeline_prints_what_the_shell_prints() {
+    let dir = TempDir::new();
+    for name in ["main.rs", "lib.rs", "build.rs", "notes.txt", "Cargo.toml"] {
+        fs::write(dir.0.join(name), "").expect("create file");
+    }
+    let (status, out, err) = run(Command::new(example("pipeline")).current_dir(&dir.0));
+    assert!(status.success(), "{status}\n{out}{err}");
+    let (sh_status, sh_out, sh_err) = run(Command::new("sh")
+        .args(["-c", "ls | grep .rs | wc -l"])
+        .current_dir(&dir.0));
+    assert!(sh_status.success(), "sh: {sh_status}\n{sh_err}");
+    assert_eq!(out, sh_out, "pipeline vs sh");
+    assert_eq!(out.trim(), "3");
+    for stage in ["ls", "grep", "wc"] {
+        let report = format!("pipeline: {stage} exited with status 0");
+        assert!(err.lines().any(|l| l == report), "no `{report}` in:\n{err}");
+    }
+}

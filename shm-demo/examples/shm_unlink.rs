@@ -1,0 +1,19 @@
+//! Removes the named shared memory object, the last step after shm_write and
+//! shm_read (TLPI's pshm_unlink). Lecture: "Shared Memory: Zero-Copy, You Own
+//! Coordination": the name lives in /dev/shm until someone removes it.
+//!
+//! Run:
+//!   cargo run -p shm-demo --example shm_unlink [NAME]
+//!
+//! You will see `removed /sensor_data`, and `ls /dev/shm` no longer lists it.
+//! Processes that still have it mapped keep their memory; the pages are
+//! freed when the last mapping and descriptor go away.
+
+use nix::sys::mman::shm_unlink;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let name = std::env::args().nth(1).unwrap_or("/sensor_data".into());
+    shm_unlink(name.as_str()).map_err(|e| format!("shm_unlink {name}: {e}"))?;
+    println!("removed {name}");
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! Runs every example in `shm-demo/examples/` end to end, through the binaries
+//! `cargo test` builds, each half of a pair in its own process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// target/debug/examples/NAME, found from this test binary (in deps/),
+/// and no older than examples/NAME.rs.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
+    let path = debug.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo test -p shm-demo` or `cargo build -p shm-demo --examples`",
+        path.display()
+    );
+    // `cargo test --test examples` alone does not rebuild the examples.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    assert!(
+        modified(&path) >= modified(&source),
+        "{} is older than its source: run `cargo build -p shm-demo --examples`",
+        path.display()
+    );
+    path
+}
+
+/// A name no other run or test uses: pid, a counter and the clock.
+fn unique(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("shmex-{tag}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Waits for `child` at most LIMIT; on timeout kills it and fails.
+fn finish(mut child: Child, what: &str) -> Finished {
+    let deadline = Instant::now() + LIMIT;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {LIMIT:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("collect output");
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs an example to the end (outputs are small: pipes cannot fill).
+fn run(name: &str, args: &[&str]) -> Finished {
+    let child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    finish(child, name)
+}
+
+/// A long-running example whose stdout lines arrive on a channel. Dropping
+/// it kills and reaps the process, so a failed assertion leaves no process.
+struct Server {
+    child: Option<Child>,
+    lines: Receiver<String>,
+}
+
+impl Server {
+    fn start(name: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(example(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server {
+            child: Some(child),
+            lines,
+        }
+    }
+
+    /// The next stdout line containing `needle` (the readiness handshake).
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?} from the server: {e}"),
+            }
+        }
+    }
+
+    /// Waits for the exit; returns the status and the rest of stdout.
+    fn finish(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("child");
+        child.stdout = None;
+        let out = finish(child, "server");
+        // The reader thread ends at EOF, which follows the exit.
+        let deadline = Instant::now() + LIMIT;
+        let mut rest = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("server output did not end: {e}"),
+            }
+        }
+        (out.status, rest.join("\n"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Removes /dev/shm/NAME when the test ends, however it ends.
+struct ShmCleanup(String);
+
+impl Drop for ShmCleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
+    }
+}
+
+/// Removes a socket path when the test ends, so a failing test leaves none.
+struct PathCleanup(PathBuf);
+
+impl Drop for PathCleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn dev_shm() -> Vec<String> {
+    let entries = std::fs::read_dir("/dev/shm").expect("read /dev/shm");
+    entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn shm_write_then_read_then_unlink() {
+    let bare = unique("sensor");
+    let _cleanup = ShmCleanup(bare.clone());
+    let name = format!("/{bare}");
+    let object = format!("/dev/shm/{bare}");
+
+    let w = run("shm_write", &[&name]);
+    assert!(w.status.success(), "shm_write: {}", w.stderr);
+    assert!(w.stdout.contains("wrote temperature: 42"), "{}", w.stdout);
+    let pid = w
+        .stdout
+        .split("writer pid ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+
+    // The writer has exited and the object is still there, owner-only.
+    let meta = std::fs::metadata(&object).expect("object persists after shm_write");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // O_EXCL: a second writer does not silently reuse it.
+    let again = run("shm_write", &[&name]);
+    assert!(!again.status.success());
+    assert!(
+        again.stderr.contains("shm_open") && again.stderr.contains("EEXIST"),
+        "{}",
+        again.stderr
+    );
+
+    let r = run("shm_read", &[&name]);
+    assert!(r.status.success(), "shm_read: {}", r.stderr);
+    assert_eq!(
+        r.stdout.trim(),
+        format!("temperature: 42 (writer pid {pid})")
+    );
+
+    let u = run("shm_unlink", &[&name]);
+    assert!(u.status.success(), "shm_unlink: {}", u.stderr);
+    assert!(
+        !Path::new(&object).exists(),
+        "{object} still there after shm_unlink"
+    );
+
+    let gone = run("shm_read", &[&name]);
+    assert!(
+        gone.stderr.contains("shm_open") && gone.stderr.contains("ENOENT"),
+        "{}",
+        gone.stderr
+    );
+}
+
+#[test]
+fn shm_read_refuses_short_and_unpublished_objects() {
+    for (bytes, expected) in [(2, "2 bytes, need 12"), (12, "no reading published yet")] {
+        let bare = unique("short");
+        let _cleanup = ShmCleanup(bare.clone());
+        let object = format!("/dev/shm/{bare}");
+        std::fs::write(&object, vec![0u8; bytes]).expect("create test object");
+        std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        let r = run("shm_read", &[&format!("/{bare}")]);
+        // An error message and exit code 1, not death by SIGBUS.
+        assert_eq!(
+            r.status.code(),
+            Some(1),
+            "status {:?}: {}",
+            r.status,
+            r.stderr
+        );
+        assert!(r.stderr.contains(expected), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn shm_counter_fetch_add_loses_nothing() {
+    let c = run("shm_counter", &["200000"]);
+    assert!(c.status.success(), "shm_counter: {}", c.stderr);
+    let line = |label: &str| {
+        let found = c.stdout.lines().find(|l| l.starts_with(label));
+        found
+            .unwrap_or_else(|| panic!("no {label} line in:\n{}", c.stdout))
+            .to_string()
+    };
+    // The plain version may or may not lose updates (one CPU: none lost).
+    assert!(line("plain load+store").contains("expected 400000, got "));
+    assert!(
+        line("fetch_add").contains("expected 400000, got 400000 (0 lost)"),
+        "{}",
+        c.stdout
+    );
+}
+
+#[test]
+fn memfd_pair_passes_a_sealed_frame() {
+    let sock = std::env::temp_dir().join(format!("{}.sock", unique("frame")));
+    let _cleanup = PathCleanup(sock.clone());
+    let sock_arg = sock.to_str().unwrap();
+    let before = dev_shm();
+
+    let receiver = Server::start("memfd_receive", &[sock_arg]);
+    receiver.wait_for("waiting for a frame");
+    assert!(
+        sock.exists(),
+        "receiver is waiting but {} is missing",
+        sock.display()
+    );
+
+    let sent = run("memfd_send", &[sock_arg]);
+    assert!(sent.status.success(), "memfd_send: {}", sent.stderr);
+    let check = sent
+        .stdout
+        .split("check value ")
+        .nth(1)
+        .expect("sender's check value")
+        .trim();
+
+    let (status, out) = receiver.finish();
+    assert!(status.success(), "memfd_receive: {status:?}\n{out}");
+    for seal in ["F_SEAL_SEAL", "F_SEAL_SHRINK", "F_SEAL_GROW"] {
+        assert!(out.contains(seal), "no {seal} in:\n{out}");
+    }
+    assert!(
+        out.contains(&format!("frame 320x240, check value {check}")),
+        "{out}"
+    );
+    assert!(out.contains("ftruncate to 0 bytes: EPERM"), "{out}");
+    assert!(!sock.exists(), "{} left behind", sock.display());
+
+    // A memfd has no name. (Other tests may add their own objects meanwhile.)
+    let new: Vec<String> = dev_shm()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    assert!(
+        new.iter().all(|n| !n.contains("frame")),
+        "new in /dev/shm: {new:?}"
+    );
+}
+
+#[test]
+fn memfd_receive_removes_its_socket_on_ctrl_c() {
+    let sock = std::env::temp_dir().join(format!("{}.sock", unique("ctrlc")));
+    let _cleanup = PathCleanup(sock.clone());
+    let receiver = Server::start("memfd_receive", &[sock.to_str().unwrap()]);
+    receiver.wait_for("waiting for a frame");
+    assert!(sock.exists());
+
+    let pid = receiver.child.as_ref().unwrap().id();
+    kill(Pid::from_raw(pid as i32), Signal::SIGINT).expect("kill -INT");
+    let (status, _) = receiver.finish();
+    assert_eq!(status.signal(), Some(Signal::SIGINT as i32), "{status:?}");
+    assert!(
+        !sock.exists(),
+        "{} left behind after SIGINT",
+        sock.display()
+    );
+}
+
+#[test]
+fn memfd_send_without_receiver_names_connect() {
+    let sock = std::env::temp_dir().join(format!("{}.sock", unique("nobody")));
+    let sent = run("memfd_send", &[sock.to_str().unwrap()]);
+    assert!(!sent.status.success());
+    assert!(sent.stderr.contains("connect"), "{}", sent.stderr);
+}

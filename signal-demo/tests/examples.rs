@@ -1,0 +1,231 @@
+//! End to end: the examples in signal-demo/examples, run as the binaries cargo built, each
+//! as its own process, the way a reader runs them from two terminals.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// target/debug/examples/NAME, found from this test binary (target/debug/deps/examples-*).
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let debug = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = debug.join("examples").join(name);
+    let rebuild = "run `cargo test -p signal-demo` (it builds the examples) or \
+                   `cargo build -p signal-demo --examples`; `--test examples` alone does not";
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", path.display()));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    if let Ok(edited) = std::fs::metadata(&source).and_then(|m| m.modified()) {
+        assert!(
+            built >= edited,
+            "{} is older than its source: {rebuild}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// Kills and reaps the child if the test ends early, so no process outlives a failure.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Waits at most TIMEOUT for the child to exit; kills and reaps it and fails otherwise.
+fn wait_bounded(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {TIMEOUT:?}; killed it");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs an example to completion (bounded) and returns what it printed.
+fn run(name: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    wait_bounded(&mut child, name);
+    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
+    child.wait_with_output().expect("wait_with_output")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits (bounded) for the next line of `lines` that contains `needle`.
+fn expect_line(lines: &Receiver<String>, needle: &str, seen: &mut Vec<String>) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            Err(e) => panic!(
+                "no line with {needle:?} ({e}); output so far:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+}
+
+fn send(pid: u32, signal: &str) {
+    let out = run("send_signal", &[&pid.to_string(), signal]);
+    assert!(
+        out.status.success(),
+        "send_signal {pid} {signal} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("sent SIG"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn catch_signals_prints_each_signal_and_sigterm_ends_it_cleanly() {
+    let child = Command::new(example("catch_signals"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn catch_signals");
+    let mut child = Reaped(child);
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+
+    // The pid line is the readiness handshake: it is printed after the handlers exist.
+    let pid_line = expect_line(&lines, "pid ", &mut seen);
+    let pid: u32 = pid_line
+        .trim_start_matches("pid ")
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {pid_line:?}"));
+    assert_eq!(
+        pid,
+        child.0.id(),
+        "catch_signals printed someone else's pid"
+    );
+    expect_line(&lines, &format!("kill -USR1 {pid}"), &mut seen);
+
+    // Signal 0 checks that the pid exists and is ours, and delivers nothing.
+    let probe = run("send_signal", &[&pid.to_string(), "0"]);
+    let probe_out = text(&probe.stdout);
+    assert!(
+        probe.status.success() && probe_out.contains("exists"),
+        "{probe_out}"
+    );
+
+    // By name, then by number; wait for each before the next, since two pending
+    // SIGUSR1 would merge into one.
+    send(pid, "USR1");
+    expect_line(
+        &lines,
+        &format!("caught SIGUSR1 ({})", libc::SIGUSR1),
+        &mut seen,
+    );
+    send(pid, &libc::SIGUSR1.to_string());
+    expect_line(&lines, "caught SIGUSR1", &mut seen);
+    send(pid, "SIGTERM");
+    expect_line(&lines, "caught SIGTERM", &mut seen);
+
+    let status = wait_bounded(&mut child.0, "catch_signals after SIGTERM");
+    assert_eq!(status.code(), Some(0), "catch_signals exit: {status}");
+}
+
+#[test]
+fn signal_enum_prints_this_platforms_numbers() {
+    let out = run("signal_enum", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let expected = [
+        ("SIGINT", libc::SIGINT, "yes"),
+        ("SIGKILL", libc::SIGKILL, "no"),
+        ("SIGTERM", libc::SIGTERM, "yes"),
+        ("SIGCHLD", libc::SIGCHLD, "yes"),
+        ("SIGSTOP", libc::SIGSTOP, "no"),
+        ("SIGUSR1", libc::SIGUSR1, "yes"),
+    ];
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), expected.len(), "{stdout}");
+    for (row, (name, number, catchable)) in rows.iter().zip(expected) {
+        assert_eq!(row.first(), Some(&name), "lecture order:\n{stdout}");
+        assert_eq!(row.get(1), Some(&number.to_string().as_str()), "{stdout}");
+        assert_eq!(row.last(), Some(&catchable), "{stdout}");
+    }
+}
+
+/// The pid of a child we spawned and reaped: it names no process now, so a faulty
+/// send_signal cannot hit anything with it.
+fn dead_pid() -> String {
+    let mut gone = Command::new(example("signal_enum"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn signal_enum");
+    gone.wait().expect("wait signal_enum");
+    gone.id().to_string()
+}
+
+#[test]
+fn send_signal_to_a_dead_pid_fails_with_one_line() {
+    let out = run("send_signal", &[&dead_pid(), "USR1"]);
+    assert!(!out.status.success(), "kill of a dead pid succeeded");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no such process"), "{err}");
+}
+
+#[test]
+fn send_signal_rejects_an_unknown_name_with_one_line() {
+    let out = run("send_signal", &[&dead_pid(), "NOPE"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("unknown signal name 'NOPE'"), "{err}");
+}

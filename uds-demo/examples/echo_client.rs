@@ -1,0 +1,53 @@
+//! Connects to echo_server, sends the lecture's reading and prints the echo.
+//! Lecture: "Unix Domain Sockets" and "The One-Line Difference".
+//!
+//! Run (echo_server first, in the same form):
+//!   terminal 1: cargo run -p uds-demo --example echo_server   # [PATH]
+//!   terminal 2: cargo run -p uds-demo --example echo_client   # [PATH]
+//! or over TCP (ADDR defaults to 127.0.0.1:7878):
+//!   terminal 1: cargo run -p uds-demo --example echo_server -- --tcp [ADDR]
+//!   terminal 2: cargo run -p uds-demo --example echo_client -- --tcp [ADDR]
+//!
+//! You will see `echo: temperature: 42`. Only the connect line differs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> String {
+    move |e| format!("{call}: {e}")
+}
+
+/// Sends one line and reads one line back, over any byte stream.
+fn exchange<S: Read + Write>(mut stream: S, line: &str) -> Result<String, String> {
+    stream.write_all(line.as_bytes()).map_err(ctx("write"))?;
+    let mut echo = String::new();
+    BufReader::new(stream)
+        .read_line(&mut echo)
+        .map_err(ctx("read"))?;
+    if echo.is_empty() {
+        return Err("the server closed the connection without an echo".into());
+    }
+    Ok(echo)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let reading = "temperature: 42\n";
+    let echo = if args.first().is_some_and(|a| a == "--tcp") {
+        let addr = args.get(1).map_or("127.0.0.1:7878", String::as_str);
+        // The one line that differs from the Unix form below:
+        let stream = TcpStream::connect(addr).map_err(ctx(format!("connect {addr}")))?;
+        exchange(stream, reading)?
+    } else {
+        let default = std::env::temp_dir().join("echo.sock");
+        let path = args.first().map_or(default, PathBuf::from);
+        let shown = path.display();
+        // The one line that differs from the TCP form above:
+        let stream = UnixStream::connect(&path).map_err(ctx(format!("connect {shown}")))?;
+        exchange(stream, reading)?
+    };
+    print!("echo: {echo}");
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The lecture's UnixListener: a server at a filesystem path that echoes each
+//! line back, one thread per client. `--tcp` serves the same echo over TCP.
+//! Lecture: "Unix Domain Sockets" and "The One-Line Difference".
+//!
+//! Run (server first):
+//!   terminal 1: cargo run -p uds-demo --example echo_server   # [PATH]
+//!   terminal 2: cargo run -p uds-demo --example echo_client   # [PATH]
+//! PATH defaults to $TMPDIR/echo.sock. The TCP form, same echo code:
+//!   terminal 1: cargo run -p uds-demo --example echo_server -- --tcp [ADDR]
+//!   terminal 2: cargo run -p uds-demo --example echo_client -- --tcp [ADDR]
+//! ADDR defaults to 127.0.0.1:7878 (port 0: the kernel picks a free one).
+//!
+//! You will see `listening on ...`; the client prints the echoed line. The
+//! two forms differ in one line, the bind (marked `The one line that differs`).
+//! Ctrl-C or SIGTERM stops the server and removes the socket file.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+use nix::sys::stat::{Mode, umask};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> String {
+    move |e| format!("{call}: {e}")
+}
+
+/// The echo itself: it neither knows nor cares which kind of socket it has.
+fn echo<S: Read + Write>(stream: S) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        reader.get_mut().write_all(line.as_bytes())?;
+        line.clear();
+    }
+    Ok(()) // 0 bytes read: the client closed its end
+}
+
+fn spawn_echo<S: Read + Write + Send + 'static>(accepted: std::io::Result<S>) {
+    match accepted {
+        // A thread per client, so one idle client cannot stall the others.
+        Ok(stream) => {
+            std::thread::spawn(|| echo(stream).inspect_err(|e| eprintln!("client: {e}")));
+        }
+        Err(e) => eprintln!("accept: {e}"), // e.g. ECONNABORTED: keep serving
+    }
+}
+
+/// A socket file outlives a server that crashed, and bind then fails with
+/// EADDRINUSE. Remove it only if it is a socket nobody answers on: a blind
+/// remove_file would delete whatever a mistyped PATH names, and removing a
+/// live server's socket would cut that server off from new clients.
+fn remove_stale(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(()), // nothing there; anything stranger, bind reports
+        Ok(meta) if !meta.file_type().is_socket() => Err(format!("{shown}: not a socket")),
+        Ok(_) if UnixStream::connect(path).is_ok() => Err(format!("{shown}: server running")),
+        Ok(_) => std::fs::remove_file(path).map_err(ctx(format!("remove stale {shown}"))),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--tcp") {
+        let addr = args.get(1).map_or("127.0.0.1:7878", String::as_str);
+        // The one line that differs from the Unix form below:
+        let listener = TcpListener::bind(addr).map_err(ctx(format!("bind {addr}")))?;
+        println!("listening on {}", listener.local_addr()?);
+        listener.incoming().for_each(spawn_echo);
+        return Ok(()); // nothing on disk to clean: Ctrl-C may simply end us
+    }
+    let default = std::env::temp_dir().join("echo.sock");
+    let path = args.first().map_or(default, PathBuf::from);
+    // sun_path in struct sockaddr_un is 108 bytes, one of them the final NUL.
+    if path.as_os_str().len() > 107 {
+        return Err(format!("{}: longer than 107 bytes", path.display()).into());
+    }
+    remove_stale(&path)?;
+    // Signals caught before bind, handled after: none can skip the removal.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    // Connecting needs write permission on the socket file, which bind
+    // creates as 0777 minus the umask: 077 makes it owner-only.
+    umask(Mode::from_bits_truncate(0o077));
+    // The one line that differs from the TCP form above:
+    let listener = UnixListener::bind(&path).map_err(ctx(format!("bind {}", path.display())))?;
+    let socket_file = path.clone();
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = std::fs::remove_file(&socket_file);
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
+    });
+    println!("listening on {}", path.display());
+    listener.incoming().for_each(spawn_echo); // accept() for ever
+    Ok(())
+}
