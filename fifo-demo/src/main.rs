@@ -32,6 +32,10 @@
 //! the default action: Ctrl-C ends them at once, even while blocked in open(). The roles the
 //! tour starts die with it (SIGKILL from the kernel); a tour killed by SIGKILL leaves its
 //! directory behind, and the next tour removes it.
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`fifo_reader`, `fifo_writer`):
+//! `cargo run -p fifo-demo --example NAME`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,7 +120,7 @@ fn run(cli: Cli) -> plumbing::Result {
     1: mkfifo -m 600 /tmp/sensor_pipe && cargo run -p fifo-demo -- read /tmp/sensor_pipe\n  \
     2: cargo run -p fifo-demo -- write /tmp/sensor_pipe \"temperature: 42\" --count 3\n\
     `read` stops when the last writer has closed the FIFO; rm /tmp/sensor_pipe when done.\n\
-    The tour makes its FIFO in a private directory under $TMPDIR (default /tmp).")]
+    The tour makes its FIFO in a private directory under $TMPDIR (default /tmp).\n\nCode to copy, one lecture snippet per file (examples/):\n  cargo run -p fifo-demo --example fifo_reader\n  cargo run -p fifo-demo --example fifo_writer")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Role>,

@@ -35,6 +35,10 @@
 //!
 //! The queue code itself is in src/lib.rs (owner, limits, Task encoding, the duplex endpoints
 //! that compare measures). Linux only: on other systems `main` says so and exits.
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`task_send`, `task_receive`, `task_mpsc`, `sysv_queue`):
+//! `cargo run -p mq-demo --example NAME`.
 
 mod boundaries;
 mod dispatch;
@@ -81,6 +85,7 @@ fn gone(name: &str) -> bool {
 #[cfg(target_os = "linux")]
 #[derive(clap::Parser)]
 #[command(
+    after_help = "Code to copy, one lecture snippet per file (examples/):\n  cargo run -p mq-demo --example task_send\n  cargo run -p mq-demo --example task_receive\n  cargo run -p mq-demo --example task_mpsc\n  cargo run -p mq-demo --example sysv_queue",
     name = "mq-demo",
     about = "POSIX message queues, run and observed (lecture: Message Queues)"
 )]

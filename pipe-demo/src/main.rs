@@ -18,6 +18,10 @@
 //! `src/lib.rs` holds the two-way pipe that `compare` measures.
 //!
 //! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, and `fifo-demo` for a pipe with a name.
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`cat_temperature`, `pipe_fork`, `pipeline`):
+//! `cargo run -p pipe-demo --example NAME`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,7 +58,10 @@ fn run(cli: Cli) -> Result {
 }
 
 #[derive(Parser)]
-#[command(about = "Pipes, run for real: each step prints what the kernel did on this machine")]
+#[command(
+    after_help = "Code to copy, one lecture snippet per file (examples/):\n  cargo run -p pipe-demo --example cat_temperature\n  cargo run -p pipe-demo --example pipe_fork\n  cargo run -p pipe-demo --example pipeline",
+    about = "Pipes, run for real: each step prints what the kernel did on this machine"
+)]
 struct Cli {
     /// The step to run; without one, the whole tour runs.
     #[command(subcommand)]

@@ -13,6 +13,11 @@
 //! names, printing what this machine did. The subcommands (`--help`) run one role or one step
 //! and live beside it. The mechanism (object, header, rings) is `src/lib.rs`, which `compare`
 //! measures. The tour's objects have unique names, removed at the end, also on Ctrl-C.
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`shm_write`, `shm_read`, `shm_unlink`, `shm_counter`,
+//! `memfd_send`, `memfd_receive`):
+//! `cargo run -p shm-demo --example NAME`.
 
 mod counter;
 mod foreign_object;
@@ -76,6 +81,7 @@ fn run(cli: Cli) -> Result {
 
 #[derive(Parser)]
 #[command(
+    after_help = "Code to copy, one lecture snippet per file (examples/):\n  cargo run -p shm-demo --example shm_write\n  cargo run -p shm-demo --example shm_read\n  cargo run -p shm-demo --example shm_unlink\n  cargo run -p shm-demo --example shm_counter\n  cargo run -p shm-demo --example memfd_send\n  cargo run -p shm-demo --example memfd_receive",
     version,
     about = "POSIX shared memory, run for real: with no subcommand, the whole tour",
     args_conflicts_with_subcommands = true

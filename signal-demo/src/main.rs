@@ -18,6 +18,10 @@
 //! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) at any moment: loops notice a flag within 100 ms,
 //! children are killed and reaped by their owners' `Drop`, and the exit status is the signal's
 //! (130 for Ctrl-C). A child whose parent dies is killed by the kernel (PR_SET_PDEATHSIG).
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`signal_enum`, `catch_signals`, `send_signal`):
+//! `cargo run -p signal-demo --example NAME`.
 
 mod catching;
 mod cost;
@@ -97,7 +101,10 @@ fn play(parent: i32, role: Role) -> Result {
 }
 
 #[derive(Parser)]
-#[command(about = "Signals as IPC: a number delivered by the kernel, observed step by step")]
+#[command(
+    after_help = "Code to copy, one lecture snippet per file (examples/):\n  cargo run -p signal-demo --example signal_enum\n  cargo run -p signal-demo --example catch_signals\n  cargo run -p signal-demo --example send_signal",
+    about = "Signals as IPC: a number delivered by the kernel, observed step by step"
+)]
 struct Cli {
     #[command(subcommand)]
     step: Option<Step>,

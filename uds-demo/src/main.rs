@@ -28,6 +28,10 @@
 //! them, the owners remove what they made, and they exit 130 / 143. An `--inet` or `--abstract`
 //! server owns no file; the clients keep the default action. The tour's servers die with it;
 //! a tour killed by SIGKILL leaves its directory behind, and the next run removes it.
+//!
+//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
+//! using nothing of this workspace (`echo_server`, `echo_client`, `dgram_pair`):
+//! `cargo run -p uds-demo --example NAME`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -179,7 +183,7 @@ fn die_with_tour(parent_pid: Option<u32>) -> plumbing::Result {
         cargo run -p uds-demo -- serve --abstract my-echo\n  \
         cargo run -p uds-demo -- client --abstract my-echo\n  \
         cargo run -p uds-demo -- fd-recv                     (prints the socket PATH)\n  \
-        cargo run -p uds-demo -- fd-send --unix PATH /etc/hostname"
+        cargo run -p uds-demo -- fd-send --unix PATH /etc/hostname\n\nCode to copy, one lecture snippet per file (examples/):\n  cargo run -p uds-demo --example echo_server\n  cargo run -p uds-demo --example echo_client\n  cargo run -p uds-demo --example dgram_pair"
 )]
 struct Cli {
     #[command(subcommand)]
