@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use nix::sched::{CpuSet, sched_getaffinity};
 use nix::unistd::Pid;
 
 pub struct Machine {
@@ -41,7 +40,8 @@ impl Machine {
             .lines()
             .filter(|l| l.starts_with("processor"))
             .count();
-        let allowed = allowed_cpus();
+        // None listed when sched_getaffinity fails: the header shows [], "split" is n/a.
+        let allowed = plumbing::cpu::allowed(Pid::from_raw(0)).unwrap_or_default();
         let clocksource = std::fs::read_to_string(
             "/sys/devices/system/clocksource/clocksource0/current_clocksource",
         )
@@ -54,16 +54,6 @@ impl Machine {
             clocksource,
             clock_read_ns: clock_read_ns(),
         }
-    }
-}
-
-/// The CPUs sched_getaffinity lets this process use, lowest first.
-fn allowed_cpus() -> Vec<usize> {
-    match sched_getaffinity(Pid::from_raw(0)) {
-        Ok(set) => (0..CpuSet::count())
-            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
-            .collect(),
-        Err(_) => Vec::new(),
     }
 }
 

@@ -18,37 +18,54 @@
 //!
 //! compare is single-threaded on purpose: it forks, and fork copies only the calling thread.
 //!
+//! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) kills the child being measured, which unblocks the
+//! parent; the run stops at once, every child reaped and every named object removed, and exits
+//! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
+//! run quietly with status 141, when it next prints.
+//!
+//! Files: `measure.rs` runs the measurements one after the other and prints the progress
+//! lines; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
+//! `doorbell.rs` (signals); `watchdog.rs` kills a child that hangs; `mechanisms.rs` takes each
+//! demo crate's endpoints and design-space row; `pattern.rs` is the payload; `machine.rs`
+//! describes the machine. `report.rs` is a row of the report and its words, printed by
+//! `header.rs`, `tables.rs` with `cells.rs`, `records.rs` (JSON, CSV) and `plot.rs` (SVG).
+//!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
 
+mod bytes;
+mod cells;
+mod doorbell;
 mod harness;
+mod header;
 mod machine;
+mod measure;
 mod mechanisms;
 mod pattern;
 mod plot;
+mod records;
 mod report;
-mod stats;
-mod stop;
+mod tables;
+mod watchdog;
 
-use std::error::Error;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
+use plumbing::stop::{self, Owns};
+use plumbing::{Result, program};
 
-use harness::{Placement, Plan, Skip};
+use harness::{Placement, Plan};
 use machine::Machine;
-use mechanisms::{Mechanism, Transport};
-use report::{Row, size_words};
+use mechanisms::Mechanism;
+use report::Row;
 
 /// Largest message size accepted on the command line (16 MiB).
 const MAX_SIZE: usize = 16 << 20;
-/// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
-const STREAM_CHUNK: usize = 64 << 10;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -131,65 +148,14 @@ fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print(); // --help, --version
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            // One line, as every ipc-tour binary: clap's first line, without its "error: ".
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let allowed = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("[possible values: "))
-                .map_or(String::new(), |v| {
-                    format!(" (possible: {}", v.replace(']', ")"))
-                });
-            say(&format!(
-                "compare: {}{allowed}; try --help",
-                first.trim_start_matches("error: ")
-            ));
-            return ExitCode::from(2);
-        }
-    };
-    match run(&cli) {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed(first, count)) => {
-            say(&format!(
-                "compare: {count} measurement(s) failed, the first: {first}"
-            ));
-            ExitCode::from(1)
-        }
-        Ok(Outcome::Stopped(signal)) => {
-            let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
-            say(&format!(
-                "compare: stopped by {name}; every child reaped, nothing left behind"
-            ));
-            ExitCode::from(128 + signal as u8)
-        }
-        Err(e) => {
-            say(&format!("compare: {e}"));
-            ExitCode::from(1)
-        }
-    }
+    program::main::<Cli>("compare", run)
 }
 
-/// One line on stderr. A closed or full stderr must not end the run (eprintln! would panic).
-fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-enum Outcome {
-    Done,
-    /// the first failure and how many
-    Failed(String, usize),
-    Stopped(i32),
-}
-
-fn run(cli: &Cli) -> Result<Outcome, Box<dyn Error>> {
-    stop::install().map_err(|e| format!("registering signal handlers: {e}"))?;
+fn run(cli: Cli) -> Result {
+    // A stop signal sets a flag and SIGKILLs the child being measured, which unblocks the
+    // parent; the loops then end and every owner removes what it created.
+    stop::catch(Owns::Objects)?;
+    watchdog::install()?;
     if let Some(path) = &cli.plot {
         // Fail now, not after the whole run, if the chart cannot be written.
         File::create(path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
@@ -199,115 +165,55 @@ fn run(cli: &Cli) -> Result<Outcome, Box<dyn Error>> {
         .into_iter()
         .filter(|m| mechanisms::selected(m, &cli.only))
         .collect();
-    let sizes = sizes(cli);
+    let sizes = sizes(&cli);
     let placements = placements(cli.placement, &machine.allowed);
-    let plan = plan(cli, &mechanisms, &sizes, &placements);
-    let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
+    let plan = plan(&cli, &mechanisms, &sizes, &placements);
 
-    let header = report::header(
+    let markdown = cli.format == Format::Markdown;
+    let header = header::render(
         &machine,
         &plan,
         &placements,
-        STREAM_CHUNK,
-        cli.format == Format::Markdown,
+        measure::STREAM_CHUNK,
+        markdown,
     );
     match cli.format {
-        Format::Table | Format::Markdown => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(header.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|e| format!("writing the report: {e}"))?;
-        }
-        Format::Csv | Format::Json => {
-            let _ = std::io::stderr().write_all(header.as_bytes());
-        }
+        Format::Table | Format::Markdown => print!("{header}"),
+        Format::Csv | Format::Json => eprint_quietly(&header),
     }
-
-    let mut progress = Progress::new(&mechanisms, &sizes, &placements);
-    let mut rows: Vec<Row> = Vec::new();
-    for m in &mechanisms {
-        let setup_us = measure_setup(m, &plan);
-        for p in &placements {
-            let throughput = match p.possible {
-                true => measure_throughput(m, *p, &plan, watchdog, &mut progress),
-                false => Err(cannot_split(&machine)),
-            };
-            let row_sizes = match m.transport {
-                Transport::Bytes { .. } => sizes.clone(),
-                Transport::Doorbell(_) => vec![0],
-            };
-            for size in row_sizes {
-                let latency = match p.possible {
-                    true => measure_latency(m, *p, size, &plan, watchdog, &mut progress),
-                    false => Err(cannot_split(&machine)),
-                };
-                rows.push(Row {
-                    mechanism: *m,
-                    placement: *p,
-                    size,
-                    latency,
-                    throughput: throughput.clone(),
-                    setup_us: setup_us.clone(),
-                });
-            }
-            if let Some(signal) = stop::requested() {
-                return Ok(Outcome::Stopped(signal));
-            }
-        }
-    }
-    if let Some(signal) = stop::requested() {
-        return Ok(Outcome::Stopped(signal));
-    }
-
-    let shown: Vec<Placement> = placements.to_vec();
-    let text = match cli.format {
-        Format::Table => report::tables(&rows, &sizes, &shown, false),
-        Format::Markdown => report::tables(&rows, &sizes, &shown, true),
-        Format::Csv => report::csv(&rows),
-        Format::Json => report::json(&rows) + "\n",
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("writing the report: {e}"))?;
+    let rows = measure::all(&mechanisms, &sizes, &placements, &plan, &machine)?;
+    // Every format ends in a newline, so print! writes it all (a closed stdout ends the run
+    // quietly with status 141: plumbing::program).
+    print!("{}", report(cli.format, &rows, &sizes, &placements));
     if let Some(path) = &cli.plot {
         let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
         plot::svg(path, &rows, &drawn).map_err(|e| format!("--plot {}: {e}", path.display()))?;
-        say(&format!("compare: chart written to {}", path.display()));
+        program::say(&format!("chart written to {}", path.display()));
     }
+    match measure::failures(&rows).as_slice() {
+        [] => Ok(()),
+        failures => Err(format!(
+            "{} measurement(s) failed, the first: {}",
+            failures.len(),
+            failures[0]
+        )
+        .into()),
+    }
+}
 
-    let mut failures: Vec<String> = Vec::new();
-    for r in &rows {
-        let place = report::placement_words(r.placement.name);
-        let found = [
-            (
-                format!("{}, {}, {place}", r.mechanism.label, size_words(r.size)),
-                r.latency.as_ref().err(),
-            ),
-            (
-                format!("{} throughput, {place}", r.mechanism.label),
-                r.throughput.as_ref().err(),
-            ),
-            (
-                format!("{} setup", r.mechanism.label),
-                r.setup_us.as_ref().err(),
-            ),
-        ];
-        for (what, skip) in found {
-            if let Some(Skip::Failed(why)) = skip {
-                let line = format!("{what}: {why}");
-                if !failures.contains(&line) {
-                    failures.push(line);
-                }
-            }
-        }
+/// The report on stdout, in the format asked for.
+fn report(format: Format, rows: &[Row], sizes: &[usize], placements: &[Placement]) -> String {
+    match format {
+        Format::Table => tables::render(rows, sizes, placements, false),
+        Format::Markdown => tables::render(rows, sizes, placements, true),
+        Format::Csv => records::csv(rows),
+        Format::Json => records::json(rows) + "\n",
     }
-    Ok(match failures.first() {
-        None => Outcome::Done,
-        Some(first) => Outcome::Failed(first.clone(), failures.len()),
-    })
+}
+
+/// Text on stderr; a closed or full stderr must not end the run (eprint! would panic).
+fn eprint_quietly(text: &str) {
+    let _ = io::stderr().write_all(text.as_bytes());
 }
 
 fn sizes(cli: &Cli) -> Vec<usize> {
@@ -350,38 +256,13 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
     }
 }
 
-fn cannot_split(machine: &Machine) -> Skip {
-    let only = match machine.allowed.first() {
-        Some(cpu) => format!("only CPU {cpu} is"),
-        None => "no CPU could be listed that is".to_string(),
-    };
-    Skip::NotApplicable(format!(
-        "{only} usable by this process (sched_getaffinity), so the two processes cannot run \
-         on different cores"
-    ))
-}
-
-/// How many forked measurements the run makes: per placement that can be honoured, one
-/// round-trip measurement per size and one throughput measurement per byte mechanism, one
-/// round-trip measurement per doorbell.
-fn measurements(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> usize {
-    let per_placement: usize = mechanisms
-        .iter()
-        .map(|m| match m.transport {
-            Transport::Bytes { .. } => sizes.len() + 1,
-            Transport::Doorbell(_) => 1,
-        })
-        .sum();
-    per_placement * placements.iter().filter(|p| p.possible).count()
-}
-
 /// How long the whole default run may measure, and the --quick run.
 const BUDGET: Duration = Duration::from_secs(11);
 const QUICK_BUDGET: Duration = Duration::from_millis(1600);
 
 fn plan(cli: &Cli, mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Plan {
     let iters = cli.iters.unwrap_or(if cli.quick { 300 } else { 5000 }) as usize;
-    let sessions = measurements(mechanisms, sizes, placements);
+    let sessions = measure::count(mechanisms, sizes, placements);
     let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
     let cap = match cli.iters {
         Some(_) => None, // asked for N samples: take N
@@ -398,124 +279,4 @@ fn plan(cli: &Cli, mechanisms: &[Mechanism], sizes: &[usize], placements: &[Plac
         setup_reps: if cli.quick { 5 } else { 25 },
         corrupt_after: cli.corrupt_after,
     }
-}
-
-/// Numbers the progress lines: `[i/n]`.
-struct Progress {
-    done: usize,
-    total: usize,
-}
-
-impl Progress {
-    fn new(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Progress {
-        Progress {
-            done: 0,
-            total: measurements(mechanisms, sizes, placements),
-        }
-    }
-
-    fn line(&mut self, what: &str) {
-        self.done += 1;
-        say(&format!(
-            "compare: [{:>3}/{}] {what}",
-            self.done, self.total
-        ));
-    }
-}
-
-fn where_(p: Placement) -> String {
-    format!(
-        "{} (CPUs {}/{})",
-        report::placement_words(p.name),
-        p.parent_cpu,
-        p.child_cpu
-    )
-}
-
-fn skipped(e: &Skip) -> String {
-    match e {
-        Skip::NotApplicable(why) => format!("n/a: {why}"),
-        Skip::Failed(why) => format!("FAILED: {why}"),
-        Skip::Stopped => "stopped".to_string(),
-    }
-}
-
-fn measure_latency(
-    m: &Mechanism,
-    p: Placement,
-    size: usize,
-    plan: &Plan,
-    watchdog: u32,
-    progress: &mut Progress,
-) -> Result<harness::Latency, Skip> {
-    let label = format!("{}, {}, {}", m.label, size_words(size), where_(p));
-    let result = match m.transport {
-        Transport::Bytes { duplex, .. } => {
-            harness::latency(&label, duplex, size, p, plan, watchdog)
-        }
-        Transport::Doorbell(bell) => harness::doorbell_latency(&label, bell, p, plan, watchdog),
-    };
-    progress.line(&match &result {
-        Ok(l) => format!(
-            "{label}: p50 {} µs, p99 {} µs{}, {} samples, {:.2} µs CPU/msg",
-            report::us(l.summary.p50 as f64),
-            report::us(l.summary.p99 as f64),
-            l.batch_ns
-                .map_or(String::new(), |b| format!(", batch {} µs", report::us(b))),
-            l.summary.count,
-            l.cpu_us_per_msg
-        ),
-        Err(e) => format!("{label}: {}", skipped(e)),
-    });
-    result
-}
-
-fn measure_throughput(
-    m: &Mechanism,
-    p: Placement,
-    plan: &Plan,
-    watchdog: u32,
-    progress: &mut Progress,
-) -> Result<harness::Throughput, Skip> {
-    let Transport::Bytes { duplex, largest } = m.transport else {
-        return Err(Skip::NotApplicable(
-            "a signal carries no bytes, so there is no throughput".to_string(),
-        ));
-    };
-    let label = format!("{} throughput, {}", m.label, where_(p));
-    let chunk = match largest.map(|f| f()) {
-        None => Ok(STREAM_CHUNK),
-        Some(Ok(max)) => Ok(STREAM_CHUNK.min(max)),
-        Some(Err(e)) => Err(Skip::Failed(format!(
-            "reading the largest message size: {e}"
-        ))),
-    };
-    let result =
-        chunk.and_then(|chunk| harness::throughput(&label, duplex, chunk, p, plan, watchdog));
-    progress.line(&match &result {
-        Ok(t) => format!(
-            "{label}: {:.0} MiB/s ({} messages, {:.1} MiB)",
-            t.mib_s,
-            size_words(t.chunk),
-            t.bytes as f64 / (1 << 20) as f64
-        ),
-        Err(e) => format!("{label}: {}", skipped(e)),
-    });
-    result
-}
-
-fn measure_setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
-    let result = match m.transport {
-        Transport::Bytes { duplex, .. } => harness::setup(duplex, plan.setup_reps),
-        Transport::Doorbell(bell) => harness::doorbell_setup(bell, plan.setup_reps),
-    };
-    say(&format!(
-        "compare: {} setup: {}",
-        m.label,
-        match &result {
-            Ok(us) => format!("{us:.1} µs (median of {})", plan.setup_reps),
-            Err(e) => skipped(e),
-        }
-    ));
-    result
 }

@@ -3,7 +3,8 @@
 
 use std::io;
 
-use crate::harness::{Doorbell, Pair};
+use crate::bytes::Pair;
+use crate::doorbell::Doorbell;
 
 /// How the harness drives a mechanism.
 #[derive(Clone, Copy)]

@@ -311,17 +311,19 @@ fn assert_group_gone(pgid: i32) {
 }
 
 #[test]
-fn sigint_and_sigterm_mid_run_leave_nothing_behind() {
+fn every_stop_signal_mid_run_leaves_nothing_behind() {
     let seed: u64 = std::env::var("COMPARE_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| std::process::id() as u64);
     println!("seed {seed} (set COMPARE_TEST_SEED to repeat)");
     let mut rng = StdRng::seed_from_u64(seed);
-    for (signal, code) in [
-        (libc::SIGINT, 130),
-        (libc::SIGTERM, 143),
-        (libc::SIGINT, 130),
+    for (signal, name, code) in [
+        (libc::SIGINT, "SIGINT", 130),
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGHUP, "SIGHUP", 129),
+        (libc::SIGQUIT, "SIGQUIT", 131),
+        (libc::SIGINT, "SIGINT", 130),
     ] {
         let delay = Duration::from_millis(rng.random_range(100..1500));
         let mut child = Command::new(BIN)
@@ -338,13 +340,53 @@ fn sigint_and_sigterm_mid_run_leave_nothing_behind() {
         let mut err = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(code), "after {delay:?}: {err}");
-        assert!(
-            err.lines().last().unwrap().contains("stopped by SIG"),
-            "{err}"
+        assert_eq!(
+            err.lines().last().unwrap(),
+            format!("compare: stopped by {name}; removed everything this run created"),
+            "after {delay:?}: {err}"
         );
         assert_group_gone(pid as i32);
         assert_eq!(leftovers(pid), Vec::<String>::new(), "after {delay:?}");
     }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
+    let quick = ["--quick", "--only", "pipe", "--placement", "same"];
+    // Closed before the header (the table's first line): no measurement, no text at all.
+    // Closed when the JSON report comes, after every measurement: only the header (on stderr
+    // for JSON) and the progress lines, nothing after them.
+    for format in ["table", "json"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(quick)
+            .args(["--format", format])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(141), "{format}: {err}");
+        match format {
+            "table" => assert_eq!(err, "", "table"),
+            _ => assert!(
+                err.lines()
+                    .last()
+                    .unwrap()
+                    .starts_with("compare: [  2/2] pipe")
+                    && !err.contains("stdout")
+                    && !err.contains("panicked"),
+                "json: {err}"
+            ),
+        }
+    }
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = Command::new(BIN).args(quick).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "compare: cannot write to stdout: No space left on device (os error 28)\n"
+    );
 }
 
 #[test]

@@ -1,0 +1,184 @@
+//! The cells of the terminal and Markdown tables: a measured number, or a numbered note that
+//! says why there is none.
+
+use crate::harness::{Placement, Skip};
+use crate::mechanisms::Mechanism;
+use crate::report::{Row, find, placement_words, size_words, us};
+
+/// The measured cells of one mechanism at the reference size, one entry per placement.
+pub struct Measured {
+    pub rtt: Vec<String>,
+    pub throughput: Vec<String>,
+    pub cpu: Vec<String>,
+    pub setup: String,
+    /// notes about the whole row (a doorbell), for the mechanism's cell
+    pub marks: Vec<String>,
+}
+
+pub fn measured_cells(
+    rows: &[Row],
+    m: &Mechanism,
+    reference: usize,
+    placements: &[Placement],
+    notes: &mut Notes,
+    terse: bool,
+) -> Measured {
+    let mut cells = Measured {
+        rtt: Vec::new(),
+        throughput: Vec::new(),
+        cpu: Vec::new(),
+        setup: "-".into(),
+        marks: Vec::new(),
+    };
+    for p in placements {
+        let Some(row) = find(rows, m, p, reference).or_else(|| find(rows, m, p, 0)) else {
+            cells.rtt.push("-".into());
+            continue;
+        };
+        cells.rtt.push(latency_cell(row, notes, terse));
+        cells.throughput.push(throughput_cell(row, notes, terse));
+        if let Ok(t) = &row.throughput
+            && t.chunk != 64 * 1024
+            && terse
+        {
+            let mark = notes.add(format!(
+                "{} throughput: {} messages, its largest (64 KiB does not fit)",
+                m.label,
+                size_words(t.chunk)
+            ));
+            if !cells.marks.contains(&mark) {
+                cells.marks.push(mark);
+            }
+        }
+        cells.cpu.push(match &row.latency {
+            Ok(l) => format!("{:.2}", l.cpu_us_per_msg),
+            Err(_) => "-".into(),
+        });
+        cells.setup = match &row.setup_us {
+            Ok(s) => format!("{s:.1}"),
+            Err(e) => notes.mark(format!("{} setup", m.label), e),
+        };
+        if row.size == 0 {
+            let mark = doorbell_note(row, notes);
+            if !cells.marks.contains(&mark) {
+                cells.marks.push(mark);
+            }
+        }
+    }
+    cells
+}
+
+fn doorbell_note(row: &Row, notes: &mut Notes) -> String {
+    notes.add(format!(
+        "{}: a doorbell round trip carries no bytes; nothing to check but that every ring was \
+         answered",
+        row.mechanism.label
+    ))
+}
+
+/// "p50 / p99" of one row, or why it has none. `terse` (the terminal): the batched time goes
+/// to a note, and a doorbell's note to the mechanism's cell, so the cell stays narrow.
+pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
+    match &row.latency {
+        Ok(l) => {
+            let mut cell = format!(
+                "{} / {}",
+                us(l.summary.p50 as f64),
+                us(l.summary.p99 as f64)
+            );
+            match (l.batch_ns, terse) {
+                (None, _) => {}
+                (Some(batch), false) => cell += &format!(" (batch {})", us(batch)),
+                (Some(batch), true) => {
+                    let mark = notes.add(format!(
+                        "{}, {}, {}: {} µs per round trip when timed in batches of 100",
+                        row.mechanism.label,
+                        size_words(row.size),
+                        placement_words(row.placement.name),
+                        us(batch)
+                    ));
+                    cell += &format!(" {mark}");
+                }
+            }
+            if row.size == 0 && !terse {
+                cell += &format!(" {}", doorbell_note(row, notes));
+            }
+            cell
+        }
+        // One note for a placement the machine cannot honour, and one for a size limit,
+        // which is the same on every core.
+        Err(e) if !row.placement.possible => {
+            notes.mark(placement_words(row.placement.name).into(), e)
+        }
+        Err(e @ Skip::NotApplicable(_)) => notes.mark(
+            format!(
+                "{} round trip, {}",
+                row.mechanism.label,
+                size_words(row.size)
+            ),
+            e,
+        ),
+        Err(e) => notes.mark(
+            format!(
+                "{} round trip, {}, {}",
+                row.mechanism.label,
+                size_words(row.size),
+                placement_words(row.placement.name)
+            ),
+            e,
+        ),
+    }
+}
+
+/// MiB/s of one row, or why it has none. A message size other than 64 KiB is said in the cell,
+/// unless `terse` (the terminal: `measured_cells` puts it in a note).
+fn throughput_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
+    match &row.throughput {
+        Ok(t) if t.chunk == 64 * 1024 => format!("{:.0}", t.mib_s),
+        Ok(t) if terse => format!("{:.0}", t.mib_s), // its size: a note on the mechanism
+        Ok(t) => format!("{:.0} ({} msgs)", t.mib_s, size_words(t.chunk)),
+        Err(e) if !row.placement.possible => {
+            notes.mark(placement_words(row.placement.name).into(), e)
+        }
+        Err(e @ Skip::NotApplicable(_)) => {
+            notes.mark(format!("{} throughput", row.mechanism.label), e)
+        }
+        Err(e) => notes.mark(
+            format!(
+                "{} throughput, {}",
+                row.mechanism.label,
+                placement_words(row.placement.name)
+            ),
+            e,
+        ),
+    }
+}
+
+/// Numbered footnotes, each reason once.
+#[derive(Default)]
+pub struct Notes {
+    pub lines: Vec<String>,
+}
+
+impl Notes {
+    fn add(&mut self, line: String) -> String {
+        let at = match self.lines.iter().position(|l| *l == line) {
+            Some(i) => i,
+            None => {
+                self.lines.push(line);
+                self.lines.len() - 1
+            }
+        };
+        format!("[{}]", at + 1)
+    }
+
+    fn mark(&mut self, what: String, skip: &Skip) -> String {
+        let (word, why) = match skip {
+            Skip::NotApplicable(why) => ("n/a", why.as_str()),
+            Skip::Failed(why) => ("FAILED", why.as_str()),
+            Skip::Stopped => ("stopped", "stopped by a signal"),
+        };
+        let mark = self.add(format!("{what}: {}: {why}", word.to_lowercase()));
+        format!("{word} {mark}")
+    }
+}

@@ -1,0 +1,105 @@
+//! Measuring a signal-based doorbell: no bytes, only "it rang". The parent rings the child and
+//! waits for the ring back; there is nothing to verify but that every ring is answered.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use nix::unistd::{Pid, getpid, getppid};
+
+use crate::harness::{
+    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, child_says, io_failed, median_us,
+    session, time_round_trips,
+};
+
+/// How long a doorbell waits for its answer before the row fails.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A signal-based doorbell: no bytes, only "it rang".
+#[derive(Clone, Copy)]
+pub struct Doorbell {
+    /// block the doorbell signal (before fork, so neither side can miss a ring)
+    pub block: fn() -> io::Result<()>,
+    pub ring: fn(Pid) -> io::Result<()>,
+    /// Ok(false) on timeout
+    pub wait: fn(Duration) -> io::Result<bool>,
+}
+
+/// Round trips of a doorbell: the parent rings the child, the child rings back. Nothing to
+/// verify but that every ring is answered (a ring is never sent before the last one is).
+pub fn latency(
+    label: &str,
+    bell: Doorbell,
+    placement: Placement,
+    plan: &Plan,
+    watchdog: u32,
+) -> Result<Latency, Skip> {
+    (bell.block)().map_err(|e| Skip::Failed(format!("blocking the doorbell signal: {e}")))?;
+    // A late answer from an earlier, failed session may still be queued: take it now, or
+    // every round trip of this one would be answered by the ring before.
+    while (bell.wait)(Duration::ZERO)
+        .map_err(|e| Skip::Failed(format!("draining old rings: {e}")))?
+    {}
+    let (timed, child_cpu) = session(
+        label,
+        placement,
+        watchdog,
+        true,
+        |parent| answer_rings(bell, parent, label),
+        |child| {
+            time_round_trips(plan, |seq| {
+                (bell.ring)(child).map_err(|e| io_failed("ring", seq, e))?;
+                match (bell.wait)(ANSWER_TIMEOUT) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Skip::Failed(format!(
+                        "ring {seq}: no answer within {} s",
+                        ANSWER_TIMEOUT.as_secs()
+                    ))),
+                    Err(e) => Err(io_failed("wait", seq, e)),
+                }
+            })
+        },
+    )?;
+    let messages = 2 * timed.round_trips;
+    Ok(Latency {
+        summary: timed.summary,
+        batch_ns: timed.batch_ns,
+        cpu_us_per_msg: (timed.parent_cpu + child_cpu).as_secs_f64() * 1e6 / messages as f64,
+    })
+}
+
+/// The doorbell child: answer every ring until the parent kills it (or dies).
+fn answer_rings(bell: Doorbell, parent: Pid, label: &str) -> i32 {
+    loop {
+        match (bell.wait)(Duration::from_millis(250)) {
+            Ok(true) => {
+                if let Err(e) = (bell.ring)(parent) {
+                    child_says(label, &format!("ring back: {e}"));
+                    return CHILD_IO;
+                }
+            }
+            Ok(false) if getppid() != parent => return CHILD_PEER_GONE,
+            Ok(false) => {}
+            Err(e) => {
+                child_says(label, &format!("wait: {e}"));
+                return CHILD_IO;
+            }
+        }
+    }
+}
+
+/// Setup cost of a doorbell: there is no object; ring ourselves and take the ring.
+pub fn setup(bell: Doorbell, reps: usize) -> Result<f64, Skip> {
+    (bell.block)().map_err(|e| Skip::Failed(format!("blocking the doorbell signal: {e}")))?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        (bell.ring)(getpid()).map_err(|e| io_failed("ring", 0, e))?;
+        match (bell.wait)(ANSWER_TIMEOUT) {
+            Ok(true) => {}
+            Ok(false) => return Err(Skip::Failed("ringing ourselves: no ring arrived".into())),
+            Err(e) => return Err(io_failed("wait", 0, e)),
+        }
+        times.push(t0.elapsed().as_nanos() as u64);
+    }
+    median_us(&mut times)
+}
