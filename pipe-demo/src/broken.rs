@@ -38,10 +38,8 @@ pub fn broken_pipe() -> Result {
     })?;
     match child.wait(CHILD_LIMIT)? {
         WaitStatus::Signaled(_, Signal::SIGPIPE, _) => {
-            println!(
-                "   4b. a child with SIGPIPE's default action wrote the same bytes: \
-                 killed by SIGPIPE"
-            );
+            println!("   4b. a child with SIGPIPE's default action wrote the same bytes:");
+            println!("       killed by SIGPIPE");
             Ok(())
         }
         status => Err(format!(

@@ -36,12 +36,17 @@ pub fn bounded_buffer(pipe_size: Option<usize>) -> Result {
 
 fn measure_capacity() -> Result<usize> {
     let (_reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let reported = pipe_size(&writer)?;
-    let filled = fill_until_full(&writer)?;
-    println!(
-        "   3a. capacity: {filled} bytes went in before write() failed with EAGAIN; \
-         F_GETPIPE_SZ reports {reported}"
-    );
+    capacity("   3a. a new pipe", &writer)
+}
+
+/// Fills the pipe behind `writer` until the kernel says EAGAIN, and prints what went in
+/// beside what F_GETPIPE_SZ reports: the same measurement for a new pipe (3a) and a resized
+/// one (3d). Returns the bytes that went in.
+fn capacity(what: &str, writer: &PipeWriter) -> Result<usize> {
+    let reported = pipe_size(writer)?;
+    let filled = fill_until_full(writer)?;
+    println!("{what}: F_GETPIPE_SZ says {reported} bytes;");
+    println!("       {filled} bytes went in before write() failed with EAGAIN");
     Ok(filled)
 }
 
@@ -81,8 +86,7 @@ fn blocked_writer(capacity: usize) -> Result {
             .write_all(&vec![b'x'; to_write])
             .map_err(|e| format!("write: {e}"))?;
         println!(
-            "   3b. child: write() of {to_write} bytes returned after {} ms \
-             (blocked until the reader drained)",
+            "       writer: write() of {to_write} bytes returned after {} ms",
             started.elapsed().as_millis()
         );
         Ok(())
@@ -93,9 +97,12 @@ fn blocked_writer(capacity: usize) -> Result {
     let mut reader = reader.ok_or("pipe: the read end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!(
-        "   3b. writer {} wants to write {to_write} bytes into a {capacity}-byte \
-         pipe: it is asleep in the kernel ({wchan}); reader waits {} ms, then drains",
-        child.pid(),
+        "   3b. writer {} writes {to_write} bytes into the {capacity}-byte pipe:",
+        child.pid()
+    );
+    println!("       asleep in the kernel ({wchan})");
+    println!(
+        "       the reader waits {} ms, then drains",
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow reader.
@@ -118,7 +125,7 @@ fn blocked_reader() -> Result {
         let mut buf = [0u8; 64];
         let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
         println!(
-            "   3c. child: read() on the empty pipe returned after {} ms with {n} bytes: {:?}",
+            "       reader: read() returned after {} ms with {n} bytes: {:?}",
             started.elapsed().as_millis(),
             String::from_utf8_lossy(&buf[..n])
         );
@@ -127,10 +134,10 @@ fn blocked_reader() -> Result {
     drop(reader); // The parent only writes.
     let mut writer = writer.ok_or("pipe: the write end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
+    println!("   3c. reader {} reads from the empty pipe:", child.pid());
+    println!("       asleep in the kernel ({wchan})");
     println!(
-        "   3c. reader {} is asleep in the kernel ({wchan}) on an empty pipe; \
-         writer waits {} ms, then writes",
-        child.pid(),
+        "       the writer waits {} ms, then writes",
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow writer.
@@ -172,12 +179,9 @@ fn resize(requested: usize) -> Result {
              /proc/sys/fs/pipe-user-pages-soft pages in all"
         )
     })?;
-    let filled = fill_until_full(&writer)?;
     // The kernel rounds the request up to a power-of-two number of pages.
-    println!(
-        "   3d. F_SETPIPE_SZ({requested}): capacity {before} -> {after} bytes; \
-         filling it now took {filled} bytes"
-    );
+    println!("   3d. F_SETPIPE_SZ({requested}): the kernel resized it {before} -> {after}");
+    capacity("       the resized pipe", &writer)?;
     Ok(())
 }
 

@@ -24,8 +24,9 @@ pub fn cat_snippet() -> Result {
     let output = child
         .wait_with_output()
         .map_err(|e| format!("wait for cat: {e}"))?;
+    println!("   wrote \"temperature: 42\" into cat's stdin, then closed it");
     println!(
-        "   wrote \"temperature: 42\" into cat's stdin; cat printed {:?} ({} bytes) and {}",
+        "   cat printed {:?} ({} bytes) and {}",
         String::from_utf8_lossy(&output.stdout),
         output.stdout.len(),
         output.status

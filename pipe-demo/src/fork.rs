@@ -67,11 +67,10 @@ fn read_until_eof(reader: &mut impl Read) -> Result {
         }
         total += n;
         reads += 1;
-        println!(
-            "   child  {}: read() returned {n} bytes: {:?}",
-            getpid(),
-            String::from_utf8_lossy(&buf[..n])
-        );
+        println!("   child  {}: read() returned {n} bytes:", getpid());
+        for line in buf[..n].split_inclusive(|&b| b == b'\n') {
+            println!("       {:?}", String::from_utf8_lossy(line));
+        }
     }
     // A pipe keeps no boundaries: three writes may arrive as one read, or as three.
     println!(

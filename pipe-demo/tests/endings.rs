@@ -50,18 +50,33 @@ fn members_left(pgid: u32) -> Vec<PathBuf> {
 fn interrupting_the_tour_leaves_no_process_behind() {
     let seed = std::process::id();
     println!("seed {seed}");
-    for (i, signal) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGINT]
-        .into_iter()
-        .enumerate()
-    {
+    // Ctrl-C, kill, the terminal closing, and Ctrl-\\.
+    let signals = [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ];
+    for (i, signal) in signals.into_iter().enumerate() {
         // A cheap reproducible spread of moments across the ~0.4 s tour.
         let delay_ms =
             u64::from((seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 7)) % 400);
-        let mut tour = Command::new(BIN)
-            .process_group(0)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(BIN);
+        command.process_group(0).stdout(Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe; no core file from SIGQUIT.
+        unsafe {
+            command.pre_exec(|| {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let mut tour = command.spawn().unwrap();
         let pgid = tour.id();
         thread::sleep(Duration::from_millis(delay_ms));
         kill(Pid::from_raw(i32::try_from(pgid).unwrap()), signal).unwrap();
@@ -198,4 +213,28 @@ fn a_closed_stdout_seen_by_a_child_ends_the_tour_quietly() {
         "a closed stdout must end the tour without a word"
     );
     assert_eq!(left, Vec::<PathBuf>::new(), "children left");
+}
+
+/// Started as a daemon or a careless shell would start it: SIGCHLD ignored (waitpid would
+/// fail with ECHILD) and every signal blocked. The tour resets both at start and runs as usual.
+#[test]
+fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
+    let mut command = Command::new(BIN);
+    // SAFETY: signal and sigprocmask are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("exited with status 0"), "{stdout}");
+    assert!(stdout.contains("killed by SIGPIPE"), "{stdout}");
+    assert!(stdout.contains("; the shell: "), "{stdout}");
 }
