@@ -19,7 +19,7 @@ pub fn run(fifo: &Path) -> plumbing::Result {
         .custom_flags(OFlag::O_NONBLOCK.bits())
         .open(fifo)
     {
-        Err(e) => println!("   open(O_WRONLY|O_NONBLOCK) with no reader fails: {e}"),
+        Err(e) => println!("   no reader yet: open(O_WRONLY|O_NONBLOCK) fails:\n   {e}"),
         Ok(_) => println!("   open(O_WRONLY|O_NONBLOCK) succeeded: someone else has it open"),
     }
     let mut step = StepProcesses::new();
