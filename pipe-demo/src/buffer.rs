@@ -77,7 +77,10 @@ fn pipe_size(fd: impl AsFd) -> Result<usize> {
 /// kernel, waits a little, then drains. The child reports how long its write() took.
 fn blocked_writer(capacity: usize) -> Result {
     let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let mut reader = Some(reader); // an Option, so that the child can close its copy
+    // An Option, so that the child can close its copy. Declared before the child, so that on
+    // an early return (a closed stdout) the child is killed before our read end closes:
+    // otherwise it would report the broken pipe that our leaving caused.
+    let mut reader = Some(reader);
     let to_write = capacity + 4096;
     let mut child = child::fork(|| {
         reader = None; // The child only writes.
@@ -94,7 +97,7 @@ fn blocked_writer(capacity: usize) -> Result {
     // The parent only reads. Left open, its copy of the write end would keep read_to_end
     // below waiting after the child's copy is closed.
     drop(writer);
-    let mut reader = reader.ok_or("pipe: the read end is gone")?;
+    let reader = reader.as_mut().ok_or("pipe: the read end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!(
         "   3b. writer {} writes {to_write} bytes into the {capacity}-byte pipe:",
@@ -118,7 +121,9 @@ fn blocked_writer(capacity: usize) -> Result {
 /// The child reads from an empty pipe; the parent confirms it is asleep, waits, then writes.
 fn blocked_reader() -> Result {
     let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let mut writer = Some(writer); // an Option, so that the child can close its copy
+    // An Option, so that the child can close its copy; declared before the child, so that the
+    // child is killed before our write end closes (see `blocked_writer`).
+    let mut writer = Some(writer);
     let mut child = child::fork(|| {
         writer = None; // The child only reads.
         let started = Instant::now();
@@ -132,7 +137,7 @@ fn blocked_reader() -> Result {
         Ok(())
     })?;
     drop(reader); // The parent only writes.
-    let mut writer = writer.ok_or("pipe: the write end is gone")?;
+    let pipe_in = writer.as_mut().ok_or("pipe: the write end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!("   3c. reader {} reads from the empty pipe:", child.pid());
     println!("       asleep in the kernel ({wchan})");
@@ -141,10 +146,10 @@ fn blocked_reader() -> Result {
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow writer.
-    writer
+    pipe_in
         .write_all(b"temperature: 42")
         .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
-    drop(writer);
+    drop(writer.take()); // closes our write end
     child.wait_ok(CHILD_LIMIT)
 }
 

@@ -4,6 +4,8 @@
 //! here forks.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -80,7 +82,9 @@ fn interrupting_the_tour_leaves_no_process_behind() {
         let pgid = tour.id();
         thread::sleep(Duration::from_millis(delay_ms));
         kill(Pid::from_raw(i32::try_from(pgid).unwrap()), signal).unwrap();
+        let guard = common::KillAfter::new(&tour, Duration::from_secs(10));
         let status = tour.wait().unwrap();
+        drop(guard);
         // No stop flag: the signal's default action ends the tour at once (unless the tour
         // had already finished).
         assert!(
@@ -136,7 +140,7 @@ fn a_child_killed_mid_step_ends_the_tour_with_a_clear_error() {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    let out = tour.wait_with_output().unwrap();
+    let out = common::output_within(tour, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -164,7 +168,7 @@ fn run_until_stdout_closes(args: &[&str], marker: &str) -> (Output, Vec<PathBuf>
     }
     drop(tour.stdout.take());
     let pgid = tour.id();
-    let out = tour.wait_with_output().unwrap();
+    let out = common::output_within(tour, Duration::from_secs(10));
     (out, members_left(pgid))
 }
 
@@ -186,11 +190,13 @@ fn a_closed_stdout_ends_the_tour_quietly() {
 /// so, exit status 1, never a panic.
 #[test]
 fn a_full_stdout_is_one_clear_error() {
-    let out = Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("cat")
         .stdout(fs::File::create("/dev/full").unwrap())
-        .output()
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let out = common::output_within(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -230,7 +236,7 @@ fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
             Ok(())
         })
     };
-    let out = command.output().unwrap();
+    let out = common::output(&mut command);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}\n{stdout}");

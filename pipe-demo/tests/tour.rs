@@ -2,20 +2,20 @@
 //! are in `endings.rs`. Each test spawns the binary as a user would; nothing here forks.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, fcntl};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("spawn pipe-demo")
+    common::output(Command::new(BIN).args(args))
 }
 
 fn stdout_of(args: &[&str]) -> String {
@@ -224,12 +224,12 @@ fn tour_runs_as_an_ordinary_user() {
     let bin = dir.join("pipe-demo");
     fs::copy(BIN, &bin).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .current_dir(&dir)
-        .output()
-        .expect("spawn setpriv");
+    let out = common::output(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .current_dir(&dir),
+    );
     fs::remove_dir_all(&dir).unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -248,7 +248,7 @@ fn two_tours_at_once_both_succeed() {
         })
         .collect();
     for tour in tours {
-        let out = tour.wait_with_output().unwrap();
+        let out = common::output_within(tour, Duration::from_secs(60));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert!(
@@ -261,7 +261,7 @@ fn two_tours_at_once_both_succeed() {
 /// The tour is read in a terminal: every line fits in 80 columns.
 #[test]
 fn every_line_of_the_tour_fits_80_columns() {
-    let out = Command::new(BIN).env("COLUMNS", "80").output().unwrap();
+    let out = common::output(Command::new(BIN).env("COLUMNS", "80"));
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in stdout.lines() {
