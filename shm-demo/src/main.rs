@@ -149,13 +149,18 @@ enum Step {
     },
 }
 
-/// A POSIX shm name: "/" and 1..=254 more characters, none of them "/" (so clap rejects the
-/// rest as a usage error).
+/// A POSIX shm name: "/" and 1..=254 more characters, none of them "/", and not "/." or
+/// "/.." (which name /dev/shm itself and its parent), so clap rejects the rest as a usage
+/// error.
 fn shm_name(s: &str) -> Result<String, String> {
     let rest = s.strip_prefix('/').unwrap_or("");
     if rest.is_empty() || rest.len() > 254 || rest.contains(['/', '\0']) {
         let rule = "a shm name is \"/\" and 1 to 254 characters other than \"/\"";
         return Err(format!("{rule}, e.g. /sensor_data"));
+    }
+    if rest == "." || rest == ".." {
+        let why = "names a directory, not an object";
+        return Err(format!("\"{s}\" {why}; choose a name such as /sensor_data"));
     }
     Ok(s.to_owned())
 }
