@@ -23,6 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
+use nix::sys::statvfs::statvfs;
 
 const MAGIC: [u8; 8] = *b"shmdemo\0";
 const VERSION: u32 = 1;
@@ -164,22 +165,37 @@ fn sys_error(call: &str, name: &str, errno: Errno) -> io::Error {
     )
 }
 
+/// What to say when /dev/shm has no room: its size and what is free, as `df` shows them.
+fn dev_shm_space() -> String {
+    let advice = "free some space there or remount it larger (mount -o remount,size=...)";
+    match statvfs("/dev/shm") {
+        Ok(fs) => {
+            let kib = |blocks: u64| blocks * fs.fragment_size() / 1024;
+            format!(
+                "/dev/shm is full ({} KiB, {} KiB free); {advice}",
+                kib(fs.blocks()),
+                kib(fs.blocks_available())
+            )
+        }
+        Err(_) => format!("/dev/shm is full; {advice}"),
+    }
+}
+
 /// A mapped sensor object. Dropping it unmaps it; the name stays (see [`ShmName`]).
 pub struct SensorObject {
     map: MmapMut,
 }
 
 impl SensorObject {
-    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `ftruncate` to [`OBJECT_LEN`], map it
-    /// and write the header. Fails with `AlreadyExists` if the name is taken. On any later
-    /// failure the half-made object is unlinked again.
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `ftruncate` to [`OBJECT_LEN`],
+    /// `posix_fallocate`, map it and write the header. Fails with `AlreadyExists` if the name
+    /// is taken, and with `StorageFull` (saying so about /dev/shm) if /dev/shm is full. On any
+    /// later failure the half-made object is unlinked again.
     pub fn create(name: &str) -> io::Result<Self> {
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
         let fd = shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
             .map_err(|e| sys_error("shm_open", name, e))?;
-        let sized = nix::unistd::ftruncate(&fd, OBJECT_LEN as i64)
-            .map_err(|e| sys_error("ftruncate", name, e));
-        let object = match sized.and_then(|()| Self::map(File::from(fd), name)) {
+        let object = match Self::size_and_map(File::from(fd), name) {
             Ok(object) => object,
             Err(e) => {
                 let _ = shm_unlink(name); // do not leave a half-made object behind
@@ -222,6 +238,23 @@ impl SensorObject {
         copy[12..].copy_from_slice(&header.payload_size.load(Ordering::Relaxed).to_ne_bytes());
         decode_header(&copy, len).map_err(invalid)?;
         Ok(object)
+    }
+
+    /// Gives a new object its size and its memory, then maps it.
+    fn size_and_map(file: File, name: &str) -> io::Result<Self> {
+        let len = OBJECT_LEN as libc::off_t;
+        nix::unistd::ftruncate(&file, len).map_err(|e| sys_error("ftruncate", name, e))?;
+        // On tmpfs, ftruncate only sets the size: no page is reserved, and the first store to
+        // a page a full /dev/shm cannot supply kills the process with SIGBUS. posix_fallocate
+        // takes the pages now, so a full /dev/shm is an ENOSPC here instead.
+        nix::fcntl::posix_fallocate(&file, 0, len).map_err(|e| match e {
+            Errno::ENOSPC => io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("posix_fallocate {name}: {e}: {}", dev_shm_space()),
+            ),
+            _ => sys_error("posix_fallocate", name, e),
+        })?;
+        Self::map(file, name)
     }
 
     fn map(file: File, name: &str) -> io::Result<Self> {
