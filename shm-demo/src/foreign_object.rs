@@ -8,7 +8,7 @@ use std::io::Write;
 
 use nix::fcntl::OFlag;
 use nix::sys::mman::shm_open;
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod};
 use plumbing::{Result, stop};
 use shm_demo::{OBJECT_LEN, ShmName};
 
@@ -23,6 +23,8 @@ pub fn refused() -> Result {
     )
     .map_err(|e| format!("shm_open {name}: {e}"))?;
     let _owner = ShmName::adopt(&name);
+    // 0600 whatever the umask: shm_open applied it to the mode above; fchmod does not.
+    fchmod(&fd, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| format!("fchmod {name}: {e}"))?;
     let mut file = fs::File::from(fd);
     let bytes: Vec<u8> = b"another program's data "
         .iter()

@@ -22,7 +22,7 @@ use memmap2::MmapMut;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod};
 use nix::sys::statvfs::statvfs;
 
 const MAGIC: [u8; 8] = *b"shmdemo\0";
@@ -187,15 +187,15 @@ pub struct SensorObject {
 }
 
 impl SensorObject {
-    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `ftruncate` to [`OBJECT_LEN`],
-    /// `posix_fallocate`, map it and write the header. Fails with `AlreadyExists` if the name
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `fchmod` to exactly 0600,
+    /// `ftruncate` to [`OBJECT_LEN`], `posix_fallocate`, map it and write the header. Fails with `AlreadyExists` if the name
     /// is taken, and with `StorageFull` (saying so about /dev/shm) if /dev/shm is full. On any
     /// later failure the half-made object is unlinked again.
     pub fn create(name: &str) -> io::Result<Self> {
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
         let fd = shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
             .map_err(|e| sys_error("shm_open", name, e))?;
-        let object = match Self::size_and_map(File::from(fd), name) {
+        let object = match Self::set_up(File::from(fd), name) {
             Ok(object) => object,
             Err(e) => {
                 let _ = shm_unlink(name); // do not leave a half-made object behind
@@ -240,8 +240,11 @@ impl SensorObject {
         Ok(object)
     }
 
-    /// Gives a new object its size and its memory, then maps it.
-    fn size_and_map(file: File, name: &str) -> io::Result<Self> {
+    /// Gives a new object its mode, its size and its memory, then maps it.
+    fn set_up(file: File, name: &str) -> io::Result<Self> {
+        // shm_open applies the umask to 0600 (umask 0277 would leave 0400, 0777 leave 0000, and
+        // the object unusable by its own user); fchmod is not subject to it.
+        fchmod(&file, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| sys_error("fchmod", name, e))?;
         let len = OBJECT_LEN as libc::off_t;
         nix::unistd::ftruncate(&file, len).map_err(|e| sys_error("ftruncate", name, e))?;
         // On tmpfs, ftruncate only sets the size: no page is reserved, and the first store to
