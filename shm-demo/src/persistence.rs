@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::mman::shm_unlink;
+use nix::unistd::geteuid;
 use plumbing::{Result, child, names, stop};
+use shm_demo::sensor::whose;
 use shm_demo::{HEADER_LEN, SensorObject, ShmName};
 
 /// The tour's names are `/ipc-tour-shm-<pid>-<6 hex digits>` (30 characters at most); in
@@ -94,7 +96,7 @@ pub fn written_elsewhere(tour: &TourObject) -> Result {
     println!(
         "   the tour's own mapping from step 1 shows temperature: {} too, without re-opening \
          anything: both processes mapped the same physical page",
-        tour.object.reading().temp.load(Ordering::Acquire)
+        tour.object.access(|r| r.temp.load(Ordering::Acquire))?
     );
     stop::check()?;
     Ok(())
@@ -151,20 +153,23 @@ pub fn write_reading(name: &str, temp: i32) -> Result {
         Ok(object) => (object, "created"),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
             let object = SensorObject::open(name).map_err(|e| match e.kind() {
-                ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
-                _ => format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`"),
+                ErrorKind::InvalidData => {
+                    format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`")
+                }
+                _ => e.to_string(),
             })?;
             (object, "opened the existing")
         }
         Err(e) => return Err(e.into()),
     };
-    let reading = object.reading();
-    reading.temp.store(temp, Ordering::Relaxed);
-    reading
-        .writer_pid
-        .store(std::process::id(), Ordering::Relaxed);
-    // Release: a reader that sees the new count (Acquire) also sees the fields above.
-    let update = reading.updates.fetch_add(1, Ordering::Release) + 1;
+    let update = object.access(|reading| {
+        reading.temp.store(temp, Ordering::Relaxed);
+        reading
+            .writer_pid
+            .store(std::process::id(), Ordering::Relaxed);
+        // Release: a reader that sees the new count (Acquire) also sees the fields above.
+        reading.updates.fetch_add(1, Ordering::Release) + 1
+    })?;
     println!(
         "{what} {name} and stored temperature: {temp} (update #{update}); \
          it stays in /dev/shm until `shm-demo unlink {name}`"
@@ -176,42 +181,38 @@ pub fn write_reading(name: &str, temp: i32) -> Result {
 pub fn read_reading(name: &str) -> Result {
     let object = SensorObject::open(name).map_err(|e| match e.kind() {
         ErrorKind::NotFound => format!("{e}; create it first with `shm-demo write {name}`"),
-        ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
         _ => e.to_string(),
     })?;
-    let reading = object.reading();
-    let update = reading.updates.load(Ordering::Acquire);
+    let (update, temp, writer) = object.access(|reading| {
+        (
+            reading.updates.load(Ordering::Acquire),
+            reading.temp.load(Ordering::Relaxed),
+            reading.writer_pid.load(Ordering::Relaxed),
+        )
+    })?;
     if update == 0 {
         println!("{name} holds no reading yet (created, never written)");
     } else {
-        println!(
-            "temperature: {} (from {name}, update #{update}, written by pid {})",
-            reading.temp.load(Ordering::Relaxed),
-            reading.writer_pid.load(Ordering::Relaxed)
-        );
+        println!("temperature: {temp} (from {name}, update #{update}, written by pid {writer})");
     }
     Ok(())
 }
 
-/// The `unlink` role: remove the name from /dev/shm.
+/// The `unlink` role: remove the name from /dev/shm, if the object is ours.
 pub fn unlink_name(name: &str) -> Result {
-    shm_unlink(name).map_err(|e| match e {
-        Errno::EACCES | Errno::EPERM => format!("shm_unlink {name}: {e}; {}", whose(name)),
+    let meta = fs::symlink_metadata(format!("/dev/shm{name}"));
+    // Root may remove anything; the demo still touches only its own user's objects.
+    if let Ok(meta) = &meta
+        && meta.uid() != geteuid().as_raw()
+    {
+        return Err(format!("{name}: not removed, {}", whose(meta)).into());
+    }
+    shm_unlink(name).map_err(|e| match (e, &meta) {
+        (Errno::EACCES | Errno::EPERM, Ok(meta)) => {
+            format!("shm_unlink {name}: {e}; {}", whose(meta))
+        }
         _ => format!("shm_unlink {name}: {e}"),
     })?;
     println!("removed {name} from /dev/shm (processes that still map it keep their pages)");
     Ok(())
-}
-
-/// For a permission error: whose object `name` is and its mode, as /dev/shm shows them.
-fn whose(name: &str) -> String {
-    match fs::metadata(format!("/dev/shm{name}")) {
-        Ok(m) => format!(
-            "it belongs to uid {} with mode {:04o}, and you are uid {}",
-            m.uid(),
-            m.mode() & 0o777,
-            nix::unistd::geteuid()
-        ),
-        Err(_) => "it belongs to another user (shm-demo makes its objects mode 0600)".into(),
-    }
 }

@@ -133,7 +133,7 @@ fn another_users_object_is_refused_with_whose_it_is() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("Permission denied") && err.contains("belongs to uid 0 with mode 0600"),
+        err.contains("Permission denied") && err.contains("owned by uid 0 (root) with mode 0600"),
         "{err}"
     );
 }
