@@ -43,7 +43,7 @@ const RING_STEPS: [usize; 2] = [6, 7];
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
     let pid = std::process::id();
-    println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\" section");
+    println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\"");
     persistence::remove_stale_objects(); // left by a tour that was SIGKILLed
     let object = persistence::create()?; // 1. shm_open + ftruncate + mmap, mode 0600
     persistence::written_elsewhere(&object)?; // 2. another process writes; we see it

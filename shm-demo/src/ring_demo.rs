@@ -67,17 +67,15 @@ fn run_ring_step(
     };
     let cpu_pair = [parent_cpu, child_cpu];
     let echo = echo(mode, messages, size, cpu_pair, corrupt_after, |pid| {
-        println!(
-            "{step}. SPSC ring in shared memory, {}: child pid {pid} checks each {size}-byte \
-             message and echoes it ({cpus})",
-            label(mode)
-        );
+        let how = label(mode);
+        println!("{step}. SPSC ring in shared memory, {how}: child pid {pid} checks each");
+        println!("   {size}-byte message and echoes it ({cpus})");
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
+    let wall = millis(echo.wall);
+    println!("   {messages} round trips back to back, verified both ways, in {wall}");
     println!(
-        "   {messages} round trips back to back, verified both ways, in {} ({round_trip:.2} µs \
-         each); CPU used: parent {}, child {}",
-        millis(echo.wall),
+        "   ({round_trip:.2} µs each); CPU used: parent {}, child {}",
         millis(echo.parent_cpu),
         millis(echo.child_cpu)
     );
@@ -85,10 +83,10 @@ fn run_ring_step(
     let (count, interval) = (SLOW_SENSOR_MESSAGES, SLOW_SENSOR_INTERVAL);
     let slow = paced(mode, count, interval, child_cpu)?;
     let share = 100.0 * slow.reader_cpu.as_secs_f64() / slow.wall.as_secs_f64();
+    let apart = millis(interval);
+    println!("   a slow sensor, {count} messages {apart} apart: the child waiting for them");
     println!(
-        "   a slow sensor, {count} messages {} apart: the child waiting for them used {} of \
-         CPU in {} ({share:.1}% of a CPU)",
-        millis(interval),
+        "   used {} of CPU in {} ({share:.1}% of a CPU)",
         millis(slow.reader_cpu),
         millis(slow.wall)
     );

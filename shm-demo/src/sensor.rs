@@ -85,8 +85,8 @@ impl fmt::Display for LayoutError {
         match self {
             Self::WrongSize { found } => write!(
                 f,
-                "object is {found} bytes, a shm-demo sensor object is {OBJECT_LEN} \
-                 (another program's object, or a stale one)"
+                "object is {found} bytes, not {OBJECT_LEN}: another program's object, \
+                 or a stale one"
             ),
             Self::Truncated { found } => {
                 write!(f, "header is {found} bytes, expected {HEADER_LEN}")
