@@ -100,3 +100,19 @@ fn the_tour_in_a_full_dev_shm_is_enospc_not_sigbus() {
     // It stopped at step 1, before any other process was started.
     assert!(!run.out.contains("\n1. "), "{}", run.out);
 }
+
+#[test]
+fn counter_and_ring_do_not_need_dev_shm() {
+    // Their regions are anonymous MAP_SHARED mappings, shared by fork: no name, no /dev/shm.
+    if !can_mount() {
+        return;
+    }
+    for args in [
+        &["counter", "--increments", "1000"][..],
+        &["ring", "--messages", "10", "--size", "100000"][..],
+    ] {
+        let run = in_full_dev_shm(args);
+        assert_eq!(run.status, 0, "{args:?}: {}{}", run.out, run.err);
+        assert!(run.left.is_empty(), "{args:?} left {:?}", run.left);
+    }
+}
