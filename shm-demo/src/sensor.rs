@@ -207,8 +207,8 @@ pub fn whose(meta: &Metadata) -> String {
 /// A mapped sensor object. Dropping it unmaps it; the name stays (see [`ShmName`]).
 ///
 /// Any process of our user may shrink the object while we map it. Every access goes through
-/// [`SensorObject::access`], which checks the size first and, through [`Guard`], survives a
-/// truncation during the access and reports it (see `src/sigbus.rs`).
+/// [`SensorObject::access`], which checks the size first and, through a SIGBUS guard on the
+/// mapping (`src/sigbus.rs`), survives a truncation during the access and reports it.
 pub struct SensorObject {
     name: String,
     file: File,
