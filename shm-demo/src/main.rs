@@ -35,19 +35,24 @@ use shm_demo::{Coordination, MAX_MSG_SIZE};
 
 use ring_demo::RingMode;
 
+/// The tour's step numbers that a subcommand prints too when it runs that step alone.
+const COUNTER_STEP: usize = 5;
+/// The ring steps: spinning, then futex.
+const RING_STEPS: [usize; 2] = [6, 7];
+
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
     let pid = std::process::id();
-    println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\" section");
+    println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\"");
     persistence::remove_stale_objects(); // left by a tour that was SIGKILLed
     let object = persistence::create()?; // 1. shm_open + ftruncate + mmap, mode 0600
     persistence::written_elsewhere(&object)?; // 2. another process writes; we see it
     persistence::outlives_its_writer(&object)?; // 3. the writer exited; another reads it
     foreign_object::refused()?; // 4. the header refuses another program's object
-    counter::lost_updates(5, args.increments)?; // 5. two processes, one counter
-    let messages = args.messages;
-    ring_demo::ring_step(6, Coordination::Spin, messages, 64)?; // 6. a ring, spinning
-    ring_demo::ring_step(7, Coordination::Futex, messages, 64)?; // 7. a ring, on a futex
+    counter::lost_updates(COUNTER_STEP, args.increments)?; // 5. two processes, one counter
+    let (messages, [spin, futex]) = (args.messages, RING_STEPS);
+    ring_demo::ring_step(spin, Coordination::Spin, messages, 64)?; // 6. a ring, spinning
+    ring_demo::ring_step(futex, Coordination::Futex, messages, 64)?; // 7. a ring, on a futex
     peer_death::peer_death_step(8)?; // 8. the peer SIGKILLed while we wait
     persistence::unlinked(object) // 9. shm_unlink: the name is gone
 }
@@ -66,15 +71,16 @@ fn run(cli: Cli) -> Result {
         // Anonymous mappings and children only: nothing named to remove on Ctrl-C.
         Some(Step::Counter { increments }) => {
             stop::catch(Owns::Nothing)?;
-            counter::lost_updates(1, increments)
+            counter::lost_updates(COUNTER_STEP, increments)
         }
         Some(Step::Ring {
             mode,
             messages,
             size,
+            corrupt_after,
         }) => {
             stop::catch(Owns::Nothing)?;
-            ring_demo::ring_role(mode, messages, size as usize)
+            ring_demo::ring_role(mode, messages, size as usize, corrupt_after)
         }
     }
 }
@@ -146,16 +152,26 @@ enum Step {
         #[arg(long, default_value_t = 64, allow_negative_numbers = true,
               value_parser = whole_number::<u32>(1, MAX_MSG_SIZE as i64, "bytes"))]
         size: u32,
+        /// For the tests: the echo side flips a byte of every message from number N on, so
+        /// the check must fail (hidden from --help)
+        #[arg(long, hide = true, value_name = "N",
+              value_parser = whole_number::<u64>(0, i64::MAX, "messages"))]
+        corrupt_after: Option<u64>,
     },
 }
 
-/// A POSIX shm name: "/" and 1..=254 more characters, none of them "/" (so clap rejects the
-/// rest as a usage error).
+/// A POSIX shm name: "/" and 1..=254 more characters, none of them "/", and not "/." or
+/// "/.." (which name /dev/shm itself and its parent), so clap rejects the rest as a usage
+/// error.
 fn shm_name(s: &str) -> Result<String, String> {
     let rest = s.strip_prefix('/').unwrap_or("");
     if rest.is_empty() || rest.len() > 254 || rest.contains(['/', '\0']) {
         let rule = "a shm name is \"/\" and 1 to 254 characters other than \"/\"";
         return Err(format!("{rule}, e.g. /sensor_data"));
+    }
+    if rest == "." || rest == ".." {
+        let why = "names a directory, not an object";
+        return Err(format!("\"{s}\" {why}; choose a name such as /sensor_data"));
     }
     Ok(s.to_owned())
 }
