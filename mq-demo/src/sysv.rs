@@ -27,6 +27,11 @@ pub fn msgmnb() -> io::Result<usize> {
     knob("msgmnb")
 }
 
+/// The largest message a queue can take: msgmax, or msgmnb if that is smaller.
+pub fn largest_message() -> io::Result<usize> {
+    Ok(msgmax()?.min(msgmnb()?))
+}
+
 fn knob(name: &str) -> io::Result<usize> {
     let value = plumbing::procfs::sys_knob(&format!("kernel/{name}"))?;
     usize::try_from(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))

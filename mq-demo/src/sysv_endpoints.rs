@@ -120,6 +120,11 @@ pub fn sysv_duplex(msg_size: usize) -> io::Result<(SysvEnd, SysvEnd)> {
 }
 
 impl SysvEnd {
+    /// The ids of the queue this end sends on and the one it receives from (`ipcs -q`).
+    pub fn queue_ids(&self) -> (i32, i32) {
+        (self.tx, self.rx)
+    }
+
     /// Starts the watchdog thread, once, in the process that uses this end.
     fn watch_peer(&mut self) -> io::Result<()> {
         let Some(peer_alive) = self.peer_alive.take() else {
