@@ -63,17 +63,24 @@ fn queues_are_mode_0600_and_small_reads_take_one_message_in_pieces() {
 fn a_dead_peer_gives_eof_after_its_last_message() {
     let (mut a, mut b) = mq_demo::sysv_duplex(16).unwrap();
     let ids = a.queue_ids();
+    a.write_all(b"start watching!!").unwrap(); // a's watchdog runs from its first call
     b.write_all(b"temperature: 42!").unwrap();
     b.write_all(b"temperature: 43!").unwrap();
     drop(b); // as the peer's process dying would: its liveness pipe's write end closes
-    let mut buf = [0; 16];
-    a.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"temperature: 42!");
-    a.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"temperature: 43!");
-    assert_eq!(a.read(&mut buf).unwrap(), 0);
-    assert_eq!(a.read(&mut buf).unwrap(), 0, "EOF stays EOF");
-    drop(a);
+    thread::sleep(Duration::from_millis(100)); // the watchdog's notice is queued by now
+    let (texts, eof) = within(move || {
+        let mut buf = [0; 16];
+        let mut texts = Vec::new();
+        for _ in 0..2 {
+            a.read_exact(&mut buf).unwrap();
+            texts.push(String::from_utf8_lossy(&buf).into_owned());
+        }
+        let eof = [a.read(&mut buf).unwrap(), a.read(&mut buf).unwrap()];
+        drop(a);
+        (texts, eof)
+    });
+    assert_eq!(texts, ["temperature: 42!", "temperature: 43!"]);
+    assert_eq!(eof, [0, 0], "EOF, and it stays EOF");
     gone(ids);
 }
 
