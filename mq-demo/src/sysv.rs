@@ -294,10 +294,12 @@ const RECORD: &str = "queue";
 pub const PROJ: u8 = b'K';
 const TRIES: u8 = 8;
 
-/// A queue named by a key that ftok makes from a private directory of this run, so no other
-/// user can make the same key from the same path. The directory also records the queue's key
-/// and id, which is how the next run recognises a queue that a killed run left. Drop removes
-/// the queue, then the directory.
+/// A queue named by a key that ftok makes from a private directory (0700) of this run: a
+/// path nobody else can reach or replace, though another path may still give the same key
+/// (see `taken`). The directory also records the queue's key and id, which is how the next
+/// run recognises a queue that a killed run left (one killed between msgget and that write
+/// leaves a queue nobody recognises: `ipcrm -q ID`). Drop removes the queue, then the
+/// directory.
 #[derive(Debug)]
 pub struct KeyedQueue {
     pub queue: SysvQueue,
