@@ -51,7 +51,7 @@ pub fn run() -> Result {
             .map_err(|e| format!("msgsnd type {mtype}: {e}"))?;
         println!("  msgsnd type {mtype}: {text:?}");
     }
-    show_listed(id)?;
+    show_listed(key, id)?;
 
     let mut order = Vec::new();
     for msgtyp in [2, -3] {
@@ -98,10 +98,17 @@ pub fn run() -> Result {
     Ok(stop::check()?)
 }
 
-/// The queue's line in /proc/sysvipc/msg: what `ipcs -q` would print for it.
-fn show_listed(id: i32) -> Result {
-    let q = sysv::listed_id(id)?.ok_or_else(|| format!("/proc/sysvipc/msg has no id {id}"))?;
-    println!("  /proc/sysvipc/msg (what `ipcs -q` lists) has it:");
+/// The queue's line in /proc/sysvipc/msg, found by its key: what `ipcs -q` would print.
+fn show_listed(key: sysv::key_t, id: i32) -> Result {
+    let listed = sysv::listed()?;
+    let q = listed
+        .iter()
+        .find(|q| q.key == key)
+        .ok_or_else(|| format!("/proc/sysvipc/msg lists no key {}", show_key(key)))?;
+    if q.id != id {
+        return Err(format!("key {} is listed with id {}, not {id}", show_key(key), q.id).into());
+    }
+    println!("  /proc/sysvipc/msg (what `ipcs -q` lists), its line for this key:");
     println!(
         "    key {}  msqid {}  perms {:o}  qnum {}  cbytes {}",
         show_key(q.key),
