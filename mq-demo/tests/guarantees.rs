@@ -212,3 +212,33 @@ fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
     // And a stop signal still gets through the inherited mask.
     stop_mid_run(libc::SIGTERM, "  $ mq-demo send", true);
 }
+
+/// The long-running role, `receive --wait`, ends on SIGHUP and SIGQUIT too. It created
+/// nothing, so its closing line claims no removal; the queue it waited on stays.
+#[test]
+fn a_waiting_receive_ends_on_sighup_and_sigquit() {
+    let q = format!("/mq-test-{}-hup", std::process::id());
+    assert!(run(&["create", &q]).status.success());
+    for signal in [libc::SIGHUP, libc::SIGQUIT] {
+        let mut child = spawn(&["receive", &q, "--wait", "30"], &unique_tag());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap(); // "waiting up to 30 s ...": the handlers are set
+        // SAFETY: kill takes two integers; the pid is our own unreaped child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let status = wait_within(&mut child, Duration::from_secs(2));
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let name = nix::sys::signal::Signal::try_from(signal).unwrap().as_str();
+        assert_eq!(status.code(), Some(128 + signal), "{name}: {stderr}");
+        assert_eq!(stderr, format!("mq-demo: stopped by {name}\n"));
+    }
+    let still_there = queue_exists(&q);
+    mq_unlink(q.as_str()).unwrap();
+    assert!(still_there);
+}
