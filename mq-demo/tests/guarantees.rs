@@ -217,8 +217,16 @@ fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
 /// nothing, so its closing line claims no removal; the queue it waited on stays.
 #[test]
 fn a_waiting_receive_ends_on_sighup_and_sigquit() {
+    /// Removes the test's queue however the test ends.
+    struct Unlink(String);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = mq_unlink(self.0.as_str());
+        }
+    }
     let q = format!("/mq-test-{}-hup", std::process::id());
     assert!(run(&["create", &q]).status.success());
+    let _unlink = Unlink(q.clone());
     for signal in [libc::SIGHUP, libc::SIGQUIT] {
         let mut child = spawn(&["receive", &q, "--wait", "30"], &unique_tag());
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -238,7 +246,5 @@ fn a_waiting_receive_ends_on_sighup_and_sigquit() {
         assert_eq!(status.code(), Some(128 + signal), "{name}: {stderr}");
         assert_eq!(stderr, format!("mq-demo: stopped by {name}\n"));
     }
-    let still_there = queue_exists(&q);
-    mq_unlink(q.as_str()).unwrap();
-    assert!(still_there);
+    assert!(queue_exists(&q), "the queue it waited on should stay");
 }
