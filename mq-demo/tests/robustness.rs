@@ -414,10 +414,9 @@ fn a_run_after_a_sigkilled_run_succeeds() {
     }
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     if listed {
-        assert!(
-            cleaned && stdout.contains(&format!("removed {stale}: left by a run that was killed")),
-            "{stdout}"
-        );
+        // Another test's tour, running at the same time, may be the one that removed it (and
+        // said so in its own output); what must hold is that the name is gone.
+        assert!(cleaned, "{stale} is still there:\n{stdout}");
     }
 }
 
