@@ -42,15 +42,71 @@ fn micros_after(line: &str, label: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
 }
 
-/// The values on the "si_value of each, in arrival order: 0 1 2 ..." line.
+/// The values on the "si_value of each, in arrival order: 0..=9 11 10 12..." lines (runs of
+/// consecutive values are written first..=last; the list may wrap onto indented lines).
 fn si_values(text: &str) -> Vec<u64> {
-    let (_, values) = line_with(text, "si_value of each")
+    let mut lines = text.lines().skip_while(|l| !l.contains("si_value of each"));
+    let (_, first) = lines
+        .next()
+        .unwrap_or_else(|| panic!("no si_value line in:\n{text}"))
         .split_once(": ")
         .expect("a colon before the values");
+    let rest = lines.take_while(|l| l.starts_with("      ") && !l.trim().is_empty());
+    let mut values = Vec::new();
+    for word in std::iter::once(first)
+        .chain(rest)
+        .flat_map(str::split_whitespace)
+    {
+        match word.split_once("..=") {
+            Some((a, b)) => values.extend(a.parse::<u64>().unwrap()..=b.parse().unwrap()),
+            None => values.push(word.parse().expect("a number")),
+        }
+    }
     values
+}
+
+/// The pending-signal row of step 5 that starts with `label`: (ShdPnd decoded, SigQ count).
+fn pending_row(text: &str, label: &str) -> (Vec<String>, u64) {
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in:\n{text}"));
+    let words: Vec<&str> = row[row.find(label).unwrap() + label.len()..]
         .split_whitespace()
-        .map(|v| v.parse().expect("a number"))
-        .collect()
+        .collect();
+    let mask = u64::from_str_radix(words[0], 16).unwrap_or_else(|_| panic!("{row}"));
+    let queued = words[1].split_once('/').unwrap().0.parse().unwrap();
+    // The decoded names must be what the mask says: one name per bit set.
+    let names: Vec<String> = words[2..].iter().map(|w| w.to_string()).collect();
+    if mask == 0 {
+        assert_eq!(names, ["(nothing", "pending)"], "{row}");
+        return (Vec::new(), queued);
+    }
+    assert_eq!(names.len() as u32, mask.count_ones(), "{row}");
+    (names, queued)
+}
+
+/// Step 5 with `count` signals of each kind, as /proc showed it and as the child counted.
+fn check_pending(text: &str, count: u64) {
+    let (before, _) = pending_row(text, "nothing sent yet");
+    assert!(before.is_empty(), "{text}");
+    let (after_usr1, queued_usr1) = pending_row(text, &format!("{count} x SIGUSR1"));
+    assert_eq!(after_usr1, ["SIGUSR1"], "one bit for {count} SIGUSR1");
+    assert!(queued_usr1 >= 1, "the SIGUSR1 bit takes a queue entry");
+    let (after_rt, queued_rt) = pending_row(text, &format!("+ {count} x SIGRTMIN"));
+    assert_eq!(after_rt, ["SIGUSR1", "SIGRTMIN"]);
+    // SigQ counts this user's pending signals: at least ours (other runs may add theirs).
+    assert!(
+        queued_rt > count,
+        "SigQ {queued_rt} for {count} queued SIGRTMIN + 1"
+    );
+    let usr1 = line_with(text, "SIGUSR1 arrived");
+    assert_eq!(number_after(usr1, "arrived "), 1, "{usr1}");
+    assert_eq!(number_after(usr1, " of "), count, "{usr1}");
+    let rt = line_with(text, "SIGRTMIN arrived");
+    assert_eq!(number_after(rt, "arrived "), count, "{rt}");
+    assert!(rt.ends_with("in order: yes"), "{rt}");
+    assert_eq!(si_values(text), (0..count).collect::<Vec<u64>>());
 }
 
 #[test]
@@ -101,13 +157,8 @@ fn tour_shows_every_observation() {
         number_after(line_with(&text, "ECHILD for "), "ECHILD for "),
         3
     );
-    // Step 5 (50 of each): fewer than sent for SIGUSR1, all of them in order for SIGRTMIN.
-    let usr1 = line_with(&text, "SIGUSR1 (standard)");
-    assert!(
-        number_after(usr1, "received ") < number_after(usr1, "sent "),
-        "{usr1}"
-    );
-    assert_eq!(si_values(&text), (0..50).collect::<Vec<u64>>());
+    // Step 5 (50 of each): one pending bit for SIGUSR1, a queue entry for each SIGRTMIN.
+    check_pending(&text, 50);
     // Step 6: EINTR without SA_RESTART; with it the read waited for data.
     assert!(line_with(&text, "without SA_RESTART:").contains("EINTR"));
     let restarted = line_with(&text, "with SA_RESTART:");
@@ -127,13 +178,10 @@ fn tour_shows_every_observation() {
 
 #[test]
 fn realtime_queue_keeps_every_value_in_order() {
-    let text = stdout_of(&run(&["pending", "--count", "300"]));
-    let usr1 = line_with(&text, "SIGUSR1 (standard)");
-    assert_eq!(number_after(usr1, "sent "), 300);
-    assert!(number_after(usr1, "received ") < 300, "{usr1}");
-    let rt = line_with(&text, "SIGRTMIN (real-time)");
-    assert_eq!(number_after(rt, "received "), 300, "{rt}");
-    assert_eq!(si_values(&text), (0..300).collect::<Vec<u64>>());
+    for count in [200, 1000] {
+        let text = stdout_of(&run(&["pending", "--count", &count.to_string()]));
+        check_pending(&text, count);
+    }
 }
 
 #[test]
