@@ -1,4 +1,4 @@
-//! Steps 7-8: what one signal costs, and who pays for it. Both use the library's doorbell
+//! Steps 8-9: what one signal costs, and who pays for it. Both use the library's doorbell
 //! (`signal_demo::ring` / `wait_doorbell`), the same calls `compare` times.
 
 use std::time::{Duration, Instant};

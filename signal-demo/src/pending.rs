@@ -97,7 +97,7 @@ pub fn receiver() -> Result {
 }
 
 /// sigqueue(3): a signal plus one word of data (nix does not wrap it).
-fn sigqueue(pid: Pid, signal: libc::c_int, value: usize) -> Result {
+pub fn sigqueue(pid: Pid, signal: libc::c_int, value: usize) -> Result {
     let data = libc::sigval {
         sival_ptr: ptr::without_provenance_mut(value),
     };
@@ -116,7 +116,7 @@ fn sigqueue(pid: Pid, signal: libc::c_int, value: usize) -> Result {
 }
 
 /// "SIGUSR1", "SIGRTMIN", "SIGRTMIN+3", or "signal 33" (one glibc keeps for itself).
-pub fn signal_name(number: i32) -> String {
+fn signal_name(number: i32) -> String {
     let rtmin = libc::SIGRTMIN();
     match number {
         n if n == rtmin => "SIGRTMIN".to_string(),

@@ -109,6 +109,48 @@ fn check_pending(text: &str, count: u64) {
     assert_eq!(si_values(text), (0..count).collect::<Vec<u64>>());
 }
 
+/// The text of step `n`: from its heading to the next one (or the end).
+fn step(text: &str, n: u32) -> &str {
+    let start = text
+        .find(&format!("Step {n}: "))
+        .unwrap_or_else(|| panic!("no step {n} in:\n{text}"));
+    let rest = &text[start..];
+    let end = rest[1..].find("\nStep ").map_or(rest.len(), |at| at + 1);
+    &rest[..end]
+}
+
+/// Step 7 of a run with `signals` SIGRTMIN per child: the unsafe child's outcome in one of its
+/// two honest forms; the safe child handled every signal; both children killed and reaped.
+fn check_handler_safety(text: &str, signals: u64) {
+    let section = step(text, 7);
+    let deadlocked = section.lines().find(|l| l.starts_with("  -> deadlocked: "));
+    let survived = section
+        .lines()
+        .find(|l| l.starts_with("  -> did not deadlock this time: "));
+    match (deadlocked, survived) {
+        (Some(line), None) => {
+            let sent = number_after(line, "came after ");
+            assert!(sent <= signals, "{line}");
+            let asleep = line_with(section, "none since. Asleep in the kernel at ");
+            assert!(
+                number_after(asleep.trim_start(), "") <= sent,
+                "handled <= sent: {asleep}"
+            );
+        }
+        (None, Some(line)) => assert!(number_after(line, ": ") <= signals, "{line}"),
+        _ => panic!("step 7 gives neither or both outcomes:\n{section}"),
+    }
+    assert!(section.contains("(a race: "), "{section}");
+    let safe = line_with(section, "handled by the main loop");
+    assert_eq!(number_after(safe, "-> "), signals, "{safe}");
+    assert_eq!(number_after(safe, "sent, "), signals, "{safe}");
+    let killed = section
+        .lines()
+        .filter(|l| l.contains(", SIGKILL): the child was killed by SIGKILL"))
+        .count();
+    assert_eq!(killed, 2, "both children killed and reaped:\n{section}");
+}
+
 #[test]
 fn tour_shows_every_observation() {
     let output = Command::new(BIN)
@@ -164,7 +206,9 @@ fn tour_shows_every_observation() {
     let restarted = line_with(&text, "with SA_RESTART:");
     assert_eq!(number_after(restarted, "returned "), 5, "{restarted}");
     assert!(number_after(restarted, "bytes after ") > 0, "{restarted}");
-    // Steps 7-8: measured, and said where.
+    // Step 7: the unsafe handler's outcome, honestly; the safe one handles every signal.
+    check_handler_safety(&text, 1000);
+    // Steps 8-9: measured, and said where.
     let same = line_with(&text, "same core       (parent");
     assert!(micros_after(same, "p50 ") > 0.0, "{same}");
     assert!(
@@ -181,6 +225,22 @@ fn realtime_queue_keeps_every_value_in_order() {
     for count in [200, 1000] {
         let text = stdout_of(&run(&["pending", "--count", &count.to_string()]));
         check_pending(&text, count);
+    }
+}
+
+/// The storm step alone, twice (it is a race): each run gives one of the two outcomes, the
+/// safe child handles every signal, and no child survives the run (`finish` checks).
+#[test]
+fn a_handler_that_locks_deadlocks_or_says_it_did_not() {
+    for _ in 0..2 {
+        let run = Command::new(BIN)
+            .args(["handler-safety", "--signals", "300"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let text = stdout_of(&finish(run, Duration::from_secs(15)));
+        check_handler_safety(&text, 300);
     }
 }
 
@@ -205,6 +265,8 @@ fn bad_input_is_one_line_and_exit_2() {
         &["pending", "--count", "-1"],
         &["pending", "--count", "1001"],
         &["pending", "--count", "many"],
+        &["handler-safety", "--signals", "9"],
+        &["handler-safety", "--signals", "10001"],
         &["cost", "--rounds", "0"],
         &["cost", "--rounds", "99999999999999999999"],
         &["who-pays", "--rounds", "5"],
