@@ -165,6 +165,13 @@ fn tour_shows_every_observation() {
     assert!(line_with(&text, "Kill ").contains("no: EINVAL"));
     assert!(line_with(&text, "Stop ").contains("no: EINVAL"));
     assert!(line_with(&text, "Usr1 ").contains("yes"));
+    // What a signal carries, said the same way in step 1 and in step 5, where si_values print.
+    for n in [1, 5] {
+        let section = step(&text, n);
+        assert!(section.contains("carries only its number"), "{section}");
+        assert!(section.contains("one integer"), "{section}");
+        assert!(!section.contains("no payload"), "{section}");
+    }
     // Step 2: caught by the iterator; TERM ends gracefully, INT is re-raised.
     assert!(line_with(&text, "SIGUSR1) -> child:").contains("caught SIGUSR1"));
     assert!(text.contains("exited with status 0"));
