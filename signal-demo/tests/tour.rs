@@ -208,11 +208,19 @@ fn tour_shows_every_observation() {
     );
     // Step 5 (50 of each): one pending bit for SIGUSR1, a queue entry for each SIGRTMIN.
     check_pending(&text, 50);
-    // Step 6: EINTR without SA_RESTART; with it the read waited for data.
+    // Step 6: EINTR without SA_RESTART; with it the read waited for the data, which the
+    // parent wrote after the wait it claims: at least 200 ms, all of it inside the read.
     assert!(line_with(&text, "without SA_RESTART:").contains("EINTR"));
     let restarted = line_with(&text, "with SA_RESTART:");
-    assert_eq!(number_after(restarted, "returned "), 5, "{restarted}");
-    assert!(number_after(restarted, "bytes after ") > 0, "{restarted}");
+    assert_eq!(number_after(restarted, "-> "), 5, "{restarted}");
+    let read_ms = number_after(restarted, "bytes after ");
+    let waited = line_with(&text, "it resumed: the parent waited ");
+    let waited_ms = number_after(waited, "waited ");
+    assert!(waited_ms >= 200, "{waited}");
+    assert!(
+        read_ms + 1 >= waited_ms,
+        "read {read_ms} ms < wait {waited_ms} ms"
+    );
     // Step 7: the unsafe handler's outcome, honestly; the safe one handles every signal.
     check_handler_safety(&text, 1000);
     // Steps 8-9: measured, and said where.
