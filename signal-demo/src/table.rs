@@ -66,6 +66,6 @@ pub fn run(step: u32) -> Result {
         libc::SIGRTMAX()
     );
     println!("  A standard signal carries only its number; a queued real-time signal can");
-    println!("  add one integer (si_value, step 5). Neither carries data: no buffer, no bytes.");
+    println!("  add one integer (si_value, step 5). Neither carries data: no buffer.");
     Ok(())
 }

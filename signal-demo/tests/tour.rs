@@ -15,6 +15,23 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
 
+/// The line after the first line containing `needle`.
+fn line_after<'a>(text: &'a str, needle: &str) -> &'a str {
+    let mut lines = text.lines().skip_while(|l| !l.contains(needle));
+    lines.next();
+    lines
+        .next()
+        .unwrap_or_else(|| panic!("no line after {needle:?} in:\n{text}"))
+}
+
+/// Every line at most 80 characters (not bytes: "—" and "µ" are one column each).
+fn assert_fits_80_columns(text: &str) {
+    for line in text.lines() {
+        let width = line.chars().count();
+        assert!(width <= 80, "{width} columns: {line:?}");
+    }
+}
+
 /// The number right after `label` in `line`: number_after("sent 50, received 1", "received ") == 1.
 fn number_after(line: &str, label: &str) -> u64 {
     let rest = &line[line
@@ -153,7 +170,9 @@ fn check_handler_safety(text: &str, signals: u64) {
 
 #[test]
 fn tour_shows_every_observation() {
+    // An 80-column terminal: every line of the default run must fit (checked at the end).
     let output = Command::new(BIN)
+        .env("COLUMNS", "80")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -173,23 +192,38 @@ fn tour_shows_every_observation() {
         assert!(!section.contains("no payload"), "{section}");
     }
     // Step 2: caught by the iterator; TERM ends gracefully, INT is re-raised.
-    assert!(line_with(&text, "SIGUSR1) -> child:").contains("caught SIGUSR1"));
-    assert!(text.contains("exited with status 0"));
-    assert!(line_with(&text, "caught, yet Ctrl-C").contains("killed by SIGINT"));
+    let catching = step(&text, 2);
+    assert!(line_after(catching, "SIGUSR1)").contains("child: caught SIGUSR1"));
+    assert!(line_after(catching, "SIGTERM)").contains("child: caught SIGTERM"));
+    assert!(
+        catching.contains("the child exited with status 0"),
+        "{catching}"
+    );
+    assert!(line_after(catching, "SIGINT)").contains("child: caught SIGINT"));
+    assert!(line_with(catching, "waitpid").contains("exited with status 0"));
+    assert!(line_after(catching, "killed by SIGINT").contains("caught, yet Ctrl-C"));
     // Step 3: refusal shown; a stopped child makes no progress, a continued one does.
     assert!(line_with(&text, "handler for SIGKILL").contains("refused, sigaction -> EINVAL"));
     assert!(line_with(&text, "handler for SIGSTOP").contains("refused, sigaction -> EINVAL"));
-    let stopped = line_with(&text, "kill SIGSTOP");
-    assert!(stopped.contains("stopped by SIGSTOP"));
-    assert_eq!(number_after(stopped, "; "), 0, "{stopped}");
+    let running = line_with(&text, "(handles INT, TERM, USR1): progress");
+    assert!(
+        number_after(running, " in ") >= 200,
+        "watched 200 ms: {running}"
+    );
+    assert!(line_with(&text, "kill SIGSTOP").contains("stopped by SIGSTOP"));
+    // The claim "0 lines in 300 ms" only means something if the parent really watched.
+    let stopped = line_after(&text, "kill SIGSTOP");
+    assert_eq!(number_after(stopped, "then "), 0, "{stopped}");
+    assert!(number_after(stopped, "lines in ") >= 300, "{stopped}");
     let resumed = line_with(&text, "kill SIGCONT");
+    assert!(number_after(resumed, " in ") >= 200, "{resumed}");
     let after_resume = number_after(resumed.rsplit_once("-> ").unwrap().1, "");
     assert!(
         after_resume > number_after(stopped, "counter stays at "),
         "{resumed}"
     );
     assert!(line_with(&text, "kill SIGKILL").contains("killed by SIGKILL"));
-    assert!(line_with(&text, "FORBIDDEN").contains("SIGKILL"));
+    assert!(line_after(&text, "FORBIDDEN").contains("SIGKILL SIGSTOP"));
     // Step 4: all three statuses reported and reaped.
     for status in [
         "exited with status 0",
@@ -224,22 +258,33 @@ fn tour_shows_every_observation() {
     // Step 7: the unsafe handler's outcome, honestly; the safe one handles every signal.
     check_handler_safety(&text, 1000);
     // Steps 8-9: measured, and said where.
-    let same = line_with(&text, "same core       (parent");
+    let same = line_with(step(&text, 8), "same core (CPU ");
     assert!(micros_after(same, "p50 ") > 0.0, "{same}");
     assert!(
         micros_after(same, "p99 ") >= micros_after(same, "p50 "),
         "{same}"
     );
-    let pays = line_with(&text, "in kill(), receiver");
-    assert!(micros_after(pays, "): sender ") > 0.0, "{pays}");
-    assert!(micros_after(pays, "kill(), receiver ") > 0.0, "{pays}");
+    let pays = line_with(step(&text, 9), "same core (CPU ");
+    assert!(micros_after(pays, "sender ") > 0.0, "{pays}");
+    assert!(micros_after(pays, "receiver ") > 0.0, "{pays}");
+    assert_fits_80_columns(&text);
 }
 
 #[test]
 fn realtime_queue_keeps_every_value_in_order() {
     for count in [200, 1000] {
-        let text = stdout_of(&run(&["pending", "--count", &count.to_string()]));
+        let output = Command::new(BIN)
+            .args(["pending", "--count", &count.to_string()])
+            .env("COLUMNS", "80")
+            .output()
+            .expect("run signal-demo");
+        let text = stdout_of(&output);
         check_pending(&text, count);
+        assert_fits_80_columns(&text);
+        assert!(
+            text.contains("\nStep 5: "),
+            "the same step number alone: {text}"
+        );
     }
 }
 
@@ -256,6 +301,31 @@ fn a_handler_that_locks_deadlocks_or_says_it_did_not() {
             .expect("spawn");
         let text = stdout_of(&finish(run, Duration::from_secs(15)));
         check_handler_safety(&text, 300);
+    }
+}
+
+/// Each step run alone prints the number it has in the tour, and fits 80 columns too.
+#[test]
+fn steps_alone_keep_their_tour_numbers() {
+    let steps: [&[&str]; 9] = [
+        &["table"],
+        &["catch"],
+        &["uncatchable"],
+        &["sigchld"],
+        &["pending"],
+        &["eintr"],
+        &["handler-safety", "--signals", "10"],
+        &["cost", "--rounds", "10"],
+        &["who-pays", "--rounds", "10"],
+    ];
+    for (n, args) in (1..).zip(steps) {
+        let text = stdout_of(&run(args));
+        let heading = text.lines().find(|l| l.starts_with("Step ")).unwrap();
+        assert!(
+            heading.starts_with(&format!("Step {n}: ")),
+            "{args:?}: {heading}"
+        );
+        assert_fits_80_columns(&text);
     }
 }
 
