@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -171,28 +172,38 @@ fn check_handler_safety(text: &str, signals: u64) {
 #[test]
 fn tour_shows_every_observation() {
     // An 80-column terminal: every line of the default run must fit (checked at the end).
-    let output = Command::new(BIN)
-        .env("COLUMNS", "80")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let text = stdout_of(&finish(output, Duration::from_secs(30)));
+    let text = run_tour(|tour| {
+        tour.env("COLUMNS", "80");
+    });
+    check_tour(&text);
+}
 
+/// Runs the whole tour, set up by `configure`, and returns its stdout; fails if it fails or
+/// leaves a child behind.
+fn run_tour(configure: impl FnOnce(&mut Command)) -> String {
+    let mut tour = Command::new(BIN);
+    tour.stdout(Stdio::piped()).stderr(Stdio::piped());
+    configure(&mut tour);
+    let output = tour.spawn().expect("spawn");
+    stdout_of(&finish(output, Duration::from_secs(30)))
+}
+
+/// Every step's observation, in the tour's output.
+fn check_tour(text: &str) {
     // Step 1: real numbers; KILL and STOP refused by the kernel, the others accepted.
-    assert!(line_with(&text, "Int ").contains(&format!(" {} ", libc::SIGINT)));
-    assert!(line_with(&text, "Kill ").contains("no: EINVAL"));
-    assert!(line_with(&text, "Stop ").contains("no: EINVAL"));
-    assert!(line_with(&text, "Usr1 ").contains("yes"));
+    assert!(line_with(text, "Int ").contains(&format!(" {} ", libc::SIGINT)));
+    assert!(line_with(text, "Kill ").contains("no: EINVAL"));
+    assert!(line_with(text, "Stop ").contains("no: EINVAL"));
+    assert!(line_with(text, "Usr1 ").contains("yes"));
     // What a signal carries, said the same way in step 1 and in step 5, where si_values print.
     for n in [1, 5] {
-        let section = step(&text, n);
+        let section = step(text, n);
         assert!(section.contains("carries only its number"), "{section}");
         assert!(section.contains("one integer"), "{section}");
         assert!(!section.contains("no payload"), "{section}");
     }
     // Step 2: caught by the iterator; TERM ends gracefully, INT is re-raised.
-    let catching = step(&text, 2);
+    let catching = step(text, 2);
     assert!(line_after(catching, "SIGUSR1)").contains("child: caught SIGUSR1"));
     assert!(line_after(catching, "SIGTERM)").contains("child: caught SIGTERM"));
     assert!(
@@ -203,27 +214,27 @@ fn tour_shows_every_observation() {
     assert!(line_with(catching, "waitpid").contains("exited with status 0"));
     assert!(line_after(catching, "killed by SIGINT").contains("caught, yet Ctrl-C"));
     // Step 3: refusal shown; a stopped child makes no progress, a continued one does.
-    assert!(line_with(&text, "handler for SIGKILL").contains("refused, sigaction -> EINVAL"));
-    assert!(line_with(&text, "handler for SIGSTOP").contains("refused, sigaction -> EINVAL"));
-    let running = line_with(&text, "(handles INT, TERM, USR1): progress");
+    assert!(line_with(text, "handler for SIGKILL").contains("refused, sigaction -> EINVAL"));
+    assert!(line_with(text, "handler for SIGSTOP").contains("refused, sigaction -> EINVAL"));
+    let running = line_with(text, "(handles INT, TERM, USR1): progress");
     assert!(
         number_after(running, " in ") >= 200,
         "watched 200 ms: {running}"
     );
-    assert!(line_with(&text, "kill SIGSTOP").contains("stopped by SIGSTOP"));
+    assert!(line_with(text, "kill SIGSTOP").contains("stopped by SIGSTOP"));
     // The claim "0 lines in 300 ms" only means something if the parent really watched.
-    let stopped = line_after(&text, "kill SIGSTOP");
+    let stopped = line_after(text, "kill SIGSTOP");
     assert_eq!(number_after(stopped, "then "), 0, "{stopped}");
     assert!(number_after(stopped, "lines in ") >= 300, "{stopped}");
-    let resumed = line_with(&text, "kill SIGCONT");
+    let resumed = line_with(text, "kill SIGCONT");
     assert!(number_after(resumed, " in ") >= 200, "{resumed}");
     let after_resume = number_after(resumed.rsplit_once("-> ").unwrap().1, "");
     assert!(
         after_resume > number_after(stopped, "counter stays at "),
         "{resumed}"
     );
-    assert!(line_with(&text, "kill SIGKILL").contains("killed by SIGKILL"));
-    assert!(line_after(&text, "FORBIDDEN").contains("SIGKILL SIGSTOP"));
+    assert!(line_with(text, "kill SIGKILL").contains("killed by SIGKILL"));
+    assert!(line_after(text, "FORBIDDEN").contains("SIGKILL SIGSTOP"));
     // Step 4: all three statuses reported and reaped.
     for status in [
         "exited with status 0",
@@ -237,18 +248,18 @@ fn tour_shows_every_observation() {
         );
     }
     assert_eq!(
-        number_after(line_with(&text, "ECHILD for "), "ECHILD for "),
+        number_after(line_with(text, "ECHILD for "), "ECHILD for "),
         3
     );
     // Step 5 (50 of each): one pending bit for SIGUSR1, a queue entry for each SIGRTMIN.
-    check_pending(&text, 50);
+    check_pending(text, 50);
     // Step 6: EINTR without SA_RESTART; with it the read waited for the data, which the
     // parent wrote after the wait it claims: at least 200 ms, all of it inside the read.
-    assert!(line_with(&text, "without SA_RESTART:").contains("EINTR"));
-    let restarted = line_with(&text, "with SA_RESTART:");
+    assert!(line_with(text, "without SA_RESTART:").contains("EINTR"));
+    let restarted = line_with(text, "with SA_RESTART:");
     assert_eq!(number_after(restarted, "-> "), 5, "{restarted}");
     let read_ms = number_after(restarted, "bytes after ");
-    let waited = line_with(&text, "it resumed: the parent waited ");
+    let waited = line_with(text, "it resumed: the parent waited ");
     let waited_ms = number_after(waited, "waited ");
     assert!(waited_ms >= 200, "{waited}");
     assert!(
@@ -256,18 +267,56 @@ fn tour_shows_every_observation() {
         "read {read_ms} ms < wait {waited_ms} ms"
     );
     // Step 7: the unsafe handler's outcome, honestly; the safe one handles every signal.
-    check_handler_safety(&text, 1000);
+    check_handler_safety(text, 1000);
     // Steps 8-9: measured, and said where.
-    let same = line_with(step(&text, 8), "same core (CPU ");
+    let same = line_with(step(text, 8), "same core (CPU ");
     assert!(micros_after(same, "p50 ") > 0.0, "{same}");
     assert!(
         micros_after(same, "p99 ") >= micros_after(same, "p50 "),
         "{same}"
     );
-    let pays = line_with(step(&text, 9), "same core (CPU ");
+    let pays = line_with(step(text, 9), "same core (CPU ");
     assert!(micros_after(pays, "sender ") > 0.0, "{pays}");
     assert!(micros_after(pays, "receiver ") > 0.0, "{pays}");
-    assert_fits_80_columns(&text);
+    assert_fits_80_columns(text);
+}
+
+/// Started by a parent that ignores SIGCHLD and blocks every signal (both are inherited
+/// across exec), the tour works all the same: plumbing's main resets them, and the steps rely
+/// on it (waitpid needs SIGCHLD not ignored; SIGCHLD, SIGUSR1, SIGRTMIN must not stay blocked).
+#[test]
+fn tour_works_with_sigchld_ignored_and_every_signal_blocked() {
+    let text = run_tour(|tour| {
+        // SAFETY: only signal(2) and sigprocmask(2), async-signal-safe, between fork and exec.
+        unsafe {
+            tour.pre_exec(|| {
+                let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+                libc::sigfillset(all.as_mut_ptr());
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                libc::sigprocmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    });
+    check_tour(&text);
+}
+
+/// A restrictive umask changes nothing: the tour creates no named object (its children talk
+/// through pipes and a socket pair), and it works under each.
+#[test]
+fn tour_works_under_a_restrictive_umask() {
+    for mask in [0o277, 0o377, 0o777] {
+        let text = run_tour(|tour| {
+            // SAFETY: umask(2) only, async-signal-safe, between fork and exec.
+            unsafe {
+                tour.pre_exec(move || {
+                    libc::umask(mask);
+                    Ok(())
+                });
+            }
+        });
+        check_tour(&text);
+    }
 }
 
 #[test]
