@@ -99,9 +99,7 @@ pub fn run_send(signal: Signal) -> Result {
         seen_anything = true;
     }
     if !seen_anything {
-        println!(
-            "  nothing visible in 300 ms: {signal}'s default action leaves this child as it was"
-        );
+        println!("  nothing visible in 300 ms: {signal}'s default action changes nothing here");
     }
     println!("  child still exists; ending it with SIGKILL and reaping it");
     Ok(())

@@ -116,42 +116,43 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Step {
-    /// Step 1: the lecture's enum — number, default action, catchable or not
+    /// Step 1: the lecture's enum, with numbers and default actions
     Table,
-    /// Step 2: a child catches SIGUSR1, SIGTERM (graceful exit) and SIGINT (re-raised)
+    /// Step 2: catching USR1, TERM (graceful exit), INT (re-raised)
     Catch,
-    /// Step 3: SIGKILL and SIGSTOP cannot be caught; STOP, CONT and KILL on a busy child
+    /// Step 3: SIGKILL and SIGSTOP cannot be caught; STOP, CONT, KILL
     Uncatchable,
-    /// Step 4: SIGCHLD tells the parent a child ended; reap it and read its status
+    /// Step 4: SIGCHLD tells the parent a child ended; reap it
     Sigchld,
-    /// Step 5: N blocked SIGUSR1 coalesce into one; N SIGRTMIN queue, in order, with values
+    /// Step 5: N blocked SIGUSR1 are one bit; N SIGRTMIN queue
     Pending {
         /// Signals of each kind to send
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         count: u32,
     },
-    /// Step 6: a blocking read(2) interrupted by a handled signal, without and with SA_RESTART
+    /// Step 6: EINTR in read(2), without and with SA_RESTART
     Eintr,
-    /// Step 7: a handler that takes a lock deadlocks (a race); signal-hook's pipe does not
+    /// Step 7: a locking handler hangs; signal-hook's pipe does not
     HandlerSafety {
         /// SIGRTMIN to send each child
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=10_000))]
         signals: u32,
     },
-    /// Step 8: signal round trip (kill → sigtimedwait → kill back), same core and across cores
+    /// Step 8: a signal round trip, same core and across cores
     Cost {
-        /// Timed round trips per placement (after 100 warm-up ones)
+        /// Timed round trips per placement
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
         rounds: u32,
     },
-    /// Step 9: who pays for a signal — CPU time of sender and receiver around kill()
+    /// Step 9: who pays: CPU time of sender and receiver
     WhoPays {
         /// Round trips to take the median over
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
         rounds: u32,
     },
-    /// Send one signal by name (e.g. usr1, SIGTERM, stop) to a child that catches INT, TERM,
-    /// USR1, USR2 and HUP, and report what happened to it
+    /// Send one signal by name (usr1, SIGTERM, stop...) to a catcher
+    ///
+    /// The child catches INT, TERM, USR1, USR2 and HUP; says what happened.
     Send {
         #[arg(value_parser = parse_signal)]
         signal: Signal,
