@@ -132,7 +132,7 @@ enum Step {
     },
     /// Step 6: EINTR in read(2), without and with SA_RESTART
     Eintr,
-    /// Step 7: a locking handler hangs; signal-hook's pipe does not
+    /// Step 7: a locking handler hangs; one that only records cannot
     HandlerSafety {
         /// SIGRTMIN to send each child
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=10_000))]

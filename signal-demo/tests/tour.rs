@@ -302,7 +302,7 @@ fn tour_works_with_sigchld_ignored_and_every_signal_blocked() {
 }
 
 /// A restrictive umask changes nothing: the tour creates no named object (its children talk
-/// through pipes and a socket pair), and it works under each.
+/// through pipes), and it works under each.
 #[test]
 fn tour_works_under_a_restrictive_umask() {
     for mask in [0o277, 0o377, 0o777] {
