@@ -218,8 +218,16 @@ pub fn run(step: u32, signals: u32) -> Result {
             handled,
             wchan,
         } => {
-            println!("  -> deadlocked: its last report came after {sent} signals sent, with");
-            println!("     {handled} handled; none since. Asleep in the kernel at {wchan}");
+            if sent == 0 {
+                println!("  -> deadlocked at once: not one progress report since the storm began.");
+            } else {
+                println!("  -> deadlocked: its last report came after {sent} signals sent, with");
+                println!("     {handled} handled; none since.");
+            }
+            match wchan.as_str() {
+                "" | "0" => println!("     Asleep in the kernel (where: /proc hides its wchan)"),
+                _ => println!("     Asleep in the kernel at {wchan}"),
+            }
             if wchan.contains("futex") {
                 println!("     (a futex: its handler waits for the Mutex its own thread holds).");
             }

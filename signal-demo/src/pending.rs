@@ -221,8 +221,8 @@ pub fn run(step: u32, count: u32) -> Result {
     }
     show_pending(pid, &format!("+ {count} x SIGRTMIN"))?;
     println!("  ShdPnd: the process's pending set, one bit per signal ({usr1_bits} bit after");
-    println!("  {count} SIGUSR1). SigQ: signals queued for this user / RLIMIT_SIGPENDING");
-    println!("  (`ulimit -i`): one entry for the SIGUSR1 bit, one per SIGRTMIN.");
+    println!("  {count} SIGUSR1). SigQ: signals pending for this user in all its processes,");
+    println!("  of RLIMIT_SIGPENDING (`ulimit -i`): one for the SIGUSR1 bit, one per SIGRTMIN.");
 
     // kill/sigqueue have made them pending by the time they return; now let the child unblock.
     child.tell("sent")?;
