@@ -212,7 +212,37 @@ pub fn run(step: u32, signals: u32) -> Result {
         "  progress report for {} ms while asleep in the kernel.",
         STUCK_AFTER.as_millis()
     );
-    match storm(&mut child, signals, Duration::from_secs(3))? {
+    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
+    println!("  (a race: it hangs only if a signal lands while the lock is held)");
+    end(child)?;
+
+    let mut child = start_ready("handler", &["--safe"])?;
+    let pid = child.pid();
+    println!("  child {pid}, the signal-hook way: its handler only records the signal");
+    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
+    match storm(&mut child, signals, Duration::from_secs(5))? {
+        Outcome::Completed {
+            sent,
+            handled,
+            took,
+        } if handled == u64::from(signals) => {
+            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
+        }
+        Outcome::Completed { handled, took, .. } => {
+            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
+            return Err(format!("the safe child {pid} {late}").into());
+        }
+        Outcome::Deadlocked { wchan, .. } => {
+            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
+        }
+    }
+    end(child)?;
+    Ok(())
+}
+
+/// What the unsafe child's storm showed, in one of its two honest forms.
+fn say_unsafe(outcome: Outcome) {
+    match outcome {
         Outcome::Deadlocked {
             sent,
             handled,
@@ -242,31 +272,6 @@ pub fn run(step: u32, signals: u32) -> Result {
             );
         }
     }
-    println!("  (a race: it hangs only if a signal lands while the lock is held)");
-    end(child)?;
-
-    let mut child = start_ready("handler", &["--safe"])?;
-    let pid = child.pid();
-    println!("  child {pid}, the signal-hook way: its handler only records the signal");
-    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
-    match storm(&mut child, signals, Duration::from_secs(5))? {
-        Outcome::Completed {
-            sent,
-            handled,
-            took,
-        } if handled == u64::from(signals) => {
-            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
-        }
-        Outcome::Completed { handled, took, .. } => {
-            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
-            return Err(format!("the safe child {pid} {late}").into());
-        }
-        Outcome::Deadlocked { wchan, .. } => {
-            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
-        }
-    }
-    end(child)?;
-    Ok(())
 }
 
 /// SIGKILL: the one way to end a thread stuck in its own handler. Reaps it and says so.
