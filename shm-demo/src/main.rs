@@ -21,6 +21,7 @@
 
 mod counter;
 mod foreign_object;
+mod isolation;
 mod peer_death;
 mod persistence;
 mod ring_demo;
@@ -39,6 +40,9 @@ use ring_demo::RingMode;
 const COUNTER_STEP: usize = 5;
 /// The ring steps: spinning, then futex.
 const RING_STEPS: [usize; 2] = [6, 7];
+/// Steps that run alone, with the numbers they take when they join the tour (in front of
+/// the named object's steps, and after them).
+const ISOLATION: usize = 1;
 
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
@@ -69,6 +73,10 @@ fn run(cli: Cli) -> Result {
         Some(Step::Read { name }) => persistence::read_reading(&name),
         Some(Step::Unlink { name }) => persistence::unlink_name(&name),
         // Anonymous mappings and children only: nothing named to remove on Ctrl-C.
+        Some(Step::Isolation) => {
+            stop::catch(Owns::Nothing)?;
+            isolation::isolation_step(ISOLATION)
+        }
         Some(Step::Counter { increments }) => {
             stop::catch(Owns::Nothing)?;
             counter::lost_updates(COUNTER_STEP, increments)
@@ -132,6 +140,8 @@ enum Step {
         #[arg(default_value = "/sensor_data", value_parser = shm_name)]
         name: String,
     },
+    /// A forked child writes 43 where its parent holds 42: seen only through MAP_SHARED
+    Isolation,
     /// Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
     Counter {
         /// Increments per process
