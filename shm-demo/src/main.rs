@@ -26,6 +26,7 @@ mod peer_death;
 mod persistence;
 mod ring_demo;
 mod units;
+mod zero_copy;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,7 @@ const RING_STEPS: [usize; 2] = [6, 7];
 /// Steps that run alone, with the numbers they take when they join the tour (in front of
 /// the named object's steps, and after them).
 const ISOLATION: usize = 1;
+const ZERO_COPIES: usize = 2;
 
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
@@ -76,6 +78,10 @@ fn run(cli: Cli) -> Result {
         Some(Step::Isolation) => {
             stop::catch(Owns::Nothing)?;
             isolation::isolation_step(ISOLATION)
+        }
+        Some(Step::ZeroCopy) => {
+            stop::catch(Owns::Nothing)?;
+            zero_copy::zero_copy_step(ZERO_COPIES)
         }
         Some(Step::Counter { increments }) => {
             stop::catch(Owns::Nothing)?;
@@ -142,6 +148,8 @@ enum Step {
     },
     /// A forked child writes 43 where its parent holds 42: seen only through MAP_SHARED
     Isolation,
+    /// An 8 MiB frame from one process to another: a pipe copies it twice, shared memory not
+    ZeroCopy,
     /// Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
     Counter {
         /// Increments per process

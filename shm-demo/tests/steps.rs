@@ -57,3 +57,56 @@ fn isolation_only_map_shared_crosses_the_fork() {
     );
     assert_80_columns(&text, "shm-demo isolation");
 }
+
+/// The row of the zero-copy table that starts with `label`: (sent, received, wchar, rchar).
+fn zero_copy_row(text: &str, label: &str) -> (String, String, u64, u64) {
+    let row = line(text, &format!("   {label}  "));
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    let n = fields.len();
+    assert!(n >= 8, "row {row:?}");
+    let number = |s: &str| {
+        s.parse::<u64>()
+            .unwrap_or_else(|_| panic!("{s:?} in {row:?}"))
+    };
+    (
+        fields[n - 4].to_string(),
+        fields[n - 3].to_string(),
+        number(fields[n - 2]),
+        number(fields[n - 1]),
+    )
+}
+
+#[test]
+fn zero_copy_pipe_moves_the_frame_twice_and_shared_memory_not_at_all() {
+    let text = stdout_ok(&run(&["zero-copy"]), "shm-demo zero-copy");
+    println!("{text}");
+    assert!(text.starts_with("2. zero copies"), "{text}");
+    const MIB: u64 = 1 << 20;
+    let (sent, received, wchar, rchar) = zero_copy_row(&text, "pipe");
+    assert!(sent.starts_with("0x") && sent == received, "pipe: {text}");
+    // The 8 MiB frame, written once and read once: about 16 MiB (nothing else is read or
+    // written by the two meanwhile, so in practice exactly).
+    assert!(
+        (8 * MIB..8 * MIB + 4096).contains(&wchar),
+        "pipe wchar: {text}"
+    );
+    assert!(
+        (8 * MIB..8 * MIB + 4096).contains(&rchar),
+        "pipe rchar: {text}"
+    );
+    let (sent_shm, received_shm, wchar, rchar) = zero_copy_row(&text, "shared memory");
+    assert!(
+        sent_shm.starts_with("0x") && sent_shm == received_shm,
+        "shm: {text}"
+    );
+    assert_ne!(
+        sent, sent_shm,
+        "the two frames were the same: not drawn per run"
+    );
+    assert!(
+        wchar + rchar < 4096,
+        "shared memory moved bytes by syscalls: {text}"
+    );
+    assert!(line(&text, "through read()/write()").contains("the pipe 16.0 MiB"));
+    assert_80_columns(&text, "shm-demo zero-copy");
+}
