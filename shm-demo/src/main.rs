@@ -7,6 +7,8 @@
 //! cargo run -p shm-demo -- write /sensor_data --temp 42   # then `read`, then `unlink`
 //! cargo run --release -p shm-demo -- counter --increments 5000000
 //! cargo run --release -p shm-demo -- ring --mode futex --messages 100000 --size 4096
+//! cargo run -p shm-demo -- memfd-receive                  # then, in another terminal,
+//! cargo run -p shm-demo -- memfd-send PATH                # PATH as memfd-receive printed
 //! ```
 //!
 //! `tour` below is the table of contents: one numbered step per call, each in the file it
@@ -22,12 +24,17 @@
 mod counter;
 mod foreign_object;
 mod isolation;
+mod memfd_frame;
+mod memfd_handoff;
+mod memfd_roles;
+mod memfd_socket;
 mod peer_death;
 mod persistence;
 mod ring_demo;
 mod units;
 mod zero_copy;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +52,7 @@ const RING_STEPS: [usize; 2] = [6, 7];
 /// the named object's steps, and after them).
 const ISOLATION: usize = 1;
 const ZERO_COPIES: usize = 2;
+const MEMFD: usize = 7;
 
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
@@ -82,6 +90,25 @@ fn run(cli: Cli) -> Result {
         Some(Step::ZeroCopy) => {
             stop::catch(Owns::Nothing)?;
             zero_copy::zero_copy_step(ZERO_COPIES)
+        }
+        Some(Step::Memfd) => {
+            stop::catch(Owns::Objects)?;
+            memfd_handoff::memfd_step(MEMFD)
+        }
+        // The two roles of the memfd step, by hand in two terminals or started by the tour.
+        Some(Step::MemfdReceive { socket, parent_pid }) => {
+            die_with_tour(parent_pid)?;
+            stop::catch(Owns::Objects)?;
+            memfd_roles::receive(socket.as_deref(), indent(parent_pid))
+        }
+        Some(Step::MemfdSend {
+            socket,
+            hold,
+            parent_pid,
+        }) => {
+            die_with_tour(parent_pid)?;
+            stop::catch(Owns::Nothing)?;
+            memfd_roles::send(&socket, hold, indent(parent_pid))
         }
         Some(Step::Counter { increments }) => {
             stop::catch(Owns::Nothing)?;
@@ -150,6 +177,28 @@ enum Step {
     Isolation,
     /// An 8 MiB frame from one process to another: a pipe copies it twice, shared memory not
     ZeroCopy,
+    /// A sealed memfd frame passed to another program over a Unix socket: no name anywhere
+    Memfd,
+    /// Receive frames as a compositor: listen on a Unix socket, check and map the memfds
+    MemfdReceive {
+        /// Socket to create (default: `sock` in a new private directory, printed)
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Set by the tour: die with it, and indent the output
+        #[arg(long, hide = true)]
+        parent_pid: Option<u32>,
+    },
+    /// Send frames as a client: sealed memfds, over the socket memfd-receive printed
+    MemfdSend {
+        /// The socket memfd-receive printed
+        socket: PathBuf,
+        /// After the handoff, stay connected until the receiver hangs up (at most 30 s)
+        #[arg(long)]
+        hold: bool,
+        /// Set by the tour: die with it, and indent the output
+        #[arg(long, hide = true)]
+        parent_pid: Option<u32>,
+    },
     /// Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
     Counter {
         /// Increments per process
@@ -176,6 +225,20 @@ enum Step {
               value_parser = whole_number::<u64>(0, i64::MAX, "messages"))]
         corrupt_after: Option<u64>,
     },
+}
+
+/// A role the tour started (it passes its pid) dies with the tour, even when the tour is
+/// killed by SIGKILL. A role run by hand is left alone.
+fn die_with_tour(parent_pid: Option<u32>) -> Result {
+    match parent_pid {
+        Some(parent) => plumbing::child::die_with_parent(i32::try_from(parent)?),
+        None => Ok(()),
+    }
+}
+
+/// A role's lines are indented inside the tour's output, not when run by hand.
+fn indent(parent_pid: Option<u32>) -> &'static str {
+    if parent_pid.is_some() { "   " } else { "" }
 }
 
 /// A POSIX shm name: "/" and 1..=254 more characters, none of them "/", and not "/." or
