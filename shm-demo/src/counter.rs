@@ -1,4 +1,4 @@
-//! Step 5 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
+//! Step 8 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
 //! Two processes each add 1 to one counter in shared memory N times, started together by a
 //! barrier in the same mapping: without synchronisation, with `fetch_add`, and with a lock.
 

@@ -1,4 +1,4 @@
-//! Step 4 of the tour: a name is global, so `read` may open an object another program made.
+//! Step 6 of the tour: a name is global, so `read` may open an object another program made.
 //! The header (and the size, checked before mapping) lets it refuse one instead of reading
 //! garbage: first an object of the right size full of someone else's bytes, then one of
 //! another size.
@@ -40,7 +40,7 @@ pub fn refused() -> Result {
     let (_, size) = run_role(&["read", &name])?;
     // The refusals without "shm-demo: NAME: " in front: the name is a second one, made here.
     let reason = |line: &str| quoted(line, &name).replace(&format!("{OBJ}: "), "");
-    println!("4. `shm-demo read` refuses another program's object instead of reading");
+    println!("6. `shm-demo read` refuses another program's object instead of reading");
     println!("   garbage (a second object, made for this step). Given {OBJECT_LEN} bytes of text:");
     println!("     {}", reason(&magic));
     println!("   given 4096 bytes:");

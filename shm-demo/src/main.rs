@@ -44,31 +44,33 @@ use shm_demo::{Coordination, MAX_MSG_SIZE};
 
 use ring_demo::RingMode;
 
-/// The tour's step numbers that a subcommand prints too when it runs that step alone.
-const COUNTER_STEP: usize = 5;
-/// The ring steps: spinning, then futex.
-const RING_STEPS: [usize; 2] = [6, 7];
-/// Steps that run alone, with the numbers they take when they join the tour (in front of
-/// the named object's steps, and after them).
+/// The tour's step numbers, which a subcommand prints too when it runs that step alone.
 const ISOLATION: usize = 1;
 const ZERO_COPIES: usize = 2;
 const MEMFD: usize = 7;
+const COUNTER_STEP: usize = 8;
+/// The ring steps: spinning, then futex.
+const RING_STEPS: [usize; 2] = [9, 10];
+const PEER_DEATH: usize = 11;
 
 fn tour(args: &TourArgs) -> Result {
     stop::catch(Owns::Objects)?;
     let pid = std::process::id();
     println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\"");
     persistence::remove_stale_objects(); // left by a tour that was SIGKILLed
-    let object = persistence::create()?; // 1. shm_open + ftruncate + mmap, mode 0600
-    persistence::written_elsewhere(&object)?; // 2. another process writes; we see it
-    persistence::outlives_its_writer(&object)?; // 3. the writer exited; another reads it
-    foreign_object::refused()?; // 4. the header refuses another program's object
-    counter::lost_updates(COUNTER_STEP, args.increments)?; // 5. two processes, one counter
+    isolation::isolation_step(ISOLATION)?; // 1. fork: copies, unless MAP_SHARED
+    zero_copy::zero_copy_step(ZERO_COPIES)?; // 2. a frame: pipe 2 copies, shm none
+    let object = persistence::create()?; // 3. shm_open + ftruncate + mmap, mode 0600
+    persistence::written_elsewhere(&object)?; // 4. another process writes; we see it
+    persistence::outlives_its_writer(&object)?; // 5. the writer exited; another reads it
+    foreign_object::refused()?; // 6. the header refuses another program's object
+    memfd_handoff::memfd_step(MEMFD)?; // 7. a sealed memfd passed over a socket: no name
+    counter::lost_updates(COUNTER_STEP, args.increments)?; // 8. two processes, one counter
     let (messages, [spin, futex]) = (args.messages, RING_STEPS);
-    ring_demo::ring_step(spin, Coordination::Spin, messages, 64)?; // 6. a ring, spinning
-    ring_demo::ring_step(futex, Coordination::Futex, messages, 64)?; // 7. a ring, on a futex
-    peer_death::peer_death_step(8)?; // 8. the peer SIGKILLed while we wait
-    persistence::unlinked(object) // 9. shm_unlink: the name is gone
+    ring_demo::ring_step(spin, Coordination::Spin, messages, 64)?; // 9. a ring, spinning
+    ring_demo::ring_step(futex, Coordination::Futex, messages, 64)?; // 10. a ring, on a futex
+    peer_death::peer_death_step(PEER_DEATH)?; // 11. the peer SIGKILLed while we wait
+    persistence::unlinked(object) // 12. shm_unlink: the name is gone
 }
 
 fn main() -> ExitCode {

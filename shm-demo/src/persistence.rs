@@ -1,4 +1,4 @@
-//! Steps 1, 2, 3 and 9 of the tour: a named object outlives the processes that use it. The
+//! Steps 3, 4, 5 and 12 of the tour: a named object outlives the processes that use it. The
 //! tour creates one, separate processes write and read it with the `write` and `read` roles
 //! below, and `shm_unlink` removes the name at the end.
 //!
@@ -72,20 +72,20 @@ impl TourObject {
     }
 }
 
-/// Step 1: create the object under a new name, as `ls -l /dev/shm` shows it.
+/// Step 3: create the object under a new name, as `ls -l /dev/shm` shows it.
 pub fn create() -> Result<TourObject> {
     let name = tour_name();
     let object = SensorObject::create(&name)?;
     let owner = ShmName::adopt(&name);
     let (size, mode) = dev_shm(&name)?;
-    println!("1. shm_open + fchmod + ftruncate + posix_fallocate + mmap made the object");
+    println!("3. shm_open + fchmod + ftruncate + posix_fallocate + mmap made the object");
     println!("   {name} (called {OBJ} below); /dev/shm shows it as");
     println!("   {size} bytes, mode {mode:04o} (a {HEADER_LEN}-byte header, then sensor_reading)");
     stop::check()?;
     Ok(TourObject { object, owner })
 }
 
-/// Step 2: another process writes a reading and exits; our own mapping sees it.
+/// Step 4: another process writes a reading and exits; our own mapping sees it.
 pub fn written_elsewhere(tour: &TourObject) -> Result {
     let name = tour.name();
     let (ok, line) = run_role(&["write", name, "--temp", "42"])?;
@@ -93,15 +93,15 @@ pub fn written_elsewhere(tour: &TourObject) -> Result {
         return Err(format!("`shm-demo write {name}` failed: {line}").into());
     }
     let temp = tour.object.access(|r| r.temp.load(Ordering::Acquire))?;
-    println!("2. another process ran `shm-demo write {OBJ} --temp 42` and exited:");
+    println!("4. another process ran `shm-demo write {OBJ} --temp 42` and exited:");
     println!("   \"{}\"", quoted(&line, name));
-    println!("   the tour's own mapping from step 1 shows temperature: {temp} too, without");
+    println!("   the tour's own mapping from step 3 shows temperature: {temp} too, without");
     println!("   re-opening anything: both processes mapped the same physical page");
     stop::check()?;
     Ok(())
 }
 
-/// Step 3: the writer is gone, the object is not; yet another process reads it.
+/// Step 5: the writer is gone, the object is not; yet another process reads it.
 pub fn outlives_its_writer(tour: &TourObject) -> Result {
     let name = tour.name();
     let (ok, line) = run_role(&["read", name])?;
@@ -109,14 +109,14 @@ pub fn outlives_its_writer(tour: &TourObject) -> Result {
         return Err(format!("`shm-demo read {name}` failed: {line}").into());
     }
     let (size, _) = dev_shm(name)?;
-    println!("3. the writer has exited; the object is still in /dev/shm ({size} bytes), and");
+    println!("5. the writer has exited; the object is still in /dev/shm ({size} bytes), and");
     println!("   another process ran `shm-demo read {OBJ}`:");
     println!("   \"{}\"", quoted(&line, name));
     stop::check()?;
     Ok(())
 }
 
-/// Step 9: unmap and `shm_unlink`; the name is gone, and `read` says so.
+/// Step 12: unmap and `shm_unlink`; the name is gone, and `read` says so.
 pub fn unlinked(tour: TourObject) -> Result {
     let name = tour.name().to_owned();
     drop(tour); // munmap, then shm_unlink
@@ -126,12 +126,12 @@ pub fn unlinked(tour: TourObject) -> Result {
     let error = quoted(&line, &name);
     let error = error.split("; ").next().unwrap_or_default();
     let state = if gone { "gone" } else { "STILL PRESENT" };
-    println!("9. shm_unlink({OBJ}): {state} from /dev/shm; `shm-demo read {OBJ}` now says:");
+    println!("12. shm_unlink({OBJ}): {state} from /dev/shm; `shm-demo read {OBJ}` now says:");
     println!("   \"{error}\"");
     Ok(())
 }
 
-/// How the tour refers to its object after step 1 prints its name once, as a shell would.
+/// How the tour refers to its object after step 3 prints its name once, as a shell would.
 pub const OBJ: &str = "$OBJ";
 
 /// A role's line as the tour quotes it: without the program's name in front, and with the

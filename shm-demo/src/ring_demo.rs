@@ -1,6 +1,6 @@
-//! Steps 6 and 7 of the tour, and the `ring` subcommand: a child echoes verified messages back
+//! Steps 9 and 10 of the tour, and the `ring` subcommand: a child echoes verified messages back
 //! through the shared-memory rings, back to back, then waits for a slow sensor; each waiting
-//! by spinning (step 6) or on a futex (step 7), and what each costs in CPU.
+//! by spinning (step 9) or on a futex (step 10), and what each costs in CPU.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};

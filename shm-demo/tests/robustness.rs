@@ -22,17 +22,17 @@ fn the_default_run_fits_80_columns() {
         let width = line.chars().count();
         assert!(width <= 80, "line {} is {width} characters: {line}", i + 1);
     }
-    assert!(text.contains("\n9. "), "{text}");
+    assert!(text.contains("\n12. "), "{text}");
 }
 
 #[test]
 fn a_step_run_alone_keeps_its_tour_number() {
     let counter = stdout(&run(&["counter", "--increments", "1000"]));
-    assert!(counter.starts_with("5. "), "{counter}");
+    assert!(counter.starts_with("8. "), "{counter}");
     let ring = stdout(&run(&["ring", "--messages", "10"]));
     let steps: Vec<&str> = ring.lines().filter(|l| !l.starts_with(' ')).collect();
     assert!(
-        steps.len() == 2 && steps[0].starts_with("6. ") && steps[1].starts_with("7. "),
+        steps.len() == 2 && steps[0].starts_with("9. ") && steps[1].starts_with("10. "),
         "{ring}"
     );
 }
@@ -62,7 +62,7 @@ fn spawn(args: &[&str], inherit_hostile_signals: bool) -> Child {
     command.spawn().expect("spawn shm-demo")
 }
 
-/// Starts a long tour, waits until it is in step 6 (children running), sends `signal` (to
+/// Starts a long tour, waits until it is in step 9 (children running), sends `signal` (to
 /// the whole group, as a terminal does, or to the tour alone), and checks that it ends with
 /// 128 + n and the one line, leaving no object and no process.
 fn stopped_mid_run(signal: Signal, to_group: bool, inherit_hostile_signals: bool) {
@@ -72,12 +72,12 @@ fn stopped_mid_run(signal: Signal, to_group: bool, inherit_hostile_signals: bool
     let pid = Pid::from_raw(tour.id() as i32);
     let mut lines = BufReader::new(tour.stdout.take().unwrap()).lines();
     let mut seen = String::new();
-    while !seen.contains("\n6. ") {
+    while !seen.contains("\n9. ") {
         match lines.next() {
             Some(Ok(line)) => seen = format!("{seen}\n{line}"),
             _ => {
                 ensure_dead(&mut tour);
-                panic!("{what}: the tour ended before step 6: {seen}");
+                panic!("{what}: the tour ended before step 9: {seen}");
             }
         }
     }
@@ -151,7 +151,7 @@ fn a_parent_that_ignores_sigchld_and_blocks_signals_does_not_break_the_tour() {
     let out = tour.wait_with_output().unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    assert!(text.contains("\n9. shm_unlink"), "{text}");
+    assert!(text.contains("\n12. shm_unlink"), "{text}");
     assert!(dev_shm_matching(&format!("ipc-tour-shm-{pid}-")).is_empty());
     // ... and a stop signal still stops it: the inherited mask was cleared.
     stopped_mid_run(Signal::SIGTERM, false, true);
