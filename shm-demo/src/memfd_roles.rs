@@ -48,8 +48,9 @@ pub fn receive(socket: Option<&Path>, indent: &str) -> Result {
     let (mut stream, sender) = accept_one(socket, indent)?;
     let peer = format!("the sender (pid {sender})");
     let first = first_frame(&mut stream, &peer, indent)?;
+    // Each line is printed before the byte that lets the other side go on and print its own.
+    println!("{indent}receiver: tells the sender; watches our mapping for its next frame");
     send_byte(&mut stream, MAPPED, &peer)?;
-    println!("{indent}receiver: told the sender; watching our mapping for its next frame");
     await_frame(&first, 2, &mut stream, &peer)?;
     let (number, check) = first.check();
     println!("{indent}receiver: our mapping now shows frame {number}, check value {check:#010x};");
