@@ -101,7 +101,7 @@ fn accept_one(socket: Option<&Path>, indent: &str) -> Result<(UnixStream, i32)> 
     println!("{indent}receiver pid {me}: listening on a Unix socket, mode {mode:04o}:");
     println!("{indent}  {}", short_path(&path));
     if indent.is_empty() {
-        println!("in another terminal: cargo run -p shm-demo -- memfd-send PATH");
+        println!("in another terminal, within {LIMIT:?}: cargo run -p shm-demo -- memfd-send PATH");
     }
     let stream = accept(&listener)?;
     let sender = getsockopt(&stream, sockopt::PeerCredentials)
