@@ -119,6 +119,10 @@ impl Tally {
             }
             _ => {
                 self.torn += 1;
+                if self.torn == 1 && self.shown < self.show {
+                    // Once per reader: what the runs in a torn line's description mean.
+                    println!("{me}: (in a TORN line, Ax4096 = 4096 bytes of A's fill in a row)");
+                }
                 self.print(me, || {
                     format!("TORN line, {size} bytes: {}", describe_runs(&runs))
                 });
@@ -174,7 +178,7 @@ impl Tally {
             println!("{me}: per writer: {}", per_writer.join(", "));
         }
         println!(
-            "{me}: writer changes: {}; interleavings inside lines: {}",
+            "{me}: writer changes between lines: {}; inside lines: {}",
             self.turns, self.interleavings
         );
     }

@@ -47,6 +47,7 @@ fn capacity(what: &str, writer: &PipeWriter) -> Result<usize> {
     let filled = fill_until_full(writer)?;
     println!("{what}: F_GETPIPE_SZ says {reported} bytes;");
     println!("       {filled} bytes went in before write() failed with EAGAIN");
+    println!("       (the write end is non-blocking: \"full\" is an error, not a wait)");
     Ok(filled)
 }
 
@@ -170,7 +171,11 @@ fn wait_until_asleep(child: &mut Child) -> Result<String> {
         let state = procfs::state(pid).ok();
         let wchan = procfs::wchan(pid).unwrap_or_default();
         if state == Some('S') && wchan.contains("pipe") {
-            return Ok(format!("state S, wchan {wchan}"));
+            return Ok(format!("state S, in the kernel function {wchan}"));
+        }
+        // Some kernels hide wchan (it reads "0" or is missing): then state S must do.
+        if state == Some('S') && (wchan.is_empty() || wchan == "0") {
+            return Ok("state S; this kernel hides where (wchan)".to_string());
         }
         thread::sleep(Duration::from_millis(1));
     }

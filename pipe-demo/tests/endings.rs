@@ -244,3 +244,16 @@ fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
     assert!(stdout.contains("killed by SIGPIPE"), "{stdout}");
     assert!(stdout.contains("; the shell: "), "{stdout}");
 }
+
+/// `pipe-demo fork | head -3`: the child may be the first to find stdout closed, and then the
+/// parent's next write to it fails too. Either way the run ends quietly with 141.
+#[test]
+fn a_closed_stdout_in_step_2_ends_quietly_whoever_meets_it_first() {
+    for _ in 0..5 {
+        let (out, left) = run_until_stdout_closes(&["fork"], "forked child");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{stderr}");
+        assert_eq!(stderr, "", "a closed stdout must end the run without a word");
+        assert_eq!(left, Vec::<PathBuf>::new(), "children left");
+    }
+}

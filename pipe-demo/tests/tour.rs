@@ -45,7 +45,7 @@ fn number_after(text: &str, before: &str) -> u64 {
 fn cat_echoes_the_reading_and_exits_cleanly() {
     let out = stdout_of(&["cat"]);
     assert!(
-        out.contains(r#"cat printed "temperature: 42" (15 bytes) and exit status: 0"#),
+        out.contains(r#"cat printed "temperature: 42" (15 bytes) and exited with status 0"#),
         "{out}"
     );
 }
@@ -102,10 +102,7 @@ fn the_measured_capacity_follows_a_resized_pipe() {
 #[test]
 fn writer_and_reader_really_block() {
     let out = stdout_of(&["3", "--pipe-size", "100000"]);
-    assert!(
-        out.contains("asleep in the kernel (state S, wchan"),
-        "{out}"
-    );
+    assert!(out.contains("asleep in the kernel (state S"), "{out}");
     // The other side waits HOLD (200 ms) before it drains or writes: the blocked call must
     // have lasted most of that. No upper bound: a loaded machine only makes it longer.
     let writer_ms = number_after(&out, "bytes returned after ");
@@ -132,7 +129,7 @@ fn f_setpipe_sz_changes_the_capacity_as_the_kernel_rounds_it() {
 fn writing_without_a_reader_gives_epipe_and_sigpipe() {
     let out = stdout_of(&["broken"]);
     assert!(
-        out.contains("failed: Broken pipe (os error 32) (EPIPE)"),
+        out.contains("failed: EPIPE (Broken pipe (os error 32))"),
         "{out}"
     );
     assert!(out.contains("killed by SIGPIPE"), "{out}");
