@@ -16,14 +16,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{self as unix, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
 use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
 use nix::unistd::Uid;
@@ -179,16 +180,55 @@ fn start_client<L: Listener>(
         );
         return;
     }
-    active.fetch_add(1, Ordering::SeqCst);
-    let active = Arc::clone(active);
-    thread::spawn(move || {
-        let result = serve_echo(&mut client, limits.idle, limits.frame);
-        active.fetch_sub(1, Ordering::SeqCst);
-        match result {
-            Ok(n) => println!("conn {id}: closed by client after {n} echoes"),
-            Err(e) => println!("conn {id}: dropped: {e}"),
+    // The thread starts first and is handed the client after: if it cannot start (threads or
+    // address space ran out), the client is still ours to tell why.
+    let (hand_over, take) = mpsc::sync_channel::<L::Stream>(1);
+    let counted = Arc::clone(active);
+    let started = thread::Builder::new()
+        .name(format!("conn {id}"))
+        .spawn(move || {
+            let Ok(mut client) = take.recv() else { return };
+            let result = serve_echo(&mut client, limits.idle, limits.frame);
+            counted.fetch_sub(1, Ordering::SeqCst);
+            match result {
+                Ok(n) => println!("conn {id}: closed by client after {n} echoes"),
+                Err(e) => println!("conn {id}: dropped: {e}"),
+            }
+        });
+    match started {
+        Ok(_) => {
+            active.fetch_add(1, Ordering::SeqCst);
+            if hand_over.send(client).is_err() {
+                active.fetch_sub(1, Ordering::SeqCst); // the thread is gone: nothing to serve
+            }
         }
-    });
+        Err(e) => {
+            let why = format!("no thread for this client: {e}; {}", thread_limits());
+            println!("conn {id}: refused: {why}");
+            let _ = write_frame(
+                &mut client,
+                FrameKind::Error,
+                format!("refused: {why}").as_bytes(),
+            );
+        }
+    }
+}
+
+/// The two limits a failed thread start runs into: the number of threads and processes of
+/// this user (RLIMIT_NPROC) and this process's address space, where each thread's stack goes
+/// (RLIMIT_AS).
+fn thread_limits() -> String {
+    // `ulimit -v` counts KiB, RLIMIT_AS bytes.
+    let shown = |resource, per: u64| match getrlimit(resource) {
+        Ok((soft, _)) if soft == RLIM_INFINITY => "unlimited".to_string(),
+        Ok((soft, _)) => (soft / per).to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    format!(
+        "limits: ulimit -u {}, ulimit -v {}",
+        shown(Resource::RLIMIT_NPROC, 1),
+        shown(Resource::RLIMIT_AS, 1024)
+    )
 }
 
 /// SO_PEERCRED: the kernel tells us who connected (recorded at connect(), cannot be forged).

@@ -1,0 +1,133 @@
+//! `uds-demo serve` when a resource runs out: no thread for a client (RLIMIT_NPROC, RLIMIT_AS),
+//! no file descriptor for the next connection (RLIMIT_NOFILE), a client that never reads. The
+//! server refuses or drops that one client, says why in one line, and keeps serving.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Running, TestDir, connect, is_root};
+use nix::sys::signal::{Signal, kill};
+use uds_demo::echo_once;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// What one echo attempt got: the echo, or the error (the server's refusal is in it).
+fn try_echo<S: std::io::Read + std::io::Write>(
+    stream: &mut S,
+    msg: &str,
+) -> Result<String, String> {
+    echo_once(stream, msg.as_bytes(), WAIT)
+        .map(|echo| String::from_utf8_lossy(&echo).into_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// A field of /proc/PID/status in kB ("VmSize").
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `prlimit --pid PID --RESOURCE=SOFT:HARD` on a running server.
+fn prlimit(pid: u32, resource: &str, value: u64) {
+    let out = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--{resource}={value}")])
+        .output()
+        .expect("run prlimit");
+    assert!(
+        out.status.success(),
+        "prlimit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Stops the server with SIGTERM and requires a clean stop: status 143, no panic.
+fn stop(mut srv: Running) {
+    kill(srv.pid(), Signal::SIGTERM).unwrap();
+    let status = srv.wait_exit(WAIT).expect("server ignored SIGTERM");
+    let stderr = srv.stderr();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// As an ordinary user limited to one process (`prlimit --nproc=1`), the server cannot start a
+/// thread for any client: each is refused with the reason and the limit, and it keeps running.
+#[test]
+fn no_thread_left_refuses_that_client_and_the_server_keeps_serving() {
+    if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: running the server as nobody needs root and setpriv");
+        return;
+    }
+    let (_dir, bin) = common::binary_for_nobody();
+    let bin = bin.to_str().unwrap().to_string();
+    let args = [
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "prlimit",
+        "--nproc=1",
+        &bin,
+        "serve",
+        "--inet",
+        "127.0.0.1:0",
+    ];
+    let mut srv = Running::spawn("setpriv", &args);
+    let line = srv
+        .wait_line("listening on inet:", WAIT)
+        .expect("server started");
+    let addr = line["listening on inet:".len()..].trim().to_string();
+    for id in 1..=2 {
+        let mut client = TcpStream::connect(&addr).unwrap();
+        let said = try_echo(&mut client, "temperature: 42").unwrap_err();
+        assert!(
+            said.contains("refused: no thread for this client") && said.contains("ulimit -u 1"),
+            "client {id} got: {said}"
+        );
+        let logged = srv.wait_line(&format!("conn {id}: refused"), WAIT);
+        assert!(logged.is_some(), "server log: {:?}", srv.seen);
+    }
+    assert!(srv.child.try_wait().unwrap().is_none(), "the server died");
+    stop(srv);
+}
+
+/// With its address space capped a few MiB above what it uses (`prlimit --as`), the server
+/// runs out of room for thread stacks after a few idle clients: the next one is refused with
+/// the reason, and the first is still served.
+#[test]
+fn no_address_space_for_a_stack_refuses_that_client_and_keeps_the_others() {
+    let dir = TestDir::new("as");
+    let path = dir.join("echo.sock");
+    let (srv, _) = Running::server(&["serve", "--unix", path.to_str().unwrap()]);
+    let pid = srv.child.id();
+    let mut first = connect(&path);
+    assert_eq!(
+        try_echo(&mut first, "temperature: 42").unwrap(),
+        "temperature: 42"
+    );
+    prlimit(pid, "as", (status_kb(pid, "VmSize") + 6 * 1024) * 1024);
+    let mut idle = Vec::new();
+    let refusal = (0..20).find_map(|_| {
+        let mut client = connect(&path);
+        match try_echo(&mut client, "humidity: 61%") {
+            Ok(_) => {
+                idle.push(client);
+                None
+            }
+            Err(said) => Some(said),
+        }
+    });
+    let said = refusal.expect("20 clients served within a 6 MiB margin of address space");
+    assert!(
+        said.contains("refused: no thread for this client") && said.contains("ulimit -v "),
+        "{said}"
+    );
+    assert_eq!(
+        try_echo(&mut first, "temperature: 43").unwrap(),
+        "temperature: 43"
+    );
+    stop(srv);
+}
