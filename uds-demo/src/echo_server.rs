@@ -19,18 +19,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
 use nix::sys::socket::{getsockopt, setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
 use nix::unistd::Uid;
 use plumbing::{Result, stop};
 use uds_demo::{FrameKind, serve_echo, write_frame};
 
+use crate::resources::{accept_starved, thread_limits};
 use crate::socket_file::{self, SocketFile};
 
 /// How long a client waits for any one reply.
@@ -135,16 +135,35 @@ pub fn serve_connections<L: Listener>(listener: &L, limits: Limits) -> Result {
     fcntl(listener, FcntlArg::F_SETFL(flags)).map_err(|e| format!("fcntl O_NONBLOCK: {e}"))?;
     let active = Arc::new(AtomicUsize::new(0));
     let mut id = 0u64;
+    // Since when accept() has been failing for want of a descriptor or memory: the kernel keeps
+    // the waiting clients in the backlog and poll() says "ready" at once, so we pause instead.
+    let mut starved: Option<Instant> = None;
     loop {
         stop::check()?;
         if !readable_within_100ms(listener.as_fd())? {
             continue;
         }
-        id += 1;
         match listener.next_client() {
-            Ok(client) => start_client::<L>(client, id, limits, &active),
+            Ok(client) => {
+                if let Some(since) = starved.take() {
+                    let ms = since.elapsed().as_millis();
+                    println!("accepting again after {ms} ms: a client left");
+                }
+                id += 1;
+                start_client::<L>(client, id, limits, &active);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => println!("conn {id}: accept: {e}"),
+            Err(e) => match accept_starved(&e) {
+                Some(why) => {
+                    if starved.is_none() {
+                        println!("{why}; new clients wait until one leaves");
+                        starved = Some(Instant::now());
+                    }
+                    stop::pause(Duration::from_millis(100))?;
+                }
+                // ECONNABORTED and the like: that one client is gone, the next may come.
+                None => println!("accept: {e}"),
+            },
         }
     }
 }
@@ -212,23 +231,6 @@ fn start_client<L: Listener>(
             );
         }
     }
-}
-
-/// The two limits a failed thread start runs into: the number of threads and processes of
-/// this user (RLIMIT_NPROC) and this process's address space, where each thread's stack goes
-/// (RLIMIT_AS).
-fn thread_limits() -> String {
-    // `ulimit -v` counts KiB, RLIMIT_AS bytes.
-    let shown = |resource, per: u64| match getrlimit(resource) {
-        Ok((soft, _)) if soft == RLIM_INFINITY => "unlimited".to_string(),
-        Ok((soft, _)) => (soft / per).to_string(),
-        Err(e) => format!("unknown ({e})"),
-    };
-    format!(
-        "limits: ulimit -u {}, ulimit -v {}",
-        shown(Resource::RLIMIT_NPROC, 1),
-        shown(Resource::RLIMIT_AS, 1024)
-    )
 }
 
 /// SO_PEERCRED: the kernel tells us who connected (recorded at connect(), cannot be forged).

@@ -53,6 +53,7 @@ mod echo_server;
 mod hostile_clients;
 mod inet_echo;
 mod pass_fd;
+mod resources;
 mod server_child;
 mod socket_file;
 mod stale_socket;
@@ -137,6 +138,7 @@ fn run(cli: Cli) -> plumbing::Result {
                 frame: Duration::from_millis(timeout_ms),
                 max_clients: usize::try_from(max_clients)?,
             };
+            resources::check_open_files(limits.max_clients)?;
             unix_echo::serve(at, limits)
         }
         Role::Client {

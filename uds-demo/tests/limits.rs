@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Running, TestDir, connect, is_root};
+use common::{BIN, Running, TestDir, connect, is_root};
 use nix::sys::signal::{Signal, kill};
 use uds_demo::echo_once;
 
@@ -128,6 +128,96 @@ fn no_address_space_for_a_stack_refuses_that_client_and_keeps_the_others() {
     assert_eq!(
         try_echo(&mut first, "temperature: 43").unwrap(),
         "temperature: 43"
+    );
+    stop(srv);
+}
+
+/// CPU time (user + system) the process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); `after` starts at field 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn max_clients_beyond_the_open_file_limit_is_refused_at_start() {
+    let mut srv = Running::spawn(
+        "prlimit",
+        &["--nofile=64", BIN, "serve", "--max-clients", "64"],
+    );
+    let status = srv.wait_exit(WAIT).expect("the server started anyway");
+    let stderr = srv.stderr();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("uds-demo: --max-clients 64 needs ")
+            && stderr.contains("the limit is 64")
+            && stderr.contains("ulimit -n"),
+        "{stderr}"
+    );
+}
+
+/// Out of descriptors (the limit lowered under a running server), accept() fails with EMFILE
+/// for as long as clients wait: the server says so once, pauses instead of spinning, keeps
+/// serving the clients it has, and accepts again when one leaves.
+#[test]
+fn out_of_descriptors_the_server_backs_off_logs_once_and_keeps_serving() {
+    let dir = TestDir::new("nofile");
+    let path = dir.join("echo.sock");
+    let (mut srv, _) = Running::server(&["serve", "--unix", path.to_str().unwrap()]);
+    let pid = srv.child.id();
+    let mut first = connect(&path);
+    assert_eq!(
+        try_echo(&mut first, "temperature: 42").unwrap(),
+        "temperature: 42"
+    );
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    prlimit(pid, "nofile", open + 4);
+    // More clients than fit: the kernel queues the rest in the listener's backlog.
+    let idle: Vec<_> = (0..12).map(|_| connect(&path)).collect();
+    std::thread::sleep(Duration::from_millis(300)); // the episode begins
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(pid) - before;
+    assert_eq!(
+        try_echo(&mut first, "temperature: 43").unwrap(),
+        "temperature: 43"
+    );
+    while srv.wait_line("", Duration::from_millis(300)).is_some() {}
+    let episodes: Vec<&String> = srv
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("accept:"))
+        .collect();
+    assert_eq!(episodes.len(), 1, "server log: {:#?}", srv.seen);
+    assert!(
+        episodes[0].contains("Too many open files") && episodes[0].contains("ulimit -n"),
+        "{}",
+        episodes[0]
+    );
+    // 2 s of wall time: a spinning accept loop burns about 200 ticks, a paused one a few.
+    assert!(
+        spent < 40,
+        "the server used {spent} ticks of CPU in 2 s while starved"
+    );
+    drop(idle); // clients leave: the server accepts the rest, and new ones
+    let mut late = connect(&path);
+    assert_eq!(
+        try_echo(&mut late, "pressure: 1013 hPa").unwrap(),
+        "pressure: 1013 hPa"
+    );
+    assert!(
+        srv.wait_line("accepting again after ", WAIT).is_some()
+            || srv
+                .seen
+                .iter()
+                .any(|l| l.starts_with("accepting again after ")),
+        "server log: {:#?}",
+        srv.seen
     );
     stop(srv);
 }
