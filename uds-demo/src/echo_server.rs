@@ -177,7 +177,7 @@ fn start_client<L: Listener>(
 ) {
     // The stream blocks (on Linux accept() does not pass on the listener's O_NONBLOCK). A
     // per-read timeout well below the deadlines lets read_frame notice a stall; the write
-    // timeout stops a client that never reads from blocking our thread forever.
+    // timeout bounds the refusals below (serve_echo bounds each echo as a whole).
     let read_timeout = (limits.frame.min(limits.idle) / 4).max(Duration::from_millis(5));
     if let Err(e) = set_timeouts(&client, read_timeout, Some(limits.frame)) {
         println!("conn {id}: {e}");

@@ -221,3 +221,60 @@ fn out_of_descriptors_the_server_backs_off_logs_once_and_keeps_serving() {
     );
     stop(srv);
 }
+
+/// A client that sends 64 KiB frames and never reads the echoes, until the server hangs up.
+/// Returns how long after its last frame went through (the server then stopped reading, stuck
+/// writing an echo nobody reads) its next write failed: how long the server waited.
+fn never_reads<S: std::io::Write + Send + 'static>(mut stream: S) -> Duration {
+    use std::time::Instant;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut frame = vec![b'M'];
+        frame.extend_from_slice(&65536u32.to_be_bytes());
+        frame.resize(5 + 65536, b'x');
+        let mut last = Instant::now();
+        while stream.write_all(&frame).is_ok() {
+            last = Instant::now();
+        }
+        let _ = done.send(last.elapsed());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the client that never reads was not dropped within 30 s")
+}
+
+/// `--timeout-ms` bounds the whole echo, not each write(2): a client that never reads is
+/// dropped about that long after the server began to wait on it (the limit was once applied
+/// per call, and a partial write started it again).
+#[test]
+fn a_client_that_never_reads_is_dropped_after_the_frame_timeout() {
+    let dir = TestDir::new("noread");
+    let path = dir.join("echo.sock");
+    let p = path.to_str().unwrap();
+    let (mut unix, _) = Running::server(&["serve", "--unix", p, "--timeout-ms", "2000"]);
+    let (mut inet, addr) =
+        Running::server(&["serve", "--inet", "127.0.0.1:0", "--timeout-ms", "2000"]);
+    let tcp = TcpStream::connect(addr.strip_prefix("inet:").unwrap()).unwrap();
+    for (name, waited, srv) in [
+        ("unix", never_reads(connect(&path)), &mut unix),
+        ("inet", never_reads(tcp), &mut inet),
+    ] {
+        eprintln!("{name}: dropped {waited:?} after its last frame went through");
+        assert!(
+            waited >= Duration::from_millis(1500),
+            "{name}: dropped after only {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_millis(3500),
+            "{name}: dropped after {waited:?}"
+        );
+        let dropped = srv.wait_line("conn 1: dropped", WAIT);
+        assert!(
+            dropped.is_some_and(|l| l.contains("2000 ms")),
+            "{name}: {:?}",
+            srv.seen
+        );
+    }
+    stop(unix);
+    stop(inet);
+}
