@@ -1,5 +1,5 @@
 //! uds-demo: Unix domain sockets, run for real. Mirrors the lecture section "Unix Domain
-//! Sockets: Local IPC That Dissolves Boundaries". The tour's seven steps are listed in order in
+//! Sockets: Local IPC That Dissolves Boundaries". The tour's eight steps are listed in order in
 //! `tour` below, each in a file named after it; it starts its own servers.
 //!
 //! ```text
@@ -53,6 +53,7 @@ mod echo_server;
 mod hostile_clients;
 mod inet_echo;
 mod pass_fd;
+mod processes_as_nodes;
 mod resources;
 mod server_child;
 mod socket_file;
@@ -82,6 +83,8 @@ fn tour() -> plumbing::Result {
     hostile_clients::run(dir.path())?;
     // 7. a socket file outlives its server
     stale_socket::run(dir.path())?;
+    // 8. processes as nodes: step 2 between two network namespaces (root), else loopback
+    processes_as_nodes::run()?;
     remove(dir)
 }
 

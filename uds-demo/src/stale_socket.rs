@@ -44,9 +44,9 @@ pub fn run(dir: &Path) -> Result {
     );
     let long = dir.join("x".repeat(SUN_PATH_BYTES));
     match check_sun_path(&long) {
-        Ok(()) => println!("   a {}-byte path: accepted", long.as_os_str().len()),
+        Ok(()) => println!("   a {}-byte path: accepted\n", long.as_os_str().len()),
         Err(e) => println!(
-            "   a {}-byte path is refused before bind: {e}",
+            "   a {}-byte path is refused before bind: {e}\n",
             long.as_os_str().len()
         ),
     }

@@ -100,7 +100,71 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
             .contains("echo \"temperature: 42\"")
     );
     assert!(line_with(text, "is refused before bind").contains("sun_path"));
+    // 8: step 2's serve and client across two network namespaces (root), else over loopback
+    // with the reason in one line.
+    let server = line_with(text, "   server (pid ");
+    if as_root && !text.contains("no namespaces: cannot run `ip`") {
+        line_with(text, "server side ipc-tour-uds-ns-");
+        assert!(server.contains("conn 1: peer 10.0.0.2:"), "{server}");
+    } else {
+        assert!(line_with(text, "no namespaces: ").contains("needs root"));
+        assert!(server.contains("conn 1: peer 127.0.0.1:"), "{server}");
+    }
+    assert!(line_with(text, "   client (pid ").contains("echo: temperature: 42 (15 bytes, "));
     assert!(line_with(text, "done:").ends_with("removed: true"));
+    let pid = out_pid(text);
+    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "namespaces left");
+}
+
+/// The network namespaces named after the tour `pid` (`ip netns add` keeps them in /run/netns).
+fn namespaces_of(pid: u32) -> Vec<String> {
+    let prefix = format!("ipc-tour-uds-ns-{pid}-");
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Ctrl-C while step 8 sets up or uses its namespaces: the tour stops with 130, and the
+/// namespaces (with their veth pair) are deleted on the way out.
+#[test]
+fn ctrl_c_during_step_8_deletes_its_namespaces() {
+    if !is_root() {
+        eprintln!("skipped: only root creates the namespaces this test checks");
+        return;
+    }
+    for delay_ms in [0, 20, 60] {
+        let mut tour = Command::new(BIN)
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(tour.stdout.take().unwrap());
+        read_through(&mut stdout, "8. Processes as nodes");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
+        nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        // Too late is possible on a fast machine: the tour may have finished step 8.
+        if status.code() != Some(0) {
+            assert_eq!(status.code(), Some(130), "after {delay_ms} ms: {rest}");
+        }
+        let mut stderr = String::new();
+        let mut pipe = tour.stderr.take().unwrap();
+        pipe.read_to_string(&mut stderr).unwrap();
+        assert_eq!(
+            namespaces_of(tour.id()),
+            Vec::<String>::new(),
+            "after {delay_ms} ms: {status}\n{rest}\n{stderr}"
+        );
+    }
 }
 
 fn out_pid(text: &str) -> u32 {
