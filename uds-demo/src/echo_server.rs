@@ -1,14 +1,8 @@
 //! The echo server, written once for every address family. Only the address changes: one
 //! function binds each family ([`bind_unix`], [`bind_abstract`], [`bind_inet`]), and the one
 //! accept loop, [`serve_connections`], serves whichever listener it is given. The conversation
-//! with a client is `uds_demo::serve_echo`, generic over the stream.
-//!
-//! The lecture's point in two lines:
-//!
-//! ```text
-//! let listener = UnixListener::bind(path)?;   // AF_UNIX: a path in the filesystem
-//! let listener = TcpListener::bind(addr)?;    // AF_INET: an IP address and a port
-//! ```
+//! with a client is `uds_demo::serve_echo`, generic over the stream. (Step 2 of the tour
+//! prints the one line that differs, from `examples/echo_server.rs`.)
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -55,6 +55,7 @@ mod inet_echo;
 mod pass_fd;
 mod processes_as_nodes;
 mod resources;
+mod round_trips;
 mod server_child;
 mod socket_file;
 mod stale_socket;
@@ -71,8 +72,8 @@ fn tour() -> plumbing::Result {
     let dir = private_dir()?;
     // 1. an echo server and client over a socket file (0600 in a 0700 directory)
     let unix = unix_echo::run(dir.path())?;
-    // 2. the same echo code over AF_INET: only the address changes
-    inet_echo::run(&unix)?;
+    // 2. the same echo code over AF_INET: the one line that differs, and what each costs
+    inet_echo::run(unix)?;
     // 3. stream versus datagram: message boundaries
     boundaries::run()?;
     // 4. passing an open file descriptor (SCM_RIGHTS)

@@ -36,7 +36,10 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
 
     // 1: the socket file as observed: a socket, 0600, empty; the directory 0700.
     assert!(line_with(text, "private directory").ends_with("(mode 0700)"));
-    assert!(line_with(text, "socket file:").contains("is a socket: true, mode 0600, size 0 bytes"));
+    assert!(
+        line_with(text, "its socket file:").ends_with("a socket: true, mode 0600, size 0"),
+        "{text}"
+    );
     // 2: the same echo lines over AF_INET as over AF_UNIX.
     let echoes: Vec<&str> = text
         .lines()
@@ -48,7 +51,25 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
         echoes[3..],
         "AF_UNIX and AF_INET printed different echoes"
     );
-    assert!(line_with(text, "lines identical to AF_UNIX").contains("3 of 3"));
+    assert!(line_with(text, "lines identical to step 1's").contains("3 of 3"));
+    // 2: the one line that differs, as the example has it.
+    assert!(line_with(text, "     AF_UNIX  ").ends_with("= UnixListener::bind(&path)"));
+    assert!(line_with(text, "     AF_INET  ").ends_with("= TcpListener::bind(addr)"));
+    // 2: one p50 / p99 per placement (two with two CPUs), p50 never above p99.
+    let columns = line_with(text, "same CPU ").matches("CPU").count();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(columns, cpus.min(2), "{cpus} CPUs allowed");
+    for family in ["   AF_UNIX   ", "   AF_INET   "] {
+        let row = line_with(text, family);
+        let cells: Vec<Vec<f64>> = row[family.len()..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(|c| [c[0], c[2]].iter().map(|n| n.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(cells.len(), columns, "{row}");
+        assert!(cells.iter().all(|c| 0.0 < c[0] && c[0] <= c[1]), "{row}");
+    }
     // 3: one read got all bytes of the stream; the datagram reads match the writes one to one.
     let wrote: Vec<usize> = line_with(text, "wrote ")
         .split_whitespace()
