@@ -99,7 +99,7 @@ pub fn read_frame<R: Read>(
     if len > MAX_FRAME {
         return Err(io::Error::new(
             ErrorKind::InvalidData,
-            format!("frame length {len} exceeds the limit of {MAX_FRAME} bytes"),
+            format!("length {len} exceeds the limit of {MAX_FRAME} bytes"),
         ));
     }
     let mut payload = vec![0u8; len];
@@ -113,7 +113,7 @@ pub fn read_frame<R: Read>(
 fn truncated(got: usize, want: usize) -> io::Error {
     io::Error::new(
         ErrorKind::UnexpectedEof,
-        format!("truncated frame: the peer closed after {got} of {want} bytes"),
+        format!("truncated: the peer closed after {got} of {want} bytes"),
     )
 }
 

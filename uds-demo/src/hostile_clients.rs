@@ -20,9 +20,8 @@ pub fn run(dir: &Path) -> Result {
     let shown = path.to_string_lossy();
     let mut server = ServerChild::spawn(&["serve", "--unix", &shown, "--timeout-ms", "500"])?;
     server.wait_for_line_starting("listening on unix:")?;
-    println!(
-        "6. Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes; frames must arrive within 500 ms"
-    );
+    println!("6. Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes;");
+    println!("   a frame must arrive within 500 ms; what each hostile client was told:");
     let mut good = connect(&path)?;
     echo_once(&mut good, b"temperature: 42", REPLY_TIMEOUT)
         .map_err(|e| format!("echo (first client): {e}"))?;
@@ -32,7 +31,7 @@ pub fn run(dir: &Path) -> Result {
         ("length 4294967295", huge, false),
         ("garbage", b"GET / HTTP/1.0\r\n\r\n".to_vec(), false),
         ("truncated frame", b"M\0\0\0\x0ftemp".to_vec(), true),
-        ("stall after 3 bytes", b"M\0\0".to_vec(), false),
+        ("stalls at 3 bytes", b"M\0\0".to_vec(), false),
     ];
     for (what, bytes, close_write) in probes {
         probe(&path, what, &bytes, close_write)?;
@@ -48,10 +47,8 @@ pub fn run(dir: &Path) -> Result {
             break line;
         }
     };
-    println!(
-        "   {:<20} -> the server logged: {logged}",
-        "abrupt disconnect"
-    );
+    println!("   abrupt close (mid-frame): told nothing; the server logged");
+    println!("   {logged}");
     let echo = echo_once(&mut good, b"temperature: 43", REPLY_TIMEOUT)
         .map_err(|e| format!("echo (first client, after the hostile ones): {e}"))?;
     println!(
@@ -92,7 +89,7 @@ fn probe(path: &Path, what: &str, bytes: &[u8], close_write: bool) -> Result {
     };
     stop::check()?; // a probe cut short by Ctrl-C (the server stops too) has no result
     println!(
-        "   {what:<20} -> after {:>3} ms: {reply}",
+        "   {what:<17} {:>4} ms: {reply}",
         start.elapsed().as_millis()
     );
     Ok(())

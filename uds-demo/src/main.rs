@@ -99,7 +99,7 @@ fn private_dir() -> plumbing::Result<PrivateDir> {
     let meta = std::fs::metadata(dir.path()).map_err(|e| format!("stat private dir: {e}"))?;
     let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
     println!(
-        "private directory {} (mode {mode:04o})\n",
+        "private directory {} (mode {mode:04o}), DIR below\n",
         dir.path().display()
     );
     Ok(dir)

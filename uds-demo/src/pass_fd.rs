@@ -40,8 +40,7 @@ pub fn run(dir: &Path) -> Result {
     // The name is gone; only our open descriptor remains.
     fs::remove_file(&reading_path).map_err(|e| format!("unlink reading.txt: {e}"))?;
     println!(
-        "   opened {} and unlinked it: exists now: {}",
-        reading_path.display(),
+        "   opened DIR/reading.txt and unlinked it: exists now: {}",
         reading_path.exists()
     );
 
@@ -52,10 +51,8 @@ pub fn run(dir: &Path) -> Result {
         UnixStream::connect(&sock).map_err(|e| format!("connect {}: {e}", sock.display()))?;
     let text = send_fd(stream, &file)?;
     let said = receiver.wait_for_line_starting("received fd")?;
-    println!(
-        "   `uds-demo fd-recv` (pid {}) said: {said}",
-        receiver.pid()
-    );
+    println!("   `uds-demo fd-recv` (pid {}) said:", receiver.pid());
+    println!("   {said}");
     println!(
         "   it replied with the {} bytes it read through the fd: {:?}\n",
         text.len(),
@@ -137,8 +134,9 @@ pub fn fd_recv(path: Option<PathBuf>) -> Result {
             return Err(why);
         }
     };
+    println!("received fd {fd} from pid {sender} via SCM_RIGHTS");
     println!(
-        "received fd {fd} from pid {sender} via SCM_RIGHTS; read {} bytes through it: {:?}",
+        "read {} bytes through it: {:?}",
         text.len(),
         String::from_utf8_lossy(&text)
     );
