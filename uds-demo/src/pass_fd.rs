@@ -8,7 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,11 @@ pub fn run(dir: &Path) -> Result {
         .mode(0o600)
         .open(&reading_path)
         .map_err(|e| format!("create {}: {e}", reading_path.display()))?;
+    // The umask may have cleared bits of 0600 (a umask of 0777 leaves 0000, which only root
+    // could open again); fchmod is not subject to it.
+    writer
+        .set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("fchmod reading.txt: {e}"))?;
     writer
         .write_all(b"temperature: 42\n")
         .map_err(|e| format!("write reading.txt: {e}"))?;
