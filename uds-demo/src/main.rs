@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run -p uds-demo                       # the whole tour
+//! cargo run -p uds-demo -- framing            # one step, by name or number (`-- 6`)
 //!
 //! # two terminals
 //! cargo run -p uds-demo -- serve              # terminal 1: prints the socket path to use
@@ -65,27 +66,41 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("uds-demo", run)
 }
 
-/// The tour: owns a private directory, starts its own servers, reports what it observed.
-fn tour() -> plumbing::Result {
+/// The tour, or its step `only`: owns a private directory, starts its own servers, reports
+/// what it observed. Step 2 alone runs step 1 first: it compares with it.
+fn tour(only: Option<u8>) -> plumbing::Result {
     stop::catch(Owns::Objects)?;
     println!("uds-demo: Unix domain sockets (lecture: \"Unix Domain Sockets\")");
     let dir = private_dir()?;
-    // 1. an echo server and client over a socket file (0600 in a 0700 directory)
-    let unix = unix_echo::run(dir.path())?;
-    // 2. the same echo code over AF_INET: the one line that differs, and what each costs
-    inet_echo::run(unix)?;
-    // 3. stream versus datagram: message boundaries
-    boundaries::run()?;
-    // 4. passing an open file descriptor (SCM_RIGHTS)
-    pass_fd::run(dir.path())?;
-    // 5. the abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
-    abstract_and_peercred::run()?;
-    // 6. length-prefixed frames against hostile clients
-    hostile_clients::run(dir.path())?;
-    // 7. a socket file outlives its server
-    stale_socket::run(dir.path())?;
-    // 8. processes as nodes: step 2 between two network namespaces (root), else loopback
-    processes_as_nodes::run()?;
+    let step = |n: u8| only.is_none_or(|o| o == n);
+    if step(1) || step(2) {
+        // 1. an echo server and client over a socket file (0600 in a 0700 directory)
+        let unix = unix_echo::run(dir.path())?;
+        if step(2) {
+            // 2. the same echo code over AF_INET: the line that differs, and what each costs
+            inet_echo::run(unix)?;
+        }
+    }
+    if step(3) {
+        boundaries::run()?; // 3. stream versus datagram: message boundaries
+    }
+    if step(4) {
+        pass_fd::run(dir.path())?; // 4. passing an open file descriptor (SCM_RIGHTS)
+    }
+    if step(5) {
+        // 5. the abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
+        abstract_and_peercred::run()?;
+    }
+    if step(6) {
+        hostile_clients::run(dir.path())?; // 6. length-prefixed frames against hostile clients
+    }
+    if step(7) {
+        stale_socket::run(dir.path())?; // 7. a socket file outlives its server
+    }
+    if step(8) {
+        // 8. processes as nodes: step 2 between two network namespaces (root), else loopback
+        processes_as_nodes::run()?;
+    }
     remove(dir)
 }
 
@@ -118,9 +133,17 @@ fn remove(dir: PrivateDir) -> plumbing::Result {
 
 fn run(cli: Cli) -> plumbing::Result {
     let Some(role) = cli.command else {
-        return tour();
+        return tour(None);
     };
     match role {
+        Role::Echo => tour(Some(1)),
+        Role::Inet => tour(Some(2)),
+        Role::Boundaries => tour(Some(3)),
+        Role::PassFd => tour(Some(4)),
+        Role::Abstract => tour(Some(5)),
+        Role::Framing => tour(Some(6)),
+        Role::Stale => tour(Some(7)),
+        Role::Nodes => tour(Some(8)),
         Role::Serve {
             at,
             timeout_ms,
@@ -196,8 +219,33 @@ struct Cli {
     command: Option<Role>,
 }
 
+/// The tour's steps (by name or number), then the roles its servers and clients play.
 #[derive(Subcommand)]
 enum Role {
+    /// 1. Stream echo over a socket file (0600 in a 0700 directory)
+    #[command(alias = "1")]
+    Echo,
+    /// 2. The same echo over AF_INET: the line that differs, timings (runs 1 first)
+    #[command(alias = "2")]
+    Inet,
+    /// 3. Stream versus datagram: message boundaries
+    #[command(alias = "3")]
+    Boundaries,
+    /// 4. Passing an open file descriptor (SCM_RIGHTS)
+    #[command(alias = "4")]
+    PassFd,
+    /// 5. The abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
+    #[command(name = "abstract", alias = "5")]
+    Abstract,
+    /// 6. Length-prefixed frames against hostile clients
+    #[command(alias = "6")]
+    Framing,
+    /// 7. A socket file outlives its server
+    #[command(alias = "7")]
+    Stale,
+    /// 8. Processes as nodes: two network namespaces joined by a veth pair (root)
+    #[command(alias = "8")]
+    Nodes,
     /// Run the echo server until Ctrl-C (no address: a socket file in a new private directory)
     Serve {
         #[command(flatten)]
@@ -208,7 +256,7 @@ enum Role {
         /// A client that starts no frame for this many milliseconds is dropped
         #[arg(long, allow_negative_numbers = true, default_value_t = 60_000, value_parser = |s: &str| whole_number(s, 10, 3_600_000))]
         idle_ms: u64,
-        /// Most clients served at once; more are refused with an error frame
+        /// Most clients served at once (each needs an open file: ulimit -n); more are refused
         #[arg(long, allow_negative_numbers = true, default_value_t = 64, value_parser = |s: &str| whole_number(s, 1, 1024))]
         max_clients: u64,
         #[arg(long, hide = true)]

@@ -209,6 +209,37 @@ fn every_line_of_the_tour_fits_80_columns() {
     assert_fits_80_columns(&text);
 }
 
+/// A step run alone (by number or by name) prints the number it has in the tour, and no other
+/// step; step 2 runs step 1 first.
+#[test]
+fn a_step_run_alone_keeps_its_tour_number() {
+    for (arg, steps) in [
+        ("1", &["1."][..]),
+        ("inet", &["1.", "2."]),
+        ("3", &["3."]),
+        ("pass-fd", &["4."]),
+        ("abstract", &["5."]),
+        ("6", &["6."]),
+        ("stale", &["7."]),
+        ("8", &["8."]),
+    ] {
+        let out = Command::new(BIN).arg(arg).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{arg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let numbered: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(n, _)| n))
+            .filter(|n| n.ends_with('.') && n[..n.len() - 1].parse::<u8>().is_ok())
+            .collect();
+        assert_eq!(numbered, steps, "uds-demo {arg}:\n{text}");
+        assert!(text.contains("removed: true"), "{text}");
+    }
+}
+
 fn out_pid(text: &str) -> u32 {
     let line = line_with(text, "(this tour is pid ");
     line.split_whitespace()
