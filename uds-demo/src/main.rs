@@ -22,13 +22,16 @@
 //!
 //! Files: the roles sit beside their step (`serve` and `client` in `unix_echo.rs`, `fd-recv`
 //! and `fd-send` in `pass_fd.rs`); `echo_server.rs` is the echo server written once for every
-//! address family, `socket_file.rs` what a socket file needs, `server_child.rs` starts the
-//! tour's servers; `lib.rs` holds the endpoints `compare` measures and the frame codec.
+//! address family, `socket_file.rs` what a socket file needs, `resources.rs` what a server
+//! does when threads or descriptors run out, `round_trips.rs` step 2's pinned timings,
+//! `server_child.rs` starts the tour's servers; `lib.rs` holds the endpoints `compare`
+//! measures and the frame codec.
 //!
-//! Signals: the tour, `serve` on a socket file and `fd-recv` own files: Ctrl-C or SIGTERM ends
-//! them, the owners remove what they made, and they exit 130 / 143. An `--inet` or `--abstract`
-//! server owns no file; the clients keep the default action. The tour's servers die with it;
-//! a tour killed by SIGKILL leaves its directory behind, and the next run removes it.
+//! Signals: the tour, `serve` on a socket file and `fd-recv` own files: SIGINT, SIGTERM,
+//! SIGHUP or SIGQUIT ends them, the owners remove what they made (step 8's namespaces too),
+//! and they exit 128 + the signal's number. An `--inet` or `--abstract` server owns no file;
+//! the clients keep the default action. The tour's servers die with it; a tour killed by
+//! SIGKILL leaves its directory (and namespaces) behind, and the next run removes them.
 //!
 //! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
 //! using nothing of this workspace (`echo_server`, `echo_client`, `dgram_pair`):
