@@ -125,7 +125,12 @@ impl Namespaces {
         for args in steps {
             stop::check()?; // `ns` deletes what was made so far
             if let Err(e) = ip(args) {
-                return Ok(Err(format!("no namespaces: {e}")));
+                // The names are long and ip's message may be too: one line each.
+                let verb: Vec<&str> = (args.iter().copied())
+                    .filter(|a| *a != "-n" && !a.starts_with(NETNS_PREFIX))
+                    .collect();
+                let verb = verb.get(..2).unwrap_or(&verb).join(" ");
+                return Ok(Err(format!("no namespaces: `ip {verb}` failed:\n   {e}")));
             }
         }
         Ok(Ok(ns))
@@ -140,7 +145,7 @@ impl Drop for Namespaces {
     }
 }
 
-/// `ip ARGS`; its own message on failure. In a process group of its own, so the Ctrl-C that
+/// `ip ARGS`; its own message (or how it ended) on failure. In a process group of its own, so the Ctrl-C that
 /// stops the tour cannot kill the `ip netns del` that cleans up after it.
 fn ip(args: &[&str]) -> std::result::Result<(), String> {
     let out = Command::new("ip")
@@ -152,8 +157,12 @@ fn ip(args: &[&str]) -> std::result::Result<(), String> {
     if out.status.success() {
         return Ok(());
     }
-    let said = String::from_utf8_lossy(&out.stderr);
-    Err(format!("ip {}: {}", args.join(" "), said.trim()))
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(if said.is_empty() {
+        out.status.to_string()
+    } else {
+        said
+    })
 }
 
 /// Deletes the namespaces that runs killed before their `Drop` left behind.
