@@ -253,7 +253,7 @@ enum Role {
     Serve {
         #[command(flatten)]
         at: ServeAt,
-        /// Each frame must arrive within this many milliseconds, or the client is dropped
+        /// A frame must arrive, and its echo be read, within this many ms, or the client is dropped
         #[arg(long, allow_negative_numbers = true, default_value_t = 5000, value_parser = |s: &str| whole_number(s, 10, 600_000))]
         timeout_ms: u64,
         /// A client that starts no frame for this many milliseconds is dropped
