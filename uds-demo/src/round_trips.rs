@@ -51,7 +51,7 @@ pub fn print<U: Read + Write, T: Read + Write>(
     if second == first {
         println!("   (one CPU allowed here: no second placement)");
     }
-    println!("   one loaded run; `cargo run --release -p compare` measures them all\n");
+    println!("   one short run; `cargo run --release -p compare` measures them all\n");
     Ok(())
 }
 
