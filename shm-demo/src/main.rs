@@ -32,7 +32,7 @@ mod peer_death;
 mod persistence;
 mod ring_demo;
 mod units;
-mod zero_copy;
+mod zero_copies;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,7 +59,7 @@ fn tour(args: &TourArgs) -> Result {
     println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\"");
     persistence::remove_stale_objects(); // left by a tour that was SIGKILLed
     isolation::isolation_step(ISOLATION)?; // 1. fork: copies, unless MAP_SHARED
-    zero_copy::zero_copy_step(ZERO_COPIES)?; // 2. a frame: pipe 2 copies, shm none
+    zero_copies::zero_copy_step(ZERO_COPIES)?; // 2. a frame: pipe 2 copies, shm none
     let object = persistence::create()?; // 3. shm_open + ftruncate + mmap, mode 0600
     persistence::written_elsewhere(&object)?; // 4. another process writes; we see it
     persistence::outlives_its_writer(&object)?; // 5. the writer exited; another reads it
@@ -91,7 +91,7 @@ fn run(cli: Cli) -> Result {
         }
         Some(Step::ZeroCopy) => {
             stop::catch(Owns::Nothing)?;
-            zero_copy::zero_copy_step(ZERO_COPIES)
+            zero_copies::zero_copy_step(ZERO_COPIES)
         }
         Some(Step::Memfd) => {
             stop::catch(Owns::Objects)?;
