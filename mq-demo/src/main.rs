@@ -50,6 +50,7 @@ mod limits;
 mod mpsc;
 mod persistence;
 mod report;
+mod sysv_pair_check;
 
 /// The whole tour: every step in order, each with a queue name of its own.
 #[cfg(target_os = "linux")]
@@ -168,6 +169,15 @@ enum Command {
         #[arg(value_parser = parse_name)]
         name: String,
     },
+    /// For the tests: two processes around one System V duplex pair (src/sysv_pair_check.rs)
+    #[command(hide = true)]
+    SysvPairCheck {
+        /// creator-closes or peer-killed
+        mode: String,
+        /// Milliseconds the peer waits before it reads (creator-closes)
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=5000))]
+        delay_ms: u64,
+    },
 }
 
 #[cfg(target_os = "linux")]
@@ -221,6 +231,9 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Receive { name, wait } => persistence::receive(&name, Duration::from_secs(wait)),
         Command::Attr { name } => persistence::attr(&name),
         Command::Unlink { name } => persistence::unlink(&name),
+        Command::SysvPairCheck { mode, delay_ms } => {
+            sysv_pair_check::run(&mode, Duration::from_millis(delay_ms))
+        }
     }
 }
 
