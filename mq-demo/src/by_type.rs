@@ -5,6 +5,8 @@
 //! msgctl(IPC_RMID) removes it. (examples/sysv_queue.rs is the same, standing alone.)
 #![cfg(target_os = "linux")]
 
+use std::path::PathBuf;
+
 use mq_demo::sysv::{self, KeyedQueue, MsgBuf, c_long, show_key};
 use nix::errno::Errno;
 use plumbing::{Result, stop};
@@ -12,7 +14,14 @@ use plumbing::{Result, stop};
 /// (type, text), in sending order, as in examples/sysv_queue.rs.
 const SENT: [(c_long, &str); 3] = [(3, "rotate logs"), (1, "send alert"), (2, "compress")];
 
-pub fn run() -> Result {
+/// What step 8 made, for the tour's last check.
+pub struct Made {
+    pub id: i32,
+    pub key: sysv::key_t,
+    pub dir: PathBuf,
+}
+
+pub fn run() -> Result<Made> {
     println!("\nStep 8. System V queue: a system-wide key, messages chosen by type");
     for stale in sysv::remove_stale() {
         println!(
@@ -94,8 +103,14 @@ pub fn run() -> Result {
     let found = sysv::find(key)?.map_or("ENOENT".into(), |id| format!("id {id}"));
     println!("  msgctl(id, IPC_RMID): /proc/sysvipc/msg {listed} id {id};");
     println!("  msgget(key, 0) -> {found}");
+    let made = Made {
+        id,
+        key,
+        dir: dir.path().to_owned(),
+    };
     drop(dir);
-    Ok(stop::check()?)
+    stop::check()?;
+    Ok(made)
 }
 
 /// The queue's line in /proc/sysvipc/msg, found by its key: what `ipcs -q` would print.

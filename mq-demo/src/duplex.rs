@@ -14,7 +14,8 @@ use crate::report::format_duration;
 const SIZE: usize = 64;
 const ROUND_TRIPS: usize = 1000;
 
-pub fn run() -> Result {
+/// Returns the names the step's two queues had, for the tour's last check.
+pub fn run() -> Result<[String; 2]> {
     println!("\nStep 6. Both ways, and no EOF: one queue per direction + a liveness pipe");
     println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");
     println!("  each side also holds the only write end of a pipe the other side polls:");
@@ -28,6 +29,7 @@ pub fn run() -> Result {
         echo_messages(peer_end)
     })?; // here `peer_end` went with the closure, and is closed
     let mut end = ours.ok_or("our end of the duplex pair is gone")?;
+    let names = end.queue_names().map(str::to_owned);
 
     let mut buf = [0u8; SIZE];
     for i in 0..ROUND_TRIPS {
@@ -56,7 +58,7 @@ pub fn run() -> Result {
         "  killed it with SIGKILL, then read(): {n} bytes (EOF) after {}, not a hang",
         format_duration(waited)
     );
-    Ok(())
+    Ok(names)
 }
 
 /// The echo process: inverts every byte of each message and sends it back, until EOF.

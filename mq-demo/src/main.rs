@@ -46,6 +46,7 @@ mod by_type;
 mod dispatch;
 mod duplex;
 mod flow;
+mod left_behind;
 mod limits;
 mod mpsc;
 mod persistence;
@@ -67,23 +68,12 @@ fn tour() -> plumbing::Result {
     persistence::run(&names[2])?; // 3. the queue outlives the processes
     flow::run(&names[3])?; // 4. full queue, O_NONBLOCK, timeouts
     limits::run(&names[4])?; // 5. the /proc limits and RLIMIT_MSGQUEUE
-    duplex::run()?; // 6. both ways, and a dead peer noticed
+    let duplex_names = duplex::run()?; // 6. both ways, and a dead peer noticed
     mpsc::run()?; // 7. the thread analog; after the steps that fork, as it starts threads
-    by_type::run()?; // 8. System V: a key, and messages chosen by type
-    let gone = names.iter().filter(|name| gone(name)).count();
-    println!(
-        "\nDone. mq_open gives ENOENT for {gone} of the {} names used: nothing is left behind.",
-        names.len()
-    );
-    Ok(())
-}
-
-/// mq_open gives ENOENT: no queue has this name any more.
-#[cfg(target_os = "linux")]
-fn gone(name: &str) -> bool {
-    use mq_demo::Queue;
-    use nix::mqueue::MQ_OFlag;
-    Queue::open(name, MQ_OFlag::O_RDONLY).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    let sysv = by_type::run()?; // 8. System V: a key, and messages chosen by type
+    let mut names = names.to_vec();
+    names.extend(duplex_names);
+    left_behind::check(&names, &sysv)
 }
 
 #[cfg(target_os = "linux")]
@@ -215,9 +205,9 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Persistence => persistence::run(&new_name()),
         Command::Flow => flow::run(&new_name()),
         Command::Limits => limits::run(&new_name()),
-        Command::Duplex => duplex::run(),
+        Command::Duplex => duplex::run().map(drop),
         Command::Mpsc => mpsc::run(),
-        Command::ByType => by_type::run(),
+        Command::ByType => by_type::run().map(drop),
         Command::Create {
             name,
             maxmsg,

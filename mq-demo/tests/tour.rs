@@ -210,10 +210,22 @@ fn check_tour(out: &str) {
             .count(),
         3
     );
+    // The last check looks for all of it again: 5 names of steps 1-5, 2 of step 6.
+    let names = line_with(out, "POSIX queue names (steps 1-6)");
     assert!(
-        line_with(out, "Done.").contains("ENOENT for 5 of the 5"),
+        names.contains("7 POSIX") && names.ends_with("ENOENT for 7"),
         "{out}"
     );
+    assert!(line_with(out, "still open here").ends_with(": 0"), "{out}");
+    assert!(
+        line_with(out, "step 8's queue id").contains("sysvipc/msg: no;"),
+        "{out}"
+    );
+    assert!(
+        line_with(out, "step 8's directory").ends_with(": gone"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("Nothing is left behind."), "{out}");
 }
 
 #[test]
