@@ -54,8 +54,11 @@ pub fn run() -> Result<[String; 2]> {
     let n = end.read(&mut buf)?; // no message will ever come: without the pipe, this would hang
     let waited = start.elapsed();
     echo.wait(Duration::from_secs(2))?;
+    if n != 0 {
+        return Err(format!("read() after the echo was killed: {n} bytes, not EOF").into());
+    }
     println!(
-        "  killed it with SIGKILL, then read(): {n} bytes (EOF) after {}, not a hang",
+        "  killed it with SIGKILL, then read(): 0 bytes (EOF) after {}, not a hang",
         format_duration(waited)
     );
     Ok(names)
