@@ -56,6 +56,9 @@ mod sysv_pair_check;
 /// The whole tour: every step in order, each with a queue name of its own.
 #[cfg(target_os = "linux")]
 fn tour() -> plumbing::Result {
+    use plumbing::stop;
+    use std::time::Duration;
+
     println!("mq-demo: POSIX message queues, observed on this machine");
     let pid = std::process::id();
     println!("queue names this run: /ipc-tour-mq-{pid}-<random>, a new one for each step");
@@ -63,17 +66,26 @@ fn tour() -> plumbing::Result {
         println!("removed {stale}: left by a run that was killed (its pid is gone)");
     }
     let names: [String; 5] = std::array::from_fn(|_| mq_demo::unique_name());
-    dispatch::run(&names[0], std::time::Duration::ZERO)?; // 1. Tasks by priority
-    boundaries::run(&names[1])?; // 2. whole messages, where a pipe merges
-    persistence::run(&names[2])?; // 3. the queue outlives the processes
-    flow::run(&names[3])?; // 4. full queue, O_NONBLOCK, timeouts
-    limits::run(&names[4])?; // 5. the /proc limits and RLIMIT_MSGQUEUE
-    let duplex_names = duplex::run()?; // 6. both ways, and a dead peer noticed
-    mpsc::run()?; // 7. the thread analog; after the steps that fork, as it starts threads
-    let sysv = by_type::run()?; // 8. System V: a key, and messages chosen by type
+    step(|| dispatch::run(&names[0], Duration::ZERO))?; // 1. Tasks by priority
+    step(|| boundaries::run(&names[1]))?; // 2. whole messages, where a pipe merges
+    step(|| persistence::run(&names[2]))?; // 3. the queue outlives the processes
+    step(|| flow::run(&names[3]))?; // 4. full queue, O_NONBLOCK, timeouts
+    step(|| limits::run(&names[4]))?; // 5. the /proc limits and RLIMIT_MSGQUEUE
+    let duplex_names = step(duplex::run)?; // 6. both ways, and a dead peer noticed
+    step(mpsc::run)?; // 7. the thread analog; after the steps that fork, as it starts threads
+    let sysv = step(by_type::run)?; // 8. System V: a key, and messages chosen by type
+    stop::check()?;
     let mut names = names.to_vec();
     names.extend(duplex_names);
     left_behind::check(&names, &sysv)
+}
+
+/// Runs one step of the tour, unless a stop signal has arrived: the steps check the signal
+/// only in their loops, so without this the tour would start the next step regardless.
+#[cfg(target_os = "linux")]
+fn step<T>(run: impl FnOnce() -> plumbing::Result<T>) -> plumbing::Result<T> {
+    plumbing::stop::check()?;
+    run()
 }
 
 #[cfg(target_os = "linux")]

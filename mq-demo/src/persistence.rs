@@ -38,6 +38,7 @@ pub fn run(name: &str) -> Result {
         &["attr", name],
     ];
     for (i, args) in runs.iter().enumerate() {
+        stop::check()?; // (returning drops `_guard`, which removes the name)
         let quoted: Vec<String> = args
             .iter()
             .map(|a| {
