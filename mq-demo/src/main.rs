@@ -150,7 +150,11 @@ enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=32_767))]
         priority: u32,
     },
-    /// Receive every message waiting now, highest priority first (--wait: first wait for one)
+    /// Take every message waiting now off the queue and print it, highest priority first
+    ///
+    /// Receiving is for good: a message taken is gone from the queue. A closed stdout is
+    /// noticed before each message, but `mq-demo receive Q | head -1` may still take one or
+    /// more that head never shows, if head has not exited yet. --wait: first wait for one.
     Receive {
         /// Queue to receive from
         #[arg(value_parser = parse_name)]

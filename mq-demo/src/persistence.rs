@@ -164,6 +164,9 @@ pub fn receive(name: &str, wait: Duration) -> Result {
     let mut buf = vec![0; queue.msgsize()]; // must hold the largest message the queue allows
     let mut count = 0;
     loop {
+        // Taking a message off the queue is for good: first make sure someone still reads
+        // what we print (`mq-demo receive $Q | head -1` closes the pipe after one line).
+        stdout_still_read()?;
         match queue.receive(&mut buf) {
             Ok((len, priority)) => {
                 count += 1;
@@ -180,6 +183,23 @@ pub fn receive(name: &str, wait: Duration) -> Result {
         println!("{name} is empty");
     } else if count == 0 {
         println!("waited {} s: no message came to {name}", wait.as_secs());
+    }
+    Ok(())
+}
+
+/// Fails the way printing would, so the run ends quietly with 141 (see plumbing::program),
+/// when stdout is a pipe whose reader has closed it: poll() reports POLLERR.
+fn stdout_still_read() -> Result {
+    let stdout = std::io::stdout();
+    let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
+    let closed = match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLERR)),
+        Err(_) => false, // then the next println reports whatever is wrong
+    };
+    if closed {
+        println!(); // EPIPE: the same path as any print to a closed stdout
     }
     Ok(())
 }

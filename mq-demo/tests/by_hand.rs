@@ -139,3 +139,21 @@ fn an_oversized_message_gets_advice_that_works() {
         "{stderr}"
     );
 }
+
+/// `receive` takes no message off the queue once nobody reads its output: its stdout is a
+/// pipe whose read end is already closed (as after `| head -1` has exited).
+#[test]
+fn receive_into_a_closed_pipe_takes_no_message() {
+    let q = format!("/mq-test-{}-closedpipe", std::process::id());
+    assert!(run(&["create", &q]).status.success());
+    assert!(run(&["send", &q, "one", "two", "three"]).status.success());
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let mut cmd = command(&["receive", &q], &unique_tag());
+    cmd.stdout(write_end);
+    let out = cmd.output().unwrap();
+    let attr = text(&run(&["attr", &q]).stdout);
+    assert!(run(&["unlink", &q]).status.success());
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(attr.contains("curmsgs 3 "), "a message was taken: {attr}");
+}
