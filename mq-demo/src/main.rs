@@ -106,7 +106,8 @@ struct Cli {
 enum Command {
     /// Run every step (the default)
     Tour,
-    /// Step 1: a coordinator process sends Tasks with priorities; a worker process takes them
+    /// Step 1: coordinator and worker processes; Tasks by priority
+    #[command(next_line_help = true)]
     Dispatch {
         /// Milliseconds the worker spends on each Task (0 to 10000)
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
@@ -114,31 +115,36 @@ enum Command {
     },
     /// Step 2: the same three writes through a pipe and through a queue
     Boundaries,
-    /// Step 3: create, send, attr, receive and unlink as separate processes
+    /// Step 3: create, send, attr, receive, unlink: separate processes
     Persistence,
-    /// Step 4: a full queue blocks the sender; O_NONBLOCK gives EAGAIN; receive timeouts
+    /// Step 4: a full queue blocks; O_NONBLOCK gives EAGAIN; timeouts
     Flow,
-    /// Step 5: msgsize_max, msg_max and RLIMIT_MSGQUEUE, each refused with a clear error
+    /// Step 5: msgsize_max, msg_max, RLIMIT_MSGQUEUE: each limit met
     Limits,
-    /// Step 6: both directions (two queues), and how a receiver learns its peer died
+    /// Step 6: both ways (two queues), and noticing a dead peer
     Duplex,
     /// Step 7: std::sync::mpsc, the in-process analog
     Mpsc,
-    /// Step 8: a System V queue: a key from ftok, messages chosen by type
+    /// Step 8: a System V queue: a key from ftok, messages by type
     ByType,
-    /// Create a queue that outlives this process (mode 0600, fails if the name exists)
+    /// Create a queue that outlives this process (mode 0600, a new name)
+    #[command(next_line_help = true)]
     Create {
-        /// Name of the new queue: '/' then 1 to 255 characters, no other '/' (e.g. /jobs)
-        #[arg(value_parser = parse_name)]
+        /// Name of the new queue: '/' then 1 to 255 characters, no other '/'
+        /// (e.g. /jobs)
+        #[arg(value_parser = parse_name, verbatim_doc_comment)]
         name: String,
-        /// Most messages the queue holds (1 to 65536; above /proc/sys/fs/mqueue/msg_max is refused)
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        /// Most messages the queue holds, 1 to 65536 (above
+        /// /proc/sys/fs/mqueue/msg_max is refused)
+        #[arg(verbatim_doc_comment, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=65_536))]
         maxmsg: u64,
-        /// Largest message in bytes (1 to 16777216; above .../msgsize_max is refused)
-        #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+        /// Largest message in bytes, 1 to 16777216 (above
+        /// /proc/sys/fs/mqueue/msgsize_max is refused)
+        #[arg(verbatim_doc_comment, long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
         msgsize: u64,
     },
-    /// Send each MESSAGE as one message, then exit (never blocks: a full queue is an error)
+    /// Send each MESSAGE as one message (never blocks: full is an error)
+    #[command(next_line_help = true)]
     Send {
         /// Queue to send to (made by `create`)
         #[arg(value_parser = parse_name)]
@@ -150,11 +156,13 @@ enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=32_767))]
         priority: u32,
     },
-    /// Take every message waiting now off the queue and print it, highest priority first
+    /// Take every waiting message off the queue, highest priority first
     ///
-    /// Receiving is for good: a message taken is gone from the queue. A closed stdout is
-    /// noticed before each message, but `mq-demo receive Q | head -1` may still take one or
-    /// more that head never shows, if head has not exited yet. --wait: first wait for one.
+    /// Receiving is for good: a message taken is gone from the queue.
+    /// A closed stdout is noticed before each message, but
+    /// `mq-demo receive Q | head -1` may still take messages that head
+    /// never shows, if head has not exited yet.
+    #[command(verbatim_doc_comment, next_line_help = true)]
     Receive {
         /// Queue to receive from
         #[arg(value_parser = parse_name)]
@@ -169,7 +177,7 @@ enum Command {
         #[arg(value_parser = parse_name)]
         name: String,
     },
-    /// Remove the queue's name (mq_unlink); processes that have it open keep using it
+    /// Remove the queue's name (mq_unlink); open descriptors keep it
     Unlink {
         /// Queue name to remove
         #[arg(value_parser = parse_name)]

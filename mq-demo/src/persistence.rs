@@ -78,12 +78,12 @@ pub fn run(name: &str) -> Result {
     Ok(())
 }
 
-/// Prints `text` in lines of at most 80 characters, broken at spaces: the first line after
-/// `first`, the others after `rest`.
+/// Prints `text` in lines of at most 80 characters, broken at spaces but never inside
+/// `backquotes` (a command to copy): the first line after `first`, the others after `rest`.
 fn print_wrapped(text: &str, first: &str, rest: &str) {
     let mut line = first.to_string();
     let mut empty = true;
-    for word in text.split(' ') {
+    for word in words_outside_backquotes(text) {
         let fits = line.chars().count() + 1 + word.chars().count() <= 80;
         if !empty && !fits {
             println!("{line}");
@@ -93,18 +93,36 @@ fn print_wrapped(text: &str, first: &str, rest: &str) {
         if !empty {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(&word);
         empty = false;
     }
     println!("{line}");
 }
 
+/// `text` split at its spaces, except those between a pair of backquotes.
+fn words_outside_backquotes(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut quoted = false; // the last word opened a backquote it has not closed
+    for piece in text.split(' ') {
+        match words.last_mut() {
+            Some(word) if quoted => {
+                word.push(' ');
+                word.push_str(piece);
+            }
+            _ => words.push(piece.to_string()),
+        }
+        if piece.matches('`').count() % 2 == 1 {
+            quoted = !quoted;
+        }
+    }
+    words
+}
+
 /// `mq-demo create NAME`: a queue that outlives this process.
 pub fn create(name: &str, maxmsg: usize, msgsize: usize) -> Result {
     let queue = Queue::create(name, MQ_OFlag::O_RDWR, maxmsg, msgsize)?;
-    println!(
-        "created {name}: maxmsg {maxmsg}, msgsize {msgsize}, mode 0600; it stays until `mq-demo unlink {name}`"
-    );
+    println!("created {name}: maxmsg {maxmsg}, msgsize {msgsize}, mode 0600");
+    println!("it stays until `mq-demo unlink {name}`");
     queue.keep_name();
     Ok(())
 }
@@ -121,7 +139,7 @@ pub fn send(name: &str, messages: &[String], priority: u32) -> Result {
             Err(Errno::EAGAIN) => {
                 let attr = queue.attr().map_err(|e| queue.error("mq_getattr", e))?;
                 return Err(format!(
-                    "mq_send {name}: EAGAIN: the queue is full ({} of {} messages); receive some first (mq-demo receive {name})",
+                    "mq_send {name}: EAGAIN: full ({} of {} messages); receive some first",
                     attr.curmsgs(),
                     attr.maxmsg()
                 )
@@ -142,9 +160,9 @@ fn too_long(name: &str, len: usize, msgsize: usize) -> Result<String> {
             "no queue may hold it: /proc/sys/fs/mqueue/msgsize_max is {limit} (raise it as root with sysctl fs.mqueue.msgsize_max={len}, then recreate the queue)"
         )
     } else {
-        format!(
-            "recreate the queue (its messages are lost): mq-demo unlink {name}, then mq-demo create {name} --msgsize {len}"
-        )
+        return Ok(format!(
+            "{len}-byte message > mq_msgsize {msgsize}: recreate {name} with --msgsize {len}"
+        ));
     };
     Ok(format!(
         "message of {len} bytes exceeds the queue's mq_msgsize ({msgsize}); {fix}"

@@ -116,14 +116,14 @@ fn oversized_message_and_full_queue_are_one_line_errors() {
     let out = run(&["send", &q, &"x".repeat(65)]);
     assert_one_line_error(&out, 1, "oversized");
     assert!(
-        text(&out.stderr).contains("exceeds the queue's mq_msgsize (64)"),
+        text(&out.stderr).contains("65-byte message > mq_msgsize 64"),
         "{}",
         text(&out.stderr)
     );
     assert!(run(&["send", &q, "temperature: 42"]).status.success());
     let out = run(&["send", &q, "temperature: 43"]);
     assert_one_line_error(&out, 1, "full");
-    assert!(text(&out.stderr).contains("EAGAIN: the queue is full (1 of 1 messages)"));
+    assert!(text(&out.stderr).contains("EAGAIN: full (1 of 1 messages)"));
     let out = run(&["create", &q]);
     assert_one_line_error(&out, 1, "exists");
     assert!(text(&out.stderr).contains("EEXIST"));

@@ -295,6 +295,12 @@ fn fits_80_columns(stdout: &str, what: &str) {
     for line in stdout.lines() {
         let width = line.chars().count();
         assert!(width <= 80, "{what}: {width} columns:\n{line}");
+        // A command in `backquotes` is copied whole: a line never breaks inside one.
+        let quotes = line.matches('`').count();
+        assert!(
+            quotes % 2 == 0,
+            "{what}: a line breaks inside backquotes:\n{line}"
+        );
     }
 }
 
