@@ -48,6 +48,8 @@ pub fn run() -> Result<Made> {
         show_key(key)
     );
     println!("  msgget(key, IPC_CREAT | IPC_EXCL | 0600) -> queue id {id}");
+    println!("    (IPC_CREAT | IPC_EXCL: create a new queue, or fail with EEXIST if the");
+    println!("    key already names one; 0600: read and write for this user only)");
     let found = sysv::find(key)?.map_or("ENOENT".into(), |id| format!("id {id}"));
     println!("  msgget(key, 0) -> {found}: the key names the queue system-wide");
 

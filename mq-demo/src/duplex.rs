@@ -1,4 +1,4 @@
-//! Step 6, both ways and no EOF: `mq_demo::duplex` pairs one queue per direction with a
+//! Step 6, both ways; a queue has no EOF, a liveness pipe adds one: `mq_demo::duplex` pairs one queue per direction with a
 //! liveness pipe, because a queue never reports that the last sender is gone. 1000 round trips
 //! with an echo process, then the echo is killed and a read returns EOF instead of hanging.
 #![cfg(target_os = "linux")]
@@ -16,7 +16,7 @@ const ROUND_TRIPS: usize = 1000;
 
 /// Returns the names the step's two queues had, for the tour's last check.
 pub fn run() -> Result<[String; 2]> {
-    println!("\nStep 6. Both ways, and no EOF: one queue per direction + a liveness pipe");
+    println!("\nStep 6. Both ways: a queue has no EOF; a liveness pipe adds one");
     println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");
     println!("  each side also holds the only write end of a pipe the other side polls:");
     println!("  the kernel closes it when the process dies)");

@@ -114,9 +114,9 @@ fn check_tour(out: &str) {
         .matches("\"temperature")
         .count();
     let observed = line_with(out, "observed: the pipe returned");
-    assert!(observed.contains("returned 1 run(s)"), "{observed}");
+    assert!(observed.contains("returned 1 run of bytes,"), "{observed}");
     assert!(
-        observed.contains(&format!("the queue {writes} message(s)")),
+        observed.contains(&format!("the queue {writes} messages")),
         "{observed}"
     );
     assert!(line_with(out, "read 1:").contains(&format!("{} bytes", 15 * writes)));
@@ -204,6 +204,8 @@ fn check_tour(out: &str) {
     assert!(line_with(out, "msgctl(id, IPC_RMID)").contains("no longer lists"));
 
     // Step 7 and the end.
+    let mpsc = line_with(out, "Tasks arrived as whole values");
+    assert!(mpsc.ends_with(", in sending order;"), "{mpsc}");
     assert_eq!(
         out.lines()
             .filter(|l| l.contains("received Task {"))
