@@ -2,11 +2,13 @@
 //! written as `std::io::Read + Write`, like [`crate::duplex`] for POSIX queues.
 //!
 //! A System V queue is no file descriptor (poll() cannot watch it) and msgrcv has no timeout,
-//! so the end of the peer is noticed by a watchdog thread instead. Each side holds the only
-//! write end of a "liveness" pipe; the peer's watchdog blocks in poll() on its read end.
-//! - A side that closes (drops its end) writes one byte to that pipe, then removes the queue
+//! so the end of the peer is noticed by a watchdog thread instead. Each side holds one socket
+//! of a "liveness" socket pair; the peer's watchdog blocks in poll() on the other. (A pipe
+//! would do, but a byte written after the peer's watchdog has gone would raise SIGPIPE;
+//! send() with MSG_NOSIGNAL does not.)
+//! - A side that closes (drops its end) sends one byte on its socket, then removes the queue
 //!   it reads: that is the only queue whose unread messages are its own to throw away.
-//! - A side that dies (even by SIGKILL) writes nothing, and the kernel hangs the pipe up. The
+//! - A side that dies (even by SIGKILL) sends nothing, and the kernel closes its socket. The
 //!   survivor's watchdog then removes the dead side's queue (the one we send on) for it.
 //!
 //! Either way the watchdog then queues a zero-length message of a reserved type,
@@ -22,7 +24,7 @@
 //! Nothing spins: every wait is a blocking system call that the kernel ends.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -30,6 +32,7 @@ use std::thread::{self, JoinHandle};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
 use nix::unistd::{Pid, getpid};
 
 use crate::sysv::{self, MsgBuf, SysvQueue, c_long, msgmax, msgmnb};
@@ -71,8 +74,8 @@ pub struct SysvEnd {
     len: usize,
     eof: bool,
     user: Option<Pid>, // the process that reads or writes this end: it cleans up
-    alive: OwnedFd,    // write end: a byte when we close, a hang-up when we die
-    peer_alive: Option<OwnedFd>, // read end, until the watchdog takes it
+    alive: OwnedFd,    // our socket: a byte when we close, EOF when we die
+    peer_alive: Option<OwnedFd>, // the peer's socket, until our watchdog takes it
     peer_gone: Arc<AtomicBool>,
     watchdog: Option<(OwnedFd, JoinHandle<()>)>, // (its stop pipe's write end, the thread)
 }
@@ -103,11 +106,17 @@ pub fn sysv_duplex(msg_size: usize) -> io::Result<(SysvEnd, SysvEnd)> {
         creator: getpid(),
         used: AtomicBool::new(false),
     });
-    let pipe = || {
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))
+    let pair = || {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| io::Error::other(format!("socketpair: {e}")))
     };
-    let (a_alive_r, a_alive_w) = pipe()?;
-    let (b_alive_r, b_alive_w) = pipe()?;
+    let (a_alive_r, a_alive_w) = pair()?;
+    let (b_alive_r, b_alive_w) = pair()?;
     let end = |tx, rx, alive, peer_alive| SysvEnd {
         queues: Arc::clone(&queues),
         tx,
@@ -257,7 +266,7 @@ impl Drop for SysvEnd {
         if self.user != Some(getpid()) {
             return;
         }
-        let _ = nix::unistd::write(&self.alive, b"c"); // a pipe always has room for one byte
+        let _ = send(self.alive.as_raw_fd(), b"c", MsgFlags::MSG_NOSIGNAL); // EPIPE if unwatched
         let _ = sysv::remove(self.rx); // also wakes our watchdog if it waits in msgsnd
         if let Some((stop, thread)) = self.watchdog.take() {
             drop(stop); // the watchdog's poll() wakes and it returns

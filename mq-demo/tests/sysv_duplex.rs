@@ -1,5 +1,5 @@
 //! The contract `compare` relies on, for the System V row: `sysv_duplex` endpoints, in one
-//! process (dropping an end that was never used closes its liveness pipe as a death would),
+//! process (dropping an end that was never used closes its liveness socket as a death would),
 //! and in two, through the binary's hidden `sysv-pair-check` role (tests never fork).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
@@ -242,4 +242,21 @@ fn a_killed_peer_gives_its_messages_then_eof_and_leaves_no_queue() {
     assert_eq!(received(&stdout), seven_then_eof(), "{stdout}");
     assert!(stdout.contains("killed by SIGKILL"), "{stdout}");
     assert!(stdout.contains("queues left: 0\n"), "{stdout}");
+}
+
+#[test]
+fn closing_both_ends_raises_no_sigpipe() {
+    // A program that has not ignored SIGPIPE, as a C host or `-Zon-broken-pipe=kill` would:
+    // the second end to close tells a peer whose watchdog has gone.
+    // SAFETY: installs SIG_DFL, which runs no code in this process.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let (mut a, mut b) = mq_demo::sysv_duplex(8).unwrap();
+    let ids = a.queue_ids();
+    a.write_all(b"ping....").unwrap();
+    b.read_exact(&mut [0; 8]).unwrap();
+    b.write_all(b"pong....").unwrap();
+    a.read_exact(&mut [0; 8]).unwrap();
+    drop(a);
+    drop(b); // with a pipe for liveness, this write killed the process
+    gone(ids);
 }
