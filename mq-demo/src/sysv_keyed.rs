@@ -2,7 +2,8 @@
 //! killed run left: the tour's step 8 uses both. The queue calls themselves are in sysv.rs.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use nix::unistd::geteuid;
@@ -49,9 +50,7 @@ impl KeyedQueue {
                 }
                 result => result?,
             };
-            let record = dir.path().join(RECORD);
-            fs::write(&record, format!("{} {}\n", queue.key(), queue.id()))
-                .map_err(|e| names::with_path("write", &record, e))?;
+            write_record(&dir.path().join(RECORD), queue.key(), queue.id())?;
             // Fields drop in order: the queue first, then the directory with its record.
             return Ok(KeyedQueue {
                 queue,
@@ -68,6 +67,21 @@ impl KeyedQueue {
             ),
         ))
     }
+}
+
+/// Writes "KEY ID" to a new file of mode 0600, whatever the umask.
+fn write_record(path: &Path, key: key_t, id: i32) -> io::Result<()> {
+    let failed = |call, e| names::with_path(call, path, e);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed("open", e))?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| failed("fchmod", e))?;
+    file.write_all(format!("{key} {id}\n").as_bytes())
+        .map_err(|e| failed("write", e))
 }
 
 /// A queue that a killed run left and the sweep removed.

@@ -150,3 +150,65 @@ fn the_sysv_sweep_removes_our_stale_queue_and_no_one_elses() {
     assert!(!left_ours, "queue {ours} is still there:\n{stdout}");
     assert!(!our_dir.exists(), "{}", our_dir.display());
 }
+
+/// The private directory is 0700 and the record in it 0600 under any umask: both are looked
+/// at while the run is frozen (SIGSTOP) just after it has made them.
+#[test]
+fn the_private_directory_and_its_record_have_exact_modes() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::MetadataExt;
+    for umask in [0o000, 0o022, 0o277, 0o777] {
+        let mut cmd = command(&["by-type"], &unique_tag());
+        // SAFETY: umask is async-signal-safe and touches no memory.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::umask(umask);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut seen, mut dir) = (String::new(), None);
+        while !seen.contains("msgget(key, 0) ->") {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("umask {umask:o}: output ended early:\n{seen}");
+            }
+            if line.contains("/ipc-tour-mq-sysv-") {
+                dir = Some(std::path::PathBuf::from(line.trim()));
+            }
+            seen.push_str(&line);
+        }
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        let dir = dir.expect("the directory is printed before msgget");
+        let modes = [dir.clone(), dir.join("queue")].map(|p| {
+            std::fs::symlink_metadata(&p)
+                .map(|m| m.mode() & 0o7777)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        });
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("umask {umask:o}: by-type still running after 10 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert!(status.success(), "umask {umask:o}: {status}");
+        let [dir_mode, record_mode] = modes;
+        assert_eq!(
+            (dir_mode, record_mode),
+            (0o700, 0o600),
+            "umask {umask:o}: directory {dir_mode:o}, record {record_mode:o}"
+        );
+        assert!(!dir.exists(), "{} left", dir.display());
+    }
+}
