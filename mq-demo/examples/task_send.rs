@@ -1,5 +1,7 @@
 //! The sending half of a job queue: four `Task`s, each one message with a priority, put on
-//! a POSIX message queue that outlives this process.
+//! a POSIX message queue that outlives this process. Its encoding (a 4-byte task_type, then
+//! the payload) is this pair's own; the tour's `mq_demo::Task` has a versioned 9-byte header
+//! instead, so a queue written by one cannot be read by the other.
 //!
 //! Lecture: "Message Queues: Communication With Structure" (the job dispatch system).
 //!

@@ -54,9 +54,9 @@ pub fn run(name: &str) -> Result {
     print_reads("pipe: read(1024 bytes), until EAGAIN", &pipe_reads);
     print_reads("queue: mq_receive(1024 bytes), until EAGAIN", &queue_reads);
     println!(
-        "  observed: the pipe returned {} run(s) of bytes, the queue {} message(s)",
-        pipe_reads.len(),
-        queue_reads.len()
+        "  observed: the pipe returned {}, the queue {}",
+        plural(pipe_reads.len(), "run of bytes", "runs of bytes"),
+        plural(queue_reads.len(), "message", "messages")
     );
     if queue_reads.len() == writes.len() && pipe_reads.len() < writes.len() {
         println!("  (the queue kept each write whole and apart; the pipe merged them)");
@@ -71,4 +71,9 @@ fn print_reads(title: &str, reads: &[String]) {
         println!("    read {}: {:>2} bytes {r:?}", i + 1, r.len());
     }
     println!("    read {}: EAGAIN, empty", reads.len() + 1);
+}
+
+/// "1 message", "3 messages".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

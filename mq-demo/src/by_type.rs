@@ -5,16 +5,26 @@
 //! msgctl(IPC_RMID) removes it. (examples/sysv_queue.rs is the same, standing alone.)
 #![cfg(target_os = "linux")]
 
-use mq_demo::sysv::{self, KeyedQueue, MsgBuf, c_long, show_key};
+use std::path::PathBuf;
+
+use mq_demo::sysv::{self, MsgBuf, SysvQueue, c_long, show_key};
+use mq_demo::sysv_keyed::{self, KeyedQueue};
 use nix::errno::Errno;
 use plumbing::{Result, stop};
 
 /// (type, text), in sending order, as in examples/sysv_queue.rs.
 const SENT: [(c_long, &str); 3] = [(3, "rotate logs"), (1, "send alert"), (2, "compress")];
 
-pub fn run() -> Result {
+/// What step 8 made, for the tour's last check.
+pub struct Made {
+    pub id: i32,
+    pub key: sysv::key_t,
+    pub dir: PathBuf,
+}
+
+pub fn run() -> Result<Made> {
     println!("\nStep 8. System V queue: a system-wide key, messages chosen by type");
-    for stale in sysv::remove_stale() {
+    for stale in sysv_keyed::remove_stale() {
         println!(
             "  removed queue id {} (key {}): its run (pid {}) was killed",
             stale.id,
@@ -22,11 +32,43 @@ pub fn run() -> Result {
             stale.pid
         );
     }
+    let keyed = make_queue()?;
+    let (key, id) = (keyed.queue.key(), keyed.queue.id());
+    let mut buf = MsgBuf::new(64);
+    send_all(&keyed.queue, &mut buf)?;
+    show_listed(key, id)?;
+    receive_by_type(&keyed.queue, &mut buf)?;
+
+    let KeyedQueue { queue, dir, .. } = keyed;
+    queue
+        .remove()
+        .map_err(|e| format!("msgctl {id} IPC_RMID: {e}"))?;
+    // (The directory stays until we have looked: its inode, and so the key, is not reused.)
+    let listed = if sysv::listed_id(id)?.is_some() {
+        "still lists"
+    } else {
+        "no longer lists"
+    };
+    let found = sysv::find(key)?.map_or("ENOENT".into(), |id| format!("id {id}"));
+    println!("  msgctl(id, IPC_RMID): /proc/sysvipc/msg {listed} id {id};");
+    println!("  msgget(key, 0) -> {found}");
+    let made = Made {
+        id,
+        key,
+        dir: dir.path().to_owned(),
+    };
+    drop(dir);
+    stop::check()?;
+    Ok(made)
+}
+
+/// A private directory, a key from ftok, and the queue msgget makes for it; says each.
+fn make_queue() -> Result<KeyedQueue> {
     let keyed = KeyedQueue::create()?;
     let (key, id) = (keyed.queue.key(), keyed.queue.id());
     println!("  private directory (mode 0700) of this run:");
     println!("    {}", keyed.dir.path().display());
-    for (proj, taken) in (sysv::PROJ..).zip(&keyed.taken) {
+    for (proj, taken) in (sysv_keyed::PROJ..).zip(&keyed.taken) {
         println!(
             "  ftok(that directory, '{}') -> key {}: EEXIST, taken by another queue",
             proj as char,
@@ -39,24 +81,32 @@ pub fn run() -> Result {
         show_key(key)
     );
     println!("  msgget(key, IPC_CREAT | IPC_EXCL | 0600) -> queue id {id}");
+    println!("    (IPC_CREAT | IPC_EXCL: create a new queue, or fail with EEXIST if the");
+    println!("    key already names one; 0600: read and write for this user only)");
     let found = sysv::find(key)?.map_or("ENOENT".into(), |id| format!("id {id}"));
     println!("  msgget(key, 0) -> {found}: the key names the queue system-wide");
+    Ok(keyed)
+}
 
-    let mut buf = MsgBuf::new(64);
+/// Sends [`SENT`], in order, without waiting.
+fn send_all(queue: &SysvQueue, buf: &mut MsgBuf) -> Result {
     for (mtype, text) in SENT {
         buf.text_mut()[..text.len()].copy_from_slice(text.as_bytes());
-        keyed
-            .queue
-            .send(mtype, &mut buf, text.len(), libc::IPC_NOWAIT)
+        queue
+            .send(mtype, buf, text.len(), libc::IPC_NOWAIT)
             .map_err(|e| format!("msgsnd type {mtype}: {e}"))?;
         println!("  msgsnd type {mtype}: {text:?}");
     }
-    show_listed(key, id)?;
+    Ok(())
+}
 
+/// Takes the messages of type 2 alone, then the rest lowest type first, and compares the
+/// order taken with the order sent.
+fn receive_by_type(queue: &SysvQueue, buf: &mut MsgBuf) -> Result {
     let mut order = Vec::new();
     for msgtyp in [2, -3] {
         loop {
-            match keyed.queue.receive(msgtyp, &mut buf, libc::IPC_NOWAIT) {
+            match queue.receive(msgtyp, buf, libc::IPC_NOWAIT) {
                 Ok(len) => {
                     let text = String::from_utf8_lossy(&buf.text()[..len]).into_owned();
                     println!(
@@ -80,22 +130,7 @@ pub fn run() -> Result {
         order.join(" "),
         sent.join(" ")
     );
-
-    let KeyedQueue { queue, dir, .. } = keyed;
-    queue
-        .remove()
-        .map_err(|e| format!("msgctl {id} IPC_RMID: {e}"))?;
-    // (The directory stays until we have looked: its inode, and so the key, is not reused.)
-    let listed = if sysv::listed_id(id)?.is_some() {
-        "still lists"
-    } else {
-        "no longer lists"
-    };
-    let found = sysv::find(key)?.map_or("ENOENT".into(), |id| format!("id {id}"));
-    println!("  msgctl(id, IPC_RMID): /proc/sysvipc/msg {listed} id {id};");
-    println!("  msgget(key, 0) -> {found}");
-    drop(dir);
-    Ok(stop::check()?)
+    Ok(())
 }
 
 /// The queue's line in /proc/sysvipc/msg, found by its key: what `ipcs -q` would print.

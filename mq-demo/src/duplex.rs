@@ -1,4 +1,4 @@
-//! Step 6, both ways and no EOF: `mq_demo::duplex` pairs one queue per direction with a
+//! Step 6, both ways; a queue has no EOF, a liveness pipe adds one: `mq_demo::duplex` pairs one queue per direction with a
 //! liveness pipe, because a queue never reports that the last sender is gone. 1000 round trips
 //! with an echo process, then the echo is killed and a read returns EOF instead of hanging.
 #![cfg(target_os = "linux")]
@@ -14,8 +14,9 @@ use crate::report::format_duration;
 const SIZE: usize = 64;
 const ROUND_TRIPS: usize = 1000;
 
-pub fn run() -> Result {
-    println!("\nStep 6. Both ways, and no EOF: one queue per direction + a liveness pipe");
+/// Returns the names the step's two queues had, for the tour's last check.
+pub fn run() -> Result<[String; 2]> {
+    println!("\nStep 6. Both ways: a queue has no EOF; a liveness pipe adds one");
     println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");
     println!("  each side also holds the only write end of a pipe the other side polls:");
     println!("  the kernel closes it when the process dies)");
@@ -28,6 +29,7 @@ pub fn run() -> Result {
         echo_messages(peer_end)
     })?; // here `peer_end` went with the closure, and is closed
     let mut end = ours.ok_or("our end of the duplex pair is gone")?;
+    let names = end.queue_names().map(str::to_owned);
 
     let mut buf = [0u8; SIZE];
     for i in 0..ROUND_TRIPS {
@@ -52,11 +54,14 @@ pub fn run() -> Result {
     let n = end.read(&mut buf)?; // no message will ever come: without the pipe, this would hang
     let waited = start.elapsed();
     echo.wait(Duration::from_secs(2))?;
+    if n != 0 {
+        return Err(format!("read() after the echo was killed: {n} bytes, not EOF").into());
+    }
     println!(
-        "  killed it with SIGKILL, then read(): {n} bytes (EOF) after {}, not a hang",
+        "  killed it with SIGKILL, then read(): 0 bytes (EOF) after {}, not a hang",
         format_duration(waited)
     );
-    Ok(())
+    Ok(names)
 }
 
 /// The echo process: inverts every byte of each message and sends it back, until EOF.

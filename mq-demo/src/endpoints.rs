@@ -66,6 +66,11 @@ pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
 }
 
 impl End {
+    /// The names the two queues had (unlinked before [`duplex`] returned): send, receive.
+    pub fn queue_names(&self) -> [&str; 2] {
+        [self.tx.name(), self.rx.name()]
+    }
+
     /// Blocks until `queue` is ready for `events` (true) or the peer has died (false).
     fn wait(&self, queue: &Queue, events: PollFlags) -> io::Result<bool> {
         let mut fds = [

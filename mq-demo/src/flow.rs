@@ -40,7 +40,7 @@ pub fn run(name: &str) -> Result {
     );
 
     let start = Instant::now();
-    let result = queue.send_timeout(b"temperature: 44", 0, Duration::from_millis(300));
+    let result = send_noticing_stop(&queue, b"temperature: 44", Duration::from_millis(300))?;
     println!("  blocking descriptor: mq_timedsend with a 300 ms deadline");
     println!(
         "    -> {} after {}",
@@ -98,7 +98,7 @@ fn empty_queue_times_out(queue: &Queue) -> Result {
         drained += 1;
     }
     let start = Instant::now();
-    let result = queue.receive_timeout(&mut buf, Duration::from_millis(300));
+    let result = receive_noticing_stop(queue, &mut buf, Duration::from_millis(300))?;
     println!("  drained {drained} messages; mq_timedreceive on the empty queue, 300 ms");
     println!(
         "    deadline -> {} after {}",
@@ -118,6 +118,24 @@ fn send_noticing_stop(queue: &Queue, message: &[u8], timeout: Duration) -> Resul
         let left = until.saturating_duration_since(Instant::now());
         let slice = left.min(Duration::from_millis(100));
         match queue.send_timeout(message, 0, slice) {
+            Err(Errno::ETIMEDOUT) if slice < left => continue,
+            result => return Ok(result),
+        }
+    }
+}
+
+/// mq_timedreceive with a `timeout` deadline, in 100 ms slices, for the same reason.
+fn receive_noticing_stop(
+    queue: &Queue,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> Result<nix::Result<(usize, u32)>> {
+    let until = Instant::now() + timeout;
+    loop {
+        stop::check()?;
+        let left = until.saturating_duration_since(Instant::now());
+        let slice = left.min(Duration::from_millis(100));
+        match queue.receive_timeout(buf, slice) {
             Err(Errno::ETIMEDOUT) if slice < left => continue,
             result => return Ok(result),
         }

@@ -2,7 +2,8 @@
 //! from /proc, the `Task` wire format, and the duplex endpoints that `compare` measures. One
 //! file each, beside the tour's steps in src/: queue_names.rs, queue_limits.rs, queue.rs,
 //! task.rs and endpoints.rs. System V queues, their older sibling with message types and
-//! integer keys, are in sysv.rs, and their duplex endpoints in sysv_endpoints.rs.
+//! integer keys, are in sysv.rs, their keyed queues and stale sweep in sysv_keyed.rs, and
+//! their duplex endpoints in sysv_endpoints.rs.
 //!
 //! Linux only: here a queue descriptor is a file descriptor, so it can be poll()ed, and the
 //! limits live under /proc/sys/fs/mqueue. The tour's steps (src/main.rs lists them) use these
@@ -15,6 +16,7 @@ mod queue_limits;
 mod queue_names;
 pub mod sysv;
 mod sysv_endpoints;
+pub mod sysv_keyed;
 mod task;
 
 pub use endpoints::{End, duplex};

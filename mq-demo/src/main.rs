@@ -46,14 +46,19 @@ mod by_type;
 mod dispatch;
 mod duplex;
 mod flow;
+mod left_behind;
 mod limits;
 mod mpsc;
 mod persistence;
 mod report;
+mod sysv_pair_check;
 
 /// The whole tour: every step in order, each with a queue name of its own.
 #[cfg(target_os = "linux")]
 fn tour() -> plumbing::Result {
+    use plumbing::stop;
+    use std::time::Duration;
+
     println!("mq-demo: POSIX message queues, observed on this machine");
     let pid = std::process::id();
     println!("queue names this run: /ipc-tour-mq-{pid}-<random>, a new one for each step");
@@ -61,28 +66,26 @@ fn tour() -> plumbing::Result {
         println!("removed {stale}: left by a run that was killed (its pid is gone)");
     }
     let names: [String; 5] = std::array::from_fn(|_| mq_demo::unique_name());
-    dispatch::run(&names[0], std::time::Duration::ZERO)?; // 1. Tasks by priority
-    boundaries::run(&names[1])?; // 2. whole messages, where a pipe merges
-    persistence::run(&names[2])?; // 3. the queue outlives the processes
-    flow::run(&names[3])?; // 4. full queue, O_NONBLOCK, timeouts
-    limits::run(&names[4])?; // 5. the /proc limits and RLIMIT_MSGQUEUE
-    duplex::run()?; // 6. both ways, and a dead peer noticed
-    mpsc::run()?; // 7. the thread analog; after the steps that fork, as it starts threads
-    by_type::run()?; // 8. System V: a key, and messages chosen by type
-    let gone = names.iter().filter(|name| gone(name)).count();
-    println!(
-        "\nDone. mq_open gives ENOENT for {gone} of the {} names used: nothing is left behind.",
-        names.len()
-    );
-    Ok(())
+    step(|| dispatch::run(&names[0], Duration::ZERO))?; // 1. Tasks by priority
+    step(|| boundaries::run(&names[1]))?; // 2. whole messages, where a pipe merges
+    step(|| persistence::run(&names[2]))?; // 3. the queue outlives the processes
+    step(|| flow::run(&names[3]))?; // 4. full queue, O_NONBLOCK, timeouts
+    step(|| limits::run(&names[4]))?; // 5. the /proc limits and RLIMIT_MSGQUEUE
+    let duplex_names = step(duplex::run)?; // 6. both ways, and a dead peer noticed
+    step(mpsc::run)?; // 7. the thread analog; after the steps that fork, as it starts threads
+    let sysv = step(by_type::run)?; // 8. System V: a key, and messages chosen by type
+    stop::check()?;
+    let mut names = names.to_vec();
+    names.extend(duplex_names);
+    left_behind::check(&names, &sysv)
 }
 
-/// mq_open gives ENOENT: no queue has this name any more.
+/// Runs one step of the tour, unless a stop signal has arrived: the steps check the signal
+/// only in their loops, so without this the tour would start the next step regardless.
 #[cfg(target_os = "linux")]
-fn gone(name: &str) -> bool {
-    use mq_demo::Queue;
-    use nix::mqueue::MQ_OFlag;
-    Queue::open(name, MQ_OFlag::O_RDONLY).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+fn step<T>(run: impl FnOnce() -> plumbing::Result<T>) -> plumbing::Result<T> {
+    plumbing::stop::check()?;
+    run()
 }
 
 #[cfg(target_os = "linux")]
@@ -103,7 +106,8 @@ struct Cli {
 enum Command {
     /// Run every step (the default)
     Tour,
-    /// Step 1: a coordinator process sends Tasks with priorities; a worker process takes them
+    /// Step 1: coordinator and worker processes; Tasks by priority
+    #[command(next_line_help = true)]
     Dispatch {
         /// Milliseconds the worker spends on each Task (0 to 10000)
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
@@ -111,31 +115,36 @@ enum Command {
     },
     /// Step 2: the same three writes through a pipe and through a queue
     Boundaries,
-    /// Step 3: create, send, attr, receive and unlink as separate processes
+    /// Step 3: create, send, attr, receive, unlink: separate processes
     Persistence,
-    /// Step 4: a full queue blocks the sender; O_NONBLOCK gives EAGAIN; receive timeouts
+    /// Step 4: a full queue blocks; O_NONBLOCK gives EAGAIN; timeouts
     Flow,
-    /// Step 5: msgsize_max, msg_max and RLIMIT_MSGQUEUE, each refused with a clear error
+    /// Step 5: msgsize_max, msg_max, RLIMIT_MSGQUEUE: each limit met
     Limits,
-    /// Step 6: both directions (two queues), and how a receiver learns its peer died
+    /// Step 6: both ways (two queues), and noticing a dead peer
     Duplex,
     /// Step 7: std::sync::mpsc, the in-process analog
     Mpsc,
-    /// Step 8: a System V queue: a key from ftok, messages chosen by type
+    /// Step 8: a System V queue: a key from ftok, messages by type
     ByType,
-    /// Create a queue that outlives this process (mode 0600, fails if the name exists)
+    /// Create a queue that outlives this process (mode 0600, a new name)
+    #[command(next_line_help = true)]
     Create {
-        /// Name of the new queue: '/' then 1 to 255 characters, no other '/' (e.g. /jobs)
-        #[arg(value_parser = parse_name)]
+        /// Name of the new queue: '/' then 1 to 255 characters, no other '/'
+        /// (e.g. /jobs)
+        #[arg(value_parser = parse_name, verbatim_doc_comment)]
         name: String,
-        /// Most messages the queue holds (1 to 65536; above /proc/sys/fs/mqueue/msg_max is refused)
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        /// Most messages the queue holds, 1 to 65536 (above
+        /// /proc/sys/fs/mqueue/msg_max is refused)
+        #[arg(verbatim_doc_comment, long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=65_536))]
         maxmsg: u64,
-        /// Largest message in bytes (1 to 16777216; above .../msgsize_max is refused)
-        #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+        /// Largest message in bytes, 1 to 16777216 (above
+        /// /proc/sys/fs/mqueue/msgsize_max is refused)
+        #[arg(verbatim_doc_comment, long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
         msgsize: u64,
     },
-    /// Send each MESSAGE as one message, then exit (never blocks: a full queue is an error)
+    /// Send each MESSAGE as one message (never blocks: full is an error)
+    #[command(next_line_help = true)]
     Send {
         /// Queue to send to (made by `create`)
         #[arg(value_parser = parse_name)]
@@ -147,7 +156,13 @@ enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=32_767))]
         priority: u32,
     },
-    /// Receive every message waiting now, highest priority first (--wait: first wait for one)
+    /// Take every waiting message off the queue, highest priority first
+    ///
+    /// Receiving is for good: a message taken is gone from the queue.
+    /// A closed stdout is noticed before each message, but
+    /// `mq-demo receive Q | head -1` may still take messages that head
+    /// never shows, if head has not exited yet.
+    #[command(verbatim_doc_comment, next_line_help = true)]
     Receive {
         /// Queue to receive from
         #[arg(value_parser = parse_name)]
@@ -162,11 +177,20 @@ enum Command {
         #[arg(value_parser = parse_name)]
         name: String,
     },
-    /// Remove the queue's name (mq_unlink); processes that have it open keep using it
+    /// Remove the queue's name (mq_unlink); open descriptors keep it
     Unlink {
         /// Queue name to remove
         #[arg(value_parser = parse_name)]
         name: String,
+    },
+    /// For the tests: two processes around one System V duplex pair (src/sysv_pair_check.rs)
+    #[command(hide = true)]
+    SysvPairCheck {
+        /// creator-closes or peer-killed
+        mode: String,
+        /// Milliseconds the peer waits before it reads (creator-closes)
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=5000))]
+        delay_ms: u64,
     },
 }
 
@@ -205,9 +229,9 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Persistence => persistence::run(&new_name()),
         Command::Flow => flow::run(&new_name()),
         Command::Limits => limits::run(&new_name()),
-        Command::Duplex => duplex::run(),
+        Command::Duplex => duplex::run().map(drop),
         Command::Mpsc => mpsc::run(),
-        Command::ByType => by_type::run(),
+        Command::ByType => by_type::run().map(drop),
         Command::Create {
             name,
             maxmsg,
@@ -221,6 +245,9 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Receive { name, wait } => persistence::receive(&name, Duration::from_secs(wait)),
         Command::Attr { name } => persistence::attr(&name),
         Command::Unlink { name } => persistence::unlink(&name),
+        Command::SysvPairCheck { mode, delay_ms } => {
+            sysv_pair_check::run(&mode, Duration::from_millis(delay_ms))
+        }
     }
 }
 

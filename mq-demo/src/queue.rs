@@ -202,13 +202,19 @@ fn open_error(name: &str, e: Errno, size: Option<(usize, usize)>) -> io::Error {
         (Errno::EEXIST, _) => {
             "; the name is taken: pick another or remove it (mq-demo unlink)".into()
         }
-        (Errno::ENOENT, _) => "; no queue has that name (mq-demo create makes one)".into(),
+        (Errno::ENOENT, _) => "; no queue has that name (`create` makes one)".into(),
         (Errno::EACCES, _) => "; the queue's mode does not let this user open it".into(),
         _ => String::new(),
     };
+    // With an explanation of our own, the errno's name is enough ("ENOENT; no queue ...").
+    let errno = if why.is_empty() {
+        e.to_string()
+    } else {
+        format!("{e:?}")
+    };
     io::Error::new(
         io::Error::from(e).kind(),
-        format!("mq_open {name}: {e}{why}"),
+        format!("mq_open {name}: {errno}{why}"),
     )
 }
 

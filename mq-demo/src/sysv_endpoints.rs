@@ -2,19 +2,29 @@
 //! written as `std::io::Read + Write`, like [`crate::duplex`] for POSIX queues.
 //!
 //! A System V queue is no file descriptor (poll() cannot watch it) and msgrcv has no timeout,
-//! so a peer's death is noticed by a watchdog thread instead. Each side holds the only write
-//! end of a "liveness" pipe; the peer's watchdog blocks in poll() on its read end, which the
-//! kernel hangs up when the process dies (even by SIGKILL). The watchdog then
-//! - sends a zero-length message of a reserved type, [`PEER_GONE`], to the queue we read: we
-//!   receive with msgtyp -PEER_GONE (lowest type first), so the messages the peer sent before
-//!   dying (type [`DATA`]) come first, then the notice, which reads as EOF;
-//! - removes the queue we send on (IPC_RMID): a writer blocked on it, full with nobody left
-//!   to read, wakes with EIDRM, which we return as BrokenPipe.
+//! so the end of the peer is noticed by a watchdog thread instead. Each side holds one socket
+//! of a "liveness" socket pair; the peer's watchdog blocks in poll() on the other. (A pipe
+//! would do, but a byte written after the peer's watchdog has gone would raise SIGPIPE;
+//! send() with MSG_NOSIGNAL does not.)
+//! - A side that closes (drops its end) sends one byte on its socket, then removes the queue
+//!   it reads: that is the only queue whose unread messages are its own to throw away.
+//! - A side that dies (even by SIGKILL) sends nothing, and the kernel closes its socket. The
+//!   survivor's watchdog then removes the dead side's queue (the one we send on) for it.
+//!
+//! Either way the watchdog then queues a zero-length message of a reserved type,
+//! [`PEER_GONE`], on the queue we read. We receive with msgtyp -PEER_GONE (lowest type first),
+//! so every message the peer sent before it closed or died (type [`DATA`]) comes first, then
+//! the notice, which reads as EOF. A writer blocked on a full queue whose reader is gone wakes
+//! with EIDRM, which we return as BrokenPipe.
+//!
+//! Every queue is removed once both sides are gone, with one exception the kernel gives us no
+//! way around: if one side closes and the other is then killed by SIGKILL before it drops its
+//! end, nobody is left to remove the killed side's queue (`ipcs -q` lists it; `ipcrm -q ID`).
 //!
 //! Nothing spins: every wait is a blocking system call that the kernel ends.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -22,6 +32,7 @@ use std::thread::{self, JoinHandle};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
 use nix::unistd::{Pid, getpid};
 
 use crate::sysv::{self, MsgBuf, SysvQueue, c_long, msgmax, msgmnb};
@@ -31,19 +42,20 @@ pub const DATA: c_long = 1;
 /// The type of the watchdog's "the peer has died" notice; above DATA, so it is read last.
 pub const PEER_GONE: c_long = 2;
 
-/// Both queues of a pair, removed when the last end in the process that created them drops.
-/// A forked child's copies never remove them (the creator does), unless the creator died.
+/// Both queues of a pair, for the one case no end removes them: neither end was ever used
+/// in the process that made the pair (made and dropped, or handed to a forked child unused).
 #[derive(Debug)]
 struct Queues {
     ab: i32,
     ba: i32,
     creator: Pid,
+    used: AtomicBool, // an end was read or written in the creator (a child has its own copy)
 }
 
 impl Drop for Queues {
     fn drop(&mut self) {
-        if getpid() == self.creator {
-            let _ = sysv::remove(self.ab); // EINVAL if a watchdog removed it already
+        if getpid() == self.creator && !self.used.load(Ordering::SeqCst) {
+            let _ = sysv::remove(self.ab); // nothing useful to do about a failure in Drop
             let _ = sysv::remove(self.ba);
         }
     }
@@ -52,7 +64,7 @@ impl Drop for Queues {
 /// One side of a [`sysv_duplex`] pair; see the module documentation.
 #[derive(Debug)]
 pub struct SysvEnd {
-    _queues: Arc<Queues>, // shared with the other end; see Queues
+    queues: Arc<Queues>, // shared with the other end
     tx: i32,
     rx: i32,
     msg_size: usize,
@@ -61,8 +73,9 @@ pub struct SysvEnd {
     pos: usize,
     len: usize,
     eof: bool,
-    _alive: OwnedFd,             // write end: closed when this process dies
-    peer_alive: Option<OwnedFd>, // read end, until the watchdog takes it
+    user: Option<Pid>, // the process that reads or writes this end: it cleans up
+    alive: OwnedFd,    // our socket: a byte when we close, EOF when we die
+    peer_alive: Option<OwnedFd>, // the peer's socket, until our watchdog takes it
     peer_gone: Arc<AtomicBool>,
     watchdog: Option<(OwnedFd, JoinHandle<()>)>, // (its stop pipe's write end, the thread)
 }
@@ -86,19 +99,26 @@ pub fn sysv_duplex(msg_size: usize) -> io::Result<(SysvEnd, SysvEnd)> {
     }
     let ab = SysvQueue::create(libc::IPC_PRIVATE)?;
     let ba = SysvQueue::create(libc::IPC_PRIVATE)?;
-    // From here `queues` owns both, shared by the two ends.
+    // From here the ends remove them (or `queues`, if no end is ever used).
     let queues = Arc::new(Queues {
         ab: ab.into_id(),
         ba: ba.into_id(),
         creator: getpid(),
+        used: AtomicBool::new(false),
     });
-    let pipe = || {
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))
+    let pair = || {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| io::Error::other(format!("socketpair: {e}")))
     };
-    let (a_alive_r, a_alive_w) = pipe()?;
-    let (b_alive_r, b_alive_w) = pipe()?;
+    let (a_alive_r, a_alive_w) = pair()?;
+    let (b_alive_r, b_alive_w) = pair()?;
     let end = |tx, rx, alive, peer_alive| SysvEnd {
-        _queues: Arc::clone(&queues),
+        queues: Arc::clone(&queues),
         tx,
         rx,
         msg_size,
@@ -107,7 +127,8 @@ pub fn sysv_duplex(msg_size: usize) -> io::Result<(SysvEnd, SysvEnd)> {
         pos: 0,
         len: 0,
         eof: false,
-        _alive: alive,
+        user: None,
+        alive,
         peer_alive: Some(peer_alive),
         peer_gone: Arc::new(AtomicBool::new(false)),
         watchdog: None,
@@ -130,6 +151,8 @@ impl SysvEnd {
         let Some(peer_alive) = self.peer_alive.take() else {
             return Ok(());
         };
+        self.user = Some(getpid());
+        self.queues.used.store(true, Ordering::SeqCst);
         let (stop_r, stop_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
         let (rx, tx, gone) = (self.rx, self.tx, Arc::clone(&self.peer_gone));
@@ -150,8 +173,8 @@ impl SysvEnd {
     }
 }
 
-/// The watchdog thread: waits for the peer's liveness pipe to hang up (or for our `stop` pipe,
-/// closed when the end is dropped), then tells the reader and wakes the writer.
+/// The watchdog thread: waits for the peer to close or die (or for our `stop` pipe, closed
+/// when our end is dropped); then wakes our writer and queues the EOF notice for our reader.
 fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &AtomicBool) {
     let mut fds = [
         PollFd::new(peer_alive.as_fd(), PollFlags::POLLIN),
@@ -168,13 +191,16 @@ fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &Atomi
         return; // our end was dropped
     }
     gone.store(true, Ordering::SeqCst);
-    let _ = sysv::remove(tx); // nobody will read it again
-    // A zero-length message fits even a queue full of bytes (only 16384 messages would not);
-    // if it ever does not fit, removing the queue wakes the reader instead.
-    let notice = sysv::send_id(rx, PEER_GONE, &mut MsgBuf::new(0), 0, libc::IPC_NOWAIT);
-    if notice.is_err() {
-        let _ = sysv::remove(rx);
+    let closed = matches!(nix::unistd::read(peer_alive, &mut [0; 1]), Ok(1));
+    if !closed {
+        // Died: nobody will read its queue (the one we send on) again, or remove it.
+        let _ = sysv::remove(tx);
     }
+    // The notice goes after every message already queued. A zero-length message fits unless
+    // the queue holds msgmnb messages; then this waits until our reader makes room, or until
+    // our end is dropped, which removes `rx` (EIDRM).
+    let mut notice = MsgBuf::new(0);
+    while let Err(Errno::EINTR) = sysv::send_id(rx, PEER_GONE, &mut notice, 0, 0) {}
 }
 
 impl Read for SysvEnd {
@@ -191,7 +217,8 @@ impl Read for SysvEnd {
                     return Ok(0);
                 }
                 Ok(n) => (self.pos, self.len) = (0, n),
-                Err(Errno::EIDRM | Errno::EINVAL) if self.gone() => {
+                // Our queue was removed (only ever after the peer is gone): nothing can come.
+                Err(Errno::EIDRM | Errno::EINVAL) => {
                     self.eof = true;
                     return Ok(0);
                 }
@@ -213,13 +240,15 @@ impl Write for SysvEnd {
             return Ok(0);
         }
         self.watch_peer()?;
+        let broken = || io::Error::new(io::ErrorKind::BrokenPipe, "msgsnd: the receiver is gone");
+        if self.gone() {
+            return Err(broken()); // its queue is removed, or about to be
+        }
         self.send_buf.text_mut()[..len].copy_from_slice(&data[..len]);
         match sysv::send_id(self.tx, DATA, &mut self.send_buf, len, 0) {
             Ok(()) => Ok(len),
-            Err(Errno::EIDRM | Errno::EINVAL) if self.gone() => Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "msgsnd: the receiving process has died",
-            )),
+            // Only the receiver's side removes the queue we send on: when it closes or dies.
+            Err(Errno::EIDRM | Errno::EINVAL) => Err(broken()),
             Err(e) => Err(self.failed("msgsnd", e)), // EINTR -> Interrupted
         }
     }
@@ -230,16 +259,18 @@ impl Write for SysvEnd {
 }
 
 impl Drop for SysvEnd {
+    /// Closing: in the process that used this end, tell the peer we closed (not died), and
+    /// remove the queue we read, never the one we send on: the peer may not have read it yet.
+    /// An end never used here (a forked copy) leaves both alone.
     fn drop(&mut self) {
+        if self.user != Some(getpid()) {
+            return;
+        }
+        let _ = send(self.alive.as_raw_fd(), b"c", MsgFlags::MSG_NOSIGNAL); // EPIPE if unwatched
+        let _ = sysv::remove(self.rx); // also wakes our watchdog if it waits in msgsnd
         if let Some((stop, thread)) = self.watchdog.take() {
             drop(stop); // the watchdog's poll() wakes and it returns
             let _ = thread.join();
         }
-        if self.gone() {
-            // The survivor: the peer, perhaps the creator, is dead; nobody else will remove it.
-            let _ = sysv::remove(self.rx);
-            let _ = sysv::remove(self.tx);
-        }
-        // Then `_queues`: the creator's last end removes both (Queues::drop).
     }
 }

@@ -114,7 +114,7 @@ fn an_oversized_message_gets_advice_that_works() {
     let out = run(&["send", &name, &big]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let advice = format!("mq-demo unlink {name}, then mq-demo create {name} --msgsize 100");
+    let advice = format!("recreate {name} with --msgsize 100");
     assert!(stderr.contains(&advice), "{stderr}");
     // Follow it.
     assert!(run(&["unlink", &name]).status.success());
@@ -138,4 +138,64 @@ fn an_oversized_message_gets_advice_that_works() {
             && !stderr.contains("--msgsize"),
         "{stderr}"
     );
+}
+
+/// `receive` takes no message off the queue once nobody reads its output: its stdout is a
+/// pipe whose read end is already closed (as after `| head -1` has exited).
+#[test]
+fn receive_into_a_closed_pipe_takes_no_message() {
+    let q = format!("/mq-test-{}-closedpipe", std::process::id());
+    assert!(run(&["create", &q]).status.success());
+    assert!(run(&["send", &q, "one", "two", "three"]).status.success());
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let mut cmd = command(&["receive", &q], &unique_tag());
+    cmd.stdout(write_end);
+    let out = cmd.output().unwrap();
+    let attr = text(&run(&["attr", &q]).stdout);
+    assert!(run(&["unlink", &q]).status.success());
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(attr.contains("curmsgs 3 "), "a message was taken: {attr}");
+}
+
+/// Every line the one-operation subcommands print, errors included, and every --help fits
+/// 80 columns (counted in characters), for a short name like the header's /jobs. (Usage
+/// errors, which quote what the user typed, are plumbing's one-line format.)
+#[test]
+fn by_hand_output_and_help_fit_80_columns() {
+    let q = format!("/w{}", std::process::id());
+    let runs: [&[&str]; 9] = [
+        &["create", &q, "--maxmsg", "1", "--msgsize", "64"],
+        &["send", &q, "temperature: 42"],
+        &["send", &q, "temperature: 43"], // full
+        &["send", &q, &"x".repeat(65)],   // too long
+        &["attr", &q],
+        &["receive", &q],
+        &["receive", &q], // empty
+        &["unlink", &q],
+        &["attr", &q], // gone
+    ];
+    let mut printed = Vec::new();
+    for args in runs {
+        let out = run(args);
+        printed.push((args.join(" "), text(&out.stdout) + &text(&out.stderr)));
+    }
+    for sub in [
+        "", "tour", "dispatch", "create", "send", "receive", "attr", "unlink",
+    ] {
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}");
+        printed.push((args.join(" "), text(&out.stdout)));
+    }
+    assert!(!queue_exists(&q));
+    for (args, output) in printed {
+        for line in output.lines() {
+            let n = line.chars().count();
+            assert!(n <= 80, "`mq-demo {args}`: {n} characters: {line}");
+        }
+    }
 }

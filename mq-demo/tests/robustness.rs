@@ -116,14 +116,14 @@ fn oversized_message_and_full_queue_are_one_line_errors() {
     let out = run(&["send", &q, &"x".repeat(65)]);
     assert_one_line_error(&out, 1, "oversized");
     assert!(
-        text(&out.stderr).contains("exceeds the queue's mq_msgsize (64)"),
+        text(&out.stderr).contains("65-byte message > mq_msgsize 64"),
         "{}",
         text(&out.stderr)
     );
     assert!(run(&["send", &q, "temperature: 42"]).status.success());
     let out = run(&["send", &q, "temperature: 43"]);
     assert_one_line_error(&out, 1, "full");
-    assert!(text(&out.stderr).contains("EAGAIN: the queue is full (1 of 1 messages)"));
+    assert!(text(&out.stderr).contains("EAGAIN: full (1 of 1 messages)"));
     let out = run(&["create", &q]);
     assert_one_line_error(&out, 1, "exists");
     assert!(text(&out.stderr).contains("EEXIST"));
@@ -502,4 +502,72 @@ fn the_sweep_removes_our_stale_queues_and_no_one_elses() {
     assert!(!stdout.contains(&theirs), "{stdout}");
     // Another test's tour, running at the same time, may be the one that removed it.
     assert!(!left_ours, "{ours} is still there:\n{stdout}");
+}
+
+/// The step numbers of the "Step N." headings in `text`, in order.
+fn headings(text: &str) -> Vec<u32> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("Step ")?.split('.').next()?.parse().ok())
+        .collect()
+}
+
+/// Reads what the (stopped) child has already written to `stdout`, without blocking.
+fn drain_now(stdout: &mut BufReader<std::process::ChildStdout>, seen: &mut String) {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(stdout.get_ref(), FcntlArg::F_GETFL).unwrap());
+    fcntl(
+        stdout.get_ref(),
+        FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    match stdout.read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+    fcntl(stdout.get_ref(), FcntlArg::F_SETFL(flags)).unwrap();
+    seen.push_str(&String::from_utf8(bytes).unwrap());
+}
+
+/// A stop signal ends the tour before its next step: the tour is frozen (SIGSTOP) as step 2
+/// begins, everything it printed so far is read, the signal is queued and the tour thawed.
+/// Step 3 may have passed its check just before the freeze and print its heading and
+/// introduction, but it starts no process (`  $ mq-demo ...`) and no later step starts.
+#[test]
+fn a_stop_signal_ends_the_tour_before_its_next_step() {
+    for sig in [Signal::SIGINT, Signal::SIGHUP] {
+        let tag = unique_tag();
+        let mut child = spawn(&[], &tag);
+        let pid = child.id();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut before, _) = read_until(&mut child, &mut stdout, "Step 2.");
+        signal(pid, Signal::SIGSTOP);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while plumbing::procfs::state(pid as i32).unwrap() != 'T' {
+            assert!(Instant::now() < deadline, "pid {pid} did not stop");
+            sleep(Duration::from_millis(1));
+        }
+        drain_now(&mut stdout, &mut before);
+        signal(pid, sig);
+        signal(pid, Signal::SIGCONT);
+        let status = wait_within(&mut child, Duration::from_secs(5));
+        let mut after = String::new();
+        stdout.read_to_string(&mut after).unwrap();
+        assert_eq!(status.code(), Some(128 + sig as i32), "{before}{after}");
+        let last = *headings(&before).last().unwrap();
+        let started = headings(&after);
+        assert!(
+            started.iter().all(|&n| n == last + 1),
+            "{sig} arrived in step {last}; then steps {started:?} started:\n{after}"
+        );
+        if !started.is_empty() {
+            let runs = after
+                .lines()
+                .filter(|l| l.starts_with("  $ mq-demo"))
+                .count();
+            assert_eq!(runs, 0, "{sig}: step {} went on:\n{after}", last + 1);
+        }
+        assert_eq!(leftovers(pid, &before), Vec::<String>::new(), "{sig}");
+        assert_eq!(processes_with_tag(&tag), Vec::<String>::new(), "{sig}");
+    }
 }

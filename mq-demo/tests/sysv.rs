@@ -97,10 +97,10 @@ fn dead_pid() -> u32 {
 /// What a SIGKILLed run leaves: its private directory (named with its pid) recording the key
 /// and id of a queue. Returns the directory and the queue's id; the queue is left in place.
 fn stale_run(pid: u32, tag: &str) -> (std::path::PathBuf, i32) {
-    let dir = std::env::temp_dir().join(format!("{}{pid}-{tag}", sysv::DIR_PREFIX));
+    let dir = std::env::temp_dir().join(format!("{}{pid}-{tag}", mq_demo::sysv_keyed::DIR_PREFIX));
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let key = sysv::ftok(&dir, sysv::PROJ).unwrap();
+    let key = sysv::ftok(&dir, mq_demo::sysv_keyed::PROJ).unwrap();
     let id = SysvQueue::create(key).unwrap().into_id();
     std::fs::write(dir.join("queue"), format!("{key} {id}\n")).unwrap();
     (dir, id)

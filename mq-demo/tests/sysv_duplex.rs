@@ -1,5 +1,6 @@
 //! The contract `compare` relies on, for the System V row: `sysv_duplex` endpoints, in one
-//! process (tests never fork; dropping an end closes its liveness pipe as a death would).
+//! process (dropping an end that was never used closes its liveness socket as a death would),
+//! and in two, through the binary's hidden `sysv-pair-check` role (tests never fork).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
@@ -8,6 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mq_demo::sysv;
+
+mod common;
 
 /// Neither queue of the pair is listed in /proc/sysvipc/msg any more.
 fn gone(ids: (i32, i32)) {
@@ -60,13 +63,13 @@ fn queues_are_mode_0600_and_small_reads_take_one_message_in_pieces() {
 }
 
 #[test]
-fn a_dead_peer_gives_eof_after_its_last_message() {
+fn a_closed_peer_gives_eof_after_its_last_message() {
     let (mut a, mut b) = mq_demo::sysv_duplex(16).unwrap();
     let ids = a.queue_ids();
     a.write_all(b"start watching!!").unwrap(); // a's watchdog runs from its first call
     b.write_all(b"temperature: 42!").unwrap();
     b.write_all(b"temperature: 43!").unwrap();
-    drop(b); // as the peer's process dying would: its liveness pipe's write end closes
+    drop(b); // a clean close: the notice is queued behind its messages
     thread::sleep(Duration::from_millis(100)); // the watchdog's notice is queued by now
     let (texts, eof) = within(move || {
         let mut buf = [0; 16];
@@ -165,4 +168,95 @@ fn sysv_row_is_in_the_lecture_order() {
             .iter()
             .all(|(_, v)| !v.is_empty() && v.len() <= 28)
     );
+}
+
+/// `mq-demo sysv-pair-check ARGS`: its stdout once it exits 0 within 10 s.
+fn pair_check(args: &[&str]) -> String {
+    let mut all = vec!["sysv-pair-check"];
+    all.extend_from_slice(args);
+    let tag = common::unique_tag();
+    let mut child = common::spawn(&all, &tag);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("sysv-pair-check {args:?} still running after 10 s");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = common::text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        common::text(&out.stderr)
+    );
+    assert!(
+        common::processes_with_tag(&tag).is_empty(),
+        "{args:?}: a process left"
+    );
+    stdout
+}
+
+/// The lines starting with "got " or "EOF", in order.
+fn received(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("got ") || *l == "EOF")
+        .collect()
+}
+
+fn seven_then_eof() -> Vec<String> {
+    let mut want: Vec<String> = (40..47).map(|t| format!("got temperature: {t}")).collect();
+    want.push("EOF".into());
+    want
+}
+
+#[test]
+fn the_creator_closing_loses_no_message_it_sent() {
+    // The peer process reads while the creator closes (blocked in msgrcv), then 100 ms after.
+    for delay in ["0", "100"] {
+        let stdout = pair_check(&["creator-closes", "--delay-ms", delay]);
+        assert_eq!(
+            received(&stdout),
+            seven_then_eof(),
+            "delay {delay}: {stdout}"
+        );
+        assert!(
+            stdout.contains("queues left: 0\n"),
+            "delay {delay}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_killed_peer_gives_its_messages_then_eof_and_leaves_no_queue() {
+    let start = Instant::now();
+    let stdout = pair_check(&["peer-killed"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(received(&stdout), seven_then_eof(), "{stdout}");
+    assert!(stdout.contains("killed by SIGKILL"), "{stdout}");
+    assert!(stdout.contains("queues left: 0\n"), "{stdout}");
+}
+
+#[test]
+fn closing_both_ends_raises_no_sigpipe() {
+    // A program that has not ignored SIGPIPE, as a C host or `-Zon-broken-pipe=kill` would:
+    // the second end to close tells a peer whose watchdog has gone.
+    // SAFETY: installs SIG_DFL, which runs no code in this process.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let (mut a, mut b) = mq_demo::sysv_duplex(8).unwrap();
+    let ids = a.queue_ids();
+    a.write_all(b"ping....").unwrap();
+    b.read_exact(&mut [0; 8]).unwrap();
+    b.write_all(b"pong....").unwrap();
+    a.read_exact(&mut [0; 8]).unwrap();
+    drop(a);
+    drop(b); // with a pipe for liveness, this write killed the process
+    gone(ids);
 }

@@ -114,9 +114,9 @@ fn check_tour(out: &str) {
         .matches("\"temperature")
         .count();
     let observed = line_with(out, "observed: the pipe returned");
-    assert!(observed.contains("returned 1 run(s)"), "{observed}");
+    assert!(observed.contains("returned 1 run of bytes,"), "{observed}");
     assert!(
-        observed.contains(&format!("the queue {writes} message(s)")),
+        observed.contains(&format!("the queue {writes} messages")),
         "{observed}"
     );
     assert!(line_with(out, "read 1:").contains(&format!("{} bytes", 15 * writes)));
@@ -204,16 +204,30 @@ fn check_tour(out: &str) {
     assert!(line_with(out, "msgctl(id, IPC_RMID)").contains("no longer lists"));
 
     // Step 7 and the end.
+    let mpsc = line_with(out, "Tasks arrived as whole values");
+    assert!(mpsc.ends_with(", in sending order;"), "{mpsc}");
     assert_eq!(
         out.lines()
             .filter(|l| l.contains("received Task {"))
             .count(),
         3
     );
+    // The last check looks for all of it again: 5 names of steps 1-5, 2 of step 6.
+    let names = line_with(out, "POSIX queue names (steps 1-6)");
     assert!(
-        line_with(out, "Done.").contains("ENOENT for 5 of the 5"),
+        names.contains("7 POSIX") && names.ends_with("ENOENT for 7"),
         "{out}"
     );
+    assert!(line_with(out, "still open here").ends_with(": 0"), "{out}");
+    assert!(
+        line_with(out, "step 8's queue id").contains("sysvipc/msg: no;"),
+        "{out}"
+    );
+    assert!(
+        line_with(out, "step 8's directory").ends_with(": gone"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some("Nothing is left behind."), "{out}");
 }
 
 #[test]
@@ -283,6 +297,12 @@ fn fits_80_columns(stdout: &str, what: &str) {
     for line in stdout.lines() {
         let width = line.chars().count();
         assert!(width <= 80, "{what}: {width} columns:\n{line}");
+        // A command in `backquotes` is copied whole: a line never breaks inside one.
+        let quotes = line.matches('`').count();
+        assert!(
+            quotes % 2 == 0,
+            "{what}: a line breaks inside backquotes:\n{line}"
+        );
     }
 }
 
