@@ -11,6 +11,7 @@
 pub mod mapping;
 pub mod ring;
 pub mod sensor;
+mod waiting;
 
 pub use mapping::SharedMapping;
 pub use ring::{Coordination, End, MAX_MSG_SIZE, blocking_duplex, spin_duplex};
