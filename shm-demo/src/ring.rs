@@ -377,3 +377,44 @@ impl Read for End {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that writes a length larger than the slot: the reader refuses it, copies nothing.
+    #[test]
+    fn a_length_past_the_slot_is_refused() {
+        let (a, mut b) = spin_duplex(64).expect("pair");
+        let slot = a.slot(a.tx, 0);
+        slot.header.len.store(1 << 40, Ordering::Relaxed);
+        slot.header.stamp.store(1, Ordering::Release);
+        let err = b.read(&mut [0; 64]).expect_err("must refuse");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("broke the protocol"), "{err}");
+    }
+
+    /// A peer that moves `tail` past what was written: the writer refuses it.
+    #[test]
+    fn a_tail_ahead_of_the_writer_is_refused() {
+        let (mut a, _b) = spin_duplex(64).expect("pair");
+        for _ in 0..a.slots.count {
+            a.write_all(&[7; 64]).expect("room");
+        }
+        a.control(a.tx).tail.0.store(u64::MAX, Ordering::Release);
+        let err = a.write(&[7; 64]).expect_err("must refuse");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    }
+
+    /// A small message and its header share one cache line: what the reader polls is next to
+    /// what it reads. (A 64-byte payload takes the slot's first two lines.)
+    #[test]
+    fn the_stamp_sits_in_the_first_line_of_the_message() {
+        let (a, _b) = spin_duplex(64).expect("pair");
+        let slot = a.slot(a.tx, 0);
+        let stamp = slot.header.stamp.as_ptr() as usize;
+        assert_eq!(stamp % LINE, 0);
+        assert_eq!(slot.payload as usize / LINE, stamp / LINE);
+        assert_eq!(a.slots.len, 2 * LINE);
+    }
+}
