@@ -13,13 +13,14 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
 /// Every row the issue asks for, by `--only` name.
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "pipe",
     "fifo",
     "signal",
     "mq",
     "shm-spin",
     "shm-blocking",
+    "shm-zero-copy",
     "uds-stream",
     "uds-datagram",
     "tcp",
@@ -482,6 +483,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
         "POSIX mq",
         "shm (spin)",
         "shm (blocking)",
+        "shm (zero-copy)",
         "UDS stream",
         "UDS datagram",
         "TCP loopback",
@@ -493,8 +495,8 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
-    // Rows: 8 byte mechanisms x 2 sizes + signal, for each placement.
-    assert_eq!(lines.count(), (8 * 2 + 1) * 2);
+    // Rows: 9 byte mechanisms x 2 sizes + signal, for each placement.
+    assert_eq!(lines.count(), (9 * 2 + 1) * 2);
 }
 
 #[test]
