@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::SharedMapping;
-use crate::ring::{Slot, Slots};
+use crate::ring::{HEADER_LEN, LINE, Slot, Slots, prefetch};
 use crate::waiting::{self, Bell, Coordination, Liveness};
 
 /// The side that fills slots and lends them out.
@@ -74,6 +74,8 @@ pub fn pair(msg_size: usize) -> io::Result<(Sender, Receiver)> {
 }
 
 /// Waits (spinning) until `slot`'s stamp is `stamp`. Ok(false): the peer is gone and it is not.
+/// Meanwhile it asks for the slot's second cache line, which a message longer than 48 bytes
+/// reaches into, so that line travels alongside the stamp's instead of after it.
 fn wait_for(live: &Liveness, slot: &Slot<'_>, stamp: u64) -> io::Result<bool> {
     // The bell is never rung: these sides spin.
     let unused = AtomicU32::new(0);
@@ -82,6 +84,9 @@ fn wait_for(live: &Liveness, slot: &Slot<'_>, stamp: u64) -> io::Result<bool> {
         waiting: &unused,
     };
     waiting::until(Coordination::Spin, live, bell, || {
+        if slot.capacity > LINE - HEADER_LEN {
+            prefetch(slot.payload.wrapping_add(LINE - HEADER_LEN));
+        }
         slot.header.stamp.load(Ordering::Acquire) == stamp
     })
 }
