@@ -1,8 +1,9 @@
 /* The slot layout of shm-demo's rings and zero-copy channel (shm-demo/src/ring.rs), for the
  * shm baselines: a slot is whole 64-byte cache lines, a 16-byte header (stamp, len) and the
- * payload after it in the same line; about 256 KiB of slots, at least two. Message m uses slot
- * m % count. Waiting spins on the stamp with `pause` and yields the CPU every 1024 spins, as
- * the Rust side does (it also polls the peer's liveness pipe there; these programs do not).
+ * payload after it in the same line; a power of two of slots, at least two, at most 256 KiB
+ * when two fit. Message m uses slot m % count. Waiting spins on the stamp with `pause` and
+ * yields the CPU every 1024 spins, as the Rust side does (which also polls the peer's
+ * liveness pipe there; these programs do not).
  * Build with -O3 -march=native, as compare/baseline/run.sh builds every baseline. */
 #include "common.h"
 #include <stdatomic.h>
@@ -18,13 +19,16 @@ struct slots { size_t count, len; char *base; };
 static inline struct slots slots_for(size_t msg_size, char *base)
 {
     size_t len = (SLOT_HEADER + msg_size + 63) / 64 * 64;
-    struct slots s = { RING_BYTES / len < 2 ? 2 : RING_BYTES / len, len, base };
+    size_t count = 2; /* the largest power of two that fits in RING_BYTES, at least 2 */
+    while (2 * count * len <= RING_BYTES)
+        count *= 2;
+    struct slots s = { count, len, base };
     return s;
 }
 
 static inline struct slot_header *header(struct slots s, uint64_t m)
 {
-    return (struct slot_header *)(s.base + (m % s.count) * s.len);
+    return (struct slot_header *)(s.base + (m & (s.count - 1)) * s.len);
 }
 
 static inline char *payload(struct slots s, uint64_t m)

@@ -1,9 +1,9 @@
 //! Single-producer single-consumer rings of message slots in one shared mapping: the shm
 //! endpoints that `compare` measures, as byte streams (`Read + Write`).
 //!
-//! Each direction is one ring of `slots` slots, `slot_len` bytes each (a multiple of the
-//! 64-byte cache line). A slot starts with a 16-byte header, a `stamp` and a `len`, and the
-//! payload follows it in the same cache line:
+//! Each direction is one ring of `slots` slots (a power of two), `slot_len` bytes each (a
+//! multiple of the 64-byte cache line). A slot starts with a 16-byte header, a `stamp` and a
+//! `len`, and the payload follows it in the same cache line:
 //!
 //! ```text
 //!     slot:  | stamp (8) | len (8) | payload: up to slot_len - 16 bytes ... |
@@ -15,7 +15,8 @@
 //! `seq + 1` makes `len` and the payload visible. There is no shared `head` index: the word the
 //! reader waits on sits in the same cache line as the first 48 bytes of the message, so a small
 //! message crosses between cores as the line(s) it occupies, not as an index line first and the
-//! data line after it. A stamp left from the slot's previous lap is `seq + 1 - slots`, never
+//! data line after it. (A 64-byte message reaches into the slot's second line; the waiting
+//! reader prefetches that line, so it can travel alongside the first.) A stamp left from the slot's previous lap is `seq + 1 - slots`, never
 //! `seq + 1`, and only the producer writes headers, so a stale or half-written slot is never
 //! taken for a new one.
 //!
@@ -91,8 +92,9 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    /// Slots that hold `msg_size` bytes of payload each: whole cache lines, at least two slots,
-    /// about `RING_BYTES` in all. `msg_size` must be 1..=MAX_MSG_SIZE.
+    /// Slots that hold `msg_size` bytes of payload each: whole cache lines; a power of two of
+    /// them, at least two, at most `RING_BYTES` in all when two fit in it. `msg_size` must be
+    /// 1..=MAX_MSG_SIZE.
     pub(crate) fn for_messages(msg_size: usize, what: &str) -> io::Result<Slots> {
         if msg_size == 0 || msg_size > MAX_MSG_SIZE {
             return Err(io::Error::new(
@@ -105,7 +107,8 @@ impl Slots {
         }
         let len = (HEADER_LEN + msg_size).next_multiple_of(LINE);
         Ok(Slots {
-            count: (RING_BYTES / len).max(2),
+            // A power of two, so that finding a message's slot is a mask, not a division.
+            count: 1 << (RING_BYTES / len).max(2).ilog2(),
             len,
         })
     }
@@ -117,9 +120,9 @@ impl Slots {
 
     /// Slot `index` of the ring that starts `offset` bytes into `map`.
     /// `offset + count * len <= map.len()` and `offset` a multiple of 64 are the caller's
-    /// promise; `index` is reduced modulo `count` here.
+    /// promise; `seq` is reduced modulo `count` here.
     pub(crate) fn slot<'m>(&self, map: &'m SharedMapping, offset: usize, seq: u64) -> Slot<'m> {
-        let index = (seq % self.count as u64) as usize;
+        let index = seq as usize & (self.count - 1);
         // SAFETY: `offset + index * len + len <= offset + count * len <= map.len()`, so the slot
         // is inside the mapping; it is 64-byte aligned (the mapping is page aligned, `offset`
         // and `len` are multiples of 64).

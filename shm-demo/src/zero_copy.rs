@@ -134,7 +134,7 @@ impl Sender {
         slot.header.len.store(len as u64, Ordering::Relaxed);
         // Release: the payload and `len` are visible to whoever Acquires this stamp.
         slot.header.stamp.store(2 * m + 1, Ordering::Release);
-        self.lens[(m % self.slots.count as u64) as usize] = len;
+        self.lens[m as usize & (self.slots.count - 1)] = len;
         self.sent = m + 1;
         Ok(())
     }
@@ -153,7 +153,7 @@ impl Sender {
         if !wait_for(&self.live, &slot, 2 * m + 2)? {
             return Err(gone());
         }
-        let len = self.lens[(m % self.slots.count as u64) as usize];
+        let len = self.lens[m as usize & (self.slots.count - 1)];
         // SAFETY: the receiver handed the slot back (stamp 2m + 2, Acquired) and does not touch
         // it again; `len` is what we sent, at most the slot's capacity.
         let seen = look(unsafe { slice::from_raw_parts(slot.payload, len) });
