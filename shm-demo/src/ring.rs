@@ -42,14 +42,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::SharedMapping;
+pub use crate::slots::MAX_MSG_SIZE;
+use crate::slots::{HEADER_LEN, LINE, Slot, Slots, prefetch};
 pub use crate::waiting::Coordination;
 use crate::waiting::{self, Bell, Liveness};
-
-/// Largest message the rings are sized for (16 MiB).
-pub const MAX_MSG_SIZE: usize = 16 << 20;
-/// A ring has about this many bytes of slots (at least two slots).
-const RING_BYTES: usize = 256 << 10;
-pub(crate) const LINE: usize = 64;
 
 #[repr(C, align(64))]
 struct CacheLine<T>(T);
@@ -72,92 +68,6 @@ struct Control {
 
 const CONTROL_LEN: usize = 128;
 const _: () = assert!(size_of::<Control>() <= CONTROL_LEN);
-
-/// The header at the start of every slot; stored only by the producer.
-#[repr(C)]
-pub(crate) struct SlotHeader {
-    /// `seq + 1` of the message in the slot, stored last (Release).
-    pub stamp: AtomicU64,
-    /// payload bytes of that message
-    pub len: AtomicU64,
-}
-
-pub(crate) const HEADER_LEN: usize = size_of::<SlotHeader>();
-
-/// The shape of a ring: how many slots, how long each is.
-#[derive(Clone, Copy)]
-pub(crate) struct Slots {
-    pub count: usize,
-    pub len: usize,
-}
-
-impl Slots {
-    /// Slots that hold `msg_size` bytes of payload each: whole cache lines; a power of two of
-    /// them, at least two, at most `RING_BYTES` in all when two fit in it. `msg_size` must be
-    /// 1..=MAX_MSG_SIZE.
-    pub(crate) fn for_messages(msg_size: usize, what: &str) -> io::Result<Slots> {
-        if msg_size == 0 || msg_size > MAX_MSG_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "message size {msg_size}: the {what} carries 1 to {MAX_MSG_SIZE} bytes \
-                     (shm_demo::MAX_MSG_SIZE)"
-                ),
-            ));
-        }
-        let len = (HEADER_LEN + msg_size).next_multiple_of(LINE);
-        Ok(Slots {
-            // A power of two, so that finding a message's slot is a mask, not a division.
-            count: 1 << (RING_BYTES / len).max(2).ilog2(),
-            len,
-        })
-    }
-
-    /// Payload bytes a slot holds (at least the `msg_size` it was made for).
-    pub(crate) fn capacity(&self) -> usize {
-        self.len - HEADER_LEN
-    }
-
-    /// Slot `index` of the ring that starts `offset` bytes into `map`.
-    /// `offset + count * len <= map.len()` and `offset` a multiple of 64 are the caller's
-    /// promise; `seq` is reduced modulo `count` here.
-    pub(crate) fn slot<'m>(&self, map: &'m SharedMapping, offset: usize, seq: u64) -> Slot<'m> {
-        let index = seq as usize & (self.count - 1);
-        // SAFETY: `offset + index * len + len <= offset + count * len <= map.len()`, so the slot
-        // is inside the mapping; it is 64-byte aligned (the mapping is page aligned, `offset`
-        // and `len` are multiples of 64).
-        let start = unsafe { map.as_ptr().add(offset + index * self.len) };
-        Slot {
-            // SAFETY: the header is two u64 atomics at a 64-byte aligned address inside the
-            // mapping; any bits are a valid value, and the peer's concurrent stores to them
-            // are atomic value changes, not data races. `'m` ties it to the mapping.
-            header: unsafe { &*start.cast::<SlotHeader>() },
-            // SAFETY: the payload follows the header inside the same slot.
-            payload: unsafe { start.add(HEADER_LEN) },
-            capacity: self.capacity(),
-        }
-    }
-}
-
-/// Asks the CPU to bring the cache line at `at` closer. Only a hint: it reads nothing in the
-/// language's sense and cannot fault, so any address will do.
-pub(crate) fn prefetch(at: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 never faults and has no effect the program can observe besides timing;
-    // SSE is part of every x86-64 CPU.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = at;
-}
-
-/// One slot: its header, and where its payload (of `capacity` bytes) starts.
-pub(crate) struct Slot<'a> {
-    pub header: &'a SlotHeader,
-    pub payload: *mut u8,
-    pub capacity: usize,
-}
 
 /// One side of a two-way shared-memory channel: it writes into one ring and reads from the
 /// other. One message = one `write_all`; the reader gets it with one `read_exact`.
@@ -236,7 +146,9 @@ impl End {
 
     fn slot(&self, ring: usize, seq: u64) -> Slot<'_> {
         let offset = 2 * CONTROL_LEN + ring * self.slots.count * self.slots.len;
-        self.slots.slot(&self.map, offset, seq)
+        // SAFETY: the mapping holds both control blocks and then both rings of `count * len`
+        // bytes (see `duplex`), so ring `ring` ends inside it; `offset` is a multiple of 64.
+        unsafe { self.slots.slot(&self.map, offset, seq) }
     }
 
     fn bell<'a>(seq: &'a AtomicU32, waiting: &'a AtomicU32) -> Bell<'a> {

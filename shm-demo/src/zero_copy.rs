@@ -2,7 +2,7 @@
 //! receiver works on it where it lies and hands the same slot back. No byte is copied into or
 //! out of the region; the answer to a message is the slot itself, coming home.
 //!
-//! The slots are those of the rings (`ring.rs`): a 16-byte header (`stamp`, `len`) and the
+//! The slots are those of the rings (`slots.rs`): a 16-byte header (`stamp`, `len`) and the
 //! payload after it, whole cache lines each. Message `m` uses slot `m % count`, and its stamp
 //! says who holds the slot:
 //!
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::SharedMapping;
-use crate::ring::{HEADER_LEN, LINE, Slot, Slots, prefetch};
+use crate::slots::{HEADER_LEN, LINE, Slot, Slots, prefetch};
 use crate::waiting::{self, Bell, Coordination, Liveness};
 
 /// The side that fills slots and lends them out.
@@ -91,6 +91,12 @@ fn wait_for(live: &Liveness, slot: &Slot<'_>, stamp: u64) -> io::Result<bool> {
     })
 }
 
+/// The slot of message `m`.
+fn slot(map: &SharedMapping, slots: Slots, m: u64) -> Slot<'_> {
+    // SAFETY: the mapping is exactly the `count * len` bytes of slots (see `pair`), from 0.
+    unsafe { slots.slot(map, 0, m) }
+}
+
 fn gone() -> io::Error {
     io::Error::new(
         io::ErrorKind::BrokenPipe,
@@ -125,7 +131,7 @@ impl Sender {
             self.returned(|_| ())?;
         }
         let m = self.sent;
-        let slot = self.slots.slot(&self.map, 0, m);
+        let slot = slot(&self.map, self.slots, m);
         // SAFETY: the slot is ours: it is fresh, or its last message came back (stamp 2m' + 2,
         // Acquired). Following the protocol the receiver does not touch it until we store
         // 2m + 1 below, and `len <= capacity` keeps the slice inside it. A buggy peer writing
@@ -149,7 +155,7 @@ impl Sender {
             ));
         }
         let m = self.returned;
-        let slot = self.slots.slot(&self.map, 0, m);
+        let slot = slot(&self.map, self.slots, m);
         if !wait_for(&self.live, &slot, 2 * m + 2)? {
             return Err(gone());
         }
@@ -167,7 +173,7 @@ impl Receiver {
     /// back. Ok(None): the sender is gone and no message is left.
     pub fn receive<T>(&mut self, work: impl FnOnce(&mut [u8]) -> T) -> io::Result<Option<T>> {
         let m = self.next;
-        let slot = self.slots.slot(&self.map, 0, m);
+        let slot = slot(&self.map, self.slots, m);
         if !wait_for(&self.live, &slot, 2 * m + 1)? {
             return Ok(None);
         }
@@ -199,7 +205,7 @@ mod tests {
     #[test]
     fn a_length_past_the_slot_is_refused() {
         let (s, mut r) = pair(64).expect("pair");
-        let slot = s.slots.slot(&s.map, 0, 0);
+        let slot = slot(&s.map, s.slots, 0);
         slot.header.len.store(u64::MAX, Ordering::Relaxed);
         slot.header.stamp.store(1, Ordering::Release);
         let err = r.receive(|_| ()).expect_err("must refuse");
