@@ -4,7 +4,7 @@
 //! after it, in the same line as the header for its first 48 bytes:
 //!
 //! ```text
-//!     slot:  | stamp (8) | len (8) | payload: up to len - 16 bytes ... |
+//!     slot:  | stamp (8) | len (8) | payload: up to slot length - 16 bytes ... |
 //! ```
 //!
 //! A channel has a power of two of slots, at least two, about `RING_BYTES` in all; message
@@ -21,12 +21,14 @@ pub const MAX_MSG_SIZE: usize = 16 << 20;
 const RING_BYTES: usize = 256 << 10;
 pub(crate) const LINE: usize = 64;
 
-/// The header at the start of every slot; stored only by the producer.
+/// The header at the start of every slot.
 #[repr(C)]
 pub(crate) struct SlotHeader {
-    /// `seq + 1` of the message in the slot, stored last (Release).
+    /// Which message the slot holds and who has it, stored last (Release): in a ring `seq + 1`,
+    /// stored by the producer only; in the zero-copy channel `2m + 1` (lent) by the sender and
+    /// `2m + 2` (handed back) by the receiver.
     pub stamp: AtomicU64,
-    /// payload bytes of that message
+    /// payload bytes of that message, stored by the writer of the payload before the stamp
     pub len: AtomicU64,
 }
 
