@@ -7,7 +7,7 @@
 //!     slot:  | stamp (8) | len (8) | payload: up to slot length - 16 bytes ... |
 //! ```
 //!
-//! A channel has a power of two of slots, at least two, about `RING_BYTES` in all; message
+//! A channel has a power of two of slots, at least two, at least `RING_BYTES` in all; message
 //! `seq` uses slot `seq % count`. What the stamp means is the user's protocol (see each).
 
 use std::io;
@@ -17,7 +17,7 @@ use crate::SharedMapping;
 
 /// Largest message the rings and the zero-copy channel are sized for (16 MiB).
 pub const MAX_MSG_SIZE: usize = 16 << 20;
-/// A channel has about this many bytes of slots (at least two slots).
+/// A channel has at least this many bytes of slots (and at least two slots).
 const RING_BYTES: usize = 256 << 10;
 pub(crate) const LINE: usize = 64;
 
@@ -42,9 +42,9 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    /// Slots that hold `msg_size` bytes of payload each: whole cache lines; a power of two of
-    /// them, at least two, at most `RING_BYTES` in all when two fit in it. `msg_size` must be
-    /// 1..=MAX_MSG_SIZE.
+    /// Slots that hold `msg_size` bytes of payload each: whole cache lines; the fewest, a power
+    /// of two and at least two, that make `RING_BYTES` (four 64 KiB messages, 2048 of 64
+    /// bytes). `msg_size` must be 1..=MAX_MSG_SIZE.
     pub(crate) fn for_messages(msg_size: usize, what: &str) -> io::Result<Slots> {
         if msg_size == 0 || msg_size > MAX_MSG_SIZE {
             return Err(io::Error::new(
@@ -58,7 +58,7 @@ impl Slots {
         let len = (HEADER_LEN + msg_size).next_multiple_of(LINE);
         Ok(Slots {
             // A power of two, so that finding a message's slot is a mask, not a division.
-            count: 1 << (RING_BYTES / len).max(2).ilog2(),
+            count: RING_BYTES.div_ceil(len).max(2).next_power_of_two(),
             len,
         })
     }
