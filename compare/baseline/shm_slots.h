@@ -1,7 +1,7 @@
 /* The slot layout of shm-demo's rings and zero-copy channel (shm-demo/src/slots.rs), for the
  * shm baselines: a slot is whole 64-byte cache lines, a 16-byte header (stamp, len) and the
- * payload after it in the same line; the fewest slots, a power of two and at least two, that
- * make 256 KiB. Message m uses slot m % count. Waiting spins on the stamp with `pause` and
+ * payload after it in the same line; the fewest slots, a power of two, that make 256 KiB (one
+ * slot from 256 KiB messages up). Message m uses slot m % count. Waiting spins on the stamp with `pause` and
  * yields the CPU every 1024 spins, as the Rust side does (which also polls the peer's
  * liveness pipe there; these programs do not).
  * Build with -O3 -march=native, as compare/baseline/run.sh builds every baseline. */
@@ -19,7 +19,7 @@ struct slots { size_t count, len; char *base; };
 static inline struct slots slots_for(size_t msg_size, char *base)
 {
     size_t len = (SLOT_HEADER + msg_size + 63) / 64 * 64;
-    size_t count = 2; /* the fewest, a power of two and at least 2, that make RING_BYTES */
+    size_t count = 1; /* the fewest, a power of two, that make RING_BYTES */
     while (count * len < RING_BYTES)
         count *= 2;
     struct slots s = { count, len, base };

@@ -7,8 +7,8 @@
 //!     slot:  | stamp (8) | len (8) | payload: up to slot length - 16 bytes ... |
 //! ```
 //!
-//! A channel has a power of two of slots, at least two, at least `RING_BYTES` in all; message
-//! `seq` uses slot `seq % count`. What the stamp means is the user's protocol (see each).
+//! A channel has a power of two of slots, at least `RING_BYTES` in all; message `seq` uses slot
+//! `seq % count`. What the stamp means is the user's protocol (see each).
 
 use std::io;
 use std::sync::atomic::AtomicU64;
@@ -17,7 +17,7 @@ use crate::SharedMapping;
 
 /// Largest message the rings and the zero-copy channel are sized for (16 MiB).
 pub const MAX_MSG_SIZE: usize = 16 << 20;
-/// A channel has at least this many bytes of slots (and at least two slots).
+/// A channel has at least this many bytes of slots.
 const RING_BYTES: usize = 256 << 10;
 pub(crate) const LINE: usize = 64;
 
@@ -43,8 +43,9 @@ pub(crate) struct Slots {
 
 impl Slots {
     /// Slots that hold `msg_size` bytes of payload each: whole cache lines; the fewest, a power
-    /// of two and at least two, that make `RING_BYTES` (four 64 KiB messages, 2048 of 64
-    /// bytes). `msg_size` must be 1..=MAX_MSG_SIZE.
+    /// of two, that make `RING_BYTES` (2048 for 64-byte messages, four for 64 KiB, one from
+    /// 256 KiB up: a message that large keeps both sides busy on its own, and one slot keeps
+    /// a ping-pong's working set to one message). `msg_size` must be 1..=MAX_MSG_SIZE.
     pub(crate) fn for_messages(msg_size: usize, what: &str) -> io::Result<Slots> {
         if msg_size == 0 || msg_size > MAX_MSG_SIZE {
             return Err(io::Error::new(
@@ -58,7 +59,7 @@ impl Slots {
         let len = (HEADER_LEN + msg_size).next_multiple_of(LINE);
         Ok(Slots {
             // A power of two, so that finding a message's slot is a mask, not a division.
-            count: RING_BYTES.div_ceil(len).max(2).next_power_of_two(),
+            count: RING_BYTES.div_ceil(len).next_power_of_two(),
             len,
         })
     }

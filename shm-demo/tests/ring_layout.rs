@@ -129,3 +129,35 @@ fn zero_copy_refuses_sizes_it_cannot_carry() {
         "nothing was sent: {err}"
     );
 }
+
+#[test]
+fn messages_of_256_kib_and_more_take_turns_in_a_single_slot() {
+    within_20s(|| {
+        const SIZE: usize = 300_000; // one slot: the writer waits for the reader every message
+        let (mut tx, mut rx) = shm_demo::spin_duplex(SIZE).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0; SIZE];
+            for seq in 0..20u8 {
+                rx.read_exact(&mut buf).unwrap();
+                assert!(buf.iter().all(|&b| b == seq), "ring message {seq}");
+            }
+        });
+        for seq in 0..20u8 {
+            tx.write_all(&vec![seq; SIZE]).unwrap();
+        }
+        reader.join().unwrap();
+
+        let (mut tx, mut rx) = zero_copy::pair(SIZE).unwrap();
+        let receiver = std::thread::spawn(move || {
+            for seq in 0..20u8 {
+                let ok = rx.receive(|msg| msg.iter().all(|&b| b == seq)).unwrap();
+                assert_eq!(ok, Some(true), "zero-copy message {seq}");
+            }
+        });
+        for seq in 0..20u8 {
+            tx.send(SIZE, |msg| msg.fill(seq)).unwrap();
+        }
+        tx.returned(|_| ()).unwrap(); // the last one; the slot was reused for every other
+        receiver.join().unwrap();
+    });
+}
