@@ -113,6 +113,16 @@ pub fn all() -> Vec<Mechanism> {
             largest: Some(mq_demo::msgsize_max),
         },
     });
+    #[cfg(target_os = "linux")]
+    rows.push(Mechanism {
+        key: "sysv-mq",
+        label: "SysV mq",
+        design: mq_demo::SYSV_ROW,
+        transport: Transport::Bytes {
+            duplex: |n| boxed(mq_demo::sysv_duplex(n)),
+            largest: Some(mq_demo::sysv::largest_message),
+        },
+    });
     rows.extend([
         Mechanism {
             key: "shm-spin",

@@ -13,11 +13,12 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
 /// Every row the issue asks for, by `--only` name.
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "pipe",
     "fifo",
     "signal",
     "mq",
+    "sysv-mq",
     "shm-spin",
     "shm-blocking",
     "shm-zero-copy",
@@ -92,13 +93,12 @@ fn quick_json_has_every_row_with_sane_numbers() {
                     assert!(row["cpus"].is_null());
                     continue;
                 }
-                if key == "mq" && row["size"] == 65536 {
-                    // Above msgsize_max (8192 by default): not applicable, never clamped.
-                    assert_eq!(status, "n/a", "mq 64 KiB: {row}");
-                    assert!(
-                        row["reason"].as_str().unwrap().contains("msgsize_max"),
-                        "{row}"
-                    );
+                if key.ends_with("mq") && row["size"] == 65536 {
+                    // Above msgsize_max or msgmax (8192 by default): not applicable, never
+                    // clamped.
+                    assert_eq!(status, "n/a", "{key} 64 KiB: {row}");
+                    let knob = if key == "mq" { "msgsize_max" } else { "msgmax" };
+                    assert!(row["reason"].as_str().unwrap().contains(knob), "{row}");
                     assert!(
                         row["rtt_p50_ns"].is_null(),
                         "a number for an n/a size: {row}"
@@ -481,6 +481,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
         "FIFO",
         "signal",
         "POSIX mq",
+        "SysV mq",
         "shm (spin)",
         "shm (blocking)",
         "shm (zero-copy)",
@@ -495,8 +496,8 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
-    // Rows: 9 byte mechanisms x 2 sizes + signal, for each placement.
-    assert_eq!(lines.count(), (9 * 2 + 1) * 2);
+    // Rows: 10 byte mechanisms x 2 sizes + signal, for each placement.
+    assert_eq!(lines.count(), (10 * 2 + 1) * 2);
 }
 
 #[test]

@@ -9,10 +9,9 @@ use crate::processes::writers_then_reader;
 
 pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
     println!("\n3. Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole");
-    println!(
-        "   each writer sends 50 lines of {pipe_buf} bytes (= PIPE_BUF), one write() per line;"
-    );
-    println!("   they start 200 ms before the reader, which then waits 100 ms before reading");
+    println!("   each writer sends 50 lines of {pipe_buf} bytes (= PIPE_BUF),");
+    println!("   one write() per line; they start 200 ms before the reader,");
+    println!("   which then waits 100 ms before reading");
     writers_then_reader(fifo, "sensor", &["A", "B", "C"], 50, pipe_buf)?;
     println!(
         "   stat after {} bytes went through: {}",

@@ -11,9 +11,8 @@ use crate::processes::StepProcesses;
 
 pub fn run(fifo: &Path) -> plumbing::Result {
     println!("\n5. EOF comes when the last writer closes its end");
-    println!(
-        "   'sensor B' writes 3 lines 200 ms apart; 'sensor A', started 150 ms later, writes 1"
-    );
+    println!("   'sensor B' writes 3 lines 200 ms apart;");
+    println!("   'sensor A', started 150 ms later, writes 1");
     let mut step = StepProcesses::new();
     step.start("reader", "read", fifo, &[])?;
     let slow = ["sensor B", "--count", "3", "--interval-ms", "200"];
@@ -23,11 +22,11 @@ pub fn run(fifo: &Path) -> plumbing::Result {
     let exits = step.wait_all()?;
     if let [reader, b, a] = exits[..] {
         println!(
-            "   exited at: 'sensor A' +{:.0} ms, 'sensor B' +{:.0} ms, the reader (after EOF) +{:.0} ms",
+            "   exited at: 'sensor A' +{:.0} ms, 'sensor B' +{:.0} ms,",
             millis_f64(a),
-            millis_f64(b),
-            millis_f64(reader)
+            millis_f64(b)
         );
+        println!("   the reader (after EOF) +{:.0} ms", millis_f64(reader));
     }
     Ok(())
 }

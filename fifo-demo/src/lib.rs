@@ -2,9 +2,9 @@
 //! the FIFO's row of the lecture's design-space table, and a connected pair of FIFO
 //! endpoints for `compare`. No printing, no signal handlers: the binaries decide that.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -50,10 +50,21 @@ impl FifoDir {
     /// Makes the FIFO `name` in the directory, mode 0600 (fails if it exists).
     pub fn mkfifo(&self, name: &str) -> io::Result<PathBuf> {
         let path = self.path().join(name);
-        mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| with_path("mkfifo", &path, e.into()))?;
+        make_fifo(&path)?;
         Ok(path)
     }
+}
+
+/// mkfifo(3) with mode exactly 0600, whatever the umask; fails if `path` exists.
+///
+/// mkfifo applies the umask, so under `umask 277` the FIFO would be 0400 and no writer could
+/// open it. chmod is not subject to the umask. Between the two calls the FIFO's mode can only
+/// be narrower than 0600, never wider, so no other user can open it in that window.
+pub fn make_fifo(path: &Path) -> io::Result<()> {
+    let owner_rw = Mode::S_IRUSR | Mode::S_IWUSR;
+    mkfifo(path, owner_rw).map_err(|e| with_path("mkfifo", path, e.into()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| with_path("chmod 600", path, e))
 }
 
 /// Removes the private directories that killed runs left in the temp dir (SIGKILL gives a

@@ -119,8 +119,12 @@ impl Tally {
             }
             _ => {
                 self.torn += 1;
+                if self.torn == 1 && self.shown < self.show {
+                    // Once per reader: what the runs in a torn line's description mean.
+                    println!("{me}: (in a TORN line, Ax4096 = 4096 bytes of A's fill in a row)");
+                }
                 self.print(me, || {
-                    format!("TORN line of {size} bytes: {}", describe_runs(&runs))
+                    format!("TORN line, {size} bytes: {}", describe_runs(&runs))
                 });
             }
         }
@@ -154,8 +158,13 @@ impl Tally {
         let lines = self.whole + self.torn + self.other;
         let s = if lines == 1 { "" } else { "s" };
         println!(
-            "{me}: EOF after {} bytes, {lines} line{s}: every writer has closed the FIFO",
+            "{me}: EOF after {} bytes, {lines} line{s}: no writer is left",
             self.bytes
+        );
+        // "other": a line with no fill to check, such as `echo hi > FIFO` writes.
+        println!(
+            "{me}: whole {}, torn {}, other {} (not from `fifo-demo write`)",
+            self.whole, self.torn, self.other
         );
         let mut per_writer: Vec<String> = self
             .writers
@@ -165,19 +174,11 @@ impl Tally {
         if self.more_writers > 0 {
             per_writer.push(format!("others {}", self.more_writers));
         }
+        if !per_writer.is_empty() {
+            println!("{me}: per writer: {}", per_writer.join(", "));
+        }
         println!(
-            "{me}: whole {}, torn {}, other {} (not in write's format); whole lines per writer: {}",
-            self.whole,
-            self.torn,
-            self.other,
-            if per_writer.is_empty() {
-                "none".to_string()
-            } else {
-                per_writer.join(", ")
-            }
-        );
-        println!(
-            "{me}: writer changes between whole lines: {}; interleavings inside lines: {}",
+            "{me}: writer changes between lines: {}; inside lines: {}",
             self.turns, self.interleavings
         );
     }
@@ -210,18 +211,18 @@ fn fill_runs(line: &[u8]) -> Vec<(u8, usize)> {
 fn describe_runs(runs: &[(u8, usize)]) -> String {
     let mut parts: Vec<String> = runs
         .iter()
-        .take(6)
+        .take(2)
         .map(|&(b, n)| format!("{}x{n}", char::from(b).escape_default()))
         .collect();
-    if runs.len() > 6 {
+    if runs.len() > 2 {
         parts.push(format!("... ({} runs)", runs.len()));
     }
     parts.join(" ")
 }
 
-/// A line as text, shortened to its first 40 bytes when long.
+/// A line as text, shortened to its first 24 bytes when long.
 fn preview(line: &[u8]) -> String {
-    let shown = &line[..line.len().min(40)];
+    let shown = &line[..line.len().min(24)];
     let dots = if line.len() > shown.len() { "..." } else { "" };
     format!("{:?}{dots}", String::from_utf8_lossy(shown))
 }

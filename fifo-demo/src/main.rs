@@ -52,6 +52,7 @@ mod interleaved_writes;
 mod lines;
 mod mkfifo;
 mod open_blocks;
+mod outlives;
 mod processes;
 mod removal;
 mod roles;
@@ -74,7 +75,9 @@ fn tour() -> plumbing::Result {
     interleaved_writes::run(&made.fifo, made.pipe_buf)?;
     // 5. EOF comes when the last writer closes
     eof::run(&made.fifo)?;
-    // 6. the FIFO is removed with its directory
+    // 6. the name outlives the process that made it
+    outlives::run(&made.dir)?;
+    // 7. the FIFO is removed with its directory
     removal::run(made.dir, &made.fifo)
 }
 
@@ -107,6 +110,10 @@ fn run(cli: Cli) -> plumbing::Result {
             };
             let indent = roles::indent(parent_pid);
             roles::write_role(&path, &line, count, interval_ms, indent)
+        }
+        Role::Make { path, parent_pid } => {
+            roles::die_with_tour(parent_pid)?;
+            roles::make_role(&path, roles::indent(parent_pid))
         }
     }
 }
@@ -163,6 +170,13 @@ enum Role {
         /// Pause between lines, 0..=60000 ms
         #[arg(long, default_value_t = 0, value_parser = value_parser!(u64).range(0..=60_000))]
         interval_ms: u64,
+        #[arg(long, hide = true)]
+        parent_pid: Option<u32>,
+    },
+    /// Make a FIFO at PATH, mode 0600 whatever the umask, and exit (like `mkfifo -m 600 PATH`)
+    Make {
+        /// Where to make it; fails if something exists there
+        path: PathBuf,
         #[arg(long, hide = true)]
         parent_pid: Option<u32>,
     },

@@ -31,11 +31,9 @@ pub fn run() -> plumbing::Result<MadeFifo> {
         .ok_or("pathconf PIPE_BUF: no limit reported")?;
     let pipe_buf = usize::try_from(pipe_buf)?;
     println!("   made {}", fifo.display());
-    println!(
-        "   stat: {}; the directory: {}",
-        describe_path(&fifo)?,
-        describe_path(dir.path())?
-    );
+    println!("   (\"the FIFO\" below)");
+    println!("   stat: {}", describe_path(&fifo)?);
+    println!("   its directory: {}", describe_path(dir.path())?);
     println!("   PIPE_BUF (pathconf): {pipe_buf} bytes, the largest write the kernel keeps whole");
     Ok(MadeFifo {
         dir,

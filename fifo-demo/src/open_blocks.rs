@@ -19,7 +19,14 @@ pub fn run(fifo: &Path) -> plumbing::Result {
         .custom_flags(OFlag::O_NONBLOCK.bits())
         .open(fifo)
     {
-        Err(e) => println!("   open(O_WRONLY|O_NONBLOCK) with no reader fails: {e}"),
+        Err(e) => {
+            println!("   no process has it open for reading yet, so");
+            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+            println!(
+                "   open(O_WRONLY|O_NONBLOCK) fails: {errno:?}, {}",
+                errno.desc()
+            );
+        }
         Ok(_) => println!("   open(O_WRONLY|O_NONBLOCK) succeeded: someone else has it open"),
     }
     let mut step = StepProcesses::new();

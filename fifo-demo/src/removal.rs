@@ -1,4 +1,4 @@
-//! Step 6: the FIFO's name lasts until it is removed; its owner, the private directory,
+//! Step 7: the FIFO's name lasts until it is removed; its owner, the private directory,
 //! removes it with the directory, and stat(2) then finds nothing.
 
 use std::fs;
@@ -7,11 +7,14 @@ use std::path::Path;
 use fifo_demo::FifoDir;
 
 pub fn run(dir: FifoDir, fifo: &Path) -> plumbing::Result {
-    println!("\n6. Removing the FIFO and its directory");
+    println!("\n7. Removing the FIFO and its directory");
     let dir_path = dir.path().to_path_buf();
     drop(dir);
     match fs::metadata(fifo) {
-        Err(e) => println!("   removed {}: stat now says: {e}", dir_path.display()),
+        Err(e) => {
+            println!("   removed the directory {}", dir_path.display());
+            println!("   stat of the FIFO now says: {e}");
+        }
         Ok(_) => return Err(format!("{} still exists after removal", fifo.display()).into()),
     }
     Ok(())

@@ -85,6 +85,18 @@ fn opened(result: io::Result<File>, call: &str, path: &Path) -> Result<File> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// `make`: mkfifo, then exit; the name stays.
+
+pub fn make_role(path: &Path, indent: &str) -> Result {
+    fifo_demo::make_fifo(path)?;
+    println!(
+        "{indent}maker {}: made the FIFO, mode 0600; exiting",
+        std::process::id()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // `write`: one write() per line.
 
 pub fn write_role(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str) -> Result {
@@ -126,16 +138,15 @@ pub fn write_role(path: &Path, line: &Line, count: u64, interval_ms: u64, indent
             format!("write {}: {e}{hint}", path.display())
         })?;
     }
-    let atomic = if largest <= pipe_buf {
-        "<= PIPE_BUF: atomic"
+    let pid = std::process::id();
+    let calls = if count == 1 { "write()" } else { "write()s" };
+    println!("{me}: open waited {:.1} ms", millis_f64(waited));
+    println!("{indent}writer {pid}: {total} bytes in {count} {calls} of up to {largest} bytes");
+    if largest <= pipe_buf {
+        println!("{indent}writer {pid}: {largest} <= PIPE_BUF ({pipe_buf}): each write() atomic");
     } else {
-        "> PIPE_BUF: not atomic"
-    };
-    let calls = if count == 1 { "call" } else { "calls" };
-    println!(
-        "{me}: open waited {:.1} ms; wrote {total} bytes in {count} write() {calls} of up to {largest} bytes ({atomic})",
-        millis_f64(waited)
-    );
+        println!("{indent}writer {pid}: {largest} > PIPE_BUF ({pipe_buf}): writes may be split");
+    }
     Ok(())
 }
 
@@ -145,15 +156,12 @@ pub fn write_role(path: &Path, line: &Line, count: u64, interval_ms: u64, indent
 pub fn read_role(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
     let me = format!("{indent}reader {}", std::process::id());
     check_is_fifo(path)?;
-    println!(
-        "{me}: open({}, O_RDONLY) blocks until a writer opens it",
-        path.display()
-    );
+    println!("{me}: open(O_RDONLY) blocks until a writer opens the FIFO");
     let start = Instant::now();
     // Blocks in the kernel until a writer arrives. Ctrl-C still ends it (default action).
     let mut fifo = opened(File::open(path), "open O_RDONLY", path)?;
     println!(
-        "{me}: open returned after {:.1} ms: a writer has opened the other end",
+        "{me}: open returned after {:.1} ms: a writer opened its end",
         millis_f64(start.elapsed())
     );
     if delay_ms > 0 {
@@ -199,9 +207,10 @@ fn report_buffer(fifo: &File, path: &Path, me: &str) -> Result {
     let capacity =
         fcntl(fifo, FcntlArg::F_GETPIPE_SZ).map_err(|e| format!("fcntl F_GETPIPE_SZ: {e}"))?;
     println!(
-        "{me}: fstat says type {}, size {} bytes, while {waiting} of {capacity} bytes wait in the kernel buffer",
+        "{me}: fstat says type {}, size {} bytes",
         file_type(&meta),
         meta.len()
     );
+    println!("{me}: FIONREAD: {waiting} of {capacity} bytes wait in the kernel buffer");
     Ok(())
 }

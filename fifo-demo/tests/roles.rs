@@ -6,6 +6,7 @@ mod common;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ fn role(args: &[&str]) -> Command {
 
 /// Reads the child's stdout until a line contains `marker` (the reader has got data).
 fn wait_for_line(child: &mut Child, marker: &str) -> BufReader<std::process::ChildStdout> {
+    let _bounded = KillAfter::new(child, Duration::from_secs(10));
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains(marker) {
@@ -53,7 +55,7 @@ fn two_terminals_as_the_header_says() {
         "3",
     ]));
     assert!(writer.status.success(), "{}", text(&writer.stderr));
-    let out = reader.wait_with_output().unwrap();
+    let out = output_within(reader, Duration::from_secs(10), "the reader");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for seq in 1..=3 {
@@ -69,11 +71,11 @@ fn two_terminals_as_the_header_says() {
         .unwrap()
         .write_all(b"temperature: 17\n")
         .unwrap();
-    let stdout = text(&reader.wait_with_output().unwrap().stdout);
+    let stdout = text(&output_within(reader, Duration::from_secs(10), "the reader").stdout);
     assert!(stdout.contains("got \"temperature: 17\""), "{stdout}");
     assert_eq!(numbers_after(&stdout, ", other "), [1.0]);
     assert!(
-        stdout.contains("other 1 (not in write's format)"),
+        stdout.contains("other 1 (not from `fifo-demo write`)"),
         "{stdout}"
     );
 }
@@ -232,7 +234,7 @@ fn reader_killed_writer_exits_within_2s() {
     send(&reader, Signal::SIGKILL);
     reader.wait().unwrap();
     let status = wait_for(&mut writer, Duration::from_secs(2)).expect("writer still running");
-    let stderr = text(&writer.wait_with_output().unwrap().stderr);
+    let stderr = text(&output_within(writer, Duration::from_secs(5), "the writer").stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -242,19 +244,36 @@ fn reader_killed_writer_exits_within_2s() {
 }
 
 #[test]
-fn roles_blocked_in_open_end_on_sigint_and_sigterm() {
+fn roles_blocked_in_open_end_on_every_stop_signal() {
     let dir = TestDir::new("blocked-open");
     let fifo = dir.0.join("fifo");
     mkfifo(&fifo);
     let path = fifo.to_str().unwrap();
-    let cases: [(&[&str], Signal); 4] = [
-        (&["read", path], Signal::SIGINT),
-        (&["read", path], Signal::SIGTERM),
-        (&["write", path, "hi"], Signal::SIGINT),
-        (&["write", path, "hi"], Signal::SIGTERM),
-    ];
+    let (read, write): (&[&str], &[&str]) = (&["read", path], &["write", path, "hi"]);
+    let mut cases: Vec<(&[&str], Signal)> = Vec::new();
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        cases.push((read, signal));
+        cases.push((write, signal));
+    }
     for (args, signal) in cases {
-        let mut child = role(args).spawn().unwrap();
+        let mut command = role(args);
+        // SAFETY: setrlimit is async-signal-safe. SIGQUIT's default action dumps core.
+        unsafe {
+            command.pre_exec(|| {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
+                Ok(())
+            })
+        };
+        let mut child = command.spawn().unwrap();
         thread::sleep(Duration::from_millis(150)); // now blocked in open(): no other end
         send(&child, signal);
         let status = wait_for(&mut child, Duration::from_secs(2)).expect("still blocked");
@@ -294,11 +313,44 @@ fn reader_survives_random_bytes() {
     tx.write_all(&vec![b'B'; 5 << 20]).unwrap();
     tx.write_all(b"\nsensor #1 tail without newline").unwrap();
     drop(tx);
-    let out = reader.wait_with_output().unwrap();
+    let out = output_within(reader, Duration::from_secs(10), "the reader");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success() && stderr.is_empty(), "{stderr}");
     assert!(
         stdout.contains("have no newline") && stdout.contains("EOF after"),
+        "{stdout}"
+    );
+}
+
+/// The reader's tally, fed lines known to be whole, torn and foreign: its summary must count
+/// each kind, and agree with the TORN lines it printed.
+#[test]
+fn torn_lines_are_counted_as_torn() {
+    let dir = TestDir::new("torn");
+    let fifo = dir.0.join("fifo");
+    mkfifo(&fifo);
+    let reader = role(&["read", fifo.to_str().unwrap()]).spawn().unwrap();
+    let mut tx = OpenOptions::new().write(true).open(&fifo).unwrap();
+    let a = "A".repeat(100);
+    let (b40, a40) = ("B".repeat(40), "A".repeat(40));
+    let lines = [
+        format!("sensor A #1 {a}\n"),        // whole
+        format!("sensor A #2 {a40}{b40}\n"), // torn: B's fill inside A's line
+        format!("{b40}{a40}\n"),             // torn: no header, two writers' fill
+        "temperature: 17\n".to_string(),     // other: not in write's format
+        format!("sensor B #1 {b40}\n"),      // whole
+    ];
+    for line in &lines {
+        tx.write_all(line.as_bytes()).unwrap();
+    }
+    drop(tx);
+    let out = output_within(reader, Duration::from_secs(10), "the reader");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("whole 2, torn 2, other 1"), "{stdout}");
+    assert_eq!(stdout.matches("got TORN line").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("per writer: 'sensor A' 1, 'sensor B' 1"),
         "{stdout}"
     );
 }

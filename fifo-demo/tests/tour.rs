@@ -5,6 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
@@ -25,27 +26,28 @@ fn tour_prints_what_it_observed() {
 
     // 1. What stat saw of the FIFO and its private directory.
     assert!(stdout.contains(
-        "stat: type fifo, mode 0600, size 0 bytes; the directory: type directory, mode 0700"
+        "   stat: type fifo, mode 0600, size 0 bytes\n   its directory: type directory, mode 0700"
     ));
-    // 2. The reader's open() waited for the writer; the writer's found the reader there.
+    // 2. The reader's open() waited for the writer, started 300 ms later (most of that
+    // wait, never an upper bound); the writer's open found the reader there.
     let reader_open = numbers_after(&stdout, "open returned after ");
     let writer_open = numbers_after(&stdout, "open waited ");
     assert!(
-        reader_open[0] > writer_open[0],
+        reader_open[0] >= 250.0 && reader_open[0] > writer_open[0],
         "{reader_open:?} {writer_open:?}"
     );
     // Every reader saw data waiting in the kernel while the file's size was 0.
     let sizes = numbers_after(&stdout, "fstat says type fifo, size ");
-    let waiting = numbers_after(&stdout, " bytes, while ");
-    assert_eq!(sizes, vec![0.0; 4]);
+    let waiting = numbers_after(&stdout, "FIONREAD: ");
+    assert_eq!(sizes, vec![0.0; 5]);
     assert!(
-        waiting.len() == 4 && waiting.iter().all(|&n| n > 0.0),
+        waiting.len() == 5 && waiting.iter().all(|&n| n > 0.0),
         "{waiting:?}"
     );
 
     let whole = numbers_after(&stdout, ": whole ");
     let torn = numbers_after(&stdout, ", torn ");
-    let inside = numbers_after(&stdout, "interleavings inside lines: ");
+    let inside = numbers_after(&stdout, "; inside lines: ");
     let eof_bytes = numbers_after(&stdout, "EOF after ");
     // 3. 3 x 50 lines of PIPE_BUF bytes: all whole, 50 from each writer, none interleaved.
     assert_eq!((whole[1], torn[1], inside[1]), (150.0, 0.0, 0.0));
@@ -60,6 +62,10 @@ fn tour_prints_what_it_observed() {
     // 4. 2 x 2 lines of 25 x PIPE_BUF bytes: every byte arrives, and some lines are torn.
     assert_eq!(eof_bytes[2], 100.0 * pipe_buf);
     assert_eq!(whole[2] + torn[2], 4.0, "no newline lost or added");
+    // The summary agrees with the lines the reader printed (it shows all 4 in this step).
+    let step4 = section(&stdout, "4. ", "5. ");
+    let printed_torn = step4.matches("got TORN line").count();
+    assert_eq!(printed_torn as f64, torn[2], "{step4}");
     // Whether they interleave depends on scheduling: now and then one writer, refilling the
     // pipe from the other core, finishes before the other gets a turn. So when the tour saw
     // none, "they can interleave" is checked over up to 3 more runs of the same experiment.
@@ -71,11 +77,42 @@ fn tour_prints_what_it_observed() {
     let b = numbers_after(&stdout, "'sensor B' +")[0];
     let reader = numbers_after(&stdout, "the reader (after EOF) +")[0];
     // (Which writer leaves first is up to the scheduler on a loaded machine; EOF must wait
-    // for the later one either way.)
-    assert!(reader >= a.max(b), "A {a} B {b} reader {reader}");
-    // 6. Removed.
-    assert!(stdout.contains("stat now says: No such file or directory"));
+    // for the later one either way. The exits are seen by polling, a few ms apart at worst
+    // when two processes end together, hence the small allowance.)
+    assert!(reader + 20.0 >= a.max(b), "A {a} B {b} reader {reader}");
+    assert!(
+        reader >= a.min(b) + 100.0,
+        "EOF at the first writer's exit: A {a} B {b} reader {reader}"
+    );
+    // 6. The maker exited; its FIFO stayed and two new processes met through it.
+    let step6 = section(&stdout, "6. ", "7. ");
+    assert!(step6.contains("exited with status 0; its FIFO"), "{step6}");
+    assert!(
+        step6.contains("   stat: type fifo, mode 0600, size 0 bytes"),
+        "{step6}"
+    );
+    assert!(
+        step6.contains(r#"got "temperature: 42 #1" (19 bytes, whole)"#),
+        "{step6}"
+    );
+    assert!(
+        step6.contains("rm handoff; stat now says: No such file or directory"),
+        "{step6}"
+    );
+    // 7. Removed.
+    assert!(stdout.contains("stat of the FIFO now says: No such file or directory"));
     dir.assert_empty();
+}
+
+/// The lines of `out` from the one starting with `from` up to the one starting with `to`.
+fn section<'a>(out: &'a str, from: &str, to: &str) -> &'a str {
+    let start = out
+        .find(&format!("\n{from}"))
+        .unwrap_or_else(|| panic!("{from:?} in:\n{out}"));
+    let end = out[start..]
+        .find(&format!("\n{to}"))
+        .map_or(out.len(), |n| start + n);
+    &out[start..end]
 }
 
 /// Step 4's experiment by hand: two writers of 2 lines of `bytes` bytes (fill A and B) wait in
@@ -104,7 +141,7 @@ fn big_writes_interleavings(dir: &TestDir, bytes: usize) -> f64 {
     }
     std::fs::remove_file(&fifo).unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    numbers_after(&text(&out.stdout), "interleavings inside lines: ")[0]
+    numbers_after(&text(&out.stdout), "; inside lines: ")[0]
 }
 
 #[test]
@@ -153,9 +190,9 @@ fn two_tours_at_once_both_succeed() {
         .spawn()
         .unwrap();
     for child in [first, second] {
-        let out = child.wait_with_output().unwrap();
+        let out = output_within(child, Duration::from_secs(60), "a tour");
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(text(&out.stdout).contains("6. Removing the FIFO"));
+        assert!(text(&out.stdout).contains("7. Removing the FIFO"));
         assert!(
             !text(&out.stdout).contains("left by a killed run"),
             "removed the other's dir"
@@ -165,11 +202,14 @@ fn two_tours_at_once_both_succeed() {
 }
 
 #[test]
-fn sigint_and_sigterm_at_random_points_leave_nothing() {
+fn stop_signals_at_random_points_leave_nothing() {
     let mut rng = StdRng::seed_from_u64(seed());
+    // Ctrl-C, kill, the terminal closing, Ctrl-\\.
     for (i, signal) in [
         Signal::SIGINT,
         Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
         Signal::SIGINT,
         Signal::SIGTERM,
     ]
@@ -273,7 +313,7 @@ fn tour_runs_as_an_unprivileged_user() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stdout).contains("6. Removing the FIFO"));
+    assert!(text(&out.stdout).contains("7. Removing the FIFO"));
     dir.assert_empty();
 }
 
@@ -335,10 +375,82 @@ fn a_closed_stdout_ends_the_tour_cleanly() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap(); // and drop our end, as `head -1` does
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, Duration::from_secs(10), "the tour");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert_eq!(stderr, "", "a closed stdout ends quietly");
     assert_no_process_mentions(&dir.0, Duration::from_secs(2));
     dir.assert_empty();
+}
+
+/// Started as a daemon or a careless shell would: SIGCHLD ignored (waitpid would fail with
+/// ECHILD) and every signal blocked (Ctrl-C would not stop it). The tour resets both.
+#[test]
+fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
+    let dir = TestDir::new("dispositions");
+    let mut command = tour(&dir.0);
+    // SAFETY: signal and sigprocmask are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    let out = run(&mut command);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("7. Removing the FIFO"), "{stdout}");
+    dir.assert_empty();
+}
+
+/// Under any umask the FIFOs are exactly 0600 and the directory 0700 (a umask of 0277 would
+/// make a FIFO that no writer can open), and nothing is left behind.
+#[test]
+fn the_tour_works_under_any_umask() {
+    for mask in [0o277, 0o377, 0o777, 0o000] {
+        let dir = TestDir::new("umask");
+        let mut command = tour(&dir.0);
+        // SAFETY: umask is async-signal-safe and affects only the child.
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask);
+                Ok(())
+            })
+        };
+        let out = run(&mut command);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "umask {mask:03o}: {stderr}\n{stdout}");
+        assert!(
+            stdout.contains("   stat: type fifo, mode 0600, size 0 bytes\n   its directory: type directory, mode 0700"),
+            "umask {mask:03o}: {stdout}"
+        );
+        assert!(
+            section_has(&stdout, "6. ", "stat: type fifo, mode 0600"),
+            "umask {mask:03o}: {stdout}"
+        );
+        dir.assert_empty();
+    }
+}
+
+fn section_has(out: &str, from: &str, what: &str) -> bool {
+    section(out, from, "7. ").contains(what)
+}
+
+/// The tour is read in a terminal: every line fits in 80 columns.
+#[test]
+fn every_line_of_the_tour_fits_80_columns() {
+    let dir = TestDir::new("columns");
+    let out = run(tour(&dir.0).env("COLUMNS", "80"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for line in text(&out.stdout).lines() {
+        // The one path the tour prints, once, is as long as $TMPDIR makes it.
+        if line.starts_with("   made ") || line.starts_with("   removed the directory ") {
+            continue;
+        }
+        let width = line.chars().count();
+        assert!(width <= 80, "{width} columns: {line}");
+    }
 }

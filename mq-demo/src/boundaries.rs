@@ -11,7 +11,12 @@ use plumbing::Result;
 pub fn run(name: &str) -> Result {
     println!("\nStep 2. Boundaries: the same three writes through a pipe and through a queue");
     let writes = ["temperature: 42", "temperature: 43", "temperature: 44"];
-    println!("  writes: {writes:?}, {} bytes each", writes[0].len());
+    let quoted: Vec<String> = writes.iter().map(|w| format!("{w:?}")).collect();
+    println!(
+        "  writes: {} ({} bytes each)",
+        quoted.join(" "),
+        writes[0].len()
+    );
 
     let (pipe_r, pipe_w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
         .map_err(|e| format!("pipe2: {e}"))?;
@@ -20,7 +25,8 @@ pub fn run(name: &str) -> Result {
     }
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR | MQ_OFlag::O_NONBLOCK, 10, 64)?;
     queue.unlink()?; // this process holds the only descriptor it needs
-    println!("  queue {name}: 10 messages of up to 64 bytes; name unlinked at once");
+    println!("  queue {name}:");
+    println!("    10 messages of up to 64 bytes; name unlinked at once");
     for w in writes {
         queue
             .send(w.as_bytes(), 0)
@@ -45,32 +51,24 @@ pub fn run(name: &str) -> Result {
             Err(e) => return Err(queue.error("mq_receive", e).into()),
         }
     }
-    print_side_by_side(&pipe_reads, &queue_reads);
+    print_reads("pipe: read(1024 bytes), until EAGAIN", &pipe_reads);
+    print_reads("queue: mq_receive(1024 bytes), until EAGAIN", &queue_reads);
     println!(
-        "  observed: the pipe returned {} run(s) of bytes, the queue {} message(s): the queue kept the boundaries",
+        "  observed: the pipe returned {} run(s) of bytes, the queue {} message(s)",
         pipe_reads.len(),
         queue_reads.len()
     );
+    if queue_reads.len() == writes.len() && pipe_reads.len() < writes.len() {
+        println!("  (the queue kept each write whole and apart; the pipe merged them)");
+    }
     Ok(())
 }
 
-/// One row per read: what the pipe returned, then what the queue returned.
-fn print_side_by_side(pipe_reads: &[String], queue_reads: &[String]) {
-    println!(
-        "         {:<60} queue: mq_receive(1024 bytes)",
-        "pipe: read(1024 bytes)"
-    );
-    let show = |reads: &[String], i: usize| match reads.get(i) {
-        Some(r) => format!("{:>2} bytes {r:?}", r.len()),
-        None if i == reads.len() => "EAGAIN: empty".into(),
-        None => String::new(),
-    };
-    for i in 0..=pipe_reads.len().max(queue_reads.len()) {
-        println!(
-            "  read {} {:<60} {}",
-            i + 1,
-            show(pipe_reads, i),
-            show(queue_reads, i)
-        );
+/// One line per read: its length and bytes, then the EAGAIN that ended the reads.
+fn print_reads(title: &str, reads: &[String]) {
+    println!("  {title}");
+    for (i, r) in reads.iter().enumerate() {
+        println!("    read {}: {:>2} bytes {r:?}", i + 1, r.len());
     }
+    println!("    read {}: EAGAIN, empty", reads.len() + 1);
 }

@@ -35,13 +35,12 @@ const JOBS: [(u32, u32, &str); 6] = [
 ];
 
 pub fn run(name: &str, work: Duration) -> Result {
-    println!(
-        "\nStep 1. Job dispatch: a coordinator process sends Tasks with priorities; a worker process takes them"
-    );
+    println!("\nStep 1. Dispatch: a coordinator queues Tasks by priority; a worker takes them");
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 10, 256)?;
     // The worker inherits the descriptor across fork(), so nobody needs the name any more.
     queue.unlink()?;
-    println!("  queue {name}: 10 messages of up to 256 bytes, mode 0600; name unlinked at once");
+    println!("  queue {name}:");
+    println!("    10 messages of up to 256 bytes, mode 0600; name unlinked at once");
     for (priority, task_type, payload) in JOBS {
         let task = Task {
             task_type,
@@ -53,9 +52,10 @@ pub fn run(name: &str, work: Duration) -> Result {
         println!("  coordinator sent  prio {priority}  type {task_type}  {payload:?}");
     }
     println!(
-        "  all {} Tasks are queued before the worker starts, so the order below is the queue's, not a race",
+        "  all {} Tasks are queued before the worker starts, so the order below is",
         JOBS.len()
     );
+    println!("  the queue's, not a race");
     let coordinator = getpid();
     let mut worker = child::fork(|| run_worker(&queue, work, coordinator))?;
     let longest = work * JOBS.len() as u32 + Duration::from_secs(10);

@@ -15,15 +15,10 @@ const SIZE: usize = 64;
 const ROUND_TRIPS: usize = 1000;
 
 pub fn run() -> Result {
-    println!(
-        "\nStep 6. Both ways, and no EOF: mq_demo::duplex = one queue per direction + a liveness pipe"
-    );
-    println!(
-        "  (a queue never reports that the last sender is gone, so each side also holds the only"
-    );
-    println!(
-        "  write end of a pipe the other side polls: the kernel closes it when the process dies)"
-    );
+    println!("\nStep 6. Both ways, and no EOF: one queue per direction + a liveness pipe");
+    println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");
+    println!("  each side also holds the only write end of a pipe the other side polls:");
+    println!("  the kernel closes it when the process dies)");
     let (end, peer_end) = mq_demo::duplex(SIZE)?; // names already unlinked
     // fork() copies both ends. Each process closes the end that is not its own, or it would
     // hold the other's liveness pipe open itself.
@@ -47,9 +42,10 @@ pub fn run() -> Result {
         }
     }
     println!(
-        "  {ROUND_TRIPS} round trips of {SIZE}-byte messages with the echo process (pid {}); every byte checked",
+        "  {ROUND_TRIPS} round trips of {SIZE}-byte messages with the echo process (pid {}),",
         echo.pid()
     );
+    println!("  every byte checked");
 
     echo.signal(Signal::SIGKILL)?;
     let start = Instant::now();
@@ -57,7 +53,7 @@ pub fn run() -> Result {
     let waited = start.elapsed();
     echo.wait(Duration::from_secs(2))?;
     println!(
-        "  then killed it with SIGKILL and called read(): {n} bytes (EOF) after {}, instead of waiting forever",
+        "  killed it with SIGKILL, then read(): {n} bytes (EOF) after {}, not a hang",
         format_duration(waited)
     );
     Ok(())

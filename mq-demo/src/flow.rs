@@ -17,7 +17,8 @@ pub fn run(name: &str) -> Result {
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 3, 64)?;
     let nonblocking = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
     queue.unlink()?; // both descriptors are open; the forked worker below inherits them
-    println!("  queue {name}: name unlinked once both descriptors were open");
+    println!("  queue {name}:");
+    println!("    name unlinked once both descriptors were open");
     for i in 1..=3 {
         queue
             .send(format!("temperature: {}", 40 + i).as_bytes(), 0)
@@ -33,15 +34,16 @@ pub fn run(name: &str) -> Result {
     let start = Instant::now();
     let result = nonblocking.send(b"temperature: 44", 0);
     println!(
-        "  O_NONBLOCK descriptor: mq_send -> {} after {} (nothing sent)",
+        "  O_NONBLOCK descriptor: mq_send -> {} after {}",
         format_outcome(result),
         format_duration(start.elapsed())
     );
 
     let start = Instant::now();
     let result = queue.send_timeout(b"temperature: 44", 0, Duration::from_millis(300));
+    println!("  blocking descriptor: mq_timedsend with a 300 ms deadline");
     println!(
-        "  blocking descriptor: mq_timedsend, 300 ms deadline -> {} after {}",
+        "    -> {} after {}",
         format_outcome(result),
         format_duration(start.elapsed())
     );
@@ -69,8 +71,11 @@ fn sender_woken_by_a_worker(queue: &Queue) -> Result {
     let blocked = start.elapsed();
     check_ended(worker.wait(Duration::from_secs(10))?, "worker")?;
     println!(
-        "  blocking descriptor again, worker (pid {}) takes one message after 200 ms: mq_timedsend -> {} after {}",
-        worker.pid(),
+        "  blocking descriptor again; a worker (pid {}) takes one message after",
+        worker.pid()
+    );
+    println!(
+        "    200 ms: mq_timedsend -> {} after {}",
         format_outcome(result),
         format_duration(blocked)
     );
@@ -94,8 +99,9 @@ fn empty_queue_times_out(queue: &Queue) -> Result {
     }
     let start = Instant::now();
     let result = queue.receive_timeout(&mut buf, Duration::from_millis(300));
+    println!("  drained {drained} messages; mq_timedreceive on the empty queue, 300 ms");
     println!(
-        "  drained {drained} messages; mq_timedreceive on the empty queue, 300 ms deadline -> {} after {}",
+        "    deadline -> {} after {}",
         format_outcome(result.map(drop)),
         format_duration(start.elapsed())
     );

@@ -1,7 +1,8 @@
 //! POSIX message queues (mq_overview(7)) as a small library: the queue owner, the limits read
 //! from /proc, the `Task` wire format, and the duplex endpoints that `compare` measures. One
 //! file each, beside the tour's steps in src/: queue_names.rs, queue_limits.rs, queue.rs,
-//! task.rs and endpoints.rs.
+//! task.rs and endpoints.rs. System V queues, their older sibling with message types and
+//! integer keys, are in sysv.rs, and their duplex endpoints in sysv_endpoints.rs.
 //!
 //! Linux only: here a queue descriptor is a file descriptor, so it can be poll()ed, and the
 //! limits live under /proc/sys/fs/mqueue. The tour's steps (src/main.rs lists them) use these
@@ -12,12 +13,15 @@ mod endpoints;
 mod queue;
 mod queue_limits;
 mod queue_names;
+pub mod sysv;
+mod sysv_endpoints;
 mod task;
 
 pub use endpoints::{End, duplex};
 pub use queue::Queue;
 pub use queue_limits::{check_size, msg_max, msgsize_max, queues_max, rlimit_msgqueue};
 pub use queue_names::{NAME_MAX, check_name, remove_stale_queues, unique_name};
+pub use sysv_endpoints::{SysvEnd, sysv_duplex};
 pub use task::{TASK_HEADER_LEN, TASK_VERSION, Task, TaskError};
 
 /// This mechanism's row of the lecture's design-space table, as (column, value) pairs in the
@@ -29,4 +33,15 @@ pub const DESIGN_ROW: [(&str, &str); 6] = [
     ("naming", "/name (mqueue fs)"),
     ("coordination", "kernel blocks and wakes"),
     ("persistence", "until mq_unlink or reboot"),
+];
+
+/// The System V queue's row: the same kernel copy, but messages chosen by type, and a
+/// system-wide integer key instead of a name.
+pub const SYSV_ROW: [(&str, &str); 6] = [
+    ("data", "copy through kernel"),
+    ("structure", "messages, by type"),
+    ("direction", "bidirectional"),
+    ("naming", "integer key (ftok)"),
+    ("coordination", "kernel blocks and wakes"),
+    ("persistence", "until IPC_RMID or reboot"),
 ];

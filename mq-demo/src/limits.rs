@@ -1,43 +1,84 @@
 //! Step 5, limits: the largest message, the longest queue and the bytes all of a user's queues
-//! may reserve, each exceeded once and refused with an error that names the limit and its knob.
+//! may reserve, each exceeded once. The kernel answers (its errno is printed as it came), and
+//! each answer is explained with the knob that sets the limit.
 #![cfg(target_os = "linux")]
 
 use mq_demo::{Queue, msg_max, msgsize_max, queues_max, rlimit_msgqueue};
-use nix::mqueue::MQ_OFlag;
+use nix::errno::Errno;
+use nix::mqueue::{MQ_OFlag, MqAttr, mq_attr_member_t, mq_close, mq_open, mq_unlink};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::stat::Mode;
 use plumbing::Result;
 
 use crate::report::format_outcome;
 
+const KNOBS: &str = "/proc/sys/fs/mqueue";
+
 pub fn run(name: &str) -> Result {
     let (size_max, count_max) = (msgsize_max()?, msg_max()?);
+    println!("\nStep 5. Limits on this machine ({KNOBS}, RLIMIT_MSGQUEUE)");
     println!(
-        "\nStep 5. Limits on this machine: /proc/sys/fs/mqueue/msgsize_max {size_max}, msg_max {count_max}, queues_max {}; RLIMIT_MSGQUEUE {} bytes",
-        queues_max()?,
+        "  msgsize_max {size_max} bytes, msg_max {count_max} messages, queues_max {}",
+        queues_max()?
+    );
+    println!(
+        "  RLIMIT_MSGQUEUE {} bytes, for all of this user's queues",
         rlimit_msgqueue()?
     );
-    // Root (CAP_SYS_RESOURCE) may exceed msgsize_max and msg_max, so Queue::create checks them
-    // itself: the demo refuses the same queues for everybody.
-    if nix::unistd::geteuid().is_root() {
+    println!("  each attempt below uses the name {name}");
+    let root = nix::unistd::geteuid().is_root();
+    for (maxmsg, msgsize, knob, limit, wanted) in [
+        (1, size_max + 1, "msgsize_max", size_max, size_max + 1),
+        (count_max + 1, 64, "msg_max", count_max, count_max + 1),
+    ] {
+        let result = try_create(name, maxmsg, msgsize);
         println!(
-            "  (running as root: the kernel would allow the first two; mq-demo refuses them as it would for a user)"
+            "  mq_open, maxmsg {maxmsg}, msgsize {msgsize} -> {}",
+            created_or(result)
         );
-    }
-    for (maxmsg, msgsize) in [(1, size_max + 1), (count_max + 1, 64)] {
-        match Queue::create(name, MQ_OFlag::O_RDWR, maxmsg, msgsize) {
-            Ok(_) => println!("  create maxmsg {maxmsg}, msgsize {msgsize}: created (unexpected)"),
-            Err(e) => println!("  create maxmsg {maxmsg}, msgsize {msgsize}: refused: {e}"),
+        match result {
+            Err(Errno::EINVAL) => {
+                println!("    the kernel's EINVAL: {wanted} > {knob} ({limit});");
+                println!("    raise it as root: sysctl fs.mqueue.{knob}={wanted}");
+            }
+            Ok(()) if root => {
+                println!("    (root: CAP_SYS_RESOURCE lifts {knob}, {limit}; queue removed)");
+            }
+            _ => {}
         }
     }
 
     let queue = Queue::create(name, MQ_OFlag::O_RDWR | MQ_OFlag::O_NONBLOCK, 1, 64)?;
     let result = queue.send(&[b'x'; 65], 0);
     println!(
-        "  send 65 bytes to a queue whose msgsize is 64: mq_send -> {}",
+        "  mq_send of 65 bytes, queue msgsize 64 -> {}",
         format_outcome(result)
     );
     drop(queue);
     rlimit_refuses(name)
+}
+
+/// "created", or the errno and its meaning.
+fn created_or(result: nix::Result<()>) -> String {
+    match result {
+        Ok(()) => "created".into(),
+        Err(e) => format_outcome(Err(e)),
+    }
+}
+
+/// What the kernel answers to mq_open(O_CREAT | O_EXCL) with these attributes; a queue it
+/// creates is removed at once. (Queue::create would check the knobs first, for everybody.)
+fn try_create(name: &str, maxmsg: usize, msgsize: usize) -> nix::Result<()> {
+    let attr = MqAttr::new(
+        0,
+        maxmsg as mq_attr_member_t,
+        msgsize as mq_attr_member_t,
+        0,
+    );
+    let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR;
+    let mqd = mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, Some(&attr))?;
+    mq_unlink(name)?;
+    mq_close(mqd)
 }
 
 /// The per-user byte budget: lowers this process's soft limit for one mq_open, then restores it.
@@ -46,16 +87,17 @@ fn rlimit_refuses(name: &str) -> Result {
         getrlimit(Resource::RLIMIT_MSGQUEUE).map_err(|e| format!("getrlimit: {e}"))?;
     setrlimit(Resource::RLIMIT_MSGQUEUE, 4096, hard)
         .map_err(|e| format!("setrlimit RLIMIT_MSGQUEUE: {e}"))?;
-    let result = Queue::create(name, MQ_OFlag::O_RDWR, 10, 1024);
+    let result = try_create(name, 10, 1024);
     setrlimit(Resource::RLIMIT_MSGQUEUE, soft, hard)
         .map_err(|e| format!("setrlimit RLIMIT_MSGQUEUE: {e}"))?;
-    match result {
-        Ok(_) => println!(
-            "  RLIMIT_MSGQUEUE lowered to 4096 bytes, create 10 x 1024: created (unexpected)"
-        ),
-        Err(e) => {
-            println!("  RLIMIT_MSGQUEUE lowered to 4096 bytes, create 10 x 1024: refused: {e}")
-        }
+    println!("  RLIMIT_MSGQUEUE lowered to 4096 bytes for one call:");
+    println!(
+        "  mq_open, maxmsg 10, msgsize 1024 -> {}",
+        created_or(result)
+    );
+    if result == Err(Errno::EMFILE) {
+        println!("    10 x 1024 bytes do not fit in RLIMIT_MSGQUEUE (4096 bytes);");
+        println!("    raise it with ulimit -q or prlimit --msgqueue");
     }
     Ok(())
 }

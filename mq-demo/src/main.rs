@@ -11,7 +11,8 @@
 //! 1 `dispatch` (coordinator and worker processes, Tasks by priority; `--work-ms 200` makes the
 //! worker slow enough to watch), 2 `boundaries` (pipe vs queue), 3 `persistence`, 4 `flow`
 //! (full queue, O_NONBLOCK, timeouts), 5 `limits`, 6 `duplex` (both ways, and noticing a dead
-//! peer, which a queue alone cannot), 7 `mpsc` (the thread analog).
+//! peer, which a queue alone cannot), 7 `mpsc` (the thread analog), 8 `by-type` (a System V
+//! queue: a system-wide key, messages chosen by type).
 //!
 //! Persistence by hand, one process per operation, TLPI style (pmsg_create, pmsg_send, ...;
 //! these subcommands live in src/persistence.rs, beside the step that runs them):
@@ -41,6 +42,7 @@
 //! `cargo run -p mq-demo --example NAME`.
 
 mod boundaries;
+mod by_type;
 mod dispatch;
 mod duplex;
 mod flow;
@@ -65,7 +67,8 @@ fn tour() -> plumbing::Result {
     flow::run(&names[3])?; // 4. full queue, O_NONBLOCK, timeouts
     limits::run(&names[4])?; // 5. the /proc limits and RLIMIT_MSGQUEUE
     duplex::run()?; // 6. both ways, and a dead peer noticed
-    mpsc::run()?; // 7. the thread analog; last, as it starts threads and the steps above fork
+    mpsc::run()?; // 7. the thread analog; after the steps that fork, as it starts threads
+    by_type::run()?; // 8. System V: a key, and messages chosen by type
     let gone = names.iter().filter(|name| gone(name)).count();
     println!(
         "\nDone. mq_open gives ENOENT for {gone} of the {} names used: nothing is left behind.",
@@ -118,6 +121,8 @@ enum Command {
     Duplex,
     /// Step 7: std::sync::mpsc, the in-process analog
     Mpsc,
+    /// Step 8: a System V queue: a key from ftok, messages chosen by type
+    ByType,
     /// Create a queue that outlives this process (mode 0600, fails if the name exists)
     Create {
         /// Name of the new queue: '/' then 1 to 255 characters, no other '/' (e.g. /jobs)
@@ -202,6 +207,7 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Limits => limits::run(&new_name()),
         Command::Duplex => duplex::run(),
         Command::Mpsc => mpsc::run(),
+        Command::ByType => by_type::run(),
         Command::Create {
             name,
             maxmsg,

@@ -9,9 +9,7 @@ use mq_demo::Task;
 use plumbing::Result;
 
 pub fn run() -> Result {
-    println!(
-        "\nStep 7. The mpsc analog: threads, typed Tasks, the same boundaries (but FIFO, no priorities)"
-    );
+    println!("\nStep 7. The mpsc analog: threads, typed Tasks kept whole, FIFO (no priorities)");
     let (tx, rx) = channel();
     let sender = thread::spawn(move || {
         for (task_type, payload) in [
@@ -40,8 +38,7 @@ pub fn run() -> Result {
         );
     }
     sender.join().map_err(|_| "mpsc sender thread panicked")?;
-    println!(
-        "  observed: {count} Tasks arrived as whole values, in sending order; no encoding, no kernel"
-    );
+    println!("  observed: {count} Tasks arrived as whole values, in sending order;");
+    println!("  no encoding, no kernel");
     Ok(())
 }

@@ -24,9 +24,9 @@ impl Drop for NameGuard<'_> {
 }
 
 pub fn run(name: &str) -> Result {
-    println!(
-        "\nStep 3. Persistence: each operation is a separate mq-demo process that exits; only the name links them"
-    );
+    println!("\nStep 3. Persistence: each operation is a separate mq-demo process that exits;");
+    println!("  only the queue's name links them. The name, called $Q below:");
+    println!("    {name}");
     let _guard = NameGuard(name);
     let runs: [&[&str]; 7] = [
         &["create", name],
@@ -43,6 +43,8 @@ pub fn run(name: &str) -> Result {
             .map(|a| {
                 if a.contains(' ') {
                     format!("{a:?}")
+                } else if *a == name {
+                    "$Q".to_string()
                 } else {
                     a.to_string()
                 }
@@ -52,7 +54,7 @@ pub fn run(name: &str) -> Result {
         // The operations never block, so they end in milliseconds.
         let (ok, output) = child::run_this(args, Duration::from_secs(10))?;
         for line in output.lines() {
-            println!("      {line}");
+            print_wrapped(&line.replace(name, "$Q"), "      ", "        ");
         }
         let last = i == runs.len() - 1; // only the final `attr` should fail: the name is gone
         if ok == last {
@@ -65,10 +67,32 @@ pub fn run(name: &str) -> Result {
         }
     }
     println!(
-        "  observed: {} processes came and went; the messages waited in the kernel until `receive`, and after `unlink` the name is gone",
+        "  observed: {} processes came and went; the messages waited in the kernel",
         runs.len()
     );
+    println!("  until `receive`, and after `unlink` the name is gone");
     Ok(())
+}
+
+/// Prints `text` in lines of at most 80 characters, broken at spaces: the first line after
+/// `first`, the others after `rest`.
+fn print_wrapped(text: &str, first: &str, rest: &str) {
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split(' ') {
+        let fits = line.chars().count() + 1 + word.chars().count() <= 80;
+        if !empty && !fits {
+            println!("{line}");
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    println!("{line}");
 }
 
 /// `mq-demo create NAME`: a queue that outlives this process.

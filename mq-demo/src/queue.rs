@@ -10,7 +10,7 @@ use nix::mqueue::{
     MQ_OFlag, MqAttr, MqdT, mq_attr_member_t, mq_close, mq_getattr, mq_open, mq_receive, mq_send,
     mq_timedreceive, mq_unlink,
 };
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod};
 use nix::sys::time::TimeSpec;
 use nix::time::{ClockId, clock_gettime};
 
@@ -27,7 +27,7 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Creates a new queue exclusively (O_CREAT | O_EXCL, mode 0600) holding at most `maxmsg`
+    /// Creates a new queue exclusively (O_CREAT | O_EXCL, mode exactly 0600 whatever the umask) holding at most `maxmsg`
     /// messages of `msgsize` bytes, after checking both against /proc. Drop removes the name.
     pub fn create(name: &str, flags: MQ_OFlag, maxmsg: usize, msgsize: usize) -> io::Result<Queue> {
         check_size(maxmsg, msgsize)?;
@@ -41,12 +41,16 @@ impl Queue {
         let mode = Mode::S_IRUSR | Mode::S_IWUSR;
         let mqd = mq_open(name, flags, mode, Some(&attr))
             .map_err(|e| open_error(name, e, Some((maxmsg, msgsize))))?;
-        Ok(Queue {
+        let queue = Queue {
             mqd: Some(mqd),
             name: name.into(),
             msgsize,
             unlink_on_drop: true,
-        })
+        };
+        // mq_open applies the umask (0277 would leave 0400); fchmod does not. On Linux a queue
+        // descriptor is a file descriptor of the mqueue file system.
+        fchmod(queue.as_fd(), mode).map_err(|e| queue.error("fchmod 0600", e))?;
+        Ok(queue)
     }
 
     /// Opens an existing queue. Drop only closes it: the name belongs to whoever created it.

@@ -251,19 +251,20 @@ fn interrupted_runs_leave_no_queue_and_no_process() {
     assert!(run(&["unlink", &q]).status.success());
 }
 
-/// Reads `child`'s stdout up to the first line starting with `prefix`; returns the rest of
-/// that line. Kills and reaps the child if its output ends first.
-fn read_until(child: &mut Child, stdout: &mut impl BufRead, prefix: &str) -> String {
-    let mut line = String::new();
+/// Reads `child`'s stdout up to the first line starting with `prefix`; returns everything
+/// read, and the rest of that line. Kills and reaps the child if its output ends first.
+fn read_until(child: &mut Child, stdout: &mut impl BufRead, prefix: &str) -> (String, String) {
+    let mut seen = String::new();
     loop {
-        line.clear();
-        if stdout.read_line(&mut line).unwrap() == 0 {
+        let start = seen.len();
+        if stdout.read_line(&mut seen).unwrap() == 0 {
             let _ = child.kill();
             let _ = child.wait();
             panic!("output ended before a line starting with {prefix:?}");
         }
-        if let Some(rest) = line.trim().strip_prefix(prefix) {
-            return rest.to_owned();
+        if let Some(rest) = seen[start..].trim().strip_prefix(prefix) {
+            let rest = rest.to_owned();
+            return (seen, rest);
         }
     }
 }
@@ -276,7 +277,7 @@ fn interrupted_at_known_moments_leaves_nothing() {
         (&["persistence"], "$ mq-demo send"),
         (&["dispatch", "--work-ms", "100"], "took"),
         (&["flow"], "O_NONBLOCK descriptor"),
-        (&["duplex"], "(a queue never"),
+        (&["duplex"], "(mq_demo::duplex."),
         (&[], "Step 3."),
     ];
     for (args, prefix) in moments {
@@ -285,7 +286,7 @@ fn interrupted_at_known_moments_leaves_nothing() {
             let mut child = spawn(args, &tag);
             let pid = child.id();
             let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            let mut seen = read_until(&mut child, &mut stdout, prefix);
+            let (mut seen, _) = read_until(&mut child, &mut stdout, prefix);
             signal(pid, sig);
             let status = wait_within(&mut child, Duration::from_secs(2));
             stdout.read_to_string(&mut seen).unwrap();
@@ -329,7 +330,7 @@ fn interrupted_at_known_moments_leaves_nothing() {
 fn start_dispatch(tag: &str) -> (Child, BufReader<std::process::ChildStdout>, u32) {
     let mut child = spawn(&["dispatch", "--work-ms", "300"], tag);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let rest = read_until(&mut child, &mut stdout, "worker (pid ");
+    let (_, rest) = read_until(&mut child, &mut stdout, "worker (pid ");
     let worker = rest.split(')').next().unwrap().parse().unwrap();
     (child, stdout, worker)
 }
@@ -394,8 +395,9 @@ fn a_run_after_a_sigkilled_run_succeeds() {
     let tag = unique_tag();
     let mut child = spawn(&["persistence"], &tag);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let rest = read_until(&mut child, &mut stdout, "created ");
-    let stale = rest.split(':').next().unwrap().to_owned();
+    // The step prints its queue's name once, then calls it $Q.
+    let (seen, _) = read_until(&mut child, &mut stdout, "created $Q");
+    let stale = printed_names(child.id(), &seen).pop().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -412,10 +414,9 @@ fn a_run_after_a_sigkilled_run_succeeds() {
     }
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     if listed {
-        assert!(
-            cleaned && stdout.contains(&format!("removed {stale}: left by a run that was killed")),
-            "{stdout}"
-        );
+        // Another test's tour, running at the same time, may be the one that removed it (and
+        // said so in its own output); what must hold is that the name is gone.
+        assert!(cleaned, "{stale} is still there:\n{stdout}");
     }
 }
 

@@ -19,7 +19,7 @@ pub fn broken_pipe() -> Result {
     drop(reader); // The only read end is gone.
     match writer.write_all(b"temperature: 42") {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-            println!("   4a. write() with no reader left failed: {e} (EPIPE)");
+            println!("   4a. write() with no reader left failed: EPIPE ({e})");
         }
         Err(e) => return Err(format!("write: expected EPIPE, got {e}").into()),
         Ok(()) => return Err("write into a pipe with no reader succeeded".into()),
@@ -38,10 +38,8 @@ pub fn broken_pipe() -> Result {
     })?;
     match child.wait(CHILD_LIMIT)? {
         WaitStatus::Signaled(_, Signal::SIGPIPE, _) => {
-            println!(
-                "   4b. a child with SIGPIPE's default action wrote the same bytes: \
-                 killed by SIGPIPE"
-            );
+            println!("   4b. a child with SIGPIPE's default action wrote the same bytes:");
+            println!("       killed by SIGPIPE");
             Ok(())
         }
         status => Err(format!(

@@ -36,12 +36,18 @@ pub fn bounded_buffer(pipe_size: Option<usize>) -> Result {
 
 fn measure_capacity() -> Result<usize> {
     let (_reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let reported = pipe_size(&writer)?;
-    let filled = fill_until_full(&writer)?;
-    println!(
-        "   3a. capacity: {filled} bytes went in before write() failed with EAGAIN; \
-         F_GETPIPE_SZ reports {reported}"
-    );
+    capacity("   3a. a new pipe", &writer)
+}
+
+/// Fills the pipe behind `writer` until the kernel says EAGAIN, and prints what went in
+/// beside what F_GETPIPE_SZ reports: the same measurement for a new pipe (3a) and a resized
+/// one (3d). Returns the bytes that went in.
+fn capacity(what: &str, writer: &PipeWriter) -> Result<usize> {
+    let reported = pipe_size(writer)?;
+    let filled = fill_until_full(writer)?;
+    println!("{what}: F_GETPIPE_SZ says {reported} bytes;");
+    println!("       {filled} bytes went in before write() failed with EAGAIN");
+    println!("       (the write end is non-blocking: \"full\" is an error, not a wait)");
     Ok(filled)
 }
 
@@ -72,17 +78,22 @@ fn pipe_size(fd: impl AsFd) -> Result<usize> {
 /// kernel, waits a little, then drains. The child reports how long its write() took.
 fn blocked_writer(capacity: usize) -> Result {
     let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let mut reader = Some(reader); // an Option, so that the child can close its copy
+    // An Option, so that the child can close its copy. Declared before the child, so that on
+    // an early return (a closed stdout) the child is killed before our read end closes:
+    // otherwise it would report the broken pipe that our leaving caused.
+    let mut reader = Some(reader);
     let to_write = capacity + 4096;
     let mut child = child::fork(|| {
         reader = None; // The child only writes.
         let started = Instant::now();
-        writer
-            .write_all(&vec![b'x'; to_write])
-            .map_err(|e| format!("write: {e}"))?;
+        match writer.write_all(&vec![b'x'; to_write]) {
+            // The tour keeps its read end open for as long as we live, so a broken pipe
+            // means it has died (stopped by a signal): nothing to report, nobody to read it.
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(()),
+            result => result.map_err(|e| format!("write: {e}"))?,
+        }
         println!(
-            "   3b. child: write() of {to_write} bytes returned after {} ms \
-             (blocked until the reader drained)",
+            "       writer: write() of {to_write} bytes returned after {} ms",
             started.elapsed().as_millis()
         );
         Ok(())
@@ -90,12 +101,15 @@ fn blocked_writer(capacity: usize) -> Result {
     // The parent only reads. Left open, its copy of the write end would keep read_to_end
     // below waiting after the child's copy is closed.
     drop(writer);
-    let mut reader = reader.ok_or("pipe: the read end is gone")?;
+    let reader = reader.as_mut().ok_or("pipe: the read end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!(
-        "   3b. writer {} wants to write {to_write} bytes into a {capacity}-byte \
-         pipe: it is asleep in the kernel ({wchan}); reader waits {} ms, then drains",
-        child.pid(),
+        "   3b. writer {} writes {to_write} bytes into the {capacity}-byte pipe:",
+        child.pid()
+    );
+    println!("       asleep in the kernel ({wchan})");
+    println!(
+        "       the reader waits {} ms, then drains",
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow reader.
@@ -111,33 +125,35 @@ fn blocked_writer(capacity: usize) -> Result {
 /// The child reads from an empty pipe; the parent confirms it is asleep, waits, then writes.
 fn blocked_reader() -> Result {
     let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let mut writer = Some(writer); // an Option, so that the child can close its copy
+    // An Option, so that the child can close its copy; declared before the child, so that the
+    // child is killed before our write end closes (see `blocked_writer`).
+    let mut writer = Some(writer);
     let mut child = child::fork(|| {
         writer = None; // The child only reads.
         let started = Instant::now();
         let mut buf = [0u8; 64];
         let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
         println!(
-            "   3c. child: read() on the empty pipe returned after {} ms with {n} bytes: {:?}",
+            "       reader: read() returned after {} ms with {n} bytes: {:?}",
             started.elapsed().as_millis(),
             String::from_utf8_lossy(&buf[..n])
         );
         Ok(())
     })?;
     drop(reader); // The parent only writes.
-    let mut writer = writer.ok_or("pipe: the write end is gone")?;
+    let pipe_in = writer.as_mut().ok_or("pipe: the write end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
+    println!("   3c. reader {} reads from the empty pipe:", child.pid());
+    println!("       asleep in the kernel ({wchan})");
     println!(
-        "   3c. reader {} is asleep in the kernel ({wchan}) on an empty pipe; \
-         writer waits {} ms, then writes",
-        child.pid(),
+        "       the writer waits {} ms, then writes",
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow writer.
-    writer
+    pipe_in
         .write_all(b"temperature: 42")
         .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
-    drop(writer);
+    drop(writer.take()); // closes our write end
     child.wait_ok(CHILD_LIMIT)
 }
 
@@ -155,7 +171,11 @@ fn wait_until_asleep(child: &mut Child) -> Result<String> {
         let state = procfs::state(pid).ok();
         let wchan = procfs::wchan(pid).unwrap_or_default();
         if state == Some('S') && wchan.contains("pipe") {
-            return Ok(format!("state S, wchan {wchan}"));
+            return Ok(format!("state S, in the kernel function {wchan}"));
+        }
+        // Some kernels hide wchan (it reads "0" or is missing): then state S must do.
+        if state == Some('S') && (wchan.is_empty() || wchan == "0") {
+            return Ok("state S; this kernel hides where (wchan)".to_string());
         }
         thread::sleep(Duration::from_millis(1));
     }
@@ -172,12 +192,9 @@ fn resize(requested: usize) -> Result {
              /proc/sys/fs/pipe-user-pages-soft pages in all"
         )
     })?;
-    let filled = fill_until_full(&writer)?;
     // The kernel rounds the request up to a power-of-two number of pages.
-    println!(
-        "   3d. F_SETPIPE_SZ({requested}): capacity {before} -> {after} bytes; \
-         filling it now took {filled} bytes"
-    );
+    println!("   3d. F_SETPIPE_SZ({requested}): the kernel resized it {before} -> {after}");
+    capacity("       the resized pipe", &writer)?;
     Ok(())
 }
 

@@ -24,11 +24,25 @@ pub fn cat_snippet() -> Result {
     let output = child
         .wait_with_output()
         .map_err(|e| format!("wait for cat: {e}"))?;
+    println!("   wrote \"temperature: 42\" into cat's stdin, then closed it");
     println!(
-        "   wrote \"temperature: 42\" into cat's stdin; cat printed {:?} ({} bytes) and {}",
+        "   cat printed {:?} ({} bytes) and {}",
         String::from_utf8_lossy(&output.stdout),
         output.stdout.len(),
-        output.status
+        describe_exit(output.status)
     );
     Ok(())
+}
+
+/// "exited with status 0", or how else it ended.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {
+            Ok(name) => format!("was killed by {name}"),
+            Err(_) => format!("was killed by signal {sig}"),
+        },
+        _ => status.to_string(),
+    }
 }

@@ -35,9 +35,12 @@ pub fn pipe_and_fork() -> Result {
     ];
     let mut written = 0;
     for sensor_reading in readings {
-        writer
-            .write_all(sensor_reading.as_bytes())
-            .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
+        if let Err(e) = writer.write_all(sensor_reading.as_bytes()) {
+            // The child has gone. Reaping it says how; a child that found our shared stdout
+            // closed (`| head`) ends the run quietly from inside `wait`.
+            let how = describe(child.wait(CHILD_LIMIT)?);
+            return Err(format!("write to child {}: {e}; the child {how}", child.pid()).into());
+        }
         written += sensor_reading.len();
     }
     println!(
@@ -67,15 +70,15 @@ fn read_until_eof(reader: &mut impl Read) -> Result {
         }
         total += n;
         reads += 1;
-        println!(
-            "   child  {}: read() returned {n} bytes: {:?}",
-            getpid(),
-            String::from_utf8_lossy(&buf[..n])
-        );
+        println!("   child  {}: read() returned {n} bytes:", getpid());
+        for line in buf[..n].split_inclusive(|&b| b == b'\n') {
+            println!("       {:?}", String::from_utf8_lossy(line));
+        }
     }
     // A pipe keeps no boundaries: three writes may arrive as one read, or as three.
+    let calls = if reads == 1 { "call" } else { "calls" };
     println!(
-        "   child: read() returned 0 (end-of-file) after {total} bytes in {reads} read() calls"
+        "   child: read() returned 0 (end-of-file) after {total} bytes in {reads} read() {calls}"
     );
     Ok(())
 }

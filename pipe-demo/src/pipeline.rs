@@ -53,9 +53,9 @@ pub fn pipeline(dir: Option<PathBuf>) -> Result {
         .current_dir(&dir)
         .output()
         .map_err(|e| format!("run sh: {e}"))?;
+    println!("   in {}:", dir.display());
     println!(
-        "   in {}: by hand (ls {}, grep {}, wc {}): {}; the shell: {}",
-        dir.display(),
+        "   by hand (ls {}, grep {}, wc {}): {}; the shell: {}",
         ls.id(),
         grep.id(),
         wc_id,

@@ -4,6 +4,8 @@
 //! here forks.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -50,22 +52,39 @@ fn members_left(pgid: u32) -> Vec<PathBuf> {
 fn interrupting_the_tour_leaves_no_process_behind() {
     let seed = std::process::id();
     println!("seed {seed}");
-    for (i, signal) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGINT]
-        .into_iter()
-        .enumerate()
-    {
+    // Ctrl-C, kill, the terminal closing, and Ctrl-\\.
+    let signals = [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ];
+    for (i, signal) in signals.into_iter().enumerate() {
         // A cheap reproducible spread of moments across the ~0.4 s tour.
         let delay_ms =
             u64::from((seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 7)) % 400);
-        let mut tour = Command::new(BIN)
-            .process_group(0)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(BIN);
+        command.process_group(0).stdout(Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe; no core file from SIGQUIT.
+        unsafe {
+            command.pre_exec(|| {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let mut tour = command.spawn().unwrap();
         let pgid = tour.id();
         thread::sleep(Duration::from_millis(delay_ms));
         kill(Pid::from_raw(i32::try_from(pgid).unwrap()), signal).unwrap();
+        let guard = common::KillAfter::new(&tour, Duration::from_secs(10));
         let status = tour.wait().unwrap();
+        drop(guard);
         // No stop flag: the signal's default action ends the tour at once (unless the tour
         // had already finished).
         assert!(
@@ -121,7 +140,7 @@ fn a_child_killed_mid_step_ends_the_tour_with_a_clear_error() {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    let out = tour.wait_with_output().unwrap();
+    let out = common::output_within(tour, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -149,7 +168,7 @@ fn run_until_stdout_closes(args: &[&str], marker: &str) -> (Output, Vec<PathBuf>
     }
     drop(tour.stdout.take());
     let pgid = tour.id();
-    let out = tour.wait_with_output().unwrap();
+    let out = common::output_within(tour, Duration::from_secs(10));
     (out, members_left(pgid))
 }
 
@@ -171,11 +190,13 @@ fn a_closed_stdout_ends_the_tour_quietly() {
 /// so, exit status 1, never a panic.
 #[test]
 fn a_full_stdout_is_one_clear_error() {
-    let out = Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("cat")
         .stdout(fs::File::create("/dev/full").unwrap())
-        .output()
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let out = common::output_within(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -198,4 +219,41 @@ fn a_closed_stdout_seen_by_a_child_ends_the_tour_quietly() {
         "a closed stdout must end the tour without a word"
     );
     assert_eq!(left, Vec::<PathBuf>::new(), "children left");
+}
+
+/// Started as a daemon or a careless shell would start it: SIGCHLD ignored (waitpid would
+/// fail with ECHILD) and every signal blocked. The tour resets both at start and runs as usual.
+#[test]
+fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
+    let mut command = Command::new(BIN);
+    // SAFETY: signal and sigprocmask are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    let out = common::output(&mut command);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("exited with status 0"), "{stdout}");
+    assert!(stdout.contains("killed by SIGPIPE"), "{stdout}");
+    assert!(stdout.contains("; the shell: "), "{stdout}");
+}
+
+/// `pipe-demo fork | head -3`: the child may be the first to find stdout closed, and then the
+/// parent's next write to it fails too. Either way the run ends quietly with 141.
+#[test]
+fn a_closed_stdout_in_step_2_ends_quietly_whoever_meets_it_first() {
+    for _ in 0..5 {
+        let (out, left) = run_until_stdout_closes(&["fork"], "forked child");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{stderr}");
+        assert_eq!(stderr, "", "a closed stdout must end the run without a word");
+        assert_eq!(left, Vec::<PathBuf>::new(), "children left");
+    }
 }

@@ -1,4 +1,4 @@
-//! Step 5 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
+//! Step 8 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
 //! Two processes each add 1 to one counter in shared memory N times, started together by a
 //! barrier in the same mapping: without synchronisation, with `fetch_add`, and with a lock.
 
@@ -17,33 +17,34 @@ use crate::units::millis;
 /// Step `step`: the lost-update demo, three ways, `increments` per process.
 pub fn lost_updates(step: usize, increments: u64) -> Result {
     let expected = 2 * increments;
-    println!(
-        "{step}. two processes each add 1 to a shared counter {increments} times \
-         (started together by a barrier in the mapping), expected {expected}:"
-    );
+    println!("{step}. two processes each add 1 to one shared counter {increments} times, started");
+    println!("   together by a barrier in the mapping; expected {expected}");
     let [a, b] = cpu::two_cpus()?;
     if a != b {
         println!("   (pinned to CPUs {a} and {b}: both count at the same time)");
     } else {
-        println!(
-            "   (one CPU, {a}: the two take turns, so an update is lost only when a process is \
-             preempted between its load and its store, which may be rare)"
-        );
+        println!("   (one CPU, {a}: the two take turns, so an update is lost only when a process");
+        println!("   is preempted between its load and its store, which may be rare)");
     }
     let methods = [
         (Method::LoadThenStore, "unsynchronized (load, then store)"),
         (Method::FetchAdd, "atomic fetch_add"),
         (Method::Mutex, "process-shared robust pthread mutex"),
     ];
+    println!("   lost = expected - counter; time: the slower process's; ns/inc: per increment");
+    println!(
+        "   {:<35} {:>9} {:>9} {:>10} {:>7}",
+        "", "counter", "lost", "time", "ns/inc"
+    );
     for (method, what) in methods {
         stop::check()?;
         let outcome = run(method, increments, [a, b])?;
         let lost = expected.saturating_sub(outcome.total);
         let per = outcome.elapsed.as_nanos() as f64 / increments as f64;
+        let time = millis(outcome.elapsed);
         println!(
-            "   {what:<38} counter = {} of {expected}, {lost} updates lost, {} ({per:.1} ns per increment)",
-            outcome.total,
-            millis(outcome.elapsed)
+            "   {what:<35} {:>9} {lost:>9} {time:>10} {per:>7.1}",
+            outcome.total
         );
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Step 4 of the tour: a name is global, so `read` may open an object another program made.
+//! Step 6 of the tour: a name is global, so `read` may open an object another program made.
 //! The header (and the size, checked before mapping) lets it refuse one instead of reading
 //! garbage: first an object of the right size full of someone else's bytes, then one of
 //! another size.
@@ -8,11 +8,11 @@ use std::io::Write;
 
 use nix::fcntl::OFlag;
 use nix::sys::mman::shm_open;
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod};
 use plumbing::{Result, stop};
 use shm_demo::{OBJECT_LEN, ShmName};
 
-use crate::persistence::{run_role, tour_name};
+use crate::persistence::{OBJ, quoted, run_role, tour_name};
 
 pub fn refused() -> Result {
     let name = tour_name();
@@ -23,6 +23,8 @@ pub fn refused() -> Result {
     )
     .map_err(|e| format!("shm_open {name}: {e}"))?;
     let _owner = ShmName::adopt(&name);
+    // 0600 whatever the umask: shm_open applied it to the mode above; fchmod does not.
+    fchmod(&fd, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| format!("fchmod {name}: {e}"))?;
     let mut file = fs::File::from(fd);
     let bytes: Vec<u8> = b"another program's data "
         .iter()
@@ -36,11 +38,13 @@ pub fn refused() -> Result {
     file.set_len(4096)
         .map_err(|e| format!("ftruncate {name}: {e}"))?;
     let (_, size) = run_role(&["read", &name])?;
-    println!(
-        "4. `shm-demo read` on another program's object refuses it instead of reading garbage:"
-    );
-    println!("   {OBJECT_LEN} bytes of text: \"{magic}\"");
-    println!("   4096 bytes:       \"{size}\"");
+    // The refusals without "shm-demo: NAME: " in front: the name is a second one, made here.
+    let reason = |line: &str| quoted(line, &name).replace(&format!("{OBJ}: "), "");
+    println!("6. `shm-demo read` refuses another program's object instead of reading");
+    println!("   garbage (a second object, made for this step). Given {OBJECT_LEN} bytes of text:");
+    println!("     {}", reason(&magic));
+    println!("   given 4096 bytes:");
+    println!("     {}", reason(&size));
     stop::check()?;
     Ok(())
 }

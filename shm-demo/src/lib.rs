@@ -11,6 +11,7 @@
 pub mod mapping;
 pub mod ring;
 pub mod sensor;
+mod sigbus;
 mod slots;
 mod waiting;
 pub mod zero_copy;

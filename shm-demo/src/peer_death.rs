@@ -1,4 +1,4 @@
-//! Step 8 of the tour: a peer SIGKILLed while the other side waits for it. Shared memory
+//! Step 11 of the tour: a peer SIGKILLed while the other side waits for it. Shared memory
 //! itself never tells anyone that a process died; the rings carry a liveness pipe beside the
 //! mapping (see `src/ring.rs`), and this step times how soon a waiting `read` notices.
 

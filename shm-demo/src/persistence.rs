@@ -1,4 +1,4 @@
-//! Steps 1, 2, 3 and 9 of the tour: a named object outlives the processes that use it. The
+//! Steps 3, 4, 5 and 12 of the tour: a named object outlives the processes that use it. The
 //! tour creates one, separate processes write and read it with the `write` and `read` roles
 //! below, and `shm_unlink` removes the name at the end.
 //!
@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::mman::shm_unlink;
+use nix::unistd::geteuid;
 use plumbing::{Result, child, names, stop};
+use shm_demo::sensor::whose;
 use shm_demo::{HEADER_LEN, SensorObject, ShmName};
 
 /// The tour's names are `/ipc-tour-shm-<pid>-<6 hex digits>` (30 characters at most); in
@@ -52,7 +54,8 @@ pub fn remove_stale_objects() {
     });
     for file in removed {
         let pid = names::tagged_pid(&file, PREFIX).unwrap_or(0);
-        println!("   (removed /dev/shm/{file}, left by a tour that was killed: pid {pid} is gone)");
+        println!("   (removed /dev/shm/{file}, left by a killed tour:");
+        println!("   its pid {pid} is gone)");
     }
 }
 
@@ -69,38 +72,36 @@ impl TourObject {
     }
 }
 
-/// Step 1: create the object under a new name, as `ls -l /dev/shm` shows it.
+/// Step 3: create the object under a new name, as `ls -l /dev/shm` shows it.
 pub fn create() -> Result<TourObject> {
     let name = tour_name();
     let object = SensorObject::create(&name)?;
     let owner = ShmName::adopt(&name);
     let (size, mode) = dev_shm(&name)?;
-    println!(
-        "1. shm_open(\"{name}\", O_CREAT|O_EXCL|O_RDWR, 0600) + ftruncate + mmap: \
-         /dev/shm{name} is {size} bytes, mode {mode:04o} ({HEADER_LEN}-byte header, then sensor_reading)"
-    );
+    println!("3. shm_open + fchmod + ftruncate + posix_fallocate + mmap made the object");
+    println!("   {name} (called {OBJ} below); /dev/shm shows it as");
+    println!("   {size} bytes, mode {mode:04o} (a {HEADER_LEN}-byte header, then sensor_reading)");
     stop::check()?;
     Ok(TourObject { object, owner })
 }
 
-/// Step 2: another process writes a reading and exits; our own mapping sees it.
+/// Step 4: another process writes a reading and exits; our own mapping sees it.
 pub fn written_elsewhere(tour: &TourObject) -> Result {
     let name = tour.name();
     let (ok, line) = run_role(&["write", name, "--temp", "42"])?;
     if !ok {
         return Err(format!("`shm-demo write {name}` failed: {line}").into());
     }
-    println!("2. a separate process ran `shm-demo write {name} --temp 42` and exited: \"{line}\"");
-    println!(
-        "   the tour's own mapping from step 1 shows temperature: {} too, without re-opening \
-         anything: both processes mapped the same physical page",
-        tour.object.reading().temp.load(Ordering::Acquire)
-    );
+    let temp = tour.object.access(|r| r.temp.load(Ordering::Acquire))?;
+    println!("4. another process ran `shm-demo write {OBJ} --temp 42` and exited:");
+    println!("   \"{}\"", quoted(&line, name));
+    println!("   the tour's own mapping from step 3 shows temperature: {temp} too, without");
+    println!("   re-opening anything: both processes mapped the same physical page");
     stop::check()?;
     Ok(())
 }
 
-/// Step 3: the writer is gone, the object is not; yet another process reads it.
+/// Step 5: the writer is gone, the object is not; yet another process reads it.
 pub fn outlives_its_writer(tour: &TourObject) -> Result {
     let name = tour.name();
     let (ok, line) = run_role(&["read", name])?;
@@ -108,25 +109,36 @@ pub fn outlives_its_writer(tour: &TourObject) -> Result {
         return Err(format!("`shm-demo read {name}` failed: {line}").into());
     }
     let (size, _) = dev_shm(name)?;
-    println!(
-        "3. the writer has exited; /dev/shm{name} is still there ({size} bytes), and another \
-         process ran `shm-demo read {name}`: \"{line}\""
-    );
+    println!("5. the writer has exited; the object is still in /dev/shm ({size} bytes), and");
+    println!("   another process ran `shm-demo read {OBJ}`:");
+    println!("   \"{}\"", quoted(&line, name));
     stop::check()?;
     Ok(())
 }
 
-/// Step 9: unmap and `shm_unlink`; the name is gone, and `read` says so.
+/// Step 12: unmap and `shm_unlink`; the name is gone, and `read` says so.
 pub fn unlinked(tour: TourObject) -> Result {
     let name = tour.name().to_owned();
     drop(tour); // munmap, then shm_unlink
     let gone = fs::metadata(format!("/dev/shm{name}")).is_err();
     let (_, line) = run_role(&["read", &name])?;
-    println!(
-        "9. shm_unlink(\"{name}\"): {} from /dev/shm; `shm-demo read {name}` now says: \"{line}\"",
-        if gone { "gone" } else { "STILL PRESENT" }
-    );
+    // The error's first clause; the rest is advice to create the object.
+    let error = quoted(&line, &name);
+    let error = error.split("; ").next().unwrap_or_default();
+    let state = if gone { "gone" } else { "STILL PRESENT" };
+    println!("12. shm_unlink({OBJ}): {state} from /dev/shm; `shm-demo read {OBJ}` now says:");
+    println!("   \"{error}\"");
     Ok(())
+}
+
+/// How the tour refers to its object after step 3 prints its name once, as a shell would.
+pub const OBJ: &str = "$OBJ";
+
+/// A role's line as the tour quotes it: without the program's name in front, and with the
+/// object's name as [`OBJ`], so that it fits the screen.
+pub fn quoted(line: &str, name: &str) -> String {
+    let line = line.strip_prefix("shm-demo: ").unwrap_or(line);
+    line.replace(name, OBJ)
 }
 
 /// Runs `shm-demo ARGS` as a separate process and returns whether it succeeded and its first
@@ -151,24 +163,25 @@ pub fn write_reading(name: &str, temp: i32) -> Result {
         Ok(object) => (object, "created"),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
             let object = SensorObject::open(name).map_err(|e| match e.kind() {
-                ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
-                _ => format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`"),
+                ErrorKind::InvalidData => {
+                    format!("{e}; if it is yours, remove it with `shm-demo unlink {name}`")
+                }
+                _ => e.to_string(),
             })?;
             (object, "opened the existing")
         }
         Err(e) => return Err(e.into()),
     };
-    let reading = object.reading();
-    reading.temp.store(temp, Ordering::Relaxed);
-    reading
-        .writer_pid
-        .store(std::process::id(), Ordering::Relaxed);
-    // Release: a reader that sees the new count (Acquire) also sees the fields above.
-    let update = reading.updates.fetch_add(1, Ordering::Release) + 1;
-    println!(
-        "{what} {name} and stored temperature: {temp} (update #{update}); \
-         it stays in /dev/shm until `shm-demo unlink {name}`"
-    );
+    let update = object.access(|reading| {
+        reading.temp.store(temp, Ordering::Relaxed);
+        reading
+            .writer_pid
+            .store(std::process::id(), Ordering::Relaxed);
+        // Release: a reader that sees the new count (Acquire) also sees the fields above.
+        reading.updates.fetch_add(1, Ordering::Release) + 1
+    })?;
+    println!("{what} {name}; stored temperature: {temp} (update #{update})");
+    println!("it stays in /dev/shm until `shm-demo unlink {name}`");
     Ok(())
 }
 
@@ -176,42 +189,38 @@ pub fn write_reading(name: &str, temp: i32) -> Result {
 pub fn read_reading(name: &str) -> Result {
     let object = SensorObject::open(name).map_err(|e| match e.kind() {
         ErrorKind::NotFound => format!("{e}; create it first with `shm-demo write {name}`"),
-        ErrorKind::PermissionDenied => format!("{e}; {}", whose(name)),
         _ => e.to_string(),
     })?;
-    let reading = object.reading();
-    let update = reading.updates.load(Ordering::Acquire);
+    let (update, temp, writer) = object.access(|reading| {
+        (
+            reading.updates.load(Ordering::Acquire),
+            reading.temp.load(Ordering::Relaxed),
+            reading.writer_pid.load(Ordering::Relaxed),
+        )
+    })?;
     if update == 0 {
         println!("{name} holds no reading yet (created, never written)");
     } else {
-        println!(
-            "temperature: {} (from {name}, update #{update}, written by pid {})",
-            reading.temp.load(Ordering::Relaxed),
-            reading.writer_pid.load(Ordering::Relaxed)
-        );
+        println!("temperature: {temp} (from {name}, update #{update}, written by pid {writer})");
     }
     Ok(())
 }
 
-/// The `unlink` role: remove the name from /dev/shm.
+/// The `unlink` role: remove the name from /dev/shm, if the object is ours.
 pub fn unlink_name(name: &str) -> Result {
-    shm_unlink(name).map_err(|e| match e {
-        Errno::EACCES | Errno::EPERM => format!("shm_unlink {name}: {e}; {}", whose(name)),
+    let meta = fs::symlink_metadata(format!("/dev/shm{name}"));
+    // Root may remove anything; the demo still touches only its own user's objects.
+    if let Ok(meta) = &meta
+        && meta.uid() != geteuid().as_raw()
+    {
+        return Err(format!("{name}: not removed, {}", whose(meta)).into());
+    }
+    shm_unlink(name).map_err(|e| match (e, &meta) {
+        (Errno::EACCES | Errno::EPERM, Ok(meta)) => {
+            format!("shm_unlink {name}: {e}; {}", whose(meta))
+        }
         _ => format!("shm_unlink {name}: {e}"),
     })?;
     println!("removed {name} from /dev/shm (processes that still map it keep their pages)");
     Ok(())
-}
-
-/// For a permission error: whose object `name` is and its mode, as /dev/shm shows them.
-fn whose(name: &str) -> String {
-    match fs::metadata(format!("/dev/shm{name}")) {
-        Ok(m) => format!(
-            "it belongs to uid {} with mode {:04o}, and you are uid {}",
-            m.uid(),
-            m.mode() & 0o777,
-            nix::unistd::geteuid()
-        ),
-        Err(_) => "it belongs to another user (shm-demo makes its objects mode 0600)".into(),
-    }
 }

@@ -1,6 +1,6 @@
-//! Steps 6 and 7 of the tour, and the `ring` subcommand: a child echoes verified messages back
+//! Steps 9 and 10 of the tour, and the `ring` subcommand: a child echoes verified messages back
 //! through the shared-memory rings, back to back, then waits for a slow sensor; each waiting
-//! by spinning (step 6) or on a futex (step 7), and what each costs in CPU.
+//! by spinning (step 9) or on a futex (step 10), and what each costs in CPU.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -26,15 +26,21 @@ pub enum RingMode {
     Both,
 }
 
-/// The `ring` subcommand: the ring step for each mode asked for, numbered from 1.
-pub fn ring_role(mode: RingMode, messages: u64, size: usize) -> Result {
+/// The `ring` subcommand: the ring step for each mode asked for. `corrupt_after` (a hidden
+/// option, for the tests) makes the echo side flip a byte of every message from that number
+/// on, to show that the check catches it.
+pub fn ring_role(mode: RingMode, messages: u64, size: usize, corrupt_after: Option<u64>) -> Result {
     let modes = match mode {
         RingMode::Spin => vec![Coordination::Spin],
         RingMode::Futex => vec![Coordination::Futex],
         RingMode::Both => vec![Coordination::Spin, Coordination::Futex],
     };
-    for (i, mode) in modes.into_iter().enumerate() {
-        ring_step(i + 1, mode, messages, size)?;
+    for mode in modes {
+        let step = match mode {
+            Coordination::Spin => crate::RING_STEPS[0],
+            Coordination::Futex => crate::RING_STEPS[1],
+        };
+        run_ring_step(step, mode, messages, size, corrupt_after)?;
     }
     Ok(())
 }
@@ -42,6 +48,16 @@ pub fn ring_role(mode: RingMode, messages: u64, size: usize) -> Result {
 /// A ring step: one mode, `messages` verified round trips back to back, then a few messages
 /// from a slow sensor, to show what waiting costs.
 pub fn ring_step(step: usize, mode: Coordination, messages: u64, size: usize) -> Result {
+    run_ring_step(step, mode, messages, size, None)
+}
+
+fn run_ring_step(
+    step: usize,
+    mode: Coordination,
+    messages: u64,
+    size: usize,
+    corrupt_after: Option<u64>,
+) -> Result {
     stop::check()?;
     let [parent_cpu, child_cpu] = cpu::two_cpus()?;
     let cpus = if parent_cpu == child_cpu {
@@ -49,18 +65,17 @@ pub fn ring_step(step: usize, mode: Coordination, messages: u64, size: usize) ->
     } else {
         format!("child on CPU {child_cpu}, parent on CPU {parent_cpu}")
     };
-    let echo = echo(mode, messages, size, [parent_cpu, child_cpu], |pid| {
-        println!(
-            "{step}. SPSC ring in shared memory, {}: child pid {pid} checks each {size}-byte \
-             message and echoes it ({cpus})",
-            label(mode)
-        );
+    let cpu_pair = [parent_cpu, child_cpu];
+    let echo = echo(mode, messages, size, cpu_pair, corrupt_after, |pid| {
+        let how = label(mode);
+        println!("{step}. SPSC ring in shared memory, {how}: child pid {pid} checks each");
+        println!("   {size}-byte message and echoes it ({cpus})");
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
+    let wall = millis(echo.wall);
+    println!("   {messages} round trips back to back, verified both ways, in {wall}");
     println!(
-        "   {messages} round trips back to back, verified both ways, in {} ({round_trip:.2} µs \
-         each); CPU used: parent {}, child {}",
-        millis(echo.wall),
+        "   ({round_trip:.2} µs each); CPU used: parent {}, child {}",
         millis(echo.parent_cpu),
         millis(echo.child_cpu)
     );
@@ -68,10 +83,10 @@ pub fn ring_step(step: usize, mode: Coordination, messages: u64, size: usize) ->
     let (count, interval) = (SLOW_SENSOR_MESSAGES, SLOW_SENSOR_INTERVAL);
     let slow = paced(mode, count, interval, child_cpu)?;
     let share = 100.0 * slow.reader_cpu.as_secs_f64() / slow.wall.as_secs_f64();
+    let apart = millis(interval);
+    println!("   a slow sensor, {count} messages {apart} apart: the child waiting for them");
     println!(
-        "   a slow sensor, {count} messages {} apart: the child waiting for them used {} of \
-         CPU in {} ({share:.1}% of a CPU)",
-        millis(interval),
+        "   used {} of CPU in {} ({share:.1}% of a CPU)",
         millis(slow.reader_cpu),
         millis(slow.wall)
     );
@@ -128,7 +143,10 @@ fn check(buf: &[u8], seq: u64, scratch: &mut [u8]) -> Result<(), String> {
     fill(scratch, seq);
     match buf.iter().zip(scratch.iter()).position(|(a, b)| a != b) {
         None => Ok(()),
-        Some(i) => Err(format!("message {seq} is wrong at byte {i}")),
+        Some(i) => Err(format!(
+            "message {seq} is wrong at byte {i}: {:#04x}, expected {:#04x}",
+            buf[i], scratch[i]
+        )),
     }
 }
 
@@ -151,12 +169,14 @@ fn cpu_time(who: UsageWho) -> Result<Duration, String> {
 
 /// The parent, on `cpus[0]`, sends `messages` messages of `size` bytes; the child, on
 /// `cpus[1]`, checks each one and sends it back; the parent checks the echo. `on_child` sees
-/// the child's pid before the first message.
+/// the child's pid before the first message. From message `corrupt_after` on (if given), the
+/// child flips the first byte of what it echoes.
 fn echo(
     mode: Coordination,
     messages: u64,
     size: usize,
     [parent_cpu, child_cpu]: [usize; 2],
+    corrupt_after: Option<u64>,
     on_child: impl FnOnce(Pid),
 ) -> Result<Echo> {
     let pair = duplex(mode, size).map_err(|e| format!("ring: {e}"))?;
@@ -169,6 +189,9 @@ fn echo(
             end.read_exact(&mut buf)
                 .map_err(|e| peer_error("read", "parent", e))?;
             check(&buf, seq, &mut scratch)?;
+            if corrupt_after.is_some_and(|n| seq >= n) {
+                buf[0] ^= 0xff;
+            }
             end.write_all(&buf)
                 .map_err(|e| peer_error("write", "parent", e))?;
         }
@@ -184,7 +207,7 @@ fn echo(
             .map_err(|e| peer_error("ring write", "echo", e))?;
         end.read_exact(&mut buf)
             .map_err(|e| peer_error("ring read", "echo", e))?;
-        check(&buf, seq, &mut scratch).map_err(|e| format!("echo: {e}"))?;
+        check(&buf, seq, &mut scratch).map_err(|e| format!("the echo came back corrupted: {e}"))?;
         stop::check()?;
     }
     let wall = start.elapsed();

@@ -14,15 +14,20 @@
 //! header lets a reader say which, instead of reading garbage.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{self, File, Metadata};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fchmod};
+use nix::sys::statvfs::statvfs;
+use nix::unistd::{Uid, User, geteuid};
+
+use crate::sigbus::Guard;
 
 const MAGIC: [u8; 8] = *b"shmdemo\0";
 const VERSION: u32 = 1;
@@ -80,8 +85,8 @@ impl fmt::Display for LayoutError {
         match self {
             Self::WrongSize { found } => write!(
                 f,
-                "object is {found} bytes, a shm-demo sensor object is {OBJECT_LEN} \
-                 (another program's object, or a stale one)"
+                "object is {found} bytes, not {OBJECT_LEN}: another program's object, \
+                 or a stale one"
             ),
             Self::Truncated { found } => {
                 write!(f, "header is {found} bytes, expected {HEADER_LEN}")
@@ -164,29 +169,96 @@ fn sys_error(call: &str, name: &str, errno: Errno) -> io::Error {
     )
 }
 
+/// What to say when /dev/shm has no room: its size and what is free, as `df` shows them.
+fn dev_shm_space() -> String {
+    let advice = "free some space there or remount it larger (mount -o remount,size=...)";
+    match statvfs("/dev/shm") {
+        Ok(fs) => {
+            let kib = |blocks: u64| blocks * fs.fragment_size() / 1024;
+            format!(
+                "/dev/shm is full ({} KiB, {} KiB free); {advice}",
+                kib(fs.blocks()),
+                kib(fs.blocks_available())
+            )
+        }
+        Err(_) => format!("/dev/shm is full; {advice}"),
+    }
+}
+
+/// "uid 65534 (nobody)", or "uid 1234" for a uid without a name.
+pub fn user(uid: u32) -> String {
+    match User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(user)) => format!("uid {uid} ({})", user.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// Whose object this is, for a refusal: "it is owned by uid 0 (root) with mode 0600, and you
+/// are uid 65534 (nobody)".
+pub fn whose(meta: &Metadata) -> String {
+    format!(
+        "it is owned by {} with mode {:04o}, and you are {}",
+        user(meta.uid()),
+        meta.mode() & 0o777,
+        user(geteuid().as_raw())
+    )
+}
+
 /// A mapped sensor object. Dropping it unmaps it; the name stays (see [`ShmName`]).
+///
+/// Any process of our user may shrink the object while we map it. Every access goes through
+/// [`SensorObject::access`], which checks the size first and, through a SIGBUS guard on the
+/// mapping (`src/sigbus.rs`), survives a truncation during the access and reports it.
 pub struct SensorObject {
+    name: String,
+    file: File,
+    // Fields drop in order: the guard is unregistered before the mapping goes.
+    guard: Guard,
     map: MmapMut,
 }
 
 impl SensorObject {
-    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `ftruncate` to [`OBJECT_LEN`], map it
-    /// and write the header. Fails with `AlreadyExists` if the name is taken. On any later
-    /// failure the half-made object is unlinked again.
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)`, `fchmod` to exactly 0600,
+    /// `ftruncate` to [`OBJECT_LEN`], `posix_fallocate`, map it and write the header. Fails
+    /// with `AlreadyExists` if the name is taken, and with `StorageFull` (saying so about
+    /// /dev/shm) if /dev/shm is full. On any later failure the half-made object is unlinked.
     pub fn create(name: &str) -> io::Result<Self> {
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
         let fd = shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
             .map_err(|e| sys_error("shm_open", name, e))?;
-        let sized = nix::unistd::ftruncate(&fd, OBJECT_LEN as i64)
-            .map_err(|e| sys_error("ftruncate", name, e));
-        let object = match sized.and_then(|()| Self::map(File::from(fd), name)) {
-            Ok(object) => object,
-            Err(e) => {
-                let _ = shm_unlink(name); // do not leave a half-made object behind
-                return Err(e);
-            }
-        };
-        let header = &object.object().header;
+        let made = Self::set_up(File::from(fd), name).and_then(|object| {
+            object.write_header()?;
+            Ok(object)
+        });
+        if made.is_err() {
+            let _ = shm_unlink(name); // do not leave a half-made object behind
+        }
+        made
+    }
+
+    /// Gives a new object its mode, its size and its memory, then maps it.
+    fn set_up(file: File, name: &str) -> io::Result<Self> {
+        // shm_open applies the umask to 0600 (umask 0277 would leave 0400, 0777 leave 0000, and
+        // the object unusable by its own user); fchmod is not subject to it.
+        fchmod(&file, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| sys_error("fchmod", name, e))?;
+        let len = OBJECT_LEN as libc::off_t;
+        nix::unistd::ftruncate(&file, len).map_err(|e| sys_error("ftruncate", name, e))?;
+        // On tmpfs, ftruncate only sets the size: no page is reserved, and the first store to
+        // a page a full /dev/shm cannot supply kills the process with SIGBUS. posix_fallocate
+        // takes the pages now, so a full /dev/shm is an ENOSPC here instead.
+        nix::fcntl::posix_fallocate(&file, 0, len).map_err(|e| match e {
+            Errno::ENOSPC => io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("posix_fallocate {name}: {e}: {}", dev_shm_space()),
+            ),
+            _ => sys_error("posix_fallocate", name, e),
+        })?;
+        Self::map(file, name)
+    }
+
+    fn write_header(&self) -> io::Result<()> {
+        self.check_size()?;
+        let header = &self.object().header;
         header.version.store(VERSION, Ordering::Relaxed);
         header
             .payload_size
@@ -195,24 +267,37 @@ impl SensorObject {
         header
             .magic
             .store(u64::from_ne_bytes(MAGIC), Ordering::Release);
-        Ok(object)
+        self.check_intact()
     }
 
-    /// `shm_open(name, O_RDWR)` an existing object, check its size before mapping it and its
-    /// header after. A wrong object is an `InvalidData` error saying what is wrong with it.
+    /// `shm_open(name, O_RDWR)` an existing object of our own user, check its size before
+    /// mapping it and its header after. Another user's object is `PermissionDenied`, naming
+    /// its owner; a wrong object is `InvalidData`, saying what is wrong with it.
     pub fn open(name: &str) -> io::Result<Self> {
-        let fd = shm_open(name, OFlag::O_RDWR, Mode::empty())
-            .map_err(|e| sys_error("shm_open", name, e))?;
+        let fd = shm_open(name, OFlag::O_RDWR, Mode::empty()).map_err(|e| match e {
+            Errno::EACCES => match fs::metadata(format!("/dev/shm{name}")) {
+                Ok(meta) => io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("shm_open {name}: {e}; {}", whose(&meta)),
+                ),
+                Err(_) => sys_error("shm_open", name, e),
+            },
+            _ => sys_error("shm_open", name, e),
+        })?;
         let file = File::from(fd);
-        let len = file
+        let meta = file
             .metadata()
-            .map_err(|e| io::Error::new(e.kind(), format!("fstat {name}: {e}")))?
-            .len();
+            .map_err(|e| io::Error::new(e.kind(), format!("fstat {name}: {e}")))?;
+        // Root may open anything; the demo still touches only its own user's objects.
+        if meta.uid() != geteuid().as_raw() {
+            let refusal = format!("{name}: not opened, {}", whose(&meta));
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, refusal));
+        }
         let invalid =
             |e: LayoutError| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}"));
         // Check the size before mapping: touching a page past the end would be SIGBUS.
-        if len != OBJECT_LEN as u64 {
-            return Err(invalid(LayoutError::WrongSize { found: len }));
+        if meta.len() != OBJECT_LEN as u64 {
+            return Err(invalid(LayoutError::WrongSize { found: meta.len() }));
         }
         let object = Self::map(file, name)?;
         let header = &object.object().header;
@@ -220,7 +305,10 @@ impl SensorObject {
         copy[..8].copy_from_slice(&header.magic.load(Ordering::Acquire).to_ne_bytes());
         copy[8..12].copy_from_slice(&header.version.load(Ordering::Relaxed).to_ne_bytes());
         copy[12..].copy_from_slice(&header.payload_size.load(Ordering::Relaxed).to_ne_bytes());
-        decode_header(&copy, len).map_err(invalid)?;
+        if object.guard.faulted() {
+            return Err(object.truncated());
+        }
+        decode_header(&copy, meta.len()).map_err(invalid)?;
         Ok(object)
     }
 
@@ -228,11 +316,17 @@ impl SensorObject {
         // SAFETY: MmapMut is unsafe because the file may change under the mapping. It will:
         // that is the point. We never form `&[u8]`/`&mut [u8]` over it; all access goes
         // through the atomics of `Object` (see `object`). A process that shrinks the object
-        // makes our next access SIGBUS: a crash, not a silent misread, and the object is 0600.
-        let map = unsafe { MmapMut::map_mut(&file) }
+        // makes an access past its new end fault; the guard below absorbs that fault. The
+        // length is given, not taken from the file: it may have shrunk since we checked it.
+        let map = unsafe { MmapOptions::new().len(OBJECT_LEN).map_mut(&file) }
             .map_err(|e| io::Error::new(e.kind(), format!("mmap {name}: {e}")))?;
-        // The descriptor can be closed now: the mapping keeps the object alive.
-        Ok(Self { map })
+        let guard = Guard::new(map.as_ptr(), map.len())?;
+        Ok(Self {
+            name: name.to_owned(),
+            file,
+            guard,
+            map,
+        })
     }
 
     fn object(&self) -> &Object {
@@ -240,12 +334,47 @@ impl SensorObject {
         // page aligned, so it holds one `Object`. Its fields are integers and atomics, valid
         // for every bit pattern, so whatever another process wrote is a valid value. Another
         // process may write at any time; atomics make that a value change, not a data race.
+        // If it truncates the object, the guard puts a blank page in its place (still valid).
         unsafe { &*self.map.as_ptr().cast::<Object>() }
     }
 
-    /// The reading in the mapping. Store with Release after the other fields, load with Acquire.
-    pub fn reading(&self) -> &SensorReading {
-        &self.object().reading
+    /// Runs `f` on the reading in the mapping (store with Release after the other fields, load
+    /// with Acquire), then checks that another process did not truncate the object meanwhile.
+    /// If it did, the result of `f` is discarded and the error says so.
+    pub fn access<T>(&self, f: impl FnOnce(&SensorReading) -> T) -> io::Result<T> {
+        self.check_size()?;
+        let value = f(&self.object().reading);
+        self.check_intact()?;
+        Ok(value)
+    }
+
+    /// Before an access: the object still has its size (fstat).
+    fn check_size(&self) -> io::Result<()> {
+        match self.file.metadata() {
+            Ok(meta) if meta.len() >= OBJECT_LEN as u64 => Ok(()),
+            _ => Err(self.truncated()),
+        }
+    }
+
+    /// After an access: no access faulted, and the header is still ours (an object truncated
+    /// and extended again between two accesses has new, zero pages: no fault, no magic).
+    fn check_intact(&self) -> io::Result<()> {
+        let magic = self.object().header.magic.load(Ordering::Acquire);
+        if self.guard.faulted() || magic != u64::from_ne_bytes(MAGIC) {
+            return Err(self.truncated());
+        }
+        Ok(())
+    }
+
+    fn truncated(&self) -> io::Error {
+        let now = match self.file.metadata() {
+            Ok(meta) => format!("now {} bytes", meta.len()),
+            Err(e) => format!("fstat: {e}"),
+        };
+        io::Error::other(format!(
+            "{} was truncated by another process while mapped ({now}); this access is void",
+            self.name
+        ))
     }
 }
 

@@ -26,6 +26,10 @@ fn bad_input_table() {
         (vec!["write", "sensor_data"], 2),
         (vec!["write", "/"], 2),
         (vec!["write", "/a/b"], 2),
+        (vec!["write", "/."], 2),
+        (vec!["write", "/.."], 2),
+        (vec!["read", "/."], 2),
+        (vec!["unlink", "/.."], 2),
         (vec!["write", &long_name], 2),
         (vec!["write", &name, "--temp", "-300"], 2),
         (vec!["write", &name, "--temp", "hot"], 2),
@@ -129,7 +133,7 @@ fn another_users_object_is_refused_with_whose_it_is() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("Permission denied") && err.contains("belongs to uid 0 with mode 0600"),
+        err.contains("Permission denied") && err.contains("owned by uid 0 (root) with mode 0600"),
         "{err}"
     );
 }

@@ -253,3 +253,35 @@ fn stream() {
         assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
     }
 }
+
+#[test]
+fn a_corrupted_echo_fails_the_ring_step_in_one_line() {
+    // The hidden --corrupt-after makes the echo side flip a byte from message 10 on: the
+    // payload check must catch it, not report the run as verified.
+    for (mode, step) in [("spin", "9. "), ("futex", "10. ")] {
+        let out = run(&[
+            "ring",
+            "--mode",
+            mode,
+            "--messages",
+            "100",
+            "--corrupt-after",
+            "10",
+        ]);
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{mode}: {text}{err}");
+        assert_eq!(err.lines().count(), 1, "{mode}: {err}");
+        assert!(
+            err.contains("the echo came back corrupted: message 10 is wrong at byte 0"),
+            "{mode}: {err}"
+        );
+        assert!(!text.contains("verified"), "{mode}: {text}");
+        // The step keeps its tour number when it runs alone.
+        assert!(text.starts_with(step), "{mode}: {text}");
+    }
+    let help = stdout(&run(&["ring", "--help"]));
+    assert!(
+        !help.contains("corrupt"),
+        "a test hook shown in --help: {help}"
+    );
+}

@@ -19,7 +19,7 @@ fn a_tour_after_a_sigkilled_tour_succeeds_and_removes_its_leftovers() {
     let killed_pid = killed.id();
     let mut lines = BufReader::new(killed.stdout.take().unwrap()).lines();
     let step1 = lines
-        .find(|l| l.as_ref().unwrap().starts_with("1. "))
+        .find(|l| l.as_ref().unwrap().starts_with("3. "))
         .unwrap()
         .unwrap();
     // SIGKILL, but do not reap it yet: a dead tour whose parent died with it (`timeout -s KILL`

@@ -37,7 +37,7 @@ pub fn catcher() -> Result {
         }
     }
     drop(signals);
-    println!("shutdown done: iterator dropped (handlers unregistered, socket closed), exit 0");
+    println!("shutdown done: Signals dropped (handlers unregistered), exit 0");
     Ok(())
 }
 
@@ -45,33 +45,24 @@ pub fn run(step: u32) -> Result {
     println!("\nStep {step}: catching — a child listens with signal_hook::iterator::Signals");
     let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
-    println!("  child {pid} registered SIGINT, SIGTERM, SIGUSR1 (and USR2, HUP) and said ready");
-    child.signal(Signal::SIGUSR1)?;
-    println!(
-        "  kill({pid}, SIGUSR1) -> child: {}",
-        child.expect_line(REPLY_TIMEOUT)?
-    );
-    child.signal(Signal::SIGTERM)?;
-    println!(
-        "  kill({pid}, SIGTERM) -> child: {}",
-        child.expect_line(REPLY_TIMEOUT)?
-    );
-    println!("  {:22}child: {}", "", child.expect_line(REPLY_TIMEOUT)?);
+    println!("  child {pid} catches INT, TERM, USR1, USR2 and HUP, and said ready");
+    for signal in [Signal::SIGUSR1, Signal::SIGTERM] {
+        child.signal(signal)?;
+        println!("  kill({pid}, {signal})");
+        println!("    child: {}", child.expect_line(REPLY_TIMEOUT)?);
+    }
+    println!("    child: {}", child.expect_line(REPLY_TIMEOUT)?);
     let status = child.wait(REPLY_TIMEOUT)?;
     println!("  waitpid({pid}): the child {}", describe(status));
 
     let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
     child.signal(Signal::SIGINT)?;
-    println!(
-        "  kill({pid}, SIGINT)  -> child: {}",
-        child.expect_line(REPLY_TIMEOUT)?
-    );
+    println!("  kill({pid}, SIGINT)");
+    println!("    child: {}", child.expect_line(REPLY_TIMEOUT)?);
     let status = child.wait(REPLY_TIMEOUT)?;
-    println!(
-        "  waitpid({pid}): the child {} — caught, yet Ctrl-C still ends it",
-        describe(status)
-    );
+    println!("  waitpid({pid}): the child {}", describe(status));
+    println!("  caught, yet Ctrl-C still ends it");
     Ok(())
 }
 
@@ -108,9 +99,7 @@ pub fn run_send(signal: Signal) -> Result {
         seen_anything = true;
     }
     if !seen_anything {
-        println!(
-            "  nothing visible in 300 ms: {signal}'s default action leaves this child as it was"
-        );
+        println!("  nothing visible in 300 ms: {signal}'s default action changes nothing here");
     }
     println!("  child still exists; ending it with SIGKILL and reaping it");
     Ok(())

@@ -1,4 +1,4 @@
-//! Steps 7-8: what one signal costs, and who pays for it. Both use the library's doorbell
+//! Steps 8-9: what one signal costs, and who pays for it. Both use the library's doorbell
 //! (`signal_demo::ring` / `wait_doorbell`), the same calls `compare` times.
 
 use std::time::{Duration, Instant};
@@ -123,8 +123,9 @@ pub fn run_round_trips(step: u32, rounds: u32) -> Result {
         let parent_cpu = sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))?;
         let child_cpu = finish_pair(child)?;
         let summary = stats::summarize(&mut samples).ok_or("no round trip was timed")?;
+        let placement = format!("{name} (CPU {parent_cpu} -> {child_cpu}):");
         println!(
-            "  {name:<16}(parent CPU {parent_cpu}, child CPU {child_cpu}): p50 {}  p99 {}  max {}",
+            "  {placement:<31}p50 {}  p99 {}  max {}",
             micros(summary.p50),
             micros(summary.p99),
             micros(summary.max)
@@ -142,19 +143,17 @@ fn read_ns(clock: ClockId) -> Result<u64> {
 pub fn run_who_pays(step: u32, rounds: u32) -> Result {
     println!("\nStep {step}: who pays — CPU time of sender and receiver around kill()");
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
-    println!(
-        "  medians of {rounds} round trips; sender: its thread CPU clock across its kill() call;"
-    );
-    println!("  receiver: its process CPU clock from before the ring until its ring back arrived");
+    println!("  medians of {rounds} round trips. sender: its thread's CPU clock across its");
+    println!("  kill(); receiver: its CPU clock from before the ring to its ring back");
     let mut empty = Vec::new();
     for (name, cpus) in placements()? {
         let _pinned = cpu::pin_for_now(cpus[0])?;
         let mut child = start_pair(cpus[1], rounds)?;
         let (sender, receiver) = measure_who_pays(&mut child, rounds, &mut empty)?;
         let child_cpu = finish_pair(child)?;
+        let placement = format!("{name} (CPU {} -> {child_cpu}):", cpus[0]);
         println!(
-            "  {name:<16}(sender CPU {}, receiver CPU {child_cpu}): sender {} in kill(), receiver {} per ring",
-            cpus[0],
+            "  {placement:<31}sender {}  receiver {}",
             micros(sender),
             micros(receiver)
         );
@@ -163,19 +162,12 @@ pub fn run_who_pays(step: u32, rounds: u32) -> Result {
         "  (an empty bracket, two clock reads and no kill, measures {})",
         micros(median(empty))
     );
-    println!(
-        "  The sender's own time slice paid for its kill(): the trap, queueing the signal and"
-    );
-    println!(
-        "  waking the receiver (on another core: an inter-processor interrupt; on a VM, a trap to"
-    );
-    println!(
-        "  the hypervisor). The receiver paid for waking, taking the signal and ringing back."
-    );
-    println!(
-        "  Not visible from user space: how each figure splits inside the kernel, and interrupt"
-    );
-    println!("  work, which is charged to whichever task happened to be running.");
+    println!("  The sender's own time slice paid for its kill(): the trap, queueing the");
+    println!("  signal and waking the receiver (on another core: an inter-processor");
+    println!("  interrupt; on a VM, a trap to the hypervisor). The receiver paid for");
+    println!("  waking, taking the signal and ringing back. Not visible from user space:");
+    println!("  how each figure splits inside the kernel, and interrupt work, which is");
+    println!("  charged to whichever task happened to be running.");
     Ok(())
 }
 

@@ -13,6 +13,9 @@ use plumbing::{Result, procfs, stop};
 
 use crate::role::{REPLY_TIMEOUT, start_ready};
 
+/// How long the parent stays silent after the signal before it writes to a restarted read.
+const RESTART_WAIT: Duration = Duration::from_millis(200);
+
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn note_signal(_: libc::c_int) {
@@ -39,10 +42,10 @@ pub fn reader(restart: bool) -> Result {
     let handled = HANDLED.load(Ordering::SeqCst);
     match result {
         Err(Errno::EINTR) => {
-            println!("read(2) failed with EINTR after {ms} ms; handler ran {handled} time(s)");
+            println!("read(2) -> EINTR after {ms} ms; handler ran {handled} time(s)");
         }
         Ok(n) => {
-            println!("read(2) returned {n} bytes after {ms} ms; handler ran {handled} time(s)")
+            println!("read(2) -> {n} bytes after {ms} ms; handler ran {handled} time(s)")
         }
         Err(e) => return Err(format!("read: {e}").into()),
     }
@@ -68,9 +71,7 @@ fn wait_until_asleep(pid: Pid) -> Result {
 }
 
 pub fn run(step: u32) -> Result {
-    println!(
-        "\nStep {step}: EINTR — SIGUSR1 (handled) arrives while a child is blocked in read(2)"
-    );
+    println!("\nStep {step}: EINTR — a handled SIGUSR1 hits a child blocked in read(2)");
     for restart in [false, true] {
         let args: &[&str] = if restart { &["--restart"] } else { &[] };
         let mut child = start_ready("eintr", args)?;
@@ -82,24 +83,26 @@ pub fn run(step: u32) -> Result {
             "without SA_RESTART:"
         };
         if restart {
-            // The read should have resumed: 200 ms of silence, then data ends it.
-            match child.hear(Duration::from_millis(200))? {
+            // The read should have resumed: RESTART_WAIT of silence, then data ends it.
+            let waited = Instant::now();
+            match child.hear(RESTART_WAIT)? {
                 Heard::Timeout => {}
                 Heard::Line(line) => return Err(format!("read returned early: {line}").into()),
                 Heard::Closed => return Err("child died".into()),
             }
+            let waited = waited.elapsed().as_millis();
             child.tell("wake")?;
+            println!("  {label} {}", child.expect_line(REPLY_TIMEOUT)?);
             println!(
-                "  {label} {} (the parent wrote after 200 ms)",
-                child.expect_line(REPLY_TIMEOUT)?
+                "  {:20}(it resumed: the parent waited {waited} ms, then wrote)",
+                ""
             );
         } else {
             println!("  {label} {}", child.expect_line(REPLY_TIMEOUT)?);
         }
         child.wait_ok(REPLY_TIMEOUT)?;
     }
-    println!(
-        "  std's read_exact/read_line retry EINTR for you; poll(2) and sigtimedwait(2) never restart."
-    );
+    println!("  std's read_exact/read_line retry EINTR for you; poll(2) and sigtimedwait(2)");
+    println!("  never restart.");
     Ok(())
 }

@@ -5,14 +5,14 @@
 //! subcommand — see `role.rs` for why not fork), signals it by pid, and prints what was observed.
 //!
 //! ```text
-//! cargo run -p signal-demo                          # the whole tour, steps 1-8
+//! cargo run -p signal-demo                          # the whole tour, steps 1-9
 //! cargo run -p signal-demo -- --help                # the steps, one subcommand each
 //! cargo run -p signal-demo -- pending --count 200   # step 5 with 200 signals of each kind
 //! cargo run -p signal-demo -- send stop             # send one signal by name to a catching child
 //! cargo run --release -p signal-demo -- cost --rounds 20000
 //! ```
 //!
-//! Files: one per step, named after it (7 and 8 share `cost.rs`), holding the step and the role
+//! Files: one per step, named after it (8 and 9 share `cost.rs`), holding the step and the role
 //! its child plays; `role.rs` starts those children; `lib.rs` is the doorbell `compare` times.
 //!
 //! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) at any moment: loops notice a flag within 100 ms,
@@ -26,6 +26,7 @@
 mod catching;
 mod cost;
 mod eintr;
+mod handler_safety;
 mod pending;
 mod role;
 mod sigchld;
@@ -56,8 +57,9 @@ fn tour() -> Result {
     sigchld::run(4)?;
     pending::run(5, 50)?;
     eintr::run(6)?;
-    cost::run_round_trips(7, 2000)?;
-    cost::run_who_pays(8, 500)?;
+    handler_safety::run(7, 1000)?;
+    cost::run_round_trips(8, 2000)?;
+    cost::run_who_pays(9, 500)?;
     println!("\nDone: every child was reaped; nothing is left behind.");
     Ok(())
 }
@@ -77,8 +79,9 @@ fn run(cli: Cli) -> Result {
         Some(Step::Sigchld) => sigchld::run(4),
         Some(Step::Pending { count }) => pending::run(5, count),
         Some(Step::Eintr) => eintr::run(6),
-        Some(Step::Cost { rounds }) => cost::run_round_trips(7, rounds),
-        Some(Step::WhoPays { rounds }) => cost::run_who_pays(8, rounds),
+        Some(Step::HandlerSafety { signals }) => handler_safety::run(7, signals),
+        Some(Step::Cost { rounds }) => cost::run_round_trips(8, rounds),
+        Some(Step::WhoPays { rounds }) => cost::run_who_pays(9, rounds),
         Some(Step::Send { signal }) => catching::run_send(signal),
         Some(Step::Child { .. }) => Ok(()), // played above
     }
@@ -96,6 +99,7 @@ fn play(parent: i32, role: Role) -> Result {
         Role::Sleeper => sigchld::sleeper(),
         Role::Pending => pending::receiver(),
         Role::Eintr { restart } => eintr::reader(restart),
+        Role::Handler { safe } => handler_safety::victim(safe),
         Role::Doorbell { rounds } => cost::answer(Pid::from_raw(parent), rounds),
     }
 }
@@ -112,36 +116,43 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Step {
-    /// Step 1: the lecture's enum — number, default action, catchable or not
+    /// Step 1: the lecture's enum, with numbers and default actions
     Table,
-    /// Step 2: a child catches SIGUSR1, SIGTERM (graceful exit) and SIGINT (re-raised)
+    /// Step 2: catching USR1, TERM (graceful exit), INT (re-raised)
     Catch,
-    /// Step 3: SIGKILL and SIGSTOP cannot be caught; STOP, CONT and KILL on a busy child
+    /// Step 3: SIGKILL and SIGSTOP cannot be caught; STOP, CONT, KILL
     Uncatchable,
-    /// Step 4: SIGCHLD tells the parent a child ended; reap it and read its status
+    /// Step 4: SIGCHLD tells the parent a child ended; reap it
     Sigchld,
-    /// Step 5: N blocked SIGUSR1 coalesce into one; N SIGRTMIN queue, in order, with values
+    /// Step 5: N blocked SIGUSR1 are one bit; N SIGRTMIN queue
     Pending {
         /// Signals of each kind to send
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         count: u32,
     },
-    /// Step 6: a blocking read(2) interrupted by a handled signal, without and with SA_RESTART
+    /// Step 6: EINTR in read(2), without and with SA_RESTART
     Eintr,
-    /// Step 7: signal round trip (kill → sigtimedwait → kill back), same core and across cores
+    /// Step 7: a locking handler hangs; one that only records cannot
+    HandlerSafety {
+        /// SIGRTMIN to send each child
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+        signals: u32,
+    },
+    /// Step 8: a signal round trip, same core and across cores
     Cost {
-        /// Timed round trips per placement (after 100 warm-up ones)
+        /// Timed round trips per placement
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
         rounds: u32,
     },
-    /// Step 8: who pays for a signal — CPU time of sender and receiver around kill()
+    /// Step 9: who pays: CPU time of sender and receiver
     WhoPays {
         /// Round trips to take the median over
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
         rounds: u32,
     },
-    /// Send one signal by name (e.g. usr1, SIGTERM, stop) to a child that catches INT, TERM,
-    /// USR1, USR2 and HUP, and report what happened to it
+    /// Send one signal by name (usr1, SIGTERM, stop...) to a catcher
+    ///
+    /// The child catches INT, TERM, USR1, USR2 and HUP; says what happened.
     Send {
         #[arg(value_parser = parse_signal)]
         signal: Signal,
@@ -178,7 +189,12 @@ enum Role {
         #[arg(long)]
         restart: bool,
     },
-    /// Steps 7-8: answers each doorbell ring with a ring back, `rounds` times
+    /// Step 7: logs under a lock, from its handler too (unless --safe), reporting progress
+    Handler {
+        #[arg(long)]
+        safe: bool,
+    },
+    /// Steps 8-9: answers each doorbell ring with a ring back, `rounds` times
     Doorbell {
         #[arg(long)]
         rounds: u64,

@@ -105,8 +105,9 @@ pub fn run(step: u32) -> Result {
         .filter(|child| waitpid(child.pid(), Some(WaitPidFlag::WNOHANG)) == Err(Errno::ECHILD))
         .count();
     println!(
-        "  {notices} SIGCHLD for {} children; reaped {reaped}; waitpid now says ECHILD for {gone} of them: no zombie left",
+        "  {notices} SIGCHLD for {} children; reaped {reaped}",
         children.len()
     );
+    println!("  waitpid now says ECHILD for {gone} of them: no zombie left");
     Ok(())
 }

@@ -65,6 +65,7 @@ pub fn run(step: u32) -> Result {
         libc::SIGRTMIN(),
         libc::SIGRTMAX()
     );
-    println!("  A signal carries its number and nothing else: no buffer, no channel, no payload.");
+    println!("  A standard signal carries only its number; a queued real-time signal can");
+    println!("  add one integer (si_value, step 5). Neither carries data: no buffer.");
     Ok(())
 }

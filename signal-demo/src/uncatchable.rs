@@ -35,6 +35,8 @@ struct Progress {
     lines: u32,
     first: Option<u64>,
     last: Option<u64>,
+    /// How long the parent really watched, in milliseconds.
+    ms: u128,
 }
 
 /// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
@@ -43,8 +45,10 @@ fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
         lines: 0,
         first: None,
         last: None,
+        ms: 0,
     };
-    let end = Instant::now() + window;
+    let start = Instant::now();
+    let end = start + window;
     loop {
         let left = end.saturating_duration_since(Instant::now());
         match child.hear(left)? {
@@ -55,7 +59,10 @@ fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
                     seen.last = Some(count);
                 }
             }
-            Heard::Timeout => return Ok(seen),
+            Heard::Timeout => {
+                seen.ms = start.elapsed().as_millis();
+                return Ok(seen);
+            }
             Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
         }
     }
@@ -70,36 +77,35 @@ pub fn run(step: u32) -> Result {
     for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
         match try_install_handler(signal)? {
             Ok(()) => println!("  handler for {signal}: the kernel accepted it (unexpected!)"),
-            Err(e) => println!("  handler for {signal}: the kernel refused, sigaction -> {e}"),
+            Err(e) => println!("  handler for {signal}: refused, sigaction -> {e}"),
         }
     }
     // signal-hook checks first: registering a FORBIDDEN signal panics (a programming error).
     let names: Vec<&str> = FORBIDDEN.iter().filter_map(|&s| signal_name(s)).collect();
-    println!("  signal-hook will not even ask the kernel: consts::FORBIDDEN = {names:?}");
-    println!(
-        "  (KILL, STOP: the kernel refuses them; ILL, FPE, SEGV: the kernel allows a handler,"
-    );
-    println!(
-        "  but one that simply returns re-runs the faulting instruction, so signal-hook forbids them)"
-    );
+    println!("  signal-hook refuses before asking the kernel: consts::FORBIDDEN =");
+    println!("    {}", names.join(" "));
+    println!("  (KILL, STOP: the kernel refuses them; ILL, FPE, SEGV: the kernel allows a");
+    println!("  handler, but one that simply returns re-runs the faulting instruction)");
 
     let mut child = start_ready("worker", &[])?;
     let pid = child.pid();
     let running = watch(&mut child, Duration::from_millis(200))?;
     println!(
-        "  child {pid} (handlers for INT, TERM, USR1) runs: progress {} -> {} in 200 ms",
+        "  child {pid} (handles INT, TERM, USR1): progress {} -> {} in {} ms",
         show(running.first),
-        show(running.last)
+        show(running.last),
+        running.ms
     );
 
     child.signal(Signal::SIGSTOP)?;
     let status = child.wait_for(WaitPidFlag::WUNTRACED, REPLY_TIMEOUT)?;
     let before = watch(&mut child, Duration::ZERO)?.last.or(running.last);
     let stopped = watch(&mut child, Duration::from_millis(300))?;
+    println!("  kill SIGSTOP -> waitpid: child {}", describe(status));
     println!(
-        "  kill SIGSTOP -> waitpid: child {}; {} progress lines in 300 ms, counter stays at {}",
-        describe(status),
+        "    then {} progress lines in {} ms; the counter stays at {}",
         stopped.lines,
+        stopped.ms,
         show(before)
     );
 
@@ -107,17 +113,16 @@ pub fn run(step: u32) -> Result {
     let status = child.wait_for(WaitPidFlag::WCONTINUED, REPLY_TIMEOUT)?;
     let resumed = watch(&mut child, Duration::from_millis(200))?;
     println!(
-        "  kill SIGCONT -> waitpid: child {}; progress {} -> {} in 200 ms",
+        "  kill SIGCONT -> waitpid: child {}; progress {} -> {} in {} ms",
         describe(status),
         show(resumed.first),
-        show(resumed.last)
+        show(resumed.last),
+        resumed.ms
     );
 
     child.signal(Signal::SIGKILL)?;
     let status = child.wait(REPLY_TIMEOUT)?;
-    println!(
-        "  kill SIGKILL -> waitpid: child {} — its handlers never ran",
-        describe(status)
-    );
+    println!("  kill SIGKILL -> waitpid: child {}", describe(status));
+    println!("    its handlers never ran");
     Ok(())
 }

@@ -97,6 +97,49 @@ fn a_long_measurement_stops_within_a_second() {
     }
 }
 
+/// SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\\) end a run the way SIGINT and SIGTERM do:
+/// one line naming the signal, 128 + its number, no child left. SIGHUP lands in the storm of
+/// step 7, where one child may be stuck in its own handler; SIGQUIT mid-tour.
+#[test]
+fn sighup_and_sigquit_mid_run_stop_it_cleanly() {
+    let cases: [(&[&str], Signal, u64); 2] = [
+        (
+            &["handler-safety", "--signals", "10000"],
+            Signal::SIGHUP,
+            300,
+        ),
+        (&[], Signal::SIGQUIT, 500),
+    ];
+    for (args, signal, after_ms) in cases {
+        let run = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let pid = run.id();
+        let end = Instant::now() + Duration::from_secs(3);
+        while children_of(pid).is_empty() {
+            assert!(Instant::now() < end, "{args:?}: no child appeared");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(after_ms));
+        kill(Pid::from_raw(pid as i32), signal).unwrap();
+        let output = finish(run, Duration::from_secs(2));
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(128 + signal as i32),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            err,
+            format!("signal-demo: stopped by {signal}\n"),
+            "{args:?}"
+        );
+    }
+}
+
 #[test]
 fn children_die_with_a_killed_parent() {
     let mut parent = Command::new(BIN)

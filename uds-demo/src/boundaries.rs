@@ -31,12 +31,12 @@ pub fn run() -> Result {
     let stream_reads = read_until_eof(&mut stream_b)?;
     let dgram_reads = read_until_eof(&mut dgram_b)?;
     println!(
-        "   stream   (UnixStream):   {} read(s) returned {:?} bytes: boundaries merged",
+        "   UnixStream:   {} read(s) returned {:?} bytes: boundaries merged",
         stream_reads.len(),
         stream_reads
     );
     println!(
-        "   datagram (UnixDatagram): {} read(s) returned {:?} bytes: boundaries kept",
+        "   UnixDatagram: {} read(s) returned {:?} bytes: boundaries kept",
         dgram_reads.len(),
         dgram_reads
     );

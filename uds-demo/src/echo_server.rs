@@ -1,14 +1,8 @@
 //! The echo server, written once for every address family. Only the address changes: one
 //! function binds each family ([`bind_unix`], [`bind_abstract`], [`bind_inet`]), and the one
 //! accept loop, [`serve_connections`], serves whichever listener it is given. The conversation
-//! with a client is `uds_demo::serve_echo`, generic over the stream.
-//!
-//! The lecture's point in two lines:
-//!
-//! ```text
-//! let listener = UnixListener::bind(path)?;   // AF_UNIX: a path in the filesystem
-//! let listener = TcpListener::bind(addr)?;    // AF_INET: an IP address and a port
-//! ```
+//! with a client is `uds_demo::serve_echo`, generic over the stream. (Step 2 of the tour
+//! prints the one line that differs, from `examples/echo_server.rs`.)
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,10 +10,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{self as unix, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -30,6 +24,7 @@ use nix::unistd::Uid;
 use plumbing::{Result, stop};
 use uds_demo::{FrameKind, serve_echo, write_frame};
 
+use crate::resources::{accept_starved, thread_limits};
 use crate::socket_file::{self, SocketFile};
 
 /// How long a client waits for any one reply.
@@ -134,16 +129,35 @@ pub fn serve_connections<L: Listener>(listener: &L, limits: Limits) -> Result {
     fcntl(listener, FcntlArg::F_SETFL(flags)).map_err(|e| format!("fcntl O_NONBLOCK: {e}"))?;
     let active = Arc::new(AtomicUsize::new(0));
     let mut id = 0u64;
+    // Since when accept() has been failing for want of a descriptor or memory: the kernel keeps
+    // the waiting clients in the backlog and poll() says "ready" at once, so we pause instead.
+    let mut starved: Option<Instant> = None;
     loop {
         stop::check()?;
         if !readable_within_100ms(listener.as_fd())? {
             continue;
         }
-        id += 1;
         match listener.next_client() {
-            Ok(client) => start_client::<L>(client, id, limits, &active),
+            Ok(client) => {
+                if let Some(since) = starved.take() {
+                    let ms = since.elapsed().as_millis();
+                    println!("accepting again after {ms} ms: a client left");
+                }
+                id += 1;
+                start_client::<L>(client, id, limits, &active);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => println!("conn {id}: accept: {e}"),
+            Err(e) => match accept_starved(&e) {
+                Some(why) => {
+                    if starved.is_none() {
+                        println!("{why}; new clients wait until one leaves");
+                        starved = Some(Instant::now());
+                    }
+                    stop::pause(Duration::from_millis(100))?;
+                }
+                // ECONNABORTED and the like: that one client is gone, the next may come.
+                None => println!("accept: {e}"),
+            },
         }
     }
 }
@@ -157,7 +171,7 @@ fn start_client<L: Listener>(
 ) {
     // The stream blocks (on Linux accept() does not pass on the listener's O_NONBLOCK). A
     // per-read timeout well below the deadlines lets read_frame notice a stall; the write
-    // timeout stops a client that never reads from blocking our thread forever.
+    // timeout bounds the refusals below (serve_echo bounds each echo as a whole).
     let read_timeout = (limits.frame.min(limits.idle) / 4).max(Duration::from_millis(5));
     if let Err(e) = set_timeouts(&client, read_timeout, Some(limits.frame)) {
         println!("conn {id}: {e}");
@@ -179,16 +193,38 @@ fn start_client<L: Listener>(
         );
         return;
     }
-    active.fetch_add(1, Ordering::SeqCst);
-    let active = Arc::clone(active);
-    thread::spawn(move || {
-        let result = serve_echo(&mut client, limits.idle, limits.frame);
-        active.fetch_sub(1, Ordering::SeqCst);
-        match result {
-            Ok(n) => println!("conn {id}: closed by client after {n} echoes"),
-            Err(e) => println!("conn {id}: dropped: {e}"),
+    // The thread starts first and is handed the client after: if it cannot start (threads or
+    // address space ran out), the client is still ours to tell why.
+    let (hand_over, take) = mpsc::sync_channel::<L::Stream>(1);
+    let counted = Arc::clone(active);
+    let started = thread::Builder::new()
+        .name(format!("conn {id}"))
+        .spawn(move || {
+            let Ok(mut client) = take.recv() else { return };
+            let result = serve_echo(&mut client, limits.idle, limits.frame);
+            counted.fetch_sub(1, Ordering::SeqCst);
+            match result {
+                Ok(n) => println!("conn {id}: closed by client after {n} echoes"),
+                Err(e) => println!("conn {id}: dropped: {e}"),
+            }
+        });
+    match started {
+        Ok(_) => {
+            active.fetch_add(1, Ordering::SeqCst);
+            if hand_over.send(client).is_err() {
+                active.fetch_sub(1, Ordering::SeqCst); // the thread is gone: nothing to serve
+            }
         }
-    });
+        Err(e) => {
+            let why = format!("no thread for this client: {e}; {}", thread_limits());
+            println!("conn {id}: refused: {why}");
+            let _ = write_frame(
+                &mut client,
+                FrameKind::Error,
+                format!("refused: {why}").as_bytes(),
+            );
+        }
+    }
 }
 
 /// SO_PEERCRED: the kernel tells us who connected (recorded at connect(), cannot be forged).

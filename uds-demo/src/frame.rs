@@ -6,7 +6,11 @@
 //! `UnixStream` and `TcpStream`.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::{TimeVal, TimeValLike};
 
 /// Largest payload a frame may carry. The decoder checks the length against it before
 /// allocating, so a peer cannot make us allocate more.
@@ -39,6 +43,11 @@ pub struct Frame {
 
 /// Writes one frame with a single `write_all`.
 pub fn write_frame<W: Write>(w: &mut W, kind: FrameKind, payload: &[u8]) -> io::Result<()> {
+    w.write_all(&encode(kind, payload)?)
+}
+
+/// The bytes of one frame: tag, big-endian length, payload.
+fn encode(kind: FrameKind, payload: &[u8]) -> io::Result<Vec<u8>> {
     if payload.len() > MAX_FRAME {
         return Err(io::Error::new(
             ErrorKind::InvalidInput,
@@ -52,7 +61,7 @@ pub fn write_frame<W: Write>(w: &mut W, kind: FrameKind, payload: &[u8]) -> io::
     frame.push(kind.tag());
     frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     frame.extend_from_slice(payload);
-    w.write_all(&frame)
+    Ok(frame)
 }
 
 /// Reads one frame. `Ok(None)` is a clean end of stream between frames.
@@ -90,7 +99,7 @@ pub fn read_frame<R: Read>(
     if len > MAX_FRAME {
         return Err(io::Error::new(
             ErrorKind::InvalidData,
-            format!("frame length {len} exceeds the limit of {MAX_FRAME} bytes"),
+            format!("length {len} exceeds the limit of {MAX_FRAME} bytes"),
         ));
     }
     let mut payload = vec![0u8; len];
@@ -104,7 +113,7 @@ pub fn read_frame<R: Read>(
 fn truncated(got: usize, want: usize) -> io::Error {
     io::Error::new(
         ErrorKind::UnexpectedEof,
-        format!("truncated frame: the peer closed after {got} of {want} bytes"),
+        format!("truncated: the peer closed after {got} of {want} bytes"),
     )
 }
 
@@ -145,13 +154,15 @@ fn fill<R: Read>(
 ///
 /// Echoes each message frame until the client closes; returns how many it echoed. A bad frame or
 /// a stall ends this connection only: the client gets an error frame (best effort) and the
-/// error is returned. `idle` and `frame` bound the waits as in [`read_frame`]; give the socket
-/// read and write timeouts before calling.
-pub fn serve_echo<S: Read + Write>(
+/// error is returned. `idle` and `frame` bound the waits as in [`read_frame`], so give the
+/// socket a read timeout before calling; `frame` also bounds the sending of each echo as a
+/// whole (a client that never reads is dropped after it).
+pub fn serve_echo<S: Read + Write + AsFd>(
     stream: &mut S,
     idle: Duration,
     frame: Duration,
 ) -> io::Result<u64> {
+    set_send_timeout(stream, frame)?;
     let mut echoed = 0;
     loop {
         let error = match read_frame(stream, Some(idle), Some(frame)) {
@@ -160,7 +171,9 @@ pub fn serve_echo<S: Read + Write>(
                 kind: FrameKind::Message,
                 payload,
             })) => {
-                write_frame(stream, FrameKind::Message, &payload)?;
+                // A client that does not read its echoes gets no error frame: it would not
+                // read that either, and writing it would wait once more.
+                write_within(stream, &encode(FrameKind::Message, &payload)?, frame)?;
                 echoed += 1;
                 continue;
             }
@@ -174,6 +187,55 @@ pub fn serve_echo<S: Read + Write>(
         let _ = write_frame(stream, FrameKind::Error, error.to_string().as_bytes());
         return Err(error);
     }
+}
+
+/// Writes all of `bytes` within `limit` in all. SO_SNDTIMEO bounds each write(2) alone, and
+/// a write that sent part of the bytes before it timed out would start the wait again; so
+/// after a partial write the timeout becomes the time left, and is put back at the end. (The
+/// common case, one write that takes everything, costs no extra system call.)
+fn write_within<S: Write + AsFd>(stream: &mut S, bytes: &[u8], limit: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + limit;
+    let mut sent = 0;
+    let mut shortened = false;
+    while sent < bytes.len() {
+        match stream.write(&bytes[sent..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => return Err(e),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if sent < bytes.len() {
+            if left.is_zero() {
+                break;
+            }
+            set_send_timeout(stream, left)?;
+            shortened = true;
+        }
+    }
+    if sent < bytes.len() {
+        return Err(io::Error::new(
+            ErrorKind::TimedOut,
+            format!(
+                "slow reader: {sent} of the echo's {} bytes taken within {} ms",
+                bytes.len(),
+                limit.as_millis()
+            ),
+        ));
+    }
+    if shortened {
+        set_send_timeout(stream, limit)?;
+    }
+    Ok(())
+}
+
+/// SO_SNDTIMEO: how long one write(2) may wait for room in the socket buffer.
+fn set_send_timeout(stream: &impl AsFd, t: Duration) -> io::Result<()> {
+    // A zero timeval would mean "wait for ever": never ask for less than a microsecond.
+    let micros = i64::try_from(t.as_micros()).unwrap_or(i64::MAX).max(1);
+    setsockopt(stream, sockopt::SendTimeout, &TimeVal::microseconds(micros))?;
+    Ok(())
 }
 
 /// The client's side of one exchange: sends `message`, returns the echoed payload. An error

@@ -20,9 +20,8 @@ pub fn run(dir: &Path) -> Result {
     let shown = path.to_string_lossy();
     let mut server = ServerChild::spawn(&["serve", "--unix", &shown, "--timeout-ms", "500"])?;
     server.wait_for_line_starting("listening on unix:")?;
-    println!(
-        "6. Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes; frames must arrive within 500 ms"
-    );
+    println!("6. Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes;");
+    println!("   a frame must arrive within 500 ms; what each hostile client was told:");
     let mut good = connect(&path)?;
     echo_once(&mut good, b"temperature: 42", REPLY_TIMEOUT)
         .map_err(|e| format!("echo (first client): {e}"))?;
@@ -32,21 +31,24 @@ pub fn run(dir: &Path) -> Result {
         ("length 4294967295", huge, false),
         ("garbage", b"GET / HTTP/1.0\r\n\r\n".to_vec(), false),
         ("truncated frame", b"M\0\0\0\x0ftemp".to_vec(), true),
-        ("stall after 3 bytes", b"M\0\0".to_vec(), false),
+        ("stalls at 3 bytes", b"M\0\0".to_vec(), false),
     ];
     for (what, bytes, close_write) in probes {
         probe(&path, what, &bytes, close_write)?;
     }
     let mut abrupt = connect(&path)?;
-    abrupt
-        .write_all(b"M\0\0")
-        .map_err(|e| format!("write (abrupt client): {e}"))?;
+    // Fails only if the server already hung up on it (refused): the log below says so.
+    let _ = abrupt.write_all(b"M\0\0");
     drop(abrupt); // abrupt disconnect in the middle of a frame
-    let logged = server.wait_for_line_starting("conn 6: dropped")?;
-    println!(
-        "   {:<20} -> the server logged: {logged}",
-        "abrupt disconnect"
-    );
+    // Its end: "dropped" (or "refused" when the server had no thread left for it).
+    let logged = loop {
+        let line = server.wait_for_line_starting("conn 6: ")?;
+        if !line.starts_with("conn 6: peer ") {
+            break line;
+        }
+    };
+    println!("   abrupt close (mid-frame): told nothing; the server logged");
+    println!("   {logged}");
     let echo = echo_once(&mut good, b"temperature: 43", REPLY_TIMEOUT)
         .map_err(|e| format!("echo (first client, after the hostile ones): {e}"))?;
     println!(
@@ -69,10 +71,10 @@ fn probe(path: &Path, what: &str, bytes: &[u8], close_write: bool) -> Result {
     stop::check()?;
     let mut hostile = connect(path)?;
     let start = Instant::now();
-    hostile
-        .write_all(bytes)
-        .map_err(|e| format!("write (hostile client): {e}"))?;
-    if close_write {
+    // A server that refused us (no thread left for a client) may have hung up before we wrote;
+    // its reason is still queued for reading, so a failed write is not the end.
+    let sent = hostile.write_all(bytes);
+    if sent.is_ok() && close_write {
         hostile
             .shutdown(Shutdown::Write)
             .map_err(|e| format!("shutdown: {e}"))?;
@@ -80,11 +82,14 @@ fn probe(path: &Path, what: &str, bytes: &[u8], close_write: bool) -> Result {
     let reply = match read_frame(&mut hostile, Some(REPLY_TIMEOUT), Some(REPLY_TIMEOUT)) {
         Ok(Some(frame)) => String::from_utf8_lossy(&frame.payload).into_owned(),
         Ok(None) => "closed without a reply".into(),
-        Err(e) => format!("error: {e}"),
+        Err(e) => match sent {
+            Err(write) => format!("error: write: {write}; read: {e}"),
+            Ok(()) => format!("error: {e}"),
+        },
     };
     stop::check()?; // a probe cut short by Ctrl-C (the server stops too) has no result
     println!(
-        "   {what:<20} -> after {:>3} ms: {reply}",
+        "   {what:<17} {:>4} ms: {reply}",
         start.elapsed().as_millis()
     );
     Ok(())

@@ -1,9 +1,10 @@
 //! uds-demo: Unix domain sockets, run for real. Mirrors the lecture section "Unix Domain
-//! Sockets: Local IPC That Dissolves Boundaries". The tour's seven steps are listed in order in
+//! Sockets: Local IPC That Dissolves Boundaries". The tour's eight steps are listed in order in
 //! `tour` below, each in a file named after it; it starts its own servers.
 //!
 //! ```text
 //! cargo run -p uds-demo                       # the whole tour
+//! cargo run -p uds-demo -- framing            # one step, by name or number (`-- 6`)
 //!
 //! # two terminals
 //! cargo run -p uds-demo -- serve              # terminal 1: prints the socket path to use
@@ -21,13 +22,16 @@
 //!
 //! Files: the roles sit beside their step (`serve` and `client` in `unix_echo.rs`, `fd-recv`
 //! and `fd-send` in `pass_fd.rs`); `echo_server.rs` is the echo server written once for every
-//! address family, `socket_file.rs` what a socket file needs, `server_child.rs` starts the
-//! tour's servers; `lib.rs` holds the endpoints `compare` measures and the frame codec.
+//! address family, `socket_file.rs` what a socket file needs, `resources.rs` what a server
+//! does when threads or descriptors run out, `round_trips.rs` step 2's pinned timings,
+//! `server_child.rs` starts the tour's servers; `lib.rs` holds the endpoints `compare`
+//! measures and the frame codec.
 //!
-//! Signals: the tour, `serve` on a socket file and `fd-recv` own files: Ctrl-C or SIGTERM ends
-//! them, the owners remove what they made, and they exit 130 / 143. An `--inet` or `--abstract`
-//! server owns no file; the clients keep the default action. The tour's servers die with it;
-//! a tour killed by SIGKILL leaves its directory behind, and the next run removes it.
+//! Signals: the tour, `serve` on a socket file and `fd-recv` own files: SIGINT, SIGTERM,
+//! SIGHUP or SIGQUIT ends them, the owners remove what they made (step 8's namespaces too),
+//! and they exit 128 + the signal's number. An `--inet` or `--abstract` server owns no file;
+//! the clients keep the default action. The tour's servers die with it; a tour killed by
+//! SIGKILL leaves its directory (and namespaces) behind, and the next run removes them.
 //!
 //! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
 //! using nothing of this workspace (`echo_server`, `echo_client`, `dgram_pair`):
@@ -53,6 +57,9 @@ mod echo_server;
 mod hostile_clients;
 mod inet_echo;
 mod pass_fd;
+mod processes_as_nodes;
+mod resources;
+mod round_trips;
 mod server_child;
 mod socket_file;
 mod stale_socket;
@@ -62,25 +69,41 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("uds-demo", run)
 }
 
-/// The tour: owns a private directory, starts its own servers, reports what it observed.
-fn tour() -> plumbing::Result {
+/// The tour, or its step `only`: owns a private directory, starts its own servers, reports
+/// what it observed. Step 2 alone runs step 1 first: it compares with it.
+fn tour(only: Option<u8>) -> plumbing::Result {
     stop::catch(Owns::Objects)?;
     println!("uds-demo: Unix domain sockets (lecture: \"Unix Domain Sockets\")");
     let dir = private_dir()?;
-    // 1. an echo server and client over a socket file (0600 in a 0700 directory)
-    let unix = unix_echo::run(dir.path())?;
-    // 2. the same echo code over AF_INET: only the address changes
-    inet_echo::run(&unix)?;
-    // 3. stream versus datagram: message boundaries
-    boundaries::run()?;
-    // 4. passing an open file descriptor (SCM_RIGHTS)
-    pass_fd::run(dir.path())?;
-    // 5. the abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
-    abstract_and_peercred::run()?;
-    // 6. length-prefixed frames against hostile clients
-    hostile_clients::run(dir.path())?;
-    // 7. a socket file outlives its server
-    stale_socket::run(dir.path())?;
+    let step = |n: u8| only.is_none_or(|o| o == n);
+    if step(1) || step(2) {
+        // 1. an echo server and client over a socket file (0600 in a 0700 directory)
+        let unix = unix_echo::run(dir.path())?;
+        if step(2) {
+            // 2. the same echo code over AF_INET: the line that differs, and what each costs
+            inet_echo::run(unix)?;
+        }
+    }
+    if step(3) {
+        boundaries::run()?; // 3. stream versus datagram: message boundaries
+    }
+    if step(4) {
+        pass_fd::run(dir.path())?; // 4. passing an open file descriptor (SCM_RIGHTS)
+    }
+    if step(5) {
+        // 5. the abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
+        abstract_and_peercred::run()?;
+    }
+    if step(6) {
+        hostile_clients::run(dir.path())?; // 6. length-prefixed frames against hostile clients
+    }
+    if step(7) {
+        stale_socket::run(dir.path())?; // 7. a socket file outlives its server
+    }
+    if step(8) {
+        // 8. processes as nodes: step 2 between two network namespaces (root), else loopback
+        processes_as_nodes::run()?;
+    }
     remove(dir)
 }
 
@@ -94,7 +117,7 @@ fn private_dir() -> plumbing::Result<PrivateDir> {
     let meta = std::fs::metadata(dir.path()).map_err(|e| format!("stat private dir: {e}"))?;
     let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
     println!(
-        "private directory {} (mode {mode:04o})\n",
+        "private directory {} (mode {mode:04o}), DIR below\n",
         dir.path().display()
     );
     Ok(dir)
@@ -113,9 +136,17 @@ fn remove(dir: PrivateDir) -> plumbing::Result {
 
 fn run(cli: Cli) -> plumbing::Result {
     let Some(role) = cli.command else {
-        return tour();
+        return tour(None);
     };
     match role {
+        Role::Echo => tour(Some(1)),
+        Role::Inet => tour(Some(2)),
+        Role::Boundaries => tour(Some(3)),
+        Role::PassFd => tour(Some(4)),
+        Role::Abstract => tour(Some(5)),
+        Role::Framing => tour(Some(6)),
+        Role::Stale => tour(Some(7)),
+        Role::Nodes => tour(Some(8)),
         Role::Serve {
             at,
             timeout_ms,
@@ -137,6 +168,7 @@ fn run(cli: Cli) -> plumbing::Result {
                 frame: Duration::from_millis(timeout_ms),
                 max_clients: usize::try_from(max_clients)?,
             };
+            resources::check_open_files(limits.max_clients)?;
             unix_echo::serve(at, limits)
         }
         Role::Client {
@@ -190,19 +222,44 @@ struct Cli {
     command: Option<Role>,
 }
 
+/// The tour's steps (by name or number), then the roles its servers and clients play.
 #[derive(Subcommand)]
 enum Role {
+    /// 1. Stream echo over a socket file (0600 in a 0700 directory)
+    #[command(alias = "1")]
+    Echo,
+    /// 2. The same echo over AF_INET: the line that differs, timings (runs 1 first)
+    #[command(alias = "2")]
+    Inet,
+    /// 3. Stream versus datagram: message boundaries
+    #[command(alias = "3")]
+    Boundaries,
+    /// 4. Passing an open file descriptor (SCM_RIGHTS)
+    #[command(alias = "4")]
+    PassFd,
+    /// 5. The abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
+    #[command(name = "abstract", alias = "5")]
+    Abstract,
+    /// 6. Length-prefixed frames against hostile clients
+    #[command(alias = "6")]
+    Framing,
+    /// 7. A socket file outlives its server
+    #[command(alias = "7")]
+    Stale,
+    /// 8. Processes as nodes: two network namespaces joined by a veth pair (root)
+    #[command(alias = "8")]
+    Nodes,
     /// Run the echo server until Ctrl-C (no address: a socket file in a new private directory)
     Serve {
         #[command(flatten)]
         at: ServeAt,
-        /// Each frame must arrive within this many milliseconds, or the client is dropped
+        /// A frame must arrive, and its echo be read, within this many ms, or the client is dropped
         #[arg(long, allow_negative_numbers = true, default_value_t = 5000, value_parser = |s: &str| whole_number(s, 10, 600_000))]
         timeout_ms: u64,
         /// A client that starts no frame for this many milliseconds is dropped
         #[arg(long, allow_negative_numbers = true, default_value_t = 60_000, value_parser = |s: &str| whole_number(s, 10, 3_600_000))]
         idle_ms: u64,
-        /// Most clients served at once; more are refused with an error frame
+        /// Most clients served at once (each needs an open file: ulimit -n); more are refused
         #[arg(long, allow_negative_numbers = true, default_value_t = 64, value_parser = |s: &str| whole_number(s, 1, 1024))]
         max_clients: u64,
         #[arg(long, hide = true)]

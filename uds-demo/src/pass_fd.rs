@@ -8,7 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,11 @@ pub fn run(dir: &Path) -> Result {
         .mode(0o600)
         .open(&reading_path)
         .map_err(|e| format!("create {}: {e}", reading_path.display()))?;
+    // The umask may have cleared bits of 0600 (a umask of 0777 leaves 0000, which only root
+    // could open again); fchmod is not subject to it.
+    writer
+        .set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("fchmod reading.txt: {e}"))?;
     writer
         .write_all(b"temperature: 42\n")
         .map_err(|e| format!("write reading.txt: {e}"))?;
@@ -40,8 +45,7 @@ pub fn run(dir: &Path) -> Result {
     // The name is gone; only our open descriptor remains.
     fs::remove_file(&reading_path).map_err(|e| format!("unlink reading.txt: {e}"))?;
     println!(
-        "   opened {} and unlinked it: exists now: {}",
-        reading_path.display(),
+        "   opened DIR/reading.txt and unlinked it: exists now: {}",
         reading_path.exists()
     );
 
@@ -52,10 +56,8 @@ pub fn run(dir: &Path) -> Result {
         UnixStream::connect(&sock).map_err(|e| format!("connect {}: {e}", sock.display()))?;
     let text = send_fd(stream, &file)?;
     let said = receiver.wait_for_line_starting("received fd")?;
-    println!(
-        "   `uds-demo fd-recv` (pid {}) said: {said}",
-        receiver.pid()
-    );
+    println!("   `uds-demo fd-recv` (pid {}) said:", receiver.pid());
+    println!("   {said}");
     println!(
         "   it replied with the {} bytes it read through the fd: {:?}\n",
         text.len(),
@@ -137,8 +139,9 @@ pub fn fd_recv(path: Option<PathBuf>) -> Result {
             return Err(why);
         }
     };
+    println!("received fd {fd} from pid {sender} via SCM_RIGHTS");
     println!(
-        "received fd {fd} from pid {sender} via SCM_RIGHTS; read {} bytes through it: {:?}",
+        "read {} bytes through it: {:?}",
         text.len(),
         String::from_utf8_lossy(&text)
     );

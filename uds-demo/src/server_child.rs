@@ -7,7 +7,7 @@
 //! reaps it on every path; the files it made are in the tour's private directory.
 
 use std::io::{PipeReader, Read};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
@@ -29,8 +29,20 @@ impl ServerChild {
     /// Starts `uds-demo ARGS --parent-pid <ours>`. Its stdout is our readiness handshake (no
     /// sleeps); its stderr is shown only if it fails.
     pub fn spawn(args: &[&str]) -> Result<ServerChild> {
+        ServerChild::start(child::this_program()?, args)
+    }
+
+    /// The same, inside the network namespace `netns`: `ip netns exec NETNS uds-demo ARGS`
+    /// (ip execs the server, so the child is the server itself).
+    pub fn spawn_in(netns: &str, args: &[&str]) -> Result<ServerChild> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut ip = Command::new("ip");
+        ip.args(["netns", "exec", netns]).arg(exe);
+        ServerChild::start(ip, args)
+    }
+
+    fn start(mut command: Command, args: &[&str]) -> Result<ServerChild> {
         let (stderr, stderr_end) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
-        let mut command = child::this_program()?;
         command
             .args(args)
             .args(["--parent-pid", &std::process::id().to_string()])

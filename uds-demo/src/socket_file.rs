@@ -38,8 +38,7 @@ pub fn check_sun_path(path: &Path) -> Result {
     let len = path.as_os_str().len();
     if len + 1 > SUN_PATH_BYTES {
         return Err(format!(
-            "socket path too long: {len} bytes, but sun_path holds {SUN_PATH_BYTES} bytes \
-             including the NUL (at most {}); choose a shorter path",
+            "socket path too long: {len} bytes, sun_path holds {} + NUL; use a shorter one",
             SUN_PATH_BYTES - 1
         )
         .into());

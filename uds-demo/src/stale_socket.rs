@@ -38,15 +38,14 @@ pub fn run(dir: &Path) -> Result {
     set_timeouts(&stream, REPLY_TIMEOUT, None)?;
     let echo = echo_once(&mut stream, b"temperature: 42", REPLY_TIMEOUT)
         .map_err(|e| format!("echo: {e}"))?;
-    println!(
-        "   a new server: {replaced}; echo {:?}",
-        String::from_utf8_lossy(&echo)
-    );
+    let shown = replaced.replace(&dir.to_string_lossy().into_owned(), "DIR");
+    println!("   a new server on that path said:\n   {shown}");
+    println!("   and echoed {:?}", String::from_utf8_lossy(&echo));
     let long = dir.join("x".repeat(SUN_PATH_BYTES));
     match check_sun_path(&long) {
-        Ok(()) => println!("   a {}-byte path: accepted", long.as_os_str().len()),
+        Ok(()) => println!("   a {}-byte path: accepted\n", long.as_os_str().len()),
         Err(e) => println!(
-            "   a {}-byte path is refused before bind: {e}",
+            "   a {}-byte path is refused before bind:\n   {e}\n",
             long.as_os_str().len()
         ),
     }

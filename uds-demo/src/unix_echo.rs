@@ -1,6 +1,6 @@
 //! Step 1: an echo server and client over a socket file. The tour starts `uds-demo serve --unix
 //! PATH`, shows what stat(2) says of the socket file (a socket, mode 0600, size 0: the data
-//! never touches it), sends the lecture's sensor readings and times 200 round trips.
+//! never touches it) and sends the lecture's sensor readings; step 2 times the server.
 //!
 //! The `serve` and `client` roles live here too: one function each, for every address family.
 //! Only the line that binds or connects differs; the echo code after it is the same.
@@ -11,11 +11,11 @@ use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use plumbing::Result;
 use plumbing::names::PrivateDir;
-use plumbing::{Result, stop};
 use uds_demo::echo_once;
 
 use crate::echo_server::{
@@ -27,12 +27,12 @@ use crate::socket_file::connect_unix;
 /// The prefix of the private directories and abstract names this program makes.
 pub const NAME_PREFIX: &str = "ipc-tour-uds-";
 
-/// What step 1 observed, for step 2 to compare with.
+/// What step 1 leaves to step 2: the echo lines to compare, and its server, still running.
 pub struct UnixEcho {
     /// One line per echoed reading.
     pub lines: Vec<String>,
-    /// Median round trip, in microseconds.
-    pub median_us: u128,
+    pub server: ServerChild,
+    pub path: PathBuf,
 }
 
 pub fn run(dir: &Path) -> Result<UnixEcho> {
@@ -40,17 +40,15 @@ pub fn run(dir: &Path) -> Result<UnixEcho> {
     let mut server = ServerChild::spawn(&["serve", "--unix", &path.to_string_lossy()])?;
     server.wait_for_line_starting("listening on unix:")?;
     let meta = fs::symlink_metadata(&path).map_err(|e| format!("stat socket file: {e}"))?;
+    println!("1. Stream echo over AF_UNIX: `uds-demo serve --unix DIR/echo.sock`");
     println!(
-        "1. Stream echo over AF_UNIX: `uds-demo serve --unix {}` (pid {})",
-        path.display(),
-        server.pid()
-    );
-    println!(
-        "   socket file: is a socket: {}, mode {:04o}, size {} bytes (data never touches it)",
+        "   server pid {}; its socket file: a socket: {}, mode {:04o}, size {}",
+        server.pid(),
         meta.file_type().is_socket(),
         meta.permissions().mode() & 0o777,
         meta.len()
     );
+    println!("   (size 0: the bytes go through the kernel, never the file)");
     let mut stream =
         UnixStream::connect(&path).map_err(|e| format!("connect {}: {e}", path.display()))?;
     set_timeouts(&stream, REPLY_TIMEOUT, None)?;
@@ -58,9 +56,12 @@ pub fn run(dir: &Path) -> Result<UnixEcho> {
     for line in &lines {
         println!("   {line}");
     }
-    let median_us = median_round_trip_us(&mut stream, 200)?;
-    println!("   median round trip over 200 echoes: {median_us} µs\n");
-    Ok(UnixEcho { lines, median_us })
+    println!();
+    Ok(UnixEcho {
+        lines,
+        server,
+        path,
+    })
 }
 
 /// The lecture's example messages.
@@ -70,34 +71,21 @@ pub fn sensor_readings() -> Vec<String> {
         .to_vec()
 }
 
-/// Sends each sensor reading, returns one line per echo (the part that must not depend on the
-/// address family).
+/// Sends each sensor reading, returns one line per echo. Generic over the stream: steps 1
+/// and 2 run this very function over a `UnixStream` and a `TcpStream`.
 pub fn echo_readings<S: Read + Write>(stream: &mut S) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     for reading in sensor_readings() {
         let echo = echo_once(stream, reading.as_bytes(), REPLY_TIMEOUT)
             .map_err(|e| format!("echo: {e}"))?;
         lines.push(format!(
-            "sent {reading:?} ({} bytes) -> echoed {:?} ({} bytes)",
+            "sent {reading:?} ({} bytes) -> {:?} ({} bytes) back",
             reading.len(),
             String::from_utf8_lossy(&echo),
             echo.len()
         ));
     }
     Ok(lines)
-}
-
-/// Median round trip of `n` echoes of one reading, in microseconds.
-pub fn median_round_trip_us<S: Read + Write>(stream: &mut S, n: usize) -> Result<u128> {
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        stop::check()?;
-        let start = Instant::now();
-        echo_once(stream, b"temperature: 42", REPLY_TIMEOUT).map_err(|e| format!("echo: {e}"))?;
-        samples.push(start.elapsed().as_micros());
-    }
-    samples.sort_unstable();
-    Ok(samples[n / 2])
 }
 
 // ---------------------------------------------------------------------------------------------

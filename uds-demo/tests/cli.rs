@@ -403,7 +403,9 @@ fn fd_send_and_fd_recv_in_two_terminals() {
         "{stdout}"
     );
     let said = recv.wait_line("received fd", WAIT).unwrap();
-    assert!(said.contains("read 16 bytes"), "{said}");
+    assert!(said.ends_with("via SCM_RIGHTS"), "{said}");
+    let said = recv.wait_line("read 16 bytes", WAIT).unwrap();
+    assert!(said.ends_with(": \"temperature: 42\\n\""), "{said}");
     assert!(recv.wait_exit(WAIT).unwrap().success());
     assert!(
         !std::path::Path::new(&path).parent().unwrap().exists(),

@@ -35,8 +35,11 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // 1: the socket file as observed: a socket, 0600, empty; the directory 0700.
-    assert!(line_with(text, "private directory").ends_with("(mode 0700)"));
-    assert!(line_with(text, "socket file:").contains("is a socket: true, mode 0600, size 0 bytes"));
+    assert!(line_with(text, "private directory").contains(" (mode 0700)"));
+    assert!(
+        line_with(text, "its socket file:").ends_with("a socket: true, mode 0600, size 0"),
+        "{text}"
+    );
     // 2: the same echo lines over AF_INET as over AF_UNIX.
     let echoes: Vec<&str> = text
         .lines()
@@ -48,14 +51,32 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
         echoes[3..],
         "AF_UNIX and AF_INET printed different echoes"
     );
-    assert!(line_with(text, "lines identical to AF_UNIX").contains("3 of 3"));
+    assert!(line_with(text, "lines identical to step 1's").contains("3 of 3"));
+    // 2: the one line that differs, as the example has it.
+    assert!(line_with(text, "     AF_UNIX  ").ends_with("= UnixListener::bind(&path)"));
+    assert!(line_with(text, "     AF_INET  ").ends_with("= TcpListener::bind(addr)"));
+    // 2: one p50 / p99 per placement (two with two CPUs), p50 never above p99.
+    let columns = line_with(text, "same CPU ").matches("CPU").count();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(columns, cpus.min(2), "{cpus} CPUs allowed");
+    for family in ["   AF_UNIX   ", "   AF_INET   "] {
+        let row = line_with(text, family);
+        let cells: Vec<Vec<f64>> = row[family.len()..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(|c| [c[0], c[2]].iter().map(|n| n.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(cells.len(), columns, "{row}");
+        assert!(cells.iter().all(|c| 0.0 < c[0] && c[0] <= c[1]), "{row}");
+    }
     // 3: one read got all bytes of the stream; the datagram reads match the writes one to one.
     let wrote: Vec<usize> = line_with(text, "wrote ")
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
-    let stream = list_in(line_with(text, "stream   (UnixStream)"));
-    let dgram = list_in(line_with(text, "datagram (UnixDatagram)"));
+    let stream = list_in(line_with(text, "UnixStream:   "));
+    let dgram = list_in(line_with(text, "UnixDatagram: "));
     assert_eq!(stream.iter().sum::<usize>(), wrote.iter().sum::<usize>());
     assert!(
         stream.len() < wrote.len(),
@@ -90,17 +111,133 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
     assert!(line_with(text, "length 4294967295").contains("exceeds the limit"));
     assert!(line_with(text, "garbage").contains("not a frame"));
     assert!(line_with(text, "truncated frame").contains("the peer closed after"));
-    assert!(line_with(text, "stall after 3 bytes").contains("stalled"));
+    assert!(line_with(text, "stalls at 3 bytes").contains("stalled"));
     assert!(line_with(text, "still gets its echo").ends_with("\"temperature: 43\""));
     // 7: stale socket found by a refused connect and replaced; long path refused before bind.
     assert!(line_with(text, "SIGKILLed the server").ends_with("still there: true"));
     assert!(line_with(text, "connect to it").contains("refused"));
-    assert!(
-        line_with(text, "a new server: replaced stale socket file")
-            .contains("echo \"temperature: 42\"")
-    );
-    assert!(line_with(text, "is refused before bind").contains("sun_path"));
+    assert!(line_with(text, "replaced stale socket file").contains("DIR/stale.sock"));
+    assert!(line_with(text, "and echoed").ends_with("\"temperature: 42\""));
+    line_with(text, "is refused before bind");
+    assert!(line_with(text, "socket path too long").contains("sun_path"));
+    assert_fits_80_columns(text);
+    // 8: step 2's serve and client across two network namespaces (root), else over loopback
+    // with the reason in one line.
+    let server = line_with(text, "   server (pid ");
+    if as_root && !text.contains("no namespaces: cannot run `ip`") {
+        line_with(text, "server side ipc-tour-uds-ns-");
+        assert!(server.contains("conn 1: peer 10.0.0.2:"), "{server}");
+    } else {
+        assert!(line_with(text, "no namespaces: ").contains("needs root"));
+        assert!(server.contains("conn 1: peer 127.0.0.1:"), "{server}");
+    }
+    assert!(line_with(text, "   client (pid ").contains("echo: temperature: 42 (15 bytes, "));
     assert!(line_with(text, "done:").ends_with("removed: true"));
+    let pid = out_pid(text);
+    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "namespaces left");
+}
+
+/// The network namespaces named after the tour `pid` (`ip netns add` keeps them in /run/netns).
+fn namespaces_of(pid: u32) -> Vec<String> {
+    let prefix = format!("ipc-tour-uds-ns-{pid}-");
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// Ctrl-C while step 8 sets up or uses its namespaces: the tour stops with 130, and the
+/// namespaces (with their veth pair) are deleted on the way out.
+#[test]
+fn ctrl_c_during_step_8_deletes_its_namespaces() {
+    if !is_root() {
+        eprintln!("skipped: only root creates the namespaces this test checks");
+        return;
+    }
+    for delay_ms in [0, 20, 60] {
+        let mut tour = Command::new(BIN)
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(tour.stdout.take().unwrap());
+        read_through(&mut stdout, "8. Processes as nodes");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
+        nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        // Too late is possible on a fast machine: the tour may have finished step 8.
+        if status.code() != Some(0) {
+            assert_eq!(status.code(), Some(130), "after {delay_ms} ms: {rest}");
+        }
+        let mut stderr = String::new();
+        let mut pipe = tour.stderr.take().unwrap();
+        pipe.read_to_string(&mut stderr).unwrap();
+        assert_eq!(
+            namespaces_of(tour.id()),
+            Vec::<String>::new(),
+            "after {delay_ms} ms: {status}\n{rest}\n{stderr}"
+        );
+    }
+}
+
+/// Every line at most 80 characters (not bytes: "µs" is one column).
+fn assert_fits_80_columns(text: &str) {
+    for line in text.lines() {
+        let width = line.chars().count();
+        assert!(width <= 80, "a line of {width} characters:\n{line}");
+    }
+}
+
+/// The default run in an 80-column terminal: no line wider.
+#[test]
+fn every_line_of_the_tour_fits_80_columns() {
+    let out = Command::new(BIN).env("COLUMNS", "80").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_fits_80_columns(&text);
+}
+
+/// A step run alone (by number or by name) prints the number it has in the tour, and no other
+/// step; step 2 runs step 1 first.
+#[test]
+fn a_step_run_alone_keeps_its_tour_number() {
+    for (arg, steps) in [
+        ("1", &["1."][..]),
+        ("inet", &["1.", "2."]),
+        ("3", &["3."]),
+        ("pass-fd", &["4."]),
+        ("abstract", &["5."]),
+        ("6", &["6."]),
+        ("stale", &["7."]),
+        ("8", &["8."]),
+    ] {
+        let out = Command::new(BIN).arg(arg).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{arg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let numbered: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(n, _)| n))
+            .filter(|n| n.ends_with('.') && n[..n.len() - 1].parse::<u8>().is_ok())
+            .collect();
+        assert_eq!(numbered, steps, "uds-demo {arg}:\n{text}");
+        assert!(text.contains("removed: true"), "{text}");
+    }
 }
 
 fn out_pid(text: &str) -> u32 {
@@ -278,7 +415,7 @@ fn ctrl_c_during_a_probe_prints_no_result_for_it() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(!rest.contains("stall after"), "{rest}");
+    assert!(!rest.contains("stalls at"), "{rest}");
     assert_eq!(
         stderr,
         "uds-demo: stopped by SIGINT; removed everything this run created\n"

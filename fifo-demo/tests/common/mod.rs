@@ -56,8 +56,15 @@ pub fn tour(tmpdir: &Path) -> Command {
     cmd
 }
 
+/// Runs `cmd` to the end and returns its output; fails the test after 60 s.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("run fifo-demo")
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fifo-demo");
+    output_within(child, Duration::from_secs(60), "fifo-demo")
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -158,4 +165,51 @@ pub fn seed() -> u64 {
         });
     println!("seed {seed} (replay with FIFO_DEMO_SEED={seed})");
     seed
+}
+
+/// Kills a child with SIGKILL if it is still running after `limit`, so that a test waiting on
+/// it (for its output, for end-of-file) fails with a message instead of hanging the suite.
+/// Dropping the guard, once the wait has returned, disarms it.
+pub struct KillAfter(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl KillAfter {
+    pub fn new(child: &Child, limit: Duration) -> KillAfter {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        thread::spawn(move || {
+            let end = Instant::now() + limit;
+            while Instant::now() < end {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            if !flag.load(Ordering::SeqCst) {
+                eprintln!("pid {pid} still running after {limit:?}: killed");
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        });
+        KillAfter(done)
+    }
+}
+
+impl Drop for KillAfter {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The child's output, or a test failure naming `what` if it has not exited within `limit`.
+pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
+    let guard = KillAfter::new(&child, limit);
+    let out = child.wait_with_output().expect("wait");
+    drop(guard);
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.signal() != Some(9),
+        "{what} did not finish within {limit:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
 }

@@ -115,6 +115,21 @@ pub fn processes_in_group(pgid: i32) -> Vec<i32> {
     found
 }
 
+/// Runs shm-demo with the umask set to `umask`, as this user.
+pub fn run_with_umask(args: &[&str], umask: u32) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(BIN);
+    command.args(args);
+    // SAFETY: umask(2) is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        })
+    };
+    command.output().expect("run shm-demo")
+}
+
 /// Spawns shm-demo with piped stdout/stderr in a process group of its own.
 pub fn spawn_in_own_group(args: &[&str]) -> Child {
     use std::os::unix::process::CommandExt;
@@ -138,7 +153,14 @@ pub fn numbers(line: &str) -> Vec<u64> {
 /// Runs a copy of the binary as uid/gid 65534 (`nobody`), with setpriv from util-linux. The
 /// copy sits in the temp dir: the checkout may be in a directory `nobody` cannot enter.
 pub fn run_as_nobody(args: &[&str]) -> Output {
+    run_as_nobody_with_umask(args, None)
+}
+
+/// [`run_as_nobody`] with the umask set to `umask` (when given) before setpriv runs; the
+/// binary inherits it.
+pub fn run_as_nobody_with_umask(args: &[&str], umask: Option<u32>) -> Output {
     use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     let random: u32 = rand::random();
     let dir =
         std::env::temp_dir().join(format!("shm-demo-nobody-{}-{random:x}", std::process::id()));
@@ -146,12 +168,22 @@ pub fn run_as_nobody(args: &[&str]) -> Output {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.join("shm-demo");
     std::fs::copy(BIN, &bin).unwrap();
-    let out = Command::new("setpriv")
+    let mut command = Command::new("setpriv");
+    command
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
         .args(args)
-        .current_dir(&dir)
-        .output();
+        .current_dir(&dir);
+    if let Some(mask) = umask {
+        // SAFETY: umask(2) is async-signal-safe and touches only the child's own state.
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            })
+        };
+    }
+    let out = command.output();
     std::fs::remove_dir_all(&dir).unwrap();
     out.expect("run setpriv (util-linux)")
 }

@@ -1,0 +1,287 @@
+//! Step 7: async-signal-safety. A handler runs in the middle of whatever the thread was doing;
+//! if that was holding a lock the handler also takes, the thread waits for itself, forever.
+//!
+//! Two children run the same main loop (append to a log under a `Mutex`, which also
+//! allocates) and take the same storm of SIGRTMIN; the parent watches their progress reports.
+//! The first child's handler appends to the log itself: it deadlocks as soon as a signal lands
+//! while the main loop holds the lock (a race, so the step says whether it happened this run).
+//! The second does it the signal-hook way: the handler only records the signal (an atomic
+//! add, registered with `signal_hook::low_level::register`), and the main loop, ordinary code,
+//! does the logging. (Not `signal_hook::low_level::pipe` here: it wakes a loop up, but its
+//! non-blocking writes are dropped when the socket is full, so it cannot count a storm.)
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use plumbing::child::{Child, Heard, describe};
+use plumbing::{Result, procfs};
+
+use crate::pending::sigqueue;
+use crate::role::{REPLY_TIMEOUT, start_ready};
+
+/// The log both the main loop and (in the unsafe child) the handler append to.
+static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Signals handled to the end (the unsafe handler's count; the safe main loop's).
+static HANDLED: AtomicU64 = AtomicU64::new(0);
+/// Signals the safe child's handler recorded, for its main loop to handle.
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+/// How often a child reports its progress, and how long without a report means stuck.
+const REPORT_EVERY: Duration = Duration::from_millis(10);
+const STUCK_AFTER: Duration = Duration::from_millis(300);
+/// Signals per burst; one burst per millisecond.
+const BURST: u32 = 10;
+
+fn log() -> MutexGuard<'static, Vec<String>> {
+    LOG.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One entry in the log: take the lock, allocate a line, and now and then free them all. The
+/// allocations happen only under the lock, so the handler below can only ever hang on the lock:
+/// one that allocated while the main loop was inside malloc could corrupt the heap instead.
+fn append(what: &str, n: u64) {
+    let mut log = log();
+    log.push(format!("{what} {n}"));
+    if log.len() >= 64 {
+        log.clear();
+    }
+}
+
+/// WRONG, on purpose: a handler that takes a lock and allocates. If the signal lands while the
+/// main loop is inside `append`, this `lock()` waits for a lock its own thread holds: forever.
+extern "C" fn log_from_handler(_: libc::c_int) {
+    let n = HANDLED.load(Ordering::SeqCst) + 1;
+    append("signal", n);
+    HANDLED.store(n, Ordering::SeqCst);
+}
+
+/// Child side (role `handler`): the work loop, with the unsafe handler or the safe record.
+pub fn victim(safe: bool) -> Result {
+    if safe {
+        // SAFETY: the action only adds to an atomic: no lock, no allocation, async-signal-safe.
+        let registered = unsafe {
+            signal_hook::low_level::register(libc::SIGRTMIN(), || {
+                RECORDED.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        registered.map_err(|e| format!("register SIGRTMIN: {e}"))?;
+    } else {
+        // SAFETY: this is the point of the step: the handler is NOT async-signal-safe. It
+        // runs in a child of ours that the parent kills when it deadlocks.
+        let installed = unsafe {
+            libc::signal(
+                libc::SIGRTMIN(),
+                log_from_handler as *const () as libc::sighandler_t,
+            )
+        };
+        if installed == libc::SIG_ERR {
+            return Err(format!("signal(SIGRTMIN): {}", std::io::Error::last_os_error()).into());
+        }
+    }
+    println!("ready");
+    let mut reported = Instant::now();
+    for iteration in 1u64.. {
+        append("work", iteration);
+        if safe {
+            handle_recorded();
+        }
+        if reported.elapsed() >= REPORT_EVERY {
+            println!("progress {iteration} {}", HANDLED.load(Ordering::SeqCst));
+            reported = Instant::now();
+        }
+    }
+    Ok(())
+}
+
+/// The safe child's handling, in ordinary code: one log entry per signal recorded.
+fn handle_recorded() {
+    let recorded = RECORDED.load(Ordering::SeqCst);
+    let mut handled = HANDLED.load(Ordering::SeqCst);
+    while handled < recorded {
+        handled += 1;
+        append("signal", handled);
+    }
+    HANDLED.store(handled, Ordering::SeqCst);
+}
+
+/// How a storm ended.
+enum Outcome {
+    /// No progress report for STUCK_AFTER, asleep in the kernel at `wchan`. The last report
+    /// came when `sent` signals had been sent, and said `handled` had been handled.
+    Deadlocked {
+        sent: u32,
+        handled: u64,
+        wchan: String,
+    },
+    /// Every signal sent was handled, or the time ran out first without a deadlock.
+    Completed {
+        sent: u32,
+        handled: u64,
+        took: Duration,
+    },
+}
+
+/// The child's latest progress report (signals handled), and when it last reported.
+struct Watch {
+    handled: u64,
+    heard_at: Instant,
+    /// Signals we had sent when that report came.
+    sent_then: u32,
+}
+
+impl Watch {
+    /// Reads every progress line the child has written within `wait`.
+    fn listen(&mut self, child: &mut Child, sent: u32, wait: Duration) -> Result {
+        let end = Instant::now() + wait;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match child.hear(left)? {
+                Heard::Line(line) => {
+                    let handled = line.rsplit_once(' ').and_then(|(_, n)| n.parse().ok());
+                    self.handled = handled.ok_or_else(|| format!("child said {line:?}"))?;
+                    self.heard_at = Instant::now();
+                    self.sent_then = sent;
+                }
+                Heard::Timeout => return Ok(()),
+                Heard::Closed => return Err(format!("child {} died", child.pid()).into()),
+            }
+        }
+    }
+
+    /// Stuck: silent for STUCK_AFTER and asleep ('S') in the kernel, not merely not scheduled.
+    fn stuck(&self, child: &Child) -> Result<Option<String>> {
+        if self.heard_at.elapsed() < STUCK_AFTER {
+            return Ok(None);
+        }
+        let pid = child.pid().as_raw();
+        let state = procfs::state(pid).map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
+        if state != 'S' {
+            return Ok(None);
+        }
+        let wchan = procfs::wchan(pid).map_err(|e| format!("read /proc/{pid}/wchan: {e}"))?;
+        Ok(Some(wchan))
+    }
+}
+
+/// Sends `signals` SIGRTMIN, BURST per millisecond, then waits for them to be handled; at
+/// most `limit` in all. A child that stops making progress ends the storm early.
+fn storm(child: &mut Child, signals: u32, limit: Duration) -> Result<Outcome> {
+    let start = Instant::now();
+    let mut watch = Watch {
+        handled: 0,
+        heard_at: start,
+        sent_then: 0,
+    };
+    let mut sent = 0;
+    while start.elapsed() < limit {
+        if sent < signals {
+            for _ in 0..BURST.min(signals - sent) {
+                sent += 1;
+                sigqueue(child.pid(), libc::SIGRTMIN(), sent as usize)?;
+            }
+        }
+        watch.listen(child, sent, Duration::from_millis(1))?;
+        if watch.handled >= u64::from(signals) {
+            break;
+        }
+        if let Some(wchan) = watch.stuck(child)? {
+            return Ok(Outcome::Deadlocked {
+                sent: watch.sent_then,
+                handled: watch.handled,
+                wchan,
+            });
+        }
+    }
+    Ok(Outcome::Completed {
+        sent,
+        handled: watch.handled,
+        took: start.elapsed(),
+    })
+}
+
+pub fn run(step: u32, signals: u32) -> Result {
+    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
+    let mut child = start_ready("handler", &[])?;
+    let pid = child.pid();
+    println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");
+    println!("  handler appends to the same log (a lock and an allocation: neither is");
+    println!("  async-signal-safe). {signals} SIGRTMIN, {BURST} a millisecond; stuck = no");
+    println!(
+        "  progress report for {} ms while asleep in the kernel.",
+        STUCK_AFTER.as_millis()
+    );
+    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
+    println!("  (a race: it hangs only if a signal lands while the lock is held)");
+    end(child)?;
+
+    let mut child = start_ready("handler", &["--safe"])?;
+    let pid = child.pid();
+    println!("  child {pid}, the signal-hook way: its handler only records the signal");
+    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
+    match storm(&mut child, signals, Duration::from_secs(5))? {
+        Outcome::Completed {
+            sent,
+            handled,
+            took,
+        } if handled == u64::from(signals) => {
+            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
+        }
+        Outcome::Completed { handled, took, .. } => {
+            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
+            return Err(format!("the safe child {pid} {late}").into());
+        }
+        Outcome::Deadlocked { wchan, .. } => {
+            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
+        }
+    }
+    end(child)?;
+    Ok(())
+}
+
+/// What the unsafe child's storm showed, in one of its two honest forms.
+fn say_unsafe(outcome: Outcome) {
+    match outcome {
+        Outcome::Deadlocked {
+            sent,
+            handled,
+            wchan,
+        } => {
+            if sent == 0 {
+                println!("  -> deadlocked at once: not one progress report since the storm began.");
+            } else {
+                println!("  -> deadlocked: its last report came after {sent} signals sent, with");
+                println!("     {handled} handled; none since.");
+            }
+            match wchan.as_str() {
+                "" | "0" => println!("     Asleep in the kernel (where: /proc hides its wchan)"),
+                _ => println!("     Asleep in the kernel at {wchan}"),
+            }
+            if wchan.contains("futex") {
+                println!("     (a futex: its handler waits for the Mutex its own thread holds).");
+            }
+        }
+        Outcome::Completed {
+            sent,
+            handled,
+            took,
+        } => {
+            println!(
+                "  -> did not deadlock this time: {sent} sent, {handled} handled in {took:.1?}"
+            );
+        }
+    }
+}
+
+/// SIGKILL: the one way to end a thread stuck in its own handler. Reaps it and says so.
+fn end(mut child: Child) -> Result {
+    child.signal(Signal::SIGKILL)?;
+    let status = child.wait(REPLY_TIMEOUT)?;
+    println!(
+        "  kill({}, SIGKILL): the child {}",
+        child.pid(),
+        describe(status)
+    );
+    Ok(())
+}

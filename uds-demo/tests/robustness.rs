@@ -1,0 +1,310 @@
+//! What the environment may throw at the tour and at `serve`: a terminal's SIGHUP or SIGQUIT
+//! mid-run, an ignored SIGCHLD and blocked signals inherited from the parent, a restrictive
+//! umask. Each run must work (or stop cleanly), give its objects their promised modes and
+//! leave nothing behind.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{BIN, is_root};
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, signal, sigprocmask};
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// What runs in the child between fork and exec.
+type Setup = fn() -> std::io::Result<()>;
+
+/// A started `uds-demo` whose stdout lines arrive on a channel; killed and reaped on drop.
+struct Run {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Run {
+    /// `program ARGS`, with `setup` run in the child before exec (async-signal-safe calls only).
+    fn start(program: &Path, args: &[&str], setup: Setup) -> Run {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env("TMPDIR", "/tmp")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: `setup` calls only signal, sigprocmask or umask, all async-signal-safe.
+        unsafe { command.pre_exec(setup) };
+        let mut child = command.spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Run {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) for a stdout line containing `needle`.
+    fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no line with {needle:?} ({e}): {:#?}", self.seen));
+            self.seen.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits (bounded) for the exit; returns the status, all of stdout and stderr.
+    fn finish(mut self) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after {LIMIT:?}");
+            thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
+        (status, self.seen.join("\n"), stderr)
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nothing() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// What a run named after `pid` left: private directories in /tmp, abstract names, namespaces.
+fn leftovers_of(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for (dir, prefix) in [
+        ("/tmp", format!("ipc-tour-uds-{pid}-")),
+        ("/run/netns", format!("ipc-tour-uds-ns-{pid}-")),
+    ] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            found.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&prefix)),
+            );
+        }
+    }
+    let unix = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let abstract_prefix = format!("@ipc-tour-uds-{pid}-");
+    found.extend(
+        unix.lines()
+            .filter(|l| l.contains(&abstract_prefix))
+            .map(String::from),
+    );
+    found
+}
+
+/// Processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        if after.split_whitespace().nth(1) == Some(pid.to_string().as_str()) {
+            pids.push(child);
+        }
+    }
+    pids
+}
+
+/// SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\) mid-tour: the same clean stop as Ctrl-C,
+/// with 128 + n and nothing left; the servers go with the tour.
+#[test]
+fn sighup_and_sigquit_stop_the_tour_cleanly() {
+    for sig in [Signal::SIGHUP, Signal::SIGQUIT] {
+        let mut tour = Run::start(Path::new(BIN), &[], nothing);
+        let pid = tour.child.id();
+        tour.wait_line("3. Boundaries");
+        let servers = children_of(pid);
+        tour.signal(sig);
+        let (status, _, stderr) = tour.finish();
+        assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("uds-demo: stopped by {sig}; removed everything this run created\n")
+        );
+        assert_eq!(leftovers_of(pid), Vec::<String>::new(), "after {sig}");
+        for server in servers {
+            let gone = (0..200).any(|_| {
+                thread::sleep(Duration::from_millis(10));
+                !Path::new(&format!("/proc/{server}")).exists()
+            });
+            assert!(gone, "server {server} outlived the tour stopped by {sig}");
+        }
+    }
+}
+
+/// `uds-demo serve` stopped by SIGHUP or SIGQUIT removes its socket file and directory.
+#[test]
+fn sighup_and_sigquit_stop_serve_cleanly() {
+    for sig in [Signal::SIGHUP, Signal::SIGQUIT] {
+        let mut srv = Run::start(Path::new(BIN), &["serve"], nothing);
+        let line = srv.wait_line("listening on unix:");
+        let path = PathBuf::from(line.trim_start_matches("listening on unix:"));
+        srv.signal(sig);
+        let (status, _, stderr) = srv.finish();
+        assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("uds-demo: stopped by {sig}; removed everything this run created\n")
+        );
+        assert!(
+            !path.parent().unwrap().exists(),
+            "{} left after {sig}",
+            path.display()
+        );
+    }
+}
+
+fn ignore_sigchld_block_all() -> std::io::Result<()> {
+    // SAFETY: SIG_IGN runs no code; sigprocmask is async-signal-safe.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)?;
+    Ok(())
+}
+
+/// Started by a parent that ignores SIGCHLD and blocks every signal (both survive exec), the
+/// tour still reaps its servers and finishes, and `serve` still stops on SIGTERM.
+#[test]
+fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
+    let tour = Run::start(Path::new(BIN), &[], ignore_sigchld_block_all);
+    let pid = tour.child.id();
+    let (status, stdout, stderr) = tour.finish();
+    assert!(status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("removed: true"), "{stdout}");
+    assert_eq!(leftovers_of(pid), Vec::<String>::new());
+    let mut srv = Run::start(Path::new(BIN), &["serve"], ignore_sigchld_block_all);
+    srv.wait_line("listening on unix:");
+    srv.signal(Signal::SIGTERM);
+    let (status, _, stderr) = srv.finish();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+}
+
+fn umask_0277() -> std::io::Result<()> {
+    umask(Mode::from_bits_truncate(0o277));
+    Ok(())
+}
+fn umask_0377() -> std::io::Result<()> {
+    umask(Mode::from_bits_truncate(0o377));
+    Ok(())
+}
+fn umask_0777() -> std::io::Result<()> {
+    umask(Mode::from_bits_truncate(0o777));
+    Ok(())
+}
+
+/// Under a restrictive umask, as this user and as nobody (root would read a mode-0 file
+/// anyway): the tour works and reports a 0700 directory and a 0600 socket file; `serve` makes
+/// the same; nothing is left.
+#[test]
+fn a_restrictive_umask_keeps_the_promised_modes() {
+    let nobody = if is_root() {
+        Some(common::binary_for_nobody())
+    } else {
+        eprintln!("skipped: the runs as nobody (needs root); running as this user only");
+        None
+    };
+    let setups: [(&str, Setup); 3] = [
+        ("0277", umask_0277),
+        ("0377", umask_0377),
+        ("0777", umask_0777),
+    ];
+    for (mask, setup) in setups {
+        let mut runs = vec![(BIN.to_string(), "this user")];
+        if let Some((_, bin)) = &nobody {
+            runs.push((bin.to_str().unwrap().to_string(), "nobody"));
+        }
+        for (bin, who) in runs {
+            let (program, mut args): (&str, Vec<&str>) = if who == "nobody" {
+                let ids = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+                ("setpriv", ids.into_iter().chain([bin.as_str()]).collect())
+            } else {
+                (bin.as_str(), vec![])
+            };
+            let tour = Run::start(Path::new(program), &args, setup);
+            let pid = tour.child.id();
+            let (status, stdout, stderr) = tour.finish();
+            assert!(status.success(), "umask {mask}, {who}: {stderr}\n{stdout}");
+            assert!(stdout.contains("(mode 0700), DIR below"), "{stdout}");
+            assert!(
+                stdout.contains("a socket: true, mode 0600, size 0"),
+                "{stdout}"
+            );
+            assert!(stdout.contains("removed: true"), "{stdout}");
+            assert_eq!(
+                leftovers_of(pid),
+                Vec::<String>::new(),
+                "umask {mask}, {who}"
+            );
+
+            args.push("serve");
+            let mut srv = Run::start(Path::new(program), &args, setup);
+            let line = srv.wait_line("listening on unix:");
+            let path = PathBuf::from(line.trim_start_matches("listening on unix:"));
+            let dir = path.parent().unwrap().to_path_buf();
+            let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&dir) & 0o777, 0o700, "umask {mask}, {who}");
+            assert!(
+                std::fs::symlink_metadata(&path)
+                    .unwrap()
+                    .file_type()
+                    .is_socket()
+            );
+            assert_eq!(mode(&path) & 0o777, 0o600, "umask {mask}, {who}");
+            srv.signal(Signal::SIGTERM);
+            let (status, _, stderr) = srv.finish();
+            assert_eq!(status.code(), Some(143), "umask {mask}, {who}: {stderr}");
+            assert!(!dir.exists(), "umask {mask}, {who}: {} left", dir.display());
+        }
+    }
+}
