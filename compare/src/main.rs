@@ -47,6 +47,7 @@ mod records;
 mod report;
 mod tables;
 mod watchdog;
+mod zero_copy;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -9,7 +9,7 @@ use crate::harness::{Latency, Placement, Plan, Skip, Throughput};
 use crate::machine::Machine;
 use crate::mechanisms::{Mechanism, Transport};
 use crate::report::{self, Row, size_words};
-use crate::{bytes, doorbell};
+use crate::{bytes, doorbell, zero_copy};
 
 /// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
 pub const STREAM_CHUNK: usize = 64 << 10;
@@ -36,7 +36,7 @@ pub fn all(
                 false => Err(cannot_split(machine)),
             };
             let row_sizes = match m.transport {
-                Transport::Bytes { .. } => sizes.to_vec(),
+                Transport::Bytes { .. } | Transport::InPlace(_) => sizes.to_vec(),
                 Transport::Doorbell(_) => vec![0],
             };
             for size in row_sizes {
@@ -66,7 +66,7 @@ pub fn count(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]
     let per_placement: usize = mechanisms
         .iter()
         .map(|m| match m.transport {
-            Transport::Bytes { .. } => sizes.len() + 1,
+            Transport::Bytes { .. } | Transport::InPlace(_) => sizes.len() + 1,
             Transport::Doorbell(_) => 1,
         })
         .sum();
@@ -164,6 +164,7 @@ fn latency(
     let label = format!("{}, {}, {}", m.label, size_words(size), where_(p));
     let result = match m.transport {
         Transport::Bytes { duplex, .. } => bytes::latency(&label, duplex, size, p, plan, watchdog),
+        Transport::InPlace(pair) => zero_copy::latency(&label, pair, size, p, plan, watchdog),
         Transport::Doorbell(bell) => doorbell::latency(&label, bell, p, plan, watchdog),
     };
     progress.line(&match &result {
@@ -188,21 +189,19 @@ fn throughput(
     watchdog: u32,
     progress: &mut Progress,
 ) -> Result<Throughput, Skip> {
-    let Transport::Bytes { duplex, largest } = m.transport else {
-        return Err(Skip::NotApplicable(
-            "a signal carries no bytes, so there is no throughput".to_string(),
-        ));
-    };
     let label = format!("{} throughput, {}", m.label, where_(p));
-    let chunk = match largest.map(|f| f()) {
-        None => Ok(STREAM_CHUNK),
-        Some(Ok(max)) => Ok(STREAM_CHUNK.min(max)),
-        Some(Err(e)) => Err(Skip::Failed(format!(
-            "reading the largest message size: {e}"
-        ))),
+    let result = match m.transport {
+        Transport::Bytes { duplex, largest } => chunk(largest)
+            .and_then(|chunk| bytes::throughput(&label, duplex, chunk, p, plan, watchdog)),
+        Transport::InPlace(pair) => {
+            zero_copy::throughput(&label, pair, STREAM_CHUNK, p, plan, watchdog)
+        }
+        Transport::Doorbell(_) => {
+            return Err(Skip::NotApplicable(
+                "a signal carries no bytes, so there is no throughput".to_string(),
+            ));
+        }
     };
-    let result =
-        chunk.and_then(|chunk| bytes::throughput(&label, duplex, chunk, p, plan, watchdog));
     progress.line(&match &result {
         Ok(t) => format!(
             "{label}: {:.0} MiB/s ({} messages, {:.1} MiB)",
@@ -215,9 +214,21 @@ fn throughput(
     result
 }
 
+/// Throughput message size: STREAM_CHUNK, or the mechanism's largest message if smaller.
+fn chunk(largest: Option<fn() -> std::io::Result<usize>>) -> Result<usize, Skip> {
+    match largest.map(|f| f()) {
+        None => Ok(STREAM_CHUNK),
+        Some(Ok(max)) => Ok(STREAM_CHUNK.min(max)),
+        Some(Err(e)) => Err(Skip::Failed(format!(
+            "reading the largest message size: {e}"
+        ))),
+    }
+}
+
 fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
     let result = match m.transport {
         Transport::Bytes { duplex, .. } => bytes::setup(duplex, plan.setup_reps),
+        Transport::InPlace(pair) => zero_copy::setup(pair, plan.setup_reps),
         Transport::Doorbell(bell) => doorbell::setup(bell, plan.setup_reps),
     };
     say(&format!(

@@ -3,6 +3,8 @@
 
 use std::io;
 
+use shm_demo::zero_copy;
+
 use crate::bytes::Pair;
 use crate::doorbell::Doorbell;
 
@@ -17,6 +19,16 @@ pub enum Transport {
     },
     /// Signals carry no bytes: ring and wait.
     Doorbell(Doorbell),
+    /// Messages written and checked where they lie in shared memory: `pair(msg_size)` gives
+    /// the sender (the parent) and the receiver (the child); the echo is the slot handed back.
+    InPlace(fn(usize) -> io::Result<(zero_copy::Sender, zero_copy::Receiver)>),
+}
+
+impl Transport {
+    /// Does every message carry bytes (a checked pattern)? A doorbell carries none.
+    pub fn carries_bytes(&self) -> bool {
+        !matches!(self, Transport::Doorbell(_))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -125,6 +137,12 @@ pub fn all() -> Vec<Mechanism> {
             transport: bytes(|n| boxed(shm_demo::blocking_duplex(n))),
         },
         Mechanism {
+            key: "shm-zero-copy",
+            label: "shm (zero-copy)",
+            design: shm_demo::ZERO_COPY_ROW,
+            transport: Transport::InPlace(zero_copy::pair),
+        },
+        Mechanism {
             key: "uds-stream",
             label: "UDS stream",
             design: uds_demo::STREAM_ROW,
@@ -146,7 +164,7 @@ pub fn all() -> Vec<Mechanism> {
     rows
 }
 
-/// Names `--only` accepts: every key, plus "shm" (both shm rows) and "uds" (both UDS rows).
+/// Names `--only` accepts: every key, plus "shm" (every shm row) and "uds" (both UDS rows).
 pub fn names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = all().iter().map(|m| m.key).collect();
     names.extend(["shm", "uds"]);

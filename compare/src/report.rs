@@ -6,7 +6,7 @@
 use comfy_table::Table;
 
 use crate::harness::{Latency, Placement, Skip, Throughput};
-use crate::mechanisms::{Mechanism, Transport};
+use crate::mechanisms::Mechanism;
 
 /// One mechanism, one placement, one message size.
 pub struct Row {
@@ -24,7 +24,7 @@ pub struct Row {
 impl Row {
     /// Does every message carry a checked pattern? (A doorbell has no bytes to check.)
     pub fn payload_checked(&self) -> bool {
-        matches!(self.mechanism.transport, Transport::Bytes { .. })
+        self.mechanism.transport.carries_bytes()
     }
 
     pub fn verification(&self) -> &'static str {

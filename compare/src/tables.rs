@@ -7,7 +7,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::cells::{Notes, latency_cell, measured_cells};
 use crate::harness::Placement;
-use crate::mechanisms::{COLUMNS, Mechanism, Transport};
+use crate::mechanisms::{COLUMNS, Mechanism};
 use crate::report::{Row, find, placement_words, size_words, width, wrap};
 
 /// Renders the report's tables and notes, as a terminal table or as Markdown.
@@ -243,7 +243,7 @@ fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
 
 fn byte_mechanisms(rows: &[Row]) -> Vec<Mechanism> {
     let mut found = mechanisms(rows);
-    found.retain(|m| matches!(m.transport, Transport::Bytes { .. }));
+    found.retain(|m| m.transport.carries_bytes());
     found
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
 /// Every row the issue asks for, by `--only` name.
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "pipe",
     "fifo",
     "signal",
@@ -21,6 +21,7 @@ const ALL: [&str; 10] = [
     "sysv-mq",
     "shm-spin",
     "shm-blocking",
+    "shm-zero-copy",
     "uds-stream",
     "uds-datagram",
     "tcp",
@@ -483,6 +484,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
         "SysV mq",
         "shm (spin)",
         "shm (blocking)",
+        "shm (zero-copy)",
         "UDS stream",
         "UDS datagram",
         "TCP loopback",
@@ -494,8 +496,8 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
-    // Rows: 9 byte mechanisms x 2 sizes + signal, for each placement.
-    assert_eq!(lines.count(), (9 * 2 + 1) * 2);
+    // Rows: 10 byte mechanisms x 2 sizes + signal, for each placement.
+    assert_eq!(lines.count(), (10 * 2 + 1) * 2);
 }
 
 #[test]

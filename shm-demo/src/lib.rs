@@ -12,6 +12,9 @@ pub mod mapping;
 pub mod ring;
 pub mod sensor;
 mod sigbus;
+mod slots;
+mod waiting;
+pub mod zero_copy;
 
 pub use mapping::SharedMapping;
 pub use ring::{Coordination, End, MAX_MSG_SIZE, blocking_duplex, spin_duplex};
@@ -26,6 +29,17 @@ pub const SPIN_ROW: [(&str, &str); 6] = [
     ("data", "shared region, no kernel"),
     ("structure", "byte ring (SPSC)"),
     ("direction", "two-way (a ring each way)"),
+    ("naming", "/dev/shm name or fork"),
+    ("coordination", "process spins on atomics"),
+    ("persistence", "until shm_unlink / reboot"),
+];
+
+/// The row for the zero-copy slots: the message is written and read where it lies in the
+/// shared region, and the slot itself goes back as the answer.
+pub const ZERO_COPY_ROW: [(&str, &str); 6] = [
+    ("data", "shared region, in place"),
+    ("structure", "slots lent and returned"),
+    ("direction", "two-way (slot goes back)"),
     ("naming", "/dev/shm name or fork"),
     ("coordination", "process spins on atomics"),
     ("persistence", "until shm_unlink / reboot"),

@@ -1,61 +1,51 @@
-//! Single-producer single-consumer byte rings in one shared mapping: the shm endpoints that
-//! `compare` measures.
+//! Single-producer single-consumer rings of message slots in one shared mapping: the shm
+//! endpoints that `compare` measures, as byte streams (`Read + Write`).
 //!
-//! Each direction is one ring: a control block and `cap` bytes of data (`cap` a power of two).
-//! `head` counts bytes ever written and is stored only by the producer; `tail` counts bytes
-//! ever read and is stored only by the consumer. The producer copies bytes in, then publishes
-//! them with `head.store(Release)`; the consumer's `head.load(Acquire)` makes those bytes
-//! visible before it copies them out, and its `tail.store(Release)` hands the space back.
+//! Each direction is one ring of `slots` slots (a power of two), `slot_len` bytes each (a
+//! multiple of the 64-byte cache line). A slot starts with a 16-byte header, a `stamp` and a
+//! `len`, and the payload follows it in the same cache line:
 //!
-//! What costs time is cache lines crossing between cores: a load from a line the other core
-//! has touched since we last did waits for that line (on the machine this was tuned on, even
-//! re-reading our own `head` after the consumer had read it did). So each side keeps its own
-//! index in a plain field and only stores it to the mapping, and keeps a copy of the other
-//! side's index as it last loaded it. The copy can only lag behind, showing less room or fewer
-//! bytes than there are, so it is safe to act on; the shared index is loaded again only when
-//! the copy says the message does not fit (writer) or has not all arrived (reader). A small
-//! message then waits for two lines each way: `head`, then the data.
+//! ```text
+//!     slot:  | stamp (8) | len (8) | payload: up to slot_len - 16 bytes ... |
+//! ```
 //!
-//! When the ring is empty (reader) or full (writer) the waiting side either
-//! - spins ([`Coordination::Spin`]): re-reads the index; every 1024 tries it checks the peer
-//!   (one `poll`) and yields the CPU (`sched_yield`), so two spinners on one core take turns, or
-//! - sleeps on a futex ([`Coordination::Futex`]): a 32-bit "doorbell" word in the mapping that
-//!   the other side bumps and wakes. No `FUTEX_PRIVATE_FLAG`: the word is shared between
-//!   processes, so the kernel must key the wait on the physical page. Every wait has a timeout.
+//! Message `seq` (counted from 0 in each ring) goes into slot `seq % slots`. The producer
+//! copies the bytes in, stores `len`, then publishes with `stamp.store(seq + 1, Release)`. The
+//! consumer polls that stamp *in the slot it reads next*; its `stamp.load(Acquire)` seeing
+//! `seq + 1` makes `len` and the payload visible. There is no shared `head` index: the word the
+//! reader waits on sits in the same cache line as the first 48 bytes of the message, so a small
+//! message crosses between cores as the line(s) it occupies, not as an index line first and the
+//! data line after it. (A 64-byte message reaches into the slot's second line; the waiting
+//! reader prefetches that line, so it can travel alongside the first.) A stamp left from the slot's previous lap is `seq + 1 - slots`, never
+//! `seq + 1`, and only the producer writes headers, so a stale or half-written slot is never
+//! taken for a new one.
 //!
-//! Peer death: each end holds the only write end of a pipe that the other end watches. When a
-//! process dies, even by SIGKILL, the kernel closes that write end and the watcher sees
-//! `POLLHUP`. A waiting side checks every 1024 spins, or after every timed-out futex wait
-//! (100 ms), so it notices a dead peer well within 2 s: `read` returns 0 (end of file) once the
-//! ring is drained, `write` fails with `BrokenPipe`.
+//! Free space travels the other way, lazily: the consumer stores `tail` (messages it has
+//! finished with, Release) only every `slots / 4` messages, and the producer loads it (Acquire)
+//! only when its own copy says all slots are taken. That pairing is what lets the producer
+//! overwrite a slot: the consumer's reads of it happen before its `tail` store.
+//!
+//! A `write` fills at most one slot (a longer buffer is a short write, which `write_all`
+//! continues); a `read` may take part of a slot and the rest on the next call, so the ends are
+//! byte streams: one message = one `write_all` of at most the ring's message size, read with
+//! one `read_exact`.
+//!
+//! Nothing read from the mapping is trusted: a `len` larger than the slot, or a `tail` that
+//! is behind our copy or ahead of what we wrote, is an `InvalidData` error ("the peer broke the
+//! protocol"), never an index. Waiting (spin or futex) and peer death: see `waiting.rs`; `read`
+//! returns 0 (end of file) once the peer is gone and its last message read, `write` fails with
+//! `BrokenPipe` when it must wait for a peer that is gone.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
-use std::time::Duration;
-
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::SharedMapping;
-
-/// Largest message the rings are sized for (16 MiB).
-pub const MAX_MSG_SIZE: usize = 16 << 20;
-const MIN_CAPACITY: usize = 64 << 10;
-const SPINS_PER_CHECK: u32 = 1024;
-const FUTEX_TIMEOUT: Duration = Duration::from_millis(100);
-
-/// How a side waits when its ring is empty (reader) or full (writer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coordination {
-    /// Re-read the other side's index in a loop; the CPU stays busy.
-    Spin,
-    /// Sleep in the kernel on a futex word in the mapping until the other side rings it.
-    Futex,
-}
+pub use crate::slots::MAX_MSG_SIZE;
+use crate::slots::{HEADER_LEN, LINE, Slot, Slots, prefetch};
+pub use crate::waiting::Coordination;
+use crate::waiting::{self, Bell, Liveness};
 
 #[repr(C, align(64))]
 struct CacheLine<T>(T);
@@ -69,38 +59,36 @@ struct Doorbells {
     writer_waiting: AtomicU32,
 }
 
-/// One ring's control block; head and tail on separate cache lines so the two sides do not
-/// keep stealing one line from each other.
+/// One ring's control block: the consumer's `tail` and the doorbells, on separate lines.
 #[repr(C)]
 struct Control {
-    head: CacheLine<AtomicU64>,
     tail: CacheLine<AtomicU64>,
     bells: CacheLine<Doorbells>,
 }
 
-const CONTROL_LEN: usize = 256;
+const CONTROL_LEN: usize = 128;
 const _: () = assert!(size_of::<Control>() <= CONTROL_LEN);
 
 /// One side of a two-way shared-memory channel: it writes into one ring and reads from the
 /// other. One message = one `write_all`; the reader gets it with one `read_exact`.
 pub struct End {
     map: Arc<SharedMapping>,
+    slots: Slots,
     tx: usize,
     rx: usize,
-    cap: usize,
     mode: Coordination,
-    /// `head` of ring `tx`: only we store it, so we never read it back from the mapping.
+    /// Messages we have published into ring `tx` (only we know it: there is no shared head).
     tx_head: u64,
     /// The consumer's `tail` of ring `tx`, as we last read it.
     tx_tail_seen: u64,
-    /// `tail` of ring `rx`: only we store it.
-    rx_tail: u64,
-    /// The producer's `head` of ring `rx`, as we last read it.
-    rx_head_seen: u64,
-    /// Write end of the pipe the peer watches; closed by the kernel when we die.
-    _alive: OwnedFd,
-    /// Read end of the pipe whose only write end the peer holds.
-    peer: OwnedFd,
+    /// The message of ring `rx` we read next.
+    rx_seq: u64,
+    /// Payload bytes of message `rx_seq` already read, and its length (0: not yet arrived).
+    rx_offset: usize,
+    rx_len: usize,
+    /// The `tail` we last stored for ring `rx`.
+    rx_tail_stored: u64,
+    live: Liveness,
 }
 
 /// A connected pair whose waiting sides spin. See [`blocking_duplex`] for the contract.
@@ -109,7 +97,8 @@ pub fn spin_duplex(msg_size: usize) -> io::Result<(End, End)> {
 }
 
 /// A connected pair whose waiting sides sleep on a futex, carrying `msg_size`-byte messages
-/// both ways (two rings in one `MAP_SHARED` anonymous mapping, each at least `msg_size` bytes).
+/// both ways (two rings in one `MAP_SHARED` anonymous mapping, each slot at least `msg_size`
+/// bytes).
 ///
 /// Create it before `fork()`; afterwards the parent drops `.1` and the child drops `.0`, so
 /// each pipe's write end lives only in the process it reports on. Nothing is named, so a crash
@@ -119,40 +108,26 @@ pub fn blocking_duplex(msg_size: usize) -> io::Result<(End, End)> {
 }
 
 fn duplex(msg_size: usize, mode: Coordination) -> io::Result<(End, End)> {
-    if msg_size == 0 || msg_size > MAX_MSG_SIZE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "message size {msg_size}: the shm ring carries 1 to {MAX_MSG_SIZE} bytes \
-                 (shm_demo::MAX_MSG_SIZE)"
-            ),
-        ));
-    }
-    let cap = msg_size.next_power_of_two().max(MIN_CAPACITY);
-    let map = Arc::new(SharedMapping::new(2 * CONTROL_LEN + 2 * cap)?);
-    let pipe = || {
-        nix::unistd::pipe2(OFlag::O_CLOEXEC)
-            .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("pipe2: {e}")))
-    };
-    let (a_watch, a_alive) = pipe()?;
-    let (b_watch, b_alive) = pipe()?;
-    let end = |tx, map, alive, peer| End {
+    let slots = Slots::for_messages(msg_size, "shm ring")?;
+    let map = Arc::new(SharedMapping::new(
+        2 * CONTROL_LEN + 2 * slots.count * slots.len,
+    )?);
+    let (a, b) = waiting::liveness_pair()?;
+    let end = |tx, map, live| End {
         map,
+        slots,
         tx,
         rx: 1 - tx,
-        cap,
         mode,
         tx_head: 0,
         tx_tail_seen: 0,
-        rx_tail: 0,
-        rx_head_seen: 0,
-        _alive: alive,
-        peer,
+        rx_seq: 0,
+        rx_offset: 0,
+        rx_len: 0,
+        rx_tail_stored: 0,
+        live,
     };
-    Ok((
-        end(0, Arc::clone(&map), a_alive, b_watch),
-        end(1, map, b_alive, a_watch),
-    ))
+    Ok((end(0, Arc::clone(&map), a), end(1, map, b)))
 }
 
 impl End {
@@ -161,98 +136,120 @@ impl End {
         self.mode
     }
 
-    fn data(&self, ring: usize) -> *mut u8 {
-        // SAFETY: the data areas follow the control blocks: 2 * CONTROL_LEN + 2 * cap bytes in
-        // all, so both `cap`-byte areas are inside the mapping.
-        unsafe { self.map.as_ptr().add(2 * CONTROL_LEN + ring * self.cap) }
+    fn control(&self, ring: usize) -> &Control {
+        // SAFETY: the mapping starts with two control blocks of CONTROL_LEN bytes, so this is
+        // in bounds and 64-byte aligned. Every field is an atomic integer, valid for any bits,
+        // so whatever the peer stores there is a valid value, and atomics make its concurrent
+        // stores value changes, not data races.
+        unsafe { &*self.map.as_ptr().add(ring * CONTROL_LEN).cast::<Control>() }
     }
 
-    /// Bytes between `from` and `to`, checked: the peer wrote one of them, so never trust it.
-    fn distance(&self, from: u64, to: u64) -> io::Result<usize> {
-        let used = to.wrapping_sub(from);
-        if used > self.cap as u64 {
+    fn slot(&self, ring: usize, seq: u64) -> Slot<'_> {
+        let offset = 2 * CONTROL_LEN + ring * self.slots.count * self.slots.len;
+        // SAFETY: the mapping holds both control blocks and then both rings of `count * len`
+        // bytes (see `duplex`), so ring `ring` ends inside it; `offset` is a multiple of 64.
+        unsafe { self.slots.slot(&self.map, offset, seq) }
+    }
+
+    fn bell<'a>(seq: &'a AtomicU32, waiting: &'a AtomicU32) -> Bell<'a> {
+        Bell { seq, waiting }
+    }
+
+    /// Waits until the consumer of ring `tx` has finished with at least one more slot than our
+    /// copy of its `tail` says, and takes the new `tail` (checked: the peer wrote it).
+    fn wait_for_space(&mut self) -> io::Result<()> {
+        let control = self.control(self.tx);
+        let bells = &control.bells.0;
+        let seen = self.tx_tail_seen;
+        let mut tail = seen;
+        let moved = waiting::until(
+            self.mode,
+            &self.live,
+            Self::bell(&bells.space_seq, &bells.writer_waiting),
+            || {
+                // Acquire: pairs with the consumer's Release store of `tail`, so its reads of
+                // the slots before `tail` happen before we overwrite them.
+                tail = control.tail.0.load(Ordering::Acquire);
+                tail != seen
+            },
+        )?;
+        if !moved {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "shm ring: the peer process is gone",
+            ));
+        }
+        if tail < seen || tail > self.tx_head {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "shm ring: head {to} and tail {from} are {used} bytes apart in a {}-byte ring: the peer broke the protocol",
-                    self.cap
+                    "shm ring: the reader's tail went from {seen} to {tail} with {} messages \
+                     written: the peer broke the protocol",
+                    self.tx_head
                 ),
             ));
         }
-        Ok(used as usize)
+        self.tx_tail_seen = tail;
+        Ok(())
     }
 
-    /// Waits until the other side's `index` no longer reads `stuck` (the value that means
-    /// "empty" or "full") and returns what it reads. `None` means the peer is gone and `index`
-    /// still read `stuck` after we noticed.
-    fn wait(
-        &self,
-        index: &AtomicU64,
-        stuck: u64,
-        bell: &AtomicU32,
-        waiting: &AtomicU32,
-    ) -> io::Result<Option<u64>> {
-        let mut spins = 0;
-        loop {
-            let now = index.load(Ordering::Acquire);
-            if now != stuck {
-                return Ok(Some(now));
-            }
-            let check_peer = match self.mode {
-                Coordination::Spin => {
-                    std::hint::spin_loop();
-                    spins += 1;
-                    spins == SPINS_PER_CHECK
+    /// Waits for message `rx_seq` and takes its length (checked). Ok(false): the peer is gone
+    /// and the message never came.
+    fn wait_for_message(&mut self) -> io::Result<bool> {
+        let control = self.control(self.rx);
+        let bells = &control.bells.0;
+        let slot = self.slot(self.rx, self.rx_seq);
+        let stamp = self.rx_seq + 1;
+        let arrived = waiting::until(
+            self.mode,
+            &self.live,
+            Self::bell(&bells.data_seq, &bells.reader_waiting),
+            || {
+                // A message longer than 48 bytes reaches into the slot's second line: ask for
+                // it while we wait, so it travels alongside the stamp's line instead of after.
+                if slot.capacity > LINE - HEADER_LEN {
+                    prefetch(slot.payload.wrapping_add(LINE - HEADER_LEN));
                 }
-                Coordination::Futex => {
-                    // Read the bell, announce the sleep, then look once more. With the SeqCst
-                    // fences here and in `ring`, either we see the new index now, or the other
-                    // side sees our flag and bumps the bell, so the kernel will not put us to
-                    // sleep on the old value (or wakes us).
-                    let seen = bell.load(Ordering::Acquire);
-                    waiting.store(1, Ordering::Relaxed);
-                    fence(Ordering::SeqCst);
-                    let still = index.load(Ordering::Acquire) == stuck;
-                    let timed_out = still && futex_wait(bell, seen, FUTEX_TIMEOUT)?;
-                    waiting.store(0, Ordering::Relaxed);
-                    timed_out
-                }
-            };
-            if check_peer {
-                spins = 0;
-                if self.peer_gone()? {
-                    let now = index.load(Ordering::Acquire);
-                    return Ok((now != stuck).then_some(now));
-                }
-                if self.mode == Coordination::Spin {
-                    std::thread::yield_now();
-                }
-            }
+                // Acquire: pairs with the producer's Release store of this stamp, so the
+                // `len` and payload it wrote before it are visible to the loads below.
+                slot.header.stamp.load(Ordering::Acquire) == stamp
+            },
+        )?;
+        if !arrived {
+            return Ok(false);
         }
-    }
-
-    /// After publishing an index: wake the other side if it sleeps (futex mode only).
-    fn ring(&self, bell: &AtomicU32, waiting: &AtomicU32) {
-        if self.mode == Coordination::Futex {
-            fence(Ordering::SeqCst);
-            if waiting.load(Ordering::Relaxed) != 0 {
-                bell.fetch_add(1, Ordering::Release);
-                futex_wake(bell);
-            }
+        let len = slot.header.len.load(Ordering::Relaxed);
+        if len == 0 || len > slot.capacity as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "shm ring: message {} claims {len} bytes in a {}-byte slot: the peer \
+                     broke the protocol",
+                    self.rx_seq, slot.capacity
+                ),
+            ));
         }
+        self.rx_len = len as usize;
+        self.rx_offset = 0;
+        Ok(true)
     }
 
-    fn peer_gone(&self) -> io::Result<bool> {
-        let mut fds = [PollFd::new(self.peer.as_fd(), PollFlags::empty())];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(_) => Ok(fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))),
-            Err(Errno::EINTR) => Ok(false),
-            Err(e) => Err(io::Error::new(
-                io::Error::from(e).kind(),
-                format!("poll: {e}"),
-            )),
+    /// We are done with message `rx_seq`: move on, and every quarter ring tell the producer.
+    fn finish_message(&mut self) {
+        self.rx_seq += 1;
+        self.rx_len = 0;
+        let every = (self.slots.count / 4).max(1) as u64;
+        if self.rx_seq - self.rx_tail_stored >= every {
+            let control = self.control(self.rx);
+            let bells = &control.bells.0;
+            // Release: our reads of every slot before `rx_seq` happen before the producer's
+            // Acquire load sees this value and overwrites them.
+            control.tail.0.store(self.rx_seq, Ordering::Release);
+            waiting::ring(
+                self.mode,
+                Self::bell(&bells.space_seq, &bells.writer_waiting),
+            );
+            self.rx_tail_stored = self.rx_seq;
         }
     }
 }
@@ -262,39 +259,28 @@ impl Write for End {
         if buf.is_empty() {
             return Ok(0);
         }
-        let ring = control(&self.map, self.tx);
-        let head = self.tx_head;
-        let bells = &ring.bells.0;
-        if self.cap - self.distance(self.tx_tail_seen, head)? < buf.len() {
-            // Too little room by our copy: read the real `tail`, waiting while the ring is full.
-            let full = head.wrapping_sub(self.cap as u64);
-            let Some(tail) =
-                self.wait(&ring.tail.0, full, &bells.space_seq, &bells.writer_waiting)?
-            else {
-                return Err(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "shm ring: the peer process is gone",
-                ));
-            };
-            self.tx_tail_seen = tail;
+        if self.tx_head - self.tx_tail_seen >= self.slots.count as u64 {
+            // Every slot is taken by our copy of `tail`: read the real one, waiting if needed.
+            self.wait_for_space()?;
         }
-        let free = self.cap - self.distance(self.tx_tail_seen, head)?;
-        let n = free.min(buf.len());
-        let at = head as usize & (self.cap - 1);
-        let first = n.min(self.cap - at);
-        // SAFETY: bytes [head, head + n) are free: the consumer had moved `tail` past them when
-        // we loaded it (Acquire, in this call or an earlier one) and, following the protocol,
-        // does not read them until we publish `head`. `at + first <= cap` and `n - first <= cap`, so both copies stay in the data
-        // area. If a buggy peer touched these bytes anyway it could only garble `u8`s, for
-        // which any value is valid; we never follow a pointer or index stored in them.
-        unsafe {
-            let data = self.data(self.tx);
-            ptr::copy_nonoverlapping(buf.as_ptr(), data.add(at), first);
-            ptr::copy_nonoverlapping(buf.as_ptr().add(first), data, n - first);
-        }
-        self.tx_head = head + n as u64;
-        ring.head.0.store(self.tx_head, Ordering::Release);
-        self.ring(&bells.data_seq, &bells.reader_waiting);
+        let seq = self.tx_head;
+        let slot = self.slot(self.tx, seq);
+        let n = buf.len().min(slot.capacity);
+        // SAFETY: slot `seq` is ours: the consumer finished with its previous message (`tail`
+        // is past it, loaded with Acquire) and, following the protocol, does not read it until
+        // we publish `seq + 1` below. `n <= capacity`, so the copy stays inside the slot. If a
+        // buggy peer touched these bytes anyway it could only garble `u8`s, for which any value
+        // is valid; we never follow a pointer or index stored in them.
+        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), slot.payload, n) };
+        slot.header.len.store(n as u64, Ordering::Relaxed);
+        // Release: the payload and `len` above are visible to whoever Acquires this stamp.
+        slot.header.stamp.store(seq + 1, Ordering::Release);
+        self.tx_head = seq + 1;
+        let bells = &self.control(self.tx).bells.0;
+        waiting::ring(
+            self.mode,
+            Self::bell(&bells.data_seq, &bells.reader_waiting),
+        );
         Ok(n)
     }
 
@@ -308,94 +294,62 @@ impl Read for End {
         if buf.is_empty() {
             return Ok(0);
         }
-        let ring = control(&self.map, self.rx);
-        let tail = self.rx_tail;
-        let bells = &ring.bells.0;
-        if self.distance(tail, self.rx_head_seen)? < buf.len() {
-            // Fewer bytes than asked by our copy: read the real `head`, waiting while empty.
-            let Some(head) =
-                self.wait(&ring.head.0, tail, &bells.data_seq, &bells.reader_waiting)?
-            else {
-                return Ok(0); // the peer is gone and everything it wrote has been read
-            };
-            self.rx_head_seen = head;
+        if self.rx_len == 0 && !self.wait_for_message()? {
+            return Ok(0); // the peer is gone and everything it wrote has been read
         }
-        let available = self.distance(tail, self.rx_head_seen)?;
-        let n = available.min(buf.len());
-        let at = tail as usize & (self.cap - 1);
-        let first = n.min(self.cap - at);
-        // SAFETY: bytes [tail, tail + n) were published by the producer's Release store of
-        // `head`, which our Acquire load (in this call or an earlier one) saw, and it does not
-        // overwrite them until we move `tail`. Both copies stay inside the data area (`at +
-        // first <= cap`, `n - first <= cap`). A buggy peer could garble them, but they are
-        // plain `u8`s, valid for any bits.
-        unsafe {
-            let data = self.data(self.rx);
-            ptr::copy_nonoverlapping(data.add(at), buf.as_mut_ptr(), first);
-            ptr::copy_nonoverlapping(data, buf.as_mut_ptr().add(first), n - first);
+        let slot = self.slot(self.rx, self.rx_seq);
+        let n = buf.len().min(self.rx_len - self.rx_offset);
+        // SAFETY: the payload of message `rx_seq` was published by the producer's Release store
+        // of its stamp, which our Acquire load saw, and the producer does not overwrite the
+        // slot until our `tail` passes it. `rx_offset + n <= rx_len <= capacity` (checked in
+        // `wait_for_message`), so the copy stays inside the slot. A buggy peer could garble
+        // the bytes, but they are plain `u8`s, valid for any bits.
+        unsafe { ptr::copy_nonoverlapping(slot.payload.add(self.rx_offset), buf.as_mut_ptr(), n) };
+        self.rx_offset += n;
+        if self.rx_offset == self.rx_len {
+            self.finish_message();
         }
-        self.rx_tail = tail + n as u64;
-        ring.tail.0.store(self.rx_tail, Ordering::Release);
-        self.ring(&bells.space_seq, &bells.writer_waiting);
         Ok(n)
     }
 }
 
-/// Ring `ring`'s control block in `map`.
-fn control(map: &SharedMapping, ring: usize) -> &Control {
-    // SAFETY: the mapping holds two control blocks of CONTROL_LEN bytes at its page-aligned
-    // start, so this is in bounds and 64-byte aligned. Every field is an atomic integer, valid
-    // for any bits, so whatever the peer process stores there is a valid value, and atomics
-    // make its concurrent stores value changes, not data races.
-    unsafe { &*map.as_ptr().add(ring * CONTROL_LEN).cast::<Control>() }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `FUTEX_WAIT` on a word in a shared mapping for at most `timeout`; true if it timed out.
-fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> io::Result<bool> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: `word` is a live, aligned u32 in our mapping and `ts` outlives the call. The
-    // kernel only reads both; it sleeps if the word still equals `expected`, which the peer
-    // may change at any moment: then the call returns EAGAIN and we simply look again.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            &ts as *const libc::timespec,
-            ptr::null::<u32>(),
-            0,
-        )
-    };
-    if r == 0 {
-        return Ok(false);
+    /// A peer that writes a length larger than the slot: the reader refuses it, copies nothing.
+    #[test]
+    fn a_length_past_the_slot_is_refused() {
+        let (a, mut b) = spin_duplex(64).expect("pair");
+        let slot = a.slot(a.tx, 0);
+        slot.header.len.store(1 << 40, Ordering::Relaxed);
+        slot.header.stamp.store(1, Ordering::Release);
+        let err = b.read(&mut [0; 64]).expect_err("must refuse");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("broke the protocol"), "{err}");
     }
-    match Errno::last() {
-        Errno::ETIMEDOUT => Ok(true),
-        Errno::EAGAIN | Errno::EINTR => Ok(false),
-        e => Err(io::Error::new(
-            io::Error::from(e).kind(),
-            format!("futex wait: {e}"),
-        )),
-    }
-}
 
-/// `FUTEX_WAKE` one sleeper on `word` (a lost wake-up would only cost one futex timeout).
-fn futex_wake(word: &AtomicU32) {
-    // SAFETY: `word` is a live, aligned u32 in our mapping; FUTEX_WAKE does not access memory
-    // beyond looking up the sleepers keyed on its address.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            1,
-            ptr::null::<u8>(),
-            ptr::null::<u32>(),
-            0,
-        );
+    /// A peer that moves `tail` past what was written: the writer refuses it.
+    #[test]
+    fn a_tail_ahead_of_the_writer_is_refused() {
+        let (mut a, _b) = spin_duplex(64).expect("pair");
+        for _ in 0..a.slots.count {
+            a.write_all(&[7; 64]).expect("room");
+        }
+        a.control(a.tx).tail.0.store(u64::MAX, Ordering::Release);
+        let err = a.write(&[7; 64]).expect_err("must refuse");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    }
+
+    /// A small message and its header share one cache line: what the reader polls is next to
+    /// what it reads. (A 64-byte payload takes the slot's first two lines.)
+    #[test]
+    fn the_stamp_sits_in_the_first_line_of_the_message() {
+        let (a, _b) = spin_duplex(64).expect("pair");
+        let slot = a.slot(a.tx, 0);
+        let stamp = slot.header.stamp.as_ptr() as usize;
+        assert_eq!(stamp % LINE, 0);
+        assert_eq!(slot.payload as usize / LINE, stamp / LINE);
+        assert_eq!(a.slots.len, 2 * LINE);
     }
 }

@@ -1,0 +1,185 @@
+//! Measuring messages that are never copied: shm-demo's zero-copy slots. The parent fills a slot
+//! of the shared region with the message pattern in place and lends it; the child checks it in
+//! place and hands the same slot back, which is the echo; the parent checks it in place again.
+//! The payload work is the one every row does (`pattern::fill` once, `pattern::check` by both
+//! processes); only the copies into and out of the mechanism are gone.
+
+use std::io;
+use std::time::Instant;
+
+use plumbing::stop;
+use shm_demo::zero_copy::{Receiver, Sender};
+
+use crate::harness::{
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
+    child_says, io_failed, median_us, session, time_round_trips,
+};
+use crate::pattern;
+
+/// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
+pub type PairFn = fn(usize) -> io::Result<(Sender, Receiver)>;
+
+/// Creates the pair for `size`, sorting "cannot carry this size" from real failures.
+fn create(pair: PairFn, size: usize) -> Result<(Sender, Receiver), Skip> {
+    pair(size).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
+        _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
+    })
+}
+
+/// Fills the next slot with message `seq` and lends it to the child.
+fn send(sender: &mut Sender, size: usize, seq: u64) -> Result<(), Skip> {
+    sender
+        .send(size, |msg| pattern::fill(msg, seq))
+        .map_err(|e| io_failed("send", seq, e))
+}
+
+/// Round-trip latency: message `seq` goes out in a slot, comes back as the same slot, checked.
+pub fn latency(
+    label: &str,
+    pair: PairFn,
+    size: usize,
+    placement: Placement,
+    plan: &Plan,
+    watchdog: u32,
+) -> Result<Latency, Skip> {
+    let (mut sender, mut receiver) = create(pair, size)?;
+    let corrupt_after = plan.corrupt_after;
+    let (timed, child_cpu) = session(
+        label,
+        placement,
+        watchdog,
+        false,
+        move |_| echo(&mut receiver, corrupt_after, label),
+        move |_| {
+            let timed = time_round_trips(plan, |seq| {
+                send(&mut sender, size, seq)?;
+                sender
+                    .returned(|msg| pattern::check(msg, seq))
+                    .map_err(|e| io_failed("wait for the slot to come back", seq, e))?
+                    .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
+            })?;
+            send(&mut sender, size, pattern::END)?;
+            Ok(timed)
+        },
+    )?;
+    let messages = 2 * timed.round_trips + 1;
+    Ok(Latency {
+        summary: timed.summary,
+        batch_ns: timed.batch_ns,
+        cpu_us_per_msg: (timed.parent_cpu + child_cpu).as_secs_f64() * 1e6 / messages as f64,
+    })
+}
+
+/// The child: check each message in place (and, under `--corrupt-after`, change one byte of
+/// it), hand the slot back, stop at the end message (whose slot, handed back, is the
+/// acknowledgement of a throughput run).
+fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> i32 {
+    for seq in 0u64.. {
+        let verdict = receiver.receive(|msg| -> Result<bool, pattern::Mismatch> {
+            if pattern::is_end(msg) {
+                return Ok(true);
+            }
+            pattern::check(msg, seq)?;
+            if corrupt_after == Some(seq) {
+                let middle = msg.len() / 2;
+                msg[middle] ^= 0x01; // test only (--corrupt-after): the parent must catch this
+            }
+            Ok(false)
+        });
+        match verdict {
+            Ok(Some(Ok(true))) => return 0,
+            Ok(Some(Ok(false))) => {}
+            Ok(Some(Err(m))) => {
+                child_says(label, &format!("message {seq} arrived changed: {m}"));
+                return CHILD_MISMATCH;
+            }
+            Ok(None) => return CHILD_PEER_GONE,
+            Err(e) => {
+                child_says(label, &format!("message {seq}: receive: {e}"));
+                return CHILD_IO;
+            }
+        }
+    }
+    0
+}
+
+/// One-way throughput: the parent fills and lends `chunk`-byte slots as fast as they come
+/// home, the child checks each in place and hands it back; the clock runs from the first send
+/// to the end message's slot coming back.
+pub fn throughput(
+    label: &str,
+    pair: PairFn,
+    chunk: usize,
+    placement: Placement,
+    plan: &Plan,
+    watchdog: u32,
+) -> Result<Throughput, Skip> {
+    let (mut sender, mut receiver) = create(pair, chunk)?;
+    let chunks = (plan.stream_bytes / chunk as u64).max(16);
+    let ((sent, elapsed), _) = session(
+        label,
+        placement,
+        watchdog,
+        false,
+        move |_| echo(&mut receiver, None, label),
+        move |_| {
+            let started = Instant::now();
+            let mut seq = 0u64;
+            while seq < chunks {
+                send(&mut sender, chunk, seq)?;
+                seq += 1;
+                if seq.is_multiple_of(16) {
+                    if stop::requested().is_some() {
+                        return Err(Skip::Stopped);
+                    }
+                    if plan.cap.is_some_and(|cap| started.elapsed() >= cap) {
+                        break;
+                    }
+                }
+            }
+            send(&mut sender, chunk, pattern::END)?;
+            while sender.in_flight() > 0 {
+                let last = sender.in_flight() == 1;
+                sender
+                    .returned(|msg| match last {
+                        true => pattern::check(msg, pattern::END),
+                        false => Ok(()),
+                    })
+                    .map_err(|e| io_failed("wait for the acknowledgement", seq, e))?
+                    .map_err(|m| {
+                        Skip::Failed(format!("the acknowledgement came back changed: {m}"))
+                    })?;
+            }
+            Ok((seq * chunk as u64, started.elapsed()))
+        },
+    )?;
+    Ok(Throughput {
+        mib_s: sent as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
+        chunk,
+        bytes: sent,
+    })
+}
+
+/// Setup cost, all in this process: `pair(64)`, one 64-byte message filled in place, received
+/// and checked in place, and dropping both sides. Median of `reps`, in microseconds.
+pub fn setup(pair: PairFn, reps: usize) -> Result<f64, Skip> {
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        let (mut sender, mut receiver) = create(pair, 64)?;
+        send(&mut sender, 64, 0)?;
+        let checked = receiver
+            .receive(|msg| pattern::check(msg, 0))
+            .map_err(|e| io_failed("receive", 0, e))?;
+        drop(sender);
+        drop(receiver);
+        times.push(t0.elapsed().as_nanos() as u64);
+        match checked {
+            Some(Ok(())) => {}
+            Some(Err(m)) => return Err(Skip::Failed(format!("setup message: {m}"))),
+            None => return Err(Skip::Failed("setup message: never arrived".to_string())),
+        }
+    }
+    median_us(&mut times)
+}
