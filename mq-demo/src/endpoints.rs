@@ -2,7 +2,7 @@
 //! each way, read and written as `std::io::Read + Write`.
 //!
 //! One message costs one system call on each side: the wait is inside `mq_timedsend` /
-//! `mq_timedreceive` themselves. Their timeout ends a wait every `PEER_CHECK` (250 ms) to look
+//! `mq_timedreceive` themselves. Their timeout ends a wait every `PEER_CHECK` (100 ms) to look
 //! at the peer's liveness pipe, so a peer that died (a queue never says so) is noticed within
 //! that.
 
@@ -22,7 +22,7 @@ use crate::queue_names::unique_name;
 
 /// How long a send or receive waits before it checks that the peer is still alive: the most a
 /// dead peer can go unnoticed. Only a wait that lasts this long costs a check.
-const PEER_CHECK: Duration = Duration::from_millis(250);
+const PEER_CHECK: Duration = Duration::from_millis(100);
 
 /// One side of a [`duplex`] pair: sends on one queue, receives on the other, and holds the
 /// only write end of a "liveness" pipe whose read end the peer checks: when this side's process
@@ -45,7 +45,7 @@ pub struct End {
 /// Two queues (one per direction), each opened once for reading and writing and shared by both
 /// ends, whose names are unlinked before this returns, so nothing named is left behind. When
 /// the peer process has died, a read returns EOF (after any messages still queued) and a write
-/// that would block returns BrokenPipe, within 250 ms (`PEER_CHECK`).
+/// that would block returns BrokenPipe, within 100 ms (`PEER_CHECK`).
 /// A `msg_size` above msgsize_max is an Err naming the limit and the knob.
 pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
     let maxmsg = msg_max()?.min(10);
