@@ -230,7 +230,10 @@ fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
                 Err(e) => skipped(e),
             }
         ));
-        first.get_or_insert(result);
+        first.get_or_insert(result.map_err(|e| match e {
+            Skip::Failed(why) => Skip::Failed(format!("{}: {why}", entry.label)),
+            other => other,
+        }));
     }
     first.unwrap_or_else(|| {
         Err(Skip::NotApplicable(format!(

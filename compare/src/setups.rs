@@ -114,7 +114,7 @@ const DIR_PREFIX: &str = "ipc-tour-compare-";
 pub fn measure(setup: &Setup, reps: usize) -> Result<f64, Skip> {
     static SWEEP: Once = Once::new();
     SWEEP.call_once(|| drop(PrivateDir::sweep_stale(DIR_PREFIX)));
-    let failed = |e: io::Error| Skip::Failed(format!("{}: {e}", setup.label));
+    let failed = |e: io::Error| Skip::Failed(e.to_string());
     let dir = PrivateDir::create(DIR_PREFIX).map_err(failed)?;
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
