@@ -11,6 +11,7 @@
 //! the timing: every path-named mechanism needs one, and it costs the same for each.
 
 use std::fs::{self, Permissions};
+use std::hash::BuildHasher;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::num::NonZeroUsize;
@@ -65,6 +66,16 @@ pub fn of(key: &str) -> &'static [Setup] {
             label: "named: 2 x mq_open + mq_unlink",
             run: queues,
         }],
+        "sysv-mq" => &[
+            Setup {
+                label: "named: 2 x msgget(key) + IPC_RMID",
+                run: sysv_named,
+            },
+            Setup {
+                label: "private: 2 x msgget(IPC_PRIVATE) + IPC_RMID",
+                run: sysv_private,
+            },
+        ],
         "uds-stream" => &[
             Setup {
                 label: "named: bind + listen + connect + accept",
@@ -227,6 +238,86 @@ fn queues(_: &Path) -> io::Result<()> {
     buf.fill(0);
     sys("mq_receive", mq_receive(queue, &mut buf, &mut 0))?;
     checked(&buf)
+}
+
+/// A System V queue, removed (IPC_RMID) when dropped.
+struct SysvQueue(libc::c_int);
+
+impl SysvQueue {
+    /// msgget(key, IPC_CREAT | IPC_EXCL | 0600): the mode is not subject to the umask. A named
+    /// key someone else holds (EEXIST) is tried again with another random key.
+    fn create(named: bool) -> io::Result<SysvQueue> {
+        for _ in 0..8 {
+            let key = match named {
+                true => rand_key(),
+                false => libc::IPC_PRIVATE,
+            };
+            // SAFETY: msgget takes two integers and touches no memory of ours.
+            let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+            if id >= 0 {
+                return Ok(SysvQueue(id));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(io::Error::new(e.kind(), format!("msgget: {e}")));
+            }
+        }
+        Err(io::Error::other("msgget: 8 random keys were all taken"))
+    }
+}
+
+impl Drop for SysvQueue {
+    fn drop(&mut self) {
+        // SAFETY: IPC_RMID takes no buffer; the id is this owner's own queue.
+        unsafe { libc::msgctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+}
+
+/// A random key (never IPC_PRIVATE, which is 0): std's per-instance random hasher seed.
+fn rand_key() -> libc::key_t {
+    let random = std::hash::RandomState::new().hash_one(std::process::id());
+    (random as libc::key_t) | 1
+}
+
+/// Two queues, one per direction; one 64-byte message of type 1 sent and received.
+fn sysv_queues(named: bool) -> io::Result<()> {
+    #[repr(C)]
+    struct Message {
+        mtype: libc::c_long,
+        mtext: [u8; MESSAGE],
+    }
+    let queues = [SysvQueue::create(named)?, SysvQueue::create(named)?];
+    let mut message = Message {
+        mtype: 1,
+        mtext: [0; MESSAGE],
+    };
+    pattern::fill(&mut message.mtext, 0);
+    let ptr = (&raw mut message).cast::<libc::c_void>();
+    // SAFETY: `ptr` points at a Message: a long type, then MESSAGE bytes, as msgsnd reads it.
+    if unsafe { libc::msgsnd(queues[0].0, ptr, MESSAGE, 0) } != 0 {
+        return Err(io::Error::other(format!(
+            "msgsnd: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    message.mtext.fill(0);
+    // SAFETY: msgrcv writes at most MESSAGE bytes after the type, which `message` holds.
+    let got = unsafe { libc::msgrcv(queues[0].0, ptr, MESSAGE, 0, 0) };
+    if got != MESSAGE as isize {
+        return Err(io::Error::other(format!(
+            "msgrcv: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    checked(&message.mtext)
+}
+
+fn sysv_named(_: &Path) -> io::Result<()> {
+    sysv_queues(true)
+}
+
+fn sysv_private(_: &Path) -> io::Result<()> {
+    sysv_queues(false)
 }
 
 fn unix_stream_named(dir: &Path) -> io::Result<()> {
@@ -419,4 +510,31 @@ fn receive_fd(socket: &UnixStream) -> io::Result<OwnedFd> {
         }
     }
     received.ok_or_else(|| io::Error::other("recvmsg: the message carried no descriptor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_makes_its_channel_and_carries_the_message() {
+        // Not "signal": ringing ourselves would reach any thread of the test harness.
+        for key in [
+            "pipe",
+            "fifo",
+            "mq",
+            "sysv-mq",
+            "shm-spin",
+            "uds-stream",
+            "uds-datagram",
+            "tcp",
+        ] {
+            assert!(!of(key).is_empty(), "{key}");
+            for entry in of(key) {
+                let us = measure(entry, 3);
+                assert!(matches!(us, Ok(us) if us > 0.0), "{key}, {}", entry.label);
+            }
+        }
+        assert!(of("no-such-row").is_empty());
+    }
 }
