@@ -4,7 +4,7 @@
  * fills it with compare's per-message pattern, the receiver checks every byte of it (and an
  * echo checks it again on the way back), so compare's numbers can be checked against them
  * (see run.sh). The rows that carry bytes share compare's two sides too: pingpong.h.
- * Compiled with -O3 -march=native, as compare's pattern loops use AVX2 where the CPU has it.
+ * Compiled with -O3 -mavx2 (where the CPU has AVX2): compare's pattern loops use AVX2, no wider.
  * Usage of every program: prog PARENT_CPU CHILD_CPU ITERS SIZE (see struct args). */
 #define _GNU_SOURCE
 #include <sched.h>
