@@ -55,13 +55,14 @@ lowest() { grep -v '^-*$' | sort -n | head -1; }
 highest() { grep -v '^-*$' | sort -n | tail -1; }
 # compare --format csv: one header line naming the columns (lines starting with # are notes),
 # then one line per row; for one key, one placement and one size, a single line.
-measure() { # key placement [iters] -> appends "p50_ns MiB/s" to $work/KEY-PLACE.k
+measure() { # key placement iters what (rtt, tput or both) -> appends "p50_ns MiB/s" to
+    # $work/KEY-PLACE.k, "-" for what is not kept
     ./target/compare/release/compare --only "$1" --placement "$2" --sizes 64 \
-        --iters "${3:-$ITERS}" --format csv 2> /dev/null | awk -F, '
+        --iters "$3" --format csv 2> /dev/null | awk -F, -v what="$4" '
         function field(name) { return (name in col && $col[name] != "") ? sprintf("%.0f", $col[name]) : "-" }
         /^#/ { next }
         !names { for (i = 1; i <= NF; i++) col[$i] = i; names = 1; next }
-        { print field("rtt_p50_ns"), field("throughput_mib_s") }
+        { print (what == "tput" ? "-" : field("rtt_p50_ns")), (what == "rtt" ? "-" : field("throughput_mib_s")) }
     ' >> "$work/$1-$2.k" || true
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -96,15 +97,13 @@ for place in $PLACES; do
             case $key in mq | uds-datagram) # the same program without the peer-check timeout
                 UNTIMED=1 "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$key-$place.urtt"
             esac
-            measure "$key" "$place"
-            [ "$key" = signal ] && continue
             # A stream takes tens of ms, so a burst of load spoils one easily: three each,
             # apart from the round trips (whose run's stream is left out, to keep it 3 to 3).
-            sed -i '$ s/ [^ ]*$/ -/' "$work/$key-$place.k"
+            measure "$key" "$place" "$ITERS" rtt
+            [ "$key" = signal ] && continue
             for _ in 1 2 3; do
                 "$work/$prog" 0 "$child" 1 0 >> "$work/$key-$place.ctput"
-                measure "$key" "$place" 10 # (its round trips are not used: too few)
-                sed -i '$ s/^[^ ]* /- /' "$work/$key-$place.k"
+                measure "$key" "$place" 10 tput
             done
         done
         k_rtt=$(cut -d' ' -f1 "$work/$key-$place.k" | lowest)
@@ -120,7 +119,7 @@ for place in $PLACES; do
     wanted shm-spin || continue
     for _ in $(seq "$REPS"); do
         "$work/cacheline" 0 "$child" "$ITERS" 0 | cut -d' ' -f1 >> "$work/line-$place"
-        measure shm-spin "$place"
+        measure shm-spin "$place" "$ITERS" both
     done
     c_line=$(lowest < "$work/line-$place")
     spin=$(cut -d' ' -f1 "$work/shm-spin-$place.k" | lowest)
