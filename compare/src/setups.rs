@@ -120,7 +120,13 @@ const DIR_PREFIX: &str = "ipc-tour-compare-";
 /// Times `setup` `reps` times; the median in microseconds.
 pub fn measure(setup: &Setup, reps: usize) -> Result<f64, Skip> {
     static SWEEP: Once = Once::new();
-    SWEEP.call_once(|| drop(PrivateDir::sweep_stale(DIR_PREFIX)));
+    SWEEP.call_once(|| {
+        // What a run killed in the middle of a setup can have left, ours by uid, pid dead.
+        PrivateDir::sweep_stale(DIR_PREFIX);
+        shm::remove_stale();
+        #[cfg(target_os = "linux")]
+        mq_demo::remove_stale_queues();
+    });
     let failed = |e: io::Error| Skip::Failed(e.to_string());
     let dir = PrivateDir::create(DIR_PREFIX).map_err(failed)?;
     let mut times = Vec::with_capacity(reps);

@@ -222,3 +222,54 @@ fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
         );
     }
 }
+
+#[test]
+fn a_shm_name_a_killed_run_left_is_removed_and_no_other() {
+    // A pid that is no longer running: a child that has been reaped.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let path = |pid: u32, tag: &str| format!("/dev/shm/ipc-tour-cmp-{pid}-{tag}");
+    let stale = path(dead, "5ea1e000");
+    let live = path(std::process::id(), "a11e0000");
+    std::fs::write(&stale, b"").unwrap();
+    std::fs::write(&live, b"").unwrap();
+    // Another user's object with a dead pid: never ours to remove.
+    let others = path(dead, "07e50000");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let by_nobody = root
+        && Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "touch",
+            ])
+            .arg(&others)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !by_nobody {
+        eprintln!("skipped the other user's object: not root, or no setpriv");
+    }
+    let out = Command::new(BIN)
+        .args(["--only", "shm-spin", "--quick", "--placement", "same"])
+        .output()
+        .unwrap();
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    let (stale_left, live_left, others_left) = (exists(&stale), exists(&live), exists(&others));
+    for p in [&stale, &live, &others] {
+        let _ = std::fs::remove_file(p);
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stale_left, "{stale}: a killed run's object was left");
+    assert!(live_left, "{live}: a running process's object was removed");
+    assert!(
+        !by_nobody || others_left,
+        "{others}: another user's object was removed"
+    );
+}

@@ -63,10 +63,23 @@ fn across(from: &mut View, to: &mut View) -> io::Result<()> {
     checked(to.message())
 }
 
+/// Names of the named objects, as /dev/shm lists them: `ipc-tour-cmp-<pid>-<random>` (30
+/// characters at most with the leading '/').
+const NAME_PREFIX: &str = "ipc-tour-cmp-";
+
+/// Removes the objects a killed run left between its shm_open and shm_unlink (a window of
+/// microseconds): ours by uid, with a dead pid in the name.
+pub(super) fn remove_stale() {
+    names::sweep(Path::new("/dev/shm"), NAME_PREFIX, |path| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        sys("shm_unlink", shm_unlink(format!("/{name}").as_str()))
+    });
+}
+
 /// Creator: shm_open exclusively (0600), ftruncate, mmap; the peer: shm_open, mmap; then the
 /// name is removed.
 pub(super) fn shm_named(_: &Path) -> io::Result<()> {
-    let name = names::unique("/ipc-tour-compare-", 8);
+    let name = names::unique(&format!("/{NAME_PREFIX}"), 8);
     let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR;
     let owner = sys(
         "shm_open",
