@@ -1,8 +1,11 @@
-/* Shared by the C baselines: pinning, a monotonic clock, p50/p99 by sorting, and compare's
- * payload. Each baseline makes the same system calls as compare's row, with the same
- * placement, and does the same work on every message: the sender fills it with compare's
- * per-message pattern, the receiver checks every byte of it (and an echo checks it again on
- * the way back), so compare's numbers can be checked against them (see run.sh). */
+/* Shared by the C baselines: pinning, a monotonic clock, p50/p99 by sorting, the command line,
+ * compare's warm-up and compare's payload. Each baseline makes the same system calls as
+ * compare's row, with the same placement, and does the same work on every message: the sender
+ * fills it with compare's per-message pattern, the receiver checks every byte of it (and an
+ * echo checks it again on the way back), so compare's numbers can be checked against them
+ * (see run.sh). The rows that carry bytes share compare's two sides too: pingpong.h.
+ * Compiled with -O3 -mavx2 (where the CPU has AVX2): compare's pattern loops use AVX2, no wider.
+ * Usage of every program: prog PARENT_CPU CHILD_CPU ITERS SIZE (see struct args). */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdint.h>
@@ -45,8 +48,9 @@ static inline void print_percentiles(uint64_t *samples, size_t n)
            (unsigned long long)samples[r99 ? r99 - 1 : 0]);
 }
 
-/* Usage: prog PARENT_CPU CHILD_CPU ITERS SIZE (SIZE 0 = throughput: 64 MiB in 64 KiB writes) */
-struct args { int parent_cpu, child_cpu; size_t iters, size; };
+/* Usage: prog PARENT_CPU CHILD_CPU ITERS SIZE (SIZE 0 = throughput: 64 MiB in messages of
+ * `chunk` bytes, 64 KiB unless the row's largest message is smaller, as in compare) */
+struct args { int parent_cpu, child_cpu; size_t iters, size, chunk; };
 
 static inline struct args parse(int argc, char **argv)
 {
@@ -54,7 +58,8 @@ static inline struct args parse(int argc, char **argv)
         fprintf(stderr, "usage: %s PARENT_CPU CHILD_CPU ITERS SIZE\n", argv[0]);
         exit(2);
     }
-    struct args a = { atoi(argv[1]), atoi(argv[2]), strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10) };
+    struct args a = { atoi(argv[1]), atoi(argv[2]), strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10),
+                      64 << 10 };
     return a;
 }
 
@@ -100,85 +105,9 @@ static inline int is_end(const char *buf)
     return first == end;
 }
 
-static inline void read_all(int fd, char *buf, size_t n)
+/* compare's warm-up: a tenth of the timed round trips, at least 10 and at most 500. */
+static inline size_t warmup(size_t iters)
 {
-    while (n > 0) {
-        ssize_t got = read(fd, buf, n);
-        if (got <= 0)
-            die("read");
-        buf += got;
-        n -= (size_t)got;
-    }
-}
-
-static inline void write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t put = write(fd, buf, n);
-        if (put <= 0)
-            die("write");
-        buf += put;
-        n -= (size_t)put;
-    }
-}
-
-/* The parent's side over a pair of fds, as compare's harness does it: warm-up and timed round
- * trips (fill, write, read the echo, check it), or a one-way stream (fill, write; then the end
- * message, whose echo is the acknowledgement). Prints "p50_ns p99_ns" or "MiB/s". */
-static inline void parent_side(int rx, int tx, struct args a)
-{
-    if (a.size == 0) {
-        size_t chunk = 64 << 10, total = 64 << 20;
-        char *buf = calloc(1, chunk);
-        uint64_t t0 = now_ns(), seq = 0;
-        for (size_t sent = 0; sent < total; sent += chunk, seq++) {
-            fill(buf, chunk, seq);
-            write_all(tx, buf, chunk);
-        }
-        fill(buf, chunk, END);
-        write_all(tx, buf, chunk);
-        read_all(rx, buf, chunk);
-        check(buf, chunk, END);
-        printf("%.0f\n", (double)total / (1 << 20) / ((double)(now_ns() - t0) / 1e9));
-        return;
-    }
-    char *buf = calloc(1, a.size);
-    uint64_t *samples = calloc(a.iters, sizeof *samples);
-    uint64_t seq = 0;
-    for (size_t i = 0; i < a.iters / 10; i++, seq++) {
-        fill(buf, a.size, seq);
-        write_all(tx, buf, a.size);
-        read_all(rx, buf, a.size);
-        check(buf, a.size, seq);
-    }
-    for (size_t i = 0; i < a.iters; i++, seq++) {
-        uint64_t t0 = now_ns();
-        fill(buf, a.size, seq);
-        write_all(tx, buf, a.size);
-        read_all(rx, buf, a.size);
-        check(buf, a.size, seq);
-        samples[i] = now_ns() - t0;
-    }
-    print_percentiles(samples, a.iters);
-}
-
-/* The child's side: check each message and echo it, or check the stream and echo the end
- * message as the acknowledgement. */
-static inline void child_side(int rx, int tx, struct args a)
-{
-    size_t size = a.size == 0 ? 64 << 10 : a.size;
-    char *buf = calloc(1, size);
-    for (uint64_t seq = 0;; seq++) {
-        read_all(rx, buf, size);
-        if (a.size == 0 && is_end(buf)) {
-            write_all(tx, buf, size);
-            return;
-        }
-        check(buf, size, seq);
-        if (a.size != 0) {
-            write_all(tx, buf, size);
-            if (seq + 1 == a.iters + a.iters / 10)
-                return;
-        }
-    }
+    size_t w = iters / 10;
+    return w < 10 ? 10 : w > 500 ? 500 : w;
 }

@@ -2,8 +2,10 @@
  * compare's "pipe" row: write(2) and read(2) on each side, both processes pinned, and the
  * same work per message: compare's pattern filled by the sender, checked by the receiver.
  * Usage: pipe_pingpong PARENT_CPU CHILD_CPU ITERS SIZE   (SIZE 0: one-way MiB/s) */
-#include "common.h"
+#include "pingpong.h"
 #include <sys/wait.h>
+
+FD_CALLS
 
 int main(int argc, char **argv)
 {

@@ -1,90 +1,152 @@
 #!/bin/sh
-# Checks compare's numbers against minimal C programs making the same system calls with the
-# same placement (issue 6, "Speed"): each row's round trip within 10% of C, shm spin within
-# 1.5x of a bare cache-line ping-pong, pipe and UDS stream throughput within 10% of the same
-# C loop, the shm ring at least 2.5x the pipe's throughput.
+# Checks compare's numbers against minimal C programs that make the same system calls, with
+# the same placement and the same payload work, and says per row whether compare adds
+# anything. Goals (a miss makes the script exit 1):
+#   - every kernel row's 64 B round trip p50 at most 1.10x C's, on one core and on two;
+#   - every row's one-way throughput at least 0.90x the same C loop;
+#   - shm spin within 1.5x a bare cache-line ping-pong, and the shm ring's throughput at least
+#     2.5x the pipe's (different cores; on one core these are printed, not judged).
 #
-#     compare/baseline/run.sh            # from anywhere in the workspace; needs cc
-#     ITERS=50000 REPS=5 compare/baseline/run.sh
+#     compare/baseline/run.sh                # from anywhere in the workspace; needs cc
+#     ITERS=50000 REPS=7 compare/baseline/run.sh
+#     ONLY="mq uds-datagram" PLACES=same compare/baseline/run.sh
 #
-# Like with like: the pipe and UDS programs do compare's payload work on every message (the
-# sender fills it with compare's per-message pattern, the receiver checks every byte, the echo
-# is checked again), compiled with -O3 -march=native as compare's pattern loops use AVX2 where
-# the CPU has it. The cache-line ping-pong carries no payload: it is the floor for shm spin.
-# Each number is the median of REPS runs, C and compare alternating, so both see the same
-# machine. Run it on a quiet machine: these are timings, not tests.
+# Like with like: each C program (one per row, *_pingpong.c) makes the calls compare's row
+# makes (see its header comment), fills every message with compare's per-message pattern and
+# checks every byte on arrival, compiled with -O3 and, where the CPU has it, -mavx2 (compare's
+# pattern loops use AVX2 where the CPU has it, and nothing wider). The cache-line ping-pong carries no payload: it is the floor for
+# shm spin.
+# mq and uds-datagram carry a 100 ms timeout on every wait (how compare notices a dead peer);
+# their C programs do too, and are also run without it (UNTIMED=1: plain mq_send/mq_receive,
+# no SO_RCVTIMEO), printed, not judged, to show what the timeout itself costs.
+# Method: REPS rounds per row and placement, each running C and then compare back to back, so
+# both see the same machine (and three one-way streams of each); then the lowest p50 of each
+# side is compared, and the highest throughput. This VM's cross-core wake-ups are bimodal (a run lands in a fast or a slow mode),
+# so one run against one run can differ by the mode alone. Run it on a quiet machine: these
+# are timings, not tests, and it stays outside CI.
 set -eu
 cd "$(dirname "$0")/../.."
 ITERS=${ITERS:-20000}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
+ONLY=${ONLY:-}
+PLACES=${PLACES:-same split}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
-for prog in pipe uds cacheline; do
-    cc -O3 -march=native -Wall -o "$work/$prog" "compare/baseline/${prog}_pingpong.c"
+# Kernel rows: compare's key, then the C program's name (compare/baseline/NAME_pingpong.c).
+rows="pipe:pipe fifo:fifo signal:signal mq:mq uds-stream:uds uds-datagram:uds_dgram tcp:tcp"
+# The SysV queue row, once its program is here (the same calls as compare's sysv-mq row).
+if [ -f compare/baseline/sysv_pingpong.c ]; then rows="$rows sysv-mq:sysv"; fi
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
+
+# compare's pattern loops are compiled for AVX2 and used where the CPU has it (pattern.rs):
+# the C programs get the same instruction set, no more (-march=native could add AVX-512).
+cflags=-O3
+if grep -qw avx2 /proc/cpuinfo 2> /dev/null; then cflags="-O3 -mavx2"; fi
+for pair in $rows cacheline:cacheline; do
+    prog=${pair#*:}
+    cc $cflags -Wall -o "$work/$prog" "compare/baseline/${prog}_pingpong.c" -lrt
 done
 CARGO_TARGET_DIR=target/compare cargo build --release -q -p compare
 second=$(( $(nproc) > 1 ? 1 : 0 ))
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# compare's CSV columns: mechanism,key,placement,size,status,reason,samples,rtt_p50_ns (8),
-# rtt_p99_ns,rtt_max_ns,rtt_batch_ns,cpu_us_per_msg,throughput_mib_s (13),...
-measure() { # key placement -> appends row 2 of compare's CSV to $work/KEY-PLACE.csv
+# The lowest and highest of the numbers on stdin ("-", a run without a number, is left out).
+lowest() { grep -v '^-*$' | sort -n | head -1; }
+highest() { grep -v '^-*$' | sort -n | tail -1; }
+# compare --format csv: one header line naming the columns (lines starting with # are notes),
+# then one line per row; for one key, one placement and one size, a single line.
+measure() { # key placement iters what (rtt, tput or both) -> appends "p50_ns MiB/s" to
+    # $work/KEY-PLACE.k, "-" for what is not kept
     ./target/compare/release/compare --only "$1" --placement "$2" --sizes 64 \
-        --iters "$ITERS" --format csv 2> /dev/null | sed -n 2p >> "$work/$1-$2.csv"
+        --iters "$3" --format csv 2> /dev/null | awk -F, -v what="$4" '
+        function field(name) { return (name in col && $col[name] != "") ? sprintf("%.0f", $col[name]) : "-" }
+        /^#/ { next }
+        !names { for (i = 1; i <= NF; i++) col[$i] = i; names = 1; next }
+        { print (what == "tput" ? "-" : field("rtt_p50_ns")), (what == "rtt" ? "-" : field("throughput_mib_s")) }
+    ' >> "$work/$1-$2.k" || true
 }
-field() { # key placement column -> the median over the runs
-    awk -F, -v c="$3" '{ printf "%.0f\n", $c }' "$work/$1-$2.csv" | median
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-verdict() { # ratio target ("<= 1.10" or ">= 0.90") -> ok / MISSED
-    awk -v r="$1" -v op="${2%% *}" -v t="${2#* }" 'BEGIN {
-        if (r == "-") print "-"; else if (op == "<=" ? r <= t + 0 : r >= t + 0) print "ok";
-        else print "MISSED" }'
-}
-line() { printf '%-24s %-6s %10s %10s %7s  %-8s %s\n' "$@"; }
-row() { # name place c compare target: prints the line with its ratio and verdict
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+missed=0
+line() { printf '%-26s %-6s %10s %10s %7s  %-8s %s\n' "$@"; }
+row() { # name place c compare target: prints the line with its ratio and verdict; a row
+    # without both numbers (a run failed) is a miss: the goal cannot be said to be met.
     r=$(ratio "$4" "$3")
-    line "$1" "$2" "$3" "$4" "$r" "$5" "$(verdict "$r" "$5")"
+    v=$(awk -v r="$r" -v op="${5%% *}" -v t="${5#* }" 'BEGIN {
+        if (r == "-") print "NO NUMBER"; else if (op == "<=" ? r <= t + 0 : r >= t + 0) print "ok";
+        else print "MISSED" }')
+    if [ "$v" != ok ]; then missed=$((missed + 1)); fi
+    line "$1" "$2" "${3:--}" "${4:--}" "$r" "$5" "$v"
 }
 
 echo "C: same system calls and placement, same payload work per message (compare's pattern"
-echo "filled by the sender, every byte checked by the receiver), cc -O3 -march=native."
-echo "Each number: median of $REPS runs, C and compare alternating; round trips of 64 B, $ITERS samples."
+echo "filled by the sender, every byte checked by the receiver), cc $cflags."
+echo "Per row and placement: $REPS rounds of C then compare, each $ITERS round trips of 64 B"
+echo "and three 64 MiB one-way streams; the lowest p50 of each side compared, and the"
+echo "highest MiB/s."
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
 line row place C compare ratio target verdict
-for place in same split; do
+for place in $PLACES; do
     if [ "$place" = split ] && [ "$second" = 0 ]; then echo "split: one CPU, skipped"; continue; fi
     child=$([ "$place" = same ] && echo 0 || echo "$second")
-    for pair in pipe:pipe uds:uds-stream; do
-        prog=${pair%%:*} key=${pair#*:}
+    for pair in $rows; do
+        key=${pair%%:*} prog=${pair#*:}
+        wanted "$key" || continue
         for _ in $(seq "$REPS"); do
-            "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$prog-$place.rtt"
-            "$work/$prog" 0 "$child" 1 0 >> "$work/$prog-$place.tput"
-            measure "$key" "$place"
+            "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$key-$place.crtt"
+            case $key in mq | uds-datagram) # the same program without the peer-check timeout
+                UNTIMED=1 "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$key-$place.urtt"
+            esac
+            # A stream takes tens of ms, so a burst of load spoils one easily: three each,
+            # apart from the round trips (whose run's stream is left out, to keep it 3 to 3).
+            measure "$key" "$place" "$ITERS" rtt
+            [ "$key" = signal ] && continue
+            for _ in 1 2 3; do
+                "$work/$prog" 0 "$child" 1 0 >> "$work/$key-$place.ctput"
+                measure "$key" "$place" 10 tput
+            done
         done
-        c_rtt=$(median < "$work/$prog-$place.rtt")
-        c_tput=$(median < "$work/$prog-$place.tput")
-        row "$key p50 ns" "$place" "$c_rtt" "$(field "$key" "$place" 8)" "<= 1.10"
-        row "$key MiB/s" "$place" "$c_tput" "$(field "$key" "$place" 13)" ">= 0.90"
+        k_rtt=$(cut -d' ' -f1 "$work/$key-$place.k" | lowest)
+        row "$key p50 ns" "$place" "$(lowest < "$work/$key-$place.crtt")" "$k_rtt" "<= 1.10"
+        if [ -f "$work/$key-$place.urtt" ]; then
+            u_rtt=$(lowest < "$work/$key-$place.urtt")
+            line "  vs C without timeout" "$place" "$u_rtt" "$k_rtt" "$(ratio "$k_rtt" "$u_rtt")" "(shown)" "-"
+        fi
+        [ "$key" = signal ] && continue
+        row "$key MiB/s" "$place" "$(highest < "$work/$key-$place.ctput")" \
+            "$(cut -d' ' -f2 "$work/$key-$place.k" | highest)" ">= 0.90"
     done
+    wanted shm-spin || continue
     for _ in $(seq "$REPS"); do
         "$work/cacheline" 0 "$child" "$ITERS" 0 | cut -d' ' -f1 >> "$work/line-$place"
-        measure shm-spin "$place"
+        measure shm-spin "$place" "$ITERS" both
     done
-    c_line=$(median < "$work/line-$place")
+    c_line=$(lowest < "$work/line-$place")
+    spin=$(cut -d' ' -f1 "$work/shm-spin-$place.k" | lowest)
+    spin_tput=$(cut -d' ' -f2 "$work/shm-spin-$place.k" | highest)
+    pipe_tput=$(cut -d' ' -f2 "$work/pipe-$place.k" 2> /dev/null | highest)
     if [ "$place" = same ]; then
         # On one core a spinner can only wait for the scheduler to run its peer: spinning
         # is the wrong tool there, and these two ratios are printed, not judged.
-        line "shm-spin p50 ns vs line" same "$c_line" "$(field shm-spin same 8)" \
-            "$(ratio "$(field shm-spin same 8)" "$c_line")" "(none)" "-"
-        line "shm-spin / pipe MiB/s" same "$(field pipe same 13)" "$(field shm-spin same 13)" \
-            "$(ratio "$(field shm-spin same 13)" "$(field pipe same 13)")" "(none)" "-"
+        line "shm-spin p50 ns vs line" same "$c_line" "$spin" "$(ratio "$spin" "$c_line")" "(none)" "-"
+        line "shm-spin / pipe MiB/s" same "${pipe_tput:--}" "$spin_tput" \
+            "$(ratio "$spin_tput" "${pipe_tput:-0}")" "(none)" "-"
         continue
     fi
-    row "shm-spin p50 ns vs line" "$place" "$c_line" "$(field shm-spin "$place" 8)" "<= 1.50"
-    row "shm-spin / pipe MiB/s" "$place" "$(field pipe "$place" 13)" \
-        "$(field shm-spin "$place" 13)" ">= 2.50"
+    row "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "<= 1.50"
+    if [ -n "$pipe_tput" ]; then
+        row "shm-spin / pipe MiB/s" "$place" "$pipe_tput" "$spin_tput" ">= 2.50"
+    else
+        line "shm-spin / pipe MiB/s" "$place" - "$spin_tput" - "(needs the pipe row)" "-"
+    fi
 done
 echo
-echo "(shm-spin / pipe MiB/s: the two number columns are compare's pipe and shm-spin rows.)"
+if wanted shm-spin; then
+    echo "(shm-spin / pipe MiB/s: the two number columns are compare's pipe and shm-spin rows.)"
+fi
+echo "load after: $(uptime | sed 's/.*load average/load average/')"
+if [ "$missed" -gt 0 ]; then
+    echo "$missed goal(s) missed"
+    exit 1
+fi
+echo "every goal met"

@@ -1,10 +1,13 @@
 /* Unix domain stream socket ping-pong over socketpair(2): the same calls as compare's
- * "uds-stream" row (write/read on a connected AF_UNIX stream), both processes pinned, and
- * the same work per message: compare's pattern filled by the sender, checked by the receiver.
+ * "uds-stream" row (send/recv on a connected AF_UNIX stream, as Rust's UnixStream makes them),
+ * both processes pinned, and the same work per message: compare's pattern filled by the
+ * sender, checked by the receiver.
  * Usage: uds_pingpong PARENT_CPU CHILD_CPU ITERS SIZE   (SIZE 0: one-way MiB/s) */
-#include "common.h"
+#include "pingpong.h"
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+SOCKET_CALLS
 
 int main(int argc, char **argv)
 {

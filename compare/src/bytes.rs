@@ -1,7 +1,7 @@
 //! Measuring a mechanism that carries bytes: its demo crate gives a connected pair of
 //! `Read + Write` ends, and one message is one `write_all` on one end and one `read_exact` on
 //! the other. Round trips (the child echoes), one-way throughput (the child checks and
-//! acknowledges the last message) and setup (in this process).
+//! acknowledges the last message). Setup is measured in `setups.rs`.
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -10,7 +10,7 @@ use plumbing::stop;
 
 use crate::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, median_us, session, time_round_trips,
+    child_says, io_failed, session, time_round_trips,
 };
 use crate::pattern;
 
@@ -185,26 +185,4 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
         }
     }
     0
-}
-
-/// Setup cost, all in this process (no fork): `duplex(64)` (create and connect, names unlinked),
-/// one 64-byte message written on one end and read and checked on the other, and dropping both
-/// ends. Median of `reps`, in microseconds.
-pub fn setup(duplex: fn(usize) -> io::Result<Pair>, reps: usize) -> Result<f64, Skip> {
-    let mut sent = [0u8; 64];
-    let mut got = [0u8; 64];
-    pattern::fill(&mut sent, 0);
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        let (mut a, mut b) = create(duplex, sent.len())?;
-        a.write_all(&sent).map_err(|e| io_failed("write", 0, e))?;
-        b.read_exact(&mut got)
-            .map_err(|e| io_failed("read", 0, e))?;
-        drop(a);
-        drop(b);
-        times.push(t0.elapsed().as_nanos() as u64);
-        pattern::check(&got, 0).map_err(|m| Skip::Failed(format!("setup message: {m}")))?;
-    }
-    median_us(&mut times)
 }

@@ -2,13 +2,13 @@
 //! waits for the ring back; there is nothing to verify but that every ring is answered.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::unistd::{Pid, getpid, getppid};
+use nix::unistd::{Pid, getppid};
 
 use crate::harness::{
-    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, child_says, io_failed, median_us,
-    session, time_round_trips,
+    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, child_says, io_failed, session,
+    time_round_trips,
 };
 
 /// How long a doorbell waits for its answer before the row fails.
@@ -85,21 +85,4 @@ fn answer_rings(bell: Doorbell, parent: Pid, label: &str) -> i32 {
             }
         }
     }
-}
-
-/// Setup cost of a doorbell: there is no object; ring ourselves and take the ring.
-pub fn setup(bell: Doorbell, reps: usize) -> Result<f64, Skip> {
-    (bell.block)().map_err(|e| Skip::Failed(format!("blocking the doorbell signal: {e}")))?;
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        (bell.ring)(getpid()).map_err(|e| io_failed("ring", 0, e))?;
-        match (bell.wait)(ANSWER_TIMEOUT) {
-            Ok(true) => {}
-            Ok(false) => return Err(Skip::Failed("ringing ourselves: no ring arrived".into())),
-            Err(e) => return Err(io_failed("wait", 0, e)),
-        }
-        times.push(t0.elapsed().as_nanos() as u64);
-    }
-    median_us(&mut times)
 }

@@ -45,6 +45,7 @@ mod pattern;
 mod plot;
 mod records;
 mod report;
+mod setups;
 mod tables;
 mod watchdog;
 mod zero_copy;

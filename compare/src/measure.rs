@@ -9,7 +9,7 @@ use crate::harness::{Latency, Placement, Plan, Skip, Throughput};
 use crate::machine::Machine;
 use crate::mechanisms::{Mechanism, Transport};
 use crate::report::{self, Row, size_words};
-use crate::{bytes, doorbell, zero_copy};
+use crate::{bytes, doorbell, setups, zero_copy};
 
 /// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
 pub const STREAM_CHUNK: usize = 64 << 10;
@@ -225,19 +225,30 @@ fn chunk(largest: Option<fn() -> std::io::Result<usize>>) -> Result<usize, Skip>
     }
 }
 
+/// Setup cost of `m`, in every way its channel can be made (`setups::of`), one line each on
+/// stderr; the first (the named form where there are names) is the row's number.
 fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
-    let result = match m.transport {
-        Transport::Bytes { duplex, .. } => bytes::setup(duplex, plan.setup_reps),
-        Transport::InPlace(pair) => zero_copy::setup(pair, plan.setup_reps),
-        Transport::Doorbell(bell) => doorbell::setup(bell, plan.setup_reps),
-    };
-    say(&format!(
-        "{} setup: {}",
-        m.label,
-        match &result {
-            Ok(us) => format!("{us:.1} µs (median of {})", plan.setup_reps),
-            Err(e) => skipped(e),
-        }
-    ));
-    result
+    let mut first = None;
+    for entry in setups::of(m.key) {
+        let result = setups::measure(entry, plan.setup_reps);
+        say(&format!(
+            "{} setup, {}: {}",
+            m.label,
+            entry.label,
+            match &result {
+                Ok(us) => format!("{us:.1} µs"),
+                Err(e) => skipped(e),
+            }
+        ));
+        first.get_or_insert(result.map_err(|e| match e {
+            Skip::Failed(why) => Skip::Failed(format!("{}: {why}", entry.label)),
+            other => other,
+        }));
+    }
+    first.unwrap_or_else(|| {
+        Err(Skip::NotApplicable(format!(
+            "no setup entries for {} (compare/src/setups.rs)",
+            m.key
+        )))
+    })
 }

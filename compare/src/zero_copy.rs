@@ -12,7 +12,7 @@ use shm_demo::zero_copy::{Receiver, Sender};
 
 use crate::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, median_us, session, time_round_trips,
+    child_says, io_failed, session, time_round_trips,
 };
 use crate::pattern;
 
@@ -159,27 +159,4 @@ pub fn throughput(
         chunk,
         bytes: sent,
     })
-}
-
-/// Setup cost, all in this process: `pair(64)`, one 64-byte message filled in place, received
-/// and checked in place, and dropping both sides. Median of `reps`, in microseconds.
-pub fn setup(pair: PairFn, reps: usize) -> Result<f64, Skip> {
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        let (mut sender, mut receiver) = create(pair, 64)?;
-        send(&mut sender, 64, 0)?;
-        let checked = receiver
-            .receive(|msg| pattern::check(msg, 0))
-            .map_err(|e| io_failed("receive", 0, e))?;
-        drop(sender);
-        drop(receiver);
-        times.push(t0.elapsed().as_nanos() as u64);
-        match checked {
-            Some(Ok(())) => {}
-            Some(Err(m)) => return Err(Skip::Failed(format!("setup message: {m}"))),
-            None => return Err(Skip::Failed("setup message: never arrived".to_string())),
-        }
-    }
-    median_us(&mut times)
 }

@@ -1,8 +1,15 @@
 //! Duplex endpoints for `compare`: a pair of queues, one per direction, plus a liveness pipe
 //! each way, read and written as `std::io::Read + Write`.
+//!
+//! One message costs one system call on each side: the wait is inside `mq_timedsend` /
+//! `mq_timedreceive` themselves. Their timeout ends a wait every `PEER_CHECK` (100 ms) to look
+//! at the peer's liveness pipe, so a peer that died (a queue never says so) is noticed within
+//! that.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -13,13 +20,17 @@ use crate::queue::Queue;
 use crate::queue_limits::msg_max;
 use crate::queue_names::unique_name;
 
+/// How long a send or receive waits before it checks that the peer is still alive: the most a
+/// dead peer can go unnoticed. Only a wait that lasts this long costs a check.
+const PEER_CHECK: Duration = Duration::from_millis(100);
+
 /// One side of a [`duplex`] pair: sends on one queue, receives on the other, and holds the
-/// only write end of a "liveness" pipe whose read end the peer polls: when this side's process
-/// dies (even by SIGKILL) the kernel closes it and the peer sees POLLHUP at once.
+/// only write end of a "liveness" pipe whose read end the peer checks: when this side's process
+/// dies (even by SIGKILL) the kernel closes it and the peer's check sees POLLHUP.
 #[derive(Debug)]
 pub struct End {
-    tx: Queue,
-    rx: Queue,
+    tx: Arc<Queue>,
+    rx: Arc<Queue>,
     msg_size: usize,
     buf: Vec<u8>, // a received message not yet read out, at buf[pos..len]
     pos: usize,
@@ -31,19 +42,18 @@ pub struct End {
 /// A connected pair of endpoints carrying messages of `msg_size` bytes both ways. Called before
 /// fork(); after fork the parent drops `.1`, the child drops `.0`. One message = one
 /// `write_all(&buf[..msg_size])` on one end, one `read_exact(&mut buf[..msg_size])` on the other.
-/// Two queues (one per direction) whose names are unlinked before this returns, so nothing
-/// named is left behind. When the peer process has died, a read that would block returns EOF
-/// (after any messages still queued) and a write that would block returns BrokenPipe, at once.
+/// Two queues (one per direction), each opened once for reading and writing and shared by both
+/// ends, whose names are unlinked before this returns, so nothing named is left behind. When
+/// the peer process has died, a read returns EOF (after any messages still queued) and a write
+/// that would block returns BrokenPipe, within 100 ms (`PEER_CHECK`).
 /// A `msg_size` above msgsize_max is an Err naming the limit and the knob.
 pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
     let maxmsg = msg_max()?.min(10);
-    let flags = MQ_OFlag::O_NONBLOCK;
-    let mut ab = Queue::create(&unique_name(), flags | MQ_OFlag::O_WRONLY, maxmsg, msg_size)?;
-    let mut ba = Queue::create(&unique_name(), flags | MQ_OFlag::O_WRONLY, maxmsg, msg_size)?;
-    let ab_rx = Queue::open(ab.name(), flags | MQ_OFlag::O_RDONLY)?;
-    let ba_rx = Queue::open(ba.name(), flags | MQ_OFlag::O_RDONLY)?;
+    let mut ab = Queue::create(&unique_name(), MQ_OFlag::O_RDWR, maxmsg, msg_size)?;
+    let mut ba = Queue::create(&unique_name(), MQ_OFlag::O_RDWR, maxmsg, msg_size)?;
     ab.unlink()?;
     ba.unlink()?;
+    let (ab, ba) = (Arc::new(ab), Arc::new(ba));
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))
     };
@@ -60,8 +70,8 @@ pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
         peer_alive,
     };
     Ok((
-        end(ab, ba_rx, a_alive_w, b_alive_r),
-        end(ba, ab_rx, b_alive_w, a_alive_r),
+        end(Arc::clone(&ab), Arc::clone(&ba), a_alive_w, b_alive_r),
+        end(ba, ab, b_alive_w, a_alive_r),
     ))
 }
 
@@ -70,16 +80,34 @@ impl End {
     pub fn queue_names(&self) -> [&str; 2] {
         [self.tx.name(), self.rx.name()]
     }
+}
 
-    /// Blocks until `queue` is ready for `events` (true) or the peer has died (false).
-    fn wait(&self, queue: &Queue, events: PollFlags) -> io::Result<bool> {
-        let mut fds = [
-            PollFd::new(queue.as_fd(), events),
-            PollFd::new(self.peer_alive.as_fd(), PollFlags::POLLIN),
-        ];
-        poll(&mut fds, PollTimeout::NONE).map_err(io::Error::from)?; // EINTR -> Interrupted
-        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-        Ok(ready(&fds[0]) || !ready(&fds[1]))
+/// Has the process holding the write end of this liveness pipe died? (One poll that does not
+/// wait: a pipe whose every write end is closed reports POLLHUP.)
+fn died(peer_alive: &OwnedFd) -> io::Result<bool> {
+    let mut fds = [PollFd::new(peer_alive.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).map_err(|e| io::Error::other(format!("poll: {e}")))?;
+    Ok(fds[0].revents().is_some_and(|r| !r.is_empty()))
+}
+
+/// Receives one message into `buf`, waiting inside mq_timedreceive. None: the peer has died and
+/// nothing it sent is left. EINTR comes back as ErrorKind::Interrupted (read_exact retries).
+fn receive(rx: &Queue, buf: &mut [u8], peer_alive: &OwnedFd) -> io::Result<Option<usize>> {
+    loop {
+        match rx.receive_timeout(buf, PEER_CHECK) {
+            Ok((n, _)) => return Ok(Some(n)),
+            Err(Errno::ETIMEDOUT) if !died(peer_alive)? => {}
+            // The peer is gone: take what it sent before dying (a deadline of now does not
+            // wait), then EOF.
+            Err(Errno::ETIMEDOUT) => {
+                return match rx.receive_timeout(buf, Duration::ZERO) {
+                    Ok((n, _)) => Ok(Some(n)),
+                    Err(Errno::ETIMEDOUT) => Ok(None),
+                    Err(e) => Err(rx.error("mq_timedreceive", e)),
+                };
+            }
+            Err(e) => return Err(rx.error("mq_timedreceive", e)),
+        }
     }
 }
 
@@ -87,26 +115,12 @@ impl Read for End {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.len {
             // No leftover: take the next message, straight into `out` when it is big enough.
-            loop {
-                let direct = out.len() >= self.msg_size;
-                let target = if direct { &mut *out } else { &mut self.buf[..] };
-                match self.rx.receive(target) {
-                    Ok((n, _)) if direct => return Ok(n),
-                    Ok((n, _)) => (self.pos, self.len) = (0, n),
-                    Err(Errno::EAGAIN) => {
-                        if self.wait(&self.rx, PollFlags::POLLIN)? {
-                            continue;
-                        }
-                        // The peer is gone; take what it sent before dying, then EOF.
-                        match self.rx.receive(&mut self.buf) {
-                            Ok((n, _)) => (self.pos, self.len) = (0, n),
-                            Err(Errno::EAGAIN) => return Ok(0),
-                            Err(e) => return Err(self.rx.error("mq_receive", e)),
-                        }
-                    }
-                    Err(e) => return Err(self.rx.error("mq_receive", e)),
-                }
-                break;
+            let direct = out.len() >= self.msg_size;
+            let target = if direct { &mut *out } else { &mut self.buf[..] };
+            match receive(&self.rx, target, &self.peer_alive)? {
+                None => return Ok(0),
+                Some(n) if direct => return Ok(n),
+                Some(n) => (self.pos, self.len) = (0, n),
             }
         }
         let n = out.len().min(self.len - self.pos);
@@ -117,24 +131,27 @@ impl Read for End {
 }
 
 impl Write for End {
-    /// Sends up to `msg_size` bytes of `data` as one message.
+    /// Sends up to `msg_size` bytes of `data` as one message, waiting inside mq_timedsend while
+    /// the queue is full.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let message = &data[..data.len().min(self.msg_size)];
         if message.is_empty() {
             return Ok(0);
         }
         loop {
-            match self.tx.send(message, 0) {
+            match self.tx.send_timeout(message, 0, PEER_CHECK) {
                 Ok(()) => return Ok(message.len()),
-                Err(Errno::EAGAIN) => {
-                    if !self.wait(&self.tx, PollFlags::POLLOUT)? {
-                        return Err(io::Error::new(
-                            io::ErrorKind::BrokenPipe,
-                            format!("mq_send {}: the receiving process has died", self.tx.name()),
-                        ));
-                    }
+                Err(Errno::ETIMEDOUT) if !died(&self.peer_alive)? => {}
+                Err(Errno::ETIMEDOUT) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!(
+                            "mq_timedsend {}: the receiving process has died",
+                            self.tx.name()
+                        ),
+                    ));
                 }
-                Err(e) => return Err(self.tx.error("mq_send", e)),
+                Err(e) => return Err(self.tx.error("mq_timedsend", e)),
             }
         }
     }

@@ -7,8 +7,9 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -68,18 +69,23 @@ pub fn tcp_duplex(_msg_size: usize) -> io::Result<(TcpStream, TcpStream)> {
 }
 
 /// One end of a connected AF_UNIX datagram pair: each `write` sends one datagram, each `read`
-/// receives one whole datagram.
+/// receives one whole datagram, each with one system call.
 ///
 /// A plain datagram pair does not tell a blocked reader that its peer died: the kernel wakes
 /// readers on close only for stream and seqpacket sockets, so `recv` would wait forever. Each end
 /// therefore also holds one end of a silent stream pair, `alive`, that never carries a byte; when
-/// the peer process exits (even by SIGKILL) its end closes and `alive` reports hang-up, which
-/// `read` turns into EOF and `write` into `BrokenPipe`.
+/// the peer process exits (even by SIGKILL) its end closes and `alive` reports hang-up. The
+/// socket's own timeouts (SO_RCVTIMEO, SO_SNDTIMEO: `PEER_CHECK`, 100 ms) end a wait that long
+/// to look at `alive`, so `read` turns a dead peer into EOF and `write` into `BrokenPipe` within
+/// 100 ms, while a message costs one system call (only a 100 ms wait costs a check).
 #[derive(Debug)]
 pub struct DatagramEnd {
     data: UnixDatagram,
     alive: UnixStream,
 }
+
+/// How long a datagram send or receive waits before it checks that the peer is still alive.
+const PEER_CHECK: Duration = Duration::from_millis(100);
 
 /// A connected AF_UNIX datagram pair carrying `msg_size`-byte messages (see [`DatagramEnd`]).
 ///
@@ -98,6 +104,10 @@ pub fn datagram_duplex(msg_size: usize) -> io::Result<(DatagramEnd, DatagramEnd)
                 nix::sys::socket::setsockopt(from, sockopt::SndBuf, &msg_size.saturating_add(1024));
         }
         probe_one_datagram(from, to, msg_size)?;
+    }
+    for end in [&a, &b] {
+        end.set_read_timeout(Some(PEER_CHECK))?; // SO_RCVTIMEO
+        end.set_write_timeout(Some(PEER_CHECK))?; // SO_SNDTIMEO
     }
     Ok((
         DatagramEnd {
@@ -143,27 +153,18 @@ fn probe_one_datagram(from: &UnixDatagram, to: &UnixDatagram, msg_size: usize) -
 }
 
 impl DatagramEnd {
-    /// Waits until `data` is ready for `events` or the peer is gone. Returns true if the peer is
-    /// gone and `data` is not ready.
-    fn wait(&self, events: PollFlags) -> io::Result<bool> {
-        loop {
-            let mut fds = [
-                PollFd::new(std::os::fd::AsFd::as_fd(&self.data), events),
-                PollFd::new(std::os::fd::AsFd::as_fd(&self.alive), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, PollTimeout::NONE) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(_) => {}
-            }
-            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-            if ready(&fds[0]) {
-                return Ok(false);
-            }
-            if ready(&fds[1]) {
-                return Ok(true);
-            }
-        }
+    /// Has the peer's process ended? Its end of `alive` is closed then, which a poll that does
+    /// not wait reports as hang-up.
+    fn peer_gone(&self) -> io::Result<bool> {
+        let mut fds = [PollFd::new(self.alive.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO)?;
+        Ok(fds[0].revents().is_some_and(|r| !r.is_empty()))
+    }
+
+    /// One recv(2). MSG_TRUNC makes it return the datagram's real length, so a short buffer is
+    /// an error (in `read`) instead of silently losing the tail.
+    fn receive(&self, buf: &mut [u8], flags: MsgFlags) -> nix::Result<usize> {
+        recv(self.data.as_raw_fd(), buf, flags | MsgFlags::MSG_TRUNC)
     }
 }
 
@@ -172,41 +173,45 @@ impl Read for DatagramEnd {
         if buf.is_empty() {
             return Ok(0);
         }
-        loop {
-            if self.wait(PollFlags::POLLIN)? {
-                return Ok(0); // peer gone and nothing left queued: EOF
-            }
-            // MSG_TRUNC makes recv return the datagram's real length, so a short buffer is an
-            // error instead of silently losing the tail.
-            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC;
-            match recv(self.data.as_raw_fd(), buf, flags) {
-                Ok(n) if n > buf.len() => {
-                    return Err(io::Error::new(
-                        ErrorKind::InvalidData,
-                        format!(
-                            "datagram of {n} bytes truncated to a {}-byte buffer",
-                            buf.len()
-                        ),
-                    ));
+        let n = loop {
+            match self.receive(buf, MsgFlags::empty()) {
+                // SO_RCVTIMEO ended the wait (or a signal did): check the peer, wait again.
+                Err(Errno::EAGAIN | Errno::EINTR) if !self.peer_gone()? => {}
+                // The peer is gone: take what it sent before dying, then EOF.
+                Err(Errno::EAGAIN | Errno::EINTR) => {
+                    match self.receive(buf, MsgFlags::MSG_DONTWAIT) {
+                        Err(Errno::EAGAIN) => return Ok(0),
+                        other => break other?,
+                    }
                 }
-                Ok(n) => return Ok(n),
-                Err(Errno::EAGAIN | Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
+                other => break other?,
             }
+        };
+        if n > buf.len() {
+            return Err(io::Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "datagram of {n} bytes truncated to a {}-byte buffer",
+                    buf.len()
+                ),
+            ));
         }
+        Ok(n)
     }
 }
 
 impl Write for DatagramEnd {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            if self.wait(PollFlags::POLLOUT)? {
-                return Err(ErrorKind::BrokenPipe.into());
-            }
-            match send(self.data.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+            match send(self.data.as_raw_fd(), buf, MsgFlags::empty()) {
                 Ok(n) => return Ok(n),
-                Err(Errno::EAGAIN | Errno::EINTR) => continue,
-                Err(Errno::ECONNREFUSED) => return Err(ErrorKind::BrokenPipe.into()),
+                // SO_SNDTIMEO ended the wait for room (or a signal did): check the peer.
+                Err(Errno::EAGAIN | Errno::EINTR) if !self.peer_gone()? => {}
+                // Gone: the kernel refuses a datagram to a closed peer (ECONNREFUSED, then
+                // ENOTCONN), and a full buffer will never drain.
+                Err(Errno::EAGAIN | Errno::EINTR | Errno::ECONNREFUSED | Errno::ENOTCONN) => {
+                    return Err(ErrorKind::BrokenPipe.into());
+                }
                 Err(e) => return Err(e.into()),
             }
         }

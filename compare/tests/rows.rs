@@ -1,0 +1,275 @@
+//! The rows' contract, through the `compare` binary: one system call per message on every
+//! kernel row, a killed peer noticed within 2 s on the rows whose wait carries a timeout, and
+//! every way of setting a row up measured under the most restrictive umask.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_compare");
+
+/// Each kernel row and the system calls that carry its messages.
+const MESSAGE_CALLS: [(&str, &[&str]); 7] = [
+    ("pipe", &["read", "write"]),
+    ("fifo", &["read", "write"]),
+    ("signal", &["kill", "rt_sigtimedwait"]),
+    ("mq", &["mq_timedsend", "mq_timedreceive"]),
+    ("uds-stream", &["sendto", "recvfrom"]),
+    ("uds-datagram", &["sendto", "recvfrom"]),
+    ("tcp", &["sendto", "recvfrom"]),
+];
+
+/// `strace -c` summary lines: (calls, errors, name).
+fn strace_counts(summary: &str) -> Vec<(u64, u64, String)> {
+    let mut rows = Vec::new();
+    for line in summary.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "% time  seconds  usecs/call  calls  [errors]  syscall"
+        let numbers: Vec<u64> = fields.iter().filter_map(|f| f.parse().ok()).collect();
+        let name = fields.last().copied().unwrap_or_default();
+        if fields.len() < 5 || fields[0].parse::<f64>().is_err() || name == "total" {
+            continue;
+        }
+        let (calls, errors) = match fields.len() {
+            6 => (numbers[numbers.len() - 2], numbers[numbers.len() - 1]),
+            _ => (numbers[numbers.len() - 1], 0),
+        };
+        rows.push((calls, errors, name.to_string()));
+    }
+    rows
+}
+
+#[test]
+fn every_kernel_row_makes_one_system_call_per_message() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    for (key, message_calls) in MESSAGE_CALLS {
+        let summary = std::env::temp_dir().join(format!("compare-strace-{}", std::process::id()));
+        let out = Command::new("strace")
+            .args(["-f", "-c", "-o"])
+            .arg(&summary)
+            .args([BIN, "--only", key, "--quick", "--placement", "same"])
+            .args(["--sizes", "64", "--iters", "4000", "--format", "json"])
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(&summary).unwrap_or_default();
+        let _ = std::fs::remove_file(&summary);
+        if !out.status.success() && text.is_empty() {
+            eprintln!(
+                "skipped: strace could not trace compare here: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        assert!(out.status.success(), "{key}: {out:?}");
+        let counts = strace_counts(&text);
+        let carried: u64 = counts
+            .iter()
+            .filter(|(_, _, name)| message_calls.contains(&name.as_str()))
+            .map(|(calls, errors, _)| calls - errors)
+            .sum();
+        let total: u64 = counts.iter().map(|(calls, _, _)| calls).sum();
+        // 4400 round trips (4000 timed, 400 warm-up) are 8800 messages, each sent and received
+        // once; the throughput run adds more. Everything else (start-up, setup, reaping, failed
+        // calls, a poll before each receive) must stay a fixed overhead of a few hundred.
+        assert!(
+            carried >= 2 * 8800,
+            "{key}: {carried} message calls:\n{text}"
+        );
+        let other = total - carried;
+        assert!(
+            other * 10 < carried,
+            "{key}: {other} calls besides the {carried} that carried messages:\n{text}"
+        );
+    }
+}
+
+/// Processes in process group `pgid` (compare's children inherit its group).
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "(comm)": state ppid pgrp ...
+        let Some((_, after)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        if after.split_whitespace().nth(2).and_then(|g| g.parse().ok()) == Some(pgid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn wait_with_deadline(child: &mut std::process::Child, limit: Duration, key: &str) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{key}: compare did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout() {
+    for (key, label) in [("mq", "POSIX mq"), ("uds-datagram", "UDS datagram")] {
+        let mut child = Command::new(BIN)
+            .args(["--only", key, "--placement", "same", "--sizes", "64"])
+            .args(["--iters", "5000000"])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        // The throughput line comes first; then the long round-trip measurement starts.
+        for line in lines.by_ref() {
+            if line.unwrap().contains("throughput") {
+                break;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let echo = loop {
+            if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "{key}: no echo child appeared");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let killed_at = Instant::now();
+        // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
+        assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
+        let code = wait_with_deadline(&mut child, Duration::from_secs(5), key);
+        let took = killed_at.elapsed();
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        assert!(
+            took < Duration::from_secs(2),
+            "{key}: noticed after {took:?}"
+        );
+        assert_eq!(code, Some(1), "{key}: {rest:?}");
+        let last = rest.last().unwrap();
+        assert!(
+            last.contains(label) && last.contains("SIGKILL"),
+            "{key}: {rest:?}"
+        );
+    }
+}
+
+#[test]
+fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
+    let mut cmd = match (root, setpriv) {
+        (true, true) => {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", BIN]);
+            cmd
+        }
+        _ => {
+            eprintln!("skipped as nobody (not root or no setpriv): running as this user");
+            Command::new(BIN)
+        }
+    };
+    // The FIFO row is left out: its ends come from fifo_demo::duplex, not from here.
+    cmd.args(["--quick", "--placement", "same", "--sizes", "64"])
+        .args(["--only", "pipe,signal,mq,shm,uds,tcp", "--format", "json"]);
+    // SAFETY: umask is async-signal-safe and touches no memory.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o777);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let setups: Vec<&str> = err.lines().filter(|l| l.contains(" setup, ")).collect();
+    for wanted in [
+        "pipe setup, anonymous: 2 x pipe: ",
+        "signal setup, no object: ring ourselves by pid: ",
+        "POSIX mq setup, named: 2 x mq_open + mq_unlink: ",
+        "shm (spin) setup, named: shm_open + ftruncate + mmap: ",
+        "shm (spin) setup, anonymous: mmap MAP_SHARED: ",
+        "shm (spin) setup, memfd: seal, pass (SCM_RIGHTS), mmap: ",
+        "UDS stream setup, named: bind + listen + connect + accept: ",
+        "UDS stream setup, anonymous: socketpair: ",
+        "UDS datagram setup, named: 2 x bind + 2 x connect: ",
+        "UDS datagram setup, anonymous: socketpair: ",
+        "TCP loopback setup, named: bind + listen + connect + accept: ",
+    ] {
+        let line = setups.iter().find(|l| l.contains(wanted));
+        let us = line.and_then(|l| l.split(wanted).nth(1)?.strip_suffix(" µs"));
+        assert!(
+            us.is_some_and(|n| n.parse::<f64>().is_ok_and(|n| n > 0.0)),
+            "{wanted:?}: {line:?} in\n{err}"
+        );
+    }
+}
+
+#[test]
+fn a_shm_name_a_killed_run_left_is_removed_and_no_other() {
+    // A pid that is no longer running: a child that has been reaped.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let path = |pid: u32, tag: &str| format!("/dev/shm/ipc-tour-cmp-{pid}-{tag}");
+    let stale = path(dead, "5ea1e000");
+    let live = path(std::process::id(), "a11e0000");
+    std::fs::write(&stale, b"").unwrap();
+    std::fs::write(&live, b"").unwrap();
+    // Another user's object with a dead pid: never ours to remove.
+    let others = path(dead, "07e50000");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let by_nobody = root
+        && Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "touch",
+            ])
+            .arg(&others)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !by_nobody {
+        eprintln!("skipped the other user's object: not root, or no setpriv");
+    }
+    let out = Command::new(BIN)
+        .args(["--only", "shm-spin", "--quick", "--placement", "same"])
+        .output()
+        .unwrap();
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    let (stale_left, live_left, others_left) = (exists(&stale), exists(&live), exists(&others));
+    for p in [&stale, &live, &others] {
+        let _ = std::fs::remove_file(p);
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stale_left, "{stale}: a killed run's object was left");
+    assert!(live_left, "{live}: a running process's object was removed");
+    assert!(
+        !by_nobody || others_left,
+        "{others}: another user's object was removed"
+    );
+}
