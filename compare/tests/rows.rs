@@ -187,9 +187,14 @@ fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
             Command::new(BIN)
         }
     };
-    // The FIFO row is left out: its ends come from fifo_demo::duplex, not from here.
+    // Every row: its ends and its setups alike must work under this umask.
     cmd.args(["--quick", "--placement", "same", "--sizes", "64"])
-        .args(["--only", "pipe,signal,mq,shm,uds,tcp", "--format", "json"]);
+        .args([
+            "--only",
+            "pipe,fifo,signal,mq,sysv-mq,shm,uds,tcp",
+            "--format",
+            "json",
+        ]);
     // SAFETY: umask is async-signal-safe and touches no memory.
     unsafe {
         cmd.pre_exec(|| {
@@ -203,6 +208,9 @@ fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
     let setups: Vec<&str> = err.lines().filter(|l| l.contains(" setup, ")).collect();
     for wanted in [
         "pipe setup, anonymous: 2 x pipe: ",
+        "FIFO setup, named: 2 x mkfifo, open both ends: ",
+        "SysV mq setup, named: 2 x msgget(key) + IPC_RMID: ",
+        "shm (zero-copy) setup, memfd: seal, pass (SCM_RIGHTS), mmap: ",
         "signal setup, no object: ring ourselves by pid: ",
         "POSIX mq setup, named: 2 x mq_open + mq_unlink: ",
         "shm (spin) setup, named: shm_open + ftruncate + mmap: ",
