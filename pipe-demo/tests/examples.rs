@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -17,25 +17,9 @@ use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `target/debug/examples/NAME`, found from this test binary's path
-/// (`target/debug/deps/examples-HASH`). `cargo test -p pipe-demo` builds the
-/// examples; `cargo test --test examples` alone does not, so a binary older
-/// than its source fails here instead of testing stale code.
+/// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = debug.join("examples").join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
-    let edited = modified(&source).expect("example source");
-    let fresh = modified(&path).is_ok_and(|built| built >= edited);
-    assert!(
-        fresh,
-        "{} is missing or older than its source: run `cargo test -p pipe-demo` \
-         or `cargo build -p pipe-demo --examples`",
-        path.display()
-    );
-    path
+    testkit::example(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// A process group started by `run`; killed when dropped (e.g. on a panic).
