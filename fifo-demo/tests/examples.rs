@@ -18,25 +18,9 @@ use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `target/debug/examples/NAME`, found from this test binary's path
-/// (`target/debug/deps/examples-HASH`). `cargo test -p fifo-demo` builds the
-/// examples; `cargo test --test examples` alone does not, so a binary older
-/// than its source fails here instead of testing stale code.
+/// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = debug.join("examples").join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
-    let edited = modified(&source).expect("example source");
-    let fresh = modified(&path).is_ok_and(|built| built >= edited);
-    assert!(
-        fresh,
-        "{} is missing or older than its source: run `cargo test -p fifo-demo` \
-         or `cargo build -p fifo-demo --examples`",
-        path.display()
-    );
-    Command::new(path)
+    Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name))
 }
 
 /// A directory of the test's own under the temp dir, removed when dropped.
@@ -129,17 +113,8 @@ impl Running {
     /// Waits for the exit; returns the status, all stdout lines and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
         let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {LIMIT:?}: {:#?}",
-                self.seen
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = testkit::wait_within(&mut self.child, LIMIT)
+            .unwrap_or_else(|| panic!("still running after {LIMIT:?}: {:#?}", self.seen));
         // The last lines may still be on their way: read to end-of-file.
         while let Ok(line) = self
             .lines

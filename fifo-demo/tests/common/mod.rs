@@ -3,10 +3,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub use testkit::output_within;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fifo-demo");
 
@@ -85,18 +87,6 @@ pub fn numbers_after(out: &str, marker: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Waits up to `limit` for the child to exit.
-pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    None
-}
-
 /// Live (not zombie) processes whose command line mentions `needle`: the tour passes its FIFO
 /// path to every child, so this finds the children of a tour run in a test's directory.
 pub fn processes_mentioning(needle: &Path) -> Vec<u32> {
@@ -165,51 +155,4 @@ pub fn seed() -> u64 {
         });
     println!("seed {seed} (replay with FIFO_DEMO_SEED={seed})");
     seed
-}
-
-/// Kills a child with SIGKILL if it is still running after `limit`, so that a test waiting on
-/// it (for its output, for end-of-file) fails with a message instead of hanging the suite.
-/// Dropping the guard, once the wait has returned, disarms it.
-pub struct KillAfter(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl KillAfter {
-    pub fn new(child: &Child, limit: Duration) -> KillAfter {
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = done.clone();
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        thread::spawn(move || {
-            let end = Instant::now() + limit;
-            while Instant::now() < end {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            if !flag.load(Ordering::SeqCst) {
-                eprintln!("pid {pid} still running after {limit:?}: killed");
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        });
-        KillAfter(done)
-    }
-}
-
-impl Drop for KillAfter {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The child's output, or a test failure naming `what` if it has not exited within `limit`.
-pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
-    let guard = KillAfter::new(&child, limit);
-    let out = child.wait_with_output().expect("wait");
-    drop(guard);
-    use std::os::unix::process::ExitStatusExt;
-    assert!(
-        out.status.signal() != Some(9),
-        "{what} did not finish within {limit:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
 }
