@@ -120,7 +120,7 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
     assert!(line_with(text, "and echoed").ends_with("\"temperature: 42\""));
     line_with(text, "is refused before bind");
     assert!(line_with(text, "socket path too long").contains("sun_path"));
-    assert_fits_80_columns(text);
+    testkit::assert_fits_80_columns(text, |_| false);
     // 8: step 2's serve and client across two network namespaces (root), else over loopback
     // with the reason in one line.
     let server = line_with(text, "   server (pid ");
@@ -188,14 +188,6 @@ fn ctrl_c_during_step_8_deletes_its_namespaces() {
     }
 }
 
-/// Every line at most 80 characters (not bytes: "µs" is one column).
-fn assert_fits_80_columns(text: &str) {
-    for line in text.lines() {
-        let width = line.chars().count();
-        assert!(width <= 80, "a line of {width} characters:\n{line}");
-    }
-}
-
 /// The default run in an 80-column terminal: no line wider.
 #[test]
 fn every_line_of_the_tour_fits_80_columns() {
@@ -206,7 +198,7 @@ fn every_line_of_the_tour_fits_80_columns() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_fits_80_columns(&text);
+    testkit::assert_fits_80_columns(&text, |_| false);
 }
 
 /// A step run alone (by number or by name) prints the number it has in the tour, and no other
@@ -272,12 +264,8 @@ fn the_tour_runs_as_an_unprivileged_user() {
         println!("skipped: already unprivileged (the other tests run the tour as this user)");
         return;
     }
-    let (_dir, bin) = common::binary_for_nobody();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .env("TMPDIR", "/tmp")
-        .output();
+    let copy = common::binary_for_nobody();
+    let out = copy.command().env("TMPDIR", "/tmp").output();
     let Ok(out) = out else {
         println!("skipped: setpriv is not available");
         return;

@@ -46,15 +46,10 @@ impl Drop for TestDir {
     }
 }
 
-/// A copy of the binary in a fresh 0755 directory, for runs as uid 65534: the checkout may sit
-/// in a directory that user cannot enter. The directory goes when the `TestDir` is dropped.
-pub fn binary_for_nobody() -> (TestDir, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TestDir::new("nobody");
-    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
-    let bin = dir.join("uds-demo");
-    fs::copy(BIN, &bin).expect("copy uds-demo");
-    (dir, bin)
+/// A copy of the binary that uid 65534 can run (the checkout may sit in a directory that
+/// user cannot enter); removed on drop.
+pub fn binary_for_nobody() -> testkit::NobodyCopy {
+    testkit::NobodyCopy::of(BIN)
 }
 
 /// A running `uds-demo` whose stdout lines arrive on a channel; SIGTERM + reap on drop.
@@ -131,14 +126,7 @@ impl Running {
 
     /// Waits up to `timeout` for exit; None if still running.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        None
+        testkit::wait_within(&mut self.child, timeout)
     }
 
     /// Everything the child wrote to stderr (call after it exited).
