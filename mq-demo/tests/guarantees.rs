@@ -8,8 +8,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -42,22 +40,12 @@ fn queue_mode(name: &str) -> u32 {
     mode
 }
 
-fn with_umask(cmd: &mut Command, umask: libc::mode_t) {
-    // SAFETY: umask is async-signal-safe and touches no memory.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(umask);
-            Ok(())
-        });
-    }
-}
-
 #[test]
 fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
     for umask in [0o277, 0o377, 0o777] {
         let q = format!("/mq-test-{}-umask{umask:o}", std::process::id());
         let mut create = command(&["create", &q], &unique_tag());
-        with_umask(&mut create, umask);
+        testkit::with_umask(&mut create, umask);
         let out = create.output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let mode = queue_mode(&q);
@@ -66,7 +54,7 @@ fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
 
         let tag = unique_tag();
         let mut tour = command(&[], &tag);
-        with_umask(&mut tour, umask);
+        testkit::with_umask(&mut tour, umask);
         let child = tour.spawn().unwrap();
         let pid = child.id();
         let out = child.wait_with_output().unwrap();
@@ -99,17 +87,13 @@ fn the_sweep_never_removes_a_queue_another_user_created() {
     gone.wait().unwrap(); // reaped: its pid names a run that was killed
     let theirs = format!("/ipc-tour-mq-{}-0badf00d", gone.id());
     // nobody runs a copy of the binary from a directory it can reach.
-    let dir = std::env::temp_dir().join(format!("mq-demo-guarantee-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let exe = dir.join("mq-demo");
-    std::fs::copy(BIN, &exe).unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
     let created = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(&exe)
+        .arg(&copy.bin)
         .args(["create", &theirs])
         .output();
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(copy);
     let created = created.expect("run setpriv (util-linux)");
     assert!(created.status.success(), "{}", text(&created.stderr));
     let owner = std::fs::metadata(format!("/dev/mqueue{theirs}"))
@@ -181,16 +165,7 @@ fn sighup_and_sigquit_mid_run_end_the_tour_and_leave_nothing() {
 /// What a careless parent may hand down across exec: SIGCHLD ignored (waitpid would then find
 /// no child) and every signal blocked (Ctrl-C would not arrive).
 fn inherit_hostile_signal_state(cmd: &mut Command) {
-    // SAFETY: signal and sigprocmask are async-signal-safe; the set lives on this stack.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-            Ok(())
-        });
-    }
+    testkit::start_carelessly(cmd);
 }
 
 #[test]
