@@ -7,13 +7,13 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use testkit::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -79,33 +79,6 @@ fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
     )
 }
 
-/// A directory of its own under the temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .subsec_nanos();
-        let name = format!(
-            "pipe-demo-examples-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn cat_temperature_gets_its_reading_back_and_cat_exits() {
     let (status, out, err) = run(&mut Command::new(example("cat_temperature")));
@@ -154,7 +127,7 @@ fn pipe_fork_child_reads_to_end_of_file_and_is_reaped() {
 
 #[test]
 fn pipeline_prints_what_the_shell_prints() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("pipe-demo-examples");
     for name in ["main.rs", "lib.rs", "build.rs", "notes.txt", "Cargo.toml"] {
         fs::write(dir.0.join(name), "").expect("create file");
     }

@@ -8,6 +8,8 @@ mod examples;
 
 pub use examples::{Finished, LIMIT, Server, example, finish, unique};
 
+use std::os::unix::fs::DirBuilderExt;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -204,4 +206,48 @@ pub fn output(command: &mut Command, what: &str) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     output_within(child, Duration::from_secs(60), what)
+}
+
+/// A 0700 directory of one test's own under the temp dir (named by [`unique`]), removed on drop.
+/// Checking that it is empty after a run proves the run left nothing in it.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(tag));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .expect("create test dir");
+        TempDir(path)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// What is in the directory, sorted.
+    pub fn entries(&self) -> Vec<PathBuf> {
+        let mut list: Vec<_> = fs::read_dir(&self.0)
+            .expect("read test dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        list.sort();
+        list
+    }
+
+    pub fn assert_empty(&self) {
+        assert_eq!(
+            self.entries(),
+            Vec::<PathBuf>::new(),
+            "left behind in {}",
+            self.0.display()
+        );
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }

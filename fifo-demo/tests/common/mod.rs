@@ -2,9 +2,8 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,43 +12,7 @@ pub use testkit::output_within;
 pub const BIN: &str = env!("CARGO_BIN_EXE_fifo-demo");
 
 /// A directory private to one test, used as TMPDIR and for hand-made FIFOs; removed on drop.
-/// Checking that it is empty after a run proves the run left nothing behind.
-pub struct TestDir(pub PathBuf);
-
-impl TestDir {
-    pub fn new(label: &str) -> TestDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let name = format!("fifo-demo-test-{label}-{}-{n}", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir(&path).expect("create test dir");
-        TestDir(path)
-    }
-
-    pub fn entries(&self) -> Vec<PathBuf> {
-        let mut list: Vec<_> = fs::read_dir(&self.0)
-            .expect("read test dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        list.sort();
-        list
-    }
-
-    pub fn assert_empty(&self) {
-        assert_eq!(
-            self.entries(),
-            Vec::<PathBuf>::new(),
-            "left behind in {}",
-            self.0.display()
-        );
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub type TestDir = testkit::TempDir;
 
 /// The tour with its private directory under `tmpdir`.
 pub fn tour(tmpdir: &Path) -> Command {

@@ -1,10 +1,8 @@
 //! Helpers shared by the end-to-end tests: spawn the real binary, read what it prints.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
@@ -20,31 +18,7 @@ pub fn is_root() -> bool {
 }
 
 /// A private 0700 directory for one test; removed on drop.
-pub struct TestDir(pub PathBuf);
-
-impl TestDir {
-    pub fn new(tag: &str) -> TestDir {
-        let path = std::env::temp_dir().join(format!(
-            "uds-demo-test-{tag}-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .expect("mkdir test dir");
-        TestDir(path)
-    }
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub type TestDir = testkit::TempDir;
 
 /// A copy of the binary that uid 65534 can run (the checkout may sit in a directory that
 /// user cannot enter); removed on drop.
