@@ -8,29 +8,13 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
-use std::process::{Child, Command, ExitStatus};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::*;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
 use nix::sys::stat::{Mode, fstat};
-
-/// Waits for `child`, failing the test (after killing it) past `limit`.
-fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pid {} still running after {limit:?}", child.id());
-        }
-        sleep(Duration::from_millis(5));
-    }
-}
 
 /// The mode bits of the queue `name`, seen through a descriptor (fstat).
 fn queue_mode(name: &str) -> u32 {
@@ -130,7 +114,7 @@ fn stop_mid_run(signal: i32, moment: &str, inherited: bool) {
     }
     // SAFETY: kill takes two integers; the pid is our own unreaped child.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
-    let status = wait_within(&mut child, Duration::from_secs(2));
+    let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
     stdout.read_to_string(&mut seen).unwrap();
     let mut stderr = String::new();
     child
@@ -209,7 +193,7 @@ fn a_waiting_receive_ends_on_sighup_and_sigquit() {
         stdout.read_line(&mut line).unwrap(); // "waiting up to 30 s ...": the handlers are set
         // SAFETY: kill takes two integers; the pid is our own unreaped child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let status = wait_within(&mut child, Duration::from_secs(2));
+        let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
         let mut stderr = String::new();
         child
             .stderr

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
@@ -54,17 +54,8 @@ fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
     let mut group = Group(child);
     let out = drain(group.0.stdout.take().expect("stdout piped"));
     let err = drain(group.0.stderr.take().expect("stderr piped"));
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = group.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} still running after {LIMIT:?}: killed"
-        );
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = testkit::wait_within(&mut group.0, LIMIT)
+        .unwrap_or_else(|| panic!("{what} still running after {LIMIT:?}: killed"));
     let pgid = Pid::from_raw(group.0.id() as i32);
     let left = killpg(pgid, None);
     assert_eq!(

@@ -294,24 +294,17 @@ impl Role {
 
     /// Waits at most `limit` for the role to exit; returns its status and its stderr.
     fn exit_within(&mut self, limit: Duration) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
-                    .unwrap();
-                return (status, err);
-            }
-            if Instant::now() > deadline {
-                self.child.kill().ok();
-                self.child.wait().ok();
-                panic!(
-                    "still running {limit:?} after its peer died; saw:\n{}",
-                    self.seen
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let Some(status) = testkit::wait_within(&mut self.child, limit) else {
+            self.child.kill().ok();
+            self.child.wait().ok();
+            panic!(
+                "still running {limit:?} after its peer died; saw:\n{}",
+                self.seen
+            );
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (status, err)
     }
 
     fn sigkill(&mut self) {

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{BIN, Running, is_root};
 
@@ -170,7 +170,7 @@ fn ctrl_c_during_step_8_deletes_its_namespaces() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
         nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
-        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut tour, Duration::from_secs(5), "uds-demo");
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();
         // Too late is possible on a fast machine: the tour may have finished step 8.
@@ -366,17 +366,6 @@ fn private_dir(lines: &[String]) -> String {
     line.split(" (mode").next().unwrap().to_string()
 }
 
-fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(start.elapsed() < limit, "still running after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Ctrl-C (SIGINT to the whole process group, servers included) while step 6 waits on its
 /// stalled client: no result line for that cut-short probe, only the stop message.
 #[test]
@@ -392,7 +381,7 @@ fn ctrl_c_during_a_probe_prints_no_result_for_it() {
     // The next probe, "stall after 3 bytes", now waits 500 ms for the server to give up.
     let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
     nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = wait_within(&mut tour, Duration::from_secs(3));
+    let status = testkit::exit_within(&mut tour, Duration::from_secs(3), "uds-demo");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     lines.extend(rest.lines().map(String::from));
@@ -430,7 +419,7 @@ fn a_closed_stdout_ends_the_tour_quietly_with_141() {
             seen.push(line);
         }
         drop(stdout); // what `head` does when it has enough
-        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut tour, Duration::from_secs(5), "uds-demo");
         let mut stderr = String::new();
         tour.stderr
             .take()
