@@ -2,34 +2,15 @@
 //! as its own process, the way a reader runs them one after the other.
 #![cfg(target_os = "linux")]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::Output;
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_getattr, mq_open, mq_unlink};
 use nix::sys::stat::Mode;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// target/debug/examples/NAME, no older than its source.
-fn example(name: &str) -> PathBuf {
-    testkit::example(env!("CARGO_MANIFEST_DIR"), name)
-}
-
 /// Runs an example to completion (bounded) and returns what it printed.
 fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-    testkit::exit_within(&mut child, TIMEOUT, name);
-    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
-    child.wait_with_output().expect("wait_with_output")
+    testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args)
 }
 
 /// Runs an example that must succeed and returns its stdout.
@@ -51,15 +32,7 @@ struct QueueName(String);
 
 impl QueueName {
     fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        QueueName(format!(
-            "/mq-demo-example-{}-{n}-{nanos}",
-            std::process::id()
-        ))
+        QueueName(format!("/{}", testkit::unique("mq-demo-example")))
     }
 }
 

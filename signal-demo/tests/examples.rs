@@ -33,16 +33,7 @@ fn wait_bounded(child: &mut Child, what: &str) -> std::process::ExitStatus {
 
 /// Runs an example to completion (bounded) and returns what it printed.
 fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-    wait_bounded(&mut child, name);
-    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
-    child.wait_with_output().expect("wait_with_output")
+    testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -46,6 +46,20 @@ pub fn unique(tag: &str) -> String {
     format!("{tag}-{}-{n}-{nanos:x}", std::process::id())
 }
 
+/// Runs example `name` of the crate at `manifest_dir` (see [`example`]) to the end, stdin
+/// empty; the test fails after [`LIMIT`]. Meant for small outputs (the pipes cannot fill).
+pub fn run_example(manifest_dir: &str, name: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(example(manifest_dir, name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    crate::exit_within(&mut child, LIMIT, name);
+    child.wait_with_output().expect("collect output")
+}
+
 /// What a finished example printed, as text.
 pub struct Finished {
     pub status: ExitStatus,
@@ -53,16 +67,21 @@ pub struct Finished {
     pub stderr: String,
 }
 
+impl From<Output> for Finished {
+    fn from(out: Output) -> Finished {
+        Finished {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 /// Waits for `child` at most [`LIMIT`]; on timeout kills it and fails naming `what`. Meant for
 /// small outputs (the pipes cannot fill while it polls).
 pub fn finish(mut child: Child, what: &str) -> Finished {
     crate::exit_within(&mut child, LIMIT, what);
-    let out = child.wait_with_output().expect("collect output");
-    Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Finished::from(child.wait_with_output().expect("collect output"))
 }
 
 /// A long-running program whose stdout lines arrive on a channel. Dropping it kills and reaps

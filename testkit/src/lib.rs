@@ -6,7 +6,7 @@
 
 mod examples;
 
-pub use examples::{Finished, LIMIT, Server, example, finish, unique};
+pub use examples::{Finished, LIMIT, Server, example, finish, run_example, unique};
 
 use std::os::unix::fs::DirBuilderExt;
 

@@ -5,12 +5,11 @@
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use testkit::{Finished, Server, finish};
+use testkit::{Finished, Server};
 
 /// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> PathBuf {
@@ -24,13 +23,7 @@ fn unique(tag: &str) -> String {
 
 /// Runs an example to the end (outputs are small: pipes cannot fill).
 fn run(name: &str, args: &[&str]) -> Finished {
-    let child = Command::new(example(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
-    finish(child, name)
+    Finished::from(testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args))
 }
 
 /// Removes a socket path when the test ends, so a failing test leaves none.
