@@ -8,17 +8,15 @@ mod examples;
 
 pub use examples::{Finished, LIMIT, Server, example, finish, run_example, unique};
 
-use std::os::unix::fs::DirBuilderExt;
-
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -155,6 +153,10 @@ pub fn have_setpriv() -> bool {
 
 /// A copy of a binary in a fresh 0755 directory under the temp dir, for runs as `nobody`: the
 /// checkout may sit in a directory that user cannot enter. Removed on drop.
+///
+/// `cp` makes the copy, not `fs::copy`: a child that another test thread forks while this
+/// process holds the copy open for writing inherits that descriptor until it execs, and
+/// exec of the copy meanwhile fails with ETXTBSY ("Text file busy").
 pub struct NobodyCopy {
     pub dir: PathBuf,
     pub bin: PathBuf,
@@ -162,21 +164,17 @@ pub struct NobodyCopy {
 
 impl NobodyCopy {
     pub fn of(bin: &str) -> NobodyCopy {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = Path::new(bin).file_name().expect("binary name");
-        let dir = std::env::temp_dir().join(format!(
-            "{}-nobody-{}-{}-{:x}",
-            name.to_string_lossy(),
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
+        let dir = std::env::temp_dir().join(unique(&format!("{}-nobody", name.to_string_lossy())));
         fs::create_dir(&dir).expect("create the copy's directory");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
         let copy = dir.join(name);
-        fs::copy(bin, &copy).expect("copy the binary");
+        let status = Command::new("cp").arg(bin).arg(&copy).status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "cp {bin} {}",
+            copy.display()
+        );
         NobodyCopy { dir, bin: copy }
     }
 

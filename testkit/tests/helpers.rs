@@ -119,3 +119,34 @@ fn a_temp_dir_is_0700_and_goes_on_drop() {
     drop(dir);
     assert!(!path.exists(), "{} left behind", path.display());
 }
+
+/// Another thread forking children while the copy is made must not leave the copy "busy":
+/// exec of a file some process still holds open for writing fails with ETXTBSY.
+#[test]
+fn a_nobody_copy_runs_while_other_threads_spawn_children() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = Command::new("true").status();
+            }
+        })
+    };
+    let mut busy = 0;
+    for _ in 0..200 {
+        let copy = testkit::NobodyCopy::of("/usr/bin/true");
+        if let Err(e) = Command::new(&copy.bin).status() {
+            assert_eq!(e.raw_os_error(), Some(libc::ETXTBSY), "{e}");
+            busy += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().unwrap();
+    assert_eq!(
+        busy, 0,
+        "{busy} of 200 runs of a fresh copy failed: text file busy"
+    );
+}
