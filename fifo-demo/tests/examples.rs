@@ -6,69 +6,21 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use testkit::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `target/debug/examples/NAME`, found from this test binary's path
-/// (`target/debug/deps/examples-HASH`). `cargo test -p fifo-demo` builds the
-/// examples; `cargo test --test examples` alone does not, so a binary older
-/// than its source fails here instead of testing stale code.
+/// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = debug.join("examples").join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
-    let edited = modified(&source).expect("example source");
-    let fresh = modified(&path).is_ok_and(|built| built >= edited);
-    assert!(
-        fresh,
-        "{} is missing or older than its source: run `cargo test -p fifo-demo` \
-         or `cargo build -p fifo-demo --examples`",
-        path.display()
-    );
-    Command::new(path)
-}
-
-/// A directory of the test's own under the temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .subsec_nanos();
-        let name = format!(
-            "fifo-demo-examples-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn assert_empty(&self) {
-        let left: Vec<_> = fs::read_dir(&self.0).expect("read dir").flatten().collect();
-        assert!(left.is_empty(), "left behind: {left:?}");
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+    Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name))
 }
 
 /// A started example: its stdout arrives line by line over a channel, its
@@ -129,17 +81,8 @@ impl Running {
     /// Waits for the exit; returns the status, all stdout lines and stderr.
     fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
         let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {LIMIT:?}: {:#?}",
-                self.seen
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = testkit::wait_within(&mut self.child, LIMIT)
+            .unwrap_or_else(|| panic!("still running after {LIMIT:?}: {:#?}", self.seen));
         // The last lines may still be on their way: read to end-of-file.
         while let Ok(line) = self
             .lines
@@ -202,7 +145,7 @@ fn wait_until_asleep(pid: Pid) {
 #[test]
 fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
     const LINES: usize = 2000; // over 64 KiB each: the writers contend
-    let dir = TempDir::new();
+    let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sensor_pipe"); // the default name under TMPDIR
     let mut reader = start(example("fifo_reader").env("TMPDIR", &dir.0));
     reader.expect_line(&format!(
@@ -276,7 +219,7 @@ fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
 
 #[test]
 fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sigint.fifo");
     let mut reader = start(example("fifo_reader").arg(&fifo));
     reader.expect_line(&format!(
@@ -301,7 +244,7 @@ fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
 
 #[test]
 fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sigterm.fifo");
     let mut reader = start(example("fifo_reader").arg(&fifo));
     reader.expect_line(&format!(
@@ -321,7 +264,7 @@ fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
 
 #[test]
 fn writer_without_a_fifo_fails_naming_the_path_and_creates_nothing() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("missing.fifo");
     let (status, _, err) = start(example("fifo_writer").arg(&fifo)).finish();
     assert_eq!(status.code(), Some(1), "{err}");

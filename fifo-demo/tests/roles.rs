@@ -6,7 +6,6 @@ mod common;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ fn role(args: &[&str]) -> Command {
 
 /// Reads the child's stdout until a line contains `marker` (the reader has got data).
 fn wait_for_line(child: &mut Child, marker: &str) -> BufReader<std::process::ChildStdout> {
-    let _bounded = KillAfter::new(child, Duration::from_secs(10));
+    let _bounded = testkit::KillAfter::new(child, Duration::from_secs(10));
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains(marker) {
@@ -153,12 +152,12 @@ fn no_permission_is_one_line() {
     let fifo = dir.0.join("fifo");
     mkfifo(&fifo); // 0600, owned by this user
     let path = fifo.to_str().unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
     let as_other_user = |args: &[&str]| {
         if nix::unistd::geteuid().is_root() {
             // root ignores file modes: try as nobody instead.
-            let mut cmd = Command::new("setpriv");
-            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-                .args(args);
+            let mut cmd = copy.command();
+            cmd.args(args);
             cmd
         } else {
             fs::set_permissions(&fifo, fs::Permissions::from_mode(0o000)).unwrap();
@@ -215,7 +214,8 @@ fn writer_killed_reader_sees_eof_within_2s() {
     let (mut reader, mut writer, mut stdout) = reader_and_endless_writer(&dir);
     send(&writer, Signal::SIGKILL);
     let killed = Instant::now();
-    let status = wait_for(&mut reader, Duration::from_secs(2)).expect("reader still running");
+    let status =
+        testkit::wait_within(&mut reader, Duration::from_secs(2)).expect("reader still running");
     assert!(status.success());
     println!(
         "reader exited {:?} after the writer was killed",
@@ -233,7 +233,8 @@ fn reader_killed_writer_exits_within_2s() {
     let (mut reader, mut writer, _stdout) = reader_and_endless_writer(&dir);
     send(&reader, Signal::SIGKILL);
     reader.wait().unwrap();
-    let status = wait_for(&mut writer, Duration::from_secs(2)).expect("writer still running");
+    let status =
+        testkit::wait_within(&mut writer, Duration::from_secs(2)).expect("writer still running");
     let stderr = text(&output_within(writer, Duration::from_secs(5), "the writer").stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -262,21 +263,12 @@ fn roles_blocked_in_open_end_on_every_stop_signal() {
     }
     for (args, signal) in cases {
         let mut command = role(args);
-        // SAFETY: setrlimit is async-signal-safe. SIGQUIT's default action dumps core.
-        unsafe {
-            command.pre_exec(|| {
-                let none = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                libc::setrlimit(libc::RLIMIT_CORE, &none);
-                Ok(())
-            })
-        };
+        testkit::without_core_dumps(&mut command); // SIGQUIT's default action dumps core
         let mut child = command.spawn().unwrap();
         thread::sleep(Duration::from_millis(150)); // now blocked in open(): no other end
         send(&child, signal);
-        let status = wait_for(&mut child, Duration::from_secs(2)).expect("still blocked");
+        let status =
+            testkit::wait_within(&mut child, Duration::from_secs(2)).expect("still blocked");
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(signal as i32), "{args:?}");
     }

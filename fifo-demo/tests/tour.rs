@@ -5,7 +5,6 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
@@ -169,7 +168,7 @@ fn fifo_is_0600_in_a_0700_directory() {
     assert_eq!(fifo_meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(dir_meta.permissions().mode() & 0o777, 0o700);
     assert!(
-        wait_for(&mut child, Duration::from_secs(15))
+        testkit::wait_within(&mut child, Duration::from_secs(15))
             .unwrap()
             .success()
     );
@@ -226,7 +225,8 @@ fn stop_signals_at_random_points_leave_nothing() {
             .unwrap();
         thread::sleep(Duration::from_millis(delay));
         send(&child, signal);
-        let status = wait_for(&mut child, Duration::from_secs(3)).expect("tour did not exit");
+        let status =
+            testkit::wait_within(&mut child, Duration::from_secs(3)).expect("tour did not exit");
         let stderr = text(&child.wait_with_output().unwrap().stderr);
         assert!(!stderr.contains("panicked"), "{stderr}");
         // 128 + signal and one line, or 0 and nothing when the tour had already finished.
@@ -293,19 +293,15 @@ fn tour_runs_as_an_unprivileged_user() {
         println!("already unprivileged: the other tests cover it");
         return;
     }
-    if std::process::Command::new("setpriv")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !testkit::have_setpriv() {
         println!("skipped: setpriv is not installed");
         return;
     }
     let dir = TestDir::new("nobody");
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .env("TMPDIR", &dir.0);
+    let copy = testkit::NobodyCopy::of(BIN);
+    let mut cmd = copy.command();
+    cmd.env("TMPDIR", &dir.0);
     let out = run(&mut cmd);
     assert!(
         out.status.success(),
@@ -335,7 +331,8 @@ fn a_child_killed_by_sigkill_ends_the_tour_within_2s() {
     let victim = processes_mentioning(&dir.0)[0];
     let pid = nix::unistd::Pid::from_raw(victim as i32);
     nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
-    let status = wait_for(&mut child, Duration::from_secs(2)).expect("tour still running");
+    let status =
+        testkit::wait_within(&mut child, Duration::from_secs(2)).expect("tour still running");
     let stderr = text(&child.wait_with_output().unwrap().stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -389,16 +386,7 @@ fn a_closed_stdout_ends_the_tour_cleanly() {
 fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
     let dir = TestDir::new("dispositions");
     let mut command = tour(&dir.0);
-    // SAFETY: signal and sigprocmask are async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-            Ok(())
-        })
-    };
+    testkit::start_carelessly(&mut command);
     let out = run(&mut command);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}\n{stdout}");
@@ -413,13 +401,7 @@ fn the_tour_works_under_any_umask() {
     for mask in [0o277, 0o377, 0o777, 0o000] {
         let dir = TestDir::new("umask");
         let mut command = tour(&dir.0);
-        // SAFETY: umask is async-signal-safe and affects only the child.
-        unsafe {
-            command.pre_exec(move || {
-                libc::umask(mask);
-                Ok(())
-            })
-        };
+        testkit::with_umask(&mut command, mask);
         let out = run(&mut command);
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "umask {mask:03o}: {stderr}\n{stdout}");
@@ -445,12 +427,8 @@ fn every_line_of_the_tour_fits_80_columns() {
     let dir = TestDir::new("columns");
     let out = run(tour(&dir.0).env("COLUMNS", "80"));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for line in text(&out.stdout).lines() {
-        // The one path the tour prints, once, is as long as $TMPDIR makes it.
-        if line.starts_with("   made ") || line.starts_with("   removed the directory ") {
-            continue;
-        }
-        let width = line.chars().count();
-        assert!(width <= 80, "{width} columns: {line}");
-    }
+    // The one path the tour prints, once, is as long as $TMPDIR makes it.
+    testkit::assert_fits_80_columns(&text(&out.stdout), |line| {
+        line.starts_with("   made ") || line.starts_with("   removed the directory ")
+    });
 }

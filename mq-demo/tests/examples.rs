@@ -2,66 +2,15 @@
 //! as its own process, the way a reader runs them one after the other.
 #![cfg(target_os = "linux")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Output;
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_getattr, mq_open, mq_unlink};
 use nix::sys::stat::Mode;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// target/debug/examples/NAME, found from this test binary (target/debug/deps/examples-*).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let path = debug.join("examples").join(name);
-    let rebuild = "run `cargo test -p mq-demo` (it builds the examples) or \
-                   `cargo build -p mq-demo --examples`; `--test examples` alone does not";
-    let built = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", path.display()));
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    if let Ok(edited) = std::fs::metadata(&source).and_then(|m| m.modified()) {
-        assert!(
-            built >= edited,
-            "{} is older than its source: {rebuild}",
-            path.display()
-        );
-    }
-    path
-}
-
-/// Waits at most TIMEOUT for the child to exit; kills and reaps it and fails otherwise.
-fn wait_bounded(child: &mut Child, what: &str) {
-    let deadline = Instant::now() + TIMEOUT;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {TIMEOUT:?}; killed it");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Runs an example to completion (bounded) and returns what it printed.
 fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-    wait_bounded(&mut child, name);
-    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
-    child.wait_with_output().expect("wait_with_output")
+    testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args)
 }
 
 /// Runs an example that must succeed and returns its stdout.
@@ -83,15 +32,7 @@ struct QueueName(String);
 
 impl QueueName {
     fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        QueueName(format!(
-            "/mq-demo-example-{}-{n}-{nanos}",
-            std::process::id()
-        ))
+        QueueName(format!("/{}", testkit::unique("mq-demo-example")))
     }
 }
 

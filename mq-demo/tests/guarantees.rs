@@ -8,31 +8,13 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::*;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
 use nix::sys::stat::{Mode, fstat};
-
-/// Waits for `child`, failing the test (after killing it) past `limit`.
-fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pid {} still running after {limit:?}", child.id());
-        }
-        sleep(Duration::from_millis(5));
-    }
-}
 
 /// The mode bits of the queue `name`, seen through a descriptor (fstat).
 fn queue_mode(name: &str) -> u32 {
@@ -42,22 +24,12 @@ fn queue_mode(name: &str) -> u32 {
     mode
 }
 
-fn with_umask(cmd: &mut Command, umask: libc::mode_t) {
-    // SAFETY: umask is async-signal-safe and touches no memory.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(umask);
-            Ok(())
-        });
-    }
-}
-
 #[test]
 fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
     for umask in [0o277, 0o377, 0o777] {
         let q = format!("/mq-test-{}-umask{umask:o}", std::process::id());
         let mut create = command(&["create", &q], &unique_tag());
-        with_umask(&mut create, umask);
+        testkit::with_umask(&mut create, umask);
         let out = create.output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let mode = queue_mode(&q);
@@ -66,7 +38,7 @@ fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
 
         let tag = unique_tag();
         let mut tour = command(&[], &tag);
-        with_umask(&mut tour, umask);
+        testkit::with_umask(&mut tour, umask);
         let child = tour.spawn().unwrap();
         let pid = child.id();
         let out = child.wait_with_output().unwrap();
@@ -99,17 +71,13 @@ fn the_sweep_never_removes_a_queue_another_user_created() {
     gone.wait().unwrap(); // reaped: its pid names a run that was killed
     let theirs = format!("/ipc-tour-mq-{}-0badf00d", gone.id());
     // nobody runs a copy of the binary from a directory it can reach.
-    let dir = std::env::temp_dir().join(format!("mq-demo-guarantee-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let exe = dir.join("mq-demo");
-    std::fs::copy(BIN, &exe).unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
     let created = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(&exe)
+        .arg(&copy.bin)
         .args(["create", &theirs])
         .output();
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(copy);
     let created = created.expect("run setpriv (util-linux)");
     assert!(created.status.success(), "{}", text(&created.stderr));
     let owner = std::fs::metadata(format!("/dev/mqueue{theirs}"))
@@ -146,7 +114,7 @@ fn stop_mid_run(signal: i32, moment: &str, inherited: bool) {
     }
     // SAFETY: kill takes two integers; the pid is our own unreaped child.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
-    let status = wait_within(&mut child, Duration::from_secs(2));
+    let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
     stdout.read_to_string(&mut seen).unwrap();
     let mut stderr = String::new();
     child
@@ -181,16 +149,7 @@ fn sighup_and_sigquit_mid_run_end_the_tour_and_leave_nothing() {
 /// What a careless parent may hand down across exec: SIGCHLD ignored (waitpid would then find
 /// no child) and every signal blocked (Ctrl-C would not arrive).
 fn inherit_hostile_signal_state(cmd: &mut Command) {
-    // SAFETY: signal and sigprocmask are async-signal-safe; the set lives on this stack.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-            Ok(())
-        });
-    }
+    testkit::start_carelessly(cmd);
 }
 
 #[test]
@@ -234,7 +193,7 @@ fn a_waiting_receive_ends_on_sighup_and_sigquit() {
         stdout.read_line(&mut line).unwrap(); // "waiting up to 30 s ...": the handlers are set
         // SAFETY: kill takes two integers; the pid is our own unreaped child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let status = wait_within(&mut child, Duration::from_secs(2));
+        let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
         let mut stderr = String::new();
         child
             .stderr

@@ -169,22 +169,6 @@ fn created_queue_has_mode_0600() {
     assert_eq!(mode, 0o600, "mode {mode:o}");
 }
 
-/// Waits for `child`, failing the test if it takes longer than `limit`.
-fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pid {} still running after {limit:?}", child.id());
-        }
-        sleep(Duration::from_millis(5));
-    }
-}
-
 fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng: &mut StdRng) {
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         for _ in 0..runs {
@@ -194,7 +178,7 @@ fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng
             let pid = child.id();
             sleep(Duration::from_millis(delay));
             signal(pid, sig);
-            let status = wait_within(&mut child, Duration::from_secs(2));
+            let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
             let mut stdout = String::new();
             let mut stderr = String::new();
             child
@@ -288,7 +272,7 @@ fn interrupted_at_known_moments_leaves_nothing() {
             let mut stdout = BufReader::new(child.stdout.take().unwrap());
             let (mut seen, _) = read_until(&mut child, &mut stdout, prefix);
             signal(pid, sig);
-            let status = wait_within(&mut child, Duration::from_secs(2));
+            let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
             stdout.read_to_string(&mut seen).unwrap();
             let mut stderr = String::new();
             child
@@ -340,7 +324,7 @@ fn coordinator_notices_a_killed_worker() {
     let tag = unique_tag();
     let (mut coordinator, _stdout, worker) = start_dispatch(&tag);
     signal(worker, Signal::SIGKILL);
-    let status = wait_within(&mut coordinator, Duration::from_secs(2));
+    let status = testkit::exit_within(&mut coordinator, Duration::from_secs(2), "mq-demo");
     let mut stderr = String::new();
     coordinator
         .stderr
@@ -438,7 +422,7 @@ fn a_closed_stdout_ends_quietly_with_141_and_leaves_nothing() {
             stdout.read_line(&mut seen).unwrap();
         }
         drop(stdout); // what `head` does when it has enough
-        let status = wait_within(&mut child, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut child, Duration::from_secs(5), "mq-demo");
         let mut stderr = String::new();
         child
             .stderr
@@ -550,7 +534,7 @@ fn a_stop_signal_ends_the_tour_before_its_next_step() {
         drain_now(&mut stdout, &mut before);
         signal(pid, sig);
         signal(pid, Signal::SIGCONT);
-        let status = wait_within(&mut child, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut child, Duration::from_secs(5), "mq-demo");
         let mut after = String::new();
         stdout.read_to_string(&mut after).unwrap();
         assert_eq!(status.code(), Some(128 + sig as i32), "{before}{after}");

@@ -5,7 +5,6 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 
 use common::*;
 use mq_demo::sysv::{self, SysvQueue};
@@ -30,13 +29,7 @@ fn after(line: &str, word: &str) -> String {
 /// Runs `by-type` with `umask` and checks what it printed against what it did.
 fn by_type_with_umask(umask: libc::mode_t) {
     let mut cmd = command(&["by-type"], &unique_tag());
-    // SAFETY: umask is async-signal-safe and touches no memory.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(umask);
-            Ok(())
-        });
-    }
+    testkit::with_umask(&mut cmd, umask);
     let out = cmd.output().unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));

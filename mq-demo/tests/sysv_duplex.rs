@@ -176,15 +176,8 @@ fn pair_check(args: &[&str]) -> String {
     all.extend_from_slice(args);
     let tag = common::unique_tag();
     let mut child = common::spawn(&all, &tag);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("sysv-pair-check {args:?} still running after 10 s");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let what = format!("sysv-pair-check {args:?}");
+    testkit::exit_within(&mut child, Duration::from_secs(10), &what);
     let out = child.wait_with_output().unwrap();
     let stdout = common::text(&out.stdout);
     assert!(

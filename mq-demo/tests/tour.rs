@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-
 use common::*;
 
 /// ("prio", "type", "payload") out of `...prio 9  type 3  "alert: temperature: 42"...`.
@@ -273,18 +271,9 @@ fn tour_runs_unprivileged() {
         println!("not root: every other test already runs unprivileged");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("mq-demo-test-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let exe = dir.join("mq-demo");
-    std::fs::copy(BIN, &exe).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .current_dir(&dir)
-        .output();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
+    let out = copy.command().output();
+    drop(copy);
     let out = out.expect("run setpriv (util-linux)");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));

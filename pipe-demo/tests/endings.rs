@@ -4,8 +4,6 @@
 //! here forks.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -65,24 +63,12 @@ fn interrupting_the_tour_leaves_no_process_behind() {
             u64::from((seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 7)) % 400);
         let mut command = Command::new(BIN);
         command.process_group(0).stdout(Stdio::null());
-        // SAFETY: setrlimit is async-signal-safe; no core file from SIGQUIT.
-        unsafe {
-            command.pre_exec(|| {
-                let none = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            })
-        };
+        testkit::without_core_dumps(&mut command); // no core file from SIGQUIT
         let mut tour = command.spawn().unwrap();
         let pgid = tour.id();
         thread::sleep(Duration::from_millis(delay_ms));
         kill(Pid::from_raw(i32::try_from(pgid).unwrap()), signal).unwrap();
-        let guard = common::KillAfter::new(&tour, Duration::from_secs(10));
+        let guard = testkit::KillAfter::new(&tour, Duration::from_secs(10));
         let status = tour.wait().unwrap();
         drop(guard);
         // No stop flag: the signal's default action ends the tour at once (unless the tour
@@ -140,7 +126,7 @@ fn a_child_killed_mid_step_ends_the_tour_with_a_clear_error() {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    let out = common::output_within(tour, Duration::from_secs(10));
+    let out = testkit::output_within(tour, Duration::from_secs(10), "pipe-demo");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -168,7 +154,7 @@ fn run_until_stdout_closes(args: &[&str], marker: &str) -> (Output, Vec<PathBuf>
     }
     drop(tour.stdout.take());
     let pgid = tour.id();
-    let out = common::output_within(tour, Duration::from_secs(10));
+    let out = testkit::output_within(tour, Duration::from_secs(10), "pipe-demo");
     (out, members_left(pgid))
 }
 
@@ -196,7 +182,7 @@ fn a_full_stdout_is_one_clear_error() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = common::output_within(child, Duration::from_secs(10));
+    let out = testkit::output_within(child, Duration::from_secs(10), "pipe-demo");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -226,17 +212,8 @@ fn a_closed_stdout_seen_by_a_child_ends_the_tour_quietly() {
 #[test]
 fn the_tour_works_with_sigchld_ignored_and_signals_blocked() {
     let mut command = Command::new(BIN);
-    // SAFETY: signal and sigprocmask are async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-            Ok(())
-        })
-    };
-    let out = common::output(&mut command);
+    testkit::start_carelessly(&mut command);
+    let out = testkit::output(&mut command, "pipe-demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}\n{stdout}");
@@ -253,7 +230,10 @@ fn a_closed_stdout_in_step_2_ends_quietly_whoever_meets_it_first() {
         let (out, left) = run_until_stdout_closes(&["fork"], "forked child");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{stderr}");
-        assert_eq!(stderr, "", "a closed stdout must end the run without a word");
+        assert_eq!(
+            stderr, "",
+            "a closed stdout must end the run without a word"
+        );
         assert_eq!(left, Vec::<PathBuf>::new(), "children left");
     }
 }

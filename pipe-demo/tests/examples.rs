@@ -5,37 +5,21 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use testkit::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `target/debug/examples/NAME`, found from this test binary's path
-/// (`target/debug/deps/examples-HASH`). `cargo test -p pipe-demo` builds the
-/// examples; `cargo test --test examples` alone does not, so a binary older
-/// than its source fails here instead of testing stale code.
+/// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = debug.join("examples").join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified());
-    let edited = modified(&source).expect("example source");
-    let fresh = modified(&path).is_ok_and(|built| built >= edited);
-    assert!(
-        fresh,
-        "{} is missing or older than its source: run `cargo test -p pipe-demo` \
-         or `cargo build -p pipe-demo --examples`",
-        path.display()
-    );
-    path
+    testkit::example(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// A process group started by `run`; killed when dropped (e.g. on a panic).
@@ -70,17 +54,8 @@ fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
     let mut group = Group(child);
     let out = drain(group.0.stdout.take().expect("stdout piped"));
     let err = drain(group.0.stderr.take().expect("stderr piped"));
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = group.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} still running after {LIMIT:?}: killed"
-        );
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = testkit::wait_within(&mut group.0, LIMIT)
+        .unwrap_or_else(|| panic!("{what} still running after {LIMIT:?}: killed"));
     let pgid = Pid::from_raw(group.0.id() as i32);
     let left = killpg(pgid, None);
     assert_eq!(
@@ -93,33 +68,6 @@ fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
         out.join().expect("stdout"),
         err.join().expect("stderr"),
     )
-}
-
-/// A directory of its own under the temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .subsec_nanos();
-        let name = format!(
-            "pipe-demo-examples-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -170,7 +118,7 @@ fn pipe_fork_child_reads_to_end_of_file_and_is_reaped() {
 
 #[test]
 fn pipeline_prints_what_the_shell_prints() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("pipe-demo-examples");
     for name in ["main.rs", "lib.rs", "build.rs", "notes.txt", "Cargo.toml"] {
         fs::write(dir.0.join(name), "").expect("create file");
     }

@@ -2,11 +2,8 @@
 //! are in `endings.rs`. Each test spawns the binary as a user would; nothing here forks.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -15,7 +12,7 @@ use nix::fcntl::{FcntlArg, fcntl};
 const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
 
 fn run(args: &[&str]) -> Output {
-    common::output(Command::new(BIN).args(args))
+    testkit::output(Command::new(BIN).args(args), "pipe-demo")
 }
 
 fn stdout_of(args: &[&str]) -> String {
@@ -216,18 +213,9 @@ fn tour_runs_as_an_ordinary_user() {
         return;
     }
     // The checkout may sit in a directory `nobody` cannot enter: run a copy from the temp dir.
-    let dir = std::env::temp_dir().join(format!("pipe-demo-nobody-{}", std::process::id()));
-    fs::create_dir(&dir).unwrap();
-    let bin = dir.join("pipe-demo");
-    fs::copy(BIN, &bin).unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    let out = common::output(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .current_dir(&dir),
-    );
-    fs::remove_dir_all(&dir).unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
+    let out = testkit::output(&mut copy.command(), "pipe-demo as nobody");
+    drop(copy);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "as nobody: {stderr}\n{stdout}");
@@ -245,7 +233,7 @@ fn two_tours_at_once_both_succeed() {
         })
         .collect();
     for tour in tours {
-        let out = common::output_within(tour, Duration::from_secs(60));
+        let out = testkit::output_within(tour, Duration::from_secs(60), "pipe-demo");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert!(
@@ -258,11 +246,7 @@ fn two_tours_at_once_both_succeed() {
 /// The tour is read in a terminal: every line fits in 80 columns.
 #[test]
 fn every_line_of_the_tour_fits_80_columns() {
-    let out = common::output(Command::new(BIN).env("COLUMNS", "80"));
+    let out = testkit::output(Command::new(BIN).env("COLUMNS", "80"), "pipe-demo");
     assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines() {
-        let width = line.chars().count();
-        assert!(width <= 80, "{width} columns: {line}");
-    }
+    testkit::assert_fits_80_columns(&String::from_utf8_lossy(&out.stdout), |_| false);
 }

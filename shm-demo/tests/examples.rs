@@ -2,157 +2,28 @@
 //! `cargo test` builds, each half of a pair in its own process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const LIMIT: Duration = Duration::from_secs(20);
+use testkit::{Finished, Server};
 
-/// target/debug/examples/NAME, found from this test binary (in deps/),
-/// and no older than examples/NAME.rs.
+/// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
-    let path = debug.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo test -p shm-demo` or `cargo build -p shm-demo --examples`",
-        path.display()
-    );
-    // `cargo test --test examples` alone does not rebuild the examples.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
-    assert!(
-        modified(&path) >= modified(&source),
-        "{} is older than its source: run `cargo build -p shm-demo --examples`",
-        path.display()
-    );
-    path
+    testkit::example(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// A name no other run or test uses: pid, a counter and the clock.
 fn unique(tag: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("shmex-{tag}-{}-{n}-{nanos:x}", std::process::id())
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Waits for `child` at most LIMIT; on timeout kills it and fails.
-fn finish(mut child: Child, what: &str) -> Finished {
-    let deadline = Instant::now() + LIMIT;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {LIMIT:?}: killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().expect("collect output");
-    Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    testkit::unique(&format!("shmex-{tag}"))
 }
 
 /// Runs an example to the end (outputs are small: pipes cannot fill).
 fn run(name: &str, args: &[&str]) -> Finished {
-    let child = Command::new(example(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
-    finish(child, name)
-}
-
-/// A long-running example whose stdout lines arrive on a channel. Dropping
-/// it kills and reaps the process, so a failed assertion leaves no process.
-struct Server {
-    child: Option<Child>,
-    lines: Receiver<String>,
-}
-
-impl Server {
-    fn start(name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(example(name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Server {
-            child: Some(child),
-            lines,
-        }
-    }
-
-    /// The next stdout line containing `needle` (the readiness handshake).
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {needle:?} from the server: {e}"),
-            }
-        }
-    }
-
-    /// Waits for the exit; returns the status and the rest of stdout.
-    fn finish(mut self) -> (ExitStatus, String) {
-        let mut child = self.child.take().expect("child");
-        child.stdout = None;
-        let out = finish(child, "server");
-        // The reader thread ends at EOF, which follows the exit.
-        let deadline = Instant::now() + LIMIT;
-        let mut rest = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => rest.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(e) => panic!("server output did not end: {e}"),
-            }
-        }
-        (out.status, rest.join("\n"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    Finished::from(testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args))
 }
 
 /// Removes /dev/shm/NAME when the test ends, however it ends.
@@ -282,7 +153,7 @@ fn memfd_pair_passes_a_sealed_frame() {
     let sock_arg = sock.to_str().unwrap();
     let before = dev_shm();
 
-    let receiver = Server::start("memfd_receive", &[sock_arg]);
+    let receiver = Server::start(example("memfd_receive"), &[sock_arg]);
     receiver.wait_for("waiting for a frame");
     assert!(
         sock.exists(),
@@ -326,7 +197,7 @@ fn memfd_pair_passes_a_sealed_frame() {
 fn memfd_receive_removes_its_socket_on_ctrl_c() {
     let sock = std::env::temp_dir().join(format!("{}.sock", unique("ctrlc")));
     let _cleanup = PathCleanup(sock.clone());
-    let receiver = Server::start("memfd_receive", &[sock.to_str().unwrap()]);
+    let receiver = Server::start(example("memfd_receive"), &[sock.to_str().unwrap()]);
     receiver.wait_for("waiting for a frame");
     assert!(sock.exists());
 

@@ -50,7 +50,7 @@ fn survivor_exits_when_child_is_killed(mode: &str) {
     )
     .unwrap();
     let killed = Instant::now();
-    let status = common::wait_timeout(&mut tour, Duration::from_secs(2));
+    let status = testkit::wait_within(&mut tour, Duration::from_secs(2));
     let took = killed.elapsed();
     ensure_dead(&mut tour);
     let status =
@@ -116,7 +116,7 @@ fn ctrl_c_stops_the_ring(mode: &str) {
     read_child_pid(&mut out);
     std::thread::sleep(Duration::from_millis(50)); // let it get busy
     nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = common::wait_timeout(&mut ring, Duration::from_secs(3));
+    let status = testkit::wait_within(&mut ring, Duration::from_secs(3));
     ensure_dead(&mut ring);
     let status = status.unwrap_or_else(|| panic!("{mode}: still running 3 s after Ctrl-C"));
     let mut err = String::new();

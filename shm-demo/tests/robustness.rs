@@ -18,10 +18,7 @@ fn the_default_run_fits_80_columns() {
     let out = Command::new(BIN).env("COLUMNS", "80").output().unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    for (i, line) in text.lines().enumerate() {
-        let width = line.chars().count();
-        assert!(width <= 80, "line {} is {width} characters: {line}", i + 1);
-    }
+    testkit::assert_fits_80_columns(&text, |_| false);
     assert!(text.contains("\n12. "), "{text}");
 }
 
@@ -47,17 +44,7 @@ fn spawn(args: &[&str], inherit_hostile_signals: bool) -> Child {
         .stderr(Stdio::piped())
         .process_group(0);
     if inherit_hostile_signals {
-        // SAFETY: signal(2) and sigprocmask(2) are async-signal-safe and change only the
-        // child's own signal state, which exec keeps (ignored stays ignored, blocked blocked).
-        unsafe {
-            command.pre_exec(|| {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                let mut all = std::mem::zeroed::<libc::sigset_t>();
-                libc::sigfillset(&mut all);
-                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-                Ok(())
-            })
-        };
+        testkit::start_carelessly(&mut command);
     }
     command.spawn().expect("spawn shm-demo")
 }
@@ -87,7 +74,7 @@ fn stopped_mid_run(signal: Signal, to_group: bool, inherit_hostile_signals: bool
     } else {
         kill(pid, signal).unwrap();
     }
-    let status = common::wait_timeout(&mut tour, Duration::from_secs(5));
+    let status = testkit::wait_within(&mut tour, Duration::from_secs(5));
     ensure_dead(&mut tour);
     let mut err = String::new();
     tour.stderr
@@ -126,7 +113,7 @@ fn sighup_and_sigquit_end_the_ring_role_cleanly() {
         common::read_child_pid(&mut out);
         std::thread::sleep(Duration::from_millis(50));
         killpg(pid, signal).unwrap();
-        let status = common::wait_timeout(&mut ring, Duration::from_secs(5));
+        let status = testkit::wait_within(&mut ring, Duration::from_secs(5));
         ensure_dead(&mut ring);
         let mut err = String::new();
         ring.stderr

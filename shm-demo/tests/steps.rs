@@ -294,24 +294,17 @@ impl Role {
 
     /// Waits at most `limit` for the role to exit; returns its status and its stderr.
     fn exit_within(&mut self, limit: Duration) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err)
-                    .unwrap();
-                return (status, err);
-            }
-            if Instant::now() > deadline {
-                self.child.kill().ok();
-                self.child.wait().ok();
-                panic!(
-                    "still running {limit:?} after its peer died; saw:\n{}",
-                    self.seen
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let Some(status) = testkit::wait_within(&mut self.child, limit) else {
+            self.child.kill().ok();
+            self.child.wait().ok();
+            panic!(
+                "still running {limit:?} after its peer died; saw:\n{}",
+                self.seen
+            );
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (status, err)
     }
 
     fn sigkill(&mut self) {
@@ -541,22 +534,11 @@ fn a_holding_sender_ends_on_sigquit_and_the_receiver_keeps_its_frame() {
 
 #[test]
 fn steps_work_with_sigchld_ignored_and_every_signal_blocked() {
-    use std::os::unix::process::CommandExt;
     let tmp = TestDir::new("sigs");
     for step in ["isolation", "zero-copy", "memfd"] {
         let mut command = Command::new(BIN);
         command.arg(step).env("TMPDIR", &*tmp);
-        // SAFETY: between fork and exec the closure calls only signal(2), sigfillset(3) and
-        // sigprocmask(2), which are async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                let mut all: libc::sigset_t = std::mem::zeroed();
-                libc::sigfillset(&mut all);
-                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-                Ok(())
-            })
-        };
+        testkit::start_carelessly(&mut command);
         let out = command.output().unwrap();
         let text = stdout_ok(&out, &format!("{step} with SIGCHLD ignored, all blocked"));
         assert!(text.lines().count() > 5, "{step}: {text}");
@@ -567,37 +549,23 @@ fn steps_work_with_sigchld_ignored_and_every_signal_blocked() {
 #[test]
 fn memfd_step_as_nobody_under_restrictive_umasks() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: not root, so cannot run the step as nobody");
         return;
     }
-    if Command::new("setpriv").arg("--version").output().is_err() {
+    if !testkit::have_setpriv() {
         eprintln!("skipped: no setpriv (util-linux) to run the step as nobody");
         return;
     }
     // A copy nobody can run: the checkout may be in a directory nobody cannot enter.
-    let bin_dir = TestDir::new("bin");
-    std::fs::set_permissions(&*bin_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = bin_dir.join("shm-demo");
-    std::fs::copy(BIN, &bin).unwrap();
+    let copy = testkit::NobodyCopy::of(BIN);
     for umask in [0o277, 0o377, 0o777] {
         let tmp = TestDir::new("umask");
         std::fs::set_permissions(&*tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin)
-            .arg("memfd")
-            .env("TMPDIR", &*tmp)
-            .current_dir(&*bin_dir);
-        // SAFETY: umask(2) is async-signal-safe; the mask is inherited across both execs.
-        unsafe {
-            command.pre_exec(move || {
-                libc::umask(umask);
-                Ok(())
-            })
-        };
+        let mut command = copy.command();
+        command.arg("memfd").env("TMPDIR", &*tmp);
+        // The mask is inherited across both execs.
+        testkit::with_umask(&mut command, umask);
         let out = command.output().unwrap();
         let what = format!("memfd as nobody, umask {umask:04o}");
         let text = stdout_ok(&out, &what);

@@ -121,7 +121,7 @@ fn interrupted_anywhere_leaves_nothing() {
         } else {
             nix::sys::signal::kill(pid, signal).unwrap();
         }
-        let status = common::wait_timeout(&mut tour, Duration::from_secs(3));
+        let status = testkit::wait_within(&mut tour, Duration::from_secs(3));
         common::ensure_dead(&mut tour);
         let out = tour.wait_with_output().unwrap();
         let what = format!("{signal} after {delay:?} (seed {seed})");
@@ -184,7 +184,7 @@ fn stdout_closed_early_ends_quietly_with_141_and_leaves_nothing() {
         lines.next().unwrap().unwrap();
     }
     drop(lines);
-    let status = common::wait_timeout(&mut tour, Duration::from_secs(20));
+    let status = testkit::wait_within(&mut tour, Duration::from_secs(20));
     common::ensure_dead(&mut tour);
     let out = tour.wait_with_output().unwrap();
     let status = status.expect("the tour did not stop after its stdout closed");

@@ -2,35 +2,16 @@
 //! as its own process, the way a reader runs them from two terminals.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// target/debug/examples/NAME, found from this test binary (target/debug/deps/examples-*).
+/// target/debug/examples/NAME, no older than its source.
 fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let path = debug.join("examples").join(name);
-    let rebuild = "run `cargo test -p signal-demo` (it builds the examples) or \
-                   `cargo build -p signal-demo --examples`; `--test examples` alone does not";
-    let built = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", path.display()));
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
-    if let Ok(edited) = std::fs::metadata(&source).and_then(|m| m.modified()) {
-        assert!(
-            built >= edited,
-            "{} is older than its source: {rebuild}",
-            path.display()
-        );
-    }
-    path
+    testkit::example(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 /// Kills and reaps the child if the test ends early, so no process outlives a failure.
@@ -47,32 +28,12 @@ impl Drop for Reaped {
 
 /// Waits at most TIMEOUT for the child to exit; kills and reaps it and fails otherwise.
 fn wait_bounded(child: &mut Child, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {TIMEOUT:?}; killed it");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    testkit::exit_within(child, TIMEOUT, what)
 }
 
 /// Runs an example to completion (bounded) and returns what it printed.
 fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-    wait_bounded(&mut child, name);
-    // The outputs are a few lines, far below a pipe's capacity, so reading after exit is safe.
-    child.wait_with_output().expect("wait_with_output")
+    testkit::run_example(env!("CARGO_MANIFEST_DIR"), name, args)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -27,10 +26,7 @@ fn line_after<'a>(text: &'a str, needle: &str) -> &'a str {
 
 /// Every line at most 80 characters (not bytes: "—" and "µ" are one column each).
 fn assert_fits_80_columns(text: &str) {
-    for line in text.lines() {
-        let width = line.chars().count();
-        assert!(width <= 80, "{width} columns: {line:?}");
-    }
+    testkit::assert_fits_80_columns(text, |_| false);
 }
 
 /// The number right after `label` in `line`: number_after("sent 50, received 1", "received ") == 1.
@@ -290,16 +286,7 @@ fn check_tour(text: &str) {
 #[test]
 fn tour_works_with_sigchld_ignored_and_every_signal_blocked() {
     let text = run_tour(|tour| {
-        // SAFETY: only signal(2) and sigprocmask(2), async-signal-safe, between fork and exec.
-        unsafe {
-            tour.pre_exec(|| {
-                let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-                libc::sigfillset(all.as_mut_ptr());
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                libc::sigprocmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
-                Ok(())
-            });
-        }
+        testkit::start_carelessly(tour);
     });
     check_tour(&text);
 }
@@ -310,13 +297,7 @@ fn tour_works_with_sigchld_ignored_and_every_signal_blocked() {
 fn tour_works_under_a_restrictive_umask() {
     for mask in [0o277, 0o377, 0o777] {
         let text = run_tour(|tour| {
-            // SAFETY: umask(2) only, async-signal-safe, between fork and exec.
-            unsafe {
-                tour.pre_exec(move || {
-                    libc::umask(mask);
-                    Ok(())
-                });
-            }
+            testkit::with_umask(tour, mask);
         });
         check_tour(&text);
     }
@@ -450,9 +431,8 @@ fn tour_runs_unprivileged() {
         println!("not root: this whole suite already ran unprivileged");
         return;
     }
-    let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .output();
+    let copy = testkit::NobodyCopy::of(BIN);
+    let output = copy.command().output();
     match output {
         Ok(output) => {
             let text = stdout_of(&output);

@@ -239,13 +239,7 @@ fn a_user_chosen_path_gets_mode_0600_regardless_of_umask() {
     cmd.args(["serve", "--unix", path.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    // SAFETY: umask is async-signal-safe and only affects the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-            Ok(())
-        });
-    }
+    testkit::with_umask(&mut cmd, 0);
     let child = cmd.spawn().unwrap();
     let mut srv = Running {
         child,
@@ -421,16 +415,15 @@ fn a_peer_of_another_uid_is_refused() {
     }
     let name = format!("uds-demo-test-peercred-{}", std::process::id());
     let (mut srv, _) = Running::server(&["serve", "--abstract", &name]);
-    let (_dir, bin) = common::binary_for_nobody();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
+    let copy = common::binary_for_nobody();
+    let out = copy
+        .command()
         .args(["client", "--abstract", &name])
         .output();
     let out = match out {
         Ok(out) => out,
         // No setpriv: std's Command::uid does the same.
-        Err(_) => Command::new(&bin)
+        Err(_) => Command::new(&copy.bin)
             .args(["client", "--abstract", &name])
             .uid(65534)
             .gid(65534)

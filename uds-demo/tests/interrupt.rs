@@ -67,18 +67,9 @@ fn interrupt(args: &[&str], signal: Signal, delay: Duration) -> bool {
     let pid = child.id();
     thread::sleep(delay);
     let finished_first = child.try_wait().unwrap().is_some();
-    let sent = Instant::now();
     let _ = kill(Pid::from_raw(pid as i32), signal);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(3),
-            "uds-demo {args:?} ignored {signal} for 3 s"
-        );
-        thread::sleep(Duration::from_millis(5));
-    };
+    let status = testkit::wait_within(&mut child, Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("uds-demo {args:?} ignored {signal} for 3 s"));
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     let code = 128 + signal as i32;

@@ -58,12 +58,12 @@ fn stop(mut srv: Running) {
 /// thread for any client: each is refused with the reason and the limit, and it keeps running.
 #[test]
 fn no_thread_left_refuses_that_client_and_the_server_keeps_serving() {
-    if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+    if !is_root() || !testkit::have_setpriv() {
         eprintln!("skipped: running the server as nobody needs root and setpriv");
         return;
     }
-    let (_dir, bin) = common::binary_for_nobody();
-    let bin = bin.to_str().unwrap().to_string();
+    let copy = common::binary_for_nobody();
+    let bin = copy.bin.to_str().unwrap().to_string();
     let args = [
         "--reuid=nobody",
         "--regid=nogroup",

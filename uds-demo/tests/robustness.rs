@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
@@ -16,14 +15,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{BIN, is_root};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, kill, signal, sigprocmask};
-use nix::sys::stat::{Mode, umask};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// What runs in the child between fork and exec.
-type Setup = fn() -> std::io::Result<()>;
+/// How the child is started: what it inherits (a signal state, a umask).
+type Setup = fn(&mut Command);
 
 /// A started `uds-demo` whose stdout lines arrive on a channel; killed and reaped on drop.
 struct Run {
@@ -33,7 +31,7 @@ struct Run {
 }
 
 impl Run {
-    /// `program ARGS`, with `setup` run in the child before exec (async-signal-safe calls only).
+    /// `program ARGS`, started the way `setup` says.
     fn start(program: &Path, args: &[&str], setup: Setup) -> Run {
         let mut command = Command::new(program);
         command
@@ -42,8 +40,7 @@ impl Run {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: `setup` calls only signal, sigprocmask or umask, all async-signal-safe.
-        unsafe { command.pre_exec(setup) };
+        setup(&mut command);
         let mut child = command.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, lines) = channel();
@@ -79,14 +76,8 @@ impl Run {
 
     /// Waits (bounded) for the exit; returns the status, all of stdout and stderr.
     fn finish(mut self) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "still running after {LIMIT:?}");
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = testkit::wait_within(&mut self.child, LIMIT)
+            .unwrap_or_else(|| panic!("still running after {LIMIT:?}"));
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.seen.push(line);
         }
@@ -109,9 +100,7 @@ impl Drop for Run {
     }
 }
 
-fn nothing() -> std::io::Result<()> {
-    Ok(())
-}
+fn nothing(_: &mut Command) {}
 
 /// What a run named after `pid` left: private directories in /tmp, abstract names, namespaces.
 fn leftovers_of(pid: u32) -> Vec<String> {
@@ -206,11 +195,8 @@ fn sighup_and_sigquit_stop_serve_cleanly() {
     }
 }
 
-fn ignore_sigchld_block_all() -> std::io::Result<()> {
-    // SAFETY: SIG_IGN runs no code; sigprocmask is async-signal-safe.
-    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }?;
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)?;
-    Ok(())
+fn ignore_sigchld_block_all(command: &mut Command) {
+    testkit::start_carelessly(command);
 }
 
 /// Started by a parent that ignores SIGCHLD and blocks every signal (both survive exec), the
@@ -230,17 +216,14 @@ fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
     assert_eq!(status.code(), Some(143), "{stderr}");
 }
 
-fn umask_0277() -> std::io::Result<()> {
-    umask(Mode::from_bits_truncate(0o277));
-    Ok(())
+fn umask_0277(command: &mut Command) {
+    testkit::with_umask(command, 0o277);
 }
-fn umask_0377() -> std::io::Result<()> {
-    umask(Mode::from_bits_truncate(0o377));
-    Ok(())
+fn umask_0377(command: &mut Command) {
+    testkit::with_umask(command, 0o377);
 }
-fn umask_0777() -> std::io::Result<()> {
-    umask(Mode::from_bits_truncate(0o777));
-    Ok(())
+fn umask_0777(command: &mut Command) {
+    testkit::with_umask(command, 0o777);
 }
 
 /// Under a restrictive umask, as this user and as nobody (root would read a mode-0 file
@@ -261,8 +244,8 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
     ];
     for (mask, setup) in setups {
         let mut runs = vec![(BIN.to_string(), "this user")];
-        if let Some((_, bin)) = &nobody {
-            runs.push((bin.to_str().unwrap().to_string(), "nobody"));
+        if let Some(copy) = &nobody {
+            runs.push((copy.bin.to_str().unwrap().to_string(), "nobody"));
         }
         for (bin, who) in runs {
             let (program, mut args): (&str, Vec<&str>) = if who == "nobody" {

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{BIN, Running, is_root};
 
@@ -120,7 +120,7 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
     assert!(line_with(text, "and echoed").ends_with("\"temperature: 42\""));
     line_with(text, "is refused before bind");
     assert!(line_with(text, "socket path too long").contains("sun_path"));
-    assert_fits_80_columns(text);
+    testkit::assert_fits_80_columns(text, |_| false);
     // 8: step 2's serve and client across two network namespaces (root), else over loopback
     // with the reason in one line.
     let server = line_with(text, "   server (pid ");
@@ -170,7 +170,7 @@ fn ctrl_c_during_step_8_deletes_its_namespaces() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
         nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
-        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut tour, Duration::from_secs(5), "uds-demo");
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();
         // Too late is possible on a fast machine: the tour may have finished step 8.
@@ -188,14 +188,6 @@ fn ctrl_c_during_step_8_deletes_its_namespaces() {
     }
 }
 
-/// Every line at most 80 characters (not bytes: "µs" is one column).
-fn assert_fits_80_columns(text: &str) {
-    for line in text.lines() {
-        let width = line.chars().count();
-        assert!(width <= 80, "a line of {width} characters:\n{line}");
-    }
-}
-
 /// The default run in an 80-column terminal: no line wider.
 #[test]
 fn every_line_of_the_tour_fits_80_columns() {
@@ -206,7 +198,7 @@ fn every_line_of_the_tour_fits_80_columns() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_fits_80_columns(&text);
+    testkit::assert_fits_80_columns(&text, |_| false);
 }
 
 /// A step run alone (by number or by name) prints the number it has in the tour, and no other
@@ -272,12 +264,8 @@ fn the_tour_runs_as_an_unprivileged_user() {
         println!("skipped: already unprivileged (the other tests run the tour as this user)");
         return;
     }
-    let (_dir, bin) = common::binary_for_nobody();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .env("TMPDIR", "/tmp")
-        .output();
+    let copy = common::binary_for_nobody();
+    let out = copy.command().env("TMPDIR", "/tmp").output();
     let Ok(out) = out else {
         println!("skipped: setpriv is not available");
         return;
@@ -378,17 +366,6 @@ fn private_dir(lines: &[String]) -> String {
     line.split(" (mode").next().unwrap().to_string()
 }
 
-fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(start.elapsed() < limit, "still running after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Ctrl-C (SIGINT to the whole process group, servers included) while step 6 waits on its
 /// stalled client: no result line for that cut-short probe, only the stop message.
 #[test]
@@ -404,7 +381,7 @@ fn ctrl_c_during_a_probe_prints_no_result_for_it() {
     // The next probe, "stall after 3 bytes", now waits 500 ms for the server to give up.
     let group = nix::unistd::Pid::from_raw(-(tour.id() as i32));
     nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = wait_within(&mut tour, Duration::from_secs(3));
+    let status = testkit::exit_within(&mut tour, Duration::from_secs(3), "uds-demo");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     lines.extend(rest.lines().map(String::from));
@@ -442,7 +419,7 @@ fn a_closed_stdout_ends_the_tour_quietly_with_141() {
             seen.push(line);
         }
         drop(stdout); // what `head` does when it has enough
-        let status = wait_within(&mut tour, Duration::from_secs(5));
+        let status = testkit::exit_within(&mut tour, Duration::from_secs(5), "uds-demo");
         let mut stderr = String::new();
         tour.stderr
             .take()

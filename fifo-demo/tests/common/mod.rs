@@ -2,52 +2,17 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub use testkit::output_within;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fifo-demo");
 
 /// A directory private to one test, used as TMPDIR and for hand-made FIFOs; removed on drop.
-/// Checking that it is empty after a run proves the run left nothing behind.
-pub struct TestDir(pub PathBuf);
-
-impl TestDir {
-    pub fn new(label: &str) -> TestDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let name = format!("fifo-demo-test-{label}-{}-{n}", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir(&path).expect("create test dir");
-        TestDir(path)
-    }
-
-    pub fn entries(&self) -> Vec<PathBuf> {
-        let mut list: Vec<_> = fs::read_dir(&self.0)
-            .expect("read test dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        list.sort();
-        list
-    }
-
-    pub fn assert_empty(&self) {
-        assert_eq!(
-            self.entries(),
-            Vec::<PathBuf>::new(),
-            "left behind in {}",
-            self.0.display()
-        );
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub type TestDir = testkit::TempDir;
 
 /// The tour with its private directory under `tmpdir`.
 pub fn tour(tmpdir: &Path) -> Command {
@@ -83,18 +48,6 @@ pub fn numbers_after(out: &str, marker: &str) -> Vec<f64> {
             number.parse().ok()
         })
         .collect()
-}
-
-/// Waits up to `limit` for the child to exit.
-pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 /// Live (not zombie) processes whose command line mentions `needle`: the tour passes its FIFO
@@ -165,51 +118,4 @@ pub fn seed() -> u64 {
         });
     println!("seed {seed} (replay with FIFO_DEMO_SEED={seed})");
     seed
-}
-
-/// Kills a child with SIGKILL if it is still running after `limit`, so that a test waiting on
-/// it (for its output, for end-of-file) fails with a message instead of hanging the suite.
-/// Dropping the guard, once the wait has returned, disarms it.
-pub struct KillAfter(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl KillAfter {
-    pub fn new(child: &Child, limit: Duration) -> KillAfter {
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = done.clone();
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        thread::spawn(move || {
-            let end = Instant::now() + limit;
-            while Instant::now() < end {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            if !flag.load(Ordering::SeqCst) {
-                eprintln!("pid {pid} still running after {limit:?}: killed");
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        });
-        KillAfter(done)
-    }
-}
-
-impl Drop for KillAfter {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The child's output, or a test failure naming `what` if it has not exited within `limit`.
-pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
-    let guard = KillAfter::new(&child, limit);
-    let out = child.wait_with_output().expect("wait");
-    drop(guard);
-    use std::os::unix::process::ExitStatusExt;
-    assert!(
-        out.status.signal() != Some(9),
-        "{what} did not finish within {limit:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
 }

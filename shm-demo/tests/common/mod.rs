@@ -2,8 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
 
@@ -33,20 +32,6 @@ pub fn dev_shm_matching(needle: &str) -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(needle))
         .collect()
-}
-
-/// Polls `child` until it exits or `limit` passes.
-pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Kills and reaps `child` if it is still running (so a failing test leaves nothing behind).
@@ -117,16 +102,8 @@ pub fn processes_in_group(pgid: i32) -> Vec<i32> {
 
 /// Runs shm-demo with the umask set to `umask`, as this user.
 pub fn run_with_umask(args: &[&str], umask: u32) -> Output {
-    use std::os::unix::process::CommandExt;
     let mut command = Command::new(BIN);
-    command.args(args);
-    // SAFETY: umask(2) is async-signal-safe and touches only the child's own state.
-    unsafe {
-        command.pre_exec(move || {
-            libc::umask(umask as libc::mode_t);
-            Ok(())
-        })
-    };
+    testkit::with_umask(command.args(args), umask);
     command.output().expect("run shm-demo")
 }
 
@@ -159,31 +136,11 @@ pub fn run_as_nobody(args: &[&str]) -> Output {
 /// [`run_as_nobody`] with the umask set to `umask` (when given) before setpriv runs; the
 /// binary inherits it.
 pub fn run_as_nobody_with_umask(args: &[&str], umask: Option<u32>) -> Output {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    let random: u32 = rand::random();
-    let dir =
-        std::env::temp_dir().join(format!("shm-demo-nobody-{}-{random:x}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = dir.join("shm-demo");
-    std::fs::copy(BIN, &bin).unwrap();
-    let mut command = Command::new("setpriv");
-    command
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(args)
-        .current_dir(&dir);
+    let copy = testkit::NobodyCopy::of(BIN);
+    let mut command = copy.command();
+    command.args(args);
     if let Some(mask) = umask {
-        // SAFETY: umask(2) is async-signal-safe and touches only the child's own state.
-        unsafe {
-            command.pre_exec(move || {
-                libc::umask(mask as libc::mode_t);
-                Ok(())
-            })
-        };
+        testkit::with_umask(&mut command, mask);
     }
-    let out = command.output();
-    std::fs::remove_dir_all(&dir).unwrap();
-    out.expect("run setpriv (util-linux)")
+    command.output().expect("run setpriv (util-linux)")
 }

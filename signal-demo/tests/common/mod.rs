@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -48,18 +48,7 @@ pub fn children_of(parent: u32) -> Vec<u32> {
 
 /// Waits up to `limit` for the process to end; kills it and fails if it does not.
 pub fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("signal-demo did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    testkit::exit_within(child, limit, "signal-demo")
 }
 
 /// Waits (bounded) for a signal-demo run to end, then fails if any of its children outlived it —

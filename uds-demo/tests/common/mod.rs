@@ -1,10 +1,8 @@
 //! Helpers shared by the end-to-end tests: spawn the real binary, read what it prints.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread;
@@ -20,41 +18,12 @@ pub fn is_root() -> bool {
 }
 
 /// A private 0700 directory for one test; removed on drop.
-pub struct TestDir(pub PathBuf);
+pub type TestDir = testkit::TempDir;
 
-impl TestDir {
-    pub fn new(tag: &str) -> TestDir {
-        let path = std::env::temp_dir().join(format!(
-            "uds-demo-test-{tag}-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .expect("mkdir test dir");
-        TestDir(path)
-    }
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A copy of the binary in a fresh 0755 directory, for runs as uid 65534: the checkout may sit
-/// in a directory that user cannot enter. The directory goes when the `TestDir` is dropped.
-pub fn binary_for_nobody() -> (TestDir, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TestDir::new("nobody");
-    fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
-    let bin = dir.join("uds-demo");
-    fs::copy(BIN, &bin).expect("copy uds-demo");
-    (dir, bin)
+/// A copy of the binary that uid 65534 can run (the checkout may sit in a directory that
+/// user cannot enter); removed on drop.
+pub fn binary_for_nobody() -> testkit::NobodyCopy {
+    testkit::NobodyCopy::of(BIN)
 }
 
 /// A running `uds-demo` whose stdout lines arrive on a channel; SIGTERM + reap on drop.
@@ -131,14 +100,7 @@ impl Running {
 
     /// Waits up to `timeout` for exit; None if still running.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        None
+        testkit::wait_within(&mut self.child, timeout)
     }
 
     /// Everything the child wrote to stderr (call after it exited).

@@ -1,0 +1,251 @@
+//! What the demo crates' end-to-end tests share, written once: start a binary the way a
+//! careless shell would, bound every wait on a child, run a copy as `nobody`, check that a
+//! tour fits 80 columns, and find an example binary that is no older than its source.
+//!
+//! Dev-only (`[dev-dependencies]`): the tours themselves never use it.
+
+mod examples;
+
+pub use examples::{Finished, LIMIT, Server, example, finish, run_example, unique};
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Starts `command` as a daemon or a careless shell would: SIGCHLD ignored (waitpid would fail
+/// with ECHILD) and every signal blocked (Ctrl-C would not stop it). A tour must reset both.
+pub fn start_carelessly(command: &mut Command) -> &mut Command {
+    // SAFETY: signal(2), sigfillset(3) and sigprocmask(2) are async-signal-safe; the set lives
+    // on the child's stack.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            Ok(())
+        })
+    }
+}
+
+/// Starts `command` with the umask set to `mask` (inherited across any later exec, setpriv's
+/// included).
+pub fn with_umask(command: &mut Command, mask: libc::mode_t) -> &mut Command {
+    // SAFETY: umask(2) is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(move || {
+            libc::umask(mask);
+            Ok(())
+        })
+    }
+}
+
+/// Starts `command` with RLIMIT_CORE 0, so that SIGQUIT (whose default action dumps core)
+/// leaves no core file. The spawn fails if the limit cannot be set.
+pub fn without_core_dumps(command: &mut Command) -> &mut Command {
+    // SAFETY: setrlimit(2) is async-signal-safe; the limit lives on the child's stack.
+    unsafe {
+        command.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Kills a child with SIGKILL if it is still running after `limit`, so that a test waiting on
+/// it (for its output, for end-of-file) fails with a message instead of hanging the suite.
+/// Dropping the guard, once the wait has returned, disarms it.
+pub struct KillAfter(Arc<AtomicBool>);
+
+impl KillAfter {
+    pub fn new(child: &Child, limit: Duration) -> KillAfter {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        thread::spawn(move || {
+            let end = Instant::now() + limit;
+            while Instant::now() < end && !flag.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            if !flag.load(Ordering::SeqCst) {
+                eprintln!("pid {pid} still running after {limit:?}: killed");
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+        });
+        KillAfter(done)
+    }
+}
+
+impl Drop for KillAfter {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The child's output, or a test failure naming `what` if it has not exited within `limit`.
+pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
+    let guard = KillAfter::new(&child, limit);
+    let out = child.wait_with_output().expect("wait");
+    drop(guard);
+    assert!(
+        out.status.signal() != Some(9),
+        "{what} did not finish within {limit:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+/// Polls `child` until it exits (its status) or `limit` passes (None; it is left running).
+pub fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// [`wait_within`], but a child still running after `limit` is killed, reaped, and the test
+/// fails naming `what`.
+pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    match wait_within(child, limit) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}: killed");
+        }
+    }
+}
+
+/// Fails the test naming the first line of `stdout` wider than 80 columns (characters, not
+/// bytes), skipping the lines `exempt` accepts (a path as long as $TMPDIR makes it).
+pub fn assert_fits_80_columns(stdout: &str, exempt: impl Fn(&str) -> bool) {
+    for line in stdout.lines().filter(|line| !exempt(line)) {
+        let width = line.chars().count();
+        assert!(width <= 80, "{width} columns: {line}");
+    }
+}
+
+/// Is setpriv (util-linux) installed? Tests that run as `nobody` need it.
+pub fn have_setpriv() -> bool {
+    Command::new("setpriv").arg("--version").output().is_ok()
+}
+
+/// A copy of a binary in a fresh 0755 directory under the temp dir, for runs as `nobody`: the
+/// checkout may sit in a directory that user cannot enter. Removed on drop.
+///
+/// `cp` makes the copy, not `fs::copy`: a child that another test thread forks while this
+/// process holds the copy open for writing inherits that descriptor until it execs, and
+/// exec of the copy meanwhile fails with ETXTBSY ("Text file busy").
+pub struct NobodyCopy {
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+}
+
+impl NobodyCopy {
+    pub fn of(bin: &str) -> NobodyCopy {
+        let name = Path::new(bin).file_name().expect("binary name");
+        let dir = std::env::temp_dir().join(unique(&format!("{}-nobody", name.to_string_lossy())));
+        fs::create_dir(&dir).expect("create the copy's directory");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+        let copy = dir.join(name);
+        let status = Command::new("cp").arg(bin).arg(&copy).status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "cp {bin} {}",
+            copy.display()
+        );
+        NobodyCopy { dir, bin: copy }
+    }
+
+    /// `setpriv --reuid=65534 --regid=65534 --clear-groups COPY`, run from the copy's directory.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&self.bin)
+            .current_dir(&self.dir);
+        command
+    }
+}
+
+impl Drop for NobodyCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `command` with stdout and stderr captured; the test fails, naming `what`, if it has not
+/// exited within 60 s.
+pub fn output(command: &mut Command, what: &str) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    output_within(child, Duration::from_secs(60), what)
+}
+
+/// A 0700 directory of one test's own under the temp dir (named by [`unique`]), removed on drop.
+/// Checking that it is empty after a run proves the run left nothing in it.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(tag));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .expect("create test dir");
+        TempDir(path)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// What is in the directory, sorted.
+    pub fn entries(&self) -> Vec<PathBuf> {
+        let mut list: Vec<_> = fs::read_dir(&self.0)
+            .expect("read test dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        list.sort();
+        list
+    }
+
+    pub fn assert_empty(&self) {
+        assert_eq!(
+            self.entries(),
+            Vec::<PathBuf>::new(),
+            "left behind in {}",
+            self.0.display()
+        );
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
