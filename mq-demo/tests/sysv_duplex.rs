@@ -110,8 +110,9 @@ fn a_blocked_read_returns_when_the_peer_dies() {
     });
     killer.join().unwrap();
     assert_eq!(n, 0, "EOF");
+    // The killer's 100 ms began before the read did: most of it, not all, is certain.
     assert!(
-        waited >= Duration::from_millis(100),
+        waited >= Duration::from_millis(50),
         "did not block: {waited:?}"
     );
     assert!(waited < Duration::from_secs(2), "{waited:?}");

@@ -229,7 +229,13 @@ fn a_closed_stdout_in_step_2_ends_quietly_whoever_meets_it_first() {
     for _ in 0..5 {
         let (out, left) = run_until_stdout_closes(&["fork"], "forked child");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(141), "{stderr}");
+        // 0 when the whole step was already in the pipe before we closed it; what must never
+        // happen is an error (status 1, "write to child ...: Broken pipe").
+        assert!(
+            matches!(out.status.code(), Some(141 | 0)),
+            "{:?}: {stderr}",
+            out.status
+        );
         assert_eq!(
             stderr, "",
             "a closed stdout must end the run without a word"
