@@ -143,8 +143,9 @@ fn a_blocked_write_fails_when_the_peer_dies() {
         sysv::msgmnb().unwrap() / 1024,
         "messages the queue took"
     );
+    // The killer's 100 ms began before the writes did: most of it, not all, is certain.
     assert!(
-        waited >= Duration::from_millis(100),
+        waited >= Duration::from_millis(50),
         "did not block: {waited:?}"
     );
     assert!(waited < Duration::from_secs(2), "{waited:?}");
