@@ -38,18 +38,18 @@ mod cells;
 mod doorbell;
 mod harness;
 mod header;
+mod lessons;
 mod machine;
 mod measure;
 mod mechanisms;
 mod pattern;
 mod plot;
+mod progress;
 mod records;
 mod report;
 mod tables;
 mod watchdog;
 
-use std::fs::File;
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -83,10 +83,17 @@ struct Cli {
     #[arg(long, value_delimiter = ',', value_parser = parse_size)]
     sizes: Vec<usize>,
 
-    /// Timed round trips per measurement, 1 to 10000000. Without it: 5000 (--quick: 300),
-    /// each measurement stopped early when its share of the time budget is used up
+    /// Timed round trips per round of a measurement, 1 to 10000000. Without it: 5000 per
+    /// measurement shared by its rounds (--quick: 300), each round stopped early when its share
+    /// of the time budget is used up
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     iters: Option<u64>,
+
+    /// Rounds per measurement, 1 to 1000 [default: 5; with --quick: 3]. The rounds are spread
+    /// over the whole run, round-robin across rows and placements; a cell's headline is the
+    /// median of its rounds' p50s
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    rounds: Option<u64>,
 
     /// Where the two processes run: both on one core, on two different cores, or both runs
     #[arg(long, value_enum, default_value_t = PlacementArg::Both)]
@@ -100,7 +107,12 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 
-    /// Also draw round-trip latency against message size (log-log) into this SVG file
+    /// After the tables, how every number was measured, in full
+    #[arg(long)]
+    verbose: bool,
+
+    /// Also draw round-trip latency against message size (log-log) into this SVG file; with a
+    /// single size, bars per mechanism. The file is replaced only when the chart is complete
     #[arg(long, value_name = "FILE.svg", value_parser = parse_svg_path)]
     plot: Option<PathBuf>,
 
@@ -156,9 +168,15 @@ fn run(cli: Cli) -> Result {
     // parent; the loops then end and every owner removes what it created.
     stop::catch(Owns::Objects)?;
     watchdog::install()?;
-    if let Some(path) = &cli.plot {
-        // Fail now, not after the whole run, if the chart cannot be written.
-        File::create(path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+    // Fail now, not after the whole run, if the chart cannot be written; the file itself is
+    // replaced only once the chart is complete.
+    let charts = [(&cli.plot, "--plot")];
+    let mut pending = Vec::new();
+    for (path, flag) in charts {
+        if let Some(path) = path {
+            let file = plot::Pending::create(path).map_err(|e| format!("{flag} {e}"))?;
+            pending.push((file, flag));
+        }
     }
     let machine = Machine::probe();
     let mechanisms: Vec<Mechanism> = mechanisms::all()
@@ -166,29 +184,32 @@ fn run(cli: Cli) -> Result {
         .filter(|m| mechanisms::selected(m, &cli.only))
         .collect();
     let sizes = sizes(&cli);
+    room_for(&sizes)?;
     let placements = placements(cli.placement, &machine.allowed);
-    let plan = plan(&cli, &mechanisms, &sizes, &placements);
-
-    let markdown = cli.format == Format::Markdown;
-    let header = header::render(
-        &machine,
-        &plan,
-        &placements,
-        measure::STREAM_CHUNK,
-        markdown,
-    );
-    match cli.format {
-        Format::Table | Format::Markdown => print!("{header}"),
-        Format::Csv | Format::Json => eprint_quietly(&header),
-    }
-    let rows = measure::all(&mechanisms, &sizes, &placements, &plan, &machine)?;
+    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 5 }) as usize;
+    let plan = plan(&cli, &mechanisms, &sizes, &placements, rounds);
+    // The report's first line goes out now: a stdout that cannot be written (a full disk, a
+    // closed pipe) ends the run before it measures anything.
+    print!("{}", first_line(cli.format));
+    let rows = measure::all(&mechanisms, &sizes, &placements, &plan, rounds, &machine)?;
+    let facts = header::Run {
+        machine: &machine,
+        plan: &plan,
+        rounds,
+        placements: &placements,
+        stream_chunk: measure::STREAM_CHUNK,
+        options: options(),
+    };
     // Every format ends in a newline, so print! writes it all (a closed stdout ends the run
     // quietly with status 141: plumbing::program).
-    print!("{}", report(cli.format, &rows, &sizes, &placements));
-    if let Some(path) = &cli.plot {
-        let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
-        plot::svg(path, &rows, &drawn).map_err(|e| format!("--plot {}: {e}", path.display()))?;
-        program::say(&format!("chart written to {}", path.display()));
+    print!("{}", report(&cli, &rows, &sizes, &placements, &facts));
+    let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
+    for (file, flag) in pending {
+        let drawing = plot::latency(file.temporary(), &rows, &drawn, &facts);
+        let path = drawing
+            .and_then(|()| file.commit())
+            .map_err(|e| format!("{flag} {e}"))?;
+        progress::eprint_quietly(&format!("compare: chart written to {}\n", path.display()));
     }
     match measure::failures(&rows).as_slice() {
         [] => Ok(()),
@@ -201,19 +222,68 @@ fn run(cli: Cli) -> Result {
     }
 }
 
-/// The report on stdout, in the format asked for.
-fn report(format: Format, rows: &[Row], sizes: &[usize], placements: &[Placement]) -> String {
+/// The first line of the report: the title, or the CSV header (JSON has none: it is one value).
+fn first_line(format: Format) -> String {
     match format {
-        Format::Table => tables::render(rows, sizes, placements, false),
-        Format::Markdown => tables::render(rows, sizes, placements, true),
-        Format::Csv => records::csv(rows),
-        Format::Json => records::json(rows) + "\n",
+        Format::Table => tables::TITLE.to_string(),
+        Format::Markdown => format!("## {}", tables::TITLE),
+        Format::Csv => records::csv_header(),
+        Format::Json => String::new(),
     }
 }
 
-/// Text on stderr; a closed or full stderr must not end the run (eprint! would panic).
-fn eprint_quietly(text: &str) {
-    let _ = io::stderr().write_all(text.as_bytes());
+/// The report on stdout, in the format asked for, after its first line.
+fn report(
+    cli: &Cli,
+    rows: &[Row],
+    sizes: &[usize],
+    placements: &[Placement],
+    facts: &header::Run,
+) -> String {
+    let markdown = cli.format == Format::Markdown;
+    match cli.format {
+        Format::Table | Format::Markdown => {
+            tables::render(rows, sizes, placements, markdown)
+                + &lessons::render(rows, markdown)
+                + &header::render(facts, markdown, cli.verbose)
+        }
+        Format::Csv => records::csv(rows, facts),
+        Format::Json => records::json(rows, facts) + "\n",
+    }
+}
+
+/// The options of this run as a command line would give them (for JSON and CSV).
+fn options() -> String {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    match words.is_empty() {
+        true => "(defaults)".to_string(),
+        false => words.join(" "),
+    }
+}
+
+/// A message buffer of the largest size, and room beside it for the pair's own, must be
+/// allocatable: an allocation that fails later aborts the process mid-run with no word of why.
+fn room_for(sizes: &[usize]) -> Result {
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let mut probe: Vec<u8> = Vec::new();
+    if probe.try_reserve_exact(4 * largest).is_ok() {
+        return Ok(());
+    }
+    let limit = match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_AS) {
+        Ok((soft, _)) if soft != libc::RLIM_INFINITY => {
+            format!(
+                " (the address-space limit, ulimit -v, is {} KiB)",
+                soft / 1024
+            )
+        }
+        _ => String::new(),
+    };
+    Err(format!(
+        "--sizes {largest}: cannot allocate {} MiB for the message buffers{limit}; \
+         choose smaller sizes or raise the limit",
+        (4 * largest) >> 20
+    )
+    .into())
 }
 
 fn sizes(cli: &Cli) -> Vec<usize> {
@@ -257,25 +327,39 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
 }
 
 /// How long the whole default run may measure, and the --quick run.
-const BUDGET: Duration = Duration::from_secs(11);
+const BUDGET: Duration = Duration::from_secs(10);
 const QUICK_BUDGET: Duration = Duration::from_millis(1600);
 
-fn plan(cli: &Cli, mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Plan {
-    let iters = cli.iters.unwrap_or(if cli.quick { 300 } else { 5000 }) as usize;
-    let sessions = measure::count(mechanisms, sizes, placements);
+/// How much one round of one measurement does: without --iters, the 5000 samples (300 with
+/// --quick) of a measurement are shared by its rounds, and every round stops early when its
+/// share of the time budget is used up.
+fn plan(
+    cli: &Cli,
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    rounds: usize,
+) -> Plan {
+    let total = if cli.quick { 300 } else { 5000 };
+    let iters = match cli.iters {
+        Some(iters) => iters as usize,
+        None => (total / rounds).max(100),
+    };
+    let sessions = measure::count(mechanisms, sizes, placements) * rounds;
     let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
     let cap = match cli.iters {
         Some(_) => None, // asked for N samples: take N
         None => Some(
             (budget / sessions.max(1) as u32)
-                .clamp(Duration::from_millis(20), Duration::from_secs(1)),
+                .clamp(Duration::from_millis(5), Duration::from_secs(1)),
         ),
     };
+    let stream_bytes: u64 = if cli.quick { 4 << 20 } else { 64 << 20 };
     Plan {
         iters,
         warmup: (iters / 10).clamp(10, 500),
         cap,
-        stream_bytes: if cli.quick { 4 << 20 } else { 64 << 20 },
+        stream_bytes: (stream_bytes / rounds as u64).max(1 << 20),
         setup_reps: if cli.quick { 5 } else { 25 },
         corrupt_after: cli.corrupt_after,
     }

@@ -2,13 +2,16 @@
 //! one panel per placement. Series lines are 3 px wide; grid and axes are thinner.
 
 use std::error::Error;
+use std::fs::{self, OpenOptions};
+use std::io;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::harness::Placement;
+use crate::header::Run;
 use crate::mechanisms::Transport;
 use crate::report::{Row, placement_words};
 
@@ -23,7 +26,64 @@ struct Bounds {
     y: Range<f64>,
 }
 
-pub fn svg(path: &Path, rows: &[Row], placements: &[Placement]) -> Result<(), Box<dyn Error>> {
+/// A chart file being written: drawn into a temporary file beside it, which replaces it only
+/// when complete; an interrupted run leaves the previous chart as it was.
+pub struct Pending {
+    path: PathBuf,
+    temporary: PathBuf,
+    committed: bool,
+}
+
+impl Pending {
+    /// Creates the temporary file now, so a path that cannot be written fails the run before
+    /// it measures; the file keeps the usual mode of a new file (0666 less the umask).
+    pub fn create(path: &Path) -> Result<Pending, String> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else {
+            return Err(format!("{}: not a file name", path.display()));
+        };
+        let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(|e| format!("{}: {e}", temporary.display()))?;
+        Ok(Pending {
+            path: path.to_path_buf(),
+            temporary,
+            committed: false,
+        })
+    }
+
+    /// Where to draw.
+    pub fn temporary(&self) -> &Path {
+        &self.temporary
+    }
+
+    /// The chart is complete: it replaces the file (rename is atomic).
+    pub fn commit(mut self) -> Result<PathBuf, Box<dyn Error>> {
+        fs::rename(&self.temporary, &self.path).map_err(|e| {
+            io::Error::new(e.kind(), format!("rename to {}: {e}", self.path.display()))
+        })?;
+        self.committed = true;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+pub fn latency(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    _run: &Run,
+) -> Result<(), Box<dyn Error>> {
     let points: Vec<(f64, f64)> = rows.iter().filter_map(point).collect();
     if points.is_empty() || placements.is_empty() {
         return Err("no round trip was measured, so there is nothing to draw".into());
@@ -45,10 +105,7 @@ pub fn svg(path: &Path, rows: &[Row], placements: &[Placement]) -> Result<(), Bo
 
 /// A measured row as (message size, round trip p50 in µs).
 fn point(r: &Row) -> Option<(f64, f64)> {
-    Some((
-        r.size as f64,
-        r.latency.as_ref().ok()?.summary.p50 as f64 / 1e3,
-    ))
+    Some((r.size as f64, r.latency.as_ref().ok()?.p50() as f64 / 1e3))
 }
 
 fn bounds(points: &[(f64, f64)]) -> Bounds {
