@@ -38,6 +38,7 @@ pub fn record(row: &Row) -> Value {
         "samples": lat.map(|l| l.samples()),
         "rounds": lat.map(|l| l.rounds.len()),
         "rtt_p50_ns": lat.map(|l| l.p50()),
+        "rtt_round_p50s_ns": lat.map(|l| l.rounds.iter().map(|r| r.summary.p50).collect::<Vec<_>>()),
         "rtt_p50_low_ns": lat.map(|l| l.p50_range().0),
         "rtt_p50_high_ns": lat.map(|l| l.p50_range().1),
         "rtt_rounds_disagree": lat.map(|l| l.unsteady()),

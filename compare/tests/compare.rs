@@ -669,3 +669,283 @@ fn at_80_columns_every_table_fits_and_no_number_is_split() {
         assert_eq!(by_size, 4 * usable_cpus().min(2), "{label}:\n{text}");
     }
 }
+
+#[test]
+fn rounds_are_interleaved_and_summarised_by_their_median() {
+    let out = compare(&[
+        "--only",
+        "pipe,fifo",
+        "--sizes",
+        "64",
+        "--rounds",
+        "3",
+        "--iters",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    // Progress: the k-th round of every measurement comes before the (k+1)-th of any.
+    let labels: Vec<String> = err
+        .lines()
+        .filter_map(|l| Some(l.split_once("] ")?.1.split_once(':')?.0.to_string()))
+        .collect();
+    let cells = 4 * usable_cpus().min(2); // pipe and FIFO: throughput and 64 B, per placement
+    assert_eq!(labels.len(), 3 * cells, "{err}");
+    for (i, label) in labels.iter().enumerate() {
+        let round = labels[..i].iter().filter(|l| *l == label).count();
+        assert_eq!(round, i / cells, "{label} out of turn:\n{err}");
+    }
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &json["run"];
+    assert_eq!(run["rounds"], 3);
+    assert_eq!(run["iters_per_round"], 50);
+    assert!(
+        run["options"].as_str().unwrap().contains("--rounds 3"),
+        "{run}"
+    );
+    for fact in [
+        "compare_version",
+        "kernel",
+        "cpu_model",
+        "build_profile",
+        "date_utc",
+    ] {
+        assert!(!run[fact].as_str().unwrap().is_empty(), "{fact}: {run}");
+    }
+    assert!(run["cpus_online"].as_u64().unwrap() >= 1);
+    for row in json_rows(&out) {
+        assert_eq!(row["rounds"], 3, "{row}");
+        assert_eq!(row["samples"], 150, "{row}");
+        let at = |f: &str| row[f].as_u64().unwrap();
+        let (low, p50, high) = (
+            at("rtt_p50_low_ns"),
+            at("rtt_p50_ns"),
+            at("rtt_p50_high_ns"),
+        );
+        let mut each: Vec<u64> = row["rtt_round_p50s_ns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        each.sort_unstable();
+        assert_eq!((low, p50, high), (each[0], each[1], each[2]), "{row}");
+        let spread = (high - low) as f64 / p50 as f64;
+        assert_eq!(row["rtt_rounds_disagree"], spread > 0.2, "{row}");
+    }
+}
+
+#[test]
+fn csv_keeps_its_columns_and_adds_the_run_as_comments() {
+    let out = compare(&[
+        "--only",
+        "pipe",
+        "--placement",
+        "same",
+        "--sizes",
+        "64",
+        "--iters",
+        "50",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    // compare/baseline/run.sh reads line 2, columns 8 and 13.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!((header[7], header[12]), ("rtt_p50_ns", "throughput_mib_s"));
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(first.len(), header.len(), "{}", lines[1]);
+    assert!(first[7].parse::<u64>().unwrap() > 0, "{}", lines[1]);
+    // Numbers that are not whole ns carry 3 significant digits.
+    for name in ["throughput_mib_s", "cpu_us_per_msg", "setup_us"] {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        let digits = first[i]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        assert!(significant.len() <= 3, "{name} = {}", first[i]);
+    }
+    let facts: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("# "))
+        .collect();
+    assert!(
+        lines[lines.len() - facts.len()..]
+            .iter()
+            .all(|l| l.starts_with("# "))
+    );
+    for fact in [
+        "# kernel: ",
+        "# cpu_model: ",
+        "# rounds: 5",
+        "# options: --only pipe",
+    ] {
+        assert!(
+            facts.iter().any(|l| l.starts_with(fact)),
+            "{fact}: {facts:?}"
+        );
+    }
+    let help = compare(&["--help"]);
+    assert!(
+        String::from_utf8(help.stdout)
+            .unwrap()
+            .contains("# name: value")
+    );
+}
+
+#[test]
+fn placement_words_match_the_cpus_of_both_processes() {
+    let out = compare(&["--quick", "--only", "pipe,signal", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_rows(&out);
+    for row in rows.iter().filter(|r| r["status"] == "ok") {
+        let (parent, child) = (&row["parent_cpu"], &row["child_cpu"]);
+        assert!(parent.is_u64() && child.is_u64(), "{row}");
+        let same = parent == child;
+        match row["placement"].as_str().unwrap() {
+            "same" => assert!(same, "\"same core\" on two CPUs: {row}"),
+            _ => assert!(!same, "\"different cores\" on one CPU: {row}"),
+        }
+    }
+    // The table's setup section says the same, with the CPUs.
+    let out = compare(&["--quick", "--only", "pipe"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cpu = |after: &str| -> Option<u64> {
+        let rest = words.split_once(after)?.1;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let same = cpu("same core = both processes on CPU ").expect("same-core CPU");
+    if usable_cpus() >= 2 {
+        let parent = cpu("different cores = parent on CPU ").expect("parent CPU");
+        let child = cpu(", child on CPU ").expect("child CPU");
+        assert!(parent != child && same == parent, "{words}");
+    }
+}
+
+#[test]
+fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
+    let mut child = Command::new(BIN)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("ipc-tour compare"), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdout);
+    let closed = Instant::now();
+    // The default run measures for about 10 s; it must notice within a measurement.
+    let status = wait_with_deadline(&mut child, Duration::from_secs(3));
+    assert_eq!(status.code(), Some(141), "after {:?}", closed.elapsed());
+    assert_group_gone(pid as i32);
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
+    let dir = std::env::temp_dir().join(format!("compare-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chart.svg");
+    std::fs::write(&path, "<svg>the previous chart</svg>\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--only", "pipe,fifo", "--plot", path.to_str().unwrap()])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let chart = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(chart, "<svg>the previous chart</svg>\n");
+    assert_eq!(left, ["chart.svg"], "a temporary file was left");
+}
+
+#[test]
+fn sizes_beyond_the_memory_limit_are_one_line_not_an_abort() {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--quick", "--sizes", "16777216"]);
+    // SAFETY: runs in the forked child before exec; setrlimit is a plain system call on a
+    // stack value, no allocation or lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40 << 20,
+                rlim_max: 40 << 20,
+            };
+            match libc::setrlimit(libc::RLIMIT_AS, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("compare: --sizes 16777216: cannot allocate") && err.contains("ulimit -v"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inherited_signal_state_and_umask_do_not_matter() {
+    for mask in [0o277, 0o377, 0o777] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--quick", "--only", "fifo,mq,shm,uds", "--format", "json"]);
+        // SAFETY: runs in the forked child before exec; signal, sigfillset, sigprocmask and
+        // umask are async-signal-safe and touch only stack values.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "umask {mask:o}: {}", stderr(&out));
+        for row in json_rows(&out) {
+            let n_a = row["status"] == "n/a";
+            assert!(row["status"] == "ok" || n_a, "umask {mask:o}: {row}");
+        }
+        assert_eq!(leftovers(pid), Vec::<String>::new(), "umask {mask:o}");
+    }
+}
