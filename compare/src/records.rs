@@ -139,14 +139,15 @@ fn date_utc() -> String {
     )
 }
 
-/// `{"run": {...}, "rows": [...]}`.
+/// `{"run": {...}, "rows": [...], "lessons": [...]}`: the lessons are the lines the table
+/// prints under "What this run shows".
 pub fn json(rows: &[Row], run: &Run) -> String {
     let all: Vec<Value> = rows.iter().map(record).collect();
     let run: serde_json::Map<String, Value> = facts(run)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    let both = json!({ "run": run, "rows": all });
+    let both = json!({ "run": run, "rows": all, "lessons": crate::lessons::lines(rows) });
     serde_json::to_string_pretty(&both).unwrap_or_else(|e| format!("\"json: {e}\""))
 }
 

@@ -949,3 +949,57 @@ fn inherited_signal_state_and_umask_do_not_matter() {
         assert_eq!(leftovers(pid), Vec::<String>::new(), "umask {mask:o}");
     }
 }
+
+#[test]
+fn the_lessons_are_computed_from_the_run_s_own_numbers() {
+    let out = compare(&["--quick", "--sizes", "64,16384", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lessons: Vec<&str> = json["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let rows = json_rows(&out);
+    let p50 = |key: &str, place: &str, size: u64| -> Option<f64> {
+        rows.iter()
+            .find(|r| r["key"] == key && r["placement"] == place && r["size"] == size)?
+            ["rtt_p50_ns"]
+            .as_f64()
+    };
+    // Growth with size, same core, of the rows that copy through the kernel and have both.
+    let mut grew: Vec<f64> = ["pipe", "fifo", "uds-stream", "uds-datagram", "tcp"]
+        .iter()
+        .filter_map(|k| Some(p50(k, "same", 16384)? / p50(k, "same", 64)?))
+        .collect();
+    grew.sort_by(f64::total_cmp);
+    let range = format!("grew {:.1}x to {:.1}x", grew[0], grew[grew.len() - 1]);
+    assert!(
+        lessons.iter().any(|l| l.contains(&range)),
+        "{range} in {lessons:#?}"
+    );
+    if usable_cpus() < 2 {
+        eprintln!("skipped: the placement lessons need two CPUs");
+        return;
+    }
+    // A wakeup on another core against the same core, over every row that blocks.
+    let mut ratios: Vec<f64> = ALL
+        .iter()
+        .filter(|k| **k != "shm-spin")
+        .filter_map(|k| {
+            let size = if *k == "signal" { 0 } else { 64 };
+            Some(p50(k, "split", size)? / p50(k, "same", size)?)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let range = format!("took {:.1}x to {:.1}x", ratios[0], ratios[ratios.len() - 1]);
+    assert!(
+        lessons.iter().any(|l| l.contains(&range)),
+        "{range} in {lessons:#?}"
+    );
+    // The table prints the same lines under "What this run shows".
+    let table = compare(&["--quick", "--only", "pipe,shm-spin"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("What this run shows\n- "), "{text}");
+}
