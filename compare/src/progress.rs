@@ -41,7 +41,7 @@ impl Progress {
     pub fn start(&mut self, what: &str, round: usize, rounds: usize) {
         if self.live {
             let line = format!(
-                "{}: {}/{} {:.0} s, round {round}/{rounds}: {what}",
+                "{}: {}/{} {:.1} s, round {round}/{rounds}: {what}",
                 program::name(),
                 self.done + 1,
                 self.total,

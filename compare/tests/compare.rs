@@ -1003,3 +1003,40 @@ fn the_lessons_are_computed_from_the_run_s_own_numbers() {
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(text.contains("What this run shows\n- "), "{text}");
 }
+
+#[test]
+fn on_a_terminal_progress_is_one_line_rewritten_in_place() {
+    // script(1) gives compare a terminal for stderr; the report goes to /dev/null.
+    let Ok(out) = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} --quick --only pipe,fifo > /dev/null"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        eprintln!("skipped: script(1) from util-linux is not installed");
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    const ERASE: &str = "\r\x1b[2K";
+    // Each rewrite erases the line first; the last erase leaves it empty.
+    let updates: Vec<&str> = text.split(ERASE).skip(1).collect();
+    assert!(updates.len() >= 2, "no line rewritten in place:\n{text:?}");
+    assert_eq!(
+        updates.last(),
+        Some(&""),
+        "the progress line was not cleared"
+    );
+    for update in &updates[..updates.len() - 1] {
+        assert!(
+            !update.contains('\n'),
+            "a new line instead of a rewrite: {update:?}"
+        );
+        assert!(update.chars().count() < 80, "wider than 79: {update:?}");
+        assert!(update.contains(" s, round "), "{update:?}");
+    }
+    assert!(!text.contains("] pipe"), "log lines on a terminal:\n{text}");
+}
