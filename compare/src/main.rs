@@ -33,6 +33,7 @@
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
 
+mod bars;
 mod bytes;
 mod cells;
 mod doorbell;

@@ -108,7 +108,7 @@ fn facts(run: &Run) -> Vec<(&'static str, Value)> {
 }
 
 /// "release" or "debug" (the dev profile): how this binary was built.
-fn build_profile() -> &'static str {
+pub fn build_profile() -> &'static str {
     match cfg!(debug_assertions) {
         true => "debug",
         false => "release",

@@ -476,7 +476,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let out = compare(&[
         "--quick",
         "--sizes",
-        "64,4096",
+        "64,16384",
         "--format",
         "csv",
         "--plot",
@@ -485,21 +485,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
-        "not SVG"
-    );
-    assert_eq!(svg.matches("<svg").count(), 1);
-    let panels = if usable_cpus() >= 2 { 2 } else { 1 };
-    let lines = svg
-        .lines()
-        .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"3\""))
-        .count();
-    assert_eq!(
-        lines,
-        ALL.len() * panels,
-        "one line per mechanism per placement"
-    );
+    assert_chart(&svg);
     for label in [
         "pipe",
         "FIFO",
@@ -512,8 +498,23 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
         "UDS datagram",
         "TCP loopback",
     ] {
-        assert!(svg.contains(label), "legend lacks {label}");
+        assert!(
+            svg.contains(&format!("\n{label}\n")),
+            "legend lacks {label}"
+        );
     }
+    // x ticks at the measured sizes; one panel per placement.
+    for tick in ["\n64 B\n", "\n16 KiB\n"] {
+        assert!(svg.contains(tick), "no tick {tick:?}");
+    }
+    // POSIX mq cannot carry 16 KiB (msgsize_max 8192 by default): its line stops with "n/a".
+    let msgsize_max: usize = std::fs::read_to_string("/proc/sys/fs/mqueue/msgsize_max")
+        .map_or(0, |s| s.trim().parse().unwrap_or(0));
+    if msgsize_max < 16384 {
+        assert!(svg.contains("\nn/a\n"), "no n/a mark where POSIX mq stops");
+    }
+    let panels = svg.matches(" (CPUs ").count();
+    assert_eq!(panels, usable_cpus().min(2), "one panel per placement");
 
     let csv = String::from_utf8(out.stdout).unwrap();
     let mut lines = csv.lines();
@@ -567,6 +568,32 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
                 "{label} missing:\n{md}"
             );
         }
+    }
+}
+
+/// What every chart must be: one SVG 880 px wide, every text at least 14 px and inside the
+/// canvas, a caption with the kernel and "lower is better".
+fn assert_chart(svg: &str) {
+    assert!(
+        svg.starts_with("<svg width=\"880\"") && svg.trim_end().ends_with("</svg>"),
+        "not an 880 px SVG"
+    );
+    assert_eq!(svg.matches("<svg").count(), 1);
+    assert!(
+        svg.contains("lower is better") && svg.contains("Linux "),
+        "caption"
+    );
+    let attr = |tag: &str, name: &str| -> f64 {
+        let tag = format!(" {tag}");
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let texts: Vec<&str> = svg.split("<text ").skip(1).collect();
+    assert!(!texts.is_empty());
+    for text in texts {
+        let (size, x) = (attr(text, "font-size"), attr(text, "x"));
+        assert!(size >= 14.0, "text under 14 px: {text}");
+        assert!((0.0..880.0).contains(&x), "text outside the canvas: {text}");
     }
 }
 
@@ -667,6 +694,32 @@ fn at_80_columns_every_table_fits_and_no_number_is_split() {
             .map(|cells| cells.len() - 2)
             .sum();
         assert_eq!(by_size, 4 * usable_cpus().min(2), "{label}:\n{text}");
+    }
+}
+
+#[test]
+fn one_size_draws_bars_for_both_placements() {
+    let dir = std::env::temp_dir().join(format!("compare-bars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bars.svg");
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,shm-spin",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_chart(&svg);
+    assert!(svg.contains("Round trip of 64 B messages"), "not bars");
+    let placements = usable_cpus().min(2);
+    // A legend box per placement, then a bar per mechanism and placement.
+    let bars = svg.matches("<rect ").count() - 1; // the first is the background
+    assert_eq!(bars, placements + 2 * placements, "{svg}");
+    for label in ["\npipe\n", "\nshm (spin)\n", "same core (CPUs"] {
+        assert!(svg.contains(label), "{label:?} missing");
     }
 }
 
