@@ -63,7 +63,7 @@ pub fn svg(
         .x_label_formatter(&|x| format!("{x}"))
         .disable_y_mesh()
         .draw()?;
-    for (i, (m, _)) in keys.iter().enumerate() {
+    for (i, (m, _, _)) in keys.iter().enumerate() {
         let top = n as f64 - i as f64;
         // The mechanism's name, right-aligned before the axis (in the root's pixels).
         let (x, y) = chart.backend_coord(&(low, top - 0.5));

@@ -44,6 +44,7 @@ mod machine;
 mod measure;
 mod mechanisms;
 mod pattern;
+mod pending;
 mod plot;
 mod progress;
 mod records;
@@ -119,6 +120,11 @@ struct Cli {
     #[arg(long, value_name = "FILE.svg", value_parser = parse_svg_path)]
     plot: Option<PathBuf>,
 
+    /// Also measure one-way throughput at every size and draw it against message size into
+    /// this SVG file
+    #[arg(long, value_name = "FILE.svg", value_parser = parse_svg_path)]
+    plot_throughput: Option<PathBuf>,
+
     /// Test only: the echo child flips one byte of its reply to message N, which the parent
     /// must catch and report as a failed row (exit status 1)
     #[arg(long, hide = true, value_name = "N")]
@@ -173,11 +179,14 @@ fn run(cli: Cli) -> Result {
     watchdog::install()?;
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
-    let charts = [(&cli.plot, "--plot")];
+    let charts = [
+        (&cli.plot, "--plot"),
+        (&cli.plot_throughput, "--plot-throughput"),
+    ];
     let mut pending = Vec::new();
     for (path, flag) in charts {
         if let Some(path) = path {
-            let file = plot::Pending::create(path).map_err(|e| format!("{flag} {e}"))?;
+            let file = pending::Pending::create(path).map_err(|e| format!("{flag} {e}"))?;
             pending.push((file, flag));
         }
     }
@@ -194,7 +203,16 @@ fn run(cli: Cli) -> Result {
     // The report's first line goes out now: a stdout that cannot be written (a full disk, a
     // closed pipe) ends the run before it measures anything.
     print!("{}", first_line(cli.format));
-    let rows = measure::all(&mechanisms, &sizes, &placements, &plan, rounds, &machine)?;
+    let streams = cli.plot_throughput.is_some();
+    let rows = measure::all(
+        &mechanisms,
+        &sizes,
+        &placements,
+        streams,
+        &plan,
+        rounds,
+        &machine,
+    )?;
     let facts = header::Run {
         machine: &machine,
         plan: &plan,
@@ -208,7 +226,10 @@ fn run(cli: Cli) -> Result {
     print!("{}", report(&cli, &rows, &sizes, &placements, &facts));
     let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
     for (file, flag) in pending {
-        let drawing = plot::latency(file.temporary(), &rows, &drawn, &facts);
+        let drawing = match flag {
+            "--plot" => plot::latency(file.temporary(), &rows, &drawn, &facts),
+            _ => plot::throughput(file.temporary(), &rows, &drawn, &facts),
+        };
         let path = drawing
             .and_then(|()| file.commit())
             .map_err(|e| format!("{flag} {e}"))?;
@@ -348,7 +369,8 @@ fn plan(
         Some(iters) => iters as usize,
         None => (total / rounds).max(100),
     };
-    let sessions = measure::count(mechanisms, sizes, placements) * rounds;
+    let streams = cli.plot_throughput.is_some();
+    let sessions = measure::count(mechanisms, sizes, placements, streams) * rounds;
     let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
     let cap = match cli.iters {
         Some(_) => None, // asked for N samples: take N

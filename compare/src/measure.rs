@@ -29,19 +29,24 @@ struct Cell {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     RoundTrip(usize),
+    /// one-way throughput of `STREAM_CHUNK` messages (the table's)
     Throughput,
+    /// one-way throughput of messages of this size (`--plot-throughput`)
+    Stream(usize),
 }
 
 /// What a cell has gathered so far: its rounds, or why it has none.
 type Gathered<T> = Result<Vec<T>, Skip>;
 
-/// Measures every mechanism: its setup once, then `rounds` rounds over every cell. A cell that
-/// does not apply, or fails, is not measured again. Stops with `Interrupted` when a stop signal
-/// arrived, and ends the run (as a closed stdout does) when nobody reads stdout any more.
+/// Measures every mechanism: its setup once, then `rounds` rounds over every cell (with
+/// `streams`, throughput at every size too). A cell that does not apply, or fails, is not
+/// measured again. Stops with `Interrupted` when a stop signal arrived, and ends the run (as a
+/// closed stdout does) when nobody reads stdout any more.
 pub fn all(
     mechanisms: &[Mechanism],
     sizes: &[usize],
     placements: &[Placement],
+    streams: bool,
     plan: &Plan,
     rounds: usize,
     machine: &Machine,
@@ -50,10 +55,10 @@ pub fn all(
     let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| setup(m, plan)).collect();
     // A measurement that makes no progress for this long has a hung child: it is killed.
     let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
-    let cells = cells(mechanisms, sizes, placements);
+    let cells = cells(mechanisms, sizes, placements, streams);
     let mut latencies: Vec<Gathered<Latency>> = vec![Ok(Vec::new()); cells.len()];
     let mut rates: Vec<Gathered<Throughput>> = vec![Ok(Vec::new()); cells.len()];
-    let mut progress = Progress::new(count(mechanisms, sizes, placements) * rounds);
+    let mut progress = Progress::new(count(mechanisms, sizes, placements, streams) * rounds);
     for round in 1..=rounds {
         for (i, cell) in cells.iter().enumerate() {
             let (m, p) = (&mechanisms[cell.mechanism], placements[cell.placement]);
@@ -70,9 +75,9 @@ pub fn all(
                     progress.done(&label, &latency_words(&result));
                     gather(&mut latencies[i], result);
                 }
-                Kind::Throughput if rates[i].is_ok() => {
+                Kind::Throughput | Kind::Stream(_) if rates[i].is_ok() => {
                     progress.start(&label, round, rounds);
-                    let result = throughput(m, p, plan, watchdog, &label);
+                    let result = throughput(m, p, cell.kind, plan, watchdog, &label);
                     progress.done(&label, &throughput_words(&result));
                     gather(&mut rates[i], result);
                 }
@@ -91,12 +96,22 @@ pub fn all(
 /// Every cell, in the order a round measures them: mechanism by mechanism, and within one,
 /// size by size with the placements alternating, so neither placement gets a stretch of the
 /// run to itself.
-fn cells(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Vec<Cell> {
+fn cells(
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    streams: bool,
+) -> Vec<Cell> {
     let mut cells = Vec::new();
     for (mechanism, m) in mechanisms.iter().enumerate() {
         let mut kinds = vec![Kind::Throughput];
         match m.transport {
-            Transport::Bytes { .. } => kinds.extend(sizes.iter().map(|s| Kind::RoundTrip(*s))),
+            Transport::Bytes { .. } => {
+                kinds.extend(sizes.iter().map(|s| Kind::RoundTrip(*s)));
+                if streams {
+                    kinds.extend(sizes.iter().map(|s| Kind::Stream(*s)));
+                }
+            }
             Transport::Doorbell(_) => kinds = vec![Kind::RoundTrip(0)],
         }
         for kind in kinds {
@@ -129,10 +144,10 @@ fn rows(
     rates: Vec<Gathered<Throughput>>,
     setups: &[Result<f64, Skip>],
 ) -> Vec<Row> {
-    let throughput_of = |mechanism: usize, placement: usize| -> Result<Rates, Skip> {
-        let found = cells.iter().position(|c| {
-            c.mechanism == mechanism && c.placement == placement && c.kind == Kind::Throughput
-        });
+    let throughput_of = |mechanism: usize, placement: usize, kind: Kind| -> Result<Rates, Skip> {
+        let found = cells
+            .iter()
+            .position(|c| c.mechanism == mechanism && c.placement == placement && c.kind == kind);
         match found.map(|i| rates[i].clone()) {
             Some(Ok(rounds)) => Ok(Rates { rounds }),
             Some(Err(e)) => Err(e),
@@ -151,7 +166,11 @@ fn rows(
             placement: placements[cell.placement],
             size,
             latency: gathered.map(|rounds| RoundTrips { rounds }),
-            throughput: throughput_of(cell.mechanism, cell.placement),
+            throughput: throughput_of(cell.mechanism, cell.placement, Kind::Throughput),
+            stream: cells
+                .iter()
+                .any(|c| c.kind == Kind::Stream(size))
+                .then(|| throughput_of(cell.mechanism, cell.placement, Kind::Stream(size))),
             setup_us: setups[cell.mechanism].clone(),
         });
     }
@@ -164,13 +183,19 @@ fn rows(
 }
 
 /// How many forked measurements one round makes: per placement that can be honoured, one
-/// round-trip measurement per size and one throughput measurement per byte mechanism, one
-/// round-trip measurement per doorbell.
-pub fn count(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> usize {
+/// round-trip measurement per size and one throughput measurement (with `streams`, one per
+/// size more) per byte mechanism, one round-trip measurement per doorbell.
+pub fn count(
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    streams: bool,
+) -> usize {
+    let per_byte_mechanism = 1 + sizes.len() * if streams { 2 } else { 1 };
     let per_placement: usize = mechanisms
         .iter()
         .map(|m| match m.transport {
-            Transport::Bytes { .. } => sizes.len() + 1,
+            Transport::Bytes { .. } => per_byte_mechanism,
             Transport::Doorbell(_) => 1,
         })
         .sum();
@@ -229,6 +254,7 @@ fn label(m: &Mechanism, p: Placement, kind: Kind) -> String {
     match kind {
         Kind::RoundTrip(size) => format!("{}, {}, {place}", m.label, size_words(size)),
         Kind::Throughput => format!("{} throughput, {place}", m.label),
+        Kind::Stream(size) => format!("{} stream, {}, {place}", m.label, size_words(size)),
     }
 }
 
@@ -272,9 +298,12 @@ fn latency(
     }
 }
 
+/// One-way throughput: of the table's `STREAM_CHUNK` messages (or the mechanism's largest),
+/// or for `Kind::Stream(size)` of messages of that size (n/a when the mechanism cannot carry it).
 fn throughput(
     m: &Mechanism,
     p: Placement,
+    kind: Kind,
     plan: &Plan,
     watchdog: u32,
     label: &str,
@@ -284,10 +313,11 @@ fn throughput(
             "a signal carries no bytes, so there is no throughput".to_string(),
         ));
     };
-    let chunk = match largest.map(|f| f()) {
-        None => Ok(STREAM_CHUNK),
-        Some(Ok(max)) => Ok(STREAM_CHUNK.min(max)),
-        Some(Err(e)) => Err(Skip::Failed(format!(
+    let chunk = match (kind, largest.map(|f| f())) {
+        (Kind::Stream(size), _) => Ok(size),
+        (_, None) => Ok(STREAM_CHUNK),
+        (_, Some(Ok(max))) => Ok(STREAM_CHUNK.min(max)),
+        (_, Some(Err(e))) => Err(Skip::Failed(format!(
             "reading the largest message size: {e}"
         ))),
     };

@@ -7,10 +7,8 @@
 //! under the panels, never outside the canvas.
 
 use std::error::Error;
-use std::fs::{self, OpenOptions};
-use std::io;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::coord::combinators::BindKeyPoints;
@@ -70,58 +68,6 @@ struct Bounds {
     y: Range<f64>,
 }
 
-/// A chart file being written: drawn into a temporary file beside it, which replaces it only
-/// when complete; an interrupted run leaves the previous chart as it was.
-pub struct Pending {
-    path: PathBuf,
-    temporary: PathBuf,
-    committed: bool,
-}
-
-impl Pending {
-    /// Creates the temporary file now, so a path that cannot be written fails the run before
-    /// it measures; the file keeps the usual mode of a new file (0666 less the umask).
-    pub fn create(path: &Path) -> Result<Pending, String> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let Some(name) = name else {
-            return Err(format!("{}: not a file name", path.display()));
-        };
-        let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(|e| format!("{}: {e}", temporary.display()))?;
-        Ok(Pending {
-            path: path.to_path_buf(),
-            temporary,
-            committed: false,
-        })
-    }
-
-    /// Where to draw.
-    pub fn temporary(&self) -> &Path {
-        &self.temporary
-    }
-
-    /// The chart is complete: it replaces the file (rename is atomic).
-    pub fn commit(mut self) -> Result<PathBuf, Box<dyn Error>> {
-        fs::rename(&self.temporary, &self.path).map_err(|e| {
-            io::Error::new(e.kind(), format!("rename to {}: {e}", self.path.display()))
-        })?;
-        self.committed = true;
-        Ok(self.path.clone())
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.temporary);
-        }
-    }
-}
-
 /// Round trips against message size into `path`; bars per mechanism when one size was measured.
 pub fn latency(
     path: &Path,
@@ -132,26 +78,97 @@ pub fn latency(
     if !rows.iter().any(|r| r.latency.is_ok()) || placements.is_empty() {
         return Err("no round trip was measured, so there is nothing to draw".into());
     }
-    let sizes = sizes(rows);
-    if sizes.len() <= 1 {
+    if sizes(rows).len() <= 1 {
         return crate::bars::svg(path, rows, placements, run);
     }
-    let keys = keys(rows);
-    let legend_height = legend_height(keys.len());
-    let height = 70 + PANEL_HEIGHT * placements.len() as u32 + legend_height;
+    lines(path, rows, placements, run, Quantity::RoundTrip)
+}
+
+/// One-way throughput against message size into `path` (rows measured with streams).
+pub fn throughput(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    run: &Run,
+) -> Result<(), Box<dyn Error>> {
+    if !rows.iter().any(|r| Quantity::Stream.value(r).is_some()) || placements.is_empty() {
+        return Err("no throughput was measured, so there is nothing to draw".into());
+    }
+    lines(path, rows, placements, run, Quantity::Stream)
+}
+
+/// What a line chart shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quantity {
+    /// round trip: p50 on the line, a whisker to p99
+    RoundTrip,
+    /// one-way throughput at each size: median of the rounds, a bar from lowest to highest
+    Stream,
+}
+
+impl Quantity {
+    /// (on the line, whisker from, whisker to) of a measured row.
+    fn value(self, r: &Row) -> Option<(f64, f64, f64)> {
+        match self {
+            Quantity::RoundTrip => p50_p99(r).map(|(p50, p99)| (p50, p50, p99)),
+            Quantity::Stream => {
+                let rates = r.stream.as_ref()?.as_ref().ok()?;
+                let (low, high) = rates.mib_s_range();
+                Some((rates.mib_s(), low, high))
+            }
+        }
+    }
+
+    /// The row cannot carry its size.
+    fn not_applicable(self, r: &Row) -> bool {
+        match self {
+            Quantity::RoundTrip => matches!(r.latency, Err(Skip::NotApplicable(_))),
+            Quantity::Stream => matches!(r.stream, Some(Err(Skip::NotApplicable(_)))),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Quantity::RoundTrip => {
+                "Round trip against message size: p50, whisker to p99 (lower is better)"
+            }
+            Quantity::Stream => {
+                "One-way throughput by message size, whisker: rounds (higher is better)"
+            }
+        }
+    }
+
+    fn axis(self) -> &'static str {
+        match self {
+            Quantity::RoundTrip => "round trip (µs)",
+            Quantity::Stream => "one way (MiB/s)",
+        }
+    }
+}
+
+/// A line chart of `quantity`: a panel per placement, the legend under them.
+fn lines(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    run: &Run,
+    quantity: Quantity,
+) -> Result<(), Box<dyn Error>> {
+    let sizes = sizes(rows);
+    let mut keys = keys(rows);
+    if quantity == Quantity::Stream {
+        keys.retain(|(m, _, _)| matches!(m.transport, Transport::Bytes { .. }));
+    }
+    let height = 70 + PANEL_HEIGHT * placements.len() as u32 + legend_height(keys.len());
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, rest) = root.split_vertically(70);
-    caption(
-        &top,
-        "Round trip against message size: p50, whisker to p99 (lower is better)",
-        run,
-    )?;
+    caption(&top, quantity.title(), run)?;
     let (panels, legend_strip) = rest.split_vertically(PANEL_HEIGHT * placements.len() as u32);
-    let bounds = bounds(rows, &sizes);
+    let bounds = bounds(rows, &sizes, quantity);
     let panels = panels.split_evenly((placements.len(), 1));
     for (panel, placement) in panels.iter().zip(placements) {
-        draw_panel(panel, rows, placement, &keys, &sizes, &bounds)?;
+        draw_panel(panel, rows, placement, &keys, &sizes, &bounds, quantity)?;
     }
     legend(&legend_strip, &keys)?;
     root.present()?;
@@ -194,28 +211,29 @@ pub fn p50_p99(r: &Row) -> Option<(f64, f64)> {
     Some((l.p50() as f64 / 1e3, l.p99() as f64 / 1e3))
 }
 
-fn bounds(rows: &[Row], sizes: &[usize]) -> Bounds {
-    let ys = || rows.iter().filter_map(p50_p99);
+fn bounds(rows: &[Row], sizes: &[usize], quantity: Quantity) -> Bounds {
+    let ys = || rows.iter().filter_map(|r| quantity.value(r));
     let first = *sizes.first().unwrap_or(&64) as f64;
     let last = *sizes.last().unwrap_or(&65536) as f64;
-    let y_min = ys().map(|y| y.0).fold(f64::MAX, f64::min);
-    let y_max = ys().map(|y| y.1).fold(0.0, f64::max);
+    let y_min = ys().map(|y| y.1.min(y.0)).fold(f64::MAX, f64::min);
+    let y_max = ys().map(|y| y.2.max(y.0)).fold(0.0, f64::max);
     Bounds {
         x: first / 1.6..last * 1.6,
         y: y_min / 1.6..y_max * 1.6,
     }
 }
 
-/// Each mechanism once, in the rows' order, with its legend label.
-pub fn keys(rows: &[Row]) -> Vec<(Mechanism, String)> {
-    let mut keys: Vec<(Mechanism, String)> = Vec::new();
+/// Each mechanism once, in the rows' order, with its legend label and how it is drawn (the
+/// same in every chart of the run).
+pub fn keys(rows: &[Row]) -> Vec<(Mechanism, String, Look)> {
+    let mut keys: Vec<(Mechanism, String, Look)> = Vec::new();
     for row in rows {
-        if !keys.iter().any(|(m, _)| m.key == row.mechanism.key) {
+        if !keys.iter().any(|(m, _, _)| m.key == row.mechanism.key) {
             let mut label = row.mechanism.label.to_string();
             if matches!(row.mechanism.transport, Transport::Doorbell(_)) {
                 label += " (no payload: a level)";
             }
-            keys.push((row.mechanism, label));
+            keys.push((row.mechanism, label, look(keys.len())));
         }
     }
     keys
@@ -226,16 +244,15 @@ pub fn legend_height(entries: usize) -> u32 {
 }
 
 /// The legend: rows of its own under the panels, `LEGEND_COLUMNS` entries a row.
-fn legend(strip: &Area<'_>, keys: &[(Mechanism, String)]) -> Result<(), Box<dyn Error>> {
+fn legend(strip: &Area<'_>, keys: &[(Mechanism, String, Look)]) -> Result<(), Box<dyn Error>> {
     let column = (WIDTH as i32 - 32) / LEGEND_COLUMNS as i32;
-    for (i, (_, label)) in keys.iter().enumerate() {
+    for (i, (_, label, look)) in keys.iter().enumerate() {
         let x = 16 + (i % LEGEND_COLUMNS) as i32 * column;
         let y = 10 + (i / LEGEND_COLUMNS) as i32 * LEGEND_ROW as i32;
-        let look = look(i);
         let sample = [(x, y + 9), (x + 44, y + 9)];
         strip.draw(&PathElement::new(sample.to_vec(), WHITE))?;
-        line(strip, &look, &sample)?;
-        marker(strip, &look, (x + 22, y + 9))?;
+        line(strip, look, &sample)?;
+        marker(strip, look, (x + 22, y + 9))?;
         strip.draw(&Text::new(label.clone(), (x + 54, y), ("sans-serif", TEXT)))?;
     }
     Ok(())
@@ -278,9 +295,10 @@ fn draw_panel(
     panel: &Area<'_>,
     rows: &[Row],
     placement: &Placement,
-    keys: &[(Mechanism, String)],
+    keys: &[(Mechanism, String, Look)],
     sizes: &[usize],
     bounds: &Bounds,
+    quantity: Quantity,
 ) -> Result<(), Box<dyn Error>> {
     let ticks: Vec<f64> = sizes.iter().map(|s| *s as f64).collect();
     let x = bounds.x.clone().log_scale().with_key_points(ticks);
@@ -301,7 +319,7 @@ fn draw_panel(
     chart
         .configure_mesh()
         .x_desc("message size")
-        .y_desc("round trip (µs)")
+        .y_desc(quantity.axis())
         .label_style(("sans-serif", TEXT))
         .axis_desc_style(("sans-serif", TEXT))
         .x_label_formatter(&|x| size_words(x.round() as usize))
@@ -312,19 +330,18 @@ fn draw_panel(
     let to_px = |p: (f64, f64)| chart.backend_coord(&p);
     let base = plot.get_base_pixel();
     let local = |p: (i32, i32)| (p.0 - base.0, p.1 - base.1);
-    for (i, (m, label)) in keys.iter().enumerate() {
-        let look = look(i);
+    for (m, label, look) in keys {
         let ours: Vec<&Row> = rows
             .iter()
             .filter(|r| r.mechanism.key == m.key && r.placement.name == placement.name)
             .collect();
         if let Some(bell) = ours.iter().find(|r| r.size == 0) {
-            let Some((p50, _)) = p50_p99(bell) else {
+            let Some((p50, _, _)) = quantity.value(bell) else {
                 continue;
             };
             let left = local(to_px((bounds.x.start, p50)));
             let right = local(to_px((bounds.x.end, p50)));
-            line(&plot, &look, &[left, right])?;
+            line(&plot, look, &[left, right])?;
             let name = label.split(" (").next().unwrap_or(label).to_string();
             let at = (right.0 - 8 * name.chars().count() as i32 - 12, left.1 - 22);
             plot.draw(&Text::new(
@@ -334,28 +351,26 @@ fn draw_panel(
             ))?;
             continue;
         }
-        let measured: Vec<(f64, (f64, f64))> = ours
+        let measured: Vec<(f64, (f64, f64, f64))> = ours
             .iter()
-            .filter_map(|r| Some((r.size as f64, p50_p99(r)?)))
+            .filter_map(|r| Some((r.size as f64, quantity.value(r)?)))
             .collect();
         let points: Vec<(i32, i32)> = measured
             .iter()
             .map(|(x, y)| local(to_px((*x, y.0))))
             .collect();
-        line(&plot, &look, &points)?;
-        for (x, (p50, p99)) in &measured {
-            let (bottom, top) = (local(to_px((*x, *p50))), local(to_px((*x, *p99))));
+        line(&plot, look, &points)?;
+        for (x, (value, from, to)) in &measured {
+            let (from, to) = (local(to_px((*x, *from))), local(to_px((*x, *to))));
             let whisker = look.color.stroke_width(1);
-            plot.draw(&PathElement::new(vec![bottom, top], whisker))?;
-            plot.draw(&PathElement::new(
-                vec![(top.0 - 4, top.1), (top.0 + 4, top.1)],
-                whisker,
-            ))?;
-            marker(&plot, &look, bottom)?;
+            plot.draw(&PathElement::new(vec![from, to], whisker))?;
+            for end in [from, to] {
+                let cap = vec![(end.0 - 4, end.1), (end.0 + 4, end.1)];
+                plot.draw(&PathElement::new(cap, whisker))?;
+            }
+            marker(&plot, look, local(to_px((*x, *value))))?;
         }
-        let stops = ours
-            .iter()
-            .find(|r| matches!(r.latency, Err(Skip::NotApplicable(_))));
+        let stops = ours.iter().find(|r| quantity.not_applicable(r));
         if let (Some(stop), Some(last)) = (stops, points.last()) {
             let at = local(to_px((stop.size as f64, 1.0)));
             let style = ("sans-serif", TEXT).into_font().color(&look.color);

@@ -24,6 +24,7 @@ pub fn record(row: &Row) -> Value {
     let (status, reason) = status(&row.latency);
     let lat = row.latency.as_ref().ok();
     let tp = row.throughput.as_ref().ok();
+    let stream = row.stream.as_ref().and_then(|s| s.as_ref().ok());
     let cpus = row.placement.possible.then_some(row.placement);
     let mut v = json!({
         "mechanism": m.label,
@@ -51,6 +52,8 @@ pub fn record(row: &Row) -> Value {
         "throughput_high_mib_s": tp.map(|t| sig3(t.mib_s_range().1)),
         "throughput_msg_size": tp.map(|t| t.chunk()),
         "throughput_bytes": tp.map(|t| t.bytes()),
+        "stream_mib_s": stream.map(|t| sig3(t.mib_s())),
+        "stream_note": row.stream.as_ref().and_then(status_note),
         "throughput_note": status_note(&row.throughput),
         "setup_us": row.setup_us.as_ref().ok().map(|s| sig3(*s)),
         "setup_note": status_note(&row.setup_us),

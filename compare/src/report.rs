@@ -18,6 +18,8 @@ pub struct Row {
     pub latency: Result<RoundTrips, Skip>,
     /// one-way throughput of this mechanism and placement (the same for every size)
     pub throughput: Result<Rates, Skip>,
+    /// one-way throughput of messages of this row's size, when asked for (--plot-throughput)
+    pub stream: Option<Result<Rates, Skip>>,
     /// setup cost of this mechanism (the same for every placement and size)
     pub setup_us: Result<f64, Skip>,
 }

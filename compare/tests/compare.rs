@@ -572,7 +572,7 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
 }
 
 /// What every chart must be: one SVG 880 px wide, every text at least 14 px and inside the
-/// canvas, a caption with the kernel and "lower is better".
+/// canvas, a caption with the kernel and which way is better.
 fn assert_chart(svg: &str) {
     assert!(
         svg.starts_with("<svg width=\"880\"") && svg.trim_end().ends_with("</svg>"),
@@ -580,7 +580,7 @@ fn assert_chart(svg: &str) {
     );
     assert_eq!(svg.matches("<svg").count(), 1);
     assert!(
-        svg.contains("lower is better") && svg.contains("Linux "),
+        svg.contains(" is better)") && svg.contains("Linux "),
         "caption"
     );
     let attr = |tag: &str, name: &str| -> f64 {
@@ -714,12 +714,48 @@ fn one_size_draws_bars_for_both_placements() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_chart(&svg);
     assert!(svg.contains("Round trip of 64 B messages"), "not bars");
+    assert!(svg.contains("lower is better"));
     let placements = usable_cpus().min(2);
     // A legend box per placement, then a bar per mechanism and placement.
     let bars = svg.matches("<rect ").count() - 1; // the first is the background
     assert_eq!(bars, placements + 2 * placements, "{svg}");
     for label in ["\npipe\n", "\nshm (spin)\n", "same core (CPUs"] {
         assert!(svg.contains(label), "{label:?} missing");
+    }
+}
+
+#[test]
+fn plot_throughput_measures_every_size_and_draws_it() {
+    let dir = std::env::temp_dir().join(format!("compare-tp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tp.svg");
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,signal,mq",
+        "--sizes",
+        "64,16384",
+        "--format",
+        "json",
+        "--plot-throughput",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_chart(&svg);
+    assert!(svg.contains("higher is better") && svg.contains("one way (MiB/s)"));
+    // A signal carries no bytes: not in this chart.
+    assert!(!svg.contains("signal"), "signal drawn as throughput");
+    for row in json_rows(&out).iter().filter(|r| r["key"] != "signal") {
+        let stream = &row["stream_mib_s"];
+        if row["key"] == "mq" && row["size"] == 16384 {
+            // Above msgsize_max (8192 by default): n/a, and the line stops with a mark.
+            assert!(stream.is_null() && row["stream_note"].as_str().unwrap().starts_with("n/a"));
+            assert!(svg.contains("\nn/a\n"));
+        } else if row["status"] == "ok" {
+            assert!(stream.as_f64().unwrap() > 0.0, "{row}");
+        }
     }
 }
 
