@@ -11,24 +11,28 @@
 //! gives a connected pair of `Read + Write` ends (signals: a doorbell). For every placement and
 //! size the parent creates the pair, forks, and both processes pin themselves to their CPU.
 //! The child echoes; the parent times each round trip with a monotonic clock after a discarded
-//! warm-up, and sorts the samples for p50 / p99 / max. Every message carries a pattern that
-//! changes per message, checked on arrival; a mismatch fails the row, it is never a number.
-//! A size a mechanism cannot carry is reported as not applicable with its reason, never
-//! clamped. Progress goes to stderr, the report to stdout.
+//! warm-up, and sorts the samples for p50 / p99 / max. Every cell is measured in several
+//! rounds spread over the run (round-robin across rows and placements), and its headline is
+//! the median of its rounds. Every message carries a pattern that changes per message, checked
+//! on arrival; a mismatch fails the row, it is never a number. A size a mechanism cannot carry
+//! is reported as not applicable with its reason, never clamped. Progress goes to stderr, the
+//! report to stdout: the tables, what the run shows, then how it was measured.
 //!
 //! compare is single-threaded on purpose: it forks, and fork copies only the calling thread.
 //!
 //! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) kills the child being measured, which unblocks the
 //! parent; the run stops at once, every child reaped and every named object removed, and exits
 //! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
-//! run quietly with status 141, when it next prints.
+//! run quietly with status 141, noticed before and between measurements.
 //!
-//! Files: `measure.rs` runs the measurements one after the other and prints the progress
-//! lines; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
+//! Files: `measure.rs` runs the rounds of measurements and `progress.rs` says how far they
+//! are; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
 //! `doorbell.rs` (signals); `watchdog.rs` kills a child that hangs; `mechanisms.rs` takes each
 //! demo crate's endpoints and design-space row; `pattern.rs` is the payload; `machine.rs`
-//! describes the machine. `report.rs` is a row of the report and its words, printed by
-//! `header.rs`, `tables.rs` with `cells.rs`, `records.rs` (JSON, CSV) and `plot.rs` (SVG).
+//! describes the machine. `report.rs` is a row of the report (its rounds) and its words,
+//! printed by `tables.rs` with `cells.rs`, `lessons.rs` (what the run shows), `header.rs` (how
+//! it was measured), `records.rs` (JSON, CSV) and `plot.rs` with `bars.rs` (SVG, written
+//! through `pending.rs`).
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
