@@ -183,6 +183,9 @@ fn run(cli: Cli) -> Result {
     watchdog::install()?;
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
+    if cli.plot.is_some() && cli.plot == cli.plot_throughput {
+        return Err("--plot and --plot-throughput name the same file: give each its own".into());
+    }
     let charts = [
         (&cli.plot, "--plot"),
         (&cli.plot_throughput, "--plot-throughput"),

@@ -263,6 +263,9 @@ fn bad_input_is_a_one_line_usage_error() {
             &["--quick", "--plot", "/nonexistent-ipc-tour-dir/chart.svg"],
             1,
         ),
+        (&["--plot", "a.svg", "--plot-throughput", "a.svg"], 1),
+        (&["--plot-throughput", "chart.png"], 2),
+        (&["--rounds", "0"], 2),
     ];
     for (args, code) in cases {
         let out = compare(args);
@@ -273,6 +276,12 @@ fn bad_input_is_a_one_line_usage_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}: printed a report");
     }
+    let same = compare(&["--plot", "a.svg", "--plot-throughput", "a.svg"]);
+    assert!(
+        stderr(&same).contains("name the same file"),
+        "{}",
+        stderr(&same)
+    );
 }
 
 /// Processes still in process group `pgid` (compare's children inherit its group).
