@@ -92,15 +92,18 @@ fn wakeup(rows: &[Row]) -> Option<String> {
     }
     ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (low, high) = (ratios.first()?, ratios.last()?);
+    let which = match ratios.len() {
+        1 => format!("for {}", low.1),
+        n => format!(
+            "in the {n} rows that block ({} least, {} most)",
+            low.1, high.1
+        ),
+    };
     Some(format!(
         "The kernel handles blocking and wakeup, and where the woken process runs sets the \
-         price: a {} round trip between two cores took {} the same-core one in the {} rows \
-         that block ({} least, {} most).",
+         price: a {} round trip between two cores took {} the same-core one {which}.",
         size_words(size),
         ratio_words(low.0, high.0),
-        ratios.len(),
-        low.1,
-        high.1
     ))
 }
 
@@ -176,16 +179,23 @@ fn copying(rows: &[Row]) -> Option<String> {
     };
     let found = mechanisms(rows);
     let copies = |m: &&Mechanism| m.design("data").contains("copy") && !zero_copy(m);
-    let mut grew: Vec<f64> = found.iter().filter(copies).filter_map(growth).collect();
-    grew.sort_by(f64::total_cmp);
-    let (low, high) = (*grew.first()?, *grew.last()?);
+    let mut grew: Vec<(f64, &str)> = found
+        .iter()
+        .filter(copies)
+        .filter_map(|m| Some((growth(m)?, m.label)))
+        .collect();
+    grew.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (low, high) = (grew.first()?, grew.last()?);
+    let rows = match grew.len() {
+        1 => low.1.to_string(),
+        n => format!("the {n} copying rows"),
+    };
     let mut line = format!(
-        "Every byte is copied through the kernel: from {} to {} the round trip of the {} \
-         copying rows grew {} (same core).",
+        "Every byte is copied through the kernel: from {} to {} the round trip of {rows} grew \
+         {} (same core).",
         size_words(smallest),
         size_words(largest),
-        grew.len(),
-        ratio_words(low, high)
+        ratio_words(low.0, high.0)
     );
     for m in found.iter().filter(|m| zero_copy(m)) {
         if let Some(g) = growth(m) {

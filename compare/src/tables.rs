@@ -123,7 +123,7 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         us(widest.p50() as f64),
     );
     match markdown {
-        true => format!("\n{text}\n"),
+        true => format!("\n{text}\n\n"),
         false => format!("\n{}\n", wrap("", &text, 0, width())),
     }
 }
