@@ -124,7 +124,7 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
     );
     match markdown {
         true => format!("\n{text}\n\n"),
-        false => format!("\n{}\n", wrap("", &text, 0, width())),
+        false => format!("\n{}", wrap("", &text, 0, width())),
     }
 }
 
