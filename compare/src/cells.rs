@@ -3,7 +3,22 @@
 
 use crate::harness::{Placement, Skip};
 use crate::mechanisms::Mechanism;
-use crate::report::{Row, find, placement_words, size_words, us};
+use crate::report::{RoundTrips, Row, find, placement_words, size_words, us};
+
+/// Marks a cell whose rounds disagree (`RoundTrips::unsteady`); explained after the tables.
+pub const UNSTEADY_MARK: &str = "~";
+
+/// "3.11" or, when the rounds disagree, "3.11~".
+fn p50_words(l: &RoundTrips) -> String {
+    let mark = if l.unsteady() { UNSTEADY_MARK } else { "" };
+    format!("{}{mark}", us(l.p50() as f64))
+}
+
+/// How far a cell's rounds spread around its p50: "±6%" is half the distance between the
+/// lowest and the highest round p50, as a share of the p50.
+pub fn spread_words(l: &RoundTrips) -> String {
+    format!("±{:.0}%", 50.0 * l.spread())
+}
 
 /// The measured cells of one mechanism at the reference size, one entry per placement.
 pub struct Measured {
@@ -35,23 +50,23 @@ pub fn measured_cells(
             cells.rtt.push("-".into());
             continue;
         };
-        cells.rtt.push(latency_cell(row, notes, terse));
+        cells.rtt.push(latency_cell(row, notes, terse, true));
         cells.throughput.push(throughput_cell(row, notes, terse));
         if let Ok(t) = &row.throughput
-            && t.chunk != 64 * 1024
+            && t.chunk() != 64 * 1024
             && terse
         {
             let mark = notes.add(format!(
                 "{} throughput: {} messages, its largest (64 KiB does not fit)",
                 m.label,
-                size_words(t.chunk)
+                size_words(t.chunk())
             ));
             if !cells.marks.contains(&mark) {
                 cells.marks.push(mark);
             }
         }
         cells.cpu.push(match &row.latency {
-            Ok(l) => format!("{:.2}", l.cpu_us_per_msg),
+            Ok(l) => format!("{:.2}", l.cpu_us_per_msg()),
             Err(_) => "-".into(),
         });
         cells.setup = match &row.setup_us {
@@ -76,17 +91,17 @@ fn doorbell_note(row: &Row, notes: &mut Notes) -> String {
     ))
 }
 
-/// "p50 / p99" of one row, or why it has none. `terse` (the terminal): the batched time goes
-/// to a note, and a doorbell's note to the mechanism's cell, so the cell stays narrow.
-pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
+/// "p50 / p99" of one row, or why it has none; with `spread`, how far its rounds spread.
+/// `terse` (the terminal): the batched time goes to a note, and a doorbell's note to the
+/// mechanism's cell, so the cell stays narrow.
+pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool, spread: bool) -> String {
     match &row.latency {
         Ok(l) => {
-            let mut cell = format!(
-                "{} / {}",
-                us(l.summary.p50 as f64),
-                us(l.summary.p99 as f64)
-            );
-            match (l.batch_ns, terse) {
+            let mut cell = format!("{} / {}", p50_words(l), us(l.p99() as f64));
+            if spread && l.rounds.len() > 1 {
+                cell += &format!(" {}", spread_words(l));
+            }
+            match (l.batch_ns(), terse) {
                 (None, _) => {}
                 (Some(batch), false) => cell += &format!(" (batch {})", us(batch)),
                 (Some(batch), true) => {
@@ -134,9 +149,9 @@ pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
 /// unless `terse` (the terminal: `measured_cells` puts it in a note).
 fn throughput_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
     match &row.throughput {
-        Ok(t) if t.chunk == 64 * 1024 => format!("{:.0}", t.mib_s),
-        Ok(t) if terse => format!("{:.0}", t.mib_s), // its size: a note on the mechanism
-        Ok(t) => format!("{:.0} ({} msgs)", t.mib_s, size_words(t.chunk)),
+        Ok(t) if t.chunk() == 64 * 1024 => format!("{:.0}", t.mib_s()),
+        Ok(t) if terse => format!("{:.0}", t.mib_s()), // its size: a note on the mechanism
+        Ok(t) => format!("{:.0} ({} msgs)", t.mib_s(), size_words(t.chunk())),
         Err(e) if !row.placement.possible => {
             notes.mark(placement_words(row.placement.name).into(), e)
         }

@@ -1,29 +1,78 @@
-//! The header: what was measured, on what, and how; printed before the tables (on stderr for
-//! JSON and CSV, which must stay machine-readable).
+//! The run's setup: what was measured, on what, and how; printed after the tables, short (the
+//! machine, placement, samples, what was verified) or in full with `--verbose`. JSON and CSV
+//! carry the same facts (`records.rs`).
 
 use crate::harness::{Placement, Plan};
 use crate::machine::Machine;
 use crate::report::{size_words, width, wrap};
 
-/// What was measured, on what, and how: printed before the tables.
-pub fn render(
-    machine: &Machine,
-    plan: &Plan,
-    placements: &[Placement],
-    stream_chunk: usize,
-    markdown: bool,
-) -> String {
-    let mut lines = machine_lines(machine);
-    lines.extend(method_lines(plan, placements, stream_chunk));
-    let mut out =
-        String::from("ipc-tour compare: every mechanism measured the same way, in this run\n\n");
+/// The facts of this run that every format reports.
+pub struct Run<'a> {
+    pub machine: &'a Machine,
+    pub plan: &'a Plan,
+    pub rounds: usize,
+    pub placements: &'a [Placement],
+    pub stream_chunk: usize,
+    /// the command-line options, as given
+    pub options: String,
+}
+
+/// The run's setup, short or (`verbose`) in full.
+pub fn render(run: &Run, markdown: bool, verbose: bool) -> String {
+    let lines = match verbose {
+        true => {
+            let mut lines = machine_lines(run.machine);
+            lines.extend(method_lines(run));
+            lines
+        }
+        false => short_lines(run),
+    };
+    let mut out = match markdown {
+        true => String::from("### This run\n\n"),
+        false => String::from("This run\n"),
+    };
     for (key, value) in lines {
         out += &match markdown {
             true => format!("- **{key}**: {value}\n"),
             false => wrap(&format!("  {key:<13}"), &value, 15, width()),
         };
     }
-    out + "\n"
+    if !verbose && !markdown {
+        out += "  (--verbose: the clock, throughput, setup and CPU methods in full)\n";
+    }
+    out
+}
+
+/// The machine, the placement, the samples and what was verified, one line each.
+fn short_lines(run: &Run) -> Vec<(&'static str, String)> {
+    let m = run.machine;
+    vec![
+        (
+            "machine",
+            format!(
+                "{}, {} ({} CPUs online)",
+                m.kernel, m.cpu_model, m.cpus_online
+            ),
+        ),
+        ("placement", placement(run.placements)),
+        ("samples", samples(run)),
+        (
+            "verified",
+            "every message's pattern, by both processes (signals: every ring answered)".to_string(),
+        ),
+    ]
+}
+
+fn samples(run: &Run) -> String {
+    let plan = run.plan;
+    let cap = match plan.cap {
+        Some(cap) => format!(" (or {} ms)", cap.as_millis()),
+        None => String::new(),
+    };
+    format!(
+        "{} rounds per cell, spread over the run; a round: {} warm-up, then {} round trips{cap}",
+        run.rounds, plan.warmup, plan.iters
+    )
 }
 
 /// The kernel, the CPU and the clock.
@@ -49,18 +98,16 @@ fn machine_lines(machine: &Machine) -> Vec<(&'static str, String)> {
 }
 
 /// How each number was measured.
-fn method_lines(
-    plan: &Plan,
-    placements: &[Placement],
-    stream_chunk: usize,
-) -> Vec<(&'static str, String)> {
+fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
+    let (plan, stream_chunk) = (run.plan, run.stream_chunk);
     vec![
         ("round trips", round_trips(plan)),
+        ("rounds", rounds(run.rounds)),
         (
             "placement",
             format!(
                 "{}; both pinned with sched_setaffinity after fork",
-                placement(placements)
+                placement(run.placements)
             ),
         ),
         (
@@ -91,16 +138,25 @@ fn method_lines(
     ]
 }
 
+fn rounds(rounds: usize) -> String {
+    format!(
+        "every cell measured in {rounds} rounds, round-robin across rows and placements, so a \
+         slow stretch of the machine touches every row alike; a cell's p50 is the median of its \
+         rounds' p50s, its p99 the median of their p99s, its range the lowest and highest \
+         round p50 (JSON, CSV)"
+    )
+}
+
 fn round_trips(plan: &Plan) -> String {
     let cap = match plan.cap {
         Some(cap) => format!(
-            ", each measurement stopped after {} ms if not done (rows give their sample count in JSON/CSV)",
+            ", each round stopped after {} ms if not done (rows give their sample count in JSON/CSV)",
             cap.as_millis()
         ),
         None => String::new(),
     };
     format!(
-        "{} timed per measurement after {} discarded warm-up{cap}; rows under 2 µs also \
+        "{} timed per round after {} discarded warm-up{cap}; rows under 2 µs also \
          timed in batches of 100 (\"batch\")",
         plan.iters, plan.warmup
     )

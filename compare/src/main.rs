@@ -11,38 +11,46 @@
 //! gives a connected pair of `Read + Write` ends (signals: a doorbell). For every placement and
 //! size the parent creates the pair, forks, and both processes pin themselves to their CPU.
 //! The child echoes; the parent times each round trip with a monotonic clock after a discarded
-//! warm-up, and sorts the samples for p50 / p99 / max. Every message carries a pattern that
-//! changes per message, checked on arrival; a mismatch fails the row, it is never a number.
-//! A size a mechanism cannot carry is reported as not applicable with its reason, never
-//! clamped. Progress goes to stderr, the report to stdout.
+//! warm-up, and sorts the samples for p50 / p99 / max. Every cell is measured in several
+//! rounds spread over the run (round-robin across rows and placements), and its headline is
+//! the median of its rounds. Every message carries a pattern that changes per message, checked
+//! on arrival; a mismatch fails the row, it is never a number. A size a mechanism cannot carry
+//! is reported as not applicable with its reason, never clamped. Progress goes to stderr, the
+//! report to stdout: the tables, what the run shows, then how it was measured.
 //!
 //! compare is single-threaded on purpose: it forks, and fork copies only the calling thread.
 //!
 //! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) kills the child being measured, which unblocks the
 //! parent; the run stops at once, every child reaped and every named object removed, and exits
 //! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
-//! run quietly with status 141, when it next prints.
+//! run quietly with status 141, noticed before and between measurements.
 //!
-//! Files: `measure.rs` runs the measurements one after the other and prints the progress
-//! lines; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
+//! Files: `measure.rs` runs the rounds of measurements and `progress.rs` says how far they
+//! are; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
 //! `doorbell.rs` (signals); `watchdog.rs` kills a child that hangs; `mechanisms.rs` takes each
 //! demo crate's endpoints and design-space row; `pattern.rs` is the payload; `machine.rs`
-//! describes the machine. `report.rs` is a row of the report and its words, printed by
-//! `header.rs`, `tables.rs` with `cells.rs`, `records.rs` (JSON, CSV) and `plot.rs` (SVG).
+//! describes the machine. `report.rs` is a row of the report (its rounds) and its words,
+//! printed by `tables.rs` with `cells.rs`, `lessons.rs` (what the run shows), `header.rs` (how
+//! it was measured), `records.rs` (JSON, CSV) and `plot.rs` with `bars.rs` (SVG, written
+//! through `pending.rs`).
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
 
+mod bars;
 mod bytes;
 mod cells;
 mod doorbell;
 mod harness;
 mod header;
+mod lessons;
 mod machine;
 mod measure;
 mod mechanisms;
 mod pattern;
+mod pending;
 mod plot;
+mod progress;
 mod records;
 mod report;
 mod setups;
@@ -50,8 +58,6 @@ mod tables;
 mod watchdog;
 mod zero_copy;
 
-use std::fs::File;
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,10 +91,17 @@ struct Cli {
     #[arg(long, value_delimiter = ',', value_parser = parse_size)]
     sizes: Vec<usize>,
 
-    /// Timed round trips per measurement, 1 to 10000000. Without it: 5000 (--quick: 300),
-    /// each measurement stopped early when its share of the time budget is used up
+    /// Timed round trips per round of a measurement, 1 to 10000000. Without it: 5000 per
+    /// measurement shared by its rounds (--quick: 300), each round stopped early when its share
+    /// of the time budget is used up
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     iters: Option<u64>,
+
+    /// Rounds per measurement, 1 to 1000 [default: 5; with --quick: 3]. The rounds are spread
+    /// over the whole run, round-robin across rows and placements; a cell's headline is the
+    /// median of its rounds' p50s
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    rounds: Option<u64>,
 
     /// Where the two processes run: both on one core, on two different cores, or both runs
     #[arg(long, value_enum, default_value_t = PlacementArg::Both)]
@@ -98,13 +111,25 @@ struct Cli {
     #[arg(long)]
     quick: bool,
 
-    /// How to print the report on stdout
+    /// How to print the report on stdout. csv: a header line, a line per mechanism, placement
+    /// and size, then the facts of the run (kernel, CPU, options, rounds...) as "# name: value"
+    /// lines; json: {"run": {those facts}, "rows": [...]}
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 
-    /// Also draw round-trip latency against message size (log-log) into this SVG file
+    /// After the tables, how every number was measured, in full
+    #[arg(long)]
+    verbose: bool,
+
+    /// Also draw round-trip latency against message size (log-log) into this SVG file; with a
+    /// single size, bars per mechanism. The file is replaced only when the chart is complete
     #[arg(long, value_name = "FILE.svg", value_parser = parse_svg_path)]
     plot: Option<PathBuf>,
+
+    /// Also measure one-way throughput at every size and draw it against message size into
+    /// this SVG file
+    #[arg(long, value_name = "FILE.svg", value_parser = parse_svg_path)]
+    plot_throughput: Option<PathBuf>,
 
     /// Test only: the echo child flips one byte of its reply to message N, which the parent
     /// must catch and report as a failed row (exit status 1)
@@ -158,9 +183,21 @@ fn run(cli: Cli) -> Result {
     // parent; the loops then end and every owner removes what it created.
     stop::catch(Owns::Objects)?;
     watchdog::install()?;
-    if let Some(path) = &cli.plot {
-        // Fail now, not after the whole run, if the chart cannot be written.
-        File::create(path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+    // Fail now, not after the whole run, if the chart cannot be written; the file itself is
+    // replaced only once the chart is complete.
+    if cli.plot.is_some() && cli.plot == cli.plot_throughput {
+        return Err("--plot and --plot-throughput name the same file: give each its own".into());
+    }
+    let charts = [
+        (&cli.plot, "--plot"),
+        (&cli.plot_throughput, "--plot-throughput"),
+    ];
+    let mut pending = Vec::new();
+    for (path, flag) in charts {
+        if let Some(path) = path {
+            let file = pending::Pending::create(path).map_err(|e| format!("{flag} {e}"))?;
+            pending.push((file, flag));
+        }
     }
     let machine = Machine::probe();
     let mechanisms: Vec<Mechanism> = mechanisms::all()
@@ -168,29 +205,44 @@ fn run(cli: Cli) -> Result {
         .filter(|m| mechanisms::selected(m, &cli.only))
         .collect();
     let sizes = sizes(&cli);
+    room_for(&sizes)?;
     let placements = placements(cli.placement, &machine.allowed);
-    let plan = plan(&cli, &mechanisms, &sizes, &placements);
-
-    let markdown = cli.format == Format::Markdown;
-    let header = header::render(
-        &machine,
-        &plan,
+    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 5 }) as usize;
+    let plan = plan(&cli, &mechanisms, &sizes, &placements, rounds);
+    // The report's first line goes out now: a stdout that cannot be written (a full disk, a
+    // closed pipe) ends the run before it measures anything.
+    print!("{}", first_line(cli.format));
+    let streams = cli.plot_throughput.is_some();
+    let rows = measure::all(
+        &mechanisms,
+        &sizes,
         &placements,
-        measure::STREAM_CHUNK,
-        markdown,
-    );
-    match cli.format {
-        Format::Table | Format::Markdown => print!("{header}"),
-        Format::Csv | Format::Json => eprint_quietly(&header),
-    }
-    let rows = measure::all(&mechanisms, &sizes, &placements, &plan, &machine)?;
+        streams,
+        &plan,
+        rounds,
+        &machine,
+    )?;
+    let facts = header::Run {
+        machine: &machine,
+        plan: &plan,
+        rounds,
+        placements: &placements,
+        stream_chunk: measure::STREAM_CHUNK,
+        options: options(),
+    };
     // Every format ends in a newline, so print! writes it all (a closed stdout ends the run
     // quietly with status 141: plumbing::program).
-    print!("{}", report(cli.format, &rows, &sizes, &placements));
-    if let Some(path) = &cli.plot {
-        let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
-        plot::svg(path, &rows, &drawn).map_err(|e| format!("--plot {}: {e}", path.display()))?;
-        program::say(&format!("chart written to {}", path.display()));
+    print!("{}", report(&cli, &rows, &sizes, &placements, &facts));
+    let drawn: Vec<Placement> = placements.iter().copied().filter(|p| p.possible).collect();
+    for (file, flag) in pending {
+        let drawing = match flag {
+            "--plot" => plot::latency(file.temporary(), &rows, &drawn, &facts),
+            _ => plot::throughput(file.temporary(), &rows, &drawn, &facts),
+        };
+        let path = drawing
+            .and_then(|()| file.commit())
+            .map_err(|e| format!("{flag} {e}"))?;
+        progress::eprint_quietly(&format!("compare: chart written to {}\n", path.display()));
     }
     match measure::failures(&rows).as_slice() {
         [] => Ok(()),
@@ -203,19 +255,68 @@ fn run(cli: Cli) -> Result {
     }
 }
 
-/// The report on stdout, in the format asked for.
-fn report(format: Format, rows: &[Row], sizes: &[usize], placements: &[Placement]) -> String {
+/// The first line of the report: the title, or the CSV header (JSON has none: it is one value).
+fn first_line(format: Format) -> String {
     match format {
-        Format::Table => tables::render(rows, sizes, placements, false),
-        Format::Markdown => tables::render(rows, sizes, placements, true),
-        Format::Csv => records::csv(rows),
-        Format::Json => records::json(rows) + "\n",
+        Format::Table => tables::TITLE.to_string(),
+        Format::Markdown => format!("## {}", tables::TITLE),
+        Format::Csv => records::csv_header(),
+        Format::Json => String::new(),
     }
 }
 
-/// Text on stderr; a closed or full stderr must not end the run (eprint! would panic).
-fn eprint_quietly(text: &str) {
-    let _ = io::stderr().write_all(text.as_bytes());
+/// The report on stdout, in the format asked for, after its first line.
+fn report(
+    cli: &Cli,
+    rows: &[Row],
+    sizes: &[usize],
+    placements: &[Placement],
+    facts: &header::Run,
+) -> String {
+    let markdown = cli.format == Format::Markdown;
+    match cli.format {
+        Format::Table | Format::Markdown => {
+            tables::render(rows, sizes, placements, markdown)
+                + &lessons::render(rows, markdown)
+                + &header::render(facts, markdown, cli.verbose)
+        }
+        Format::Csv => records::csv(rows, facts),
+        Format::Json => records::json(rows, facts) + "\n",
+    }
+}
+
+/// The options of this run as a command line would give them (for JSON and CSV).
+fn options() -> String {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    match words.is_empty() {
+        true => "(defaults)".to_string(),
+        false => words.join(" "),
+    }
+}
+
+/// A message buffer of the largest size, and room beside it for the pair's own, must be
+/// allocatable: an allocation that fails later aborts the process mid-run with no word of why.
+fn room_for(sizes: &[usize]) -> Result {
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let mut probe: Vec<u8> = Vec::new();
+    if probe.try_reserve_exact(4 * largest).is_ok() {
+        return Ok(());
+    }
+    let limit = match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_AS) {
+        Ok((soft, _)) if soft != libc::RLIM_INFINITY => {
+            format!(
+                " (the address-space limit, ulimit -v, is {} KiB)",
+                soft / 1024
+            )
+        }
+        _ => String::new(),
+    };
+    Err(format!(
+        "--sizes {largest}: cannot allocate {} MiB for the message buffers{limit}; \
+         choose smaller sizes or raise the limit",
+        (4 * largest) >> 20
+    )
+    .into())
 }
 
 fn sizes(cli: &Cli) -> Vec<usize> {
@@ -259,25 +360,40 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
 }
 
 /// How long the whole default run may measure, and the --quick run.
-const BUDGET: Duration = Duration::from_secs(11);
+const BUDGET: Duration = Duration::from_secs(10);
 const QUICK_BUDGET: Duration = Duration::from_millis(1600);
 
-fn plan(cli: &Cli, mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Plan {
-    let iters = cli.iters.unwrap_or(if cli.quick { 300 } else { 5000 }) as usize;
-    let sessions = measure::count(mechanisms, sizes, placements);
+/// How much one round of one measurement does: without --iters, the 5000 samples (300 with
+/// --quick) of a measurement are shared by its rounds, and every round stops early when its
+/// share of the time budget is used up.
+fn plan(
+    cli: &Cli,
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    rounds: usize,
+) -> Plan {
+    let total = if cli.quick { 300 } else { 5000 };
+    let iters = match cli.iters {
+        Some(iters) => iters as usize,
+        None => (total / rounds).max(100),
+    };
+    let streams = cli.plot_throughput.is_some();
+    let sessions = measure::count(mechanisms, sizes, placements, streams) * rounds;
     let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
     let cap = match cli.iters {
         Some(_) => None, // asked for N samples: take N
         None => Some(
             (budget / sessions.max(1) as u32)
-                .clamp(Duration::from_millis(20), Duration::from_secs(1)),
+                .clamp(Duration::from_millis(5), Duration::from_secs(1)),
         ),
     };
+    let stream_bytes: u64 = if cli.quick { 4 << 20 } else { 64 << 20 };
     Plan {
         iters,
         warmup: (iters / 10).clamp(10, 500),
         cap,
-        stream_bytes: if cli.quick { 4 << 20 } else { 64 << 20 },
+        stream_bytes: (stream_bytes / rounds as u64).max(1 << 20),
         setup_reps: if cli.quick { 5 } else { 25 },
         corrupt_after: cli.corrupt_after,
     }

@@ -1,6 +1,8 @@
-//! The run: every chosen mechanism, in every placement and at every size, measured one after
-//! the other through the harness, with one progress line on stderr per measurement. Gives the
-//! rows of the report, and the failures the run ends with.
+//! The run: every chosen mechanism, in every placement and at every size, measured in rounds
+//! through the harness. A round measures every cell once, round-robin across mechanisms,
+//! sizes and placements, so a slow stretch of the machine touches every cell alike; each cell's
+//! headline is then the median of its rounds (`report::RoundTrips`). Gives the rows of the
+//! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`).
 
 use plumbing::program::say;
 use plumbing::stop::{self, Interrupted};
@@ -8,65 +10,192 @@ use plumbing::stop::{self, Interrupted};
 use crate::harness::{Latency, Placement, Plan, Skip, Throughput};
 use crate::machine::Machine;
 use crate::mechanisms::{Mechanism, Transport};
-use crate::report::{self, Row, size_words};
+use crate::progress::{self, Progress};
+use crate::report::{self, Rates, RoundTrips, Row, size_words};
 use crate::{bytes, doorbell, setups, zero_copy};
 
 /// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
 pub const STREAM_CHUNK: usize = 64 << 10;
 
-/// Measures every mechanism in every placement: its setup once, its throughput once per
-/// placement, its round trips per placement and size (a doorbell: once, it has no size).
-/// Stops with `Interrupted` after the placement during which a stop signal arrived.
+/// One cell of the run: a mechanism in a placement, its round trips at one size (0: a
+/// doorbell), or its throughput.
+#[derive(Clone, Copy)]
+struct Cell {
+    mechanism: usize,
+    placement: usize,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    RoundTrip(usize),
+    /// one-way throughput of `STREAM_CHUNK` messages (the table's)
+    Throughput,
+    /// one-way throughput of messages of this size (`--plot-throughput`)
+    Stream(usize),
+}
+
+/// What a cell has gathered so far: its rounds, or why it has none.
+type Gathered<T> = Result<Vec<T>, Skip>;
+
+/// Measures every mechanism: its setup once, then `rounds` rounds over every cell (with
+/// `streams`, throughput at every size too). A cell that does not apply, or fails, is not
+/// measured again. Stops with `Interrupted` when a stop signal arrived, and ends the run (as a
+/// closed stdout does) when nobody reads stdout any more.
 pub fn all(
     mechanisms: &[Mechanism],
     sizes: &[usize],
     placements: &[Placement],
+    streams: bool,
     plan: &Plan,
+    rounds: usize,
     machine: &Machine,
 ) -> Result<Vec<Row>, Interrupted> {
+    progress::stop_if_nobody_reads();
+    let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| setup(m, plan)).collect();
     // A measurement that makes no progress for this long has a hung child: it is killed.
     let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
-    let mut progress = Progress::new(mechanisms, sizes, placements);
-    let mut rows: Vec<Row> = Vec::new();
-    for m in mechanisms {
-        let setup_us = setup(m, plan);
-        for p in placements {
-            let throughput = match p.possible {
-                true => throughput(m, *p, plan, watchdog, &mut progress),
-                false => Err(cannot_split(machine)),
-            };
-            let row_sizes = match m.transport {
-                Transport::Bytes { .. } | Transport::InPlace(_) => sizes.to_vec(),
-                Transport::Doorbell(_) => vec![0],
-            };
-            for size in row_sizes {
-                let latency = match p.possible {
-                    true => latency(m, *p, size, plan, watchdog, &mut progress),
-                    false => Err(cannot_split(machine)),
-                };
-                rows.push(Row {
-                    mechanism: *m,
-                    placement: *p,
-                    size,
-                    latency,
-                    throughput: throughput.clone(),
-                    setup_us: setup_us.clone(),
-                });
+    let cells = cells(mechanisms, sizes, placements, streams);
+    let mut latencies: Vec<Gathered<Latency>> = vec![Ok(Vec::new()); cells.len()];
+    let mut rates: Vec<Gathered<Throughput>> = vec![Ok(Vec::new()); cells.len()];
+    let mut progress = Progress::new(count(mechanisms, sizes, placements, streams) * rounds);
+    for round in 1..=rounds {
+        for (i, cell) in cells.iter().enumerate() {
+            let (m, p) = (&mechanisms[cell.mechanism], placements[cell.placement]);
+            if !p.possible {
+                latencies[i] = Err(cannot_split(machine));
+                rates[i] = Err(cannot_split(machine));
+                continue;
+            }
+            let label = label(m, p, cell.kind);
+            match cell.kind {
+                Kind::RoundTrip(size) if latencies[i].is_ok() => {
+                    progress.start(&label, round, rounds);
+                    let result = latency(m, p, size, plan, watchdog, &label);
+                    progress.done(&label, &latency_words(&result));
+                    gather(&mut latencies[i], result);
+                }
+                Kind::Throughput | Kind::Stream(_) if rates[i].is_ok() => {
+                    progress.start(&label, round, rounds);
+                    let result = throughput(m, p, cell.kind, plan, watchdog, &label);
+                    progress.done(&label, &throughput_words(&result));
+                    gather(&mut rates[i], result);
+                }
+                _ => progress.skip(),
             }
             stop::check()?;
+            progress::stop_if_nobody_reads();
         }
     }
-    Ok(rows)
+    progress.finish();
+    Ok(rows(
+        mechanisms, placements, &cells, latencies, rates, &setups,
+    ))
 }
 
-/// How many forked measurements the run makes: per placement that can be honoured, one
-/// round-trip measurement per size and one throughput measurement per byte mechanism, one
-/// round-trip measurement per doorbell.
-pub fn count(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> usize {
+/// Every cell, in the order a round measures them: mechanism by mechanism, and within one,
+/// size by size with the placements alternating, so neither placement gets a stretch of the
+/// run to itself.
+fn cells(
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    streams: bool,
+) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for (mechanism, m) in mechanisms.iter().enumerate() {
+        let mut kinds = vec![Kind::Throughput];
+        match m.transport {
+            Transport::Bytes { .. } | Transport::InPlace(_) => {
+                kinds.extend(sizes.iter().map(|s| Kind::RoundTrip(*s)));
+                if streams {
+                    kinds.extend(sizes.iter().map(|s| Kind::Stream(*s)));
+                }
+            }
+            Transport::Doorbell(_) => kinds = vec![Kind::RoundTrip(0)],
+        }
+        for kind in kinds {
+            for placement in 0..placements.len() {
+                cells.push(Cell {
+                    mechanism,
+                    placement,
+                    kind,
+                });
+            }
+        }
+    }
+    cells
+}
+
+fn gather<T>(gathered: &mut Gathered<T>, result: Result<T, Skip>) {
+    match (gathered.as_mut(), result) {
+        (Ok(rounds), Ok(value)) => rounds.push(value),
+        (Ok(_), Err(e)) => *gathered = Err(e),
+        (Err(_), _) => {}
+    }
+}
+
+/// The rows of the report: one per mechanism, placement and size.
+fn rows(
+    mechanisms: &[Mechanism],
+    placements: &[Placement],
+    cells: &[Cell],
+    latencies: Vec<Gathered<Latency>>,
+    rates: Vec<Gathered<Throughput>>,
+    setups: &[Result<f64, Skip>],
+) -> Vec<Row> {
+    let throughput_of = |mechanism: usize, placement: usize, kind: Kind| -> Result<Rates, Skip> {
+        let found = cells
+            .iter()
+            .position(|c| c.mechanism == mechanism && c.placement == placement && c.kind == kind);
+        match found.map(|i| rates[i].clone()) {
+            Some(Ok(rounds)) => Ok(Rates { rounds }),
+            Some(Err(e)) => Err(e),
+            None => Err(Skip::NotApplicable(
+                "a signal carries no bytes, so there is no throughput".to_string(),
+            )),
+        }
+    };
+    let mut rows = Vec::new();
+    for (cell, gathered) in cells.iter().zip(latencies) {
+        let Kind::RoundTrip(size) = cell.kind else {
+            continue;
+        };
+        rows.push(Row {
+            mechanism: mechanisms[cell.mechanism],
+            placement: placements[cell.placement],
+            size,
+            latency: gathered.map(|rounds| RoundTrips { rounds }),
+            throughput: throughput_of(cell.mechanism, cell.placement, Kind::Throughput),
+            stream: cells
+                .iter()
+                .any(|c| c.kind == Kind::Stream(size))
+                .then(|| throughput_of(cell.mechanism, cell.placement, Kind::Stream(size))),
+            setup_us: setups[cell.mechanism].clone(),
+        });
+    }
+    rows.sort_by_key(|r| {
+        let m = mechanisms.iter().position(|m| m.key == r.mechanism.key);
+        let p = placements.iter().position(|p| p.name == r.placement.name);
+        (m, p, r.size)
+    });
+    rows
+}
+
+/// How many forked measurements one round makes: per placement that can be honoured, one
+/// round-trip measurement per size and one throughput measurement (with `streams`, one per
+/// size more) per byte mechanism, one round-trip measurement per doorbell.
+pub fn count(
+    mechanisms: &[Mechanism],
+    sizes: &[usize],
+    placements: &[Placement],
+    streams: bool,
+) -> usize {
+    let per_byte_mechanism = 1 + sizes.len() * if streams { 2 } else { 1 };
     let per_placement: usize = mechanisms
         .iter()
         .map(|m| match m.transport {
-            Transport::Bytes { .. } | Transport::InPlace(_) => sizes.len() + 1,
+            Transport::Bytes { .. } | Transport::InPlace(_) => per_byte_mechanism,
             Transport::Doorbell(_) => 1,
         })
         .sum();
@@ -116,33 +245,17 @@ fn cannot_split(machine: &Machine) -> Skip {
     ))
 }
 
-/// Numbers the progress lines: `[i/n]`.
-struct Progress {
-    done: usize,
-    total: usize,
-}
-
-impl Progress {
-    fn new(mechanisms: &[Mechanism], sizes: &[usize], placements: &[Placement]) -> Progress {
-        Progress {
-            done: 0,
-            total: count(mechanisms, sizes, placements),
-        }
+/// "pipe, 64 B, same core" or "pipe throughput, diff. cores": which measurement.
+fn label(m: &Mechanism, p: Placement, kind: Kind) -> String {
+    let place = match p.name {
+        "same" => "same core",
+        _ => "diff. cores",
+    };
+    match kind {
+        Kind::RoundTrip(size) => format!("{}, {}, {place}", m.label, size_words(size)),
+        Kind::Throughput => format!("{} throughput, {place}", m.label),
+        Kind::Stream(size) => format!("{} stream, {}, {place}", m.label, size_words(size)),
     }
-
-    fn line(&mut self, what: &str) {
-        self.done += 1;
-        say(&format!("[{:>3}/{}] {what}", self.done, self.total));
-    }
-}
-
-fn where_(p: Placement) -> String {
-    format!(
-        "{} (CPUs {}/{})",
-        report::placement_words(p.name),
-        p.parent_cpu,
-        p.child_cpu
-    )
 }
 
 fn skipped(e: &Skip) -> String {
@@ -153,75 +266,66 @@ fn skipped(e: &Skip) -> String {
     }
 }
 
+fn latency_words(result: &Result<Latency, Skip>) -> String {
+    match result {
+        Ok(l) => format!(
+            "p50 {} µs, p99 {} µs",
+            report::us(l.summary.p50 as f64),
+            report::us(l.summary.p99 as f64)
+        ),
+        Err(e) => skipped(e),
+    }
+}
+
+fn throughput_words(result: &Result<Throughput, Skip>) -> String {
+    match result {
+        Ok(t) => format!("{:.0} MiB/s, {} msgs", t.mib_s, size_words(t.chunk)),
+        Err(e) => skipped(e),
+    }
+}
+
 fn latency(
     m: &Mechanism,
     p: Placement,
     size: usize,
     plan: &Plan,
     watchdog: u32,
-    progress: &mut Progress,
+    label: &str,
 ) -> Result<Latency, Skip> {
-    let label = format!("{}, {}, {}", m.label, size_words(size), where_(p));
-    let result = match m.transport {
-        Transport::Bytes { duplex, .. } => bytes::latency(&label, duplex, size, p, plan, watchdog),
-        Transport::InPlace(pair) => zero_copy::latency(&label, pair, size, p, plan, watchdog),
-        Transport::Doorbell(bell) => doorbell::latency(&label, bell, p, plan, watchdog),
-    };
-    progress.line(&match &result {
-        Ok(l) => format!(
-            "{label}: p50 {} µs, p99 {} µs{}, {} samples, {:.2} µs CPU/msg",
-            report::us(l.summary.p50 as f64),
-            report::us(l.summary.p99 as f64),
-            l.batch_ns
-                .map_or(String::new(), |b| format!(", batch {} µs", report::us(b))),
-            l.summary.count,
-            l.cpu_us_per_msg
-        ),
-        Err(e) => format!("{label}: {}", skipped(e)),
-    });
-    result
+    match m.transport {
+        Transport::Bytes { duplex, .. } => bytes::latency(label, duplex, size, p, plan, watchdog),
+        Transport::InPlace(pair) => zero_copy::latency(label, pair, size, p, plan, watchdog),
+        Transport::Doorbell(bell) => doorbell::latency(label, bell, p, plan, watchdog),
+    }
 }
 
+/// One-way throughput: of the table's `STREAM_CHUNK` messages (or the mechanism's largest),
+/// or for `Kind::Stream(size)` of messages of that size (n/a when the mechanism cannot carry it).
 fn throughput(
     m: &Mechanism,
     p: Placement,
+    kind: Kind,
     plan: &Plan,
     watchdog: u32,
-    progress: &mut Progress,
+    label: &str,
 ) -> Result<Throughput, Skip> {
-    let label = format!("{} throughput, {}", m.label, where_(p));
-    let result = match m.transport {
-        Transport::Bytes { duplex, largest } => chunk(largest)
-            .and_then(|chunk| bytes::throughput(&label, duplex, chunk, p, plan, watchdog)),
-        Transport::InPlace(pair) => {
-            zero_copy::throughput(&label, pair, STREAM_CHUNK, p, plan, watchdog)
-        }
-        Transport::Doorbell(_) => {
-            return Err(Skip::NotApplicable(
-                "a signal carries no bytes, so there is no throughput".to_string(),
-            ));
-        }
-    };
-    progress.line(&match &result {
-        Ok(t) => format!(
-            "{label}: {:.0} MiB/s ({} messages, {:.1} MiB)",
-            t.mib_s,
-            size_words(t.chunk),
-            t.bytes as f64 / (1 << 20) as f64
-        ),
-        Err(e) => format!("{label}: {}", skipped(e)),
-    });
-    result
-}
-
-/// Throughput message size: STREAM_CHUNK, or the mechanism's largest message if smaller.
-fn chunk(largest: Option<fn() -> std::io::Result<usize>>) -> Result<usize, Skip> {
-    match largest.map(|f| f()) {
-        None => Ok(STREAM_CHUNK),
-        Some(Ok(max)) => Ok(STREAM_CHUNK.min(max)),
-        Some(Err(e)) => Err(Skip::Failed(format!(
+    let chunk = |largest: Option<fn() -> std::io::Result<usize>>| match (kind, largest.map(|f| f()))
+    {
+        (Kind::Stream(size), _) => Ok(size),
+        (_, None) => Ok(STREAM_CHUNK),
+        (_, Some(Ok(max))) => Ok(STREAM_CHUNK.min(max)),
+        (_, Some(Err(e))) => Err(Skip::Failed(format!(
             "reading the largest message size: {e}"
         ))),
+    };
+    match m.transport {
+        Transport::Bytes { duplex, largest } => chunk(largest)
+            .and_then(|chunk| bytes::throughput(label, duplex, chunk, p, plan, watchdog)),
+        Transport::InPlace(pair) => chunk(None)
+            .and_then(|chunk| zero_copy::throughput(label, pair, chunk, p, plan, watchdog)),
+        Transport::Doorbell(_) => Err(Skip::NotApplicable(
+            "a signal carries no bytes, so there is no throughput".to_string(),
+        )),
     }
 }
 

@@ -1,21 +1,66 @@
-//! The chart: round-trip latency (p50) against message size, log-log, one line per mechanism,
-//! one panel per placement. Series lines are 3 px wide; grid and axes are thinner.
+//! The charts (SVG). Round trips against message size, log-log: one panel per placement, one
+//! line per mechanism, p50 on the line and a whisker up to p99; a row that cannot carry a size
+//! stops with an "n/a" mark, and a doorbell (no payload) is a level reference line. With a
+//! single size, bars per mechanism instead (`bars.rs`). Drawn 880 px wide, so that shown at
+//! that width no text is under 14 px; no two lines differ by colour alone (each has its own
+//! marker and dash pattern, on a colour-blind-safe palette); the legend has rows of its own
+//! under the panels, never outside the canvas.
 
 use std::error::Error;
 use std::ops::Range;
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::harness::Placement;
-use crate::mechanisms::Transport;
-use crate::report::{Row, placement_words};
+use crate::harness::{Placement, Skip};
+use crate::header::Run;
+use crate::mechanisms::{Mechanism, Transport};
+use crate::report::{Row, placement_words, size_words};
 
-/// Stroke width of a mechanism's line (tests count these).
+/// Stroke width of a mechanism's line.
 pub const SERIES_WIDTH: u32 = 3;
+/// The canvas width; every text size below is for this width.
+pub const WIDTH: u32 = 880;
+/// Font sizes as plotters takes them; it writes them into the SVG as px at 1/1.24 of this
+/// (18 -> 14.5 px, 24 -> 19.4 px).
+pub const TEXT: u32 = 18;
+const TITLE: u32 = 24;
+const PANEL_HEIGHT: u32 = 440;
+const LEGEND_COLUMNS: usize = 3;
+const LEGEND_ROW: u32 = 26;
 
-type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Okabe and Ito's colour-blind-safe palette (yellow left out: too pale on white).
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(0, 0, 0),       // black
+];
+
+/// How mechanism number `i` is drawn: colour, marker and dash all change with `i`, so two
+/// lines never differ by colour alone.
+#[derive(Clone, Copy)]
+pub struct Look {
+    pub color: RGBColor,
+    marker: usize,
+    /// (dash, gap) in px; None: solid
+    dash: Option<(u32, u32)>,
+}
+
+pub fn look(i: usize) -> Look {
+    Look {
+        color: PALETTE[i % PALETTE.len()],
+        marker: i % 4,
+        dash: [None, Some((12, 6)), Some((4, 4))][i % 3],
+    }
+}
 
 /// The axes' ranges: message sizes (bytes) and round trips (µs).
 struct Bounds {
@@ -23,126 +68,318 @@ struct Bounds {
     y: Range<f64>,
 }
 
-pub fn svg(path: &Path, rows: &[Row], placements: &[Placement]) -> Result<(), Box<dyn Error>> {
-    let points: Vec<(f64, f64)> = rows.iter().filter_map(point).collect();
-    if points.is_empty() || placements.is_empty() {
+/// Round trips against message size into `path`; bars per mechanism when one size was measured.
+pub fn latency(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    run: &Run,
+) -> Result<(), Box<dyn Error>> {
+    if !rows.iter().any(|r| r.latency.is_ok()) || placements.is_empty() {
         return Err("no round trip was measured, so there is nothing to draw".into());
     }
-    let bounds = bounds(&points);
-    let width = 760 * placements.len() as u32;
-    let root = SVGBackend::new(path, (width, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (charts, legend_strip) = root.split_vertically(540);
-    let panels = charts.split_evenly((1, placements.len()));
-    let keys = keys(rows);
-    legend(&legend_strip, &keys)?;
-    for (panel, placement) in panels.iter().zip(placements) {
-        draw_panel(panel, rows, placement, &keys, &bounds)?;
+    if sizes(rows).len() <= 1 {
+        return crate::bars::svg(path, rows, placements, run);
     }
+    lines(path, rows, placements, run, Quantity::RoundTrip)
+}
+
+/// One-way throughput against message size into `path` (rows measured with streams).
+pub fn throughput(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    run: &Run,
+) -> Result<(), Box<dyn Error>> {
+    if !rows.iter().any(|r| Quantity::Stream.value(r).is_some()) || placements.is_empty() {
+        return Err("no throughput was measured, so there is nothing to draw".into());
+    }
+    lines(path, rows, placements, run, Quantity::Stream)
+}
+
+/// What a line chart shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quantity {
+    /// round trip: p50 on the line, a whisker to p99
+    RoundTrip,
+    /// one-way throughput at each size: median of the rounds, a bar from lowest to highest
+    Stream,
+}
+
+impl Quantity {
+    /// (on the line, whisker from, whisker to) of a measured row.
+    fn value(self, r: &Row) -> Option<(f64, f64, f64)> {
+        match self {
+            Quantity::RoundTrip => p50_p99(r).map(|(p50, p99)| (p50, p50, p99)),
+            Quantity::Stream => {
+                let rates = r.stream.as_ref()?.as_ref().ok()?;
+                let (low, high) = rates.mib_s_range();
+                Some((rates.mib_s(), low, high))
+            }
+        }
+    }
+
+    /// The row cannot carry its size.
+    fn not_applicable(self, r: &Row) -> bool {
+        match self {
+            Quantity::RoundTrip => matches!(r.latency, Err(Skip::NotApplicable(_))),
+            Quantity::Stream => matches!(r.stream, Some(Err(Skip::NotApplicable(_)))),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Quantity::RoundTrip => {
+                "Round trip against message size: p50, whisker to p99 (lower is better)"
+            }
+            Quantity::Stream => {
+                "One-way throughput by message size, whisker: rounds (higher is better)"
+            }
+        }
+    }
+
+    fn axis(self) -> &'static str {
+        match self {
+            Quantity::RoundTrip => "round trip (µs)",
+            Quantity::Stream => "one way (MiB/s)",
+        }
+    }
+}
+
+/// A line chart of `quantity`: a panel per placement, the legend under them.
+fn lines(
+    path: &Path,
+    rows: &[Row],
+    placements: &[Placement],
+    run: &Run,
+    quantity: Quantity,
+) -> Result<(), Box<dyn Error>> {
+    let sizes = sizes(rows);
+    let mut keys = keys(rows);
+    if quantity == Quantity::Stream {
+        keys.retain(|(m, _, _)| m.transport.carries_bytes());
+    }
+    let height = 70 + PANEL_HEIGHT * placements.len() as u32 + legend_height(keys.len());
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, rest) = root.split_vertically(70);
+    caption(&top, quantity.title(), run)?;
+    let (panels, legend_strip) = rest.split_vertically(PANEL_HEIGHT * placements.len() as u32);
+    let bounds = bounds(rows, &sizes, quantity);
+    let panels = panels.split_evenly((placements.len(), 1));
+    for (panel, placement) in panels.iter().zip(placements) {
+        draw_panel(panel, rows, placement, &keys, &sizes, &bounds, quantity)?;
+    }
+    legend(&legend_strip, &keys)?;
     root.present()?;
     Ok(())
 }
 
-/// A measured row as (message size, round trip p50 in µs).
-fn point(r: &Row) -> Option<(f64, f64)> {
-    Some((
-        r.size as f64,
-        r.latency.as_ref().ok()?.summary.p50 as f64 / 1e3,
-    ))
+/// The measured message sizes (a doorbell's 0 left out).
+fn sizes(rows: &[Row]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = rows.iter().map(|r| r.size).filter(|s| *s > 0).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
 }
 
-fn bounds(points: &[(f64, f64)]) -> Bounds {
-    let sizes = || points.iter().filter(|p| p.0 > 0.0).map(|p| p.0);
-    let x_min = sizes().fold(f64::MAX, f64::min).min(64.0) / 1.5;
-    let x_max = sizes().fold(0.0, f64::max).max(65536.0) * 1.5;
-    let y_min = points.iter().map(|p| p.1).fold(f64::MAX, f64::min).min(1.0) / 2.0;
-    let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(10.0) * 2.0;
+/// The title and, under it, what the numbers were measured on.
+pub fn caption(area: &Area<'_>, title: &str, run: &Run) -> Result<(), Box<dyn Error>> {
+    let m = run.machine;
+    area.draw(&Text::new(
+        title.to_string(),
+        (16, 10),
+        ("sans-serif", TITLE).into_font().style(FontStyle::Bold),
+    ))?;
+    let on = format!(
+        "{} ({} CPUs), {}, {} build, {} rounds per point",
+        m.cpu_model,
+        m.cpus_online,
+        m.kernel,
+        crate::records::build_profile(),
+        run.rounds
+    );
+    // About 9 px a character at this size: a long CPU name must not run off the canvas.
+    let on = crate::progress::fit(&on, (WIDTH as usize - 32) / 9);
+    area.draw(&Text::new(on, (16, 40), ("sans-serif", TEXT)))?;
+    Ok(())
+}
+
+/// (µs of the p50, µs of the p99) of a measured row.
+pub fn p50_p99(r: &Row) -> Option<(f64, f64)> {
+    let l = r.latency.as_ref().ok()?;
+    Some((l.p50() as f64 / 1e3, l.p99() as f64 / 1e3))
+}
+
+fn bounds(rows: &[Row], sizes: &[usize], quantity: Quantity) -> Bounds {
+    let ys = || rows.iter().filter_map(|r| quantity.value(r));
+    let first = *sizes.first().unwrap_or(&64) as f64;
+    let last = *sizes.last().unwrap_or(&65536) as f64;
+    let y_min = ys().map(|y| y.1.min(y.0)).fold(f64::MAX, f64::min);
+    let y_max = ys().map(|y| y.2.max(y.0)).fold(0.0, f64::max);
     Bounds {
-        x: x_min..x_max,
-        y: y_min..y_max,
+        x: first / 1.6..last * 1.6,
+        y: y_min / 1.6..y_max * 1.6,
     }
 }
 
-/// Each mechanism once, in the rows' order, with its legend label.
-fn keys(rows: &[Row]) -> Vec<(&'static str, String)> {
-    let mut keys: Vec<(&str, String)> = Vec::new();
+/// Each mechanism once, in the rows' order, with its legend label and how it is drawn (the
+/// same in every chart of the run).
+pub fn keys(rows: &[Row]) -> Vec<(Mechanism, String, Look)> {
+    let mut keys: Vec<(Mechanism, String, Look)> = Vec::new();
     for row in rows {
-        if !keys.iter().any(|(k, _)| *k == row.mechanism.key) {
+        if !keys.iter().any(|(m, _, _)| m.key == row.mechanism.key) {
             let mut label = row.mechanism.label.to_string();
             if matches!(row.mechanism.transport, Transport::Doorbell(_)) {
-                label += " (no payload)";
+                label += " (no payload: a level)";
             }
-            keys.push((row.mechanism.key, label));
+            keys.push((row.mechanism, label, look(keys.len())));
         }
     }
     keys
 }
 
-/// The legend: one strip under the panels, so it never hides a line.
-fn legend(strip: &Panel<'_>, keys: &[(&str, String)]) -> Result<(), Box<dyn Error>> {
-    for (i, (_, label)) in keys.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let x = 20 + (i as i32 % 6) * 200;
-        let y = 12 + (i as i32 / 6) * 22;
-        strip.draw(&Rectangle::new([(x, y), (x + 18, y + 10)], color.filled()))?;
-        strip.draw(&Text::new(
-            label.clone(),
-            (x + 26, y - 1),
-            ("sans-serif", 14),
-        ))?;
+pub fn legend_height(entries: usize) -> u32 {
+    entries.div_ceil(LEGEND_COLUMNS) as u32 * LEGEND_ROW + 20
+}
+
+/// The legend: rows of its own under the panels, `LEGEND_COLUMNS` entries a row.
+fn legend(strip: &Area<'_>, keys: &[(Mechanism, String, Look)]) -> Result<(), Box<dyn Error>> {
+    let column = (WIDTH as i32 - 32) / LEGEND_COLUMNS as i32;
+    for (i, (_, label, look)) in keys.iter().enumerate() {
+        let x = 16 + (i % LEGEND_COLUMNS) as i32 * column;
+        let y = 10 + (i / LEGEND_COLUMNS) as i32 * LEGEND_ROW as i32;
+        let sample = [(x, y + 9), (x + 44, y + 9)];
+        strip.draw(&PathElement::new(sample.to_vec(), WHITE))?;
+        line(strip, look, &sample)?;
+        marker(strip, look, (x + 22, y + 9))?;
+        strip.draw(&Text::new(label.clone(), (x + 54, y), ("sans-serif", TEXT)))?;
     }
     Ok(())
 }
 
-/// One placement's chart: a line per mechanism.
+/// A polyline in `look`'s colour and dash pattern, in pixel coordinates.
+fn line(area: &Area<'_>, look: &Look, points: &[(i32, i32)]) -> Result<(), Box<dyn Error>> {
+    let style = look.color.stroke_width(SERIES_WIDTH);
+    match look.dash {
+        None => area.draw(&PathElement::new(points.to_vec(), style))?,
+        Some((dash, gap)) => {
+            area.draw(&plotters::element::DashedPathElement::new(
+                points.to_vec(),
+                dash,
+                gap,
+                style,
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// `look`'s marker at a pixel.
+fn marker(area: &Area<'_>, look: &Look, at: (i32, i32)) -> Result<(), Box<dyn Error>> {
+    let (fill, edge) = (look.color.filled(), look.color.stroke_width(2));
+    match look.marker {
+        0 => area.draw(&Circle::new(at, 5, fill))?,
+        1 => area.draw(&TriangleMarker::new(at, 7, fill))?,
+        2 => area.draw(&Rectangle::new(
+            [(at.0 - 5, at.1 - 5), (at.0 + 5, at.1 + 5)],
+            fill,
+        ))?,
+        _ => area.draw(&Cross::new(at, 6, edge))?,
+    }
+    Ok(())
+}
+
+/// One placement's chart: a line per mechanism, whiskers to p99, "n/a" where a row stops.
 fn draw_panel(
-    panel: &Panel<'_>,
+    panel: &Area<'_>,
     rows: &[Row],
     placement: &Placement,
-    keys: &[(&str, String)],
+    keys: &[(Mechanism, String, Look)],
+    sizes: &[usize],
     bounds: &Bounds,
+    quantity: Quantity,
 ) -> Result<(), Box<dyn Error>> {
-    let (x, y) = (bounds.x.clone(), bounds.y.clone());
+    let ticks: Vec<f64> = sizes.iter().map(|s| *s as f64).collect();
+    let x = bounds.x.clone().log_scale().with_key_points(ticks);
     let mut chart = ChartBuilder::on(panel)
         .caption(
             format!(
-                "round trip p50 vs message size, {} (CPUs {}/{})",
+                "{} (CPUs {} and {})",
                 placement_words(placement.name),
                 placement.parent_cpu,
                 placement.child_cpu
             ),
-            ("sans-serif", 18),
+            ("sans-serif", TITLE),
         )
-        .margin(12)
-        .x_label_area_size(44)
+        .margin(14)
+        .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d(x.log_scale(), y.log_scale())?;
+        .build_cartesian_2d(x, bounds.y.clone().log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("message size (bytes)")
-        .y_desc("round trip p50 (µs)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("message size")
+        .y_desc(quantity.axis())
+        .label_style(("sans-serif", TEXT))
+        .axis_desc_style(("sans-serif", TEXT))
+        .x_label_formatter(&|x| size_words(x.round() as usize))
         .y_label_formatter(&|y| format!("{y}"))
+        .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (i, (key, _)) in keys.iter().enumerate() {
+    let plot = chart.plotting_area().strip_coord_spec();
+    let to_px = |p: (f64, f64)| chart.backend_coord(&p);
+    let base = plot.get_base_pixel();
+    let local = |p: (i32, i32)| (p.0 - base.0, p.1 - base.1);
+    for (m, label, look) in keys {
         let ours: Vec<&Row> = rows
             .iter()
-            .filter(|r| r.mechanism.key == *key && r.placement.name == placement.name)
-            .filter(|r| r.latency.is_ok())
+            .filter(|r| r.mechanism.key == m.key && r.placement.name == placement.name)
             .collect();
-        let Some(first) = ours.first() else { continue };
-        let color = Palette99::pick(i).to_rgba();
-        let mut line: Vec<(f64, f64)> = ours.iter().filter_map(|r| point(r)).collect();
-        if matches!(first.mechanism.transport, Transport::Doorbell(_)) {
-            // No payload: its cost does not depend on a size, so draw it across all of them.
-            let y = line[0].1;
-            line = vec![(bounds.x.start * 1.2, y), (bounds.x.end / 1.2, y)];
+        if let Some(bell) = ours.iter().find(|r| r.size == 0) {
+            let Some((p50, _, _)) = quantity.value(bell) else {
+                continue;
+            };
+            let left = local(to_px((bounds.x.start, p50)));
+            let right = local(to_px((bounds.x.end, p50)));
+            line(&plot, look, &[left, right])?;
+            let name = label.split(" (").next().unwrap_or(label).to_string();
+            let at = (right.0 - 8 * name.chars().count() as i32 - 12, left.1 - 22);
+            plot.draw(&Text::new(
+                name,
+                at,
+                ("sans-serif", TEXT).into_font().color(&look.color),
+            ))?;
+            continue;
         }
-        chart.draw_series(LineSeries::new(
-            line.clone(),
-            color.stroke_width(SERIES_WIDTH),
-        ))?;
-        chart.draw_series(line.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        let measured: Vec<(f64, (f64, f64, f64))> = ours
+            .iter()
+            .filter_map(|r| Some((r.size as f64, quantity.value(r)?)))
+            .collect();
+        let points: Vec<(i32, i32)> = measured
+            .iter()
+            .map(|(x, y)| local(to_px((*x, y.0))))
+            .collect();
+        line(&plot, look, &points)?;
+        for (x, (value, from, to)) in &measured {
+            let (from, to) = (local(to_px((*x, *from))), local(to_px((*x, *to))));
+            let whisker = look.color.stroke_width(1);
+            plot.draw(&PathElement::new(vec![from, to], whisker))?;
+            for end in [from, to] {
+                let cap = vec![(end.0 - 4, end.1), (end.0 + 4, end.1)];
+                plot.draw(&PathElement::new(cap, whisker))?;
+            }
+            marker(&plot, look, local(to_px((*x, *value))))?;
+        }
+        let stops = ours.iter().find(|r| quantity.not_applicable(r));
+        if let (Some(stop), Some(last)) = (stops, points.last()) {
+            let at = local(to_px((stop.size as f64, 1.0)));
+            let style = ("sans-serif", TEXT).into_font().color(&look.color);
+            plot.draw(&Text::new(
+                "n/a".to_string(),
+                (at.0 - 12, last.1 - 9),
+                style,
+            ))?;
+        }
     }
     Ok(())
 }

@@ -1,10 +1,14 @@
-//! JSON and CSV: one flat record per row, every measured number and the lecture's columns.
+//! JSON and CSV: one flat record per row, every measured number and the lecture's columns,
+//! beside the facts of the run (JSON: a `run` object; CSV: `#` lines after the rows, so the
+//! header stays the first line and the first row the second). Times in ns are integers; other
+//! numbers carry 3 significant digits.
 
 use serde_json::{Value, json};
 
 use crate::harness::Skip;
+use crate::header::Run;
 use crate::mechanisms::COLUMNS;
-use crate::report::Row;
+use crate::report::{Row, UNSTEADY};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {
@@ -20,24 +24,38 @@ pub fn record(row: &Row) -> Value {
     let (status, reason) = status(&row.latency);
     let lat = row.latency.as_ref().ok();
     let tp = row.throughput.as_ref().ok();
+    let stream = row.stream.as_ref().and_then(|s| s.as_ref().ok());
+    let cpus = row.placement.possible.then_some(row.placement);
     let mut v = json!({
         "mechanism": m.label,
         "key": m.key,
         "placement": row.placement.name,
-        "cpus": row.placement.possible.then_some([row.placement.parent_cpu, row.placement.child_cpu]),
+        "cpus": cpus.map(|p| [p.parent_cpu, p.child_cpu]),
+        "parent_cpu": cpus.map(|p| p.parent_cpu),
+        "child_cpu": cpus.map(|p| p.child_cpu),
         "size": row.size,
         "status": status,
         "reason": reason,
-        "samples": lat.map(|l| l.summary.count),
-        "rtt_p50_ns": lat.map(|l| l.summary.p50),
-        "rtt_p99_ns": lat.map(|l| l.summary.p99),
-        "rtt_max_ns": lat.map(|l| l.summary.max),
-        "rtt_batch_ns": lat.and_then(|l| l.batch_ns),
-        "cpu_us_per_msg": lat.map(|l| l.cpu_us_per_msg),
-        "throughput_mib_s": tp.map(|t| t.mib_s),
-        "throughput_msg_size": tp.map(|t| t.chunk),
+        "samples": lat.map(|l| l.samples()),
+        "rounds": lat.map(|l| l.rounds.len()),
+        "rtt_p50_ns": lat.map(|l| l.p50()),
+        "rtt_round_p50s_ns": lat.map(|l| l.rounds.iter().map(|r| r.summary.p50).collect::<Vec<_>>()),
+        "rtt_p50_low_ns": lat.map(|l| l.p50_range().0),
+        "rtt_p50_high_ns": lat.map(|l| l.p50_range().1),
+        "rtt_rounds_disagree": lat.map(|l| l.unsteady()),
+        "rtt_p99_ns": lat.map(|l| l.p99()),
+        "rtt_max_ns": lat.map(|l| l.max()),
+        "rtt_batch_ns": lat.and_then(|l| l.batch_ns()).map(|b| b.round() as u64),
+        "cpu_us_per_msg": lat.map(|l| sig3(l.cpu_us_per_msg())),
+        "throughput_mib_s": tp.map(|t| sig3(t.mib_s())),
+        "throughput_low_mib_s": tp.map(|t| sig3(t.mib_s_range().0)),
+        "throughput_high_mib_s": tp.map(|t| sig3(t.mib_s_range().1)),
+        "throughput_msg_size": tp.map(|t| t.chunk()),
+        "throughput_bytes": tp.map(|t| t.bytes()),
+        "stream_mib_s": stream.map(|t| sig3(t.mib_s())),
+        "stream_note": row.stream.as_ref().and_then(status_note),
         "throughput_note": status_note(&row.throughput),
-        "setup_us": row.setup_us.as_ref().ok(),
+        "setup_us": row.setup_us.as_ref().ok().map(|s| sig3(*s)),
         "setup_note": status_note(&row.setup_us),
         "verified": row.payload_checked(),
         "verification": row.verification(),
@@ -57,11 +75,87 @@ fn status_note<T>(r: &Result<T, Skip>) -> Option<String> {
     }
 }
 
-pub fn json(rows: &[Row]) -> String {
-    let all: Vec<Value> = rows.iter().map(record).collect();
-    serde_json::to_string_pretty(&all).unwrap_or_else(|e| format!("\"json: {e}\""))
+/// `x` rounded to 3 significant digits (1234.5 -> 1230, 0.012345 -> 0.0123).
+pub fn sig3(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    let rounded = (x * scale).round() / scale;
+    // Printed from a decimal string, so 0.0123 is not written as 0.012299999999999999.
+    format!("{rounded:.12}").parse().unwrap_or(rounded)
 }
 
+/// The facts of the run, as (name, value) pairs: the same in JSON and CSV.
+fn facts(run: &Run) -> Vec<(&'static str, Value)> {
+    let m = run.machine;
+    vec![
+        ("compare_version", json!(env!("CARGO_PKG_VERSION"))),
+        ("kernel", json!(m.kernel)),
+        ("cpu_model", json!(m.cpu_model)),
+        ("cpus_online", json!(m.cpus_online)),
+        ("cpus_usable", json!(m.allowed)),
+        ("build_profile", json!(build_profile())),
+        ("date_utc", json!(date_utc())),
+        ("options", json!(run.options)),
+        ("rounds", json!(run.rounds)),
+        ("iters_per_round", json!(run.plan.iters)),
+        ("warmup_per_round", json!(run.plan.warmup)),
+        (
+            "round_cap_ms",
+            json!(run.plan.cap.map(|c| c.as_millis() as u64)),
+        ),
+        ("rounds_disagree_above", json!(UNSTEADY)),
+        ("clocksource", json!(m.clocksource)),
+    ]
+}
+
+/// "release" or "debug" (the dev profile): how this binary was built.
+pub fn build_profile() -> &'static str {
+    match cfg!(debug_assertions) {
+        true => "debug",
+        false => "release",
+    }
+}
+
+/// Now, as "2026-11-29T23:40:12Z" (from the clock: no time zone database needed).
+fn date_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// `{"run": {...}, "rows": [...], "lessons": [...]}`: the lessons are the lines the table
+/// prints under "What this run shows".
+pub fn json(rows: &[Row], run: &Run) -> String {
+    let all: Vec<Value> = rows.iter().map(record).collect();
+    let run: serde_json::Map<String, Value> = facts(run)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let both = json!({ "run": run, "rows": all, "lessons": crate::lessons::lines(rows) });
+    serde_json::to_string_pretty(&both).unwrap_or_else(|e| format!("\"json: {e}\""))
+}
+
+/// The CSV columns, in order. The first 22 are as they always were (scripts read columns by
+/// number: compare/baseline/run.sh reads 8 and 13); new ones go at the end.
 const CSV_FIELDS: [&str; 20] = [
     "mechanism",
     "key",
@@ -85,10 +179,33 @@ const CSV_FIELDS: [&str; 20] = [
     "coordination",
 ];
 
-pub fn csv(rows: &[Row]) -> String {
+/// Columns added after the first 22.
+const CSV_MORE: [&str; 6] = [
+    "rounds",
+    "rtt_p50_low_ns",
+    "rtt_p50_high_ns",
+    "rtt_rounds_disagree",
+    "parent_cpu",
+    "child_cpu",
+];
+
+fn csv_fields() -> Vec<&'static str> {
     let mut fields: Vec<&str> = CSV_FIELDS.to_vec();
     fields.extend(["naming", "persistence"]);
-    let mut out = fields.join(",") + "\n";
+    fields.extend(CSV_MORE);
+    fields
+}
+
+/// The CSV's first line: the names of its columns.
+pub fn csv_header() -> String {
+    csv_fields().join(",") + "\n"
+}
+
+/// After the header line (`csv_header`): one line per row, then the run's facts as
+/// `# name: value` lines.
+pub fn csv(rows: &[Row], run: &Run) -> String {
+    let fields = csv_fields();
+    let mut out = String::new();
     for row in rows {
         let rec = record(row);
         let cells: Vec<String> = fields
@@ -100,6 +217,13 @@ pub fn csv(rows: &[Row]) -> String {
             })
             .collect();
         out += &(cells.join(",") + "\n");
+    }
+    for (name, value) in facts(run) {
+        let value = match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        out += &format!("# {name}: {}\n", value.replace('\n', " "));
     }
     out
 }

@@ -4,6 +4,7 @@
 //! what), `tables.rs` and `cells.rs` (terminal and Markdown), `records.rs` (JSON and CSV).
 
 use comfy_table::Table;
+use plumbing::stats::nearest_rank;
 
 use crate::harness::{Latency, Placement, Skip, Throughput};
 use crate::mechanisms::Mechanism;
@@ -14,11 +15,114 @@ pub struct Row {
     pub placement: Placement,
     /// message size in bytes; 0 for a doorbell, which carries none
     pub size: usize,
-    pub latency: Result<Latency, Skip>,
+    pub latency: Result<RoundTrips, Skip>,
     /// one-way throughput of this mechanism and placement (the same for every size)
-    pub throughput: Result<Throughput, Skip>,
+    pub throughput: Result<Rates, Skip>,
+    /// one-way throughput of messages of this row's size, when asked for (--plot-throughput)
+    pub stream: Option<Result<Rates, Skip>>,
     /// setup cost of this mechanism (the same for every placement and size)
     pub setup_us: Result<f64, Skip>,
+}
+
+/// Rounds whose lowest and highest p50 are further apart than this fraction of their median
+/// disagree: the cell is marked, and the report says what that means in this run.
+pub const UNSTEADY: f64 = 0.20;
+
+/// The median of `values` (the lower one of an even count): one of the values, never a mean.
+fn median<T: Copy + PartialOrd>(values: impl Iterator<Item = T>) -> Option<T> {
+    let mut sorted: Vec<T> = values.collect();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    nearest_rank(&sorted, 0.5)
+}
+
+/// A cell's round trips, measured in several rounds spread over the run. Every round is a
+/// measurement of its own (its own fork, pair and warm-up), so a slow stretch of the machine
+/// lands on one round of every cell rather than on every round of one cell.
+#[derive(Clone, Debug)]
+pub struct RoundTrips {
+    /// each round, in the order measured (never empty)
+    pub rounds: Vec<Latency>,
+}
+
+impl RoundTrips {
+    fn p50s(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rounds.iter().map(|l| l.summary.p50)
+    }
+
+    /// The headline: the median of the rounds' p50s.
+    pub fn p50(&self) -> u64 {
+        median(self.p50s()).unwrap_or(0)
+    }
+
+    /// The lowest and the highest round p50.
+    pub fn p50_range(&self) -> (u64, u64) {
+        let low = self.p50s().min().unwrap_or(0);
+        (low, self.p50s().max().unwrap_or(0))
+    }
+
+    /// (highest - lowest round p50) / median: how far the rounds disagree.
+    pub fn spread(&self) -> f64 {
+        let (low, high) = self.p50_range();
+        (high - low) as f64 / self.p50().max(1) as f64
+    }
+
+    pub fn unsteady(&self) -> bool {
+        self.rounds.len() > 1 && self.spread() > UNSTEADY
+    }
+
+    /// The median of the rounds' p99s.
+    // harness-wanted: `Latency` carrying its samples, so that p99 is pooled over all of them.
+    pub fn p99(&self) -> u64 {
+        median(self.rounds.iter().map(|l| l.summary.p99)).unwrap_or(0)
+    }
+
+    pub fn max(&self) -> u64 {
+        self.rounds.iter().map(|l| l.summary.max).max().unwrap_or(0)
+    }
+
+    /// Timed round trips over all rounds.
+    pub fn samples(&self) -> usize {
+        self.rounds.iter().map(|l| l.summary.count).sum()
+    }
+
+    /// The median over rounds of the batched time per round trip, when batches were timed.
+    pub fn batch_ns(&self) -> Option<f64> {
+        median(self.rounds.iter().filter_map(|l| l.batch_ns))
+    }
+
+    /// The median over rounds of the CPU time per message.
+    pub fn cpu_us_per_msg(&self) -> f64 {
+        median(self.rounds.iter().map(|l| l.cpu_us_per_msg)).unwrap_or(0.0)
+    }
+}
+
+/// A cell's one-way throughput, measured in rounds like the round trips.
+#[derive(Clone, Debug)]
+pub struct Rates {
+    /// each round (never empty)
+    pub rounds: Vec<Throughput>,
+}
+
+impl Rates {
+    /// The median of the rounds' MiB/s.
+    pub fn mib_s(&self) -> f64 {
+        median(self.rounds.iter().map(|t| t.mib_s)).unwrap_or(0.0)
+    }
+
+    pub fn mib_s_range(&self) -> (f64, f64) {
+        let each = || self.rounds.iter().map(|t| t.mib_s);
+        (each().fold(f64::MAX, f64::min), each().fold(0.0, f64::max))
+    }
+
+    /// Bytes per message (the same in every round).
+    pub fn chunk(&self) -> usize {
+        self.rounds.first().map_or(0, |t| t.chunk)
+    }
+
+    /// Bytes streamed over all rounds.
+    pub fn bytes(&self) -> u64 {
+        self.rounds.iter().map(|t| t.bytes).sum()
+    }
 }
 
 impl Row {
@@ -60,16 +164,22 @@ pub fn size_words(size: usize) -> String {
     }
 }
 
-/// The widest line of the terminal report, so it reads in an 80 to 120 column terminal
-/// without wrapping. In a narrower terminal the tables wrap inside their cells.
-const MAX_WIDTH: usize = 120;
+/// The terminal report's full layout needs this many columns; it is also the width used when
+/// stdout is not a terminal and COLUMNS is not set (a pipe, a file).
+pub const FULL_WIDTH: usize = 120;
 
-/// The width the terminal report is laid out for: the terminal's, at most `MAX_WIDTH`; when
-/// stdout is not a terminal (a pipe, a file), `MAX_WIDTH`.
+/// The width the terminal report is laid out for: COLUMNS when it is set (a shell sets it for
+/// its terminal; a user may set it for a file), else the terminal's width when stdout is one,
+/// else `FULL_WIDTH`; never more than `FULL_WIDTH` nor less than 40.
 pub fn width() -> usize {
-    Table::new()
-        .width()
-        .map_or(MAX_WIDTH, |w| usize::from(w).clamp(40, MAX_WIDTH))
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0);
+    columns
+        .or_else(|| Table::new().width().map(usize::from))
+        .unwrap_or(FULL_WIDTH)
+        .clamp(40, FULL_WIDTH)
 }
 
 pub fn find<'a>(rows: &'a [Row], m: &Mechanism, p: &Placement, size: usize) -> Option<&'a Row> {

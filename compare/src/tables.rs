@@ -1,26 +1,131 @@
 //! Tables for people. Markdown (for README, where a wide table scrolls): the design-space table
 //! with every column in one row, then latency by size, then notes. Terminal: the same content in
-//! tables that fit `report::MAX_WIDTH` columns: the lecture's columns, the measured numbers,
-//! latency by size, notes.
+//! tables that fit `report::width()` columns: the lecture's columns, the measured numbers,
+//! latency by size, notes. A terminal table that would be too wide is split by columns into
+//! several, each repeating the mechanism, so that no number is wrapped inside its cell.
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::cells::{Notes, latency_cell, measured_cells};
+use crate::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::harness::Placement;
 use crate::mechanisms::{COLUMNS, Mechanism};
-use crate::report::{Row, find, placement_words, size_words, width, wrap};
+use crate::report::{
+    RoundTrips, Row, UNSTEADY, find, placement_words, size_words, us, width, wrap,
+};
+
+/// The report's first line (printed before the run, `main.rs`).
+pub const TITLE: &str = "ipc-tour compare: every mechanism measured the same way, in this run\n";
 
 /// Renders the report's tables and notes, as a terminal table or as Markdown.
 pub fn render(rows: &[Row], sizes: &[usize], placements: &[Placement], markdown: bool) -> String {
     let mut notes = Notes::default();
-    let mut out = match markdown {
+    let mut out = String::from("\n");
+    out += &match markdown {
         true => markdown_design(rows, sizes, placements, &mut notes),
         false => terminal_design(rows, sizes, placements, &mut notes),
     };
     if sizes.len() > 1 {
         out += &by_size(rows, sizes, placements, &mut notes, markdown);
     }
-    out + &notes_text(&notes, markdown)
+    out + &notes_text(&notes, markdown) + &unsteady_text(rows, markdown)
+}
+
+/// A column of a terminal table: its header (lines) and one cell per table row.
+struct Column {
+    header: String,
+    cells: Vec<String>,
+}
+
+impl Column {
+    fn new(header: impl Into<String>, cells: Vec<String>) -> Column {
+        Column {
+            header: header.into(),
+            cells,
+        }
+    }
+
+    /// Characters of its widest line.
+    fn width(&self) -> usize {
+        self.header
+            .lines()
+            .chain(self.cells.iter().flat_map(|c| c.lines()))
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Width of a table of these columns: each column's content, plus "│ ", " ┆ ", " │".
+fn table_width(columns: &[&Column]) -> usize {
+    columns.iter().map(|c| c.width() + 3).sum::<usize>() + 1
+}
+
+/// `keys` followed by as many of `columns` as fit in `width()`, then the next table with the
+/// same `keys` and the next columns, and so on, in the order given.
+fn packed(keys: &[Column], columns: &[Column]) -> Vec<Table> {
+    let mut groups: Vec<Vec<&Column>> = Vec::new();
+    let mut current: Vec<&Column> = keys.iter().collect();
+    for column in columns {
+        let mut trial = current.clone();
+        trial.push(column);
+        if current.len() > keys.len() && table_width(&trial) > width() {
+            groups.push(current);
+            current = keys.iter().collect();
+        }
+        current.push(column);
+    }
+    groups.push(current);
+    let rows = keys.first().map_or(0, |k| k.cells.len());
+    groups
+        .into_iter()
+        .map(|group| {
+            let mut table = new_table(false);
+            table.set_header(group.iter().map(|c| c.header.clone()));
+            for i in 0..rows {
+                table.add_row(group.iter().map(|c| c.cells[i].clone()));
+            }
+            table
+        })
+        .collect()
+}
+
+fn tables_text(tables: &[Table]) -> String {
+    tables.iter().map(|t| format!("{t}\n")).collect()
+}
+
+/// What the rounds' mark means, from this run: how many cells' rounds disagreed, the widest.
+fn unsteady_text(rows: &[Row], markdown: bool) -> String {
+    let measured: Vec<(&Row, &RoundTrips)> = rows
+        .iter()
+        .filter_map(|r| Some((r, r.latency.as_ref().ok()?)))
+        .filter(|(_, l)| l.rounds.len() > 1)
+        .collect();
+    let unsteady = measured.iter().filter(|(_, l)| l.unsteady()).count();
+    let Some((row, widest)) = measured
+        .iter()
+        .max_by(|a, b| a.1.spread().total_cmp(&b.1.spread()))
+    else {
+        return String::new();
+    };
+    let (low, high) = widest.p50_range();
+    let text = format!(
+        "{UNSTEADY_MARK} after a p50: that cell's rounds disagree, their lowest and highest p50 \
+         more than {:.0}% apart (± is half that distance). Here {unsteady} of {} cells; the \
+         widest, {}, {}, {}, ran its rounds at {} to {} µs around a p50 of {} µs: two numbers \
+         closer than that are not told apart by this run.",
+        UNSTEADY * 100.0,
+        measured.len(),
+        row.mechanism.label,
+        size_words(row.size),
+        placement_words(row.placement.name),
+        us(low as f64),
+        us(high as f64),
+        us(widest.p50() as f64),
+    );
+    match markdown {
+        true => format!("\n{text}\n\n"),
+        false => format!("\n{}", wrap("", &text, 0, width())),
+    }
 }
 
 /// Latency by message size: one row per mechanism that carries bytes and placement.
@@ -31,28 +136,43 @@ fn by_size(
     notes: &mut Notes,
     markdown: bool,
 ) -> String {
-    let mut by_size = new_table(markdown);
-    let mut header: Vec<String> = vec!["mechanism".into(), "placement".into()];
-    header.extend(sizes.iter().map(|s| match markdown {
-        true => format!("{} p50 / p99 µs", size_words(*s)),
-        false => size_words(*s),
-    }));
-    by_size.set_header(header);
+    let mut names = Vec::new();
+    let mut places = Vec::new();
+    let mut by_size: Vec<Column> = sizes
+        .iter()
+        .map(|s| match markdown {
+            true => Column::new(format!("{} p50 / p99 µs", size_words(*s)), Vec::new()),
+            false => Column::new(size_words(*s), Vec::new()),
+        })
+        .collect();
     for m in byte_mechanisms(rows) {
         for p in placements {
-            let mut cells = vec![m.label.to_string(), placement_words(p.name).to_string()];
-            for size in sizes {
+            names.push(m.label.to_string());
+            places.push(short_placement(p.name).to_string());
+            for (column, size) in by_size.iter_mut().zip(sizes) {
                 let row = find(rows, &m, p, *size);
-                cells.push(row.map_or("-".into(), |r| latency_cell(r, notes, !markdown)));
+                let cell = row.map_or("-".into(), |r| latency_cell(r, notes, !markdown, false));
+                column.cells.push(cell);
             }
-            by_size.add_row(cells);
         }
     }
-    let title = match markdown {
-        true => "### Round trip by message size\n\n".to_string(),
-        false => "Round trip by message size: p50 / p99 in µs\n".to_string(),
-    };
-    format!("{title}{by_size}\n\n")
+    let keys = [
+        Column::new("mechanism", names),
+        Column::new("placement", places),
+    ];
+    if markdown {
+        let mut table = new_table(true);
+        let all: Vec<&Column> = keys.iter().chain(&by_size).collect();
+        table.set_header(all.iter().map(|c| c.header.clone()));
+        for i in 0..keys[0].cells.len() {
+            table.add_row(all.iter().map(|c| c.cells[i].clone()));
+        }
+        return format!("### Round trip by message size\n\n{table}\n\n");
+    }
+    format!(
+        "Round trip by message size: p50 / p99 in µs\n{}\n",
+        tables_text(&packed(&keys, &by_size))
+    )
 }
 
 /// Why some cells have no number, or have more to say.
@@ -121,30 +241,32 @@ fn terminal_design(
     notes: &mut Notes,
 ) -> String {
     let reference = reference_size(sizes);
+    let found = mechanisms(rows);
+    let names = Column::new(
+        "mechanism",
+        found.iter().map(|m| m.label.to_string()).collect(),
+    );
+    let qualitative: Vec<Column> = COLUMNS
+        .iter()
+        .map(|c| Column::new(*c, found.iter().map(|m| m.design(c).to_string()).collect()))
+        .collect();
     let mut out = String::from("The lecture's design space, in each demo crate's words\n");
-    // All six columns in one table when they fit; else in two halves, each row one line.
-    let whole = qualitative(rows, &COLUMNS);
-    let parts = match natural_width(&whole) <= width() {
-        true => vec![whole],
-        false => vec![
-            qualitative(rows, &COLUMNS[..3]),
-            qualitative(rows, &COLUMNS[3..]),
-        ],
-    };
-    for table in parts {
-        out += &format!("{table}\n");
-    }
+    out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
     out += "\n";
 
-    // The coordination column explains the CPU column; in a narrow terminal it is left out
-    // (it is in the table above) rather than wrapping the numbers.
-    let mut measured = measured_table(rows, reference, placements, notes, true);
-    if natural_width(&measured) > width() {
-        measured = measured_table(rows, reference, placements, notes, false);
+    // The coordination column explains the CPU column; unless every number fits beside it
+    // in one table, it is left out (it is in the tables above).
+    let (keys, mut measured) = measured_columns(rows, &found, reference, placements, notes);
+    let mut tables = packed(std::slice::from_ref(&keys), &measured);
+    let coordination = found.iter().map(|m| m.design("coordination").to_string());
+    measured.insert(0, Column::new("coordination", coordination.collect()));
+    let with_coordination = packed(std::slice::from_ref(&keys), &measured);
+    if with_coordination.len() == 1 {
+        tables = with_coordination;
     }
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50 / p99 in each RTT cell; one-way \
-         throughput; CPU time of both processes per message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50 / p99 in µs and how far the rounds \
+         spread (±); one-way throughput; CPU time of both processes per message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
@@ -156,71 +278,46 @@ fn terminal_design(
         }
     );
     out += &wrap("", &caption, 0, width());
-    out += &measured.to_string();
-    out + "\n\n"
+    out + &tables_text(&tables) + "\n"
 }
 
-/// The terminal's table of measured numbers at the reference size, one row per mechanism.
-fn measured_table(
+/// The terminal's measured numbers at the reference size, a column each, and the key column
+/// (the mechanism, with the marks of notes about its whole row).
+fn measured_columns(
     rows: &[Row],
+    found: &[Mechanism],
     reference: usize,
     placements: &[Placement],
     notes: &mut Notes,
-    with_coordination: bool,
-) -> Table {
-    let mut table = new_table(false);
-    let mut header: Vec<String> = vec!["mechanism".into()];
-    if with_coordination {
-        header.push("coordination".into());
-    }
-    for p in placements {
-        header.push(format!("RTT µs\n{}", short_placement(p.name)));
-    }
+) -> (Column, Vec<Column>) {
     let pair = match placements {
         [one] => short_placement(one.name).to_string(),
         _ => placement_names(placements).replace("split", "diff."),
     };
-    header.push(format!("MiB/s\n{pair}"));
-    header.push(format!("CPU µs/msg\n{pair}"));
-    header.push("setup\nµs".into());
-    table.set_header(header);
-    for m in mechanisms(rows) {
-        let cells = measured_cells(rows, &m, reference, placements, notes, true);
+    let mut names = Column::new("mechanism", Vec::new());
+    let mut columns: Vec<Column> = placements
+        .iter()
+        .map(|p| Column::new(format!("RTT µs\n{}", short_placement(p.name)), Vec::new()))
+        .collect();
+    let mut mib = Column::new(format!("MiB/s\n{pair}"), Vec::new());
+    let mut cpu = Column::new(format!("CPU µs/msg\n{pair}"), Vec::new());
+    let mut setup = Column::new("setup\nµs", Vec::new());
+    for m in found {
+        let cells = measured_cells(rows, m, reference, placements, notes, true);
         let mut label = m.label.to_string();
         for mark in &cells.marks {
             label += &format!(" {mark}");
         }
-        let mut line = vec![label];
-        if with_coordination {
-            line.push(m.design("coordination").to_string());
+        names.cells.push(label);
+        for (column, cell) in columns.iter_mut().zip(cells.rtt) {
+            column.cells.push(cell);
         }
-        line.extend(cells.rtt);
-        line.push(same_once(&cells.throughput));
-        line.push(same_once(&cells.cpu));
-        line.push(cells.setup);
-        table.add_row(line);
+        mib.cells.push(same_once(&cells.throughput));
+        cpu.cells.push(same_once(&cells.cpu));
+        setup.cells.push(cells.setup);
     }
-    table
-}
-
-/// A terminal table of the mechanisms and the lecture's `columns`.
-fn qualitative(rows: &[Row], columns: &[&str]) -> Table {
-    let mut table = new_table(false);
-    let mut header = vec!["mechanism"];
-    header.extend(columns);
-    table.set_header(header);
-    for m in mechanisms(rows) {
-        let mut cells = vec![m.label];
-        cells.extend(columns.iter().map(|c| m.design(c)));
-        table.add_row(cells);
-    }
-    table
-}
-
-/// How wide `table` prints when no cell is wrapped: its content, plus "│ ", " ┆ ", " │".
-fn natural_width(table: &Table) -> usize {
-    let widths = table.column_max_content_widths();
-    widths.iter().map(|w| usize::from(*w) + 3).sum::<usize>() + 1
+    columns.extend([mib, cpu, setup]);
+    (names, columns)
 }
 
 /// "a / b", or "a" when every placement gives the same cell (a size limit's "n/a [2]").

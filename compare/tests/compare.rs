@@ -35,11 +35,22 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The `rows` of compare's JSON (`{"run": {...}, "rows": [...]}`).
 fn json_rows(out: &Output) -> Vec<Value> {
     let text = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
-    match serde_json::from_str::<Value>(&text).expect("stdout is JSON") {
-        Value::Array(rows) => rows,
-        other => panic!("expected a JSON array, got {other}"),
+    let json = serde_json::from_str::<Value>(&text).expect("stdout is JSON");
+    match &json["rows"] {
+        Value::Array(rows) => rows.clone(),
+        other => panic!("expected an array of rows, got {other} in {json}"),
+    }
+}
+
+/// How compare's progress lines name a size.
+fn size_words(size: u64) -> String {
+    match size {
+        0 => "no payload".to_string(),
+        s if s >= 1024 && s % 1024 == 0 => format!("{} KiB", s / 1024),
+        s => format!("{s} B"),
     }
 }
 
@@ -133,13 +144,40 @@ fn quick_json_has_every_row_with_sane_numbers() {
             }
         }
     }
-    // One progress line per measurement: "[ i/n]" counting up to n.
-    let counted = err.lines().filter(|l| l.contains("] ")).count();
-    let total: usize = err
-        .lines()
-        .find_map(|l| l.split('/').nth(1)?.split(']').next()?.parse().ok())
-        .unwrap();
-    assert_eq!(counted, total, "progress lines:\n{err}");
+    // Not on a terminal: one progress line per measurement, "[ i/n]" counting up (a cell
+    // that does not apply is not measured again after its first round), each within 80
+    // columns; every measured cell has one line per round.
+    let progress: Vec<&str> = err.lines().filter(|l| l.contains("] ")).collect();
+    let mut last = 0;
+    for line in &progress {
+        assert!(line.chars().count() <= 80, "over 80 columns: {line}");
+        let (i, n): (usize, usize) = line
+            .split_once('[')
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .and_then(|(count, _)| count.trim().split_once('/'))
+            .map(|(i, n)| (i.trim().parse().unwrap(), n.parse().unwrap()))
+            .unwrap_or_else(|| panic!("no [i/n] in {line}"));
+        assert!(i > last && i <= n, "{line} after [{last}/..]");
+        last = i;
+    }
+    for row in rows.iter().filter(|r| r["status"] == "ok") {
+        let place = match row["placement"].as_str().unwrap() {
+            "same" => "same core",
+            _ => "diff. cores",
+        };
+        let label = format!(
+            "] {}, {}, {place}: p50 ",
+            row["mechanism"].as_str().unwrap(),
+            size_words(row["size"].as_u64().unwrap())
+        );
+        let lines = progress.iter().filter(|l| l.contains(&label)).count();
+        assert_eq!(
+            Some(lines as u64),
+            row["rounds"].as_u64(),
+            "{label}:\n{err}"
+        );
+        assert_eq!(row["rounds"], 3, "--quick: 3 rounds");
+    }
 }
 
 #[test]
@@ -226,6 +264,9 @@ fn bad_input_is_a_one_line_usage_error() {
             &["--quick", "--plot", "/nonexistent-ipc-tour-dir/chart.svg"],
             1,
         ),
+        (&["--plot", "a.svg", "--plot-throughput", "a.svg"], 1),
+        (&["--plot-throughput", "chart.png"], 2),
+        (&["--rounds", "0"], 2),
     ];
     for (args, code) in cases {
         let out = compare(args);
@@ -236,6 +277,12 @@ fn bad_input_is_a_one_line_usage_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}: printed a report");
     }
+    let same = compare(&["--plot", "a.svg", "--plot-throughput", "a.svg"]);
+    assert!(
+        stderr(&same).contains("name the same file"),
+        "{}",
+        stderr(&same)
+    );
 }
 
 /// Processes still in process group `pgid` (compare's children inherit its group).
@@ -354,9 +401,7 @@ fn every_stop_signal_mid_run_leaves_nothing_behind() {
 #[test]
 fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
     let quick = ["--quick", "--only", "pipe", "--placement", "same"];
-    // Closed before the header (the table's first line): no measurement, no text at all.
-    // Closed when the JSON report comes, after every measurement: only the header (on stderr
-    // for JSON) and the progress lines, nothing after them.
+    // Closed before the run starts: noticed before any measurement, so no text at all.
     for format in ["table", "json"] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -368,18 +413,7 @@ fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
             .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(141), "{format}: {err}");
-        match format {
-            "table" => assert_eq!(err, "", "table"),
-            _ => assert!(
-                err.lines()
-                    .last()
-                    .unwrap()
-                    .starts_with("compare: [  2/2] pipe")
-                    && !err.contains("stdout")
-                    && !err.contains("panicked"),
-                "json: {err}"
-            ),
-        }
+        assert_eq!(err, "", "{format}");
     }
     let full = std::fs::File::create("/dev/full").unwrap();
     let out = Command::new(BIN).args(quick).stdout(full).output().unwrap();
@@ -452,7 +486,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let out = compare(&[
         "--quick",
         "--sizes",
-        "64,4096",
+        "64,16384",
         "--format",
         "csv",
         "--plot",
@@ -461,21 +495,7 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
-        "not SVG"
-    );
-    assert_eq!(svg.matches("<svg").count(), 1);
-    let panels = if usable_cpus() >= 2 { 2 } else { 1 };
-    let lines = svg
-        .lines()
-        .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"3\""))
-        .count();
-    assert_eq!(
-        lines,
-        ALL.len() * panels,
-        "one line per mechanism per placement"
-    );
+    assert_chart(&svg);
     for label in [
         "pipe",
         "FIFO",
@@ -489,15 +509,35 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
         "UDS datagram",
         "TCP loopback",
     ] {
-        assert!(svg.contains(label), "legend lacks {label}");
+        assert!(
+            svg.contains(&format!("\n{label}\n")),
+            "legend lacks {label}"
+        );
     }
+    // x ticks at the measured sizes; one panel per placement.
+    for tick in ["\n64 B\n", "\n16 KiB\n"] {
+        assert!(svg.contains(tick), "no tick {tick:?}");
+    }
+    // POSIX mq cannot carry 16 KiB (msgsize_max 8192 by default): its line stops with "n/a".
+    let msgsize_max: usize = std::fs::read_to_string("/proc/sys/fs/mqueue/msgsize_max")
+        .map_or(0, |s| s.trim().parse().unwrap_or(0));
+    if msgsize_max < 16384 {
+        assert!(svg.contains("\nn/a\n"), "no n/a mark where POSIX mq stops");
+    }
+    let panels = svg.matches(" (CPUs ").count();
+    assert_eq!(panels, usable_cpus().min(2), "one panel per placement");
 
     let csv = String::from_utf8(out.stdout).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
-    // Rows: 10 byte mechanisms x 2 sizes + signal, for each placement.
-    assert_eq!(lines.count(), (10 * 2 + 1) * 2);
+    // Rows: 10 byte mechanisms x 2 sizes + signal, for each placement; then the run's facts.
+    let (facts, rows): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with('#'));
+    assert_eq!(rows.len(), (10 * 2 + 1) * 2);
+    assert!(
+        facts.iter().any(|l| l.starts_with("# kernel: Linux")),
+        "{facts:?}"
+    );
 }
 
 #[test]
@@ -526,7 +566,7 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
     for run in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
         assert!(run.status.success(), "{}", stderr(&run));
         let md = String::from_utf8(run.stdout).unwrap();
-        assert!(md.contains("- **kernel**:"), "{md}");
+        assert!(md.contains("- **machine**: Linux"), "{md}");
         for label in [
             "| pipe",
             "| FIFO",
@@ -542,6 +582,72 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
     }
 }
 
+/// What every chart must be: one SVG 880 px wide, every text at least 14 px and inside the
+/// canvas, a caption with the kernel and which way is better.
+fn assert_chart(svg: &str) {
+    assert!(
+        svg.starts_with("<svg width=\"880\"") && svg.trim_end().ends_with("</svg>"),
+        "not an 880 px SVG"
+    );
+    assert_eq!(svg.matches("<svg").count(), 1);
+    assert!(
+        svg.contains(" is better)") && svg.contains("Linux "),
+        "caption"
+    );
+    let attr = |tag: &str, name: &str| -> f64 {
+        let tag = format!(" {tag}");
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let texts: Vec<&str> = svg.split("<text ").skip(1).collect();
+    assert!(!texts.is_empty());
+    for text in texts {
+        let (size, x) = (attr(text, "font-size"), attr(text, "x"));
+        assert!(size >= 14.0, "text under 14 px: {text}");
+        assert!((0.0..880.0).contains(&x), "text outside the canvas: {text}");
+    }
+}
+
+/// The cells of every table line of `text` that starts with `label`.
+fn table_rows(text: &str, label: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("│ {label}")))
+        .map(|l| {
+            l.trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every line of `text` is at most `width` characters (not bytes: "µ" and "┆" are one each).
+fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        let chars = line.chars().count();
+        assert!(chars <= width, "{chars} columns:\n{line}\nin:\n{text}");
+    }
+}
+
+/// The reference-size round trip of `label`: the cell "p50 / p99 ±N%" (the only cells with a
+/// spread), as (p50, p99).
+fn measured_rtt(text: &str, label: &str) -> (f64, f64) {
+    let rows = table_rows(text, label);
+    let cell = rows
+        .iter()
+        .flatten()
+        .find(|c| c.contains(" / ") && c.contains('±'))
+        .unwrap_or_else(|| panic!("{label}: no round-trip cell in {rows:?}\n{text}"));
+    let number = |s: &str| -> f64 {
+        s.trim_matches(|c: char| !c.is_ascii_digit() && c != '.')
+            .parse()
+            .unwrap_or_else(|_| panic!("{label}: {cell:?}"))
+    };
+    let (p50, rest) = cell.split_once(" / ").unwrap();
+    let p99 = rest.split(' ').next().unwrap();
+    (number(p50), number(p99))
+}
+
 #[test]
 fn the_terminal_report_fits_120_columns_and_shows_every_row() {
     let out = compare(&[
@@ -553,39 +659,485 @@ fn the_terminal_report_fits_120_columns_and_shows_every_row() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    for line in text.lines() {
-        let width = line.chars().count();
-        assert!(width <= 120, "{width} columns:\n{line}\nin:\n{text}");
-    }
-    // The cells of the first row of each table that starts with `label`.
-    let rows_of = |label: &str| -> Vec<Vec<String>> {
-        text.lines()
-            .filter(|l| l.starts_with(&format!("│ {label}")))
-            .map(|l| {
-                l.trim_matches('│')
-                    .split('┆')
-                    .map(|c| c.trim().to_string())
-                    .collect()
-            })
-            .collect()
-    };
+    assert_fits(&text, 120);
     for label in ["pipe", "signal", "POSIX mq", "shm (spin)"] {
-        let rows = rows_of(label);
-        // The lecture's columns (one table or two halves), the measured numbers, and for a
-        // mechanism that carries bytes, latency by size (one row per placement).
+        // The lecture's columns, the measured numbers, and for a mechanism that carries
+        // bytes, latency by size (one row per placement).
+        let rows = table_rows(&text, label);
         assert!(rows.len() >= 2, "{label}: {rows:?}\n{text}");
-        let measured = rows
-            .iter()
-            .find(|cells| cells.len() == 5 + usable_cpus().min(2))
-            .unwrap_or_else(|| panic!("{label}: no measured row in {rows:?}"));
-        // The same-core round trip: "p50 / p99" in µs, p99 >= p50 > 0.
-        let (p50, p99) = measured[2].split_once(" / ").unwrap();
-        let p50: f64 = p50.parse().unwrap();
-        let p99: f64 = p99
-            .trim_end_matches(|c: char| !c.is_ascii_digit())
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(p50 > 0.0 && p99 >= p50, "{label}: {measured:?}");
+        let (p50, p99) = measured_rtt(&text, label);
+        assert!(p50 > 0.0 && p99 >= p50, "{label}: {p50} {p99}");
     }
+}
+
+#[test]
+fn at_80_columns_every_table_fits_and_no_number_is_split() {
+    let out = Command::new(BIN)
+        .args(["--quick", "--sizes", "64,1024,16384,65536"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_fits(&text, 80);
+    // A "p50 / p99" cell wrapped inside its column leaves a line ending in " /" (or, wrapped
+    // before the slash, starting with "/ ").
+    for cell in table_rows(&text, "").into_iter().flatten() {
+        assert!(
+            !cell.ends_with(" /") && !cell.starts_with("/ "),
+            "a split cell {cell:?} in:\n{text}"
+        );
+    }
+    for label in [
+        "pipe",
+        "FIFO",
+        "POSIX mq",
+        "shm (spin)",
+        "UDS datagram",
+        "TCP loopback",
+    ] {
+        let (p50, p99) = measured_rtt(&text, label);
+        assert!(p50 > 0.0 && p99 >= p50, "{label}: {p50} {p99}");
+        // Latency by size: every size of every row, in tables that repeat the mechanism.
+        let by_size: usize = table_rows(&text, label)
+            .iter()
+            .filter(|cells| cells.get(1).is_some_and(|c| c.contains("core")))
+            .map(|cells| cells.len() - 2)
+            .sum();
+        assert_eq!(by_size, 4 * usable_cpus().min(2), "{label}:\n{text}");
+    }
+}
+
+#[test]
+fn one_size_draws_bars_for_both_placements() {
+    let dir = std::env::temp_dir().join(format!("compare-bars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bars.svg");
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,shm-spin",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_chart(&svg);
+    assert!(svg.contains("Round trip of 64 B messages"), "not bars");
+    assert!(svg.contains("lower is better"));
+    let placements = usable_cpus().min(2);
+    // A legend box per placement, then a bar per mechanism and placement.
+    let bars = svg.matches("<rect ").count() - 1; // the first is the background
+    assert_eq!(bars, placements + 2 * placements, "{svg}");
+    for label in ["\npipe\n", "\nshm (spin)\n", "same core (CPUs"] {
+        assert!(svg.contains(label), "{label:?} missing");
+    }
+}
+
+#[test]
+fn plot_throughput_measures_every_size_and_draws_it() {
+    let dir = std::env::temp_dir().join(format!("compare-tp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tp.svg");
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,signal,mq",
+        "--sizes",
+        "64,16384",
+        "--format",
+        "json",
+        "--plot-throughput",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_chart(&svg);
+    assert!(svg.contains("higher is better") && svg.contains("one way (MiB/s)"));
+    // A signal carries no bytes: not in this chart.
+    assert!(!svg.contains("signal"), "signal drawn as throughput");
+    for row in json_rows(&out).iter().filter(|r| r["key"] != "signal") {
+        let stream = &row["stream_mib_s"];
+        if row["key"] == "mq" && row["size"] == 16384 {
+            // Above msgsize_max (8192 by default): n/a, and the line stops with a mark.
+            assert!(stream.is_null() && row["stream_note"].as_str().unwrap().starts_with("n/a"));
+            assert!(svg.contains("\nn/a\n"));
+        } else if row["status"] == "ok" {
+            assert!(stream.as_f64().unwrap() > 0.0, "{row}");
+        }
+    }
+}
+
+#[test]
+fn rounds_are_interleaved_and_summarised_by_their_median() {
+    let out = compare(&[
+        "--only",
+        "pipe,fifo",
+        "--sizes",
+        "64",
+        "--rounds",
+        "3",
+        "--iters",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    // Progress: the k-th round of every measurement comes before the (k+1)-th of any.
+    let labels: Vec<String> = err
+        .lines()
+        .filter_map(|l| Some(l.split_once("] ")?.1.split_once(':')?.0.to_string()))
+        .collect();
+    let cells = 4 * usable_cpus().min(2); // pipe and FIFO: throughput and 64 B, per placement
+    assert_eq!(labels.len(), 3 * cells, "{err}");
+    for (i, label) in labels.iter().enumerate() {
+        let round = labels[..i].iter().filter(|l| *l == label).count();
+        assert_eq!(round, i / cells, "{label} out of turn:\n{err}");
+    }
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &json["run"];
+    assert_eq!(run["rounds"], 3);
+    assert_eq!(run["iters_per_round"], 50);
+    assert!(
+        run["options"].as_str().unwrap().contains("--rounds 3"),
+        "{run}"
+    );
+    for fact in [
+        "compare_version",
+        "kernel",
+        "cpu_model",
+        "build_profile",
+        "date_utc",
+    ] {
+        assert!(!run[fact].as_str().unwrap().is_empty(), "{fact}: {run}");
+    }
+    assert!(run["cpus_online"].as_u64().unwrap() >= 1);
+    for row in json_rows(&out) {
+        assert_eq!(row["rounds"], 3, "{row}");
+        assert_eq!(row["samples"], 150, "{row}");
+        let at = |f: &str| row[f].as_u64().unwrap();
+        let (low, p50, high) = (
+            at("rtt_p50_low_ns"),
+            at("rtt_p50_ns"),
+            at("rtt_p50_high_ns"),
+        );
+        let mut each: Vec<u64> = row["rtt_round_p50s_ns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        each.sort_unstable();
+        assert_eq!((low, p50, high), (each[0], each[1], each[2]), "{row}");
+        let spread = (high - low) as f64 / p50 as f64;
+        assert_eq!(row["rtt_rounds_disagree"], spread > 0.2, "{row}");
+    }
+}
+
+#[test]
+fn csv_keeps_its_columns_and_adds_the_run_as_comments() {
+    let out = compare(&[
+        "--only",
+        "pipe",
+        "--placement",
+        "same",
+        "--sizes",
+        "64",
+        "--iters",
+        "50",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    // compare/baseline/run.sh reads line 2, columns 8 and 13.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!((header[7], header[12]), ("rtt_p50_ns", "throughput_mib_s"));
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(first.len(), header.len(), "{}", lines[1]);
+    assert!(first[7].parse::<u64>().unwrap() > 0, "{}", lines[1]);
+    // Numbers that are not whole ns carry 3 significant digits.
+    for name in ["throughput_mib_s", "cpu_us_per_msg", "setup_us"] {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        let digits = first[i]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        assert!(significant.len() <= 3, "{name} = {}", first[i]);
+    }
+    let facts: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("# "))
+        .collect();
+    assert!(
+        lines[lines.len() - facts.len()..]
+            .iter()
+            .all(|l| l.starts_with("# "))
+    );
+    for fact in [
+        "# kernel: ",
+        "# cpu_model: ",
+        "# rounds: 5",
+        "# options: --only pipe",
+    ] {
+        assert!(
+            facts.iter().any(|l| l.starts_with(fact)),
+            "{fact}: {facts:?}"
+        );
+    }
+    let help = compare(&["--help"]);
+    assert!(
+        String::from_utf8(help.stdout)
+            .unwrap()
+            .contains("# name: value")
+    );
+}
+
+#[test]
+fn placement_words_match_the_cpus_of_both_processes() {
+    let out = compare(&["--quick", "--only", "pipe,signal", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_rows(&out);
+    for row in rows.iter().filter(|r| r["status"] == "ok") {
+        let (parent, child) = (&row["parent_cpu"], &row["child_cpu"]);
+        assert!(parent.is_u64() && child.is_u64(), "{row}");
+        let same = parent == child;
+        match row["placement"].as_str().unwrap() {
+            "same" => assert!(same, "\"same core\" on two CPUs: {row}"),
+            _ => assert!(!same, "\"different cores\" on one CPU: {row}"),
+        }
+    }
+    // The table's setup section says the same, with the CPUs.
+    let out = compare(&["--quick", "--only", "pipe"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cpu = |after: &str| -> Option<u64> {
+        let rest = words.split_once(after)?.1;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let same = cpu("same core = both processes on CPU ").expect("same-core CPU");
+    if usable_cpus() >= 2 {
+        let parent = cpu("different cores = parent on CPU ").expect("parent CPU");
+        let child = cpu(", child on CPU ").expect("child CPU");
+        assert!(parent != child && same == parent, "{words}");
+    }
+}
+
+#[test]
+fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
+    let mut child = Command::new(BIN)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("ipc-tour compare"), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdout);
+    let closed = Instant::now();
+    // The default run measures for about 10 s; it must notice within a measurement.
+    let status = wait_with_deadline(&mut child, Duration::from_secs(3));
+    assert_eq!(status.code(), Some(141), "after {:?}", closed.elapsed());
+    assert_group_gone(pid as i32);
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
+    let dir = std::env::temp_dir().join(format!("compare-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chart.svg");
+    std::fs::write(&path, "<svg>the previous chart</svg>\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--only", "pipe,fifo", "--plot", path.to_str().unwrap()])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let chart = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(chart, "<svg>the previous chart</svg>\n");
+    assert_eq!(left, ["chart.svg"], "a temporary file was left");
+}
+
+#[test]
+fn sizes_beyond_the_memory_limit_are_one_line_not_an_abort() {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--quick", "--sizes", "16777216"]);
+    // SAFETY: runs in the forked child before exec; setrlimit is a plain system call on a
+    // stack value, no allocation or lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40 << 20,
+                rlim_max: 40 << 20,
+            };
+            match libc::setrlimit(libc::RLIMIT_AS, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("compare: --sizes 16777216: cannot allocate") && err.contains("ulimit -v"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inherited_signal_state_and_umask_do_not_matter() {
+    for mask in [0o277, 0o377, 0o777] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--quick", "--only", "fifo,mq,shm,uds", "--format", "json"]);
+        // SAFETY: runs in the forked child before exec; signal, sigfillset, sigprocmask and
+        // umask are async-signal-safe and touch only stack values.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "umask {mask:o}: {}", stderr(&out));
+        for row in json_rows(&out) {
+            let n_a = row["status"] == "n/a";
+            assert!(row["status"] == "ok" || n_a, "umask {mask:o}: {row}");
+        }
+        assert_eq!(leftovers(pid), Vec::<String>::new(), "umask {mask:o}");
+    }
+}
+
+#[test]
+fn the_lessons_are_computed_from_the_run_s_own_numbers() {
+    let out = compare(&["--quick", "--sizes", "64,16384", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lessons: Vec<&str> = json["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let rows = json_rows(&out);
+    let p50 = |key: &str, place: &str, size: u64| -> Option<f64> {
+        rows.iter()
+            .find(|r| r["key"] == key && r["placement"] == place && r["size"] == size)?
+            ["rtt_p50_ns"]
+            .as_f64()
+    };
+    // Growth with size, same core, of the rows that copy through the kernel and have both.
+    let mut grew: Vec<f64> = ["pipe", "fifo", "uds-stream", "uds-datagram", "tcp"]
+        .iter()
+        .filter_map(|k| Some(p50(k, "same", 16384)? / p50(k, "same", 64)?))
+        .collect();
+    grew.sort_by(f64::total_cmp);
+    let range = format!("grew {:.1}x to {:.1}x", grew[0], grew[grew.len() - 1]);
+    assert!(
+        lessons.iter().any(|l| l.contains(&range)),
+        "{range} in {lessons:#?}"
+    );
+    if usable_cpus() < 2 {
+        eprintln!("skipped: the placement lessons need two CPUs");
+        return;
+    }
+    // A wakeup on another core against the same core, over every row that blocks.
+    // (The spinning rows are left out: shm-spin, and the zero-copy slots, which spin too.)
+    let mut ratios: Vec<f64> = ALL
+        .iter()
+        .filter(|k| !matches!(**k, "shm-spin" | "shm-zero-copy"))
+        .filter_map(|k| {
+            let size = if *k == "signal" { 0 } else { 64 };
+            Some(p50(k, "split", size)? / p50(k, "same", size)?)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let range = format!("took {:.1}x to {:.1}x", ratios[0], ratios[ratios.len() - 1]);
+    assert!(
+        lessons.iter().any(|l| l.contains(&range)),
+        "{range} in {lessons:#?}"
+    );
+    // The table prints the same lines under "What this run shows".
+    let table = compare(&["--quick", "--only", "pipe,shm-spin"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("What this run shows\n- "), "{text}");
+}
+
+#[test]
+fn on_a_terminal_progress_is_one_line_rewritten_in_place() {
+    // script(1) gives compare a terminal for stderr; the report goes to /dev/null.
+    let Ok(out) = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} --quick --only pipe,fifo > /dev/null"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        eprintln!("skipped: script(1) from util-linux is not installed");
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    const ERASE: &str = "\r\x1b[2K";
+    // Each rewrite erases the line first; the last erase leaves it empty.
+    let updates: Vec<&str> = text.split(ERASE).skip(1).collect();
+    assert!(updates.len() >= 2, "no line rewritten in place:\n{text:?}");
+    assert_eq!(
+        updates.last(),
+        Some(&""),
+        "the progress line was not cleared"
+    );
+    for update in &updates[..updates.len() - 1] {
+        assert!(
+            !update.contains('\n'),
+            "a new line instead of a rewrite: {update:?}"
+        );
+        assert!(update.chars().count() < 80, "wider than 79: {update:?}");
+        assert!(update.contains(" s, round "), "{update:?}");
+    }
+    assert!(!text.contains("] pipe"), "log lines on a terminal:\n{text}");
 }

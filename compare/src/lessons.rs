@@ -1,0 +1,254 @@
+//! What this run shows, computed from its own numbers, each line tied to the lecture's claim
+//! it confirms or qualifies. A line whose numbers this run lacks (one placement, one size, a
+//! row left out) is not printed. Rows are found by what their demo crate says of them (the
+//! coordination and data columns), never by name, so a new row takes its place by itself.
+
+use crate::mechanisms::Mechanism;
+use crate::report::{RoundTrips, Row, size_words, us, width, wrap};
+
+/// The lines, as plain sentences (JSON puts them in a field).
+pub fn lines(rows: &[Row]) -> Vec<String> {
+    [
+        wakeup(rows),
+        spinning(rows),
+        spin_cpu(rows),
+        copying(rows),
+        setup(rows),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The lines under a heading, for the terminal or Markdown.
+pub fn render(rows: &[Row], markdown: bool) -> String {
+    let lines = lines(rows);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = match markdown {
+        true => String::from("### What this run shows\n\n"),
+        false => String::from("\nWhat this run shows\n"),
+    };
+    for line in lines {
+        out += &match markdown {
+            true => format!("- {line}\n"),
+            false => wrap("- ", &line, 2, width()),
+        };
+    }
+    out + "\n"
+}
+
+fn spins(m: &Mechanism) -> bool {
+    m.design("coordination").contains("spin")
+}
+
+/// The round trips of `m` in placement `place` ("same" / "split") at `size`, if measured.
+fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&'a RoundTrips> {
+    rows.iter()
+        .find(|r| r.mechanism.key == m.key && r.placement.name == place && r.size == size)?
+        .latency
+        .as_ref()
+        .ok()
+}
+
+/// Every mechanism once, in the rows' order.
+fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
+    let mut found: Vec<Mechanism> = Vec::new();
+    for r in rows {
+        if !found.iter().any(|m| m.key == r.mechanism.key) {
+            found.push(r.mechanism);
+        }
+    }
+    found
+}
+
+/// The size the lines compare at: 64 B when measured, else the smallest.
+fn reference(rows: &[Row]) -> usize {
+    let sizes = || rows.iter().map(|r| r.size).filter(|s| *s > 0);
+    match sizes().any(|s| s == 64) {
+        true => 64,
+        false => sizes().min().unwrap_or(0),
+    }
+}
+
+fn ratio_words(low: f64, high: f64) -> String {
+    match (format!("{low:.1}"), format!("{high:.1}")) {
+        (a, b) if a == b => format!("{a}x"),
+        (a, b) => format!("{a}x to {b}x"),
+    }
+}
+
+/// Lecture: "the kernel handles blocking and wakeup". Its price depends on placement.
+fn wakeup(rows: &[Row]) -> Option<String> {
+    let size = reference(rows);
+    let mut ratios: Vec<(f64, &'static str)> = Vec::new();
+    for m in mechanisms(rows).iter().filter(|m| !spins(m)) {
+        let at = |size| Some((rtt(rows, m, "same", size)?, rtt(rows, m, "split", size)?));
+        let Some((same, split)) = at(size).or_else(|| at(0)) else {
+            continue;
+        };
+        ratios.push((split.p50() as f64 / same.p50().max(1) as f64, m.label));
+    }
+    ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (low, high) = (ratios.first()?, ratios.last()?);
+    let which = match ratios.len() {
+        1 => format!("for {}", low.1),
+        n => format!(
+            "in the {n} rows that block ({} least, {} most)",
+            low.1, high.1
+        ),
+    };
+    Some(format!(
+        "The kernel handles blocking and wakeup, and where the woken process runs sets the \
+         price: a {} round trip between two cores took {} the same-core one {which}.",
+        size_words(size),
+        ratio_words(low.0, high.0),
+    ))
+}
+
+/// Lecture: "shared memory is the fastest IPC". Only when each process has a core to spin on.
+fn spinning(rows: &[Row]) -> Option<String> {
+    let size = reference(rows);
+    let found = mechanisms(rows);
+    let spin = found.iter().find(|m| spins(m))?;
+    let ranked = |place: &str| -> Vec<(u64, &'static str)> {
+        let mut all: Vec<(u64, &'static str)> = found
+            .iter()
+            .filter_map(|m| Some((rtt(rows, m, place, size)?.p50(), m.label)))
+            .collect();
+        all.sort_unstable();
+        all
+    };
+    let (split, same) = (ranked("split"), ranked("same"));
+    let rank = |all: &[(u64, &str)]| all.iter().position(|(_, l)| *l == spin.label);
+    let (split_at, same_at) = (rank(&split)?, rank(&same)?);
+    let where_split = match split_at {
+        0 => format!(
+            "the fastest row on two cores ({} µs; next, {}: {} µs)",
+            us(split[0].0 as f64),
+            split.get(1)?.1,
+            us(split.get(1)?.0 as f64)
+        ),
+        n => format!("row {} of {} on two cores", n + 1, split.len()),
+    };
+    let where_same = match same_at + 1 == same.len() {
+        true => format!(
+            "the slowest on one core ({} µs, {:.0}x {})",
+            us(same[same_at].0 as f64),
+            same[same_at].0 as f64 / same[0].0.max(1) as f64,
+            same[0].1
+        ),
+        false => format!("row {} of {} on one core", same_at + 1, same.len()),
+    };
+    Some(format!(
+        "Shared memory is the fastest IPC only while each process has a core to spin on: at \
+         {}, {} was {where_split}, and {where_same}, where the spinner waits for the scheduler \
+         to run its peer.",
+        size_words(size),
+        spin.label
+    ))
+}
+
+/// Lecture: with shared memory "you own coordination". Spinning is paid for in CPU time.
+fn spin_cpu(rows: &[Row]) -> Option<String> {
+    let size = reference(rows);
+    let found = mechanisms(rows);
+    let spin = found.iter().find(|m| spins(m))?;
+    let blocking = found.iter().find(|m| !spins(m) && m.key != spin.key)?;
+    let cpu = |m: &Mechanism, place| Some(rtt(rows, m, place, size)?.cpu_us_per_msg());
+    let (spin_same, block_same) = (cpu(spin, "same")?, cpu(blocking, "same")?);
+    Some(format!(
+        "Coordination is the user's to pay for with shared memory: on one core {} burned {:.1} \
+         µs of CPU per message against {:.1} µs for {}, which sleeps in the kernel until woken.",
+        spin.label, spin_same, block_same, blocking.label
+    ))
+}
+
+/// Lecture: kernel IPC copies every byte through the kernel (twice per round trip); shared
+/// memory without a copy does not grow with the message.
+fn copying(rows: &[Row]) -> Option<String> {
+    let smallest = rows.iter().map(|r| r.size).filter(|s| *s > 0).min()?;
+    let largest = rows.iter().map(|r| r.size).max()?;
+    if largest <= smallest {
+        return None;
+    }
+    let growth = |m: &Mechanism| -> Option<f64> {
+        let small = rtt(rows, m, "same", smallest)?.p50() as f64;
+        Some(rtt(rows, m, "same", largest)?.p50() as f64 / small.max(1.0))
+    };
+    let found = mechanisms(rows);
+    let copies = |m: &&Mechanism| m.design("data").contains("copy") && !zero_copy(m);
+    let mut grew: Vec<(f64, &str)> = found
+        .iter()
+        .filter(copies)
+        .filter_map(|m| Some((growth(m)?, m.label)))
+        .collect();
+    grew.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (low, high) = (grew.first()?, grew.last()?);
+    let rows = match grew.len() {
+        1 => low.1.to_string(),
+        n => format!("the {n} copying rows"),
+    };
+    let mut line = format!(
+        "Every byte is copied through the kernel: from {} to {} the round trip of {rows} grew \
+         {} (same core).",
+        size_words(smallest),
+        size_words(largest),
+        ratio_words(low.0, high.0)
+    );
+    for m in found.iter().filter(|m| zero_copy(m)) {
+        if let Some(g) = growth(m) {
+            line += &format!(" {}, which copies nothing, grew {g:.1}x.", m.label);
+        }
+    }
+    Some(line)
+}
+
+/// A row whose data column or name says it copies nothing.
+fn zero_copy(m: &Mechanism) -> bool {
+    let says = |s: &str| s.contains("zero-copy") || s.contains("zero copy");
+    says(m.design("data")) || says(m.label)
+}
+
+/// Lecture: sockets cost more to set up than a pipe (bind, listen, connect, accept).
+fn setup(rows: &[Row]) -> Option<String> {
+    let found = mechanisms(rows);
+    let setup_of = |m: &Mechanism| {
+        let row = rows.iter().find(|r| r.mechanism.key == m.key)?;
+        row.setup_us.as_ref().ok().copied()
+    };
+    let is_bytes = |m: &&Mechanism| m.transport.carries_bytes();
+    let pipe = found.iter().filter(is_bytes).find(|m| {
+        m.design("naming").contains("anonymous") && m.design("structure").contains("stream")
+    })?;
+    let sockets: Vec<(&Mechanism, f64)> = found
+        .iter()
+        .filter(|m| m.design("data").contains("network") || m.label.contains("UDS"))
+        .filter_map(|m| Some((m, setup_of(m)?)))
+        .collect();
+    let pipe_us = setup_of(pipe)?;
+    let times = |(_, us): &(&Mechanism, f64)| us / pipe_us.max(0.001);
+    let words: Vec<String> = sockets
+        .iter()
+        .map(|s| format!("{} {:.1} µs ({:.1}x)", s.0.label, s.1, times(s)))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let dearer: Vec<&str> = sockets
+        .iter()
+        .filter(|s| times(s) >= 2.0)
+        .map(|s| s.0.label)
+        .collect();
+    let verdict = match dearer.as_slice() {
+        [] => "no socket cost twice the pipe here".to_string(),
+        some => format!("at twice the pipe or more: {}", some.join(", ")),
+    };
+    Some(format!(
+        "Sockets cost more to set up than a pipe (create, connect, one message, close, in one \
+         process): {} {pipe_us:.1} µs; {}; {verdict}.",
+        pipe.label,
+        words.join(", ")
+    ))
+}
