@@ -54,9 +54,11 @@ pub struct Plan {
     pub corrupt_after: Option<u64>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Latency {
     pub summary: Summary,
+    /// every timed round trip, in ns, sorted: rounds pool them for their p99
+    pub samples: Vec<u64>,
     /// median over batches of `BATCH_LEN` round trips, per round trip (fast rows only)
     pub batch_ns: Option<f64>,
     /// user + system CPU of both processes per message (a round trip is two messages)
@@ -299,6 +301,8 @@ fn unexpected(
 /// Everything timed on the parent side of a latency measurement.
 pub struct Timed {
     pub summary: Summary,
+    /// every timed round trip, in ns, sorted
+    pub samples: Vec<u64>,
     pub batch_ns: Option<f64>,
     pub round_trips: u64,
     pub parent_cpu: Duration,
@@ -349,6 +353,7 @@ pub fn time_round_trips(
     }
     Ok(Timed {
         summary,
+        samples,
         batch_ns,
         round_trips: seq,
         parent_cpu: cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before),
