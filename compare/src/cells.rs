@@ -14,10 +14,10 @@ fn p50_words(l: &RoundTrips) -> String {
     format!("{}{mark}", us(l.p50() as f64))
 }
 
-/// How far a cell's rounds spread above its p50 (the lowest round's): "+12%" means its
-/// slowest round's p50 was 12% higher.
+/// How far a cell's rounds spread around its p50: "±6%" is half the distance between the
+/// lowest and the highest round p50, as a share of the p50.
 pub fn spread_words(l: &RoundTrips) -> String {
-    format!("+{:.0}%", 100.0 * l.spread())
+    format!("±{:.0}%", 50.0 * l.spread())
 }
 
 /// The measured cells of one mechanism at the reference size, one entry per placement.

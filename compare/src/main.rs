@@ -13,7 +13,7 @@
 //! The child echoes; the parent times each round trip with a monotonic clock after a discarded
 //! warm-up, and sorts the samples for p50 / p99 / max. Every cell is measured in several
 //! rounds spread over the run (round-robin across rows and placements), and its headline is
-//! the lowest of its rounds' p50s (report.rs says why). Every message carries a pattern that changes per message, checked
+//! the median of its rounds. Every message carries a pattern that changes per message, checked
 //! on arrival; a mismatch fails the row, it is never a number. A size a mechanism cannot carry
 //! is reported as not applicable with its reason, never clamped. Progress goes to stderr, the
 //! report to stdout: the tables, what the run shows, then how it was measured.
@@ -99,7 +99,7 @@ struct Cli {
 
     /// Rounds per measurement, 1 to 1000 [default: 5; with --quick: 3]. The rounds are spread
     /// over the whole run, round-robin across rows and placements; a cell's headline is the
-    /// lowest of its rounds' p50s
+    /// median of its rounds' p50s
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
     rounds: Option<u64>,
 

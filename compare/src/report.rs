@@ -49,13 +49,11 @@ impl RoundTrips {
         self.rounds.iter().map(|l| l.summary.p50)
     }
 
-    /// The headline: the lowest of the rounds' p50s. On a machine whose wakeups are bimodal
-    /// (this project's 2-vCPU VM: a pipe round trip is 2.8 or 4.0 µs, round by round) the
-    /// median flips between the two modes from run to run; the lowest round is what the
-    /// mechanism costs when the machine lets it, and repeats. The spread says how far the
-    /// other rounds were.
+    /// The headline: the median of the rounds' p50s. (Not the lowest: this VM's slow and fast
+    /// stretches can last a whole run, and one lucky round then set the headline; measured
+    /// over three back-to-back runs, the median moved less.)
     pub fn p50(&self) -> u64 {
-        self.p50s().min().unwrap_or(0)
+        median(self.p50s()).unwrap_or(0)
     }
 
     /// The lowest and the highest round p50.
@@ -64,7 +62,7 @@ impl RoundTrips {
         (low, self.p50s().max().unwrap_or(0))
     }
 
-    /// (highest - lowest round p50) / lowest: how far the rounds disagree.
+    /// (highest - lowest round p50) / median: how far the rounds disagree.
     pub fn spread(&self) -> f64 {
         let (low, high) = self.p50_range();
         (high - low) as f64 / self.p50().max(1) as f64

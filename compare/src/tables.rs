@@ -110,9 +110,9 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
     let (low, high) = widest.p50_range();
     let text = format!(
         "{UNSTEADY_MARK} after a p50: that cell's rounds disagree, their lowest and highest p50 \
-         more than {:.0}% apart (+N% is how far the slowest was above the fastest, which is the \
-         p50 shown). Here {unsteady} of {} cells; the widest, {}, {}, {}, ran its rounds at {} \
-         to {} µs: this machine's wakeups are fast or slow from one round to the next.",
+         more than {:.0}% apart (± is half that distance). Here {unsteady} of {} cells; the \
+         widest, {}, {}, {}, ran its rounds at {} to {} µs around a p50 of {} µs: two numbers \
+         closer than that are not told apart by this run.",
         UNSTEADY * 100.0,
         measured.len(),
         row.mechanism.label,
@@ -120,6 +120,7 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         placement_words(row.placement.name),
         us(low as f64),
         us(high as f64),
+        us(widest.p50() as f64),
     );
     match markdown {
         true => format!("\n{text}\n\n"),
@@ -264,8 +265,8 @@ fn terminal_design(
         tables = with_coordination;
     }
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50 (the fastest of the \
-         rounds) / p99 in µs and how much slower the slowest round was (+N%); one-way throughput; CPU time of both processes per message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50 / p99 in µs and how far the rounds \
+         spread (±); one-way throughput; CPU time of both processes per message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
