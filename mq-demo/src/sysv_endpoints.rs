@@ -187,8 +187,10 @@ fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &Atomi
             Ok(_) => break,
         }
     }
-    if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-        return; // our end was dropped
+    // The peer first: when it died just before our end was dropped (compare kills the child,
+    // then drops its end), both are ready, and the dead side's queue is still ours to remove.
+    if !fds[0].revents().is_some_and(|r| !r.is_empty()) {
+        return; // only our end was dropped: a living peer removes its own queue when it closes
     }
     gone.store(true, Ordering::SeqCst);
     let closed = matches!(nix::unistd::read(peer_alive, &mut [0; 1]), Ok(1));
