@@ -189,7 +189,7 @@ fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &Atomi
     }
     // The peer first: when it died just before our end was dropped (compare kills the child,
     // then drops its end), both are ready, and the dead side's queue is still ours to remove.
-    if !fds[0].revents().is_some_and(|r| !r.is_empty()) {
+    if fds[0].revents().is_none_or(|r| r.is_empty()) {
         return; // only our end was dropped: a living peer removes its own queue when it closes
     }
     gone.store(true, Ordering::SeqCst);
