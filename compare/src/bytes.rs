@@ -10,7 +10,7 @@ use plumbing::stop;
 
 use crate::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, session, time_round_trips,
+    child_says, io_failed, pair_failed, session, time_round_trips,
 };
 use crate::pattern;
 
@@ -23,10 +23,7 @@ pub type Pair = (Box<dyn End>, Box<dyn End>);
 
 /// Creates the pair for `size`, sorting "cannot carry this size" from real failures.
 fn create(duplex: fn(usize) -> io::Result<Pair>, size: usize) -> Result<Pair, Skip> {
-    duplex(size).map_err(|e| match e.kind() {
-        io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
-        _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
-    })
+    duplex(size).map_err(|e| pair_failed(size, e))
 }
 
 /// Round-trip latency of `size`-byte messages: the parent sends message `seq`, the child checks
@@ -65,13 +62,8 @@ pub fn latency(
             Ok(timed)
         },
     )?;
-    let messages = 2 * timed.round_trips + 1;
-    Ok(Latency {
-        summary: timed.summary,
-        samples: timed.samples,
-        batch_ns: timed.batch_ns,
-        cpu_us_per_msg: (timed.parent_cpu + child_cpu).as_secs_f64() * 1e6 / messages as f64,
-    })
+    let messages = 2 * timed.round_trips + 1; // and the end message
+    Ok(Latency::new(timed, child_cpu, messages))
 }
 
 /// A child reads message `seq`; on failure, the exit status: the parent closed its end

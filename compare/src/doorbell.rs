@@ -60,12 +60,7 @@ pub fn latency(
         },
     )?;
     let messages = 2 * timed.round_trips;
-    Ok(Latency {
-        summary: timed.summary,
-        samples: timed.samples,
-        batch_ns: timed.batch_ns,
-        cpu_us_per_msg: (timed.parent_cpu + child_cpu).as_secs_f64() * 1e6 / messages as f64,
-    })
+    Ok(Latency::new(timed, child_cpu, messages))
 }
 
 /// The doorbell child: answer every ring until the parent kills it (or dies).

@@ -65,6 +65,29 @@ pub struct Latency {
     pub cpu_us_per_msg: f64,
 }
 
+impl Latency {
+    /// A measurement's result: what the parent timed, and the CPU both processes used for
+    /// `messages` messages.
+    pub fn new(timed: Timed, child_cpu: Duration, messages: u64) -> Latency {
+        let cpu = (timed.parent_cpu + child_cpu).as_secs_f64();
+        Latency {
+            summary: timed.summary,
+            samples: timed.samples,
+            batch_ns: timed.batch_ns,
+            cpu_us_per_msg: cpu * 1e6 / messages.max(1) as f64,
+        }
+    }
+}
+
+/// A pair that could not be made for `size`-byte messages: "cannot carry this size"
+/// (InvalidInput, with the mechanism's reason) is not applicable, anything else a failure.
+pub fn pair_failed(size: usize, e: io::Error) -> Skip {
+    match e.kind() {
+        io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
+        _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Throughput {
     pub mib_s: f64,

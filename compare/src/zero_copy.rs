@@ -12,7 +12,7 @@ use shm_demo::zero_copy::{Receiver, Sender};
 
 use crate::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, session, time_round_trips,
+    child_says, io_failed, pair_failed, session, time_round_trips,
 };
 use crate::pattern;
 
@@ -21,10 +21,7 @@ pub type PairFn = fn(usize) -> io::Result<(Sender, Receiver)>;
 
 /// Creates the pair for `size`, sorting "cannot carry this size" from real failures.
 fn create(pair: PairFn, size: usize) -> Result<(Sender, Receiver), Skip> {
-    pair(size).map_err(|e| match e.kind() {
-        io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
-        _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
-    })
+    pair(size).map_err(|e| pair_failed(size, e))
 }
 
 /// Fills the next slot with message `seq` and lends it to the child.
@@ -63,13 +60,8 @@ pub fn latency(
             Ok(timed)
         },
     )?;
-    let messages = 2 * timed.round_trips + 1;
-    Ok(Latency {
-        summary: timed.summary,
-        samples: timed.samples,
-        batch_ns: timed.batch_ns,
-        cpu_us_per_msg: (timed.parent_cpu + child_cpu).as_secs_f64() * 1e6 / messages as f64,
-    })
+    let messages = 2 * timed.round_trips + 1; // and the end message
+    Ok(Latency::new(timed, child_cpu, messages))
 }
 
 /// The child: check each message in place (and, under `--corrupt-after`, change one byte of
