@@ -14,10 +14,15 @@ fn p50_words(l: &RoundTrips) -> String {
     format!("{}{mark}", us(l.p50() as f64))
 }
 
-/// How far a cell's rounds spread around its p50: "±6%" is half the distance between the
-/// lowest and the highest round p50, as a share of the p50.
+/// How far a cell's rounds spread above its p50: "+34%" says the slowest round's p50 was 34%
+/// above the headline (which sits near the fastest rounds).
 pub fn spread_words(l: &RoundTrips) -> String {
-    format!("±{:.0}%", 50.0 * l.spread())
+    let (_, high) = l.p50_range();
+    let p50 = l.p50().max(1);
+    format!(
+        "+{:.0}%",
+        100.0 * high.saturating_sub(p50) as f64 / p50 as f64
+    )
 }
 
 /// The measured cells of one mechanism at the reference size, one entry per placement.

@@ -102,7 +102,7 @@ pub fn throughput(
 enum Quantity {
     /// round trip: p50 on the line, a whisker to p99
     RoundTrip,
-    /// one-way throughput at each size: median of the rounds, a bar from lowest to highest
+    /// one-way throughput at each size: the headline of the rounds, a bar from lowest to highest
     Stream,
 }
 

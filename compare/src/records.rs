@@ -50,6 +50,7 @@ pub fn record(row: &Row) -> Value {
         "throughput_mib_s": tp.map(|t| sig3(t.mib_s())),
         "throughput_low_mib_s": tp.map(|t| sig3(t.mib_s_range().0)),
         "throughput_high_mib_s": tp.map(|t| sig3(t.mib_s_range().1)),
+        "throughput_round_mib_s": tp.map(|t| t.rounds.iter().map(|r| sig3(r.mib_s)).collect::<Vec<_>>()),
         "throughput_msg_size": tp.map(|t| t.chunk()),
         "throughput_bytes": tp.map(|t| t.bytes()),
         "stream_mib_s": stream.map(|t| sig3(t.mib_s())),
@@ -179,14 +180,16 @@ const CSV_FIELDS: [&str; 20] = [
     "coordination",
 ];
 
-/// Columns added after the first 22.
-const CSV_MORE: [&str; 6] = [
+/// Columns added after the first 22; a list (every round) is written space-separated.
+const CSV_MORE: [&str; 8] = [
     "rounds",
     "rtt_p50_low_ns",
     "rtt_p50_high_ns",
     "rtt_rounds_disagree",
     "parent_cpu",
     "child_cpu",
+    "rtt_round_p50s_ns",
+    "throughput_round_mib_s",
 ];
 
 fn csv_fields() -> Vec<&'static str> {
@@ -213,6 +216,11 @@ pub fn csv(rows: &[Row], run: &Run) -> String {
             .map(|f| match &rec[*f] {
                 Value::Null => String::new(),
                 Value::String(s) => csv_quote(s),
+                Value::Array(each) => each
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 other => other.to_string(),
             })
             .collect();

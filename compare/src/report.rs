@@ -24,16 +24,36 @@ pub struct Row {
     pub setup_us: Result<f64, Skip>,
 }
 
-/// Rounds whose lowest and highest p50 are further apart than this fraction of their median
+/// Rounds whose lowest and highest p50 are further apart than this fraction of the headline
 /// disagree: the cell is marked, and the report says what that means in this run.
 pub const UNSTEADY: f64 = 0.20;
 
-/// The median of `values` (the lower one of an even count): one of the values, never a mean.
-fn median<T: Copy + PartialOrd>(values: impl Iterator<Item = T>) -> Option<T> {
+/// The value at fraction `q` of `values` sorted lowest first (nearest rank; the median is
+/// 0.5): one of the values, never a mean.
+fn quantile<T: Copy + PartialOrd>(values: impl Iterator<Item = T>, q: f64) -> Option<T> {
     let mut sorted: Vec<T> = values.collect();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    nearest_rank(&sorted, 0.5)
+    nearest_rank(&sorted, q)
 }
+
+/// The same, counted from the highest.
+fn quantile_from_top<T: Copy + PartialOrd>(values: impl Iterator<Item = T>, q: f64) -> Option<T> {
+    let mut sorted: Vec<T> = values.collect();
+    sorted.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
+    nearest_rank(&sorted, q)
+}
+
+fn median<T: Copy + PartialOrd>(values: impl Iterator<Item = T>) -> Option<T> {
+    quantile(values, 0.5)
+}
+
+/// Where a cell's headline sits among its rounds: the 10th percentile (of 20 rounds, the
+/// second best). This VM runs in a fast and a slow mode that switch every few seconds (a
+/// same-core pipe round trip is 2.8 or 4.3 µs, whatever runs it); a median of such rounds
+/// jumps between the two modes from run to run, and the single best round can be a fluke.
+/// The second best of many short rounds is the machine in its quiet mode, which three
+/// back-to-back runs repeat; the spread and the pooled p99 show the rest.
+pub const HEADLINE: f64 = 0.10;
 
 /// A cell's round trips, measured in several rounds spread over the run. Every round is a
 /// measurement of its own (its own fork, pair and warm-up), so a slow stretch of the machine
@@ -49,11 +69,9 @@ impl RoundTrips {
         self.rounds.iter().map(|l| l.summary.p50)
     }
 
-    /// The headline: the median of the rounds' p50s. (Not the lowest: this VM's slow and fast
-    /// stretches can last a whole run, and one lucky round then set the headline; measured
-    /// over three back-to-back runs, the median moved less.)
+    /// The headline: the rounds' p50s at `HEADLINE` (of 20 rounds, the second lowest).
     pub fn p50(&self) -> u64 {
-        median(self.p50s()).unwrap_or(0)
+        quantile(self.p50s(), HEADLINE).unwrap_or(0)
     }
 
     /// The lowest and the highest round p50.
@@ -62,7 +80,7 @@ impl RoundTrips {
         (low, self.p50s().max().unwrap_or(0))
     }
 
-    /// (highest - lowest round p50) / median: how far the rounds disagree.
+    /// (highest - lowest round p50) / headline: how far the rounds disagree.
     pub fn spread(&self) -> f64 {
         let (low, high) = self.p50_range();
         (high - low) as f64 / self.p50().max(1) as f64
@@ -111,9 +129,10 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// The median of the rounds' MiB/s.
+    /// The rounds' MiB/s at `HEADLINE` from the top (of 20 rounds, the second highest), for
+    /// the reason the round trips' headline is low.
     pub fn mib_s(&self) -> f64 {
-        median(self.rounds.iter().map(|t| t.mib_s)).unwrap_or(0.0)
+        quantile_from_top(self.rounds.iter().map(|t| t.mib_s), HEADLINE).unwrap_or(0.0)
     }
 
     pub fn mib_s_range(&self) -> (f64, f64) {

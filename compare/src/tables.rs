@@ -108,11 +108,15 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         return String::new();
     };
     let (low, high) = widest.p50_range();
+    let rounds = widest.rounds.len();
     let text = format!(
         "{UNSTEADY_MARK} after a p50: that cell's rounds disagree, their lowest and highest p50 \
-         more than {:.0}% apart (± is half that distance). Here {unsteady} of {} cells; the \
-         widest, {}, {}, {}, ran its rounds at {} to {} µs around a p50 of {} µs: two numbers \
-         closer than that are not told apart by this run.",
+         more than {:.0}% apart; + says how far the slowest round was above the p50. Here \
+         {unsteady} of {} cells. The widest, {}, {}, {}, ran its {rounds} rounds at {} to {} µs: \
+         the machine was quick at some moments of this run and slow at others, for every row \
+         alike. Each p50 is the 10th percentile of its cell's rounds ({}), the machine's quieter \
+         moments, which a second run repeats more closely than a median would. Every round's \
+         p50 is in --format json and csv.",
         UNSTEADY * 100.0,
         measured.len(),
         row.mechanism.label,
@@ -265,8 +269,8 @@ fn terminal_design(
         tables = with_coordination;
     }
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50 / p99 in µs and how far the rounds \
-         spread (±); one-way throughput; CPU time of both processes per message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50 / p99 in µs and how much slower \
+         the slowest round was (+); one-way throughput; CPU time of both processes per message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
