@@ -59,12 +59,14 @@ int main(int argc, char **argv)
     struct slots shape = slots_for(size, 0);
     char *map = shared_region(2 * CONTROL + 2 * shape.count * shape.len);
     char *buf = calloc(1, size);
+    liveness_pipes();
     pid_t pid = fork();
     if (pid == -1)
         die("fork");
     if (pid == 0) {
         struct end e = end_of(map, shape, 1);
         pin(a.child_cpu);
+        liveness_side(1);
         for (uint64_t seq = 0;; seq++) {
             recv_msg(&e, buf, size);
             if (a.size == 0 && is_end(buf)) {
@@ -81,6 +83,7 @@ int main(int argc, char **argv)
     }
     struct end e = end_of(map, shape, 0);
     pin(a.parent_cpu);
+    liveness_side(0);
     if (a.size == 0) {
         uint64_t t0 = now_ns(), seq = 0;
         for (size_t sent = 0; sent < total; sent += size, seq++) {

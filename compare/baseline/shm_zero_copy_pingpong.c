@@ -23,11 +23,13 @@ int main(int argc, char **argv)
     size_t size = a.size ? a.size : 64 << 10, total = 64 << 20;
     struct slots s = slots_for(size, 0);
     s.base = shared_region(s.count * s.len);
+    liveness_pipes();
     pid_t pid = fork();
     if (pid == -1)
         die("fork");
     if (pid == 0) {
         pin(a.child_cpu);
+        liveness_side(1);
         for (uint64_t m = 0;; m++) {
             spin_until(s, m, 2 * m + 1);
             char *msg = payload(s, m);
@@ -45,6 +47,7 @@ int main(int argc, char **argv)
         }
     }
     pin(a.parent_cpu);
+    liveness_side(0);
     if (a.size == 0) {
         uint64_t t0 = now_ns(), m = 0;
         for (size_t sent = 0; sent < total; sent += size, m++)
