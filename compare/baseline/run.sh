@@ -4,7 +4,8 @@
 # anything. Goals (a miss makes the script exit 1):
 #   - every kernel row's 64 B round trip p50 at most 1.10x C's, on one core and on two;
 #   - every row's one-way throughput at least 0.90x the same C loop;
-#   - shm spin within 1.4x a bare cache-line ping-pong, and the shm ring's throughput at least
+#   - shm spin within 1.4x a bare cache-line ping-pong (the median of runs paired with the line
+#     measured just before each; the lowest p50s are shown too), and the shm ring's throughput at least
 #     2.5x the pipe's (different cores; on one core these are printed, not judged);
 #   - the shm ring and the zero-copy slots against C using the same layout, like the kernel rows;
 #   - zero copies: at 1 MiB and 16 MiB, the zero-copy row's round trip at most half the copying
@@ -30,8 +31,8 @@
 # are timings, not tests, and it stays outside CI.
 set -eu
 cd "$(dirname "$0")/../.."
-ITERS=${ITERS:-20000}
-REPS=${REPS:-5}
+ITERS=${ITERS:-10000}
+REPS=${REPS:-9}
 ONLY=${ONLY:-}
 PLACES=${PLACES:-same split}
 work=$(mktemp -d)
@@ -75,9 +76,10 @@ measure() { # key placement iters what (rtt, tput or both) -> appends "p50_ns Mi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 missed=0
 line() { printf '%-26s %-6s %10s %10s %7s  %-8s %s\n' "$@"; }
-row() { # name place c compare target: prints the line with its ratio and verdict; a row
-    # without both numbers (a run failed) is a miss: the goal cannot be said to be met.
-    r=$(ratio "$4" "$3")
+row() { # name place c compare target [ratio]: prints the line with its ratio (compare / c,
+    # or the one given) and verdict; a row without both numbers (a run failed) is a miss: the
+    # goal cannot be said to be met.
+    r=${6:-$(ratio "$4" "$3")}
     v=$(awk -v r="$r" -v op="${5%% *}" -v t="${5#* }" 'BEGIN {
         if (r == "-") print "NO NUMBER"; else if (op == "<=" ? r <= t + 0 : r >= t + 0) print "ok";
         else print "MISSED" }')
@@ -127,8 +129,15 @@ for place in $PLACES; do
     for _ in $(seq "$REPS"); do
         "$work/cacheline" 0 "$child" "$ITERS" 0 | cut -d' ' -f1 >> "$work/line-$place"
         measure shm-spin "$place" "$ITERS" both
+        tail -1 "$work/shm-spin-$place.k" | cut -d' ' -f1 >> "$work/spin-$place" # its pair
     done
     c_line=$(lowest < "$work/line-$place")
+    # The floor moves with where the host runs the two vCPUs (about 290 to 450 ns here), so
+    # one lucky run of it can decide a lowest-p50 ratio; each shm-spin run is instead set
+    # against the line measured just before it, and the median of those pairs is judged.
+    paired=$(paste -d' ' "$work/spin-$place" "$work/line-$place" |
+        awk '$1 != "-" && $2 > 0 { print $1 / $2 }' | sort -n |
+        awk '{ r[NR] = $1 } END { if (NR) printf "%.2f", r[int((NR + 1) / 2)]; else print "-" }')
     spin=$(cut -d' ' -f1 "$work/shm-spin-$place.k" | lowest)
     spin_tput=$(cut -d' ' -f2 "$work/shm-spin-$place.k" | highest)
     pipe_tput=$(cut -d' ' -f2 "$work/pipe-$place.k" 2> /dev/null | highest)
@@ -136,11 +145,13 @@ for place in $PLACES; do
         # On one core a spinner can only wait for the scheduler to run its peer: spinning
         # is the wrong tool there, and these two ratios are printed, not judged.
         line "shm-spin p50 ns vs line" same "$c_line" "$spin" "$(ratio "$spin" "$c_line")" "(none)" "-"
+        line "  paired, median" same - - "$paired" "(none)" "-"
         line "shm-spin / pipe MiB/s" same "${pipe_tput:--}" "$spin_tput" \
             "$(ratio "$spin_tput" "${pipe_tput:-0}")" "(none)" "-"
         continue
     fi
-    row "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "<= 1.40"
+    line "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "$(ratio "$spin" "$c_line")" "(shown)" "-"
+    row "  paired, median" "$place" - - "<= 1.40" "$paired"
     if [ -n "$pipe_tput" ]; then
         row "shm-spin / pipe MiB/s" "$place" "$pipe_tput" "$spin_tput" ">= 2.50"
     else
