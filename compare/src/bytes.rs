@@ -1,7 +1,8 @@
 //! Measuring a mechanism that carries bytes: its demo crate gives a connected pair of
 //! `Read + Write` ends, and one message is one `write_all` on one end and one `read_exact` on
-//! the other. Round trips (the child echoes), one-way throughput (the child checks and
-//! acknowledges the last message). Setup is measured in `setups.rs`.
+//! the other (a System V queue's end fills, checks and echoes a message in its own msgbuf, as
+//! C does: see [`End`]). Round trips (the child echoes), one-way throughput (the child checks
+//! and acknowledges the last message). Setup is measured in `setups.rs`.
 
 use std::io::{self, Read, Write};
 use std::time::Instant;
@@ -14,9 +15,65 @@ use crate::harness::{
 };
 use crate::pattern;
 
-/// One endpoint of a mechanism, as its demo crate exports it.
-pub trait End: Read + Write {}
-impl<T: Read + Write> End for T {}
+/// One endpoint of a mechanism, as its demo crate exports it: a byte stream, one message per
+/// `write_all` and `read_exact`. An end whose transport keeps each message in a buffer of its
+/// own (a System V queue: the msgbuf that msgsnd reads and msgrcv writes) overrides these to
+/// fill, check and echo the message there, as a C program would, with no copy in or out.
+pub trait End: Read + Write {
+    /// Sends message `seq`: `buf.len()` bytes of its pattern.
+    fn send_message(&mut self, buf: &mut [u8], seq: u64) -> io::Result<()> {
+        pattern::fill(buf, seq);
+        self.write_all(buf)
+    }
+
+    /// Receives one message of `buf.len()` bytes (into `buf`, or where the transport keeps it).
+    fn receive_message(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.read_exact(buf)
+    }
+
+    /// The message just received, to check (and, for `--corrupt-after`, to alter).
+    fn received<'a>(&'a mut self, buf: &'a mut [u8]) -> &'a mut [u8] {
+        buf
+    }
+
+    /// Sends the message just received back, as it now is.
+    fn echo_message(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.write_all(buf)
+    }
+}
+
+impl End for pipe_demo::End {}
+impl End for fifo_demo::End {}
+impl End for mq_demo::End {}
+impl End for shm_demo::End {}
+impl End for std::os::unix::net::UnixStream {}
+impl End for std::net::TcpStream {}
+impl End for uds_demo::DatagramEnd {}
+
+impl End for mq_demo::SysvEnd {
+    fn send_message(&mut self, buf: &mut [u8], seq: u64) -> io::Result<()> {
+        self.send_filled(buf.len(), |text| pattern::fill(text, seq))
+    }
+
+    fn receive_message(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match self.receive_in_place()? {
+            n if n == buf.len() => Ok(()),
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            n => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("msgrcv: a message of {n} bytes, expected {}", buf.len()),
+            )),
+        }
+    }
+
+    fn received<'a>(&'a mut self, _: &'a mut [u8]) -> &'a mut [u8] {
+        mq_demo::SysvEnd::received(self)
+    }
+
+    fn echo_message(&mut self, _: &[u8]) -> io::Result<()> {
+        self.send_received()
+    }
+}
 
 /// The two ends `duplex(msg_size)` returns: the parent keeps `.0`, the child `.1`.
 pub type Pair = (Box<dyn End>, Box<dyn End>);
@@ -48,16 +105,14 @@ pub fn latency(
             let mut buf = vec![0u8; size];
             let end = ours.as_mut();
             let timed = time_round_trips(plan, |seq| {
-                pattern::fill(&mut buf, seq);
-                end.write_all(&buf)
+                end.send_message(&mut buf, seq)
                     .map_err(|e| io_failed("write", seq, e))?;
-                end.read_exact(&mut buf)
+                end.receive_message(&mut buf)
                     .map_err(|e| io_failed("read", seq, e))?;
-                pattern::check(&buf, seq)
+                pattern::check(end.received(&mut buf), seq)
                     .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
             })?;
-            pattern::fill(&mut buf, pattern::END);
-            end.write_all(&buf)
+            end.send_message(&mut buf, pattern::END)
                 .map_err(|e| io_failed("write", pattern::END, e))?;
             Ok(timed)
         },
@@ -69,7 +124,7 @@ pub fn latency(
 /// A child reads message `seq`; on failure, the exit status: the parent closed its end
 /// (EOF), or the read failed (said on stderr).
 fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Result<(), i32> {
-    end.read_exact(buf).map_err(|e| {
+    end.receive_message(buf).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             return CHILD_PEER_GONE;
         }
@@ -85,17 +140,18 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
         if let Err(code) = child_read(end, &mut buf, seq, label) {
             return code;
         }
-        if pattern::is_end(&buf) {
+        let message = end.received(&mut buf);
+        if pattern::is_end(message) {
             return 0;
         }
-        if let Err(m) = pattern::check(&buf, seq) {
+        if let Err(m) = pattern::check(message, seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
             return CHILD_MISMATCH;
         }
         if corrupt_after == Some(seq) {
-            buf[size / 2] ^= 0x01; // test only (--corrupt-after): the parent must catch this
+            message[size / 2] ^= 0x01; // test only (--corrupt-after): the parent must catch this
         }
-        if let Err(e) = end.write_all(&buf) {
+        if let Err(e) = end.echo_message(&buf) {
             child_says(label, &format!("message {seq}: write: {e}"));
             return CHILD_IO;
         }
@@ -128,8 +184,7 @@ pub fn throughput(
             let started = Instant::now();
             let mut seq = 0u64;
             while seq < chunks {
-                pattern::fill(&mut buf, seq);
-                end.write_all(&buf)
+                end.send_message(&mut buf, seq)
                     .map_err(|e| io_failed("write", seq, e))?;
                 seq += 1;
                 if seq.is_multiple_of(16) {
@@ -141,12 +196,11 @@ pub fn throughput(
                     }
                 }
             }
-            pattern::fill(&mut buf, pattern::END);
-            end.write_all(&buf)
+            end.send_message(&mut buf, pattern::END)
                 .map_err(|e| io_failed("write", pattern::END, e))?;
-            end.read_exact(&mut buf)
+            end.receive_message(&mut buf)
                 .map_err(|e| io_failed("read of the ack", seq, e))?;
-            pattern::check(&buf, pattern::END)
+            pattern::check(end.received(&mut buf), pattern::END)
                 .map_err(|m| Skip::Failed(format!("the acknowledgement came back changed: {m}")))?;
             Ok((seq * chunk as u64, started.elapsed()))
         },
@@ -165,14 +219,15 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
         if let Err(code) = child_read(end, &mut buf, seq, label) {
             return code;
         }
-        if pattern::is_end(&buf) {
-            if let Err(e) = end.write_all(&buf) {
+        let message = end.received(&mut buf);
+        if pattern::is_end(message) {
+            if let Err(e) = end.echo_message(&buf) {
                 child_says(label, &format!("acknowledgement: write: {e}"));
                 return CHILD_IO;
             }
             return 0;
         }
-        if let Err(m) = pattern::check(&buf, seq) {
+        if let Err(m) = pattern::check(end.received(&mut buf), seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
             return CHILD_MISMATCH;
         }

@@ -5,7 +5,7 @@ use std::io;
 
 use shm_demo::zero_copy;
 
-use crate::bytes::Pair;
+use crate::bytes::{End, Pair};
 use crate::doorbell::Doorbell;
 
 /// How the harness drives a mechanism.
@@ -64,8 +64,8 @@ pub const COLUMNS: [&str; 6] = [
 
 fn boxed<A, B>(pair: io::Result<(A, B)>) -> io::Result<Pair>
 where
-    A: io::Read + io::Write + 'static,
-    B: io::Read + io::Write + 'static,
+    A: End + 'static,
+    B: End + 'static,
 {
     pair.map(|(a, b)| (Box::new(a) as _, Box::new(b) as _))
 }

@@ -171,6 +171,83 @@ impl SysvEnd {
     fn gone(&self) -> bool {
         self.peer_gone.load(Ordering::SeqCst)
     }
+
+    /// Sends one message of `len` bytes (at most the pair's message size) that `fill` writes
+    /// straight into the buffer msgsnd reads: no copy in, as a C program fills its msgbuf.
+    pub fn send_filled(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> io::Result<()> {
+        if len == 0 || len > self.msg_size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a message here holds 1 to {} bytes, not {len}",
+                    self.msg_size
+                ),
+            ));
+        }
+        fill(&mut self.send_buf.text_mut()[..len]);
+        self.send(len, false)
+    }
+
+    /// Receives one whole message and leaves it where msgrcv put it: its length, or 0 when the
+    /// peer is gone and everything it sent has been read. See it with [`Self::received`];
+    /// [`Self::send_received`] sends it back. (Anything a `read` had not taken yet is dropped.)
+    pub fn receive_in_place(&mut self) -> io::Result<usize> {
+        self.pos = self.len; // this message replaces whatever `read` left
+        match self.receive()? {
+            true => {
+                self.pos = self.len;
+                Ok(self.len)
+            }
+            false => Ok(0),
+        }
+    }
+
+    /// The message [`Self::receive_in_place`] received, where it lies.
+    pub fn received(&mut self) -> &mut [u8] {
+        &mut self.recv_buf.text_mut()[..self.len]
+    }
+
+    /// Sends the received message back from where it lies: no copy, as C would echo its msgbuf.
+    pub fn send_received(&mut self) -> io::Result<()> {
+        self.send(self.len, true)
+    }
+
+    /// msgrcv into `recv_buf`: true with its length in `len`, false at the end (the peer's
+    /// notice, or our queue removed after it has gone).
+    fn receive(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.watch_peer()?;
+        // -PEER_GONE: the lowest type first, so data before the notice.
+        match sysv::receive(self.rx, -PEER_GONE, &mut self.recv_buf, 0) {
+            Ok(_) if self.recv_buf.mtype() == PEER_GONE => self.eof = true,
+            Ok(n) => (self.pos, self.len) = (0, n),
+            // Our queue was removed (only ever after the peer is gone): nothing can come.
+            Err(Errno::EIDRM | Errno::EINVAL) => self.eof = true,
+            Err(e) => return Err(self.failed("msgrcv", e)), // EINTR -> Interrupted
+        }
+        Ok(!self.eof)
+    }
+
+    /// msgsnd of the first `len` bytes of `send_buf`, or of `recv_buf` (an echo).
+    fn send(&mut self, len: usize, echo: bool) -> io::Result<()> {
+        self.watch_peer()?;
+        let broken = || io::Error::new(io::ErrorKind::BrokenPipe, "msgsnd: the receiver is gone");
+        if self.gone() {
+            return Err(broken()); // its queue is removed, or about to be
+        }
+        let buf = match echo {
+            true => &mut self.recv_buf,
+            false => &mut self.send_buf,
+        };
+        match sysv::send_id(self.tx, DATA, buf, len, 0) {
+            Ok(()) => Ok(()),
+            // Only the receiver's side removes the queue we send on: when it closes or dies.
+            Err(Errno::EIDRM | Errno::EINVAL) => Err(broken()),
+            Err(e) => Err(self.failed("msgsnd", e)), // EINTR -> Interrupted
+        }
+    }
 }
 
 /// The watchdog thread: waits for the peer to close or die (or for our `stop` pipe, closed
@@ -207,25 +284,8 @@ fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &Atomi
 
 impl Read for SysvEnd {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.len {
-            if self.eof {
-                return Ok(0);
-            }
-            self.watch_peer()?;
-            // -PEER_GONE: the lowest type first, so data before the notice.
-            match sysv::receive(self.rx, -PEER_GONE, &mut self.recv_buf, 0) {
-                Ok(_) if self.recv_buf.mtype() == PEER_GONE => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Ok(n) => (self.pos, self.len) = (0, n),
-                // Our queue was removed (only ever after the peer is gone): nothing can come.
-                Err(Errno::EIDRM | Errno::EINVAL) => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Err(e) => return Err(self.failed("msgrcv", e)), // EINTR -> Interrupted
-            }
+        if self.pos == self.len && !self.receive()? {
+            return Ok(0);
         }
         let n = out.len().min(self.len - self.pos);
         out[..n].copy_from_slice(&self.recv_buf.text()[self.pos..self.pos + n]);
@@ -241,18 +301,8 @@ impl Write for SysvEnd {
         if len == 0 {
             return Ok(0);
         }
-        self.watch_peer()?;
-        let broken = || io::Error::new(io::ErrorKind::BrokenPipe, "msgsnd: the receiver is gone");
-        if self.gone() {
-            return Err(broken()); // its queue is removed, or about to be
-        }
         self.send_buf.text_mut()[..len].copy_from_slice(&data[..len]);
-        match sysv::send_id(self.tx, DATA, &mut self.send_buf, len, 0) {
-            Ok(()) => Ok(len),
-            // Only the receiver's side removes the queue we send on: when it closes or dies.
-            Err(Errno::EIDRM | Errno::EINVAL) => Err(broken()),
-            Err(e) => Err(self.failed("msgsnd", e)), // EINTR -> Interrupted
-        }
+        self.send(len, false).map(|()| len)
     }
 
     fn flush(&mut self) -> io::Result<()> {
