@@ -26,9 +26,15 @@ static struct end end_of(char *map, struct slots shape, int side)
 static void send_msg(struct end *e, const char *buf, size_t n)
 {
     if (e->head - e->tail_seen >= e->tx.count) {
-        uint64_t seen = e->tail_seen;
-        while ((e->tail_seen = atomic_load_explicit(e->tx_tail, memory_order_acquire)) == seen)
+        uint64_t seen = e->tail_seen; /* wait as spin_until does: pause, and every 1024 spins */
+        for (unsigned spins = 1;      /* a look at the peer and a yield */
+             (e->tail_seen = atomic_load_explicit(e->tx_tail, memory_order_acquire)) == seen; spins++) {
             __builtin_ia32_pause();
+            if (spins % 1024 == 0) {
+                peer_check();
+                sched_yield();
+            }
+        }
     }
     struct slot_header *h = header(e->tx, e->head);
     memcpy(payload(e->tx, e->head), buf, n);
