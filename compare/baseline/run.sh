@@ -100,8 +100,8 @@ row() { # name place c compare pairs-file target: the line with the lowest p50s'
 echo "C: same system calls and placement, same payload work per message (compare's pattern"
 echo "filled by the sender, every byte checked by the receiver), cc $cflags."
 echo "Per row and placement: $REPS rounds of C then compare, each $ITERS round trips of 64 B"
-echo "and three 64 MiB one-way streams; the lowest p50 of each side compared, and the"
-echo "highest MiB/s."
+echo "and three 64 MiB one-way streams. lowest: compare / C of the lowest p50s (the highest"
+echo "MiB/s); pairs: the median of compare / C over the back-to-back pairs, which is judged."
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
 line row place C compare lowest pairs target verdict
