@@ -192,15 +192,16 @@ pub fn caption(area: &Area<'_>, title: &str, run: &Run) -> Result<(), Box<dyn Er
         ("sans-serif", TITLE).into_font().style(FontStyle::Bold),
     ))?;
     let on = format!(
-        "{} ({} CPUs), {}, {} build, {} rounds per point",
+        "{} ({} CPUs), {}, {} build, {} rounds",
         m.cpu_model,
         m.cpus_online,
         m.kernel,
         crate::records::build_profile(),
         run.rounds
     );
-    // About 9 px a character at this size: a long CPU name must not run off the canvas.
-    let on = crate::progress::fit(&on, (WIDTH as usize - 32) / 9);
+    // At most about 8 px a character at this size (7.5 measured): a long CPU name must not run
+    // off the canvas.
+    let on = crate::progress::fit(&on, (WIDTH as usize - 32) / 8);
     area.draw(&Text::new(on, (16, 40), ("sans-serif", TEXT)))?;
     Ok(())
 }
