@@ -213,8 +213,9 @@ fn on_one_cpu_split_is_not_applicable_and_says_why() {
 
 #[test]
 fn a_corrupted_payload_fails_the_row_and_the_run() {
-    // The pipe is a byte stream; a System V queue's echo is altered where msgrcv left it.
-    for key in ["pipe", "sysv-mq"] {
+    // The pipe is a byte stream; a System V queue's echo is altered where msgrcv left it, and
+    // a zero-copy slot where the sender wrote it.
+    for key in ["pipe", "sysv-mq", "shm-zero-copy"] {
         let out = compare(&[
             "--quick",
             "--only",

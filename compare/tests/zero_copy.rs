@@ -1,5 +1,6 @@
-//! The `shm (zero-copy)` row through the `compare` binary: its payload is checked (a corrupted
-//! echo fails the row), it carries the large sizes, and a killed child fails it within 2 s.
+//! The `shm (zero-copy)` row through the `compare` binary: it carries the large sizes, and a
+//! killed child fails it within 2 s. (A corrupted echo failing it: `compare.rs`, with the
+//! other rows.)
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -26,33 +27,6 @@ fn json_rows(out: &Output) -> Vec<Value> {
         Value::Array(rows) => rows.clone(),
         other => panic!("expected a rows array, got {other}"),
     }
-}
-
-#[test]
-fn a_slot_changed_by_the_child_fails_the_row() {
-    let out = compare(&[
-        "--quick",
-        "--only",
-        "shm-zero-copy",
-        "--placement",
-        "same",
-        "--format",
-        "json",
-        "--corrupt-after",
-        "5",
-    ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "stderr:\n{err}");
-    let last = err.lines().last().unwrap();
-    assert!(
-        last.contains("shm (zero-copy)")
-            && last.contains("message 5 came back changed: payload mismatch"),
-        "last line: {last}"
-    );
-    let rows = json_rows(&out);
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["status"], "failed");
-    assert!(rows[0]["rtt_p50_ns"].is_null());
 }
 
 #[test]
