@@ -192,14 +192,12 @@ impl SysvEnd {
     /// peer is gone and everything it sent has been read. See it with [`Self::received`];
     /// [`Self::send_received`] sends it back. (Anything a `read` had not taken yet is dropped.)
     pub fn receive_in_place(&mut self) -> io::Result<usize> {
-        self.pos = self.len; // this message replaces whatever `read` left
-        match self.receive()? {
-            true => {
-                self.pos = self.len;
-                Ok(self.len)
-            }
-            false => Ok(0),
+        self.pos = self.len; // drop whatever `read` left: this message replaces it
+        if !self.receive()? {
+            return Ok(0);
         }
+        self.pos = self.len; // taken whole, here: `read` will not give it again
+        Ok(self.len)
     }
 
     /// The message [`Self::receive_in_place`] received, where it lies.
