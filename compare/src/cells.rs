@@ -17,12 +17,7 @@ fn p50_words(l: &RoundTrips) -> String {
 /// How far a cell's rounds spread above its p50: "+34%" says the slowest round's p50 was 34%
 /// above the headline (which sits near the fastest rounds).
 pub fn spread_words(l: &RoundTrips) -> String {
-    let (_, high) = l.p50_range();
-    let p50 = l.p50().max(1);
-    format!(
-        "+{:.0}%",
-        100.0 * high.saturating_sub(p50) as f64 / p50 as f64
-    )
+    format!("+{:.0}%", 100.0 * l.spread())
 }
 
 /// The measured cells of one mechanism at the reference size, one entry per placement.
@@ -111,7 +106,8 @@ pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool, spread: bool) -> 
                 (Some(batch), false) => cell += &format!(" (batch {})", us(batch)),
                 (Some(batch), true) => {
                     let mark = notes.add(format!(
-                        "{}, {}, {}: {} µs per round trip when timed in batches of 100",
+                        "{}, {}, {}: {} µs per round trip when timed in batches of 100 (each batch's mean, \
+                         slow round trips included)",
                         row.mechanism.label,
                         size_words(row.size),
                         placement_words(row.placement.name),

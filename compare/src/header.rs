@@ -120,8 +120,10 @@ fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
         (
             "setup",
             format!(
-                "duplex(64) (create + connect), one 64 B message written on one end and read on \
-                 the other, drop both ends; in one process, no fork; median of {}",
+                "each way the channel can be made (named, anonymous, memfd: the progress log \
+                 lists them; the table shows the first), from nothing to a two-way channel that \
+                 has carried one checked 64 B message, and back to nothing (ends dropped, names \
+                 removed); in one process, no fork; median of {}",
                 plan.setup_reps
             ),
         ),

@@ -113,7 +113,7 @@ struct Cli {
 
     /// How to print the report on stdout. csv: a header line, a line per mechanism, placement
     /// and size, then the facts of the run (kernel, CPU, options, rounds...) as "# name: value"
-    /// lines; json: {"run": {those facts}, "rows": [...]}
+    /// lines; json: {"run": {those facts}, "rows": [...], "lessons": [...]}
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 

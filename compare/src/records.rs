@@ -155,8 +155,8 @@ pub fn json(rows: &[Row], run: &Run) -> String {
     serde_json::to_string_pretty(&both).unwrap_or_else(|e| format!("\"json: {e}\""))
 }
 
-/// The CSV columns, in order. The first 22 are as they always were (scripts read columns by
-/// number: compare/baseline/run.sh reads 8 and 13); new ones go at the end.
+/// The CSV columns, in order. The first 22 are as they always were (a script may read columns
+/// by number; compare/baseline/run.sh reads them by name); new ones go at the end.
 const CSV_FIELDS: [&str; 20] = [
     "mechanism",
     "key",

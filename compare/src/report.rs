@@ -24,27 +24,16 @@ pub struct Row {
     pub setup_us: Result<f64, Skip>,
 }
 
-/// Rounds whose lowest and highest p50 are further apart than this fraction of the headline
-/// disagree: the cell is marked, and the report says what that means in this run.
+/// A cell whose slowest round's p50 is more than this fraction above its headline is marked
+/// unsteady, and the report says what that means in this run.
 pub const UNSTEADY: f64 = 0.20;
 
-/// The value at fraction `q` of `values` sorted lowest first (nearest rank; the median is
-/// 0.5): one of the values, never a mean.
-fn quantile<T: Copy + PartialOrd>(values: impl Iterator<Item = T>, q: f64) -> Option<T> {
-    let mut sorted: Vec<T> = values.collect();
-    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    nearest_rank(&sorted, q)
-}
-
-/// The same, counted from the highest.
+/// The value at fraction `q` of `values` sorted highest first (nearest rank): one of the
+/// values, never a mean.
 fn quantile_from_top<T: Copy + PartialOrd>(values: impl Iterator<Item = T>, q: f64) -> Option<T> {
     let mut sorted: Vec<T> = values.collect();
     sorted.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
     nearest_rank(&sorted, q)
-}
-
-fn median<T: Copy + PartialOrd>(values: impl Iterator<Item = T>) -> Option<T> {
-    quantile(values, 0.5)
 }
 
 /// Where a cell's headline sits among its rounds: the 10th percentile (of 20 rounds, the
@@ -69,9 +58,28 @@ impl RoundTrips {
         self.rounds.iter().map(|l| l.summary.p50)
     }
 
-    /// The headline: the rounds' p50s at `HEADLINE` (of 20 rounds, the second lowest).
+    /// The round whose numbers are shown: its p50 is the rounds' p50s at `HEADLINE` (of 20
+    /// rounds, the second lowest). Its CPU time and batch time go with it.
+    fn shown(&self) -> &Latency {
+        let mut by_p50: Vec<&Latency> = self.rounds.iter().collect();
+        by_p50.sort_by_key(|l| l.summary.p50);
+        // `rounds` is never empty, so neither is `by_p50`.
+        nearest_rank(&by_p50, HEADLINE).unwrap_or(&self.rounds[0])
+    }
+
+    /// The headline: the p50 of the round shown (of 20 rounds, the second lowest).
     pub fn p50(&self) -> u64 {
-        quantile(self.p50s(), HEADLINE).unwrap_or(0)
+        self.shown().summary.p50
+    }
+
+    /// Where the headline sits among the rounds, in words: "second best of 20".
+    pub fn rank_words(&self) -> String {
+        let rank = (HEADLINE * self.rounds.len() as f64).ceil().max(1.0) as usize;
+        let ordinal = ["", "best", "second best", "third best"];
+        match ordinal.get(rank) {
+            Some(words) => format!("{words} of {}", self.rounds.len()),
+            None => format!("number {rank} from the best of {}", self.rounds.len()),
+        }
     }
 
     /// The lowest and the highest round p50.
@@ -80,10 +88,10 @@ impl RoundTrips {
         (low, self.p50s().max().unwrap_or(0))
     }
 
-    /// (highest - lowest round p50) / headline: how far the rounds disagree.
+    /// (slowest round's p50 - headline) / headline: how far above the headline the rounds went.
     pub fn spread(&self) -> f64 {
-        let (low, high) = self.p50_range();
-        (high - low) as f64 / self.p50().max(1) as f64
+        let p50 = self.p50().max(1);
+        self.p50_range().1.saturating_sub(p50) as f64 / p50 as f64
     }
 
     pub fn unsteady(&self) -> bool {
@@ -110,14 +118,14 @@ impl RoundTrips {
         self.rounds.iter().map(|l| l.summary.count).sum()
     }
 
-    /// The median over rounds of the batched time per round trip, when batches were timed.
+    /// The batched time per round trip of the round shown, when batches were timed.
     pub fn batch_ns(&self) -> Option<f64> {
-        median(self.rounds.iter().filter_map(|l| l.batch_ns))
+        self.shown().batch_ns
     }
 
-    /// The median over rounds of the CPU time per message.
+    /// The CPU time per message of the round shown.
     pub fn cpu_us_per_msg(&self) -> f64 {
-        median(self.rounds.iter().map(|l| l.cpu_us_per_msg)).unwrap_or(0.0)
+        self.shown().cpu_us_per_msg
     }
 }
 

@@ -108,23 +108,30 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         return String::new();
     };
     let (low, high) = widest.p50_range();
-    let rounds = widest.rounds.len();
+    let here = match unsteady {
+        0 => format!(
+            "Here none of the {} cells: this run's rounds agreed.",
+            measured.len()
+        ),
+        n => format!(
+            "Here {n} of {} cells: the machine was quick at some moments of this run and slow \
+             at others, for every row alike; the widest, {}, {}, {}, ran its rounds at {} to {} \
+             µs.",
+            measured.len(),
+            row.mechanism.label,
+            size_words(row.size),
+            placement_words(row.placement.name),
+            us(low as f64),
+            us(high as f64),
+        ),
+    };
     let text = format!(
-        "{UNSTEADY_MARK} after a p50: that cell's rounds disagree, their lowest and highest p50 \
-         more than {:.0}% apart; + says how far the slowest round was above the p50. Here \
-         {unsteady} of {} cells. The widest, {}, {}, {}, ran its {rounds} rounds at {} to {} µs: \
-         the machine was quick at some moments of this run and slow at others, for every row \
-         alike. Each p50 is the 10th percentile of its cell's rounds ({}), the machine's quieter \
-         moments, which a second run repeats more closely than a median would. Every round's \
-         p50 is in --format json and csv.",
+        "{UNSTEADY_MARK} after a p50: that cell's slowest round ran more than {:.0}% above it (+ \
+         says how far). {here} Each p50 shown is the {} rounds' p50s, the machine's quieter \
+         moments, which a second run repeats more closely than a median of the rounds would. \
+         Every round's p50 is in --format json and csv.",
         UNSTEADY * 100.0,
-        measured.len(),
-        row.mechanism.label,
-        size_words(row.size),
-        placement_words(row.placement.name),
-        us(low as f64),
-        us(high as f64),
-        us(widest.p50() as f64),
+        widest.rank_words(),
     );
     match markdown {
         true => format!("\n{text}\n\n"),
@@ -215,7 +222,10 @@ fn markdown_design(
     }
     let both = |what: &str| match placements.len() {
         1 => what.to_string(),
-        _ => format!("{what} ({})", placement_names(placements)),
+        _ => format!(
+            "{what} ({})",
+            placement_names(placements).replace("split", "diff. cores")
+        ),
     };
     header.push(both("MiB/s one way"));
     header.push(both("CPU µs / msg"));
@@ -268,9 +278,14 @@ fn terminal_design(
     if with_coordination.len() == 1 {
         tables = with_coordination;
     }
+    let rank = match rows.iter().find_map(|r| r.latency.as_ref().ok()) {
+        Some(l) if l.rounds.len() > 1 => format!(" (the {} rounds)", l.rank_words()),
+        _ => String::new(),
+    };
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50 / p99 in µs and how much slower \
-         the slowest round was (+); one-way throughput; CPU time of both processes per message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50{rank} / p99 in µs, and how far above \
+         the p50 the slowest round ran (+); one-way throughput; CPU time of both processes per \
+         message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
