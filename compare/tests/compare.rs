@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
+use testkit::{TempDir, exit_within, output_within, start_carelessly, with_umask};
 
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
@@ -27,8 +28,10 @@ const ALL: [&str; 11] = [
     "tcp",
 ];
 
+/// Runs compare with `args` to the end, stdin empty and output captured; the test fails if
+/// it has not exited within 60 s.
 fn compare(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run compare")
+    testkit::output(Command::new(BIN).args(args).stdin(Stdio::null()), "compare")
 }
 
 fn stderr(out: &Output) -> String {
@@ -333,23 +336,6 @@ fn leftovers(pid: u32) -> Vec<String> {
     left
 }
 
-fn wait_with_deadline(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("compare did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn assert_group_gone(pgid: i32) {
     let deadline = Instant::now() + Duration::from_secs(2);
     while !group_members(pgid).is_empty() {
@@ -388,7 +374,7 @@ fn every_stop_signal_mid_run_leaves_nothing_behind() {
         std::thread::sleep(delay);
         // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
         assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
-        let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+        let status = exit_within(&mut child, Duration::from_secs(5), "compare");
         let mut err = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(code), "after {delay:?}: {err}");
@@ -466,7 +452,7 @@ fn a_killed_child_fails_its_row_with_the_reason() {
     let killed_at = Instant::now();
     // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
     assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    let status = exit_within(&mut child, Duration::from_secs(5), "compare");
     assert!(
         killed_at.elapsed() < Duration::from_secs(2),
         "the contract's peer-death bound is 2 s; took {:?}",
@@ -484,8 +470,7 @@ fn a_killed_child_fails_its_row_with_the_reason() {
 
 #[test]
 fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
-    let dir = std::env::temp_dir().join(format!("compare-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("compare-chart");
     let path = dir.join("chart.svg");
     let out = compare(&[
         "--quick",
@@ -498,7 +483,6 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_chart(&svg);
     for label in [
         "pipe",
@@ -567,7 +551,11 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    for run in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+    let limit = Duration::from_secs(60);
+    for run in [
+        output_within(a, limit, "compare (a)"),
+        output_within(b, limit, "compare (b)"),
+    ] {
         assert!(run.status.success(), "{}", stderr(&run));
         let md = String::from_utf8(run.stdout).unwrap();
         assert!(md.contains("- **machine**: Linux"), "{md}");
@@ -714,8 +702,7 @@ fn at_80_columns_every_table_fits_and_no_number_is_split() {
 
 #[test]
 fn one_size_draws_bars_for_both_placements() {
-    let dir = std::env::temp_dir().join(format!("compare-bars-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("compare-bars");
     let path = dir.join("bars.svg");
     let out = compare(&[
         "--quick",
@@ -726,7 +713,6 @@ fn one_size_draws_bars_for_both_placements() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_chart(&svg);
     assert!(svg.contains("Round trip of 64 B messages"), "not bars");
     assert!(svg.contains("lower is better"));
@@ -741,8 +727,7 @@ fn one_size_draws_bars_for_both_placements() {
 
 #[test]
 fn plot_throughput_measures_every_size_and_draws_it() {
-    let dir = std::env::temp_dir().join(format!("compare-tp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("compare-tp");
     let path = dir.join("tp.svg");
     let out = compare(&[
         "--quick",
@@ -757,7 +742,6 @@ fn plot_throughput_measures_every_size_and_draws_it() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_chart(&svg);
     assert!(svg.contains("higher is better") && svg.contains("one way (MiB/s)"));
     // A signal carries no bytes: not in this chart.
@@ -961,7 +945,7 @@ fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
     drop(stdout);
     let closed = Instant::now();
     // The default run measures for about 10 s; it must notice within a measurement.
-    let status = wait_with_deadline(&mut child, Duration::from_secs(3));
+    let status = exit_within(&mut child, Duration::from_secs(3), "compare");
     assert_eq!(status.code(), Some(141), "after {:?}", closed.elapsed());
     assert_group_gone(pid as i32);
     assert_eq!(leftovers(pid), Vec::<String>::new());
@@ -969,8 +953,7 @@ fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
 
 #[test]
 fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
-    let dir = std::env::temp_dir().join(format!("compare-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("compare-plot");
     let path = dir.join("chart.svg");
     std::fs::write(&path, "<svg>the previous chart</svg>\n").unwrap();
     let mut child = Command::new(BIN)
@@ -983,13 +966,13 @@ fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
-    let left: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let status = exit_within(&mut child, Duration::from_secs(5), "compare");
+    let left: Vec<String> = dir
+        .entries()
+        .iter()
+        .map(|e| e.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     let chart = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(status.code(), Some(130));
     assert_eq!(chart, "<svg>the previous chart</svg>\n");
     assert_eq!(left, ["chart.svg"], "a temporary file was left");
@@ -1018,7 +1001,7 @@ fn sizes_beyond_the_memory_limit_are_one_line_not_an_abort() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    let status = exit_within(&mut child, Duration::from_secs(10), "compare");
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
@@ -1034,25 +1017,13 @@ fn inherited_signal_state_and_umask_do_not_matter() {
     for mask in [0o277, 0o377, 0o777] {
         let mut cmd = Command::new(BIN);
         cmd.args(["--quick", "--only", "fifo,mq,shm,uds", "--format", "json"]);
-        // SAFETY: runs in the forked child before exec; signal, sigfillset, sigprocmask and
-        // umask are async-signal-safe and touch only stack values.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                let mut all: libc::sigset_t = std::mem::zeroed();
-                libc::sigfillset(&mut all);
-                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-                libc::umask(mask);
-                Ok(())
-            });
-        }
-        let child = cmd
+        let child = with_umask(start_carelessly(&mut cmd), mask)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let out = output_within(child, Duration::from_secs(60), "compare");
         assert!(out.status.success(), "umask {mask:o}: {}", stderr(&out));
         for row in json_rows(&out) {
             let n_a = row["status"] == "n/a";

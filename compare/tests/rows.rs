@@ -8,6 +8,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use testkit::{NobodyCopy, exit_within, with_umask};
+
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
 /// Each kernel row and the system calls that carry its messages.
@@ -109,21 +111,6 @@ fn group_members(pgid: i32) -> Vec<i32> {
     found
 }
 
-fn wait_with_deadline(child: &mut std::process::Child, limit: Duration, key: &str) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{key}: compare did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout() {
     for (key, label) in [("mq", "POSIX mq"), ("uds-datagram", "UDS datagram")] {
@@ -155,7 +142,8 @@ fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout(
         let killed_at = Instant::now();
         // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
         assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-        let code = wait_with_deadline(&mut child, Duration::from_secs(5), key);
+        let limit = Duration::from_secs(5);
+        let code = exit_within(&mut child, limit, &format!("{key}: compare")).code();
         let took = killed_at.elapsed();
         let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
         assert!(
@@ -175,14 +163,10 @@ fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout(
 fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
-    let mut cmd = match (root, setpriv) {
-        (true, true) => {
-            let mut cmd = Command::new("setpriv");
-            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", BIN]);
-            cmd
-        }
-        _ => {
+    let nobody = (root && testkit::have_setpriv()).then(|| NobodyCopy::of(BIN));
+    let mut cmd = match &nobody {
+        Some(copy) => copy.command(),
+        None => {
             eprintln!("skipped as nobody (not root or no setpriv): running as this user");
             Command::new(BIN)
         }
@@ -195,14 +179,7 @@ fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
             "--format",
             "json",
         ]);
-    // SAFETY: umask is async-signal-safe and touches no memory.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0o777);
-            Ok(())
-        });
-    }
-    let out = cmd.output().unwrap();
+    let out = testkit::output(with_umask(&mut cmd, 0o777), "compare");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let setups: Vec<&str> = err.lines().filter(|l| l.contains(" setup, ")).collect();

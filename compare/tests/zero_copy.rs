@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use testkit::exit_within;
 
 const BIN: &str = env!("CARGO_BIN_EXE_compare");
 
@@ -115,16 +116,11 @@ fn a_killed_child_fails_the_row_within_2s() {
     let killed_at = Instant::now();
     // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
     assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if killed_at.elapsed() > Duration::from_secs(5) {
-            let _ = run.kill();
-            panic!("compare still running 5 s after its child was killed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = exit_within(
+        &mut run,
+        Duration::from_secs(5),
+        "compare (its echo killed)",
+    );
     let took = killed_at.elapsed();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert!(took < Duration::from_secs(2), "took {took:?}: {rest:?}");
