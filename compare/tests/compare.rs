@@ -1,9 +1,11 @@
 //! End-to-end runs of the `compare` binary, checking what it printed.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -11,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 use testkit::{TempDir, exit_within, output_within, start_carelessly, with_umask};
 
-const BIN: &str = env!("CARGO_BIN_EXE_compare");
+use common::{BIN, compare, group_members, json_rows, kill_the_echo_mid_run, stderr};
 
 /// Every row the issue asks for, by `--only` name.
 const ALL: [&str; 11] = [
@@ -27,26 +29,6 @@ const ALL: [&str; 11] = [
     "uds-datagram",
     "tcp",
 ];
-
-/// Runs compare with `args` to the end, stdin empty and output captured; the test fails if
-/// it has not exited within 60 s.
-fn compare(args: &[&str]) -> Output {
-    testkit::output(Command::new(BIN).args(args).stdin(Stdio::null()), "compare")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The `rows` of compare's JSON (`{"run": {...}, "rows": [...]}`).
-fn json_rows(out: &Output) -> Vec<Value> {
-    let text = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
-    let json = serde_json::from_str::<Value>(&text).expect("stdout is JSON");
-    match &json["rows"] {
-        Value::Array(rows) => rows.clone(),
-        other => panic!("expected an array of rows, got {other} in {json}"),
-    }
-}
 
 /// How compare's progress lines name a size.
 fn size_words(size: u64) -> String {
@@ -292,28 +274,6 @@ fn bad_input_is_a_one_line_usage_error() {
     );
 }
 
-/// Processes still in process group `pgid` (compare's children inherit its group).
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // After "(comm)": state ppid pgrp ...
-        let Some(after) = stat.rsplit_once(") ").map(|(_, rest)| rest.to_string()) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// Kernel objects a run with this pid could have left: /dev/shm, /dev/mqueue, FIFO dirs.
 fn leftovers(pid: u32) -> Vec<String> {
     let mark = format!("-{pid}-");
@@ -416,56 +376,9 @@ fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
 
 #[test]
 fn a_killed_child_fails_its_row_with_the_reason() {
-    let mut child = Command::new(BIN)
-        .args([
-            "--only",
-            "uds-stream",
-            "--placement",
-            "same",
-            "--sizes",
-            "64",
-            "--iters",
-            "5000000",
-        ])
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // The throughput line comes first; then the long round-trip measurement starts.
-    for line in lines.by_ref() {
-        if line.unwrap().contains("throughput") {
-            break;
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let echo = loop {
-        if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "no echo child appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    let killed_at = Instant::now();
-    // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
-    assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-    let status = exit_within(&mut child, Duration::from_secs(5), "compare");
-    assert!(
-        killed_at.elapsed() < Duration::from_secs(2),
-        "the contract's peer-death bound is 2 s; took {:?}",
-        killed_at.elapsed()
-    );
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    assert_eq!(status.code(), Some(1), "{rest:?}");
-    let last = rest.last().unwrap();
-    assert!(
-        last.contains("UDS stream") && last.contains("SIGKILL"),
-        "{rest:?}"
-    );
-    assert_group_gone(pid);
+    let run = kill_the_echo_mid_run("uds-stream");
+    run.assert_row_failed("UDS stream");
+    assert_group_gone(run.pgid);
 }
 
 #[test]
