@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -383,20 +383,8 @@ fn a_killed_child_fails_its_row_with_the_reason() {
 
 #[test]
 fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
-    let dir = TempDir::new("compare-chart");
-    let path = dir.join("chart.svg");
-    let out = compare(&[
-        "--quick",
-        "--sizes",
-        "64,16384",
-        "--format",
-        "csv",
-        "--plot",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    assert_chart(&svg);
+    let args = ["--quick", "--sizes", "64,16384", "--format", "csv"];
+    let (out, svg) = plotted(&args, "--plot");
     for label in [
         "pipe",
         "FIFO",
@@ -485,6 +473,20 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
             );
         }
     }
+}
+
+/// Runs compare with `args` and then `flag PATH` (`--plot` or `--plot-throughput`), PATH in a
+/// directory of the test's own; the run must succeed and draw a chart ([`assert_chart`]).
+/// Returns what compare printed, and the SVG.
+fn plotted(args: &[&str], flag: &str) -> (Output, String) {
+    let dir = TempDir::new("compare-chart");
+    let path = dir.join("chart.svg");
+    let path = path.to_str().expect("a UTF-8 temp dir");
+    let out = compare(&[args, &[flag, path]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(path).unwrap();
+    assert_chart(&svg);
+    (out, svg)
 }
 
 /// What every chart must be: one SVG 880 px wide, every text at least 14 px and inside the
@@ -615,18 +617,7 @@ fn at_80_columns_every_table_fits_and_no_number_is_split() {
 
 #[test]
 fn one_size_draws_bars_for_both_placements() {
-    let dir = TempDir::new("compare-bars");
-    let path = dir.join("bars.svg");
-    let out = compare(&[
-        "--quick",
-        "--only",
-        "pipe,shm-spin",
-        "--plot",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    assert_chart(&svg);
+    let (_, svg) = plotted(&["--quick", "--only", "pipe,shm-spin"], "--plot");
     assert!(svg.contains("Round trip of 64 B messages"), "not bars");
     assert!(svg.contains("lower is better"));
     let placements = usable_cpus().min(2);
@@ -640,9 +631,7 @@ fn one_size_draws_bars_for_both_placements() {
 
 #[test]
 fn plot_throughput_measures_every_size_and_draws_it() {
-    let dir = TempDir::new("compare-tp");
-    let path = dir.join("tp.svg");
-    let out = compare(&[
+    let args = [
         "--quick",
         "--only",
         "pipe,signal,mq",
@@ -650,12 +639,8 @@ fn plot_throughput_measures_every_size_and_draws_it() {
         "64,16384",
         "--format",
         "json",
-        "--plot-throughput",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    assert_chart(&svg);
+    ];
+    let (out, svg) = plotted(&args, "--plot-throughput");
     assert!(svg.contains("higher is better") && svg.contains("one way (MiB/s)"));
     // A signal carries no bytes: not in this chart.
     assert!(!svg.contains("signal"), "signal drawn as throughput");
