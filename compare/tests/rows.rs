@@ -100,6 +100,7 @@ fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout(
 fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    // As nobody, a copy of the binary: the checkout may sit where nobody cannot enter.
     let nobody = (root && testkit::have_setpriv()).then(|| NobodyCopy::of(BIN));
     let mut cmd = match &nobody {
         Some(copy) => copy.command(),
