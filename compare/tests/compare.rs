@@ -1,6 +1,8 @@
 //! End-to-end runs of the `compare` binary, checking what it printed.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
@@ -9,8 +11,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
+use testkit::{TempDir, exit_within, output_within, start_carelessly, with_umask};
 
-const BIN: &str = env!("CARGO_BIN_EXE_compare");
+use common::{BIN, compare, group_members, json_rows, kill_the_echo_mid_run, stderr};
 
 /// Every row the issue asks for, by `--only` name.
 const ALL: [&str; 11] = [
@@ -26,24 +29,6 @@ const ALL: [&str; 11] = [
     "uds-datagram",
     "tcp",
 ];
-
-fn compare(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run compare")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The `rows` of compare's JSON (`{"run": {...}, "rows": [...]}`).
-fn json_rows(out: &Output) -> Vec<Value> {
-    let text = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
-    let json = serde_json::from_str::<Value>(&text).expect("stdout is JSON");
-    match &json["rows"] {
-        Value::Array(rows) => rows.clone(),
-        other => panic!("expected an array of rows, got {other} in {json}"),
-    }
-}
 
 /// How compare's progress lines name a size.
 fn size_words(size: u64) -> String {
@@ -289,28 +274,6 @@ fn bad_input_is_a_one_line_usage_error() {
     );
 }
 
-/// Processes still in process group `pgid` (compare's children inherit its group).
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // After "(comm)": state ppid pgrp ...
-        let Some(after) = stat.rsplit_once(") ").map(|(_, rest)| rest.to_string()) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// Kernel objects a run with this pid could have left: /dev/shm, /dev/mqueue, FIFO dirs.
 fn leftovers(pid: u32) -> Vec<String> {
     let mark = format!("-{pid}-");
@@ -331,23 +294,6 @@ fn leftovers(pid: u32) -> Vec<String> {
         }
     }
     left
-}
-
-fn wait_with_deadline(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("compare did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn assert_group_gone(pgid: i32) {
@@ -388,7 +334,7 @@ fn every_stop_signal_mid_run_leaves_nothing_behind() {
         std::thread::sleep(delay);
         // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
         assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
-        let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+        let status = exit_within(&mut child, Duration::from_secs(5), "compare");
         let mut err = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         assert_eq!(status.code(), Some(code), "after {delay:?}: {err}");
@@ -430,76 +376,15 @@ fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
 
 #[test]
 fn a_killed_child_fails_its_row_with_the_reason() {
-    let mut child = Command::new(BIN)
-        .args([
-            "--only",
-            "uds-stream",
-            "--placement",
-            "same",
-            "--sizes",
-            "64",
-            "--iters",
-            "5000000",
-        ])
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // The throughput line comes first; then the long round-trip measurement starts.
-    for line in lines.by_ref() {
-        if line.unwrap().contains("throughput") {
-            break;
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let echo = loop {
-        if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "no echo child appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    let killed_at = Instant::now();
-    // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
-    assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
-    assert!(
-        killed_at.elapsed() < Duration::from_secs(2),
-        "the contract's peer-death bound is 2 s; took {:?}",
-        killed_at.elapsed()
-    );
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    assert_eq!(status.code(), Some(1), "{rest:?}");
-    let last = rest.last().unwrap();
-    assert!(
-        last.contains("UDS stream") && last.contains("SIGKILL"),
-        "{rest:?}"
-    );
-    assert_group_gone(pid);
+    let run = kill_the_echo_mid_run("uds-stream");
+    run.assert_row_failed("UDS stream");
+    assert_group_gone(run.pgid);
 }
 
 #[test]
 fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
-    let dir = std::env::temp_dir().join(format!("compare-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("chart.svg");
-    let out = compare(&[
-        "--quick",
-        "--sizes",
-        "64,16384",
-        "--format",
-        "csv",
-        "--plot",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert_chart(&svg);
+    let args = ["--quick", "--sizes", "64,16384", "--format", "csv"];
+    let (out, svg) = plotted(&args, "--plot");
     for label in [
         "pipe",
         "FIFO",
@@ -567,7 +452,11 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    for run in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+    let limit = Duration::from_secs(60);
+    for run in [
+        output_within(a, limit, "compare (a)"),
+        output_within(b, limit, "compare (b)"),
+    ] {
         assert!(run.status.success(), "{}", stderr(&run));
         let md = String::from_utf8(run.stdout).unwrap();
         assert!(md.contains("- **machine**: Linux"), "{md}");
@@ -584,6 +473,20 @@ fn two_runs_at_once_both_succeed_and_markdown_is_a_table() {
             );
         }
     }
+}
+
+/// Runs compare with `args` and then `flag PATH` (`--plot` or `--plot-throughput`), PATH in a
+/// directory of the test's own; the run must succeed and draw a chart ([`assert_chart`]).
+/// Returns what compare printed, and the SVG.
+fn plotted(args: &[&str], flag: &str) -> (Output, String) {
+    let dir = TempDir::new("compare-chart");
+    let path = dir.join("chart.svg");
+    let path = path.to_str().expect("a UTF-8 temp dir");
+    let out = compare(&[args, &[flag, path]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(path).unwrap();
+    assert_chart(&svg);
+    (out, svg)
 }
 
 /// What every chart must be: one SVG 880 px wide, every text at least 14 px and inside the
@@ -714,20 +617,7 @@ fn at_80_columns_every_table_fits_and_no_number_is_split() {
 
 #[test]
 fn one_size_draws_bars_for_both_placements() {
-    let dir = std::env::temp_dir().join(format!("compare-bars-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bars.svg");
-    let out = compare(&[
-        "--quick",
-        "--only",
-        "pipe,shm-spin",
-        "--plot",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert_chart(&svg);
+    let (_, svg) = plotted(&["--quick", "--only", "pipe,shm-spin"], "--plot");
     assert!(svg.contains("Round trip of 64 B messages"), "not bars");
     assert!(svg.contains("lower is better"));
     let placements = usable_cpus().min(2);
@@ -741,10 +631,7 @@ fn one_size_draws_bars_for_both_placements() {
 
 #[test]
 fn plot_throughput_measures_every_size_and_draws_it() {
-    let dir = std::env::temp_dir().join(format!("compare-tp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("tp.svg");
-    let out = compare(&[
+    let args = [
         "--quick",
         "--only",
         "pipe,signal,mq",
@@ -752,13 +639,8 @@ fn plot_throughput_measures_every_size_and_draws_it() {
         "64,16384",
         "--format",
         "json",
-        "--plot-throughput",
-        path.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert_chart(&svg);
+    ];
+    let (out, svg) = plotted(&args, "--plot-throughput");
     assert!(svg.contains("higher is better") && svg.contains("one way (MiB/s)"));
     // A signal carries no bytes: not in this chart.
     assert!(!svg.contains("signal"), "signal drawn as throughput");
@@ -962,7 +844,7 @@ fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
     drop(stdout);
     let closed = Instant::now();
     // The default run measures for about 10 s; it must notice within a measurement.
-    let status = wait_with_deadline(&mut child, Duration::from_secs(3));
+    let status = exit_within(&mut child, Duration::from_secs(3), "compare");
     assert_eq!(status.code(), Some(141), "after {:?}", closed.elapsed());
     assert_group_gone(pid as i32);
     assert_eq!(leftovers(pid), Vec::<String>::new());
@@ -970,8 +852,7 @@ fn a_reader_that_leaves_mid_run_stops_the_run_at_once() {
 
 #[test]
 fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
-    let dir = std::env::temp_dir().join(format!("compare-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("compare-plot");
     let path = dir.join("chart.svg");
     std::fs::write(&path, "<svg>the previous chart</svg>\n").unwrap();
     let mut child = Command::new(BIN)
@@ -984,13 +865,13 @@ fn an_interrupted_plot_leaves_the_previous_chart_untouched() {
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill takes two integers; the pid is our own child, not yet reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
-    let left: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let status = exit_within(&mut child, Duration::from_secs(5), "compare");
+    let left: Vec<String> = dir
+        .entries()
+        .iter()
+        .map(|e| e.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     let chart = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(status.code(), Some(130));
     assert_eq!(chart, "<svg>the previous chart</svg>\n");
     assert_eq!(left, ["chart.svg"], "a temporary file was left");
@@ -1019,7 +900,7 @@ fn sizes_beyond_the_memory_limit_are_one_line_not_an_abort() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    let status = exit_within(&mut child, Duration::from_secs(10), "compare");
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
@@ -1035,25 +916,13 @@ fn inherited_signal_state_and_umask_do_not_matter() {
     for mask in [0o277, 0o377, 0o777] {
         let mut cmd = Command::new(BIN);
         cmd.args(["--quick", "--only", "fifo,mq,shm,uds", "--format", "json"]);
-        // SAFETY: runs in the forked child before exec; signal, sigfillset, sigprocmask and
-        // umask are async-signal-safe and touch only stack values.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-                let mut all: libc::sigset_t = std::mem::zeroed();
-                libc::sigfillset(&mut all);
-                libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-                libc::umask(mask);
-                Ok(())
-            });
-        }
-        let child = cmd
+        let child = with_umask(start_carelessly(&mut cmd), mask)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let out = output_within(child, Duration::from_secs(60), "compare");
         assert!(out.status.success(), "umask {mask:o}: {}", stderr(&out));
         for row in json_rows(&out) {
             let n_a = row["status"] == "n/a";

@@ -3,12 +3,13 @@
 //! every way of setting a row up measured under the most restrictive umask.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_compare");
+use std::process::Command;
+
+use testkit::{NobodyCopy, with_umask};
+
+use common::{BIN, compare, kill_the_echo_mid_run, stderr};
 
 /// Each kernel row and the system calls that carry its messages.
 const MESSAGE_CALLS: [(&str, &[&str]); 7] = [
@@ -61,7 +62,7 @@ fn every_kernel_row_makes_one_system_call_per_message() {
         if !out.status.success() && text.is_empty() {
             eprintln!(
                 "skipped: strace could not trace compare here: {}",
-                String::from_utf8_lossy(&out.stderr)
+                stderr(&out)
             );
             return;
         }
@@ -88,86 +89,10 @@ fn every_kernel_row_makes_one_system_call_per_message() {
     }
 }
 
-/// Processes in process group `pgid` (compare's children inherit its group).
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // After "(comm)": state ppid pgrp ...
-        let Some((_, after)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        if after.split_whitespace().nth(2).and_then(|g| g.parse().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-fn wait_with_deadline(child: &mut std::process::Child, limit: Duration, key: &str) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{key}: compare did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout() {
     for (key, label) in [("mq", "POSIX mq"), ("uds-datagram", "UDS datagram")] {
-        let mut child = Command::new(BIN)
-            .args(["--only", key, "--placement", "same", "--sizes", "64"])
-            .args(["--iters", "5000000"])
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        // The throughput line comes first; then the long round-trip measurement starts.
-        for line in lines.by_ref() {
-            if line.unwrap().contains("throughput") {
-                break;
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let echo = loop {
-            if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
-                break p;
-            }
-            assert!(Instant::now() < deadline, "{key}: no echo child appeared");
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        let killed_at = Instant::now();
-        // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
-        assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-        let code = wait_with_deadline(&mut child, Duration::from_secs(5), key);
-        let took = killed_at.elapsed();
-        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-        assert!(
-            took < Duration::from_secs(2),
-            "{key}: noticed after {took:?}"
-        );
-        assert_eq!(code, Some(1), "{key}: {rest:?}");
-        let last = rest.last().unwrap();
-        assert!(
-            last.contains(label) && last.contains("SIGKILL"),
-            "{key}: {rest:?}"
-        );
+        kill_the_echo_mid_run(key).assert_row_failed(label);
     }
 }
 
@@ -175,14 +100,11 @@ fn a_killed_echo_is_noticed_within_two_seconds_by_rows_that_wait_with_a_timeout(
 fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let setpriv = Command::new("setpriv").arg("--version").output().is_ok();
-    let mut cmd = match (root, setpriv) {
-        (true, true) => {
-            let mut cmd = Command::new("setpriv");
-            cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", BIN]);
-            cmd
-        }
-        _ => {
+    // As nobody, a copy of the binary: the checkout may sit where nobody cannot enter.
+    let nobody = (root && testkit::have_setpriv()).then(|| NobodyCopy::of(BIN));
+    let mut cmd = match &nobody {
+        Some(copy) => copy.command(),
+        None => {
             eprintln!("skipped as nobody (not root or no setpriv): running as this user");
             Command::new(BIN)
         }
@@ -195,15 +117,8 @@ fn every_setup_is_measured_under_umask_0777_and_unprivileged() {
             "--format",
             "json",
         ]);
-    // SAFETY: umask is async-signal-safe and touches no memory.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0o777);
-            Ok(())
-        });
-    }
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = testkit::output(with_umask(&mut cmd, 0o777), "compare");
+    let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     let setups: Vec<&str> = err.lines().filter(|l| l.contains(" setup, ")).collect();
     for wanted in [
@@ -260,20 +175,13 @@ fn a_shm_name_a_killed_run_left_is_removed_and_no_other() {
     if !by_nobody {
         eprintln!("skipped the other user's object: not root, or no setpriv");
     }
-    let out = Command::new(BIN)
-        .args(["--only", "shm-spin", "--quick", "--placement", "same"])
-        .output()
-        .unwrap();
+    let out = compare(&["--only", "shm-spin", "--quick", "--placement", "same"]);
     let exists = |p: &str| std::path::Path::new(p).exists();
     let (stale_left, live_left, others_left) = (exists(&stale), exists(&live), exists(&others));
     for p in [&stale, &live, &others] {
         let _ = std::fs::remove_file(p);
     }
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stale_left, "{stale}: a killed run's object was left");
     assert!(live_left, "{live}: a running process's object was removed");
     assert!(

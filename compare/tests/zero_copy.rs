@@ -3,31 +3,9 @@
 //! other rows.)
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_compare");
-
-fn compare(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run compare")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json_rows(out: &Output) -> Vec<Value> {
-    // {"run": {...}, "rows": [...], "lessons": [...]}
-    let json = serde_json::from_slice::<Value>(&out.stdout).expect("stdout is JSON");
-    match &json["rows"] {
-        Value::Array(rows) => rows.clone(),
-        other => panic!("expected a rows array, got {other}"),
-    }
-}
+use common::{compare, group_members, json_rows, kill_the_echo_mid_run, stderr};
 
 #[test]
 fn the_row_carries_every_size_up_to_16_mib_verified() {
@@ -60,79 +38,9 @@ fn the_row_carries_every_size_up_to_16_mib_verified() {
     }
 }
 
-/// Processes whose process group is `pgid`.
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, after)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        if after.split_whitespace().nth(2).and_then(|g| g.parse().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 #[test]
 fn a_killed_child_fails_the_row_within_2s() {
-    let mut run = Command::new(BIN)
-        .args(["--only", "shm-zero-copy", "--placement", "same"])
-        .args(["--sizes", "64", "--iters", "5000000"])
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = run.id() as i32;
-    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
-    let mut before = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains("throughput") {
-            break; // the long round-trip measurement starts next
-        }
-        before.push(line);
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let echo = loop {
-        if let Some(&p) = group_members(pid).iter().find(|&&p| p != pid) {
-            break p;
-        }
-        if Instant::now() > deadline {
-            let _ = run.kill();
-            panic!("no echo child appeared; compare said: {before:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    std::thread::sleep(Duration::from_millis(100));
-    let killed_at = Instant::now();
-    // SAFETY: kill takes two integers; `echo` is a member of our child's process group.
-    assert_eq!(unsafe { libc::kill(echo, libc::SIGKILL) }, 0);
-    let status = loop {
-        if let Some(status) = run.try_wait().unwrap() {
-            break status;
-        }
-        if killed_at.elapsed() > Duration::from_secs(5) {
-            let _ = run.kill();
-            panic!("compare still running 5 s after its child was killed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = killed_at.elapsed();
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    assert!(took < Duration::from_secs(2), "took {took:?}: {rest:?}");
-    assert_eq!(status.code(), Some(1), "{rest:?}");
-    let last = rest.last().unwrap();
-    assert!(
-        last.contains("shm (zero-copy)") && last.contains("SIGKILL"),
-        "{rest:?}"
-    );
-    assert!(group_members(pid).is_empty(), "left running");
+    let run = kill_the_echo_mid_run("shm-zero-copy");
+    run.assert_row_failed("shm (zero-copy)");
+    assert!(group_members(run.pgid).is_empty(), "left running");
 }
