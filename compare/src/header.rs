@@ -143,8 +143,8 @@ fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
 fn rounds(rounds: usize) -> String {
     format!(
         "every cell measured in {rounds} rounds, round-robin across rows and placements, so a \
-         slow stretch of the machine touches every row alike; a cell's p50 is the 10th percentile of \
-         its rounds' p50s (the machine's quiet mode), its p99 pooled over every sample of every round, its range the lowest and highest \
+         slow stretch of the machine touches every row alike; a cell's p50 is the second best of its \
+         rounds' p50s (the machine's quieter moments), its p99 pooled over every sample of every round, its range the lowest and highest \
          round p50 (JSON, CSV)"
     )
 }

@@ -1,7 +1,7 @@
 //! The run: every chosen mechanism, in every placement and at every size, measured in rounds
 //! through the harness. A round measures every cell once, round-robin across mechanisms,
 //! sizes and placements, so a slow stretch of the machine touches every cell alike; each cell's
-//! headline is then the 10th percentile of its rounds (`report::RoundTrips`). Gives the rows of the
+//! headline is then the second best of its rounds (`report::RoundTrips`). Gives the rows of the
 //! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`).
 
 use plumbing::program::say;

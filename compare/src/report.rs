@@ -28,21 +28,17 @@ pub struct Row {
 /// unsteady, and the report says what that means in this run.
 pub const UNSTEADY: f64 = 0.20;
 
-/// The value at fraction `q` of `values` sorted highest first (nearest rank): one of the
-/// values, never a mean.
-fn quantile_from_top<T: Copy + PartialOrd>(values: impl Iterator<Item = T>, q: f64) -> Option<T> {
-    let mut sorted: Vec<T> = values.collect();
-    sorted.sort_by(|a, b| b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal));
-    nearest_rank(&sorted, q)
+/// Which round, counted from the best, a cell's headline comes from: the second best, or the
+/// best when there are fewer than 4 rounds. This VM runs in a fast and a slow mode that switch
+/// every few seconds (a same-core pipe round trip is 2.8 or 4.3 µs, whatever runs it), and at
+/// times the fast mode comes only in blips; a median of the rounds jumps between the two modes
+/// from run to run, and the single best round can be a fluke (a cross-core shm round of 0.18 µs
+/// among rounds of 0.48-0.55). The second best of many short rounds spread over the run is the
+/// machine in its quieter moments, which back-to-back runs repeat; `+` and the pooled p99 show
+/// the rest.
+pub fn headline_rank(rounds: usize) -> usize {
+    if rounds >= 4 { 2 } else { 1 }
 }
-
-/// Where a cell's headline sits among its rounds: the 10th percentile (of 20 rounds, the
-/// second best). This VM runs in a fast and a slow mode that switch every few seconds (a
-/// same-core pipe round trip is 2.8 or 4.3 µs, whatever runs it); a median of such rounds
-/// jumps between the two modes from run to run, and the single best round can be a fluke.
-/// The second best of many short rounds is the machine in its quiet mode, which three
-/// back-to-back runs repeat; the spread and the pooled p99 show the rest.
-pub const HEADLINE: f64 = 0.10;
 
 /// A cell's round trips, measured in several rounds spread over the run. Every round is a
 /// measurement of its own (its own fork, pair and warm-up), so a slow stretch of the machine
@@ -58,27 +54,26 @@ impl RoundTrips {
         self.rounds.iter().map(|l| l.summary.p50)
     }
 
-    /// The round whose numbers are shown: its p50 is the rounds' p50s at `HEADLINE` (of 20
+    /// The round whose numbers are shown: the one with the `headline_rank`-th lowest p50 (of 40
     /// rounds, the second lowest). Its CPU time and batch time go with it.
     fn shown(&self) -> &Latency {
         let mut by_p50: Vec<&Latency> = self.rounds.iter().collect();
         by_p50.sort_by_key(|l| l.summary.p50);
-        // `rounds` is never empty, so neither is `by_p50`.
-        nearest_rank(&by_p50, HEADLINE).unwrap_or(&self.rounds[0])
+        let at = headline_rank(by_p50.len()).min(by_p50.len()) - 1;
+        by_p50.get(at).copied().unwrap_or(&self.rounds[0]) // `rounds` is never empty
     }
 
-    /// The headline: the p50 of the round shown (of 20 rounds, the second lowest).
+    /// The headline: the p50 of the round shown (of 40 rounds, the second lowest).
     pub fn p50(&self) -> u64 {
         self.shown().summary.p50
     }
 
-    /// Where the headline sits among the rounds, in words: "second best of 20".
+    /// Where the headline sits among the rounds, in words: "second best of 40".
     pub fn rank_words(&self) -> String {
-        let rank = (HEADLINE * self.rounds.len() as f64).ceil().max(1.0) as usize;
-        let ordinal = ["", "best", "second best", "third best"];
-        match ordinal.get(rank) {
-            Some(words) => format!("{words} of {}", self.rounds.len()),
-            None => format!("number {rank} from the best of {}", self.rounds.len()),
+        let n = self.rounds.len();
+        match headline_rank(n) {
+            1 => format!("best of {n}"),
+            _ => format!("second best of {n}"),
         }
     }
 
@@ -137,10 +132,13 @@ pub struct Rates {
 }
 
 impl Rates {
-    /// The rounds' MiB/s at `HEADLINE` from the top (of 20 rounds, the second highest), for
-    /// the reason the round trips' headline is low.
+    /// The `headline_rank`-th highest of the rounds' MiB/s (of 40 rounds, the second highest),
+    /// for the reason the round trips' headline is the second lowest.
     pub fn mib_s(&self) -> f64 {
-        quantile_from_top(self.rounds.iter().map(|t| t.mib_s), HEADLINE).unwrap_or(0.0)
+        let mut rates: Vec<f64> = self.rounds.iter().map(|t| t.mib_s).collect();
+        rates.sort_by(|a, b| b.total_cmp(a));
+        let at = headline_rank(rates.len()).min(rates.len()).max(1) - 1;
+        rates.get(at).copied().unwrap_or(0.0)
     }
 
     pub fn mib_s_range(&self) -> (f64, f64) {
