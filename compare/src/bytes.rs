@@ -94,6 +94,8 @@ pub fn latency(
     watchdog: u32,
 ) -> Result<Latency, Skip> {
     let (mut ours, mut theirs) = create(duplex, size)?;
+    // Our end outlives the session, which reaps the child first: see `throughput`.
+    let end = ours.as_mut();
     let corrupt_after = plan.corrupt_after;
     let (timed, child_cpu) = session(
         label,
@@ -103,7 +105,6 @@ pub fn latency(
         move |_| echo(theirs.as_mut(), size, corrupt_after, label),
         move |_| {
             let mut buf = vec![0u8; size];
-            let end = ours.as_mut();
             let timed = time_round_trips(plan, |seq| {
                 end.send_message(&mut buf, seq)
                     .map_err(|e| io_failed("write", seq, e))?;
@@ -171,6 +172,12 @@ pub fn throughput(
     watchdog: u32,
 ) -> Result<Throughput, Skip> {
     let (mut ours, mut theirs) = create(duplex, chunk)?;
+    // Our end is dropped only after the session has reaped the child, so the child has ended
+    // (by itself, or SIGKILLed on a stop or an error) before we close: a System V end then
+    // sees for certain whether the child closed its end or died, and removes the dead side's
+    // queue. Closed first, it could see only its own close while a killed child was still
+    // dying, and the child's queue was left behind.
+    let end = ours.as_mut();
     let chunks = (plan.stream_bytes / chunk as u64).max(16);
     let ((sent, elapsed), _) = session(
         label,
@@ -180,7 +187,6 @@ pub fn throughput(
         move |_| sink(theirs.as_mut(), chunk, label),
         move |_| {
             let mut buf = vec![0u8; chunk];
-            let end = ours.as_mut();
             let started = Instant::now();
             let mut seq = 0u64;
             while seq < chunks {

@@ -264,14 +264,16 @@ enum Ending {
 }
 
 /// Waits for the child to end as `ending` expects, SIGKILLs it if it will not go (after 2 s,
-/// 200 ms after our own error, at once for a doorbell or when stopping), and says how it ended
-/// if that was not as expected. Always reaps, so no zombie and no orphan is left.
+/// 200 ms after our own error, at once for a doorbell; when stopping, after 100 ms, which
+/// lets a child that was told to end remove what it owns), and says how it ended if that was
+/// not as expected. Always reaps, so no zombie and no orphan is left.
 fn reap(child: Pid, ending: Ending) -> Option<String> {
     let patience = match ending {
         Ending::EndMessage => Duration::from_secs(2),
         Ending::AfterOurError => Duration::from_millis(200),
         Ending::Killed => Duration::ZERO,
     };
+    let stopping_grace = patience.min(Duration::from_millis(100));
     let started = Instant::now();
     let mut killed = false;
     let status = loop {
@@ -282,7 +284,8 @@ fn reap(child: Pid, ending: Ending) -> Option<String> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => break Err(e),
         }
-        if started.elapsed() >= patience || stop::requested().is_some() {
+        let waited = started.elapsed();
+        if waited >= patience || (stop::requested().is_some() && waited >= stopping_grace) {
             let _ = kill(child, Signal::SIGKILL);
             killed = true;
         } else {

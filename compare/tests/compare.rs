@@ -348,6 +348,51 @@ fn every_stop_signal_mid_run_leaves_nothing_behind() {
     }
 }
 
+/// System V queues have no name to look for, so this runs compare in an IPC namespace of its
+/// own (root only), where /proc/sysvipc/msg lists this run's queues and nothing else: a stop
+/// signal in the middle of the System V row must leave none, whenever it lands.
+#[test]
+fn a_stop_mid_system_v_row_leaves_no_queue() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("unshare").arg("--version").output().is_err()
+    {
+        eprintln!("skipped: an IPC namespace of its own needs root and unshare(1)");
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(std::process::id() as u64);
+    // TERM and HUP: sh starts a background job with SIGINT and SIGQUIT ignored.
+    for signal in ["TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP"] {
+        let delay_ms = rng.random_range(20..900);
+        let script = format!(
+            "\"$0\" --only sysv-mq --sizes 64,4096 --rounds 300 --iters 100 > /dev/null 2>&1 & pid=$!
+             sleep {}.{:03}; kill -{signal} $pid; wait $pid; echo \"status $?\"
+             cat /proc/sysvipc/msg",
+            delay_ms / 1000,
+            delay_ms % 1000
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--ipc", "--", "sh", "-c", &script, BIN]);
+        let out = output_within(
+            cmd.stdout(Stdio::piped()).spawn().unwrap(),
+            Duration::from_secs(20),
+            "compare in an IPC namespace",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let status = lines.next().unwrap_or_default();
+        assert!(
+            ["status 129", "status 143"].contains(&status),
+            "SIG{signal} after {delay_ms} ms: {text}"
+        );
+        let queues: Vec<&str> = lines.skip(1).filter(|l| !l.trim().is_empty()).collect();
+        assert!(
+            queues.is_empty(),
+            "SIG{signal} after {delay_ms} ms left System V queues:\n{}",
+            queues.join("\n")
+        );
+    }
+}
+
 #[test]
 fn a_closed_stdout_ends_quietly_with_141_and_a_full_one_says_so() {
     let quick = ["--quick", "--only", "pipe", "--placement", "same"];
