@@ -59,8 +59,8 @@ impl RoundTrips {
     fn shown(&self) -> &Latency {
         let mut by_p50: Vec<&Latency> = self.rounds.iter().collect();
         by_p50.sort_by_key(|l| l.summary.p50);
-        let at = headline_rank(by_p50.len()).min(by_p50.len()) - 1;
-        by_p50.get(at).copied().unwrap_or(&self.rounds[0]) // `rounds` is never empty
+        // `rounds` is never empty, and headline_rank(n) is at most n for every n >= 1.
+        by_p50[headline_rank(by_p50.len()) - 1]
     }
 
     /// The headline: the p50 of the round shown (of 40 rounds, the second lowest).
@@ -137,8 +137,10 @@ impl Rates {
     pub fn mib_s(&self) -> f64 {
         let mut rates: Vec<f64> = self.rounds.iter().map(|t| t.mib_s).collect();
         rates.sort_by(|a, b| b.total_cmp(a));
-        let at = headline_rank(rates.len()).min(rates.len()).max(1) - 1;
-        rates.get(at).copied().unwrap_or(0.0)
+        rates
+            .get(headline_rank(rates.len()) - 1)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     pub fn mib_s_range(&self) -> (f64, f64) {
