@@ -42,9 +42,6 @@ pub const DATA: c_long = 1;
 /// The type of the watchdog's "the peer has died" notice; above DATA, so it is read last.
 pub const PEER_GONE: c_long = 2;
 
-/// How long a closing end's watchdog waits for a peer that is ending to finish (see `watchdog`).
-const PEER_GRACE_MS: u8 = 100;
-
 /// Both queues of a pair, for the one case no end removes them: neither end was ever used
 /// in the process that made the pair (made and dropped, or handed to a forked child unused).
 #[derive(Debug)]
@@ -265,18 +262,11 @@ fn watchdog(peer_alive: &OwnedFd, stop: &OwnedFd, rx: i32, tx: i32, gone: &Atomi
             Ok(_) => break,
         }
     }
-    // The peer first: when it died just before our end was dropped (compare kills the child,
-    // then drops its end), its queue is still ours to remove. The kernel closes a killed
-    // process's socket only once it has finished dying, so if only our end is gone so far, give
-    // the peer a moment: one that is ending closes or dies within it; one that lives on removes
-    // its own queue when it closes.
-    let peer_ready = |fds: &[PollFd]| fds[0].revents().is_some_and(|r| !r.is_empty());
-    if !peer_ready(&fds) {
-        let mut peer = [PollFd::new(peer_alive.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut peer, PollTimeout::from(PEER_GRACE_MS)) {
-            Ok(n) if n > 0 && peer_ready(&peer) => {}
-            _ => return,
-        }
+    // The peer first: when it died before our end was dropped, both are ready, and the dead
+    // side's queue is still ours to remove. (A killed process's socket closes only once it has
+    // finished dying: compare drops its end only after reaping its child, so it is.)
+    if fds[0].revents().is_none_or(|r| r.is_empty()) {
+        return; // only our end was dropped: a living peer removes its own queue when it closes
     }
     gone.store(true, Ordering::SeqCst);
     let closed = matches!(nix::unistd::read(peer_alive, &mut [0; 1]), Ok(1));
