@@ -4,8 +4,7 @@
 # anything. Goals (a miss makes the script exit 1):
 #   - every kernel row's 64 B round trip p50 at most 1.10x C's, on one core and on two;
 #   - every row's one-way throughput at least 0.90x the same C loop;
-#   - shm spin within 1.4x a bare cache-line ping-pong (the median of runs paired with the line
-#     measured just before each; the lowest p50s are shown too), and the shm ring's throughput at least
+#   - shm spin within 1.4x a bare cache-line ping-pong, and the shm ring's throughput at least
 #     2.5x the pipe's (different cores; on one core these are printed, not judged);
 #   - the shm ring and the zero-copy slots against C using the same layout, like the kernel rows;
 #   - zero copies: at 1 MiB and 16 MiB, the zero-copy row's round trip at most half the copying
@@ -25,13 +24,15 @@
 # no SO_RCVTIMEO), printed, not judged, to show what the timeout itself costs. sysv-mq's peer
 # check is a watchdog thread per process, in C too; UNTIMED=1 leaves it out likewise.
 # Method: REPS rounds per row and placement, each running C and then compare back to back (and
-# three one-way streams of each), so the two of a pair see the same machine. Each row prints
-# the lowest p50 of each side (the highest MiB/s) and their ratio, and the median of the REPS
-# pairs' ratios, which is judged. Why the pairs: this VM switches between a fast and a slow
-# mode every few seconds (a C pipe round trip on one core: 2.8 or 4.3 us), and even 9 rounds
-# left the lowest p50s a lottery (two back-to-back runs of this script missed different
-# rows); a pair measured back to back shares the mode. Run it on a quiet machine: these are
-# timings, not tests, and it stays outside CI.
+# three one-way streams of each). Each row prints two views of compare / C: the ratio of the
+# lowest p50s (the highest MiB/s), and the median of the REPS back-to-back pairs' ratios.
+# Why two: this VM switches between a fast and a slow mode, for seconds or in blips of tens
+# of ms (a C pipe round trip on one core: 2.8 or 4.3 us), and each view can be fooled by it.
+# The lowest p50s are each side in the fast mode only if each side caught it at least once
+# (nine runs of a few hundred ms do not always); a pair shares the mode only if no switch
+# fell between its two runs. So a goal is met when both views meet it, missed when both miss
+# it, and UNSURE when they disagree: run that row again (ONLY=KEY PLACES=... REPS=15). Run it
+# on a quiet machine: these are timings, not tests, and it stays outside CI.
 set -eu
 cd "$(dirname "$0")/../.."
 ITERS=${ITERS:-10000}
@@ -84,24 +85,34 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) pri
 # The median of B / A over the lines "A B" of a file of pairs ("-" where a side has no number).
 paired() { awk '$1 > 0 && $2 != "-" && $2 != "" { print $2 / $1 }' "$1" | sort -n |
     awk '{ r[NR] = $1 } END { if (NR) printf "%.2f", r[int((NR + 1) / 2)]; else print "-" }'; }
-missed=0
+missed=0 unsure=0
 line() { printf '%-26s %-6s %9s %9s %6s %6s  %-8s %s\n' "$@"; }
-row() { # name place c compare pairs-file target: the line with the lowest p50s' ratio
-    # (compare / c) and the median of the pairs, which is judged; a row without a number (a
-    # run failed) is a miss: the goal cannot be said to be met.
-    r=$(paired "$5")
-    v=$(awk -v r="$r" -v op="${6%% *}" -v t="${6#* }" 'BEGIN {
+meets() { # ratio target ("<= 1.10") -> ok, MISSED, or NO NUMBER (a run failed)
+    awk -v r="$1" -v op="${2%% *}" -v t="${2#* }" 'BEGIN {
         if (r == "-") print "NO NUMBER"; else if (op == "<=" ? r <= t + 0 : r >= t + 0) print "ok";
-        else print "MISSED" }')
-    if [ "$v" != ok ]; then missed=$((missed + 1)); fi
-    line "$1" "$2" "${3:--}" "${4:--}" "$(ratio "$4" "$3")" "$r" "$6" "$v"
+        else print "MISSED" }'
+}
+row() { # name place c compare pairs-file target: the line with the lowest p50s' ratio
+    # (compare / c) and the median of the pairs. A goal is met when both meet it, missed when
+    # both miss it, and unsure when they disagree (one of the two was fooled by the machine's
+    # modes: run that row again); a row without a number (a run failed) is a miss.
+    r=$(ratio "$4" "$3") p=$(paired "$5")
+    case $(meets "$r" "$6")/$(meets "$p" "$6") in
+        ok/ok) v=ok ;;
+        MISSED/MISSED) v=MISSED ;;
+        ok/MISSED | MISSED/ok) v=UNSURE unsure=$((unsure + 1)) ;;
+        *) v="NO NUMBER" ;;
+    esac
+    case $v in MISSED | "NO NUMBER") missed=$((missed + 1)) ;; esac
+    line "$1" "$2" "${3:--}" "${4:--}" "$r" "$p" "$6" "$v"
 }
 
 echo "C: same system calls and placement, same payload work per message (compare's pattern"
 echo "filled by the sender, every byte checked by the receiver), cc $cflags."
 echo "Per row and placement: $REPS rounds of C then compare, each $ITERS round trips of 64 B"
 echo "and three 64 MiB one-way streams. lowest: compare / C of the lowest p50s (the highest"
-echo "MiB/s); pairs: the median of compare / C over the back-to-back pairs, which is judged."
+echo "MiB/s); pairs: the median of compare / C over the back-to-back pairs. A goal is met when"
+echo "both meet it, missed when both miss it, UNSURE when they disagree (run that row again)."
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
 line row place C compare lowest pairs target verdict
@@ -162,7 +173,8 @@ for place in $PLACES; do
     fi
     row "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "$work/line-$place.pairs" "<= 1.40"
     if [ -n "$pipe_tput" ]; then
-        # Both from compare, in different runs: no pairs, the highest of each is judged.
+        # Both from compare, in different runs: no pairs, the highest of each is judged (the
+        # one line of the file makes both views the same).
         echo "$pipe_tput $spin_tput" > "$work/spin-pipe-$place"
         row "shm-spin / pipe MiB/s" "$place" "$pipe_tput" "$spin_tput" "$work/spin-pipe-$place" ">= 2.50"
     else
@@ -206,8 +218,9 @@ if wanted shm-spin; then
     echo " zero-copy / ...: compare's shm-spin or pipe row, then its zero-copy row.)"
 fi
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
-if [ "$missed" -gt 0 ]; then
-    echo "$missed goal(s) missed"
+if [ "$missed" -gt 0 ] || [ "$unsure" -gt 0 ]; then
+    echo "$missed goal(s) missed, $unsure unsure (the lowest p50s and the pairs disagree: run"
+    echo "those rows again, for example ONLY=tcp PLACES=same REPS=15 $0)"
     exit 1
 fi
 echo "every goal met"
