@@ -3,9 +3,10 @@
 
 use crate::harness::{Placement, Skip};
 use crate::mechanisms::Mechanism;
-use crate::report::{RoundTrips, Row, find, placement_words, size_words, us};
+use crate::report::{Rates, RoundTrips, Row, find, placement_words, size_words, us};
 
-/// Marks a cell whose rounds disagree (`RoundTrips::unsteady`); explained after the tables.
+/// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained
+/// after the tables.
 pub const UNSTEADY_MARK: &str = "~";
 
 /// "3.11" or, when the rounds disagree, "3.11~".
@@ -149,10 +150,14 @@ pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool, spread: bool) -> 
 /// MiB/s of one row, or why it has none. A message size other than 64 KiB is said in the cell,
 /// unless `terse` (the terminal: `measured_cells` puts it in a note).
 fn throughput_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
+    let rate = |t: &Rates| {
+        let mark = if t.unsteady() { UNSTEADY_MARK } else { "" };
+        format!("{:.0}{mark}", t.mib_s())
+    };
     match &row.throughput {
-        Ok(t) if t.chunk() == 64 * 1024 => format!("{:.0}", t.mib_s()),
-        Ok(t) if terse => format!("{:.0}", t.mib_s()), // its size: a note on the mechanism
-        Ok(t) => format!("{:.0} ({} msgs)", t.mib_s(), size_words(t.chunk())),
+        Ok(t) if t.chunk() == 64 * 1024 => rate(t),
+        Ok(t) if terse => rate(t), // its size: a note on the mechanism
+        Ok(t) => format!("{} ({} msgs)", rate(t), size_words(t.chunk())),
         Err(e) if !row.placement.possible => {
             notes.mark(placement_words(row.placement.name).into(), e)
         }

@@ -51,6 +51,7 @@ pub fn record(row: &Row) -> Value {
         "throughput_low_mib_s": tp.map(|t| sig3(t.mib_s_range().0)),
         "throughput_high_mib_s": tp.map(|t| sig3(t.mib_s_range().1)),
         "throughput_round_mib_s": tp.map(|t| t.rounds.iter().map(|r| sig3(r.mib_s)).collect::<Vec<_>>()),
+        "throughput_rounds_disagree": tp.map(|t| t.unsteady()),
         "throughput_msg_size": tp.map(|t| t.chunk()),
         "throughput_bytes": tp.map(|t| t.bytes()),
         "stream_mib_s": stream.map(|t| sig3(t.mib_s())),
@@ -181,7 +182,7 @@ const CSV_FIELDS: [&str; 20] = [
 ];
 
 /// Columns added after the first 22; a list (every round) is written space-separated.
-const CSV_MORE: [&str; 8] = [
+const CSV_MORE: [&str; 9] = [
     "rounds",
     "rtt_p50_low_ns",
     "rtt_p50_high_ns",
@@ -190,6 +191,7 @@ const CSV_MORE: [&str; 8] = [
     "child_cpu",
     "rtt_round_p50s_ns",
     "throughput_round_mib_s",
+    "throughput_rounds_disagree",
 ];
 
 fn csv_fields() -> Vec<&'static str> {

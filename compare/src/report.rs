@@ -148,6 +148,20 @@ impl Rates {
         (each().fold(f64::MAX, f64::min), each().fold(0.0, f64::max))
     }
 
+    /// (headline - slowest round) / headline: how far below the headline the rounds went.
+    pub fn spread(&self) -> f64 {
+        let shown = self.mib_s();
+        match shown > 0.0 {
+            true => (shown - self.mib_s_range().0).max(0.0) / shown,
+            false => 0.0,
+        }
+    }
+
+    /// The slowest round ran more than `UNSTEADY` below the headline (as `RoundTrips::unsteady`).
+    pub fn unsteady(&self) -> bool {
+        self.rounds.len() > 1 && self.spread() > UNSTEADY
+    }
+
     /// Bytes per message (the same in every round).
     pub fn chunk(&self) -> usize {
         self.rounds.first().map_or(0, |t| t.chunk)
@@ -244,4 +258,35 @@ pub fn wrap(first: &str, text: &str, indent: usize, width: usize) -> String {
     out += line.trim_end();
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(each: &[f64]) -> Rates {
+        let round = |&mib_s: &f64| Throughput {
+            mib_s,
+            chunk: 65536,
+            bytes: 1 << 20,
+        };
+        Rates {
+            rounds: each.iter().map(round).collect(),
+        }
+    }
+
+    /// Throughput is marked like a round trip, mirrored: the slowest round more than 20% below
+    /// the headline, which is the second highest round from 4 rounds up.
+    #[test]
+    fn a_throughput_is_marked_when_its_slowest_round_ran_over_a_fifth_below() {
+        let marked = rates(&[100.0, 95.0, 90.0, 75.0]); // 75 is 21% below 95
+        assert_eq!(marked.mib_s(), 95.0);
+        assert!(marked.unsteady());
+        let steady = rates(&[100.0, 95.0, 90.0, 77.0]); // 19% below
+        assert!(!steady.unsteady());
+        assert!(
+            !rates(&[50.0]).unsteady(),
+            "one round has nothing to disagree with"
+        );
+    }
 }

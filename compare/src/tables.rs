@@ -10,7 +10,7 @@ use crate::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::harness::Placement;
 use crate::mechanisms::{COLUMNS, Mechanism};
 use crate::report::{
-    RoundTrips, Row, UNSTEADY, find, placement_words, size_words, us, width, wrap,
+    Rates, RoundTrips, Row, UNSTEADY, find, placement_words, size_words, us, width, wrap,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -107,16 +107,33 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
     else {
         return String::new();
     };
+    // Throughput is measured once per mechanism and placement, whatever the size.
+    let mut rates: Vec<(&str, &str, &Rates)> = Vec::new();
+    for r in rows {
+        if let Ok(t) = &r.throughput
+            && t.rounds.len() > 1
+            && !rates
+                .iter()
+                .any(|(k, p, _)| (*k, *p) == (r.mechanism.key, r.placement.name))
+        {
+            rates.push((r.mechanism.key, r.placement.name, t));
+        }
+    }
+    let slow = rates.iter().filter(|(_, _, t)| t.unsteady()).count();
+    let throughputs = match rates.len() {
+        0 => String::new(),
+        n => format!(" and {slow} of {n} throughputs"),
+    };
     let (low, high) = widest.p50_range();
-    let here = match unsteady {
+    let here = match unsteady + slow {
         0 => format!(
-            "Here none of the {} cells: this run's rounds agreed.",
+            "Here none of the {} round-trip cells{throughputs}: this run's rounds agreed.",
             measured.len()
         ),
-        n => format!(
-            "Here {n} of {} cells: the machine was quick at some moments of this run and slow \
-             at others, for every row alike; the widest, {}, {}, {}, ran its rounds at {} to {} \
-             µs.",
+        _ => format!(
+            "Here {unsteady} of {} round-trip cells{throughputs}: the machine was quick at some \
+             moments of this run and slow at others, for every row alike; the widest round \
+             trip, {}, {}, {}, ran its rounds at {} to {} µs.",
             measured.len(),
             row.mechanism.label,
             size_words(row.size),
@@ -127,9 +144,11 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
     };
     let text = format!(
         "{UNSTEADY_MARK} after a p50: that cell's slowest round ran more than {:.0}% above it (+ \
-         says how far). {here} Each p50 shown is the {} rounds' p50s, the machine's quieter \
+         says how far); after a throughput, more than {:.0}% below it. {here} Each p50 and \
+         throughput shown is the {} rounds' (the fastest being best), the machine's quieter \
          moments, which a second run repeats more closely than a median of the rounds would. \
-         Every round's p50 is in --format json and csv.",
+         Every round is in --format json and csv.",
+        UNSTEADY * 100.0,
         UNSTEADY * 100.0,
         widest.rank_words(),
     );
