@@ -5,13 +5,10 @@
 //! and acknowledges the last message). Setup is measured in `setups.rs`.
 
 use std::io::{self, Read, Write};
-use std::time::Instant;
-
-use plumbing::stop;
 
 use crate::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, pair_failed, session, time_round_trips,
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
+    child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
 };
 use crate::pattern;
 
@@ -101,7 +98,6 @@ pub fn latency(
         label,
         placement,
         watchdog,
-        false,
         move |_| echo(theirs.as_mut(), size, corrupt_after, label),
         move |_| {
             let mut buf = vec![0u8; size];
@@ -161,8 +157,8 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
 }
 
 /// One-way throughput: the parent streams `chunk`-byte messages, the child checks each one and
-/// answers the end message with an acknowledgement; the clock runs from the first write to the
-/// acknowledgement.
+/// sends back the last warm-up message and the end message as acknowledgements; the clock runs
+/// from the first acknowledgement (nothing in flight, the child running) to the second.
 pub fn throughput(
     label: &str,
     duplex: fn(usize) -> io::Result<Pair>,
@@ -178,37 +174,25 @@ pub fn throughput(
     // queue. Closed first, it could see only its own close while a killed child was still
     // dying, and the child's queue was left behind.
     let end = ours.as_mut();
-    let chunks = (plan.stream_bytes / chunk as u64).max(16);
     let ((sent, elapsed), _) = session(
         label,
         placement,
         watchdog,
-        false,
         move |_| sink(theirs.as_mut(), chunk, label),
         move |_| {
             let mut buf = vec![0u8; chunk];
-            let started = Instant::now();
-            let mut seq = 0u64;
-            while seq < chunks {
-                end.send_message(&mut buf, seq)
-                    .map_err(|e| io_failed("write", seq, e))?;
-                seq += 1;
-                if seq.is_multiple_of(16) {
-                    if stop::requested().is_some() {
-                        return Err(Skip::Stopped);
-                    }
-                    if plan.cap.is_some_and(|cap| started.elapsed() >= cap) {
-                        break;
-                    }
-                }
-            }
+            let last_warm = warmup_messages(chunk) - 1;
+            let (sent, started, _) = stream(plan, chunk, |step| match step {
+                Step::Send(seq) => end
+                    .send_message(&mut buf, seq)
+                    .map_err(|e| io_failed("write", seq, e)),
+                // The child sends the last warm-up message back once it has checked it.
+                Step::Drain => acknowledged(end, &mut buf, last_warm),
+            })?;
             end.send_message(&mut buf, pattern::END)
                 .map_err(|e| io_failed("write", pattern::END, e))?;
-            end.receive_message(&mut buf)
-                .map_err(|e| io_failed("read of the ack", seq, e))?;
-            pattern::check(end.received(&mut buf), pattern::END)
-                .map_err(|m| Skip::Failed(format!("the acknowledgement came back changed: {m}")))?;
-            Ok((seq * chunk as u64, started.elapsed()))
+            acknowledged(end, &mut buf, pattern::END)?;
+            Ok((sent, started.elapsed()))
         },
     )?;
     Ok(Throughput {
@@ -218,9 +202,22 @@ pub fn throughput(
     })
 }
 
+/// Waits for the child's echo of message `seq` (the last warm-up message, or the end message)
+/// and checks it.
+fn acknowledged(end: &mut dyn End, buf: &mut [u8], seq: u64) -> Result<(), Skip> {
+    end.receive_message(buf)
+        .map_err(|e| io_failed("read of the acknowledgement", seq, e))?;
+    pattern::check(end.received(buf), seq).map_err(|m| {
+        Skip::Failed(format!(
+            "the acknowledgement of message {seq} came back changed: {m}"
+        ))
+    })
+}
+
 /// The receiving child of a throughput run.
 fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
     let mut buf = vec![0u8; chunk];
+    let last_warm = warmup_messages(chunk) - 1;
     for seq in 0u64.. {
         if let Err(code) = child_read(end, &mut buf, seq, label) {
             return code;
@@ -236,6 +233,16 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
         if let Err(m) = pattern::check(end.received(&mut buf), seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
             return CHILD_MISMATCH;
+        }
+        // The last warm-up message goes back: the parent starts its clock on it.
+        if seq == last_warm
+            && let Err(e) = end.echo_message(&buf)
+        {
+            child_says(
+                label,
+                &format!("acknowledgement of message {seq}: write: {e}"),
+            );
+            return CHILD_IO;
         }
     }
     0

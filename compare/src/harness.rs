@@ -4,6 +4,7 @@
 //! with [`time_round_trips`].
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{UsageWho, getrusage};
@@ -96,6 +97,57 @@ pub struct Throughput {
     pub bytes: u64,
 }
 
+/// The untimed start of every one-way stream: the child's start and the first pass through
+/// the transport's buffers (and, for a stream of small messages, at least 16 of them).
+const STREAM_WARMUP: u64 = 1 << 20;
+
+/// How many messages of `chunk` bytes a stream sends before its clock starts (both sides
+/// work it out: the receiver answers the last of them, see [`stream`]).
+pub fn warmup_messages(chunk: usize) -> u64 {
+    (STREAM_WARMUP / chunk as u64).max(16)
+}
+
+/// What [`stream`] asks of the transport.
+pub enum Step {
+    /// Send message `seq`.
+    Send(u64),
+    /// Return once the receiver has taken every message sent so far: nothing is in flight.
+    Drain,
+}
+
+/// The parent's side of a one-way stream of `chunk`-byte messages: first
+/// `warmup_messages(chunk)` messages untimed, then a `Drain`, then `plan.stream_bytes` (at
+/// least 16 messages) on the clock, or fewer if `plan.cap` runs out. Returns the timed bytes,
+/// the moment the clock started and how many messages were sent in all; the caller ends the
+/// stream and stops the clock when the receiver has taken the rest.
+pub fn stream(
+    plan: &Plan,
+    chunk: usize,
+    mut step: impl FnMut(Step) -> Result<(), Skip>,
+) -> Result<(u64, Instant, u64), Skip> {
+    let warm = warmup_messages(chunk);
+    for seq in 0..warm {
+        step(Step::Send(seq))?;
+    }
+    step(Step::Drain)?;
+    let started = Instant::now();
+    let timed = (plan.stream_bytes / chunk as u64).max(16);
+    let mut seq = warm;
+    while seq < warm + timed {
+        step(Step::Send(seq))?;
+        seq += 1;
+        if seq.is_multiple_of(16) {
+            if stop::requested().is_some() {
+                return Err(Skip::Stopped);
+            }
+            if plan.cap.is_some_and(|cap| started.elapsed() >= cap) {
+                break;
+            }
+        }
+    }
+    Ok(((seq - warm) * chunk as u64, started, seq))
+}
+
 /// Per-sample and batched round trips are only taken when a round trip is this fast.
 const BATCH_BELOW_NS: u64 = 2_000;
 const BATCH_LEN: usize = 100;
@@ -137,7 +189,8 @@ pub fn io_failed(what: &str, seq: u64, e: io::Error) -> Skip {
 /// Forks; the child runs `child_side` pinned to `placement.child_cpu` and leaves with its
 /// return value as exit status; the parent runs `parent_side` pinned to `placement.parent_cpu`.
 /// Each side owns (inside its closure) only its own end: the other is dropped right after fork.
-/// `killed_at_end`: the child has no way to be told to stop (a doorbell), so it is SIGKILLed.
+/// The child's CPU time is its own count from its start to its return (see [`ChildCpu`]):
+/// fork and exit are not the mechanism's.
 ///
 /// Forked here rather than with `plumbing::child::fork`: the child's exit status tells the
 /// parent what went wrong (a corrupted message, a failed read, a peer that left), and each
@@ -146,7 +199,6 @@ pub fn session<T>(
     label: &str,
     placement: Placement,
     watchdog: u32,
-    killed_at_end: bool,
     child_side: impl FnOnce(Pid) -> i32,
     parent_side: impl FnOnce(Pid) -> Result<T, Skip>,
 ) -> Result<(T, Duration), Skip> {
@@ -154,7 +206,14 @@ pub fn session<T>(
         return Err(Skip::Stopped);
     }
     let children_before = cpu_time(UsageWho::RUSAGE_CHILDREN);
-    let (child, parent_side) = fork_child(label, placement.child_cpu, child_side, parent_side)?;
+    let child_cpu = ChildCpu::new()?;
+    let (child, parent_side) = fork_child(
+        label,
+        placement.child_cpu,
+        &child_cpu,
+        child_side,
+        parent_side,
+    )?;
     stop::kill_on_stop(Some(child.as_raw()));
     watchdog::arm(watchdog, child);
     let result = cpu::pin(Pid::from_raw(0), placement.parent_cpu)
@@ -162,14 +221,57 @@ pub fn session<T>(
         .and_then(|()| parent_side(child));
     watchdog::disarm();
     stop::kill_on_stop(None);
-    let ending = match (&result, killed_at_end) {
-        (Err(_), _) => Ending::AfterOurError,
-        (Ok(_), true) => Ending::Killed,
-        (Ok(_), false) => Ending::EndMessage,
+    let ending = match &result {
+        Err(_) => Ending::AfterOurError,
+        Ok(_) => Ending::EndMessage,
     };
     let child_failure = reap(child, ending);
-    let child_cpu = cpu_time(UsageWho::RUSAGE_CHILDREN).saturating_sub(children_before);
+    // A child that did not return (killed after an error) said nothing: the kernel's count,
+    // fork and exit included, is all there is.
+    let child_cpu = child_cpu
+        .reported()
+        .unwrap_or_else(|| cpu_time(UsageWho::RUSAGE_CHILDREN).saturating_sub(children_before));
     verdict(result, child_failure, watchdog).map(|value| (value, child_cpu))
+}
+
+/// Where a session's child leaves the CPU time it used from its start to its return, for the
+/// parent to read after reaping it: one word in a page shared across the fork. Counted by the
+/// child itself because the kernel's count for a reaped child also holds the fork's
+/// copy-on-write faults and the exit's teardown, which in a 125-round-trip round were a sixth
+/// of a pipe's CPU per message.
+struct ChildCpu(shm_demo::SharedMapping);
+
+const NOT_REPORTED: u64 = u64::MAX;
+
+impl ChildCpu {
+    fn new() -> Result<Self, Skip> {
+        let page = shm_demo::SharedMapping::new(size_of::<AtomicU64>())
+            .map_err(|e| Skip::Failed(format!("a page for the child's CPU time: {e}")))?;
+        let cpu = ChildCpu(page);
+        cpu.word().store(NOT_REPORTED, Ordering::Relaxed);
+        Ok(cpu)
+    }
+
+    fn word(&self) -> &AtomicU64 {
+        // SAFETY: the mapping is at least 8 bytes, page-aligned and lives as long as `self`;
+        // an AtomicU64 is valid for any bits, and atomics make the two processes' accesses
+        // value changes, not data races.
+        unsafe { &*self.0.as_ptr().cast::<AtomicU64>() }
+    }
+
+    /// In the child, just before it leaves.
+    fn report(&self, cpu: Duration) {
+        let ns = u64::try_from(cpu.as_nanos()).unwrap_or(NOT_REPORTED - 1);
+        self.word().store(ns, Ordering::Release);
+    }
+
+    /// In the parent, after the reap: what the child reported, if it got that far.
+    fn reported(&self) -> Option<Duration> {
+        match self.word().load(Ordering::Acquire) {
+            NOT_REPORTED => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
 }
 
 /// Forks. The child drops `parent_side` (its copy of the parent's end), runs `child_side`
@@ -178,6 +280,7 @@ pub fn session<T>(
 fn fork_child<P>(
     label: &str,
     cpu: usize,
+    child_cpu: &ChildCpu,
     child_side: impl FnOnce(Pid) -> i32,
     parent_side: P,
 ) -> Result<(Pid, P), Skip> {
@@ -192,7 +295,12 @@ fn fork_child<P>(
             // A panic must never unwind out of here: the child would go on running the
             // parent's loop. Catch it and leave with a status instead.
             let work = std::panic::AssertUnwindSafe(|| match child_start(parent, cpu, label) {
-                Ok(()) => child_side(parent),
+                Ok(()) => {
+                    let started = cpu_time(UsageWho::RUSAGE_SELF);
+                    let code = child_side(parent);
+                    child_cpu.report(cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(started));
+                    code
+                }
                 Err(code) => code,
             });
             let code = std::panic::catch_unwind(work).unwrap_or(CHILD_PANIC);
@@ -259,19 +367,16 @@ enum Ending {
     EndMessage,
     /// We stopped on an error and closed our end: it notices and exits (or we kill it).
     AfterOurError,
-    /// It cannot be told to stop (a doorbell): we SIGKILL it.
-    Killed,
 }
 
 /// Waits for the child to end as `ending` expects, SIGKILLs it if it will not go (after 2 s,
-/// 200 ms after our own error, at once for a doorbell; when stopping, after 100 ms, which
+/// 200 ms after our own error; when stopping, after 100 ms, which
 /// lets a child that was told to end remove what it owns), and says how it ended if that was
 /// not as expected. Always reaps, so no zombie and no orphan is left.
 fn reap(child: Pid, ending: Ending) -> Option<String> {
     let patience = match ending {
         Ending::EndMessage => Duration::from_secs(2),
         Ending::AfterOurError => Duration::from_millis(200),
-        Ending::Killed => Duration::ZERO,
     };
     let stopping_grace = patience.min(Duration::from_millis(100));
     let started = Instant::now();

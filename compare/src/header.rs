@@ -129,8 +129,9 @@ fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
         ),
         (
             "CPU / msg",
-            "user + system time of both processes (getrusage; the child's after reaping, its \
-             start-up included) / messages exchanged; a round trip is 2 messages"
+            "user + system time of both processes (getrusage; the child counts its own, from \
+             its start to its return, so fork and exit are left out) / messages exchanged, \
+             warm-up included; a round trip is 2 messages"
                 .to_string(),
         ),
         (
@@ -184,8 +185,9 @@ fn placement(placements: &[Placement]) -> String {
 
 fn throughput(plan: &Plan, stream_chunk: usize) -> String {
     format!(
-        "one way, {} messages (or the mechanism's largest, if smaller), up to {} MiB{}; \
-         the child checks every message and acknowledges the last",
+        "one way, {} messages (or the mechanism's largest, if smaller): 1 MiB untimed (the \
+         child's start, the first pass through the buffers), which the child acknowledges, then \
+         up to {} MiB{} on the clock; the child checks every message and acknowledges the last",
         size_words(stream_chunk),
         plan.stream_bytes >> 20,
         plan.cap

@@ -4,15 +4,12 @@
 //! The payload work is the one every row does (`pattern::fill` once, `pattern::check` by both
 //! processes); only the copies into and out of the mechanism are gone.
 
-use std::io;
-use std::time::Instant;
-
-use plumbing::stop;
 use shm_demo::zero_copy::{Receiver, Sender};
+use std::io;
 
 use crate::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Throughput,
-    child_says, io_failed, pair_failed, session, time_round_trips,
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
+    child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
 };
 use crate::pattern;
 
@@ -46,7 +43,6 @@ pub fn latency(
         label,
         placement,
         watchdog,
-        false,
         move |_| echo(&mut receiver, corrupt_after, label),
         move |_| {
             let timed = time_round_trips(plan, |seq| {
@@ -98,8 +94,9 @@ fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> i32
 }
 
 /// One-way throughput: the parent fills and lends `chunk`-byte slots as fast as they come
-/// home, the child checks each in place and hands it back; the clock runs from the first send
-/// to the end message's slot coming back.
+/// home, the child checks each in place and hands it back; the clock runs from the moment the
+/// warm-up's slots are all home (nothing in flight, the child running) to the end message's
+/// slot coming back.
 pub fn throughput(
     label: &str,
     pair: PairFn,
@@ -109,42 +106,20 @@ pub fn throughput(
     watchdog: u32,
 ) -> Result<Throughput, Skip> {
     let (mut sender, mut receiver) = create(pair, chunk)?;
-    let chunks = (plan.stream_bytes / chunk as u64).max(16);
     let ((sent, elapsed), _) = session(
         label,
         placement,
         watchdog,
-        false,
         move |_| echo(&mut receiver, None, label),
         move |_| {
-            let started = Instant::now();
-            let mut seq = 0u64;
-            while seq < chunks {
-                send(&mut sender, chunk, seq)?;
-                seq += 1;
-                if seq.is_multiple_of(16) {
-                    if stop::requested().is_some() {
-                        return Err(Skip::Stopped);
-                    }
-                    if plan.cap.is_some_and(|cap| started.elapsed() >= cap) {
-                        break;
-                    }
-                }
-            }
+            let last_warm = warmup_messages(chunk) - 1;
+            let (sent, started, _) = stream(plan, chunk, |step| match step {
+                Step::Send(seq) => send(&mut sender, chunk, seq),
+                Step::Drain => all_home(&mut sender, last_warm),
+            })?;
             send(&mut sender, chunk, pattern::END)?;
-            while sender.in_flight() > 0 {
-                let last = sender.in_flight() == 1;
-                sender
-                    .returned(|msg| match last {
-                        true => pattern::check(msg, pattern::END),
-                        false => Ok(()),
-                    })
-                    .map_err(|e| io_failed("wait for the acknowledgement", seq, e))?
-                    .map_err(|m| {
-                        Skip::Failed(format!("the acknowledgement came back changed: {m}"))
-                    })?;
-            }
-            Ok((seq * chunk as u64, started.elapsed()))
+            all_home(&mut sender, pattern::END)?;
+            Ok((sent, started.elapsed()))
         },
     )?;
     Ok(Throughput {
@@ -152,4 +127,20 @@ pub fn throughput(
         chunk,
         bytes: sent,
     })
+}
+
+/// Waits until every lent slot has come home, the last being message `last` (checked when it
+/// is the end message, which the child hands back as it is).
+fn all_home(sender: &mut Sender, last: u64) -> Result<(), Skip> {
+    while sender.in_flight() > 0 {
+        let check_end = last == pattern::END && sender.in_flight() == 1;
+        sender
+            .returned(|msg| match check_end {
+                true => pattern::check(msg, pattern::END),
+                false => Ok(()),
+            })
+            .map_err(|e| io_failed("wait for the slots to come home", last, e))?
+            .map_err(|m| Skip::Failed(format!("the acknowledgement came back changed: {m}")))?;
+    }
+    Ok(())
 }
