@@ -92,16 +92,19 @@ fn doorbell_note(row: &Row, notes: &mut Notes) -> String {
     ))
 }
 
-/// "p50 / p99" of one row, or why it has none; with `spread`, how far its rounds spread.
+/// "p50 / p99" of one row, or why it has none; with `spread`, how far its rounds spread, after
+/// the p50: "3.10~ +66% / 7.90".
 /// `terse` (the terminal): the batched time goes to a note, and a doorbell's note to the
 /// mechanism's cell, so the cell stays narrow.
 pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool, spread: bool) -> String {
     match &row.latency {
         Ok(l) => {
-            let mut cell = format!("{} / {}", p50_words(l), us(l.p99() as f64));
+            // The spread belongs to the p50 (it is how far the rounds' p50s ran above it).
+            let mut cell = p50_words(l);
             if spread && l.rounds.len() > 1 {
                 cell += &format!(" {}", spread_words(l));
             }
+            cell += &format!(" / {}", us(l.p99() as f64));
             match (l.batch_ns(), terse) {
                 (None, _) => {}
                 (Some(batch), false) => cell += &format!(" (batch {})", us(batch)),

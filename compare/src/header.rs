@@ -4,7 +4,7 @@
 
 use crate::harness::{Placement, Plan};
 use crate::machine::Machine;
-use crate::report::{size_words, width, wrap};
+use crate::report::{headline_rank, size_words, width, wrap};
 
 /// The facts of this run that every format reports.
 pub struct Run<'a> {
@@ -142,11 +142,15 @@ fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
 }
 
 fn rounds(rounds: usize) -> String {
+    let which = match headline_rank(rounds) {
+        1 => "best",
+        _ => "second best",
+    };
     format!(
         "every cell measured in {rounds} rounds, round-robin across rows and placements, so a \
-         slow stretch of the machine touches every row alike; a cell's p50 is the second best of its \
-         rounds' p50s (the machine's quieter moments), its p99 pooled over every sample of every round, its range the lowest and highest \
-         round p50 (JSON, CSV)"
+         slow stretch of the machine touches every row alike; a cell's p50 is the {which} of \
+         its rounds' p50s (the machine's quieter moments), its p99 pooled over every sample of \
+         every round, its range the lowest and highest round p50 (JSON, CSV)"
     )
 }
 

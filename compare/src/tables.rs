@@ -132,8 +132,9 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         ),
         _ => format!(
             "Here {unsteady} of {} round-trip cells{throughputs}: the machine was quick at some \
-             moments of this run and slow at others, for every row alike; the widest round \
-             trip, {}, {}, {}, ran its rounds at {} to {} µs.",
+             moments of this run and slow at others (the rounds are interleaved across rows, so \
+             a slow moment touches every row alike); the widest round trip, {}, {}, {}, ran its \
+             rounds at {} to {} µs.",
             measured.len(),
             row.mechanism.label,
             size_words(row.size),
@@ -142,12 +143,19 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
             us(high as f64),
         ),
     };
+    // Why the second best, where it is (4 rounds or more): see `report::headline_rank`.
+    let why = match widest.rounds.len() >= 4 {
+        true => {
+            ", the machine's quieter moments, which a second run repeats more closely than a \
+                 median of the rounds would"
+        }
+        false => "; with so few rounds, a second run may differ a good deal",
+    };
     let text = format!(
         "{UNSTEADY_MARK} after a p50: that cell's slowest round ran more than {:.0}% above it (+ \
-         says how far); after a throughput, more than {:.0}% below it. {here} Each p50 and \
-         throughput shown is the {} rounds' (the fastest being best), the machine's quieter \
-         moments, which a second run repeats more closely than a median of the rounds would. \
-         Every round is in --format json and csv.",
+         says how far); after a throughput, more than {:.0}% below it. Treat a marked number as \
+         uncertain. {here} Each p50 and throughput shown comes from the {} rounds (the fastest \
+         round is the best){why}. Every round is in --format json and csv.",
         UNSTEADY * 100.0,
         UNSTEADY * 100.0,
         widest.rank_words(),
@@ -302,9 +310,9 @@ fn terminal_design(
         _ => String::new(),
     };
     let caption = format!(
-        "Measured: round trips (RTT) of {} messages, p50{rank} / p99 in µs, and how far above \
-         the p50 the slowest round ran (+); one-way throughput; CPU time of both processes per \
-         message; setup.{}",
+        "Measured: round trips (RTT) of {} messages, p50{rank} +how far above it the slowest \
+         round ran / p99, in µs; one-way throughput; CPU time of both processes per message; \
+         setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(

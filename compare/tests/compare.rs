@@ -581,22 +581,23 @@ fn assert_fits(text: &str, width: usize) {
     }
 }
 
-/// The reference-size round trip of `label`: the cell "p50 / p99 +N%" (the only cells with a
+/// The reference-size round trip of `label`: the cell "p50 +N% / p99" (the only cells with a
 /// spread), as (p50, p99).
 fn measured_rtt(text: &str, label: &str) -> (f64, f64) {
     let rows = table_rows(text, label);
     let cell = rows
         .iter()
         .flatten()
-        .find(|c| c.contains(" / ") && c.ends_with('%'))
+        .find(|c| c.contains("% / "))
         .unwrap_or_else(|| panic!("{label}: no round-trip cell in {rows:?}\n{text}"));
     let number = |s: &str| -> f64 {
         s.trim_matches(|c: char| !c.is_ascii_digit() && c != '.')
             .parse()
             .unwrap_or_else(|_| panic!("{label}: {cell:?}"))
     };
-    let (p50, rest) = cell.split_once(" / ").unwrap();
-    let p99 = rest.split(' ').next().unwrap();
+    let (p50, p99) = cell.split_once(" / ").unwrap();
+    let p50 = p50.split(' ').next().unwrap();
+    let p99 = p99.split(' ').next().unwrap();
     (number(p50), number(p99))
 }
 
