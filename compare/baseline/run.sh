@@ -26,7 +26,7 @@
 # their C programs do too, and are also run without it (UNTIMED=1: plain mq_send/mq_receive,
 # no SO_RCVTIMEO), printed, not judged, to show what the timeout itself costs. sysv-mq's peer
 # check is a watchdog thread per process, in C too; UNTIMED=1 leaves it out likewise.
-# Method: REPS rounds per row and placement, each running C and then compare back to back (and
+# Method: REPS reps per row and placement, each running C and then compare back to back (and
 # three one-way streams of each). Each row prints two views of compare / C: the ratio of the
 # "lowest" p50s (the second lowest of each side's REPS runs, as compare takes the second best
 # of its rounds; the second highest MiB/s), and the median of the REPS back-to-back pairs'
@@ -120,7 +120,7 @@ row() { # name place c compare pairs-file target key: the line with the lowest p
 
 echo "C: same system calls and placement, same payload work per message (compare's pattern"
 echo "filled by the sender, every byte checked by the receiver), cc $cflags."
-echo "Per row and placement: $REPS rounds of C then compare, each $ITERS round trips of 64 B"
+echo "Per row and placement: $REPS reps of C then compare, each $ITERS round trips of 64 B"
 echo "and three 64 MiB one-way streams. lowest: compare / C of the second lowest p50s (second"
 echo "highest MiB/s); pairs: the median of compare / C over the back-to-back pairs. Met when"
 echo "both views meet a goal, MISSED when both miss it, UNSURE when they disagree."

@@ -155,7 +155,7 @@ fn spinning(rows: &[Row]) -> Option<String> {
 }
 
 /// "1st", "2nd", "3rd", "4th", ... "11th", "12th", "13th", "21st".
-fn ordinal(n: usize) -> String {
+pub fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",

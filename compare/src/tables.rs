@@ -8,6 +8,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::harness::Placement;
+use crate::lessons;
 use crate::mechanisms::{COLUMNS, Mechanism};
 use crate::report::{
     Rates, RoundTrips, Row, UNSTEADY, find, placement_words, size_words, us, width, wrap,
@@ -151,11 +152,24 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         }
         false => "; with so few rounds, a second run may differ a good deal",
     };
+    // A p99 of few samples is one of the slowest few: say which.
+    let samples = widest.samples();
+    let p99 = match samples < 1000 {
+        true => {
+            let slowest = samples - (samples * 99).div_ceil(100) + 1;
+            format!(
+                " Each p99 is of about {samples} round trips, so it is about the {} slowest \
+                 of them: a rough number.",
+                lessons::ordinal(slowest)
+            )
+        }
+        false => String::new(),
+    };
     let text = format!(
         "{UNSTEADY_MARK} after a p50: that cell's slowest round ran more than {:.0}% above it (+ \
          says how far); after a throughput, more than {:.0}% below it. Treat a marked number as \
          uncertain. {here} Each p50 and throughput shown comes from the {} rounds (the fastest \
-         round is the best){why}. Every round is in --format json and csv.",
+         round is the best){why}.{p99} Every round is in --format json and csv.",
         UNSTEADY * 100.0,
         UNSTEADY * 100.0,
         widest.rank_words(),
