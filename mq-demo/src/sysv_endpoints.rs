@@ -6,8 +6,9 @@
 //! of a "liveness" socket pair; the peer's watchdog blocks in poll() on the other. (A pipe
 //! would do, but a byte written after the peer's watchdog has gone would raise SIGPIPE;
 //! send() with MSG_NOSIGNAL does not.)
-//! - A side that closes (drops its end) sends one byte on its socket, then removes the queue
-//!   it reads: that is the only queue whose unread messages are its own to throw away.
+//! - A side that closes (drops its end) removes the queue it reads (the only queue whose
+//!   unread messages are its own to throw away), then sends one byte on its socket. In that
+//!   order, a close cut short by SIGKILL reads as a death, whose queue the survivor removes.
 //! - A side that dies (even by SIGKILL) sends nothing, and the kernel closes its socket. The
 //!   survivor's watchdog then removes the dead side's queue (the one we send on) for it.
 //!
@@ -310,15 +311,18 @@ impl Write for SysvEnd {
 }
 
 impl Drop for SysvEnd {
-    /// Closing: in the process that used this end, tell the peer we closed (not died), and
-    /// remove the queue we read, never the one we send on: the peer may not have read it yet.
+    /// Closing: in the process that used this end, remove the queue we read, never the one we
+    /// send on (the peer may not have read it yet), then tell the peer we closed (not died).
+    /// Removal first: killed between the two, we read as dead, and a dead side's queue is the
+    /// survivor's to remove (here already gone). Announced first, a close cut short by SIGKILL
+    /// left that queue to nobody: compare, stopped as its child closed, left one now and then.
     /// An end never used here (a forked copy) leaves both alone.
     fn drop(&mut self) {
         if self.user != Some(getpid()) {
             return;
         }
-        let _ = send(self.alive.as_raw_fd(), b"c", MsgFlags::MSG_NOSIGNAL); // EPIPE if unwatched
         let _ = sysv::remove(self.rx); // also wakes our watchdog if it waits in msgsnd
+        let _ = send(self.alive.as_raw_fd(), b"c", MsgFlags::MSG_NOSIGNAL); // EPIPE if unwatched
         if let Some((stop, thread)) = self.watchdog.take() {
             drop(stop); // the watchdog's poll() wakes and it returns
             let _ = thread.join();
