@@ -90,16 +90,15 @@ pub fn latency(
     plan: &Plan,
     watchdog: u32,
 ) -> Result<Latency, Skip> {
-    let (mut ours, mut theirs) = create(duplex, size)?;
-    // Our end outlives the session, which reaps the child first: see `throughput`.
-    let end = ours.as_mut();
+    let (ours, mut theirs) = create(duplex, size)?;
     let corrupt_after = plan.corrupt_after;
     let (timed, child_cpu) = session(
         label,
         placement,
         watchdog,
+        ours,
         move |_| echo(theirs.as_mut(), size, corrupt_after, label),
-        move |_| {
+        |_, end| {
             let mut buf = vec![0u8; size];
             let timed = time_round_trips(plan, |seq| {
                 end.send_message(&mut buf, seq)
@@ -167,39 +166,29 @@ pub fn throughput(
     plan: &Plan,
     watchdog: u32,
 ) -> Result<Throughput, Skip> {
-    let (mut ours, mut theirs) = create(duplex, chunk)?;
-    // Our end is dropped only after the session has reaped the child, so the child has ended
-    // (by itself, or SIGKILLed on a stop or an error) before we close: a System V end then
-    // sees for certain whether the child closed its end or died, and removes the dead side's
-    // queue. Closed first, it could see only its own close while a killed child was still
-    // dying, and the child's queue was left behind.
-    let end = ours.as_mut();
+    let (ours, mut theirs) = create(duplex, chunk)?;
     let ((sent, elapsed), _) = session(
         label,
         placement,
         watchdog,
+        ours,
         move |_| sink(theirs.as_mut(), chunk, label),
-        move |_| {
+        |_, end| {
             let mut buf = vec![0u8; chunk];
-            let last_warm = warmup_messages(chunk) - 1;
-            let (sent, started, _) = stream(plan, chunk, |step| match step {
+            let (sent, started) = stream(plan, chunk, |step| match step {
                 Step::Send(seq) => end
                     .send_message(&mut buf, seq)
                     .map_err(|e| io_failed("write", seq, e)),
                 // The child sends the last warm-up message back once it has checked it.
-                Step::Drain => acknowledged(end, &mut buf, last_warm),
+                Step::Drain { last } => acknowledged(end.as_mut(), &mut buf, last),
             })?;
             end.send_message(&mut buf, pattern::END)
                 .map_err(|e| io_failed("write", pattern::END, e))?;
-            acknowledged(end, &mut buf, pattern::END)?;
+            acknowledged(end.as_mut(), &mut buf, pattern::END)?;
             Ok((sent, started.elapsed()))
         },
     )?;
-    Ok(Throughput {
-        mib_s: sent as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
-        chunk,
-        bytes: sent,
-    })
+    Ok(Throughput::new(sent, elapsed, chunk))
 }
 
 /// Waits for the child's echo of message `seq` (the last warm-up message, or the end message)

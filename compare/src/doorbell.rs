@@ -2,14 +2,14 @@
 //! waits for the ring back; there is nothing to verify but that every ring is answered.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
 
 use crate::harness::{
-    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, child_says, io_failed, session,
-    time_round_trips,
+    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, SharedWord, Skip, child_says, io_failed,
+    session, time_round_trips,
 };
 
 /// How long a doorbell waits for its answer before the row fails.
@@ -40,13 +40,16 @@ pub fn latency(
     while (bell.wait)(Duration::ZERO)
         .map_err(|e| Skip::Failed(format!("draining old rings: {e}")))?
     {}
-    let done = Done::new()?;
+    // A ring carries nothing, so "the end" is a flag in a shared word that the child reads
+    // when it wakes (both processes use the same page: it is no one's end to drop).
+    let done = SharedWord::new()?;
     let (timed, child_cpu) = session(
         label,
         placement,
         watchdog,
+        (),
         |parent| answer_rings(bell, parent, &done, label),
-        |child| {
+        |child, ()| {
             let timed = time_round_trips(plan, |seq| {
                 (bell.ring)(child).map_err(|e| io_failed("ring", seq, e))?;
                 match (bell.wait)(ANSWER_TIMEOUT) {
@@ -58,8 +61,8 @@ pub fn latency(
                     Err(e) => Err(io_failed("wait", seq, e)),
                 }
             })?;
-            // A ring carries nothing, so "the end" is a flag the child reads when it wakes.
-            done.set();
+            // Release: pairs with the child's Acquire load after the ring that follows.
+            done.get().store(1, Ordering::Release);
             (bell.ring)(child).map_err(|e| io_failed("ring", timed.round_trips, e))?;
             Ok(timed)
         },
@@ -70,10 +73,10 @@ pub fn latency(
 
 /// The doorbell child: answer every ring until one comes with the end flag set (or the parent
 /// dies).
-fn answer_rings(bell: Doorbell, parent: Pid, done: &Done, label: &str) -> i32 {
+fn answer_rings(bell: Doorbell, parent: Pid, done: &SharedWord, label: &str) -> i32 {
     loop {
         match (bell.wait)(Duration::from_millis(250)) {
-            Ok(true) if done.is_set() => return 0,
+            Ok(true) if done.get().load(Ordering::Acquire) != 0 => return 0,
             Ok(true) => {
                 if let Err(e) = (bell.ring)(parent) {
                     child_says(label, &format!("ring back: {e}"));
@@ -87,32 +90,5 @@ fn answer_rings(bell: Doorbell, parent: Pid, done: &Done, label: &str) -> i32 {
                 return CHILD_IO;
             }
         }
-    }
-}
-
-/// The end of a doorbell session: a flag in a page shared across the fork, set by the parent
-/// before its last ring.
-struct Done(shm_demo::SharedMapping);
-
-impl Done {
-    fn new() -> Result<Self, Skip> {
-        shm_demo::SharedMapping::new(size_of::<AtomicBool>())
-            .map(Done)
-            .map_err(|e| Skip::Failed(format!("a page for the end flag: {e}")))
-    }
-
-    fn flag(&self) -> &AtomicBool {
-        // SAFETY: the mapping is zero-filled (false), page-aligned, at least one byte and
-        // lives as long as `self`; atomics make the two processes' accesses well defined.
-        unsafe { &*self.0.as_ptr().cast::<AtomicBool>() }
-    }
-
-    /// Release: pairs with the child's Acquire load after the ring that follows.
-    fn set(&self) {
-        self.flag().store(true, Ordering::Release);
-    }
-
-    fn is_set(&self) -> bool {
-        self.flag().load(Ordering::Acquire)
     }
 }

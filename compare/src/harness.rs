@@ -41,13 +41,14 @@ pub struct Placement {
 /// How much to measure.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// timed round trips per latency measurement
+    /// timed round trips per round of a latency cell
     pub iters: usize,
-    /// untimed round trips before them
+    /// untimed round trips before them, in every round
     pub warmup: usize,
-    /// stop a measurement early after this long (reported as fewer samples); None = no cap
+    /// stop a round early after this long (reported as fewer samples); None = no cap
     pub cap: Option<Duration>,
-    /// bytes to send one way in a throughput measurement (fewer if `cap` runs out first)
+    /// bytes timed one way in a round of a throughput cell, after its untimed warm-up (fewer
+    /// if `cap` runs out first)
     pub stream_bytes: u64,
     /// repetitions of the setup measurement
     pub setup_reps: usize,
@@ -111,25 +112,26 @@ pub fn warmup_messages(chunk: usize) -> u64 {
 pub enum Step {
     /// Send message `seq`.
     Send(u64),
-    /// Return once the receiver has taken every message sent so far: nothing is in flight.
-    Drain,
+    /// Return once the receiver has taken every message up to `last`, the last warm-up
+    /// message: nothing is in flight.
+    Drain { last: u64 },
 }
 
 /// The parent's side of a one-way stream of `chunk`-byte messages: first
 /// `warmup_messages(chunk)` messages untimed, then a `Drain`, then `plan.stream_bytes` (at
-/// least 16 messages) on the clock, or fewer if `plan.cap` runs out. Returns the timed bytes,
-/// the moment the clock started and how many messages were sent in all; the caller ends the
-/// stream and stops the clock when the receiver has taken the rest.
+/// least 16 messages) on the clock, or fewer if `plan.cap` runs out. Returns the timed bytes
+/// and the moment the clock started; the caller ends the stream and stops the clock when the
+/// receiver has taken the rest.
 pub fn stream(
     plan: &Plan,
     chunk: usize,
     mut step: impl FnMut(Step) -> Result<(), Skip>,
-) -> Result<(u64, Instant, u64), Skip> {
+) -> Result<(u64, Instant), Skip> {
     let warm = warmup_messages(chunk);
     for seq in 0..warm {
         step(Step::Send(seq))?;
     }
-    step(Step::Drain)?;
+    step(Step::Drain { last: warm - 1 })?;
     let started = Instant::now();
     let timed = (plan.stream_bytes / chunk as u64).max(16);
     let mut seq = warm;
@@ -145,7 +147,18 @@ pub fn stream(
             }
         }
     }
-    Ok(((seq - warm) * chunk as u64, started, seq))
+    Ok(((seq - warm) * chunk as u64, started))
+}
+
+/// One round's one-way throughput: `bytes` in `chunk`-byte messages over `elapsed`.
+impl Throughput {
+    pub fn new(bytes: u64, elapsed: Duration, chunk: usize) -> Self {
+        Throughput {
+            mib_s: bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
+            chunk,
+            bytes,
+        }
+    }
 }
 
 /// Per-sample and batched round trips are only taken when a round trip is this fast.
@@ -163,7 +176,8 @@ pub const CHILD_PEER_GONE: i32 = 13;
 /// A bug: the child panicked (the panic message is above).
 const CHILD_PANIC: i32 = 14;
 
-/// User + system CPU time of this process, or of its reaped children.
+/// User + system CPU time of this process (`RUSAGE_SELF`, every thread) or of its reaped
+/// children.
 pub fn cpu_time(who: UsageWho) -> Duration {
     match getrusage(who) {
         Ok(u) => {
@@ -187,38 +201,41 @@ pub fn io_failed(what: &str, seq: u64, e: io::Error) -> Skip {
 }
 
 /// Forks; the child runs `child_side` pinned to `placement.child_cpu` and leaves with its
-/// return value as exit status; the parent runs `parent_side` pinned to `placement.parent_cpu`.
-/// Each side owns (inside its closure) only its own end: the other is dropped right after fork.
-/// The child's CPU time is its own count from its start to its return (see [`ChildCpu`]):
-/// fork and exit are not the mechanism's.
+/// return value as exit status; the parent runs `parent_side` on `parent_end`, pinned to
+/// `placement.parent_cpu`. Each process owns only its own end: the child drops its copy of
+/// `parent_end` right after fork (so it sees end-of-file when the parent closes), and the
+/// parent drops `parent_end` only after the child has been reaped, so the child has ended, by
+/// itself or killed, before we close (a System V end then sees for certain whether the child
+/// closed or died, and removes a dead child's queue). The child's CPU time is its own count
+/// from its start to its return (see [`ChildCpu`]): fork and exit are not the mechanism's.
 ///
 /// Forked here rather than with `plumbing::child::fork`: the child's exit status tells the
 /// parent what went wrong (a corrupted message, a failed read, a peer that left), and each
 /// process must close the other's end the moment it starts.
-pub fn session<T>(
+pub fn session<T, E>(
     label: &str,
     placement: Placement,
     watchdog: u32,
+    parent_end: E,
     child_side: impl FnOnce(Pid) -> i32,
-    parent_side: impl FnOnce(Pid) -> Result<T, Skip>,
+    parent_side: impl FnOnce(Pid, &mut E) -> Result<T, Skip>,
 ) -> Result<(T, Duration), Skip> {
     if stop::requested().is_some() {
         return Err(Skip::Stopped);
     }
-    let children_before = cpu_time(UsageWho::RUSAGE_CHILDREN);
     let child_cpu = ChildCpu::new()?;
-    let (child, parent_side) = fork_child(
+    let (child, (mut parent_end, parent_side)) = fork_child(
         label,
         placement.child_cpu,
         &child_cpu,
         child_side,
-        parent_side,
+        (parent_end, parent_side),
     )?;
     stop::kill_on_stop(Some(child.as_raw()));
     watchdog::arm(watchdog, child);
     let result = cpu::pin(Pid::from_raw(0), placement.parent_cpu)
         .map_err(|e| Skip::Failed(e.to_string()))
-        .and_then(|()| parent_side(child));
+        .and_then(|()| parent_side(child, &mut parent_end));
     watchdog::disarm();
     stop::kill_on_stop(None);
     let ending = match &result {
@@ -226,55 +243,62 @@ pub fn session<T>(
         Ok(_) => Ending::EndMessage,
     };
     let child_failure = reap(child, ending);
-    // A child that did not return (killed after an error) said nothing: the kernel's count,
-    // fork and exit included, is all there is.
-    let child_cpu = child_cpu
-        .reported()
-        .unwrap_or_else(|| cpu_time(UsageWho::RUSAGE_CHILDREN).saturating_sub(children_before));
+    drop(parent_end);
+    // A child that did not return has failed the session, so its count is never used.
+    let child_cpu = child_cpu.reported().unwrap_or_default();
     verdict(result, child_failure, watchdog).map(|value| (value, child_cpu))
 }
 
-/// Where a session's child leaves the CPU time it used from its start to its return, for the
-/// parent to read after reaping it: one word in a page shared across the fork. Counted by the
-/// child itself because the kernel's count for a reaped child also holds the fork's
-/// copy-on-write faults and the exit's teardown, which in a 125-round-trip round were a sixth
-/// of a pipe's CPU per message.
-struct ChildCpu(shm_demo::SharedMapping);
+/// One 64-bit word in a zero-filled page shared across a fork: how a session's two processes
+/// pass a number (the child's CPU time) or a flag (a doorbell's end) without a channel.
+pub struct SharedWord(shm_demo::SharedMapping);
 
-const NOT_REPORTED: u64 = u64::MAX;
-
-impl ChildCpu {
-    fn new() -> Result<Self, Skip> {
-        let page = shm_demo::SharedMapping::new(size_of::<AtomicU64>())
-            .map_err(|e| Skip::Failed(format!("a page for the child's CPU time: {e}")))?;
-        let cpu = ChildCpu(page);
-        cpu.word().store(NOT_REPORTED, Ordering::Relaxed);
-        Ok(cpu)
+impl SharedWord {
+    pub fn new() -> Result<Self, Skip> {
+        shm_demo::SharedMapping::new(size_of::<AtomicU64>())
+            .map(SharedWord)
+            .map_err(|e| Skip::Failed(format!("a shared page for the session: {e}")))
     }
 
-    fn word(&self) -> &AtomicU64 {
+    pub fn get(&self) -> &AtomicU64 {
         // SAFETY: the mapping is at least 8 bytes, page-aligned and lives as long as `self`;
         // an AtomicU64 is valid for any bits, and atomics make the two processes' accesses
         // value changes, not data races.
         unsafe { &*self.0.as_ptr().cast::<AtomicU64>() }
     }
+}
+
+/// Where a session's child leaves the CPU time it used from its start to its return, for the
+/// parent to read after reaping it. Counted by the child itself because the kernel's count
+/// for a reaped child also holds the fork's copy-on-write faults and the exit's teardown,
+/// which in a 125-round-trip round were a sixth of a pipe's CPU per message.
+struct ChildCpu(SharedWord);
+
+const NOT_REPORTED: u64 = u64::MAX;
+
+impl ChildCpu {
+    fn new() -> Result<Self, Skip> {
+        let word = SharedWord::new()?;
+        word.get().store(NOT_REPORTED, Ordering::Relaxed);
+        Ok(ChildCpu(word))
+    }
 
     /// In the child, just before it leaves.
     fn report(&self, cpu: Duration) {
         let ns = u64::try_from(cpu.as_nanos()).unwrap_or(NOT_REPORTED - 1);
-        self.word().store(ns, Ordering::Release);
+        self.0.get().store(ns, Ordering::Release);
     }
 
     /// In the parent, after the reap: what the child reported, if it got that far.
     fn reported(&self) -> Option<Duration> {
-        match self.word().load(Ordering::Acquire) {
+        match self.0.get().load(Ordering::Acquire) {
             NOT_REPORTED => None,
             ns => Some(Duration::from_nanos(ns)),
         }
     }
 }
 
-/// Forks. The child drops `parent_side` (its copy of the parent's end), runs `child_side`
+/// Forks. The child drops `parent_side` (with its copy of the parent's end), runs `child_side`
 /// pinned to `cpu` and leaves with its return value as exit status; the parent drops
 /// `child_side` and gets `parent_side` back, with the child's pid.
 fn fork_child<P>(

@@ -1,10 +1,12 @@
 //! What this run shows, computed from its own numbers, each line tied to the lecture's claim
 //! it confirms or qualifies. A line whose numbers this run lacks (one placement, one size, a
 //! row left out) is not printed. Rows are found by what their demo crate says of them (the
-//! coordination and data columns), never by name, so a new row takes its place by itself.
+//! coordination, data, naming and direction columns), so a new row takes its place by itself;
+//! three lines also look at a name: the pipe that `copying` compares with (key "pipe"), the
+//! sockets of `setup` (label "UDS") and the zero-copy row (label "zero-copy").
 
 use crate::mechanisms::Mechanism;
-use crate::report::{RoundTrips, Row, size_words, us, width, wrap};
+use crate::report::{RoundTrips, Row, mechanisms, size_words, us, width, wrap};
 
 /// The lines, as plain sentences (JSON puts them in a field).
 pub fn lines(rows: &[Row]) -> Vec<String> {
@@ -50,17 +52,6 @@ fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&
         .latency
         .as_ref()
         .ok()
-}
-
-/// Every mechanism once, in the rows' order.
-fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
-    let mut found: Vec<Mechanism> = Vec::new();
-    for r in rows {
-        if !found.iter().any(|m| m.key == r.mechanism.key) {
-            found.push(r.mechanism);
-        }
-    }
-    found
 }
 
 /// The size the lines compare at: 64 B when measured, else the smallest.

@@ -359,7 +359,8 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
     }
 }
 
-/// How long the whole default run may measure, and the --quick run.
+/// What a default run (and a --quick run) aims to spend measuring, shared among its rounds:
+/// the cap of each round (at least 5 ms); warm-ups and setup come on top.
 const BUDGET: Duration = Duration::from_secs(10);
 const QUICK_BUDGET: Duration = Duration::from_millis(1600);
 

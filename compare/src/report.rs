@@ -187,6 +187,17 @@ impl Row {
     }
 }
 
+/// Every mechanism of `rows` once, in the rows' order.
+pub fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
+    let mut found: Vec<Mechanism> = Vec::new();
+    for row in rows {
+        if !found.iter().any(|m| m.key == row.mechanism.key) {
+            found.push(row.mechanism);
+        }
+    }
+    found
+}
+
 pub fn placement_words(name: &str) -> &'static str {
     match name {
         "same" => "same core",

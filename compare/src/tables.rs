@@ -11,7 +11,8 @@ use crate::harness::Placement;
 use crate::lessons;
 use crate::mechanisms::{COLUMNS, Mechanism};
 use crate::report::{
-    Rates, RoundTrips, Row, UNSTEADY, find, placement_words, size_words, us, width, wrap,
+    Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words, size_words, us, width,
+    wrap,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -386,16 +387,6 @@ fn same_once(cells: &[String]) -> String {
         Some(first) if cells.iter().all(|c| c == first) && first.contains('[') => first.clone(),
         _ => cells.join(" / "),
     }
-}
-
-fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
-    let mut found: Vec<Mechanism> = Vec::new();
-    for row in rows {
-        if !found.iter().any(|m| m.key == row.mechanism.key) {
-            found.push(row.mechanism);
-        }
-    }
-    found
 }
 
 fn byte_mechanisms(rows: &[Row]) -> Vec<Mechanism> {

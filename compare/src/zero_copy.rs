@@ -9,7 +9,7 @@ use std::io;
 
 use crate::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
-    child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
+    child_says, io_failed, pair_failed, session, stream, time_round_trips,
 };
 use crate::pattern;
 
@@ -37,22 +37,23 @@ pub fn latency(
     plan: &Plan,
     watchdog: u32,
 ) -> Result<Latency, Skip> {
-    let (mut sender, mut receiver) = create(pair, size)?;
+    let (sender, mut receiver) = create(pair, size)?;
     let corrupt_after = plan.corrupt_after;
     let (timed, child_cpu) = session(
         label,
         placement,
         watchdog,
+        sender,
         move |_| echo(&mut receiver, corrupt_after, label),
-        move |_| {
+        |_, sender| {
             let timed = time_round_trips(plan, |seq| {
-                send(&mut sender, size, seq)?;
+                send(sender, size, seq)?;
                 sender
                     .returned(|msg| pattern::check(msg, seq))
                     .map_err(|e| io_failed("wait for the slot to come back", seq, e))?
                     .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
             })?;
-            send(&mut sender, size, pattern::END)?;
+            send(sender, size, pattern::END)?;
             Ok(timed)
         },
     )?;
@@ -105,28 +106,24 @@ pub fn throughput(
     plan: &Plan,
     watchdog: u32,
 ) -> Result<Throughput, Skip> {
-    let (mut sender, mut receiver) = create(pair, chunk)?;
+    let (sender, mut receiver) = create(pair, chunk)?;
     let ((sent, elapsed), _) = session(
         label,
         placement,
         watchdog,
+        sender,
         move |_| echo(&mut receiver, None, label),
-        move |_| {
-            let last_warm = warmup_messages(chunk) - 1;
-            let (sent, started, _) = stream(plan, chunk, |step| match step {
-                Step::Send(seq) => send(&mut sender, chunk, seq),
-                Step::Drain => all_home(&mut sender, last_warm),
+        |_, sender| {
+            let (sent, started) = stream(plan, chunk, |step| match step {
+                Step::Send(seq) => send(sender, chunk, seq),
+                Step::Drain { last } => all_home(sender, last),
             })?;
-            send(&mut sender, chunk, pattern::END)?;
-            all_home(&mut sender, pattern::END)?;
+            send(sender, chunk, pattern::END)?;
+            all_home(sender, pattern::END)?;
             Ok((sent, started.elapsed()))
         },
     )?;
-    Ok(Throughput {
-        mib_s: sent as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
-        chunk,
-        bytes: sent,
-    })
+    Ok(Throughput::new(sent, elapsed, chunk))
 }
 
 /// Waits until every lent slot has come home, the last being message `last` (checked when it
