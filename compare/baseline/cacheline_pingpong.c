@@ -2,7 +2,7 @@
  * processes share one anonymous MAP_SHARED page; the parent stores an odd number into one
  * cache line and spins until the child answers with the next even one in another line.
  * Like shm-demo's spin ring it yields the CPU every 1024 spins (or a same-core run would
- * wait for the scheduler tick). No payload is copied: this is the doorbell alone.
+ * wait for the scheduler tick). With SIZE 0 no payload moves: this is the doorbell alone.
  * With SIZE 64, each side also stores 64 bytes in a second line before the doorbell, and the
  * waiter prefetches that line while it spins and reads it after, as the ring's reader does: a
  * 64-byte message with a header takes two lines, and this is their floor.

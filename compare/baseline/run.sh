@@ -20,8 +20,9 @@
 # Like with like: each C program (one per row, *_pingpong.c) makes the calls compare's row
 # makes (see its header comment), fills every message with compare's per-message pattern and
 # checks every byte on arrival, compiled with -O3 and, where the CPU has it, -mavx2 (compare's
-# pattern loops use AVX2 where the CPU has it, and nothing wider). The cache-line ping-pong carries no payload: it is the floor for
-# shm spin.
+# pattern loops use AVX2 where the CPU has it, and nothing wider). The cache-line ping-pong
+# carries no pattern: it is the floor for shm spin, moving one line, or two as a 64-byte
+# message with its header does.
 # mq and uds-datagram carry a 100 ms timeout on every wait (how compare notices a dead peer);
 # their C programs do too, and are also run without it (UNTIMED=1: plain mq_send/mq_receive,
 # no SO_RCVTIMEO), printed, not judged, to show what the timeout itself costs. sysv-mq's peer
@@ -45,7 +46,9 @@ REPS=${REPS:-9}
 ONLY=${ONLY:-}
 PLACES=${PLACES:-same split}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Kernel rows: compare's key, then the C program's name (compare/baseline/NAME_pingpong.c).
 rows="pipe:pipe fifo:fifo signal:signal mq:mq uds-stream:uds uds-datagram:uds_dgram tcp:tcp"
@@ -62,7 +65,7 @@ cflags=-O3
 if grep -qw avx2 /proc/cpuinfo 2> /dev/null; then cflags="-O3 -mavx2"; fi
 for pair in $rows cacheline:cacheline; do
     prog=${pair#*:}
-    cc $cflags -Wall -o "$work/$prog" "compare/baseline/${prog}_pingpong.c" -lrt
+    cc $cflags -Wall -pthread -o "$work/$prog" "compare/baseline/${prog}_pingpong.c" -lrt
 done
 CARGO_TARGET_DIR=target/compare cargo build --release -q -p compare
 second=$(( $(nproc) > 1 ? 1 : 0 ))
@@ -75,25 +78,32 @@ lowest() { grep -v '^-*$' | sort -n | awk '{ v[NR] = $1 } END { i = (NR >= 4) + 
 highest() { grep -v '^-*$' | sort -rn | awk '{ v[NR] = $1 } END { i = (NR >= 4) + 1; if (NR) print v[i] }'; }
 # compare --format csv: one header line naming the columns (lines starting with # are notes),
 # then one line per row; for one key, one placement and one size, a single line.
-measure() { # key placement iters what (rtt, tput or both) -> appends one line, "p50_ns MiB/s",
-    # to $work/KEY-PLACE.k ("-" for what is not kept, or a failed run)
+# A row whose status is not ok has no number (its quoted reason may hold commas, which would
+# shift every column after it).
+measure() { # key placement iters what (rtt or tput) [file] -> appends one line, "p50_ns MiB/s",
+    # to $work/KEY-PLACE.k, or to FILE ("-" for what is not kept, or a failed run)
     got=$(./target/compare/release/compare --only "$1" --placement "$2" --sizes 64 --rounds 1 \
         --iters "$3" --format csv 2> /dev/null | awk -F, -v what="$4" '
         function field(name) { return (name in col && $col[name] != "") ? sprintf("%.0f", $col[name]) : "-" }
         /^#/ { next }
         !names { for (i = 1; i <= NF; i++) col[$i] = i; names = 1; next }
+        $col["status"] != "ok" { print "- -"; next }
         { print (what == "tput" ? "-" : field("rtt_p50_ns")), (what == "rtt" ? "-" : field("throughput_mib_s")) }
     ' || true)
-    echo "${got:-- -}" >> "$work/$1-$2.k"
+    echo "${got:-- -}" >> "${5:-$work/$1-$2.k}"
 }
+# The first number a C program prints, or "-" when it fails (what it said is on stderr), so
+# every rep adds exactly one line and a failure counts as no number.
+c_run() { out=$("$@") || out=-; printf '%s\n' "${out%% *}"; }
 # The last number of a file, and the last line's field N of compare's file: one rep's pair.
 last() { tail -1 "$1"; }
 last_k() { tail -1 "$work/$1.k" | cut -d' ' -f"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
-# The median of B / A over the lines "A B" of a file of pairs ("-" where a side has no number).
-paired() { awk '$1 > 0 && $2 != "-" && $2 != "" { print $2 / $1 }' "$1" | sort -n |
+# The median of B / A over the lines "A B" of a file of pairs (a pair where a side has no
+# number, "-", is left out).
+paired() { awk '$1 > 0 && $2 > 0 { print $2 / $1 }' "$1" | sort -n |
     awk '{ r[NR] = $1 } END { if (NR) printf "%.2f", r[int((NR + 1) / 2)]; else print "-" }'; }
-missed=0 unsure=0
+missed=0 unsure=0 judged=0
 line() { printf '%-26s %-6s %9s %9s %6s %6s  %-8s %s\n' "$@"; }
 meets() { # ratio target ("<= 1.10") -> ok, MISSED, or NO NUMBER (a run failed)
     awk -v r="$1" -v op="${2%% *}" -v t="${2#* }" 'BEGIN {
@@ -104,7 +114,7 @@ row() { # name place c compare pairs-file target key: the line with the lowest p
     # (compare / c) and the median of the pairs. A goal is met when both meet it, missed when
     # both miss it, and unsure when they disagree (one of the two was fooled by the machine's
     # modes: run that row again); a row without a number (a run failed) is a miss.
-    r=$(ratio "$4" "$3") p=$(paired "$5")
+    r=$(ratio "$4" "$3") p=$(paired "$5") judged=$((judged + 1))
     case $(meets "$r" "$6")/$(meets "$p" "$6") in
         ok/ok) v=ok ;;
         MISSED/MISSED) v=MISSED ;;
@@ -134,9 +144,9 @@ for place in $PLACES; do
         key=${pair%%:*} prog=${pair#*:}
         wanted "$key" || continue
         for _ in $(seq "$REPS"); do
-            "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$key-$place.crtt"
+            c_run "$work/$prog" 0 "$child" "$ITERS" 64 >> "$work/$key-$place.crtt"
             case $key in mq | uds-datagram | sysv-mq) # the same program without the peer check
-                UNTIMED=1 "$work/$prog" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/$key-$place.urtt"
+                c_run env UNTIMED=1 "$work/$prog" 0 "$child" "$ITERS" 64 >> "$work/$key-$place.urtt"
             esac
             # A stream takes tens of ms, so a burst of load spoils one easily: three each,
             # apart from the round trips (whose run's stream is left out, to keep it 3 to 3).
@@ -146,7 +156,7 @@ for place in $PLACES; do
                 echo "$(last "$work/$key-$place.urtt") $(last_k "$key-$place" 1)" >> "$work/$key-$place.purtt"
             [ "$key" = signal ] && continue
             for _ in 1 2 3; do
-                "$work/$prog" 0 "$child" 1 0 >> "$work/$key-$place.ctput"
+                c_run "$work/$prog" 0 "$child" 1 0 >> "$work/$key-$place.ctput"
                 measure "$key" "$place" 10 tput
                 echo "$(last "$work/$key-$place.ctput") $(last_k "$key-$place" 2)" >> "$work/$key-$place.ptput"
             done
@@ -166,17 +176,20 @@ for place in $PLACES; do
     wanted shm-spin || continue
     # The floor in one line and in two (a 64-byte message and its header span two: see
     # cacheline_pingpong.c), each paired with the compare run that follows.
+    # (compare's runs of this loop go to a file of their own: the rows loop above may have
+    # run shm-spin too, and each side of a ratio must count REPS runs.)
     for _ in $(seq "$REPS"); do
-        "$work/cacheline" 0 "$child" "$ITERS" 0 | cut -d' ' -f1 >> "$work/line-$place"
-        "$work/cacheline" 0 "$child" "$ITERS" 64 | cut -d' ' -f1 >> "$work/lines-$place"
-        measure shm-spin "$place" "$ITERS" both
-        echo "$(last "$work/line-$place") $(last_k "shm-spin-$place" 1)" >> "$work/line-$place.pairs"
-        echo "$(last "$work/lines-$place") $(last_k "shm-spin-$place" 1)" >> "$work/lines-$place.pairs"
+        c_run "$work/cacheline" 0 "$child" "$ITERS" 0 >> "$work/line-$place"
+        c_run "$work/cacheline" 0 "$child" "$ITERS" 64 >> "$work/lines-$place"
+        measure shm-spin "$place" "$ITERS" rtt "$work/spin-$place.k"
+        spin_p50=$(tail -1 "$work/spin-$place.k" | cut -d' ' -f1)
+        echo "$(last "$work/line-$place") $spin_p50" >> "$work/line-$place.pairs"
+        echo "$(last "$work/lines-$place") $spin_p50" >> "$work/lines-$place.pairs"
     done
     c_line=$(lowest < "$work/line-$place")
     c_lines=$(lowest < "$work/lines-$place")
-    spin=$(cut -d' ' -f1 "$work/shm-spin-$place.k" | lowest)
-    spin_tput=$(cut -d' ' -f2 "$work/shm-spin-$place.k" | highest)
+    spin=$(cut -d' ' -f1 "$work/spin-$place.k" | lowest)
+    spin_tput=$(cut -d' ' -f2 "$work/shm-spin-$place.k" 2> /dev/null | highest)
     pipe_tput=$(cut -d' ' -f2 "$work/pipe-$place.k" 2> /dev/null | highest)
     if [ "$place" = same ]; then
         # On one core a spinner can only wait for the scheduler to run its peer: spinning
@@ -211,11 +224,12 @@ big() { # place size iters -> one line per run: "pipe shm-spin shm-zero-copy" p5
             --sizes "$2" --iters "$3" --rounds 1 --format csv 2> /dev/null | awk -F, '
             /^#/ { next }
             !names { for (i = 1; i <= NF; i++) col[$i] = i; names = 1; next }
-            $col["rtt_p50_ns"] != "" { p50[$col["key"]] = $col["rtt_p50_ns"] }
-            END { print p50["pipe"] + 0, p50["shm-spin"] + 0, p50["shm-zero-copy"] + 0 }' || true
+            $col["status"] == "ok" && $col["rtt_p50_ns"] != "" { p50[$col["key"]] = $col["rtt_p50_ns"] }
+            function or_none(v) { return v == "" ? "-" : v }
+            END { print or_none(p50["pipe"]), or_none(p50["shm-spin"]), or_none(p50["shm-zero-copy"]) }' || true
     done > "$work/big-$1-$2"
 }
-big_p50() { cut -d' ' -f"$1" "$2" | grep -v '^0$' | lowest; }
+big_p50() { cut -d' ' -f"$1" "$2" | lowest; }
 if wanted shm-zero-copy; then
     for place in $PLACES; do
         if [ "$place" = split ] && [ "$second" = 0 ]; then continue; fi
@@ -239,6 +253,10 @@ if wanted shm-spin; then
     echo " zero-copy / ...: compare's shm-spin or pipe row, then its zero-copy row.)"
 fi
 echo "load after: $(uptime | sed 's/.*load average/load average/')"
+if [ "$judged" = 0 ]; then
+    echo "nothing was measured: check ONLY (row keys, as compare --only takes them) and PLACES"
+    exit 2
+fi
 if [ "$missed" -gt 0 ] || [ "$unsure" -gt 0 ]; then
     echo "$missed goal(s) missed, $unsure unsure (the lowest p50s and the pairs disagree; each"
     echo "UNSURE line above says how to run that row again)"

@@ -125,11 +125,24 @@ static void start_watchdog(struct watch *w)
     pthread_detach(t);
 }
 
+/* A System V queue outlives its processes: the parent removes both on every exit() (the end
+ * of main, or an error), or `ipcs -q` would list them. */
+static int to_child = -1, to_parent = -1;
+
+static void remove_queues(void)
+{
+    if (to_child != -1)
+        msgctl(to_child, IPC_RMID, 0);
+    if (to_parent != -1)
+        msgctl(to_parent, IPC_RMID, 0);
+}
+
 int main(int argc, char **argv)
 {
     struct args a = parse(argc, argv);
-    int to_child = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-    int to_parent = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    atexit(remove_queues); /* inherited: a child that fails with exit() removes them too */
+    to_child = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    to_parent = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (to_child == -1 || to_parent == -1)
         die("msgget");
     int alive[2]; /* [0] the parent's, [1] the child's: each watches the other's end close */
@@ -141,22 +154,21 @@ int main(int argc, char **argv)
     if (pid == 0) {
         pin(a.child_cpu);
         close(alive[0]);
-        struct watch w = { alive[1], to_child };
+        static struct watch w; /* static: the detached thread may outlive any frame */
+        w = (struct watch){ alive[1], to_child };
         start_watchdog(&w);
         child(to_child, to_parent, a);
         _exit(0);
     }
     pin(a.parent_cpu);
     close(alive[1]);
-    struct watch w = { alive[0], to_parent };
+    static struct watch w;
+    w = (struct watch){ alive[0], to_parent };
     start_watchdog(&w);
-    /* msgrcv has no timeout and a queue never reports a dead peer: if the child dies, the
-     * default action of SIGALRM ends this run instead of a hang (compare uses a watchdog). */
+    /* The watchdog notices a dead child; under UNTIMED=1 there is none, and the default
+     * action of SIGALRM ends a run whose child died instead of a hang. */
     alarm(300);
     parent(to_parent, to_child, a);
     waitpid(pid, 0, 0);
-    /* A System V queue outlives its processes: remove both, or `ipcs -q` lists them. */
-    msgctl(to_child, IPC_RMID, 0);
-    msgctl(to_parent, IPC_RMID, 0);
-    return 0;
+    return 0; /* remove_queues runs at exit */
 }

@@ -18,9 +18,11 @@
 //! the notice, which reads as EOF. A writer blocked on a full queue whose reader is gone wakes
 //! with EIDRM, which we return as BrokenPipe.
 //!
-//! Every queue is removed once both sides are gone, with one exception the kernel gives us no
+//! Every queue is removed once both sides are gone, with two exceptions the kernel gives us no
 //! way around: if one side closes and the other is then killed by SIGKILL before it drops its
-//! end, nobody is left to remove the killed side's queue (`ipcs -q` lists it; `ipcrm -q ID`).
+//! end, nobody is left to remove the killed side's queue; and if both are killed at once (a
+//! SIGKILL to their process group), nobody removes either (`ipcs -q` lists them; `ipcrm -q
+//! ID`).
 //!
 //! Nothing spins: every wait is a blocking system call that the kernel ends.
 
