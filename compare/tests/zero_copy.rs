@@ -32,7 +32,9 @@ fn the_row_carries_every_size_up_to_16_mib_verified() {
         assert_eq!(row["status"], "ok", "{row}");
         assert_eq!(row["verified"], true, "{row}");
         // --iters is per round.
-        let rounds = row["rounds"].as_u64().unwrap();
+        let rounds = row["rounds"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no rounds: {row}"));
         assert_eq!(row["samples"].as_u64(), Some(20 * rounds), "{row}");
         assert!(row["throughput_mib_s"].as_f64().unwrap() > 0.0, "{row}");
     }

@@ -214,8 +214,7 @@ fn writer_killed_reader_sees_eof_within_2s() {
     let (mut reader, mut writer, mut stdout) = reader_and_endless_writer(&dir);
     send(&writer, Signal::SIGKILL);
     let killed = Instant::now();
-    let status =
-        testkit::wait_within(&mut reader, Duration::from_secs(2)).expect("reader still running");
+    let status = testkit::exit_within(&mut reader, Duration::from_secs(2), "the reader");
     assert!(status.success());
     println!(
         "reader exited {:?} after the writer was killed",
@@ -233,8 +232,7 @@ fn reader_killed_writer_exits_within_2s() {
     let (mut reader, mut writer, _stdout) = reader_and_endless_writer(&dir);
     send(&reader, Signal::SIGKILL);
     reader.wait().unwrap();
-    let status =
-        testkit::wait_within(&mut writer, Duration::from_secs(2)).expect("writer still running");
+    let status = testkit::exit_within(&mut writer, Duration::from_secs(2), "the writer");
     let stderr = text(&output_within(writer, Duration::from_secs(5), "the writer").stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -267,8 +265,7 @@ fn roles_blocked_in_open_end_on_every_stop_signal() {
         let mut child = command.spawn().unwrap();
         thread::sleep(Duration::from_millis(150)); // now blocked in open(): no other end
         send(&child, signal);
-        let status =
-            testkit::wait_within(&mut child, Duration::from_secs(2)).expect("still blocked");
+        let status = testkit::exit_within(&mut child, Duration::from_secs(2), "the blocked role");
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(signal as i32), "{args:?}");
     }

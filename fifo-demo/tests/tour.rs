@@ -167,11 +167,7 @@ fn fifo_is_0600_in_a_0700_directory() {
     assert!(fifo_meta.file_type().is_fifo());
     assert_eq!(fifo_meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(dir_meta.permissions().mode() & 0o777, 0o700);
-    assert!(
-        testkit::wait_within(&mut child, Duration::from_secs(15))
-            .unwrap()
-            .success()
-    );
+    assert!(testkit::exit_within(&mut child, Duration::from_secs(15), "the tour").success());
     dir.assert_empty();
 }
 
@@ -225,8 +221,7 @@ fn stop_signals_at_random_points_leave_nothing() {
             .unwrap();
         thread::sleep(Duration::from_millis(delay));
         send(&child, signal);
-        let status =
-            testkit::wait_within(&mut child, Duration::from_secs(3)).expect("tour did not exit");
+        let status = testkit::exit_within(&mut child, Duration::from_secs(3), "the tour");
         let stderr = text(&child.wait_with_output().unwrap().stderr);
         assert!(!stderr.contains("panicked"), "{stderr}");
         // 128 + signal and one line, or 0 and nothing when the tour had already finished.
@@ -331,8 +326,7 @@ fn a_child_killed_by_sigkill_ends_the_tour_within_2s() {
     let victim = processes_mentioning(&dir.0)[0];
     let pid = nix::unistd::Pid::from_raw(victim as i32);
     nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
-    let status =
-        testkit::wait_within(&mut child, Duration::from_secs(2)).expect("tour still running");
+    let status = testkit::exit_within(&mut child, Duration::from_secs(2), "the tour");
     let stderr = text(&child.wait_with_output().unwrap().stderr);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -64,8 +64,11 @@ fn the_headers_commands_work_in_the_order_written() {
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
         if let Some((mut receiver, mut stdout)) = waiting.take() {
             // The first command after the receiver sends it a message: it must wake up and end.
-            let woke = testkit::wait_within(&mut receiver, Duration::from_secs(5));
-            assert!(woke.is_some(), "receiver still waits");
+            testkit::exit_within(
+                &mut receiver,
+                Duration::from_secs(5),
+                "the waiting receiver",
+            );
             let mut got = String::new();
             stdout.read_to_string(&mut got).unwrap();
             assert_eq!(got, "received prio 0, 15 bytes: \"temperature: 42\"\n");

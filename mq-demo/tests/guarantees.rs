@@ -73,7 +73,7 @@ fn the_sweep_never_removes_a_queue_another_user_created() {
     // nobody runs a copy of the binary from a directory it can reach.
     let copy = testkit::NobodyCopy::of(BIN);
     let created = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&copy.bin)
         .args(["create", &theirs])
         .output();

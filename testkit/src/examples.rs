@@ -27,7 +27,7 @@ pub fn example(manifest_dir: &str, name: &str) -> PathBuf {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
     let built = modified(&path).unwrap_or_else(|e| panic!("{}: {e}: {rebuild}", path.display()));
     let source = Path::new(manifest_dir).join(format!("examples/{name}.rs"));
-    let edited = modified(&source).expect("example source");
+    let edited = modified(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     assert!(
         built >= edited,
         "{} is older than its source: {rebuild}",

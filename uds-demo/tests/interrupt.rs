@@ -68,8 +68,8 @@ fn interrupt(args: &[&str], signal: Signal, delay: Duration) -> bool {
     thread::sleep(delay);
     let finished_first = child.try_wait().unwrap().is_some();
     let _ = kill(Pid::from_raw(pid as i32), signal);
-    let status = testkit::wait_within(&mut child, Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("uds-demo {args:?} ignored {signal} for 3 s"));
+    let what = format!("uds-demo {args:?} after {signal}");
+    let status = testkit::exit_within(&mut child, Duration::from_secs(3), &what);
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     let code = 128 + signal as i32;

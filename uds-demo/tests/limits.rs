@@ -65,8 +65,8 @@ fn no_thread_left_refuses_that_client_and_the_server_keeps_serving() {
     let copy = common::binary_for_nobody();
     let bin = copy.bin.to_str().unwrap().to_string();
     let args = [
-        "--reuid=nobody",
-        "--regid=nogroup",
+        "--reuid=65534",
+        "--regid=65534",
         "--clear-groups",
         "prlimit",
         "--nproc=1",

@@ -249,7 +249,7 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
         }
         for (bin, who) in runs {
             let (program, mut args): (&str, Vec<&str>) = if who == "nobody" {
-                let ids = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
+                let ids = ["--reuid=65534", "--regid=65534", "--clear-groups"];
                 ("setpriv", ids.into_iter().chain([bin.as_str()]).collect())
             } else {
                 (bin.as_str(), vec![])

@@ -83,6 +83,8 @@ pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
     let pgid = i32::try_from(run.id()).expect("pid");
     let mut lines = BufReader::new(run.stderr.take().expect("stderr")).lines();
     let mut before = Vec::new();
+    // With --iters compare has no watchdog of its own: a hung cell must not hang the suite.
+    let guard = testkit::KillAfter::new(&run, Duration::from_secs(60));
     for line in lines.by_ref() {
         let line = line.expect("read stderr");
         if line.contains("throughput") {
@@ -90,6 +92,7 @@ pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
         }
         before.push(line);
     }
+    drop(guard);
     let deadline = Instant::now() + Duration::from_secs(3);
     let echo = loop {
         if let Some(&p) = group_members(pgid).iter().find(|&&p| p != pgid) {
