@@ -4,7 +4,7 @@
 //! stop signal.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,6 +44,13 @@ pub enum Heard {
 /// Only for a process that has started no thread: the child of a multithreaded process gets a
 /// copy of locks some other thread may hold.
 pub fn fork(body: impl FnOnce() -> Result) -> Result<Child> {
+    fork_closing(&[], body)
+}
+
+/// [`fork`], and the child first closes `close`: the descriptors it inherits but must not
+/// hold, as TLPI's `close(pfd[1])` after `fork()` (a reader that kept its own copy of the
+/// write end would never see end-of-file). The parent's handles to them stay open.
+pub fn fork_closing(close: &[BorrowedFd], body: impl FnOnce() -> Result) -> Result<Child> {
     // Unflushed output would be printed twice, once by each process.
     io::stdout()
         .flush()
@@ -57,6 +64,12 @@ pub fn fork(body: impl FnOnce() -> Result) -> Result<Child> {
             // If the parent died before prctl took effect, getppid() shows it.
             if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
                 std::process::exit(1);
+            }
+            for fd in close {
+                // SAFETY: the child never returns into the caller (it leaves by exit below),
+                // so the owner of `fd` up the stack is never dropped here and never closes
+                // the number a second time.
+                drop(unsafe { OwnedFd::from_raw_fd(fd.as_raw_fd()) });
             }
             // No panic may unwind past here: up the stack lie the parent's owners, and dropping
             // them in the child would unlink the parent's names and kill its other children.
@@ -109,6 +122,15 @@ pub fn run_this(args: &[&str], limit: Duration) -> Result<(bool, String)> {
     }
     let ok = matches!(status, WaitStatus::Exited(_, 0));
     Ok((ok, String::from_utf8_lossy(&text).into_owned()))
+}
+
+/// In a role that a tour may start (it passes its pid, `--parent-pid`): die with that tour,
+/// even when the tour is killed by SIGKILL. A role run by hand (`None`) is left alone.
+pub fn die_with_tour(parent_pid: Option<u32>) -> Result {
+    match parent_pid {
+        Some(parent) => die_with_parent(i32::try_from(parent)?),
+        None => Ok(()),
+    }
 }
 
 /// In a process started in a role: die with the parent that started us (`PR_SET_PDEATHSIG`),

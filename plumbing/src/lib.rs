@@ -11,6 +11,7 @@
 //! | [`cpu`] | which CPUs we may use, and pinning to one |
 //! | [`procfs`] | what `/proc` says about a process: its state, where it sleeps, its signal masks |
 //! | [`stats`] | percentiles by sorting |
+//! | [`tour`] | a step's heading and a measured duration, printed the same way in every tour |
 
 pub mod child;
 pub mod cpu;
@@ -19,6 +20,7 @@ pub mod procfs;
 pub mod program;
 pub mod stats;
 pub mod stop;
+pub mod tour;
 
 /// The error type of the tours: any error, with the failing call in its message.
 pub type Error = Box<dyn std::error::Error>;
