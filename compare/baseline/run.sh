@@ -5,13 +5,19 @@
 # makes the script exit 1):
 #   - every kernel row's 64 B round trip p50 at most 1.10x C's, on one core and on two;
 #   - every row's one-way throughput at least 0.90x the same C loop;
-#   - shm spin within 1.4x a bare cache-line ping-pong, and the shm ring's throughput at least
-#     2.5x the pipe's (different cores; on one core these are printed, not judged); shm spin
-#     against the same ping-pong moving a second line of 64 bytes is printed too ("vs two
-#     lines"): a 64-byte message and its 16-byte header span two lines;
-#   - the shm ring and the zero-copy slots against C using the same layout, like the kernel rows;
-#   - zero copies: at 1 MiB and 16 MiB, the zero-copy row's round trip at most half the copying
-#     shm ring's and at most a quarter of the pipe's, in both placements.
+#   - the shm ring and the zero-copy slots against C using the same layout, like the kernel rows
+#     (at most 1.10x): for shm spin that twin moves the two cache lines a 64-byte message and
+#     its 16-byte stamp span, which is its floor;
+#   - shm spin within 1.6x a bare one-line cache-line ping-pong, and the shm ring's throughput
+#     at least 2.5x the pipe's (different cores; on one core these are printed, not judged);
+#     shm spin against the same ping-pong moving a second line is printed too ("vs two lines");
+#   - zero copies: the zero-copy row's round trip at most half the copying shm ring's and at
+#     most a quarter of the pipe's, at 1 MiB and 16 MiB in both placements, except 1 MiB on two
+#     cores, where the bound is 0.65x the ring: the receiver's check pulls each line across the
+#     cores once and the sender's fill takes it back, where the ring moves it twice, so about
+#     half is the floor and this VM's C twin measures 0.55-0.6x. (A message lent as slot-sized
+#     fragments, so that one side checks while the other fills, would beat it, but would then
+#     measure overlap, not copies: not done.)
 #
 #     compare/baseline/run.sh                # from anywhere in the workspace; needs cc
 #     ITERS=50000 REPS=7 compare/baseline/run.sh
@@ -202,7 +208,7 @@ for place in $PLACES; do
             "$(ratio "$spin_tput" "${pipe_tput:-0}")" - "(none)" "-"
         continue
     fi
-    row "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "$work/line-$place.pairs" "<= 1.40" shm-spin
+    row "shm-spin p50 ns vs line" "$place" "$c_line" "$spin" "$work/line-$place.pairs" "<= 1.60" shm-spin
     line "  vs two lines" "$place" "$c_lines" "$spin" "$(ratio "$spin" "$c_lines")" \
         "$(paired "$work/lines-$place.pairs")" "(shown)" "-"
     if [ -n "$pipe_tput" ]; then
@@ -241,7 +247,9 @@ if wanted shm-zero-copy; then
             words=$([ "$size" = 1048576 ] && echo "1 MiB" || echo "16 MiB")
             cut -d' ' -f2,3 "$runs" > "$runs.ring"
             cut -d' ' -f1,3 "$runs" > "$runs.pipe"
-            row "zero-copy / shm-spin $words" "$place" "$(big_p50 2 "$runs")" "$zc" "$runs.ring" "<= 0.50" shm-zero-copy
+            # 1 MiB across cores: the bound the header explains.
+            bound=$([ "$size" = 1048576 ] && [ "$place" = split ] && echo 0.65 || echo 0.50)
+            row "zero-copy / shm-spin $words" "$place" "$(big_p50 2 "$runs")" "$zc" "$runs.ring" "<= $bound" shm-zero-copy
             row "zero-copy / pipe $words" "$place" "$(big_p50 1 "$runs")" "$zc" "$runs.pipe" "<= 0.25" shm-zero-copy
         done
     done
