@@ -15,7 +15,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// Step 2: pipe() before fork(), so both processes hold both ends; each closes the end it
 /// does not use.
-pub fn pipe_and_fork() -> Result {
+pub fn run() -> Result {
     println!("\nStep 2. pipe() + fork(): the parent writes, the child reads");
     let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let mut writer = Some(writer); // an Option, so that the child can close its copy

@@ -22,7 +22,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 const PIPE_MAX_SIZE: &str = "fs/pipe-max-size";
 
 /// Step 3: the pipe is a bounded buffer, and the kernel makes each side wait for the other.
-pub fn bounded_buffer(pipe_size: Option<usize>) -> Result {
+pub fn run(pipe_size: Option<usize>) -> Result {
     println!("\nStep 3. The bounded buffer");
     let capacity = measure_capacity()?;
     blocked_writer(capacity)?;
