@@ -77,14 +77,13 @@ fn pipe_size(fd: impl AsFd) -> Result<usize> {
 /// The child writes more than the pipe holds; the parent confirms the child is asleep in the
 /// kernel, waits a little, then drains. The child reports how long its write() took.
 fn blocked_writer(capacity: usize) -> Result {
-    let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    // An Option, so that the child can close its copy. Declared before the child, so that on
-    // an early return (a closed stdout) the child is killed before our read end closes:
-    // otherwise it would report the broken pipe that our leaving caused.
-    let mut reader = Some(reader);
+    // The read end is declared before the child, so that on an early return (a closed stdout)
+    // the child is killed before our read end closes: otherwise it would report the broken
+    // pipe that our leaving caused.
+    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let to_write = capacity + 4096;
-    let mut child = child::fork(|| {
-        reader = None; // The child only writes.
+    // The child only writes: it closes its copy of the read end first.
+    let mut child = child::fork_closing(&[reader.as_fd()], || {
         let started = Instant::now();
         match writer.write_all(&vec![b'x'; to_write]) {
             // The tour keeps its read end open for as long as we live, so a broken pipe
@@ -101,7 +100,6 @@ fn blocked_writer(capacity: usize) -> Result {
     // The parent only reads. Left open, its copy of the write end would keep read_to_end
     // below waiting after the child's copy is closed.
     drop(writer);
-    let reader = reader.as_mut().ok_or("pipe: the read end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!(
         "   3b. writer {} writes {to_write} bytes into the {capacity}-byte pipe:",
@@ -124,12 +122,11 @@ fn blocked_writer(capacity: usize) -> Result {
 
 /// The child reads from an empty pipe; the parent confirms it is asleep, waits, then writes.
 fn blocked_reader() -> Result {
-    let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    // An Option, so that the child can close its copy; declared before the child, so that the
-    // child is killed before our write end closes (see `blocked_writer`).
-    let mut writer = Some(writer);
-    let mut child = child::fork(|| {
-        writer = None; // The child only reads.
+    // The write end is declared before the child, so that the child is killed before our
+    // write end closes (see `blocked_writer`).
+    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // The child only reads: it closes its copy of the write end first.
+    let mut child = child::fork_closing(&[writer.as_fd()], || {
         let started = Instant::now();
         let mut buf = [0u8; 64];
         let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
@@ -141,7 +138,6 @@ fn blocked_reader() -> Result {
         Ok(())
     })?;
     drop(reader); // The parent only writes.
-    let pipe_in = writer.as_mut().ok_or("pipe: the write end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!("   3c. reader {} reads from the empty pipe:", child.pid());
     println!("       asleep in the kernel ({wchan})");
@@ -150,10 +146,10 @@ fn blocked_reader() -> Result {
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow writer.
-    pipe_in
+    writer
         .write_all(b"temperature: 42")
         .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
-    drop(writer.take()); // closes our write end
+    drop(writer); // closes our write end
     child.wait_ok(CHILD_LIMIT)
 }
 
