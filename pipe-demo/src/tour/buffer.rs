@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::wait::WaitPidFlag;
 use plumbing::child::{self, Child, describe};
-use plumbing::{Result, procfs};
+use plumbing::{Result, procfs, tour};
 
 /// How long the deliberately slow side waits before it drains or feeds the pipe.
 const HOLD: Duration = Duration::from_millis(200);
@@ -92,8 +92,8 @@ fn blocked_writer(capacity: usize) -> Result {
             result => result.map_err(|e| format!("write: {e}"))?,
         }
         println!(
-            "       writer: write() of {to_write} bytes returned after {} ms",
-            started.elapsed().as_millis()
+            "       writer: write() of {to_write} bytes returned after {}",
+            tour::duration(started.elapsed())
         );
         Ok(())
     })?;
@@ -131,8 +131,8 @@ fn blocked_reader() -> Result {
         let mut buf = [0u8; 64];
         let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
         println!(
-            "       reader: read() returned after {} ms with {n} bytes: {:?}",
-            started.elapsed().as_millis(),
+            "       reader: read() returned after {} with {n} bytes: {:?}",
+            tour::duration(started.elapsed()),
             String::from_utf8_lossy(&buf[..n])
         );
         Ok(())
