@@ -1,8 +1,8 @@
-//! pipe-demo: the lecture's "Pipes" section, run for real on this machine.
-//!
-//! A pipe is a bounded kernel buffer with a write end and a read end. Each step below makes
-//! the kernel do something and prints what it observed: what `cat` echoed, when the reader
-//! saw end-of-file, how many bytes fit before the writer had to wait, how long it waited.
+//! pipe-demo: the lecture's "Pipes" section, run for real on this machine. A pipe is a
+//! bounded kernel buffer with a write end and a read end; each step makes the kernel do
+//! something and prints what it observed: what `cat` echoed, when the reader saw end-of-file,
+//! how many bytes fit before the writer had to wait, how long it waited. Ctrl-C ends it at
+//! once: it creates nothing named, and its children die with it.
 //!
 //! Usage:
 //!     cargo run -p pipe-demo                # the whole tour, steps 1 to 5
@@ -11,17 +11,10 @@
 //!     cargo run -p pipe-demo -- pipeline /usr/include
 //!     cargo run -p pipe-demo -- --help      # lists the steps
 //!
-//! Ctrl-C ends it at once: it creates nothing named, and its children die with it.
-//!
-//! Files: this one is the command line and the tour's table of contents; each step lives in
-//! the file named after it (`src/cat.rs`, `fork.rs`, `buffer.rs`, `broken.rs`, `pipeline.rs`);
-//! `src/lib.rs` holds the two-way pipe that `compare` measures.
-//!
-//! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, and `fifo-demo` for a pipe with a name.
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`cat_temperature`, `pipe_fork`, `pipeline`):
-//! `cargo run -p pipe-demo --example NAME`.
+//! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, `fifo-demo` for a pipe with a
+//! name, and the lecture's snippets to copy in `examples/` (`--example NAME`).
+
+mod tour;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,31 +22,28 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use plumbing::Result;
 
-mod broken;
-mod buffer;
-mod cat;
-mod fork;
-mod pipeline;
-
 fn main() -> ExitCode {
     plumbing::program::main::<Cli>("pipe-demo", run)
 }
 
-/// The tour: steps 1 to 5 in order, or the one step named on the command line.
+/// The whole tour: steps 1 to 5 in order.
+fn tour() -> Result {
+    tour::cat::run()?; // 1. a pipe to a child's stdin
+    tour::fork::run()?; // 2. pipe() + fork(): parent writes, child reads
+    tour::buffer::run(None)?; // 3. a bounded buffer: who waits, and how long
+    tour::broken::run()?; // 4. no reader left: EPIPE, and SIGPIPE
+    tour::pipeline::run(None) // 5. `ls | grep .rs | wc -l` by hand
+}
+
+/// The tour, or the one step named on the command line.
 fn run(cli: Cli) -> Result {
     match cli.step {
-        None => {
-            cat::cat_snippet()?; // 1. a pipe to a child's stdin
-            fork::pipe_and_fork()?; // 2. pipe() + fork(): parent writes, child reads
-            buffer::bounded_buffer(None)?; // 3. a bounded buffer: who waits, and how long
-            broken::broken_pipe()?; // 4. no reader left: EPIPE, and SIGPIPE
-            pipeline::pipeline(None) // 5. `ls | grep .rs | wc -l` by hand
-        }
-        Some(Step::Cat) => cat::cat_snippet(),
-        Some(Step::Fork) => fork::pipe_and_fork(),
-        Some(Step::Buffer { pipe_size }) => buffer::bounded_buffer(pipe_size),
-        Some(Step::Broken) => broken::broken_pipe(),
-        Some(Step::Pipeline { dir }) => pipeline::pipeline(dir),
+        None => tour(),
+        Some(Step::Cat) => tour::cat::run(),
+        Some(Step::Fork) => tour::fork::run(),
+        Some(Step::Buffer { pipe_size }) => tour::buffer::run(pipe_size),
+        Some(Step::Broken) => tour::broken::run(),
+        Some(Step::Pipeline { dir }) => tour::pipeline::run(dir),
     }
 }
 
@@ -80,7 +70,7 @@ enum Step {
     #[command(alias = "3")]
     Buffer {
         /// Capacity in bytes to ask for with F_SETPIPE_SZ [default: /proc/sys/fs/pipe-max-size]
-        #[arg(long, value_parser = buffer::parse_pipe_size, allow_negative_numbers = true)]
+        #[arg(long, value_parser = tour::buffer::parse_pipe_size, allow_negative_numbers = true)]
         pipe_size: Option<usize>,
     },
     /// 4. Broken pipe: writing when no reader is left (EPIPE, and what SIGPIPE would do)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::wait::WaitPidFlag;
 use plumbing::child::{self, Child, describe};
-use plumbing::{Result, procfs};
+use plumbing::{Result, procfs, tour};
 
 /// How long the deliberately slow side waits before it drains or feeds the pipe.
 const HOLD: Duration = Duration::from_millis(200);
@@ -22,7 +22,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 const PIPE_MAX_SIZE: &str = "fs/pipe-max-size";
 
 /// Step 3: the pipe is a bounded buffer, and the kernel makes each side wait for the other.
-pub fn bounded_buffer(pipe_size: Option<usize>) -> Result {
+pub fn run(pipe_size: Option<usize>) -> Result {
     println!("\nStep 3. The bounded buffer");
     let capacity = measure_capacity()?;
     blocked_writer(capacity)?;
@@ -77,14 +77,13 @@ fn pipe_size(fd: impl AsFd) -> Result<usize> {
 /// The child writes more than the pipe holds; the parent confirms the child is asleep in the
 /// kernel, waits a little, then drains. The child reports how long its write() took.
 fn blocked_writer(capacity: usize) -> Result {
-    let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    // An Option, so that the child can close its copy. Declared before the child, so that on
-    // an early return (a closed stdout) the child is killed before our read end closes:
-    // otherwise it would report the broken pipe that our leaving caused.
-    let mut reader = Some(reader);
+    // The read end is declared before the child, so that on an early return (a closed stdout)
+    // the child is killed before our read end closes: otherwise it would report the broken
+    // pipe that our leaving caused.
+    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let to_write = capacity + 4096;
-    let mut child = child::fork(|| {
-        reader = None; // The child only writes.
+    // The child only writes: it closes its copy of the read end first.
+    let mut child = child::fork_closing(&[reader.as_fd()], || {
         let started = Instant::now();
         match writer.write_all(&vec![b'x'; to_write]) {
             // The tour keeps its read end open for as long as we live, so a broken pipe
@@ -93,15 +92,14 @@ fn blocked_writer(capacity: usize) -> Result {
             result => result.map_err(|e| format!("write: {e}"))?,
         }
         println!(
-            "       writer: write() of {to_write} bytes returned after {} ms",
-            started.elapsed().as_millis()
+            "       writer: write() of {to_write} bytes returned after {}",
+            tour::duration(started.elapsed())
         );
         Ok(())
     })?;
     // The parent only reads. Left open, its copy of the write end would keep read_to_end
     // below waiting after the child's copy is closed.
     drop(writer);
-    let reader = reader.as_mut().ok_or("pipe: the read end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!(
         "   3b. writer {} writes {to_write} bytes into the {capacity}-byte pipe:",
@@ -124,24 +122,22 @@ fn blocked_writer(capacity: usize) -> Result {
 
 /// The child reads from an empty pipe; the parent confirms it is asleep, waits, then writes.
 fn blocked_reader() -> Result {
-    let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    // An Option, so that the child can close its copy; declared before the child, so that the
-    // child is killed before our write end closes (see `blocked_writer`).
-    let mut writer = Some(writer);
-    let mut child = child::fork(|| {
-        writer = None; // The child only reads.
+    // The write end is declared before the child, so that the child is killed before our
+    // write end closes (see `blocked_writer`).
+    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // The child only reads: it closes its copy of the write end first.
+    let mut child = child::fork_closing(&[writer.as_fd()], || {
         let started = Instant::now();
         let mut buf = [0u8; 64];
         let n = reader.read(&mut buf).map_err(|e| format!("read: {e}"))?;
         println!(
-            "       reader: read() returned after {} ms with {n} bytes: {:?}",
-            started.elapsed().as_millis(),
+            "       reader: read() returned after {} with {n} bytes: {:?}",
+            tour::duration(started.elapsed()),
             String::from_utf8_lossy(&buf[..n])
         );
         Ok(())
     })?;
     drop(reader); // The parent only writes.
-    let pipe_in = writer.as_mut().ok_or("pipe: the write end is gone")?;
     let wchan = wait_until_asleep(&mut child)?;
     println!("   3c. reader {} reads from the empty pipe:", child.pid());
     println!("       asleep in the kernel ({wchan})");
@@ -150,10 +146,10 @@ fn blocked_reader() -> Result {
         HOLD.as_millis()
     );
     thread::sleep(HOLD); // The deliberately slow writer.
-    pipe_in
+    writer
         .write_all(b"temperature: 42")
         .map_err(|e| format!("write to child {}: {e}", child.pid()))?;
-    drop(writer.take()); // closes our write end
+    drop(writer); // closes our write end
     child.wait_ok(CHILD_LIMIT)
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use plumbing::Result;
 
 /// Step 5: what the shell does for `ls | grep .rs | wc -l`: two pipes, three processes.
-pub fn pipeline(dir: Option<PathBuf>) -> Result {
+pub fn run(dir: Option<PathBuf>) -> Result {
     println!("\nStep 5. The shell pipeline `ls | grep .rs | wc -l`, by hand");
     println!("   (grep's `.rs` is a regular expression: any one character, then \"rs\")");
     let dir = dir.unwrap_or_else(default_dir);

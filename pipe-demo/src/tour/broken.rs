@@ -13,7 +13,7 @@ use plumbing::child::{self, describe};
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// Step 4: writing into a pipe that nobody can read any more.
-pub fn broken_pipe() -> Result {
+pub fn run() -> Result {
     println!("\nStep 4. Broken pipe");
     let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     drop(reader); // The only read end is gone.

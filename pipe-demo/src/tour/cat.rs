@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use plumbing::Result;
 
 /// Step 1: the lecture's snippet, finished: close the pipe so `cat` can exit.
-pub fn cat_snippet() -> Result {
+pub fn run() -> Result {
     println!("\nStep 1. A pipe to a child's stdin");
     let mut child = Command::new("cat")
         .stdin(Stdio::piped())

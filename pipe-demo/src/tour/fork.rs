@@ -3,30 +3,27 @@
 //! end-of-file.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use nix::sys::wait::WaitStatus;
 use nix::unistd::getpid;
 use plumbing::Result;
-use plumbing::child::{self, describe};
+use plumbing::child::{self, Child, describe};
 
 /// The child is done as soon as the parent closes the write end; far longer means it is stuck.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// Step 2: pipe() before fork(), so both processes hold both ends; each closes the end it
 /// does not use.
-pub fn pipe_and_fork() -> Result {
+pub fn run() -> Result {
     println!("\nStep 2. pipe() + fork(): the parent writes, the child reads");
-    let (mut reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let mut writer = Some(writer); // an Option, so that the child can close its copy
-    let mut child = child::fork(|| {
-        // The child's own copy of the write end is unused. Left open, it would keep the pipe
-        // "alive" and the child would wait for itself forever instead of seeing EOF.
-        writer = None;
-        read_until_eof(&mut reader)
-    })?;
+    let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // The child closes its copy of the write end first, as TLPI's close(pfd[1]): the child
+    // only reads, and a write end left open would keep the pipe "alive", so the child would
+    // wait for itself forever instead of seeing EOF.
+    let mut child = child::fork_closing(&[writer.as_fd()], || read_until_eof(&mut reader))?;
     drop(reader); // The parent only writes.
-    let mut writer = writer.ok_or("pipe: the write end is gone")?;
     println!("   parent {}: forked child {}", getpid(), child.pid());
     let readings = [
         "temperature: 42\n",
@@ -36,10 +33,7 @@ pub fn pipe_and_fork() -> Result {
     let mut written = 0;
     for sensor_reading in readings {
         if let Err(e) = writer.write_all(sensor_reading.as_bytes()) {
-            // The child has gone. Reaping it says how; a child that found our shared stdout
-            // closed (`| head`) ends the run quietly from inside `wait`.
-            let how = describe(child.wait(CHILD_LIMIT)?);
-            return Err(format!("write to child {}: {e}; the child {how}", child.pid()).into());
+            return child_gone(&mut child, &e); // the child died early: say how
         }
         written += sensor_reading.len();
     }
@@ -58,6 +52,13 @@ pub fn pipe_and_fork() -> Result {
         WaitStatus::Exited(_, 0) => Ok(()),
         _ => Err(format!("child {} failed: it {}", child.pid(), describe(status)).into()),
     }
+}
+
+/// The write to `child` failed with `e`: the child has gone. Reaping it says how; a child
+/// that found our shared stdout closed (`| head`) ends the run quietly from inside `wait`.
+fn child_gone(child: &mut Child, e: &io::Error) -> Result {
+    let how = describe(child.wait(CHILD_LIMIT)?);
+    Err(format!("write to child {}: {e}; the child {how}", child.pid()).into())
 }
 
 fn read_until_eof(reader: &mut impl Read) -> Result {
