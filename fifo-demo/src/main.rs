@@ -43,19 +43,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, value_parser};
 use plumbing::stop::{self, Owns};
 
-use lines::Line;
+use roles::lines::Line;
 
-mod atomic_writes;
-mod describe;
-mod eof;
-mod interleaved_writes;
-mod lines;
-mod mkfifo;
-mod open_blocks;
-mod outlives;
-mod processes;
-mod removal;
 mod roles;
+mod tour;
 
 fn main() -> ExitCode {
     plumbing::program::main::<Cli>("fifo-demo", run)
@@ -66,19 +57,19 @@ fn tour() -> plumbing::Result {
     stop::catch(Owns::Objects)?;
     println!("fifo-demo: a FIFO is a pipe with a name (lecture: \"FIFOs: Named Pipes\")\n");
     // 1. mkfifo in a private directory; what stat says; PIPE_BUF
-    let made = mkfifo::run()?;
+    let made = tour::mkfifo::run()?;
     // 2. open() blocks until the other end is opened
-    open_blocks::run(&made.fifo)?;
+    tour::open_blocks::run(&made.fifo)?;
     // 3. three writers: lines of PIPE_BUF bytes arrive whole
-    atomic_writes::run(&made.fifo, made.pipe_buf)?;
+    tour::atomic_writes::run(&made.fifo, made.pipe_buf)?;
     // 4. two writers: writes above PIPE_BUF may interleave
-    interleaved_writes::run(&made.fifo, made.pipe_buf)?;
+    tour::interleaved_writes::run(&made.fifo, made.pipe_buf)?;
     // 5. EOF comes when the last writer closes
-    eof::run(&made.fifo)?;
+    tour::eof::run(&made.fifo)?;
     // 6. the name outlives the process that made it
-    outlives::run(&made.dir)?;
+    tour::outlives::run(&made.dir)?;
     // 7. the FIFO is removed with its directory
-    removal::run(made.dir, &made.fifo)
+    tour::removal::run(made.dir, &made.fifo)
 }
 
 fn run(cli: Cli) -> plumbing::Result {
@@ -90,8 +81,8 @@ fn run(cli: Cli) -> plumbing::Result {
             show,
             parent_pid,
         } => {
-            roles::die_with_tour(parent_pid)?;
-            roles::read_role(&path, delay_ms, show, roles::indent(parent_pid))
+            plumbing::child::die_with_tour(parent_pid)?;
+            roles::read::run(&path, delay_ms, show, roles::indent(parent_pid))
         }
         Role::Write {
             path,
@@ -102,18 +93,18 @@ fn run(cli: Cli) -> plumbing::Result {
             interval_ms,
             parent_pid,
         } => {
-            roles::die_with_tour(parent_pid)?;
+            plumbing::child::die_with_tour(parent_pid)?;
             let line = Line {
                 msg: &msg,
                 bytes: bytes.unwrap_or(0),
                 fill,
             };
             let indent = roles::indent(parent_pid);
-            roles::write_role(&path, &line, count, interval_ms, indent)
+            roles::write::run(&path, &line, count, interval_ms, indent)
         }
         Role::Make { path, parent_pid } => {
-            roles::die_with_tour(parent_pid)?;
-            roles::make_role(&path, roles::indent(parent_pid))
+            plumbing::child::die_with_tour(parent_pid)?;
+            roles::make::run(&path, roles::indent(parent_pid))
         }
     }
 }

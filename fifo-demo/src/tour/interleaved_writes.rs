@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::processes::writers_then_reader;
+use super::processes::writers_then_reader;
 
 pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
     let big = 25 * pipe_buf;

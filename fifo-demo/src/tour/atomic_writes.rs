@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::describe::describe_path;
-use crate::processes::writers_then_reader;
+use super::describe::describe_path;
+use super::processes::writers_then_reader;
 
 pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
     println!("\n3. Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole");

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use plumbing::stop;
 
-use crate::describe::millis_f64;
-use crate::processes::StepProcesses;
+use super::describe::millis_f64;
+use super::processes::StepProcesses;
 
 pub fn run(fifo: &Path) -> plumbing::Result {
     println!("\n5. EOF comes when the last writer closes its end");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use fifo_demo::{FifoDir, remove_stale_dirs};
 use nix::unistd::{PathconfVar, pathconf};
 
-use crate::describe::describe_path;
+use super::describe::describe_path;
 
 /// What step 1 made, for the steps after it.
 pub struct MadeFifo {

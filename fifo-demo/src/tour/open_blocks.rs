@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::fcntl::OFlag;
 use plumbing::stop;
 
-use crate::processes::StepProcesses;
+use super::processes::StepProcesses;
 
 pub fn run(fifo: &Path) -> plumbing::Result {
     println!("\n2. open() blocks until both ends are open");

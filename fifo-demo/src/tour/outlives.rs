@@ -7,8 +7,8 @@ use std::path::Path;
 
 use fifo_demo::FifoDir;
 
-use crate::describe::describe_path;
-use crate::processes::StepProcesses;
+use super::describe::describe_path;
+use super::processes::StepProcesses;
 
 pub fn run(dir: &FifoDir) -> plumbing::Result {
     println!("\n6. The FIFO outlives the process that made it");
