@@ -55,7 +55,7 @@ fn main() -> ExitCode {
 /// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed.
 fn tour() -> plumbing::Result {
     stop::catch(Owns::Objects)?;
-    println!("fifo-demo: a FIFO is a pipe with a name (lecture: \"FIFOs: Named Pipes\")\n");
+    println!("fifo-demo: a FIFO is a pipe with a name (lecture: \"FIFOs: Named Pipes\")");
     // 1. mkfifo in a private directory; what stat says; PIPE_BUF
     let made = tour::mkfifo::run()?;
     // 2. open() blocks until the other end is opened

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use plumbing::Result;
+use plumbing::tour::duration;
 
 use super::lines::Tally;
 use super::{check_is_fifo, opened};
-use crate::tour::describe::{file_type, millis_f64};
+use crate::tour::describe::file_type;
 
 pub fn run(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
     let me = format!("{indent}reader {}", std::process::id());
@@ -24,8 +25,8 @@ pub fn run(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
     // Blocks in the kernel until a writer arrives. Ctrl-C still ends it (default action).
     let mut fifo = opened(File::open(path), "open O_RDONLY", path)?;
     println!(
-        "{me}: open returned after {:.1} ms: a writer opened its end",
-        millis_f64(start.elapsed())
+        "{me}: open returned after {}: a writer opened its end",
+        duration(start.elapsed())
     );
     if delay_ms > 0 {
         thread::sleep(Duration::from_millis(delay_ms));

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::{PathconfVar, fpathconf};
 use plumbing::Result;
+use plumbing::tour::duration;
 
 use super::lines::Line;
 use super::{check_is_fifo, opened};
-use crate::tour::describe::millis_f64;
 
 pub fn run(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str) -> Result {
     let me = format!("{indent}writer {} '{}'", std::process::id(), line.msg);
@@ -48,7 +48,7 @@ pub fn run(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str)
     }
     let pid = std::process::id();
     let calls = if count == 1 { "write()" } else { "write()s" };
-    println!("{me}: open waited {:.1} ms", millis_f64(waited));
+    println!("{me}: open waited {}", duration(waited));
     println!("{indent}writer {pid}: {total} bytes in {count} {calls} of up to {largest} bytes");
     if largest <= pipe_buf {
         println!("{indent}writer {pid}: {largest} <= PIPE_BUF ({pipe_buf}): each write() atomic");

@@ -4,11 +4,16 @@
 
 use std::path::Path;
 
+use plumbing::tour::heading;
+
 use super::describe::describe_path;
 use super::processes::writers_then_reader;
 
 pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
-    println!("\n3. Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole");
+    heading(
+        3,
+        "Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole",
+    );
     println!("   each writer sends 50 lines of {pipe_buf} bytes (= PIPE_BUF),");
     println!("   one write() per line; they start 200 ms before the reader,");
     println!("   which then waits 100 ms before reading");

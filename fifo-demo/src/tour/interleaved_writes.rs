@@ -3,11 +3,16 @@
 
 use std::path::Path;
 
+use plumbing::tour::heading;
+
 use super::processes::writers_then_reader;
 
 pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
     let big = 25 * pipe_buf;
-    println!("\n4. Writes larger than PIPE_BUF: the kernel may split and interleave them");
+    heading(
+        4,
+        "Writes larger than PIPE_BUF: the kernel may split and interleave them",
+    );
     println!("   two writers each send 2 lines of {big} bytes (25 x PIPE_BUF),");
     println!("   one write() per line");
     writers_then_reader(fifo, "big", &["A", "B"], 2, big)

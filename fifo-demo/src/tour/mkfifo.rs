@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use fifo_demo::{FifoDir, remove_stale_dirs};
 use nix::unistd::{PathconfVar, pathconf};
+use plumbing::tour::heading;
 
 use super::describe::describe_path;
 
@@ -19,7 +20,7 @@ pub struct MadeFifo {
 }
 
 pub fn run() -> plumbing::Result<MadeFifo> {
-    println!("1. mkfifo: a name in the filesystem");
+    heading(1, "mkfifo: a name in the filesystem");
     let dir = FifoDir::create()
         .map_err(|e| format!("{e}; set TMPDIR to a directory you can write to"))?;
     for stale in remove_stale_dirs() {

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use plumbing::stop;
+use plumbing::tour::heading;
 
 use super::processes::StepProcesses;
 
 pub fn run(fifo: &Path) -> plumbing::Result {
-    println!("\n2. open() blocks until both ends are open");
+    heading(2, "open() blocks until both ends are open");
     match OpenOptions::new()
         .write(true)
         .custom_flags(OFlag::O_NONBLOCK.bits())

@@ -6,12 +6,13 @@ use std::fs;
 use std::path::Path;
 
 use fifo_demo::FifoDir;
+use plumbing::tour::heading;
 
 use super::describe::describe_path;
 use super::processes::StepProcesses;
 
 pub fn run(dir: &FifoDir) -> plumbing::Result {
-    println!("\n6. The FIFO outlives the process that made it");
+    heading(6, "The FIFO outlives the process that made it");
     let fifo = dir.path().join("handoff");
     let mut step = StepProcesses::new();
     let maker = step.start("maker", "make", &fifo, &[])?;

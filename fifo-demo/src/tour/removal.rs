@@ -5,9 +5,10 @@ use std::fs;
 use std::path::Path;
 
 use fifo_demo::FifoDir;
+use plumbing::tour::heading;
 
 pub fn run(dir: FifoDir, fifo: &Path) -> plumbing::Result {
-    println!("\n7. Removing the FIFO and its directory");
+    heading(7, "Removing the FIFO and its directory");
     let dir_path = dir.path().to_path_buf();
     drop(dir);
     match fs::metadata(fifo) {
