@@ -1,6 +1,10 @@
 //! The roles: the processes the tour starts, each a fresh copy of this binary, which a user
 //! can also run by hand. `write` sends numbered lines into an existing FIFO, one write() per
 //! line; `read` prints and checks them until EOF; `make` makes a FIFO and exits.
+//!
+//! Signals: the roles own no kernel object, so they keep the default action: Ctrl-C ends them
+//! at once, even while blocked in open(). The roles the tour starts die with it (SIGKILL from
+//! the kernel, PR_SET_PDEATHSIG).
 
 use std::fs::{self, File};
 use std::io;

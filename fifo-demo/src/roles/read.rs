@@ -1,5 +1,9 @@
 //! `fifo-demo read PATH`: open(O_RDONLY) an existing FIFO, which blocks until a writer opens
 //! it, then read, print and check lines until EOF: no process has it open for writing any more.
+//!
+//! By hand, start it again for the next writer; any program can write
+//! (`echo "temperature: 17" > /tmp/sensor_pipe`). A FIFO left by a killed run is harmless: it
+//! keeps no data once every end is closed, so reuse it or `rm` it.
 
 use std::fs::File;
 use std::io::{self, Read};
