@@ -23,7 +23,7 @@ use crate::tour::describe::file_type;
 
 pub fn run(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
     let me = format!("{indent}reader {}", std::process::id());
-    check_is_fifo(path)?;
+    check_is_fifo(path)?; // a regular file would open and "work": refuse it first
     println!("{me}: open(O_RDONLY) blocks until a writer opens the FIFO");
     let start = Instant::now();
     // Blocks in the kernel until a writer arrives. Ctrl-C still ends it (default action).
@@ -33,6 +33,7 @@ pub fn run(path: &Path, delay_ms: u64, show: u64, indent: &str) -> Result {
         duration(start.elapsed())
     );
     if delay_ms > 0 {
+        // A slow reader (--delay-ms): the writers fill the pipe meanwhile.
         thread::sleep(Duration::from_millis(delay_ms));
     }
     report_buffer(&fifo, path, &me)?;

@@ -16,8 +16,7 @@ use super::lines::Line;
 use super::{check_is_fifo, opened};
 
 pub fn run(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str) -> Result {
-    let me = format!("{indent}writer {} '{}'", std::process::id(), line.msg);
-    check_is_fifo(path)?;
+    check_is_fifo(path)?; // a regular file would open and "work": refuse it first
     let start = Instant::now();
     // Blocks until some process opens the FIFO for reading. Ctrl-C still ends it (default action).
     let mut fifo = opened(
@@ -26,36 +25,50 @@ pub fn run(path: &Path, line: &Line, count: u64, interval_ms: u64, indent: &str)
         path,
     )?;
     let waited = start.elapsed();
+    let (mut total, mut largest) = (0, 0);
+    for seq in 1..=count {
+        if seq > 1 && interval_ms > 0 {
+            // Not sleep(): this wakes at once when the reader leaves.
+            pause(&fifo, Duration::from_millis(interval_ms), path)?;
+        }
+        let bytes = line.build(seq);
+        // One write() call: a blocking pipe write returns only when every byte is in.
+        fifo.write_all(&bytes).map_err(|e| write_failed(e, path))?;
+        (total, largest) = (total + bytes.len(), largest.max(bytes.len()));
+    }
+    let pid = std::process::id();
+    let calls = if count == 1 { "write()" } else { "write()s" };
+    println!(
+        "{indent}writer {pid} '{}': open waited {}",
+        line.msg,
+        duration(waited)
+    );
+    println!("{indent}writer {pid}: {total} bytes in {count} {calls} of up to {largest} bytes");
+    report_atomic(&fifo, path, largest, indent)
+}
+
+/// Whether writes of `largest` bytes were atomic: at most PIPE_BUF (fpathconf) bytes are.
+fn report_atomic(fifo: &File, path: &Path, largest: usize, indent: &str) -> Result {
     let pipe_buf = fpathconf(fifo.as_fd(), PathconfVar::PIPE_BUF)
         .map_err(|e| format!("fpathconf {}: {e}", path.display()))?
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(usize::MAX);
-    let (mut total, mut largest) = (0, 0);
-    for seq in 1..=count {
-        if seq > 1 && interval_ms > 0 {
-            pause(&fifo, Duration::from_millis(interval_ms), path)?;
-        }
-        let bytes = line.build(seq);
-        (total, largest) = (total + bytes.len(), largest.max(bytes.len()));
-        // One write() call: a blocking pipe write returns only when every byte is in.
-        fifo.write_all(&bytes).map_err(|e| {
-            let hint = match e.kind() {
-                io::ErrorKind::BrokenPipe => "; the reader has gone",
-                _ => "",
-            };
-            format!("write {}: {e}{hint}", path.display())
-        })?;
-    }
     let pid = std::process::id();
-    let calls = if count == 1 { "write()" } else { "write()s" };
-    println!("{me}: open waited {}", duration(waited));
-    println!("{indent}writer {pid}: {total} bytes in {count} {calls} of up to {largest} bytes");
     if largest <= pipe_buf {
         println!("{indent}writer {pid}: {largest} <= PIPE_BUF ({pipe_buf}): each write() atomic");
     } else {
         println!("{indent}writer {pid}: {largest} > PIPE_BUF ({pipe_buf}): writes may be split");
     }
     Ok(())
+}
+
+/// A failed write, with a hint when the reader has gone (EPIPE).
+fn write_failed(e: io::Error, path: &Path) -> String {
+    let hint = match e.kind() {
+        io::ErrorKind::BrokenPipe => "; the reader has gone",
+        _ => "",
+    };
+    format!("write {}: {e}{hint}", path.display())
 }
 
 /// The pause between lines. Not sleep(): poll() also wakes on POLLERR, which the write end
