@@ -1,41 +1,18 @@
-//! fifo-demo: a FIFO is a pipe with a name in the filesystem, so two programs with no common
-//! ancestor can meet at a path. Mirrors the lecture section "FIFOs: Named Pipes".
+//! fifo-demo: a FIFO is a pipe with a name in the filesystem, so programs with no common
+//! ancestor meet at a path. The tour's readers and writers are fresh copies of this binary
+//! that share nothing but that path. Mirrors the lecture section "FIFOs: Named Pipes".
 //!
-//! The whole tour, in one terminal. It starts fresh copies of this binary as the readers and
-//! writers (`fifo-demo read PATH`, `fifo-demo write PATH MSG`); they inherit no descriptor of
-//! the tour, so they meet only through the FIFO's path, like programs started by two users:
-//!
+//! Usage (`read` stops at EOF, when the last writer has closed the FIFO):
 //! ```text
-//! cargo run -p fifo-demo
-//! ```
-//!
-//! By hand, in two terminals:
-//!
-//! ```text
+//! cargo run -p fifo-demo                # the whole tour, steps 1 to 7
+//! cargo run -p fifo-demo -- eof         # one step, by name or by number (`-- 5`)
+//! cargo run -p fifo-demo -- --help      # the steps, and the roles read, write, make
 //! terminal 1:  mkfifo -m 600 /tmp/sensor_pipe
 //!              cargo run -p fifo-demo -- read /tmp/sensor_pipe
 //! terminal 2:  cargo run -p fifo-demo -- write /tmp/sensor_pipe "temperature: 42" --count 3
 //! afterwards:  rm /tmp/sensor_pipe
 //! ```
-//!
-//! `read` stops at EOF, when the last writer has closed the FIFO; start it again for the next
-//! writer (any program can write: `echo "temperature: 17" > /tmp/sensor_pipe`). A FIFO left by
-//! a killed run is harmless: it keeps no data once every end is closed, so reuse it or `rm` it.
-//!
-//! Files: this one holds the command line and the tour's steps in order, each in its own file
-//! (`src/mkfifo.rs` ... `src/removal.rs`); `src/roles.rs` the `read` and `write` roles,
-//! `src/lines.rs` their line format and the reader's tally; `src/processes.rs` starts a step's
-//! readers and writers; `src/lib.rs` the FIFO pair that `compare` measures.
-//!
-//! Signals: the tour owns the FIFO's directory. Ctrl-C or SIGTERM stops its children, removes
-//! the directory and exits (130 / 143). `read` and `write` own no kernel object, so they keep
-//! the default action: Ctrl-C ends them at once, even while blocked in open(). The roles the
-//! tour starts die with it (SIGKILL from the kernel); a tour killed by SIGKILL leaves its
-//! directory behind, and the next tour removes it.
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`fifo_reader`, `fifo_writer`):
-//! `cargo run -p fifo-demo --example NAME`.
+//! See also: fifo(7), mkfifo(3), open(2), pipe(7); `examples/` (fifo_reader, fifo_writer).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,57 +20,55 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, value_parser};
 use plumbing::stop::{self, Owns};
 
-use lines::Line;
+use roles::lines::Line;
+use tour::mkfifo::MadeFifo;
 
-mod atomic_writes;
-mod describe;
-mod eof;
-mod interleaved_writes;
-mod lines;
-mod mkfifo;
-mod open_blocks;
-mod outlives;
-mod processes;
-mod removal;
 mod roles;
+mod tour;
 
 fn main() -> ExitCode {
     plumbing::program::main::<Cli>("fifo-demo", run)
 }
 
 /// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed.
+/// Ctrl-C or SIGTERM stops its children, removes the FIFO's directory and exits (130 / 143);
+/// a tour killed by SIGKILL takes its children with it and leaves the directory, which the
+/// next tour removes.
 fn tour() -> plumbing::Result {
-    stop::catch(Owns::Objects)?;
-    println!("fifo-demo: a FIFO is a pipe with a name (lecture: \"FIFOs: Named Pipes\")\n");
-    // 1. mkfifo in a private directory; what stat says; PIPE_BUF
-    let made = mkfifo::run()?;
-    // 2. open() blocks until the other end is opened
-    open_blocks::run(&made.fifo)?;
-    // 3. three writers: lines of PIPE_BUF bytes arrive whole
-    atomic_writes::run(&made.fifo, made.pipe_buf)?;
-    // 4. two writers: writes above PIPE_BUF may interleave
-    interleaved_writes::run(&made.fifo, made.pipe_buf)?;
-    // 5. EOF comes when the last writer closes
-    eof::run(&made.fifo)?;
-    // 6. the name outlives the process that made it
-    outlives::run(&made.dir)?;
-    // 7. the FIFO is removed with its directory
-    removal::run(made.dir, &made.fifo)
+    stop::catch(Owns::Objects)?; // Ctrl-C ends the steps' waits, so the FIFO's owner runs
+    println!("fifo-demo: a FIFO is a pipe with a name (lecture: \"FIFOs: Named Pipes\")");
+    let made = tour::mkfifo::run()?; // 1. mkfifo in a private directory; stat; PIPE_BUF
+    tour::open_blocks::run(&made)?; // 2. open() blocks until the other end is opened
+    tour::atomic_writes::run(&made)?; // 3. three writers: lines of PIPE_BUF bytes arrive whole
+    tour::interleaved_writes::run(&made)?; // 4. writes above PIPE_BUF may interleave
+    tour::eof::run(&made)?; // 5. EOF comes when the last writer closes
+    tour::outlives::run(&made)?; // 6. the name outlives the process that made it
+    tour::removal::run(made) // 7. the FIFO is removed with its directory
 }
 
 fn run(cli: Cli) -> plumbing::Result {
-    match cli.command.unwrap_or(Role::Tour) {
-        Role::Tour => tour(),
-        Role::Read {
+    match cli.command.unwrap_or(Command::Tour) {
+        Command::Tour => tour(),
+        Command::Mkfifo => {
+            stop::catch(Owns::Objects)?;
+            tour::mkfifo::run().map(drop) // dropped: removed with its directory at once
+        }
+        Command::OpenBlocks => alone(|made| tour::open_blocks::run(&made)),
+        Command::AtomicWrites => alone(|made| tour::atomic_writes::run(&made)),
+        Command::InterleavedWrites => alone(|made| tour::interleaved_writes::run(&made)),
+        Command::Eof => alone(|made| tour::eof::run(&made)),
+        Command::Outlives => alone(|made| tour::outlives::run(&made)),
+        Command::Removal => alone(tour::removal::run),
+        Command::Read {
             path,
             delay_ms,
             show,
             parent_pid,
         } => {
-            roles::die_with_tour(parent_pid)?;
-            roles::read_role(&path, delay_ms, show, roles::indent(parent_pid))
+            plumbing::child::die_with_tour(parent_pid)?;
+            roles::read::run(&path, delay_ms, show, roles::indent(parent_pid))
         }
-        Role::Write {
+        Command::Write {
             path,
             msg,
             count,
@@ -102,20 +77,27 @@ fn run(cli: Cli) -> plumbing::Result {
             interval_ms,
             parent_pid,
         } => {
-            roles::die_with_tour(parent_pid)?;
+            plumbing::child::die_with_tour(parent_pid)?;
             let line = Line {
                 msg: &msg,
                 bytes: bytes.unwrap_or(0),
                 fill,
             };
             let indent = roles::indent(parent_pid);
-            roles::write_role(&path, &line, count, interval_ms, indent)
+            roles::write::run(&path, &line, count, interval_ms, indent)
         }
-        Role::Make { path, parent_pid } => {
-            roles::die_with_tour(parent_pid)?;
-            roles::make_role(&path, roles::indent(parent_pid))
+        Command::Make { path, parent_pid } => {
+            plumbing::child::die_with_tour(parent_pid)?;
+            roles::make::run(&path, roles::indent(parent_pid))
         }
     }
+}
+
+/// One step on its own: it gets the FIFO that step 1 would have made, made without step 1's
+/// report, and removed when the step ends.
+fn alone(step: impl FnOnce(MadeFifo) -> plumbing::Result) -> plumbing::Result {
+    stop::catch(Owns::Objects)?;
+    step(MadeFifo::quietly()?)
 }
 
 #[derive(Parser)]
@@ -130,13 +112,34 @@ fn run(cli: Cli) -> plumbing::Result {
     The tour makes its FIFO in a private directory under $TMPDIR (default /tmp).\n\nCode to copy, one lecture snippet per file (examples/):\n  cargo run -p fifo-demo --example fifo_reader\n  cargo run -p fifo-demo --example fifo_writer")]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Role>,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
-enum Role {
+enum Command {
     /// Run the whole tour (the default)
     Tour,
+    /// 1. mkfifo: a name in the filesystem; what stat says of it; PIPE_BUF
+    #[command(alias = "1")]
+    Mkfifo,
+    /// 2. open() blocks until both ends are open
+    #[command(alias = "2")]
+    OpenBlocks,
+    /// 3. Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole
+    #[command(alias = "3")]
+    AtomicWrites,
+    /// 4. Writes larger than PIPE_BUF: the kernel may split and interleave them
+    #[command(alias = "4")]
+    InterleavedWrites,
+    /// 5. EOF comes when the last writer closes its end
+    #[command(alias = "5")]
+    Eof,
+    /// 6. The FIFO outlives the process that made it
+    #[command(alias = "6")]
+    Outlives,
+    /// 7. Removing the FIFO and its directory
+    #[command(alias = "7")]
+    Removal,
     /// Open the FIFO at PATH for reading; print and check lines until every writer has closed it
     Read {
         /// An existing FIFO (make one with `mkfifo -m 600 PATH`)

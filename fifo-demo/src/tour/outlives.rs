@@ -5,14 +5,15 @@
 use std::fs;
 use std::path::Path;
 
-use fifo_demo::FifoDir;
+use plumbing::tour::heading;
 
-use crate::describe::describe_path;
-use crate::processes::StepProcesses;
+use super::describe::describe_path;
+use super::mkfifo::MadeFifo;
+use super::processes::StepProcesses;
 
-pub fn run(dir: &FifoDir) -> plumbing::Result {
-    println!("\n6. The FIFO outlives the process that made it");
-    let fifo = dir.path().join("handoff");
+pub fn run(made: &MadeFifo) -> plumbing::Result {
+    heading(6, "The FIFO outlives the process that made it");
+    let fifo = made.dir.path().join("handoff");
     let mut step = StepProcesses::new();
     let maker = step.start("maker", "make", &fifo, &[])?;
     step.wait_all()?;

@@ -2,13 +2,18 @@
 //! never puts another writer's bytes inside it, so every line arrives whole, even when the
 //! writers take turns between lines.
 
-use std::path::Path;
+use plumbing::tour::heading;
 
-use crate::describe::describe_path;
-use crate::processes::writers_then_reader;
+use super::describe::describe_path;
+use super::mkfifo::MadeFifo;
+use super::processes::writers_then_reader;
 
-pub fn run(fifo: &Path, pipe_buf: usize) -> plumbing::Result {
-    println!("\n3. Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole");
+pub fn run(made: &MadeFifo) -> plumbing::Result {
+    heading(
+        3,
+        "Three writers, one reader: writes of at most PIPE_BUF bytes arrive whole",
+    );
+    let (fifo, pipe_buf) = (&made.fifo, made.pipe_buf);
     println!("   each writer sends 50 lines of {pipe_buf} bytes (= PIPE_BUF),");
     println!("   one write() per line; they start 200 ms before the reader,");
     println!("   which then waits 100 ms before reading");

@@ -1,16 +1,17 @@
 //! Step 5: the reader sees end-of-file only when the LAST writer has closed its end, not the
 //! first: a slow writer keeps the FIFO open after a quick one has left.
 
-use std::path::Path;
 use std::time::Duration;
 
 use plumbing::stop;
+use plumbing::tour::{duration, heading};
 
-use crate::describe::millis_f64;
-use crate::processes::StepProcesses;
+use super::mkfifo::MadeFifo;
+use super::processes::StepProcesses;
 
-pub fn run(fifo: &Path) -> plumbing::Result {
-    println!("\n5. EOF comes when the last writer closes its end");
+pub fn run(made: &MadeFifo) -> plumbing::Result {
+    heading(5, "EOF comes when the last writer closes its end");
+    let fifo = &made.fifo;
     println!("   'sensor B' writes 3 lines 200 ms apart;");
     println!("   'sensor A', started 150 ms later, writes 1");
     let mut step = StepProcesses::new();
@@ -22,11 +23,11 @@ pub fn run(fifo: &Path) -> plumbing::Result {
     let exits = step.wait_all()?;
     if let [reader, b, a] = exits[..] {
         println!(
-            "   exited at: 'sensor A' +{:.0} ms, 'sensor B' +{:.0} ms,",
-            millis_f64(a),
-            millis_f64(b)
+            "   exited at: 'sensor A' +{}, 'sensor B' +{},",
+            duration(a),
+            duration(b)
         );
-        println!("   the reader (after EOF) +{:.0} ms", millis_f64(reader));
+        println!("   the reader (after EOF) +{}", duration(reader));
     }
     Ok(())
 }

@@ -4,16 +4,18 @@
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use plumbing::stop;
+use plumbing::tour::heading;
 
-use crate::processes::StepProcesses;
+use super::mkfifo::MadeFifo;
+use super::processes::StepProcesses;
 
-pub fn run(fifo: &Path) -> plumbing::Result {
-    println!("\n2. open() blocks until both ends are open");
+pub fn run(made: &MadeFifo) -> plumbing::Result {
+    heading(2, "open() blocks until both ends are open");
+    let fifo = &made.fifo;
     match OpenOptions::new()
         .write(true)
         .custom_flags(OFlag::O_NONBLOCK.bits())

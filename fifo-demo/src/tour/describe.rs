@@ -1,9 +1,8 @@
-//! What the tour and the roles print about files and times, in words.
+//! What the tour and the roles print about files, in words.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use std::time::Duration;
 
 /// `stat PATH` in words: file type, permission bits and size.
 pub fn describe_path(path: &Path) -> plumbing::Result<String> {
@@ -28,9 +27,4 @@ pub fn file_type(meta: &fs::Metadata) -> &'static str {
         _ if kind.is_block_device() => "block device",
         _ => "other",
     }
-}
-
-/// A duration in milliseconds as a float, for printing with `{:.1}`.
-pub fn millis_f64(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

@@ -2,15 +2,17 @@
 //! removes it with the directory, and stat(2) then finds nothing.
 
 use std::fs;
-use std::path::Path;
 
-use fifo_demo::FifoDir;
+use plumbing::tour::heading;
 
-pub fn run(dir: FifoDir, fifo: &Path) -> plumbing::Result {
-    println!("\n7. Removing the FIFO and its directory");
+use super::mkfifo::MadeFifo;
+
+pub fn run(made: MadeFifo) -> plumbing::Result {
+    heading(7, "Removing the FIFO and its directory");
+    let MadeFifo { dir, fifo, .. } = made;
     let dir_path = dir.path().to_path_buf();
-    drop(dir);
-    match fs::metadata(fifo) {
+    drop(dir); // the owner's Drop: rm -r the directory, and the FIFO in it
+    match fs::metadata(&fifo) {
         Err(e) => {
             println!("   removed the directory {}", dir_path.display());
             println!("   stat of the FIFO now says: {e}");
