@@ -5,7 +5,6 @@
 //! open queue descriptor: the name can be unlinked before the worker even exists, so a crash
 //! at any moment leaks nothing. fork() is safe because the program is single-threaded until
 //! the last step (mpsc) starts threads.
-#![cfg(target_os = "linux")]
 
 use std::fmt;
 use std::thread;
@@ -19,7 +18,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
 use plumbing::{Result, child, program, stop};
 
-use crate::report::check_ended;
+use super::check_ended;
 
 /// task_type 0 tells the worker to stop; it is sent last, at the lowest priority.
 const SHUTDOWN: u32 = 0;
@@ -35,6 +34,7 @@ const JOBS: [(u32, u32, &str); 6] = [
 ];
 
 pub fn run(name: &str, work: Duration) -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 1. Dispatch: a coordinator queues Tasks by priority; a worker takes them");
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 10, 256)?;
     // The worker inherits the descriptor across fork(), so nobody needs the name any more.

@@ -3,7 +3,6 @@
 //! that key names; messages of types 3, 1 and 2 go in; msgrcv takes type 2 alone, then the
 //! lowest type first. /proc/sysvipc/msg, the file `ipcs -q` reads, lists the queue until
 //! msgctl(IPC_RMID) removes it. (examples/sysv_queue.rs is the same, standing alone.)
-#![cfg(target_os = "linux")]
 
 use std::path::PathBuf;
 
@@ -23,6 +22,7 @@ pub struct Made {
 }
 
 pub fn run() -> Result<Made> {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 8. System V queue: a system-wide key, messages chosen by type");
     for stale in sysv_keyed::remove_stale() {
         println!(
