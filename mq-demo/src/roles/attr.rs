@@ -4,7 +4,7 @@ use mq_demo::Queue;
 use nix::mqueue::MQ_OFlag;
 use plumbing::Result;
 
-/// `mq-demo attr NAME`: mq_getattr.
+/// mq_getattr, in one line.
 pub fn run(name: &str) -> Result {
     let queue = Queue::open(name, MQ_OFlag::O_RDONLY)?;
     let attr = queue.attr().map_err(|e| queue.error("mq_getattr", e))?;

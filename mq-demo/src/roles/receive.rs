@@ -10,7 +10,8 @@ use nix::mqueue::MQ_OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use plumbing::{Result, stop};
 
-/// `mq-demo receive NAME [--wait S]`: every message waiting now, highest priority first.
+/// Every message waiting now, highest priority first; with a `wait`, first waits up to that
+/// long for one to come.
 pub fn run(name: &str, wait: Duration) -> Result {
     let queue = Queue::open(name, MQ_OFlag::O_RDONLY | MQ_OFlag::O_NONBLOCK)?;
     if !wait.is_zero() {

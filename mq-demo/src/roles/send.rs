@@ -5,7 +5,7 @@ use nix::errno::Errno;
 use nix::mqueue::MQ_OFlag;
 use plumbing::Result;
 
-/// `mq-demo send NAME MESSAGE...`: one message each, never blocking.
+/// One message each, never blocking: a full queue is an error, not a wait.
 pub fn run(name: &str, messages: &[String], priority: u32) -> Result {
     let queue = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
     for message in messages {
