@@ -1,13 +1,10 @@
 //! POSIX message queues (mq_overview(7)) as a small library: the queue owner, the limits read
-//! from /proc, the `Task` wire format, and the duplex endpoints that `compare` measures. One
-//! file each, beside the tour's steps in src/: queue_names.rs, queue_limits.rs, queue.rs,
-//! task.rs and endpoints.rs. System V queues, their older sibling with message types and
-//! integer keys, are in sysv.rs, their keyed queues and stale sweep in sysv_keyed.rs, and
-//! their duplex endpoints in sysv_endpoints.rs.
+//! from /proc, the `Task` wire format, and the duplex endpoints that `compare` measures. System
+//! V queues, their older sibling with message types and integer keys, come with their keyed
+//! queues, stale sweep and duplex endpoints.
 //!
 //! Linux only: here a queue descriptor is a file descriptor, so it can be poll()ed, and the
-//! limits live under /proc/sys/fs/mqueue. The tour's steps (src/main.rs lists them) use these
-//! same items.
+//! limits live under /proc/sys/fs/mqueue. The tour's steps and roles use these same items.
 #![cfg(target_os = "linux")]
 
 mod endpoints;

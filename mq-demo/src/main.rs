@@ -1,91 +1,103 @@
 //! mq-demo: POSIX message queues, run and observed. Mirrors the lecture's "Message Queues"
 //! section: the kernel keeps each message whole, delivers the highest priority first, and keeps
-//! a named queue alive after every process that used it has gone.
+//! a named queue alive after every process that used it has gone. Each step makes its own
+//! queue, named after this run's pid, and removes it before it ends.
 //!
-//! The whole tour (`tour` below; each step makes its own queue, named after this run's pid,
-//! and removes it before it ends):
+//! Usage:
+//!     cargo run -p mq-demo                     # the whole tour, steps 1 to 8
+//!     cargo run -p mq-demo -- flow             # one step, by name or by number (`-- 4`)
+//!     cargo run -p mq-demo -- dispatch --work-ms 200   # a worker slow enough to watch
+//!     cargo run -p mq-demo -- --help           # lists the steps and the by-hand operations
 //!
-//!     cargo run -p mq-demo
+//! Persistence by hand, one process per operation, TLPI style (`create /jobs`, `send`, ...):
+//! the commands are in the roles' header (roles/mod.rs).
 //!
-//! Its steps, each also a subcommand (`cargo run -p mq-demo -- flow`) and a file in src/:
-//! 1 `dispatch` (coordinator and worker processes, Tasks by priority; `--work-ms 200` makes the
-//! worker slow enough to watch), 2 `boundaries` (pipe vs queue), 3 `persistence`, 4 `flow`
-//! (full queue, O_NONBLOCK, timeouts), 5 `limits`, 6 `duplex` (both ways, and noticing a dead
-//! peer, which a queue alone cannot), 7 `mpsc` (the thread analog), 8 `by-type` (a System V
-//! queue: a system-wide key, messages chosen by type).
-//!
-//! Persistence by hand, one process per operation, TLPI style (pmsg_create, pmsg_send, ...;
-//! these subcommands live in src/persistence.rs, beside the step that runs them):
-//!
-//!     cargo run -p mq-demo -- create /jobs
-//!     cargo run -p mq-demo -- send /jobs "temperature: 42" "temperature: 43"
-//!     cargo run -p mq-demo -- send /jobs --priority 5 "alert: temperature: 99"
-//!     cargo run -p mq-demo -- attr /jobs
-//!     cargo run -p mq-demo -- receive /jobs
-//!     cargo run -p mq-demo -- unlink /jobs
-//!
-//! A receiver that waits, in two terminals (the same name, created afresh):
-//!
-//!     cargo run -p mq-demo -- create /jobs                    # terminal 1
-//!     cargo run -p mq-demo -- receive /jobs --wait 60         # terminal 1: waits
-//!     cargo run -p mq-demo -- send /jobs "temperature: 42"    # terminal 2: wakes it
-//!     cargo run -p mq-demo -- unlink /jobs                    # either terminal
-//!
-//! Queues live in a virtual file system: to see /jobs there before `unlink`, mount it once as
-//! root (`mount -t mqueue none /dev/mqueue`) and run `ls -l /dev/mqueue`.
-//!
-//! The queue code itself is in src/lib.rs (owner, limits, Task encoding, the duplex endpoints
-//! that compare measures). Linux only: on other systems `main` says so and exits.
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`task_send`, `task_receive`, `task_mpsc`, `sysv_queue`):
-//! `cargo run -p mq-demo --example NAME`.
+//! See also: mq_overview(7), svipc(7); the lecture's snippets, standalone, in `examples/`.
 
-mod boundaries;
-mod by_type;
-mod dispatch;
-mod duplex;
-mod flow;
-mod left_behind;
-mod limits;
-mod mpsc;
-mod persistence;
-mod report;
-mod sysv_pair_check;
+mod roles;
+mod tour;
+
+#[cfg(target_os = "linux")]
+fn main() -> std::process::ExitCode {
+    plumbing::program::main::<Cli>("mq-demo", run)
+}
+
+/// POSIX message queues exist on Linux and a few other systems, but not on macOS, and this
+/// demo needs Linux's own: queue descriptors that poll() accepts, and /proc/sys/fs/mqueue.
+#[cfg(not(target_os = "linux"))]
+fn main() -> std::process::ExitCode {
+    eprintln!(
+        "mq-demo: cannot run on {}: this demo needs Linux POSIX message queues (pollable queue \
+         descriptors, /proc/sys/fs/mqueue limits)",
+        std::env::consts::OS
+    );
+    std::process::ExitCode::FAILURE
+}
 
 /// The whole tour: every step in order, each with a queue name of its own.
 #[cfg(target_os = "linux")]
 fn tour() -> plumbing::Result {
-    use plumbing::stop;
     use std::time::Duration;
 
-    println!("mq-demo: POSIX message queues, observed on this machine");
-    let pid = std::process::id();
-    println!("queue names this run: /ipc-tour-mq-{pid}-<random>, a new one for each step");
-    for stale in mq_demo::remove_stale_queues() {
-        println!("removed {stale}: left by a run that was killed (its pid is gone)");
-    }
-    let names: [String; 5] = std::array::from_fn(|_| mq_demo::unique_name());
-    step(|| dispatch::run(&names[0], Duration::ZERO))?; // 1. Tasks by priority
-    step(|| boundaries::run(&names[1]))?; // 2. whole messages, where a pipe merges
-    step(|| persistence::run(&names[2]))?; // 3. the queue outlives the processes
-    step(|| flow::run(&names[3]))?; // 4. full queue, O_NONBLOCK, timeouts
-    step(|| limits::run(&names[4]))?; // 5. the /proc limits and RLIMIT_MSGQUEUE
-    let duplex_names = step(duplex::run)?; // 6. both ways, and a dead peer noticed
-    step(mpsc::run)?; // 7. the thread analog; after the steps that fork, as it starts threads
-    let sysv = step(by_type::run)?; // 8. System V: a key, and messages chosen by type
-    stop::check()?;
-    let mut names = names.to_vec();
-    names.extend(duplex_names);
-    left_behind::check(&names, &sysv)
+    let names = tour::start(); // this run's queue names, once a killed run's are removed
+    tour::dispatch::run(&names[0], Duration::ZERO)?; // 1. Tasks by priority
+    tour::boundaries::run(&names[1])?; // 2. whole messages, where a pipe merges
+    tour::persistence::run(&names[2])?; // 3. the queue outlives the processes
+    tour::flow::run(&names[3])?; // 4. full queue, O_NONBLOCK, timeouts
+    tour::limits::run(&names[4])?; // 5. the /proc limits and RLIMIT_MSGQUEUE
+    let duplex_names = tour::duplex::run()?; // 6. both ways, and a dead peer noticed
+    tour::mpsc::run()?; // 7. the thread analog; after the steps that fork, as it starts threads
+    let sysv = tour::by_type::run()?; // 8. System V: a key, and messages chosen by type
+    tour::left_behind::check(&names, &duplex_names, &sysv) // Done: nothing left behind
 }
 
-/// Runs one step of the tour, unless a stop signal has arrived: the steps check the signal
-/// only in their loops, so without this the tour would start the next step regardless.
 #[cfg(target_os = "linux")]
-fn step<T>(run: impl FnOnce() -> plumbing::Result<T>) -> plumbing::Result<T> {
-    plumbing::stop::check()?;
-    run()
+fn run(cli: Cli) -> plumbing::Result {
+    use plumbing::stop::{self, Owns};
+    use std::time::Duration;
+
+    let command = cli.command.unwrap_or(Command::Tour);
+    // A stop signal ends every loop below, and the owners on the way out remove the queues.
+    // The one-operation subcommands and the mpsc step leave no queue that a stop would remove.
+    stop::catch(match command {
+        Command::Create { .. }
+        | Command::Send { .. }
+        | Command::Receive { .. }
+        | Command::Attr { .. }
+        | Command::Unlink { .. }
+        | Command::Mpsc => Owns::Nothing,
+        _ => Owns::Objects,
+    })?;
+    let new_name = mq_demo::unique_name;
+    match command {
+        Command::Tour => tour(),
+        Command::Dispatch { work_ms } => {
+            tour::dispatch::run(&new_name(), Duration::from_millis(work_ms))
+        }
+        Command::Boundaries => tour::boundaries::run(&new_name()),
+        Command::Persistence => tour::persistence::run(&new_name()),
+        Command::Flow => tour::flow::run(&new_name()),
+        Command::Limits => tour::limits::run(&new_name()),
+        Command::Duplex => tour::duplex::run().map(drop),
+        Command::Mpsc => tour::mpsc::run(),
+        Command::ByType => tour::by_type::run().map(drop),
+        Command::Create {
+            name,
+            maxmsg,
+            msgsize,
+        } => roles::create::run(&name, maxmsg as usize, msgsize as usize),
+        Command::Send {
+            name,
+            messages,
+            priority,
+        } => roles::send::run(&name, &messages, priority),
+        Command::Receive { name, wait } => roles::receive::run(&name, Duration::from_secs(wait)),
+        Command::Attr { name } => roles::attr::run(&name),
+        Command::Unlink { name } => roles::unlink::run(&name),
+        Command::SysvPairCheck { mode, delay_ms } => {
+            roles::sysv_pair_check::run(&mode, Duration::from_millis(delay_ms))
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -100,32 +112,39 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// The tour, one of its steps, or one operation on a named queue.
+/// The tour, one of its steps (by name or by number), or one operation on a named queue.
 #[cfg(target_os = "linux")]
 #[derive(clap::Subcommand)]
 enum Command {
     /// Run every step (the default)
     Tour,
     /// Step 1: coordinator and worker processes; Tasks by priority
-    #[command(next_line_help = true)]
+    #[command(alias = "1", next_line_help = true)]
     Dispatch {
         /// Milliseconds the worker spends on each Task (0 to 10000)
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
         work_ms: u64,
     },
     /// Step 2: the same three writes through a pipe and through a queue
+    #[command(alias = "2")]
     Boundaries,
     /// Step 3: create, send, attr, receive, unlink: separate processes
+    #[command(alias = "3")]
     Persistence,
     /// Step 4: a full queue blocks; O_NONBLOCK gives EAGAIN; timeouts
+    #[command(alias = "4")]
     Flow,
     /// Step 5: msgsize_max, msg_max, RLIMIT_MSGQUEUE: each limit met
+    #[command(alias = "5")]
     Limits,
     /// Step 6: both ways (two queues), and noticing a dead peer
+    #[command(alias = "6")]
     Duplex,
     /// Step 7: std::sync::mpsc, the in-process analog
+    #[command(alias = "7")]
     Mpsc,
     /// Step 8: a System V queue: a key from ftok, messages by type
+    #[command(alias = "8")]
     ByType,
     /// Create a queue that outlives this process (mode 0600, a new name)
     #[command(next_line_help = true)]
@@ -183,7 +202,7 @@ enum Command {
         #[arg(value_parser = parse_name)]
         name: String,
     },
-    /// For the tests: two processes around one System V duplex pair (src/sysv_pair_check.rs)
+    /// For the tests: two processes around one System V duplex pair (roles/sysv_pair_check.rs)
     #[command(hide = true)]
     SysvPairCheck {
         /// creator-closes or peer-killed
@@ -197,68 +216,4 @@ enum Command {
 #[cfg(target_os = "linux")]
 fn parse_name(name: &str) -> Result<String, String> {
     mq_demo::check_name(name).map(|()| name.to_owned())
-}
-
-#[cfg(target_os = "linux")]
-fn main() -> std::process::ExitCode {
-    plumbing::program::main::<Cli>("mq-demo", run)
-}
-
-#[cfg(target_os = "linux")]
-fn run(cli: Cli) -> plumbing::Result {
-    use plumbing::stop::{self, Owns};
-    use std::time::Duration;
-
-    let command = cli.command.unwrap_or(Command::Tour);
-    // A stop signal ends every loop below, and the owners on the way out remove the queues.
-    // The one-operation subcommands and the mpsc step leave no queue that a stop would remove.
-    stop::catch(match command {
-        Command::Create { .. }
-        | Command::Send { .. }
-        | Command::Receive { .. }
-        | Command::Attr { .. }
-        | Command::Unlink { .. }
-        | Command::Mpsc => Owns::Nothing,
-        _ => Owns::Objects,
-    })?;
-    let new_name = mq_demo::unique_name;
-    match command {
-        Command::Tour => tour(),
-        Command::Dispatch { work_ms } => dispatch::run(&new_name(), Duration::from_millis(work_ms)),
-        Command::Boundaries => boundaries::run(&new_name()),
-        Command::Persistence => persistence::run(&new_name()),
-        Command::Flow => flow::run(&new_name()),
-        Command::Limits => limits::run(&new_name()),
-        Command::Duplex => duplex::run().map(drop),
-        Command::Mpsc => mpsc::run(),
-        Command::ByType => by_type::run().map(drop),
-        Command::Create {
-            name,
-            maxmsg,
-            msgsize,
-        } => persistence::create(&name, maxmsg as usize, msgsize as usize),
-        Command::Send {
-            name,
-            messages,
-            priority,
-        } => persistence::send(&name, &messages, priority),
-        Command::Receive { name, wait } => persistence::receive(&name, Duration::from_secs(wait)),
-        Command::Attr { name } => persistence::attr(&name),
-        Command::Unlink { name } => persistence::unlink(&name),
-        Command::SysvPairCheck { mode, delay_ms } => {
-            sysv_pair_check::run(&mode, Duration::from_millis(delay_ms))
-        }
-    }
-}
-
-/// POSIX message queues exist on Linux and a few other systems, but not on macOS, and this
-/// demo needs Linux's own: queue descriptors that poll() accepts, and /proc/sys/fs/mqueue.
-#[cfg(not(target_os = "linux"))]
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "mq-demo: cannot run on {}: this demo needs Linux POSIX message queues (pollable queue \
-         descriptors, /proc/sys/fs/mqueue limits)",
-        std::env::consts::OS
-    );
-    std::process::ExitCode::FAILURE
 }

@@ -1,4 +1,4 @@
-//! The one-operation subcommands as the //! header of src/main.rs tells a reader to run them.
+//! The one-operation subcommands as the //! header of src/roles/mod.rs tells a reader to run them.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +12,7 @@ use common::*;
 /// The header's `cargo run -p mq-demo -- ARGS` lines, in order, each split into words as a
 /// shell would (double quotes group words; `# ...` is a comment).
 fn header_commands() -> Vec<Vec<String>> {
-    let source = include_str!("../src/main.rs");
+    let source = include_str!("../src/roles/mod.rs");
     let prefix = "//!     cargo run -p mq-demo -- ";
     let mut commands = Vec::new();
     for line in source.lines().filter_map(|l| l.strip_prefix(prefix)) {

@@ -1,20 +1,20 @@
 //! Step 5, limits: the largest message, the longest queue and the bytes all of a user's queues
 //! may reserve, each exceeded once. The kernel answers (its errno is printed as it came), and
 //! each answer is explained with the knob that sets the limit.
-#![cfg(target_os = "linux")]
 
 use mq_demo::{Queue, msg_max, msgsize_max, queues_max, rlimit_msgqueue};
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_attr_member_t, mq_close, mq_open, mq_unlink};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::Mode;
-use plumbing::Result;
+use plumbing::{Result, stop};
 
-use crate::report::format_outcome;
+use super::format_outcome;
 
 const KNOBS: &str = "/proc/sys/fs/mqueue";
 
 pub fn run(name: &str) -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     let (size_max, count_max) = (msgsize_max()?, msg_max()?);
     println!("\nStep 5. Limits on this machine ({KNOBS}, RLIMIT_MSGQUEUE)");
     println!(

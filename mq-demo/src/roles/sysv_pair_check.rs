@@ -6,7 +6,6 @@
 //!   prints each message it reads, then EOF.
 //!
 //! Then both: how many of the pair's two queues /proc/sysvipc/msg still lists.
-#![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};
 use std::time::Duration;

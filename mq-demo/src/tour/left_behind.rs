@@ -1,19 +1,21 @@
 //! The tour's last lines: everything the run made, looked for again after every step has
 //! ended, and what was found.
-#![cfg(target_os = "linux")]
 
 use std::fs;
 use std::io::ErrorKind;
 
 use mq_demo::{Queue, sysv};
 use nix::mqueue::MQ_OFlag;
-use plumbing::Result;
+use plumbing::{Result, stop};
 
-use crate::by_type;
+use super::by_type;
 
-/// Checks the POSIX queue `names` (steps 1 to 6), this process's open queue descriptors, and
-/// step 8's System V queue and directory; prints what it found, and fails if anything is left.
-pub fn check(names: &[String], sysv_made: &by_type::Made) -> Result {
+/// Checks the POSIX queue names of steps 1 to 5 and of step 6, this process's open queue
+/// descriptors, and step 8's System V queue and directory; prints what it found, and fails if
+/// anything is left.
+pub fn check(names: &[String], duplex_names: &[String], sysv_made: &by_type::Made) -> Result {
+    stop::check()?; // a stop signal during the last step ends the tour here
+    let names: Vec<&String> = names.iter().chain(duplex_names).collect();
     println!("\nDone. Looked again for what this run made:");
     let gone = names.iter().filter(|name| name_gone(name)).count();
     println!(

@@ -1,14 +1,14 @@
 //! Step 2, boundaries: the same three writes through a pipe and through a queue. The pipe
 //! returns one run of bytes; the queue returns each write as the message it was.
-#![cfg(target_os = "linux")]
 
 use mq_demo::Queue;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mqueue::MQ_OFlag;
-use plumbing::Result;
+use plumbing::{Result, stop};
 
 pub fn run(name: &str) -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 2. Boundaries: the same three writes through a pipe and through a queue");
     let writes = ["temperature: 42", "temperature: 43", "temperature: 44"];
     let quoted: Vec<String> = writes.iter().map(|w| format!("{w:?}")).collect();

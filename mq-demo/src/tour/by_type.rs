@@ -3,7 +3,6 @@
 //! that key names; messages of types 3, 1 and 2 go in; msgrcv takes type 2 alone, then the
 //! lowest type first. /proc/sysvipc/msg, the file `ipcs -q` reads, lists the queue until
 //! msgctl(IPC_RMID) removes it. (examples/sysv_queue.rs is the same, standing alone.)
-#![cfg(target_os = "linux")]
 
 use std::path::PathBuf;
 
@@ -23,15 +22,9 @@ pub struct Made {
 }
 
 pub fn run() -> Result<Made> {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 8. System V queue: a system-wide key, messages chosen by type");
-    for stale in sysv_keyed::remove_stale() {
-        println!(
-            "  removed queue id {} (key {}): its run (pid {}) was killed",
-            stale.id,
-            show_key(stale.key),
-            stale.pid
-        );
-    }
+    remove_stale(); // a killed run's queue is removed, not left to accumulate
     let keyed = make_queue()?;
     let (key, id) = (keyed.queue.key(), keyed.queue.id());
     let mut buf = MsgBuf::new(64);
@@ -60,6 +53,19 @@ pub fn run() -> Result<Made> {
     drop(dir);
     stop::check()?;
     Ok(made)
+}
+
+/// Removes the queues of earlier runs of ours that were killed (their pid is gone), and says so:
+/// a System V queue outlives its process, and nothing else would ever remove it.
+fn remove_stale() {
+    for stale in sysv_keyed::remove_stale() {
+        println!(
+            "  removed queue id {} (key {}): its run (pid {}) was killed",
+            stale.id,
+            show_key(stale.key),
+            stale.pid
+        );
+    }
 }
 
 /// A private directory, a key from ftok, and the queue msgget makes for it; says each.

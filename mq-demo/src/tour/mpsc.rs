@@ -1,13 +1,12 @@
 //! Step 7, the mpsc analog: std::sync::mpsc between threads carries typed Tasks whole, like a
 //! queue, but in sending order (no priorities), with no encoding and no copy through the
 //! kernel (a blocked recv still sleeps in it, on a futex).
-#![cfg(target_os = "linux")]
 
 use std::sync::mpsc::channel;
 use std::thread;
 
 use mq_demo::Task;
-use plumbing::Result;
+use plumbing::{Result, stop};
 
 /// (task_type, payload), in sending order.
 const SENT: [(u32, &str); 3] = [
@@ -17,6 +16,7 @@ const SENT: [(u32, &str); 3] = [
 ];
 
 pub fn run() -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 7. The mpsc analog: threads, typed Tasks kept whole, FIFO (no priorities)");
     let (tx, rx) = channel();
     let sender = thread::spawn(move || {

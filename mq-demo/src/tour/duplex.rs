@@ -1,21 +1,21 @@
-//! Step 6, both ways; a queue has no EOF, a liveness pipe adds one: `mq_demo::duplex` pairs one queue per direction with a
-//! liveness pipe, because a queue never reports that the last sender is gone. 1000 round trips
+//! Step 6, both ways; a queue has no EOF, a liveness pipe adds one: `mq_demo::duplex` pairs
+//! one queue per direction with a liveness pipe, because a queue never reports that the last
+//! sender is gone. 1000 round trips
 //! with an echo process, then the echo is killed and a read returns EOF instead of hanging.
-#![cfg(target_os = "linux")]
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use plumbing::tour::duration;
 use plumbing::{Result, child, stop};
-
-use crate::report::format_duration;
 
 const SIZE: usize = 64;
 const ROUND_TRIPS: usize = 1000;
 
 /// Returns the names the step's two queues had, for the tour's last check.
 pub fn run() -> Result<[String; 2]> {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 6. Both ways: a queue has no EOF; a liveness pipe adds one");
     println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");
     println!("  each side also holds the only write end of a pipe the other side polls:");
@@ -59,7 +59,7 @@ pub fn run() -> Result<[String; 2]> {
     }
     println!(
         "  killed it with SIGKILL, then read(): 0 bytes (EOF) after {}, not a hang",
-        format_duration(waited)
+        duration(waited)
     );
     Ok(names)
 }

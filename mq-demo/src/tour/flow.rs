@@ -1,18 +1,19 @@
 //! Step 4, flow control: a queue of 3 messages is full after 3 sends. Then an O_NONBLOCK
 //! descriptor gets EAGAIN at once, a blocking one waits until its deadline or until a worker
 //! process takes a message, and a receive on the empty queue waits until its own deadline.
-#![cfg(target_os = "linux")]
 
 use std::time::{Duration, Instant};
 
 use mq_demo::Queue;
 use nix::errno::Errno;
 use nix::mqueue::MQ_OFlag;
+use plumbing::tour::duration;
 use plumbing::{Result, child, stop};
 
-use crate::report::{check_ended, format_duration, format_outcome};
+use super::{check_ended, format_outcome};
 
 pub fn run(name: &str) -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 4. Flow control: a queue of 3 messages");
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 3, 64)?;
     let nonblocking = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
@@ -36,7 +37,7 @@ pub fn run(name: &str) -> Result {
     println!(
         "  O_NONBLOCK descriptor: mq_send -> {} after {}",
         format_outcome(result),
-        format_duration(start.elapsed())
+        duration(start.elapsed())
     );
 
     let start = Instant::now();
@@ -45,7 +46,7 @@ pub fn run(name: &str) -> Result {
     println!(
         "    -> {} after {}",
         format_outcome(result),
-        format_duration(start.elapsed())
+        duration(start.elapsed())
     );
     stop::check()?;
 
@@ -77,7 +78,7 @@ fn sender_woken_by_a_worker(queue: &Queue) -> Result {
     println!(
         "    200 ms: mq_timedsend -> {} after {}",
         format_outcome(result),
-        format_duration(blocked)
+        duration(blocked)
     );
     Ok(())
 }
@@ -103,7 +104,7 @@ fn empty_queue_times_out(queue: &Queue) -> Result {
     println!(
         "    deadline -> {} after {}",
         format_outcome(result.map(drop)),
-        format_duration(start.elapsed())
+        duration(start.elapsed())
     );
     Ok(())
 }

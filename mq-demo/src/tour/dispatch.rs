@@ -5,7 +5,6 @@
 //! open queue descriptor: the name can be unlinked before the worker even exists, so a crash
 //! at any moment leaks nothing. fork() is safe because the program is single-threaded until
 //! the last step (mpsc) starts threads.
-#![cfg(target_os = "linux")]
 
 use std::fmt;
 use std::thread;
@@ -19,7 +18,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
 use plumbing::{Result, child, program, stop};
 
-use crate::report::check_ended;
+use super::check_ended;
 
 /// task_type 0 tells the worker to stop; it is sent last, at the lowest priority.
 const SHUTDOWN: u32 = 0;
@@ -35,7 +34,9 @@ const JOBS: [(u32, u32, &str); 6] = [
 ];
 
 pub fn run(name: &str, work: Duration) -> Result {
+    stop::check()?; // a stop signal during the step before ends the tour here
     println!("\nStep 1. Dispatch: a coordinator queues Tasks by priority; a worker takes them");
+    // mq_open(O_CREAT | O_EXCL, 0600): 10 messages of up to 256 bytes.
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 10, 256)?;
     // The worker inherits the descriptor across fork(), so nobody needs the name any more.
     queue.unlink()?;
@@ -46,6 +47,7 @@ pub fn run(name: &str, work: Duration) -> Result {
             task_type,
             payload: payload.into(),
         };
+        // mq_send: one whole message, at its priority.
         queue
             .send(&task.encode(), priority)
             .map_err(|e| queue.error("mq_send", e))?;
@@ -57,12 +59,45 @@ pub fn run(name: &str, work: Duration) -> Result {
     );
     println!("  the queue's, not a race");
     let coordinator = getpid();
-    let mut worker = child::fork(|| run_worker(&queue, work, coordinator))?;
+    // fork(): the worker inherits the queue. (If the coordinator dies first, the worker says
+    // so and ends: a defence, not this step's lesson.)
+    let mut worker =
+        child::fork(|| unless_coordinator_dies(|| take_tasks(&queue, work, coordinator)))?;
     let longest = work * JOBS.len() as u32 + Duration::from_secs(10);
     check_ended(worker.wait(longest)?, "worker")?;
     println!("  coordinator: worker (pid {}) exited 0", worker.pid());
     Ok(())
 }
+
+/// The forked worker: takes whole Tasks, highest priority first, until the shutdown Task.
+fn take_tasks(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
+    println!("  worker (pid {}) takes them in this order:", getpid());
+    let mut buf = vec![0; queue.msgsize()]; // mq_receive needs room for the largest message
+    let mut priorities = Vec::new();
+    loop {
+        // mq_receive: the oldest message of the highest priority waiting, whole.
+        let (len, priority) = receive(queue, &mut buf, coordinator)?;
+        let task = Task::decode(&buf[..len])
+            .map_err(|e| format!("message {}: {e}", priorities.len() + 1))?;
+        priorities.push(priority.to_string());
+        println!(
+            "    took  prio {priority}  type {}  {:?}  ({len}-byte message)",
+            task.task_type, task.payload
+        );
+        if task.task_type == SHUTDOWN {
+            break;
+        }
+        do_the_work(work, coordinator)?; // --work-ms: slow enough to watch
+    }
+    println!(
+        "  worker: {} Tasks, each whole; priorities in the order taken: {}",
+        priorities.len(),
+        priorities.join(" ")
+    );
+    Ok(())
+}
+
+// The defence, not this step's lesson: a worker that notices its coordinator died.
 
 /// Why a worker ends before the shutdown Task.
 #[derive(Debug)]
@@ -76,12 +111,12 @@ impl fmt::Display for CoordinatorDied {
 
 impl std::error::Error for CoordinatorDied {}
 
-/// The forked worker's whole life.
-fn run_worker(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
+/// Runs the worker's `body`; if the coordinator dies first, the worker says so and ends.
+fn unless_coordinator_dies(body: impl FnOnce() -> Result) -> Result {
     // fork() asked for SIGKILL when the coordinator dies. SIGTERM instead only sets the stop
     // flag (the handler is inherited), so the worker can notice and say why it ends.
     prctl::set_pdeathsig(Signal::SIGTERM).map_err(|e| format!("prctl PR_SET_PDEATHSIG: {e}"))?;
-    match work_tasks(queue, work, coordinator) {
+    match body() {
         Err(e) if e.is::<CoordinatorDied>() => {
             // Nobody is left to read our exit status: say it here, once.
             program::say(&format!("worker: {e}"));
@@ -91,38 +126,25 @@ fn run_worker(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
     }
 }
 
-/// Takes whole Tasks, highest priority first, until the shutdown Task.
-fn work_tasks(queue: &Queue, work: Duration, coordinator: Pid) -> Result {
-    println!("  worker (pid {}) takes them in this order:", getpid());
-    let mut buf = vec![0; queue.msgsize()]; // mq_receive needs room for the largest message
-    let mut priorities = Vec::new();
+/// mq_receive, as mq_timedreceive in 100 ms slices: between them the worker checks on the
+/// coordinator, which one long wait for a message would never do.
+fn receive(queue: &Queue, buf: &mut [u8], coordinator: Pid) -> Result<(usize, u32)> {
     loop {
         coordinator_alive(coordinator)?;
-        let (len, priority) = match queue.receive_timeout(&mut buf, Duration::from_millis(100)) {
+        match queue.receive_timeout(buf, Duration::from_millis(100)) {
             Err(Errno::ETIMEDOUT) => continue, // a slice ended: check on the coordinator again
-            received => received.map_err(|e| queue.error("mq_timedreceive", e))?,
-        };
-        let task = Task::decode(&buf[..len])
-            .map_err(|e| format!("message {}: {e}", priorities.len() + 1))?;
-        priorities.push(priority.to_string());
-        println!(
-            "    took  prio {priority}  type {}  {:?}  ({len}-byte message)",
-            task.task_type, task.payload
-        );
-        if task.task_type == SHUTDOWN {
-            break;
-        }
-        let until = Instant::now() + work;
-        while Instant::now() < until {
-            coordinator_alive(coordinator)?;
-            thread::sleep(Duration::from_millis(10));
+            received => return Ok(received.map_err(|e| queue.error("mq_timedreceive", e))?),
         }
     }
-    println!(
-        "  worker: {} Tasks, each whole; priorities in the order taken: {}",
-        priorities.len(),
-        priorities.join(" ")
-    );
+}
+
+/// A Task's work, `work` long, in 10 ms naps between checks on the coordinator.
+fn do_the_work(work: Duration, coordinator: Pid) -> Result {
+    let until = Instant::now() + work;
+    while Instant::now() < until {
+        coordinator_alive(coordinator)?;
+        thread::sleep(Duration::from_millis(10));
+    }
     Ok(())
 }
 
