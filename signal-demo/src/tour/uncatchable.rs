@@ -1,34 +1,18 @@
-//! Step 3: SIGKILL and SIGSTOP — no process can catch, block or ignore them.
+//! Step 3: SIGKILL and SIGSTOP — no process can catch, block or ignore them. The child is
+//! `roles::worker`.
 
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitPidFlag;
-use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM, SIGUSR1};
-use signal_hook::iterator::Signals;
+use signal_hook::consts::FORBIDDEN;
 use signal_hook::low_level::signal_name;
 
 use plumbing::Result;
 use plumbing::child::{Child, Heard, describe};
+use signal_demo::try_install_handler;
 
-use crate::role::{REPLY_TIMEOUT, start_ready};
-use crate::table::try_install_handler;
-
-/// Child side (role `worker`): handlers for INT, TERM and USR1, and a progress counter printed
-/// every 10 ms.
-pub fn worker() -> Result {
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM, SIGUSR1]).map_err(|e| format!("Signals::new: {e}"))?;
-    println!("ready");
-    for progress in 1u64.. {
-        for signal in signals.pending() {
-            println!("caught {}", signal_name(signal).unwrap_or("?"));
-        }
-        println!("progress {progress}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
-}
+use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 /// What the parent saw of the child's counter during a window.
 struct Progress {

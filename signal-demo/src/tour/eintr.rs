@@ -1,56 +1,17 @@
 //! Step 6: EINTR — a handled signal interrupts a blocking read(2), unless SA_RESTART asks the
 //! kernel to restart the call after the handler.
 
-use std::io::stdin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use plumbing::child::Heard;
 use plumbing::{Result, procfs, stop};
 
-use crate::role::{REPLY_TIMEOUT, start_ready};
+use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 /// How long the parent stays silent after the signal before it writes to a restarted read.
 const RESTART_WAIT: Duration = Duration::from_millis(200);
-
-static HANDLED: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn note_signal(_: libc::c_int) {
-    HANDLED.fetch_add(1, Ordering::SeqCst);
-}
-
-/// Child side (role `eintr`): a SIGUSR1 handler (with or without SA_RESTART), then one read(2)
-/// on stdin.
-pub fn reader(restart: bool) -> Result {
-    let flags = if restart {
-        SaFlags::SA_RESTART
-    } else {
-        SaFlags::empty()
-    };
-    let action = SigAction::new(SigHandler::Handler(note_signal), flags, SigSet::empty());
-    // SAFETY: the handler only increments an atomic (async-signal-safe).
-    unsafe { sigaction(Signal::SIGUSR1, &action) }.map_err(|e| format!("sigaction: {e}"))?;
-    println!("ready");
-    let start = Instant::now();
-    let mut buf = [0u8; 64];
-    // read(2) itself, via nix: std's read_line / read_exact would quietly retry on EINTR.
-    let result = nix::unistd::read(stdin(), &mut buf);
-    let ms = start.elapsed().as_millis();
-    let handled = HANDLED.load(Ordering::SeqCst);
-    match result {
-        Err(Errno::EINTR) => {
-            println!("read(2) -> EINTR after {ms} ms; handler ran {handled} time(s)");
-        }
-        Ok(n) => {
-            println!("read(2) -> {n} bytes after {ms} ms; handler ran {handled} time(s)")
-        }
-        Err(e) => return Err(format!("read: {e}").into()),
-    }
-    Ok(())
-}
 
 /// True once /proc says the child is asleep ("S"): after its "ready" line, the only place it
 /// can sleep is the read(2) — so a signal sent now interrupts that read, not something before.

@@ -9,19 +9,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use plumbing::child::describe;
 use plumbing::{Result, stop};
 
-use crate::role;
-
-/// Child side (role `exit`): exit at once with this status.
-pub fn exit_with(code: i32) -> ! {
-    std::process::exit(code)
-}
-
-/// Child side (role `sleeper`): wait until a signal ends us.
-pub fn sleeper() -> ! {
-    loop {
-        nix::unistd::pause();
-    }
-}
+use crate::roles;
 
 /// sigtimedwait(2) (nix does not wrap it): takes one signal of `set` — which must be blocked —
 /// with its details, or None after `timeout` or when a handled signal (Ctrl-C) interrupts.
@@ -63,9 +51,9 @@ pub fn run(step: u32) -> Result {
     while sigtimedwait(&chld, Duration::ZERO)?.is_some() {}
 
     let mut children = [
-        role::start("exit", &["--code", "0"])?,
-        role::start("exit", &["--code", "3"])?,
-        role::start("sleeper", &[])?,
+        roles::start("exit", &["--code", "0"])?,
+        roles::start("exit", &["--code", "3"])?,
+        roles::start("sleeper", &[])?,
     ];
     println!(
         "  started {}, {}, {}: exit 0, exit 3, wait to be killed",
