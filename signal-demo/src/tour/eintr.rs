@@ -13,29 +13,12 @@ use crate::roles::{REPLY_TIMEOUT, start_ready};
 /// How long the parent stays silent after the signal before it writes to a restarted read.
 const RESTART_WAIT: Duration = Duration::from_millis(200);
 
-/// True once /proc says the child is asleep ("S"): after its "ready" line, the only place it
-/// can sleep is the read(2) — so a signal sent now interrupts that read, not something before.
-fn wait_until_asleep(pid: Pid) -> Result {
-    let end = Instant::now() + Duration::from_secs(2);
-    loop {
-        let state =
-            procfs::state(pid.as_raw()).map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
-        if state == 'S' {
-            return Ok(());
-        }
-        if Instant::now() > end {
-            return Err(format!("child {pid} never blocked in read(2) (state {state})").into());
-        }
-        stop::check()?;
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 pub fn run(step: u32) -> Result {
     println!("\nStep {step}: EINTR — a handled SIGUSR1 hits a child blocked in read(2)");
     for restart in [false, true] {
         let args: &[&str] = if restart { &["--restart"] } else { &[] };
         let mut child = start_ready("eintr", args)?;
+        // Signal it only once it sleeps in read(2): a signal sent earlier would miss the read.
         wait_until_asleep(child.pid())?;
         child.signal(Signal::SIGUSR1)?;
         let label = if restart {
@@ -66,4 +49,22 @@ pub fn run(step: u32) -> Result {
     println!("  std's read_exact/read_line retry EINTR for you; poll(2) and sigtimedwait(2)");
     println!("  never restart.");
     Ok(())
+}
+
+/// True once /proc says the child is asleep ("S"): after its "ready" line, the only place it
+/// can sleep is the read(2) — so a signal sent now interrupts that read, not something before.
+fn wait_until_asleep(pid: Pid) -> Result {
+    let end = Instant::now() + Duration::from_secs(2);
+    loop {
+        let state =
+            procfs::state(pid.as_raw()).map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
+        if state == 'S' {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            return Err(format!("child {pid} never blocked in read(2) (state {state})").into());
+        }
+        stop::check()?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -24,6 +24,45 @@ const STUCK_AFTER: Duration = Duration::from_millis(300);
 /// Signals per burst; one burst per millisecond.
 const BURST: u32 = 10;
 
+pub fn run(step: u32, signals: u32) -> Result {
+    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
+    let mut child = start_ready("handler", &[])?;
+    let pid = child.pid();
+    println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");
+    println!("  handler appends to the same log (a lock and an allocation: neither is");
+    println!("  async-signal-safe). {signals} SIGRTMIN, {BURST} a millisecond; stuck = no");
+    println!(
+        "  progress report for {} ms while asleep in the kernel.",
+        STUCK_AFTER.as_millis()
+    );
+    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
+    println!("  (a race: it hangs only if a signal lands while the lock is held)");
+    end(child)?;
+
+    let mut child = start_ready("handler", &["--safe"])?;
+    let pid = child.pid();
+    println!("  child {pid}, the signal-hook way: its handler only records the signal");
+    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
+    match storm(&mut child, signals, Duration::from_secs(5))? {
+        Outcome::Completed {
+            sent,
+            handled,
+            took,
+        } if handled == u64::from(signals) => {
+            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
+        }
+        Outcome::Completed { handled, took, .. } => {
+            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
+            return Err(format!("the safe child {pid} {late}").into());
+        }
+        Outcome::Deadlocked { wchan, .. } => {
+            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
+        }
+    }
+    end(child)?;
+    Ok(())
+}
+
 /// How a storm ended.
 enum Outcome {
     /// No progress report for STUCK_AFTER, asleep in the kernel at `wchan`. The last report
@@ -117,45 +156,6 @@ fn storm(child: &mut Child, signals: u32, limit: Duration) -> Result<Outcome> {
         handled: watch.handled,
         took: start.elapsed(),
     })
-}
-
-pub fn run(step: u32, signals: u32) -> Result {
-    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
-    let mut child = start_ready("handler", &[])?;
-    let pid = child.pid();
-    println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");
-    println!("  handler appends to the same log (a lock and an allocation: neither is");
-    println!("  async-signal-safe). {signals} SIGRTMIN, {BURST} a millisecond; stuck = no");
-    println!(
-        "  progress report for {} ms while asleep in the kernel.",
-        STUCK_AFTER.as_millis()
-    );
-    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
-    println!("  (a race: it hangs only if a signal lands while the lock is held)");
-    end(child)?;
-
-    let mut child = start_ready("handler", &["--safe"])?;
-    let pid = child.pid();
-    println!("  child {pid}, the signal-hook way: its handler only records the signal");
-    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
-    match storm(&mut child, signals, Duration::from_secs(5))? {
-        Outcome::Completed {
-            sent,
-            handled,
-            took,
-        } if handled == u64::from(signals) => {
-            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
-        }
-        Outcome::Completed { handled, took, .. } => {
-            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
-            return Err(format!("the safe child {pid} {late}").into());
-        }
-        Outcome::Deadlocked { wchan, .. } => {
-            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
-        }
-    }
-    end(child)?;
-    Ok(())
 }
 
 /// What the unsafe child's storm showed, in one of its two honest forms.

@@ -13,6 +13,48 @@ use plumbing::{Result, procfs};
 use super::sigqueue_rtmin;
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
+pub fn run(step: u32, count: u32) -> Result {
+    println!("\nStep {step}: pending bit vs queue — a child blocks SIGUSR1 and SIGRTMIN");
+    let mut child = start_ready("pending", &[])?;
+    let pid = child.pid();
+    println!("  /proc/{pid}/status before the child unblocks:");
+    println!(
+        "  {:<18}{:<18}{:<12}signals in ShdPnd",
+        "", "ShdPnd", "SigQ"
+    );
+    show_pending(pid, "nothing sent yet")?;
+    for _ in 0..count {
+        child.signal(Signal::SIGUSR1)?;
+    }
+    let usr1_bits = show_pending(pid, &format!("{count} x SIGUSR1"))?;
+    for value in 0..count as usize {
+        sigqueue_rtmin(pid, value)?;
+    }
+    show_pending(pid, &format!("+ {count} x SIGRTMIN"))?;
+    println!("  ShdPnd: the process's pending set, one bit per signal ({usr1_bits} bit after");
+    println!("  {count} SIGUSR1). SigQ: signals pending for this user in all its processes,");
+    println!("  of RLIMIT_SIGPENDING (`ulimit -i`): one for the SIGUSR1 bit, one per SIGRTMIN.");
+
+    // kill/sigqueue have made them pending by the time they return; now let the child unblock.
+    child.tell("sent")?;
+    let usr1 = child.expect_line(REPLY_TIMEOUT)?;
+    let rt = child.expect_line(REPLY_TIMEOUT)?;
+    let (usr1_seen, values) = replies(&usr1, &rt)?;
+    let in_order = values.iter().copied().eq(0..count as usize);
+    println!("  unblocked: SIGUSR1 arrived {usr1_seen} time(s) of {count} sent: merged in one bit");
+    println!(
+        "             SIGRTMIN arrived {} times of {count}: queued; in order: {}",
+        values.len(),
+        if in_order { "yes" } else { "NO" }
+    );
+    println!("  A standard signal carries only its number. A queued real-time signal can");
+    println!("  add one integer, its si_value (here the parent sent 0, 1, 2...). Neither");
+    println!("  carries data: no buffer, no bytes.");
+    print_wrapped("  si_value of each, in arrival order:", &as_runs(&values));
+    println!("  child {pid} {}", describe(child.wait(REPLY_TIMEOUT)?));
+    Ok(())
+}
+
 /// "SIGUSR1", "SIGRTMIN", "SIGRTMIN+3", or "signal 33" (one glibc keeps for itself).
 fn signal_name(number: i32) -> String {
     let rtmin = libc::SIGRTMIN();
@@ -98,48 +140,6 @@ fn replies(usr1: &str, rt: &str) -> Result<(usize, Vec<usize>)> {
         .collect::<Result<_, _>>()
         .map_err(|e| format!("child's reply {rt:?}: {e}"))?;
     Ok((usr1_seen, values))
-}
-
-pub fn run(step: u32, count: u32) -> Result {
-    println!("\nStep {step}: pending bit vs queue — a child blocks SIGUSR1 and SIGRTMIN");
-    let mut child = start_ready("pending", &[])?;
-    let pid = child.pid();
-    println!("  /proc/{pid}/status before the child unblocks:");
-    println!(
-        "  {:<18}{:<18}{:<12}signals in ShdPnd",
-        "", "ShdPnd", "SigQ"
-    );
-    show_pending(pid, "nothing sent yet")?;
-    for _ in 0..count {
-        child.signal(Signal::SIGUSR1)?;
-    }
-    let usr1_bits = show_pending(pid, &format!("{count} x SIGUSR1"))?;
-    for value in 0..count as usize {
-        sigqueue_rtmin(pid, value)?;
-    }
-    show_pending(pid, &format!("+ {count} x SIGRTMIN"))?;
-    println!("  ShdPnd: the process's pending set, one bit per signal ({usr1_bits} bit after");
-    println!("  {count} SIGUSR1). SigQ: signals pending for this user in all its processes,");
-    println!("  of RLIMIT_SIGPENDING (`ulimit -i`): one for the SIGUSR1 bit, one per SIGRTMIN.");
-
-    // kill/sigqueue have made them pending by the time they return; now let the child unblock.
-    child.tell("sent")?;
-    let usr1 = child.expect_line(REPLY_TIMEOUT)?;
-    let rt = child.expect_line(REPLY_TIMEOUT)?;
-    let (usr1_seen, values) = replies(&usr1, &rt)?;
-    let in_order = values.iter().copied().eq(0..count as usize);
-    println!("  unblocked: SIGUSR1 arrived {usr1_seen} time(s) of {count} sent: merged in one bit");
-    println!(
-        "             SIGRTMIN arrived {} times of {count}: queued; in order: {}",
-        values.len(),
-        if in_order { "yes" } else { "NO" }
-    );
-    println!("  A standard signal carries only its number. A queued real-time signal can");
-    println!("  add one integer, its si_value (here the parent sent 0, 1, 2...). Neither");
-    println!("  carries data: no buffer, no bytes.");
-    print_wrapped("  si_value of each, in arrival order:", &as_runs(&values));
-    println!("  child {pid} {}", describe(child.wait(REPLY_TIMEOUT)?));
-    Ok(())
 }
 
 #[cfg(test)]

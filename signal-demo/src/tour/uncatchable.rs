@@ -14,48 +14,6 @@ use signal_demo::try_install_handler;
 
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
-/// What the parent saw of the child's counter during a window.
-struct Progress {
-    lines: u32,
-    first: Option<u64>,
-    last: Option<u64>,
-    /// How long the parent really watched, in milliseconds.
-    ms: u128,
-}
-
-/// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
-fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
-    let mut seen = Progress {
-        lines: 0,
-        first: None,
-        last: None,
-        ms: 0,
-    };
-    let start = Instant::now();
-    let end = start + window;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match child.hear(left)? {
-            Heard::Line(line) => {
-                if let Some(count) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
-                    seen.lines += 1;
-                    seen.first = seen.first.or(Some(count));
-                    seen.last = Some(count);
-                }
-            }
-            Heard::Timeout => {
-                seen.ms = start.elapsed().as_millis();
-                return Ok(seen);
-            }
-            Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
-        }
-    }
-}
-
-fn show(value: Option<u64>) -> String {
-    value.map_or_else(|| "-".to_string(), |v| v.to_string())
-}
-
 pub fn run(step: u32) -> Result {
     println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
     for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
@@ -109,4 +67,46 @@ pub fn run(step: u32) -> Result {
     println!("  kill SIGKILL -> waitpid: child {}", describe(status));
     println!("    its handlers never ran");
     Ok(())
+}
+
+/// What the parent saw of the child's counter during a window.
+struct Progress {
+    lines: u32,
+    first: Option<u64>,
+    last: Option<u64>,
+    /// How long the parent really watched, in milliseconds.
+    ms: u128,
+}
+
+/// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
+fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
+    let mut seen = Progress {
+        lines: 0,
+        first: None,
+        last: None,
+        ms: 0,
+    };
+    let start = Instant::now();
+    let end = start + window;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match child.hear(left)? {
+            Heard::Line(line) => {
+                if let Some(count) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
+                    seen.lines += 1;
+                    seen.first = seen.first.or(Some(count));
+                    seen.last = Some(count);
+                }
+            }
+            Heard::Timeout => {
+                seen.ms = start.elapsed().as_millis();
+                return Ok(seen);
+            }
+            Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
+        }
+    }
+}
+
+fn show(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
