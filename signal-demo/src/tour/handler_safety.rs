@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use plumbing::child::{Child, Heard, describe};
+use plumbing::tour::duration;
 use plumbing::{Result, procfs};
 
 use super::sigqueue_rtmin;
@@ -49,10 +50,14 @@ pub fn run(step: u32, signals: u32) -> Result {
             handled,
             took,
         } if handled == u64::from(signals) => {
-            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
+            let took = duration(took);
+            println!("  -> {sent} sent, {handled} handled by the main loop in {took}");
         }
         Outcome::Completed { handled, took, .. } => {
-            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
+            let late = format!(
+                "handled {handled} of {signals} signals in {}",
+                duration(took)
+            );
             return Err(format!("the safe child {pid} {late}").into());
         }
         Outcome::Deadlocked { wchan, .. } => {
@@ -185,9 +190,8 @@ fn say_unsafe(outcome: Outcome) {
             handled,
             took,
         } => {
-            println!(
-                "  -> did not deadlock this time: {sent} sent, {handled} handled in {took:.1?}"
-            );
+            let took = duration(took);
+            println!("  -> did not deadlock this time: {sent} sent, {handled} handled in {took}");
         }
     }
 }
