@@ -4,8 +4,17 @@
 //! Signals carry no bytes, so instead of a `Read + Write` pair this crate offers three calls:
 //! block the doorbell (before fork, so both sides inherit the mask), ring a peer by pid, and wait
 //! for a ring with a timeout. The waiting side takes the signal synchronously with
-//! `sigtimedwait(2)`: no handler runs, so this library registers no signal handler and keeps no
+//! `sigtimedwait(2)`: no handler runs, so the doorbell registers no signal handler and keeps no
 //! global state.
+//!
+//! Also the two signal calls several of the tour's steps make: whether a signal can be caught
+//! (a `sigaction(2)` probe, undone at once) and `sigqueue(3)`, a signal with one word of data.
+
+mod catchable;
+mod queued;
+
+pub use catchable::try_install_handler;
+pub use queued::sigqueue;
 
 use std::io;
 use std::mem::MaybeUninit;

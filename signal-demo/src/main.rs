@@ -1,48 +1,31 @@
-//! signal-demo: signals as IPC — the kernel delivers a number and (almost) nothing else.
+//! signal-demo: the lecture's "Signals: Communication With Almost No Data" and "Who Actually
+//! Delivers the Signal?", run on this machine. A signal is a number the kernel delivers: every
+//! step starts a child (this same program, in a role), signals it by pid and prints what it
+//! observed. Ctrl-C at any moment: children are killed and reaped, the exit status is 130.
 //!
-//! Runs the lecture's "Signals: Communication With Almost No Data" and "Who Actually Delivers the
-//! Signal?" on this machine. Every step starts a child (this same binary, hidden `child`
-//! subcommand — see `role.rs` for why not fork), signals it by pid, and prints what was observed.
+//! Usage:
+//!     cargo run -p signal-demo                          # the whole tour, steps 1 to 9
+//!     cargo run -p signal-demo -- pending --count 200   # one step, by name or number (`-- 5`)
+//!     cargo run -p signal-demo -- send stop             # one signal by name to a catcher
+//!     cargo run --release -p signal-demo -- cost --rounds 20000
+//!     cargo run -p signal-demo -- --help                # lists the steps
 //!
-//! ```text
-//! cargo run -p signal-demo                          # the whole tour, steps 1-9
-//! cargo run -p signal-demo -- --help                # the steps, one subcommand each
-//! cargo run -p signal-demo -- pending --count 200   # step 5 with 200 signals of each kind
-//! cargo run -p signal-demo -- send stop             # send one signal by name to a catching child
-//! cargo run --release -p signal-demo -- cost --rounds 20000
-//! ```
-//!
-//! Files: one per step, named after it (8 and 9 share `cost.rs`), holding the step and the role
-//! its child plays; `role.rs` starts those children; `lib.rs` is the doorbell `compare` times.
-//!
-//! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) at any moment: loops notice a flag within 100 ms,
-//! children are killed and reaped by their owners' `Drop`, and the exit status is the signal's
-//! (130 for Ctrl-C). A child whose parent dies is killed by the kernel (PR_SET_PDEATHSIG).
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`signal_enum`, `catch_signals`, `send_signal`):
-//! `cargo run -p signal-demo --example NAME`.
+//! See also: signal(7), sigaction(2), kill(2), sigqueue(3), sigtimedwait(2), and `examples/`
+//! (`cargo run -p signal-demo --example catch_signals`): the lecture's snippets, standalone.
 
-mod catching;
-mod cost;
-mod eintr;
-mod handler_safety;
-mod pending;
-mod role;
-mod sigchld;
-mod table;
-mod uncatchable;
+mod roles;
+mod tour;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use plumbing::Result;
 use plumbing::stop::{self, Owns};
-use plumbing::{Result, child, program};
 
 fn main() -> ExitCode {
-    program::main::<Cli>("signal-demo", run)
+    plumbing::program::main::<Cli>("signal-demo", run)
 }
 
 /// The whole tour, each step with its default size.
@@ -51,19 +34,20 @@ fn tour() -> Result {
         "signal-demo: signals as IPC, observed on this machine (pid {})",
         std::process::id()
     );
-    table::run(1)?;
-    catching::run(2)?;
-    uncatchable::run(3)?;
-    sigchld::run(4)?;
-    pending::run(5, 50)?;
-    eintr::run(6)?;
-    handler_safety::run(7, 1000)?;
-    cost::run_round_trips(8, 2000)?;
-    cost::run_who_pays(9, 500)?;
+    tour::table::run(1)?; // 1. signals are an enum: numbers, default actions, catchable?
+    tour::catch::run(2)?; // 2. catching: USR1 handled, TERM graceful, INT re-raised
+    tour::uncatchable::run(3)?; // 3. SIGKILL and SIGSTOP: no handler; STOP, CONT, KILL
+    tour::sigchld::run(4)?; // 4. SIGCHLD: told when a child ends, then reap it
+    tour::pending::run(5, 50)?; // 5. 50 blocked SIGUSR1 are one bit; 50 SIGRTMIN queue
+    tour::eintr::run(6)?; // 6. EINTR in read(2), without and with SA_RESTART
+    tour::handler_safety::run(7, 1000)?; // 7. a handler that takes a lock
+    tour::cost::run(8, 2000)?; // 8. a signal round trip, same core and across cores
+    tour::who_pays::run(9, 500)?; // 9. who pays: CPU time of sender and receiver
     println!("\nDone: every child was reaped; nothing is left behind.");
     Ok(())
 }
 
+/// The tour, one step, `send`, or (hidden) a child's role.
 fn run(cli: Cli) -> Result {
     if let Some(Step::Child { parent, role }) = cli.step {
         // The child keeps the default dispositions: it is the one being signalled.
@@ -73,16 +57,16 @@ fn run(cli: Cli) -> Result {
     stop::catch(Owns::Nothing)?;
     match cli.step {
         None => tour(),
-        Some(Step::Table) => table::run(1),
-        Some(Step::Catch) => catching::run(2),
-        Some(Step::Uncatchable) => uncatchable::run(3),
-        Some(Step::Sigchld) => sigchld::run(4),
-        Some(Step::Pending { count }) => pending::run(5, count),
-        Some(Step::Eintr) => eintr::run(6),
-        Some(Step::HandlerSafety { signals }) => handler_safety::run(7, signals),
-        Some(Step::Cost { rounds }) => cost::run_round_trips(8, rounds),
-        Some(Step::WhoPays { rounds }) => cost::run_who_pays(9, rounds),
-        Some(Step::Send { signal }) => catching::run_send(signal),
+        Some(Step::Table) => tour::table::run(1),
+        Some(Step::Catch) => tour::catch::run(2),
+        Some(Step::Uncatchable) => tour::uncatchable::run(3),
+        Some(Step::Sigchld) => tour::sigchld::run(4),
+        Some(Step::Pending { count }) => tour::pending::run(5, count),
+        Some(Step::Eintr) => tour::eintr::run(6),
+        Some(Step::HandlerSafety { signals }) => tour::handler_safety::run(7, signals),
+        Some(Step::Cost { rounds }) => tour::cost::run(8, rounds),
+        Some(Step::WhoPays { rounds }) => tour::who_pays::run(9, rounds),
+        Some(Step::Send { signal }) => roles::send::run(signal),
         Some(Step::Child { .. }) => Ok(()), // played above
     }
 }
@@ -91,16 +75,16 @@ fn run(cli: Cli) -> Result {
 fn play(parent: i32, role: Role) -> Result {
     // The kernel SIGKILLs us when the parent dies (strictly: when the parent *thread* that
     // started us exits; the tour starts children from its only thread).
-    child::die_with_parent(parent)?;
+    plumbing::child::die_with_parent(parent)?;
     match role {
-        Role::Catcher => catching::catcher(),
-        Role::Worker => uncatchable::worker(),
-        Role::Exit { code } => sigchld::exit_with(code),
-        Role::Sleeper => sigchld::sleeper(),
-        Role::Pending => pending::receiver(),
-        Role::Eintr { restart } => eintr::reader(restart),
-        Role::Handler { safe } => handler_safety::victim(safe),
-        Role::Doorbell { rounds } => cost::answer(Pid::from_raw(parent), rounds),
+        Role::Catcher => roles::catcher::run(),
+        Role::Worker => roles::worker::run(),
+        Role::Exit { code } => roles::exit::run(code),
+        Role::Sleeper => roles::sleeper::run(),
+        Role::Pending => roles::pending::run(),
+        Role::Eintr { restart } => roles::eintr::run(restart),
+        Role::Handler { safe } => roles::handler::run(safe),
+        Role::Doorbell { rounds } => roles::doorbell::run(Pid::from_raw(parent), rounds),
     }
 }
 
@@ -117,34 +101,43 @@ struct Cli {
 #[derive(Subcommand)]
 enum Step {
     /// Step 1: the lecture's enum, with numbers and default actions
+    #[command(alias = "1")]
     Table,
     /// Step 2: catching USR1, TERM (graceful exit), INT (re-raised)
+    #[command(alias = "2")]
     Catch,
     /// Step 3: SIGKILL and SIGSTOP cannot be caught; STOP, CONT, KILL
+    #[command(alias = "3")]
     Uncatchable,
     /// Step 4: SIGCHLD tells the parent a child ended; reap it
+    #[command(alias = "4")]
     Sigchld,
     /// Step 5: N blocked SIGUSR1 are one bit; N SIGRTMIN queue
+    #[command(alias = "5")]
     Pending {
         /// Signals of each kind to send
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         count: u32,
     },
     /// Step 6: EINTR in read(2), without and with SA_RESTART
+    #[command(alias = "6")]
     Eintr,
     /// Step 7: a locking handler hangs; one that only records cannot
+    #[command(alias = "7")]
     HandlerSafety {
         /// SIGRTMIN to send each child
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=10_000))]
         signals: u32,
     },
     /// Step 8: a signal round trip, same core and across cores
+    #[command(alias = "8")]
     Cost {
         /// Timed round trips per placement
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
         rounds: u32,
     },
     /// Step 9: who pays: CPU time of sender and receiver
+    #[command(alias = "9")]
     WhoPays {
         /// Round trips to take the median over
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
@@ -154,7 +147,7 @@ enum Step {
     ///
     /// The child catches INT, TERM, USR1, USR2 and HUP; says what happened.
     Send {
-        #[arg(value_parser = parse_signal)]
+        #[arg(value_parser = roles::send::parse_signal)]
         signal: Signal,
     },
     /// Internal: the child side of a step (started by this program itself)
@@ -168,7 +161,7 @@ enum Step {
     },
 }
 
-/// What a child does; each is the other half of one step, and lives in that step's file.
+/// What a child does; each is the other half of a step, in its own file under `roles/`.
 #[derive(Subcommand, Clone, Copy)]
 enum Role {
     /// Step 2 / send: catches INT, TERM, USR1, USR2, HUP with signal-hook's iterator
@@ -183,8 +176,10 @@ enum Role {
     /// Step 4: waits until a signal ends it
     Sleeper,
     /// Step 5: blocks SIGUSR1 and SIGRTMIN, counts them after the parent says "sent"
+    #[command(alias = "5")]
     Pending,
     /// Step 6: blocks in read(2) on stdin with a SIGUSR1 handler
+    #[command(alias = "6")]
     Eintr {
         #[arg(long)]
         restart: bool,
@@ -199,39 +194,4 @@ enum Role {
         #[arg(long)]
         rounds: u64,
     },
-}
-
-/// Signals `send` accepts: the standard ones whose effect the demo can show without a core dump.
-const SENDABLE: [Signal; 11] = [
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGTERM,
-    Signal::SIGALRM,
-    Signal::SIGCHLD,
-    Signal::SIGCONT,
-    Signal::SIGSTOP,
-    Signal::SIGKILL,
-    Signal::SIGWINCH,
-];
-
-/// "usr1", "USR1" and "SIGUSR1" all name SIGUSR1.
-fn parse_signal(name: &str) -> std::result::Result<Signal, String> {
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    SENDABLE
-        .into_iter()
-        .find(|signal| signal.as_str() == full)
-        .ok_or_else(|| {
-            let names: Vec<&str> = SENDABLE.iter().map(|s| &s.as_str()[3..]).collect();
-            format!(
-                "unknown signal {name:?}; allowed: {}",
-                names.join(", ").to_lowercase()
-            )
-        })
 }

@@ -1,76 +1,18 @@
-//! Step 3: SIGKILL and SIGSTOP — no process can catch, block or ignore them.
+//! Step 3: SIGKILL and SIGSTOP — no process can catch, block or ignore them. The child is
+//! `roles::worker`.
 
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitPidFlag;
-use signal_hook::consts::{FORBIDDEN, SIGINT, SIGTERM, SIGUSR1};
-use signal_hook::iterator::Signals;
+use signal_hook::consts::FORBIDDEN;
 use signal_hook::low_level::signal_name;
 
 use plumbing::Result;
 use plumbing::child::{Child, Heard, describe};
+use signal_demo::try_install_handler;
 
-use crate::role::{REPLY_TIMEOUT, start_ready};
-use crate::table::try_install_handler;
-
-/// Child side (role `worker`): handlers for INT, TERM and USR1, and a progress counter printed
-/// every 10 ms.
-pub fn worker() -> Result {
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM, SIGUSR1]).map_err(|e| format!("Signals::new: {e}"))?;
-    println!("ready");
-    for progress in 1u64.. {
-        for signal in signals.pending() {
-            println!("caught {}", signal_name(signal).unwrap_or("?"));
-        }
-        println!("progress {progress}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
-}
-
-/// What the parent saw of the child's counter during a window.
-struct Progress {
-    lines: u32,
-    first: Option<u64>,
-    last: Option<u64>,
-    /// How long the parent really watched, in milliseconds.
-    ms: u128,
-}
-
-/// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
-fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
-    let mut seen = Progress {
-        lines: 0,
-        first: None,
-        last: None,
-        ms: 0,
-    };
-    let start = Instant::now();
-    let end = start + window;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match child.hear(left)? {
-            Heard::Line(line) => {
-                if let Some(count) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
-                    seen.lines += 1;
-                    seen.first = seen.first.or(Some(count));
-                    seen.last = Some(count);
-                }
-            }
-            Heard::Timeout => {
-                seen.ms = start.elapsed().as_millis();
-                return Ok(seen);
-            }
-            Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
-        }
-    }
-}
-
-fn show(value: Option<u64>) -> String {
-    value.map_or_else(|| "-".to_string(), |v| v.to_string())
-}
+use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 pub fn run(step: u32) -> Result {
     println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
@@ -125,4 +67,46 @@ pub fn run(step: u32) -> Result {
     println!("  kill SIGKILL -> waitpid: child {}", describe(status));
     println!("    its handlers never ran");
     Ok(())
+}
+
+/// What the parent saw of the child's counter during a window.
+struct Progress {
+    lines: u32,
+    first: Option<u64>,
+    last: Option<u64>,
+    /// How long the parent really watched, in milliseconds.
+    ms: u128,
+}
+
+/// Reads the child's progress lines for `window` (zero: only what is already in the pipe).
+fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
+    let mut seen = Progress {
+        lines: 0,
+        first: None,
+        last: None,
+        ms: 0,
+    };
+    let start = Instant::now();
+    let end = start + window;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match child.hear(left)? {
+            Heard::Line(line) => {
+                if let Some(count) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
+                    seen.lines += 1;
+                    seen.first = seen.first.or(Some(count));
+                    seen.last = Some(count);
+                }
+            }
+            Heard::Timeout => {
+                seen.ms = start.elapsed().as_millis();
+                return Ok(seen);
+            }
+            Heard::Closed => return Err(format!("child {} died unexpectedly", child.pid()).into()),
+        }
+    }
+}
+
+fn show(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }

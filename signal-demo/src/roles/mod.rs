@@ -1,6 +1,6 @@
 //! The other half of every step: this same program, started again as
-//! `signal-demo child --parent <our pid> <ROLE>`; main.rs hands the role to the function
-//! beside its step.
+//! `signal-demo child --parent <our pid> <ROLE>`; main.rs hands the role to its file here.
+//! Also `send`, the by-hand subcommand that signals a catcher.
 //!
 //! Why start our own binary rather than fork(): a freshly exec'd child starts with a clean signal
 //! state — default dispositions, an empty signal mask (std resets it), no handlers copied from the
@@ -15,6 +15,33 @@ use std::time::Duration;
 
 use plumbing::Result;
 use plumbing::child::{Child, this_program};
+
+/// Step 2 and `send`: catches INT, TERM, USR1, USR2, HUP
+pub mod catcher;
+
+/// Step 3: counts, with handlers that STOP and KILL bypass
+pub mod worker;
+
+/// Step 4: exits at once with a given status
+pub mod exit;
+
+/// Step 4: waits until a signal ends it
+pub mod sleeper;
+
+/// Step 5: blocks SIGUSR1 and SIGRTMIN, then counts them
+pub mod pending;
+
+/// Step 6: blocks in read(2) with a SIGUSR1 handler
+pub mod eintr;
+
+/// Step 7: logs under a lock, from its handler too (or not)
+pub mod handler;
+
+/// Steps 8-9: rings back after every ring
+pub mod doorbell;
+
+/// By hand: one signal by name to a fresh catcher
+pub mod send;
 
 /// How long the parent waits for a child's reply or change of state before calling it dead or
 /// stuck.

@@ -10,100 +10,62 @@
 //! does the logging. (Not `signal_hook::low_level::pipe` here: it wakes a loop up, but its
 //! non-blocking writes are dropped when the socket is full, so it cannot count a storm.)
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use plumbing::child::{Child, Heard, describe};
+use plumbing::tour::duration;
 use plumbing::{Result, procfs};
 
-use crate::pending::sigqueue;
-use crate::role::{REPLY_TIMEOUT, start_ready};
+use super::sigqueue_rtmin;
+use crate::roles::{REPLY_TIMEOUT, start_ready};
 
-/// The log both the main loop and (in the unsafe child) the handler append to.
-static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
-/// Signals handled to the end (the unsafe handler's count; the safe main loop's).
-static HANDLED: AtomicU64 = AtomicU64::new(0);
-/// Signals the safe child's handler recorded, for its main loop to handle.
-static RECORDED: AtomicU64 = AtomicU64::new(0);
-
-/// How often a child reports its progress, and how long without a report means stuck.
-const REPORT_EVERY: Duration = Duration::from_millis(10);
+/// How long without a progress report (the child reports every 10 ms) means stuck.
 const STUCK_AFTER: Duration = Duration::from_millis(300);
 /// Signals per burst; one burst per millisecond.
 const BURST: u32 = 10;
 
-fn log() -> MutexGuard<'static, Vec<String>> {
-    LOG.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub fn run(step: u32, signals: u32) -> Result {
+    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
+    let mut child = start_ready("handler", &[])?;
+    let pid = child.pid();
+    println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");
+    println!("  handler appends to the same log (a lock and an allocation: neither is");
+    println!("  async-signal-safe). {signals} SIGRTMIN, {BURST} a millisecond; stuck = no");
+    println!(
+        "  progress report for {} ms while asleep in the kernel.",
+        STUCK_AFTER.as_millis()
+    );
+    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
+    println!("  (a race: it hangs only if a signal lands while the lock is held)");
+    end(child)?;
 
-/// One entry in the log: take the lock, allocate a line, and now and then free them all. The
-/// allocations happen only under the lock, so the handler below can only ever hang on the lock:
-/// one that allocated while the main loop was inside malloc could corrupt the heap instead.
-fn append(what: &str, n: u64) {
-    let mut log = log();
-    log.push(format!("{what} {n}"));
-    if log.len() >= 64 {
-        log.clear();
-    }
-}
-
-/// WRONG, on purpose: a handler that takes a lock and allocates. If the signal lands while the
-/// main loop is inside `append`, this `lock()` waits for a lock its own thread holds: forever.
-extern "C" fn log_from_handler(_: libc::c_int) {
-    let n = HANDLED.load(Ordering::SeqCst) + 1;
-    append("signal", n);
-    HANDLED.store(n, Ordering::SeqCst);
-}
-
-/// Child side (role `handler`): the work loop, with the unsafe handler or the safe record.
-pub fn victim(safe: bool) -> Result {
-    if safe {
-        // SAFETY: the action only adds to an atomic: no lock, no allocation, async-signal-safe.
-        let registered = unsafe {
-            signal_hook::low_level::register(libc::SIGRTMIN(), || {
-                RECORDED.fetch_add(1, Ordering::SeqCst);
-            })
-        };
-        registered.map_err(|e| format!("register SIGRTMIN: {e}"))?;
-    } else {
-        // SAFETY: this is the point of the step: the handler is NOT async-signal-safe. It
-        // runs in a child of ours that the parent kills when it deadlocks.
-        let installed = unsafe {
-            libc::signal(
-                libc::SIGRTMIN(),
-                log_from_handler as *const () as libc::sighandler_t,
-            )
-        };
-        if installed == libc::SIG_ERR {
-            return Err(format!("signal(SIGRTMIN): {}", std::io::Error::last_os_error()).into());
+    let mut child = start_ready("handler", &["--safe"])?;
+    let pid = child.pid();
+    println!("  child {pid}, the signal-hook way: its handler only records the signal");
+    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
+    match storm(&mut child, signals, Duration::from_secs(5))? {
+        Outcome::Completed {
+            sent,
+            handled,
+            took,
+        } if handled == u64::from(signals) => {
+            let took = duration(took);
+            println!("  -> {sent} sent, {handled} handled by the main loop in {took}");
+        }
+        Outcome::Completed { handled, took, .. } => {
+            let late = format!(
+                "handled {handled} of {signals} signals in {}",
+                duration(took)
+            );
+            return Err(format!("the safe child {pid} {late}").into());
+        }
+        Outcome::Deadlocked { wchan, .. } => {
+            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
         }
     }
-    println!("ready");
-    let mut reported = Instant::now();
-    for iteration in 1u64.. {
-        append("work", iteration);
-        if safe {
-            handle_recorded();
-        }
-        if reported.elapsed() >= REPORT_EVERY {
-            println!("progress {iteration} {}", HANDLED.load(Ordering::SeqCst));
-            reported = Instant::now();
-        }
-    }
+    end(child)?;
     Ok(())
-}
-
-/// The safe child's handling, in ordinary code: one log entry per signal recorded.
-fn handle_recorded() {
-    let recorded = RECORDED.load(Ordering::SeqCst);
-    let mut handled = HANDLED.load(Ordering::SeqCst);
-    while handled < recorded {
-        handled += 1;
-        append("signal", handled);
-    }
-    HANDLED.store(handled, Ordering::SeqCst);
 }
 
 /// How a storm ended.
@@ -179,7 +141,7 @@ fn storm(child: &mut Child, signals: u32, limit: Duration) -> Result<Outcome> {
         if sent < signals {
             for _ in 0..BURST.min(signals - sent) {
                 sent += 1;
-                sigqueue(child.pid(), libc::SIGRTMIN(), sent as usize)?;
+                sigqueue_rtmin(child.pid(), sent as usize)?;
             }
         }
         watch.listen(child, sent, Duration::from_millis(1))?;
@@ -199,45 +161,6 @@ fn storm(child: &mut Child, signals: u32, limit: Duration) -> Result<Outcome> {
         handled: watch.handled,
         took: start.elapsed(),
     })
-}
-
-pub fn run(step: u32, signals: u32) -> Result {
-    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
-    let mut child = start_ready("handler", &[])?;
-    let pid = child.pid();
-    println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");
-    println!("  handler appends to the same log (a lock and an allocation: neither is");
-    println!("  async-signal-safe). {signals} SIGRTMIN, {BURST} a millisecond; stuck = no");
-    println!(
-        "  progress report for {} ms while asleep in the kernel.",
-        STUCK_AFTER.as_millis()
-    );
-    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
-    println!("  (a race: it hangs only if a signal lands while the lock is held)");
-    end(child)?;
-
-    let mut child = start_ready("handler", &["--safe"])?;
-    let pid = child.pid();
-    println!("  child {pid}, the signal-hook way: its handler only records the signal");
-    println!("  (an atomic add, signal_hook::low_level::register); the main loop logs it.");
-    match storm(&mut child, signals, Duration::from_secs(5))? {
-        Outcome::Completed {
-            sent,
-            handled,
-            took,
-        } if handled == u64::from(signals) => {
-            println!("  -> {sent} sent, {handled} handled by the main loop in {took:.1?}");
-        }
-        Outcome::Completed { handled, took, .. } => {
-            let late = format!("handled {handled} of {signals} signals in {took:.1?}");
-            return Err(format!("the safe child {pid} {late}").into());
-        }
-        Outcome::Deadlocked { wchan, .. } => {
-            return Err(format!("the safe child {pid} is stuck at {wchan}").into());
-        }
-    }
-    end(child)?;
-    Ok(())
 }
 
 /// What the unsafe child's storm showed, in one of its two honest forms.
@@ -267,9 +190,8 @@ fn say_unsafe(outcome: Outcome) {
             handled,
             took,
         } => {
-            println!(
-                "  -> did not deadlock this time: {sent} sent, {handled} handled in {took:.1?}"
-            );
+            let took = duration(took);
+            println!("  -> did not deadlock this time: {sent} sent, {handled} handled in {took}");
         }
     }
 }
