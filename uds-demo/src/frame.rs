@@ -2,8 +2,8 @@
 //! tag byte (b'M' message, b'E' error), a big-endian u32 payload length, then the payload.
 //!
 //! The codec, the echo server's conversation with one client ([`serve_echo`]) and the client's
-//! side of one exchange ([`echo_once`]), all generic over the stream: the same code runs over
-//! `UnixStream` and `TcpStream`.
+//! side of one exchange ([`echo_once`]: [`send_message`], then [`read_echo`]), all generic
+//! over the stream: the same code runs over `UnixStream` and `TcpStream`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::AsFd;
@@ -245,9 +245,18 @@ pub fn echo_once<S: Read + Write>(
     message: &[u8],
     timeout: Duration,
 ) -> io::Result<Vec<u8>> {
+    send_message(stream, message, timeout)?;
+    read_echo(stream, timeout)
+}
+
+/// The client's write: one message frame. If it fails, the server may have hung up before we
+/// wrote (EPIPE) after refusing us; its reason, still queued for reading, is then the error.
+pub fn send_message<S: Read + Write>(
+    stream: &mut S,
+    message: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
     if let Err(e) = write_frame(stream, FrameKind::Message, message) {
-        // A server that refused us may have hung up before we wrote (EPIPE); its reason is
-        // still queued for reading.
         return match read_frame(stream, Some(timeout), Some(timeout)) {
             Ok(Some(Frame {
                 kind: FrameKind::Error,
@@ -256,6 +265,12 @@ pub fn echo_once<S: Read + Write>(
             _ => Err(e),
         };
     }
+    Ok(())
+}
+
+/// The client's read: the echoed payload. An error frame from the server, or the server
+/// closing, is an `Err` carrying what happened.
+pub fn read_echo<S: Read>(stream: &mut S, timeout: Duration) -> io::Result<Vec<u8>> {
     match read_frame(stream, Some(timeout), Some(timeout))? {
         Some(Frame {
             kind: FrameKind::Message,

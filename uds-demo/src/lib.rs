@@ -2,8 +2,10 @@
 //! datagram pair, a TCP loopback connection), their rows of the lecture's design-space table, and
 //! the length-prefixed framing and generic echo that the `uds-demo` binary and its tests share.
 //!
-//! Nothing here prints, times or installs signal handlers. The framing lives in `src/frame.rs` and
-//! is re-exported here.
+//! The endpoints and the framing print, time and install nothing. The framing lives in
+//! `src/frame.rs` and is re-exported here. The modules below are what the binary's steps and
+//! roles share: addresses, timeouts, socket files, the server's defences (which log what they
+//! refuse, as a server does), what it runs out of, and the tour's servers.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,7 +19,24 @@ use nix::sys::socket::{MsgFlags, recv, send, sockopt};
 
 mod frame;
 
-pub use frame::{Frame, FrameKind, MAX_FRAME, echo_once, read_frame, serve_echo, write_frame};
+pub mod address;
+pub mod defences;
+pub mod resources;
+pub mod server_child;
+pub mod socket_file;
+pub mod timeouts;
+
+pub use frame::{
+    Frame, FrameKind, MAX_FRAME, echo_once, read_echo, read_frame, send_message, serve_echo,
+    write_frame,
+};
+
+/// The lecture's example messages: what a client sends when given none.
+pub fn sensor_readings() -> Vec<String> {
+    ["temperature: 42", "humidity: 61%", "pressure: 1013 hPa"]
+        .map(String::from)
+        .to_vec()
+}
 
 /// The lecture's design-space row for a Unix domain stream socket, in the order
 /// data, structure, direction, naming, coordination, persistence.

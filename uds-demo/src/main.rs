@@ -1,41 +1,21 @@
 //! uds-demo: Unix domain sockets, run for real. Mirrors the lecture section "Unix Domain
-//! Sockets: Local IPC That Dissolves Boundaries". The tour's eight steps are listed in order in
-//! `tour` below, each in a file named after it; it starts its own servers.
+//! Sockets: Local IPC That Dissolves Boundaries": an echo server and client over a socket file,
+//! the same code over TCP, message boundaries, a descriptor passed to another process, the
+//! abstract namespace and the peer's credentials, hostile clients, a stale socket file, and
+//! two network namespaces as two nodes. The tour starts its own servers.
 //!
-//! ```text
-//! cargo run -p uds-demo                       # the whole tour
-//! cargo run -p uds-demo -- framing            # one step, by name or number (`-- 6`)
+//! Usage:
+//!     cargo run -p uds-demo                     # the whole tour (step 8 needs root)
+//!     cargo run -p uds-demo -- framing          # one step, by name or by number (`-- 6`)
+//!     cargo run -p uds-demo -- serve            # terminal 1: prints the socket PATH
+//!     cargo run -p uds-demo -- client --unix PATH "temperature: 42"       # terminal 2
+//!     cargo run -p uds-demo -- --help           # the steps, and the roles with their flags
 //!
-//! # two terminals
-//! cargo run -p uds-demo -- serve              # terminal 1: prints the socket path to use
-//! cargo run -p uds-demo -- client --unix PATH "temperature: 42"          # terminal 2
-//! cargo run -p uds-demo -- serve --inet 127.0.0.1:7878                   # terminal 1
-//! cargo run -p uds-demo -- client --inet 127.0.0.1:7878 "temperature: 42" # terminal 2
-//! cargo run -p uds-demo -- serve --abstract my-echo                      # no file at all
-//! cargo run -p uds-demo -- client --abstract my-echo
-//! cargo run -p uds-demo -- fd-recv            # terminal 1: prints the socket path
-//! cargo run -p uds-demo -- fd-send --unix PATH /etc/hostname             # terminal 2
-//! ```
-//!
-//! `--inet` takes a numeric IP:PORT (127.0.0.1:7878, not localhost:7878): nothing is looked up.
-//! Across two hosts: `serve --inet 0.0.0.0:7878` on one, `client --inet IP:7878` on the other.
-//!
-//! Files: the roles sit beside their step (`serve` and `client` in `unix_echo.rs`, `fd-recv`
-//! and `fd-send` in `pass_fd.rs`); `echo_server.rs` is the echo server written once for every
-//! address family, `socket_file.rs` what a socket file needs, `resources.rs` what a server
-//! does when threads or descriptors run out, `round_trips.rs` step 2's pinned timings,
-//! `server_child.rs` starts the tour's servers; `lib.rs` holds the endpoints `compare`
-//! measures and the frame codec.
-//!
-//! Signals: the tour, `serve` on a socket file and `fd-recv` own files: SIGINT, SIGTERM,
-//! SIGHUP or SIGQUIT ends them, the owners remove what they made (step 8's namespaces too),
-//! and they exit 128 + the signal's number. An `--inet` or `--abstract` server owns no file;
-//! the clients keep the default action. The tour's servers die with it; a tour killed by
-//! SIGKILL leaves its directory (and namespaces) behind, and the next run removes them.
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`echo_server`, `echo_client`, `dgram_pair`):
-//! `cargo run -p uds-demo --example NAME`.
+//! See also: unix(7), socket(2), bind(2), accept(2), cmsg(3), network_namespaces(7), and the
+//! lecture's snippets to copy in `examples/` (`cargo run -p uds-demo --example NAME`).
+
+mod roles;
+mod tour;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,162 +23,72 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use plumbing::names::PrivateDir;
-use plumbing::stop::{self, Owns};
 use uds_demo::MAX_FRAME;
-
-use echo_server::{Address, Limits};
-use socket_file::SUN_PATH_BYTES;
-use unix_echo::{Conversation, NAME_PREFIX};
-
-mod abstract_and_peercred;
-mod boundaries;
-mod echo_server;
-mod hostile_clients;
-mod inet_echo;
-mod pass_fd;
-mod processes_as_nodes;
-mod resources;
-mod round_trips;
-mod server_child;
-mod socket_file;
-mod stale_socket;
-mod unix_echo;
+use uds_demo::address::Address;
+use uds_demo::defences::Limits;
+use uds_demo::socket_file::SUN_PATH_BYTES;
 
 fn main() -> ExitCode {
     plumbing::program::main::<Cli>("uds-demo", run)
 }
 
-/// The tour, or its step `only`: owns a private directory, starts its own servers, reports
-/// what it observed. Step 2 alone runs step 1 first: it compares with it.
-fn tour(only: Option<u8>) -> plumbing::Result {
-    stop::catch(Owns::Objects)?;
-    println!("uds-demo: Unix domain sockets (lecture: \"Unix Domain Sockets\")");
-    let dir = private_dir()?;
-    let step = |n: u8| only.is_none_or(|o| o == n);
-    if step(1) || step(2) {
-        // 1. an echo server and client over a socket file (0600 in a 0700 directory)
-        let unix = unix_echo::run(dir.path())?;
-        if step(2) {
-            // 2. the same echo code over AF_INET: the line that differs, and what each costs
-            inet_echo::run(unix)?;
-        }
-    }
-    if step(3) {
-        boundaries::run()?; // 3. stream versus datagram: message boundaries
-    }
-    if step(4) {
-        pass_fd::run(dir.path())?; // 4. passing an open file descriptor (SCM_RIGHTS)
-    }
-    if step(5) {
-        // 5. the abstract namespace (no file) and the peer's credentials (SO_PEERCRED)
-        abstract_and_peercred::run()?;
-    }
-    if step(6) {
-        hostile_clients::run(dir.path())?; // 6. length-prefixed frames against hostile clients
-    }
-    if step(7) {
-        stale_socket::run(dir.path())?; // 7. a socket file outlives its server
-    }
-    if step(8) {
-        // 8. processes as nodes: step 2 between two network namespaces (root), else loopback
-        processes_as_nodes::run()?;
-    }
-    remove(dir)
+/// The whole tour, in a private directory; it starts its own servers.
+fn tour() -> plumbing::Result {
+    tour::session(|dir| {
+        let unix = tour::echo::run(dir)?; // 1. echo over a socket file (0600 in a 0700 dir)
+        tour::inet::run(unix)?; // 2. the same echo over AF_INET: the line that differs, costs
+        tour::boundaries::run()?; // 3. stream versus datagram: message boundaries
+        tour::pass_fd::run(dir)?; // 4. passing an open file descriptor (SCM_RIGHTS)
+        tour::r#abstract::run()?; // 5. the abstract namespace and the peer's credentials
+        tour::framing::run(dir)?; // 6. length-prefixed frames against hostile clients
+        tour::stale::run(dir)?; // 7. a socket file outlives its server
+        tour::nodes::run() // 8. processes as nodes: two network namespaces (root)
+    })
 }
 
-/// The tour's private directory (mode 0700), after removing those killed runs left.
-fn private_dir() -> plumbing::Result<PrivateDir> {
-    let swept = PrivateDir::sweep_stale(NAME_PREFIX).len();
-    if swept > 0 {
-        println!("removed {swept} private directories left by killed runs");
-    }
-    let dir = PrivateDir::create(NAME_PREFIX)?;
-    let meta = std::fs::metadata(dir.path()).map_err(|e| format!("stat private dir: {e}"))?;
-    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
-    println!(
-        "private directory {} (mode {mode:04o}), DIR below\n",
-        dir.path().display()
-    );
-    Ok(dir)
-}
-
-fn remove(dir: PrivateDir) -> plumbing::Result {
-    let path = dir.path().to_path_buf();
-    drop(dir);
-    println!(
-        "\ndone: servers stopped and reaped; {} removed: {}",
-        path.display(),
-        !path.exists()
-    );
-    Ok(())
-}
-
+/// The tour, one step of it (step 2 runs step 1 first: it compares with it), or a role.
 fn run(cli: Cli) -> plumbing::Result {
-    let Some(role) = cli.command else {
-        return tour(None);
+    let Some(command) = cli.command else {
+        return tour();
     };
-    match role {
-        Role::Echo => tour(Some(1)),
-        Role::Inet => tour(Some(2)),
-        Role::Boundaries => tour(Some(3)),
-        Role::PassFd => tour(Some(4)),
-        Role::Abstract => tour(Some(5)),
-        Role::Framing => tour(Some(6)),
-        Role::Stale => tour(Some(7)),
-        Role::Nodes => tour(Some(8)),
-        Role::Serve {
+    match command {
+        Command::Echo => tour::session(|dir| tour::echo::run(dir).map(drop)),
+        Command::Inet => tour::session(|dir| tour::inet::run(tour::echo::run(dir)?)),
+        Command::Boundaries => tour::session(|_| tour::boundaries::run()),
+        Command::PassFd => tour::session(tour::pass_fd::run),
+        Command::Abstract => tour::session(|_| tour::r#abstract::run()),
+        Command::Framing => tour::session(tour::framing::run),
+        Command::Stale => tour::session(tour::stale::run),
+        Command::Nodes => tour::session(|_| tour::nodes::run()),
+        Command::Serve {
             at,
             timeout_ms,
             idle_ms,
             max_clients,
             parent_pid,
         } => {
-            die_with_tour(parent_pid)?;
-            let at = at.address();
-            // An inet or abstract server names no file; one on a socket file does.
-            let names_a_file = !matches!(at, Some(Address::Inet(_) | Address::Abstract(_)));
-            stop::catch(if names_a_file {
-                Owns::Objects
-            } else {
-                Owns::Nothing
-            })?;
             let limits = Limits {
                 idle: Duration::from_millis(idle_ms),
                 frame: Duration::from_millis(timeout_ms),
                 max_clients: usize::try_from(max_clients)?,
             };
-            resources::check_open_files(limits.max_clients)?;
-            unix_echo::serve(at, limits)
+            roles::serve::run(at.address(), limits, parent_pid)
         }
-        Role::Client {
+        Command::Client {
             at,
             count,
             interval_ms,
             messages,
         } => {
-            let talk = Conversation {
+            let talk = roles::client::Conversation {
                 messages,
                 rounds: count,
                 interval: Duration::from_millis(interval_ms),
             };
-            unix_echo::client(&at.address()?, &talk)
+            roles::client::run(&at.address()?, &talk)
         }
-        Role::FdRecv { unix, parent_pid } => {
-            die_with_tour(parent_pid)?;
-            stop::catch(Owns::Objects)?;
-            pass_fd::fd_recv(unix)
-        }
-        Role::FdSend { unix, file } => pass_fd::fd_send(&unix, &file),
-    }
-}
-
-/// A server the tour started (it passes its pid) dies with the tour, even when the tour is
-/// killed by SIGKILL. A server started by hand is left alone.
-fn die_with_tour(parent_pid: Option<u32>) -> plumbing::Result {
-    match parent_pid {
-        Some(parent) => plumbing::child::die_with_parent(i32::try_from(parent)?),
-        None => Ok(()),
+        Command::FdRecv { unix, parent_pid } => roles::fd_recv::run(unix, parent_pid),
+        Command::FdSend { unix, file } => roles::fd_send::run(&unix, &file),
     }
 }
 
@@ -219,12 +109,12 @@ fn die_with_tour(parent_pid: Option<u32>) -> plumbing::Result {
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Role>,
+    command: Option<Command>,
 }
 
 /// The tour's steps (by name or number), then the roles its servers and clients play.
 #[derive(Subcommand)]
-enum Role {
+enum Command {
     /// 1. Stream echo over a socket file (0600 in a 0700 directory)
     #[command(alias = "1")]
     Echo,

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, umask};
@@ -31,6 +31,16 @@ impl Drop for SocketFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// AF_UNIX at a path: the socket file is created mode 0600, and a stale one (left by a killed
+/// server) is replaced. Returns the listener, the owner of the file, and whether a stale file
+/// was replaced.
+pub fn bind_unix(path: &Path) -> Result<(UnixListener, SocketFile, bool)> {
+    let replaced = remove_if_stale(path)?;
+    let listener = with_umask_0177(|| UnixListener::bind(path))
+        .map_err(|e| format!("bind {}: {e}", path.display()))?;
+    Ok((listener, SocketFile::new(path), replaced))
 }
 
 /// Refuses, before `bind` or `connect`, a path that does not fit in `sun_path`.

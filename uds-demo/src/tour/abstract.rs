@@ -11,17 +11,20 @@ use std::process::{Command, Stdio};
 use nix::unistd::Uid;
 use plumbing::Result;
 use plumbing::names;
+use plumbing::tour::heading;
+use uds_demo::address::{NAME_PREFIX, abstract_addr};
 use uds_demo::echo_once;
-
-use crate::echo_server::{REPLY_TIMEOUT, abstract_addr, set_timeouts};
-use crate::server_child::ServerChild;
-use crate::unix_echo::NAME_PREFIX;
+use uds_demo::server_child::ServerChild;
+use uds_demo::timeouts::{REPLY_TIMEOUT, set_timeouts};
 
 pub fn run() -> Result {
     let name = names::unique(NAME_PREFIX, 8);
     let mut server = ServerChild::spawn(&["serve", "--abstract", &name])?;
     server.wait_for_line_starting("listening on abstract:")?;
-    println!("5. Abstract namespace and SO_PEERCRED: `uds-demo serve --abstract NAME`");
+    heading(
+        5,
+        "Abstract namespace and SO_PEERCRED: `uds-demo serve --abstract NAME`",
+    );
     println!("   NAME = {name}");
     let listed = fs::read_to_string("/proc/net/unix")
         .unwrap_or_default()
@@ -52,7 +55,7 @@ pub fn run() -> Result {
 /// root can start a client as another user (uid 65534, "nobody").
 fn another_uid_is_refused(server: &mut ServerChild, name: &str) -> Result {
     if !Uid::current().is_root() {
-        println!("   another uid: skipped (only root can start a client as another user)\n");
+        println!("   another uid: skipped (only root can start a client as another user)");
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| format!("locate own binary: {e}"))?;
@@ -67,7 +70,7 @@ fn another_uid_is_refused(server: &mut ServerChild, name: &str) -> Result {
         // exec as another uid needs search permission on every directory above the binary.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             println!("   another uid: skipped (uid 65534 cannot execute this binary: {e})");
-            println!("   (build in a directory every user can enter to see the refusal)\n");
+            println!("   (build in a directory every user can enter to see the refusal)");
             return Ok(());
         }
         Err(e) => return Err(format!("spawn client as uid 65534: {e}").into()),
@@ -82,6 +85,6 @@ fn another_uid_is_refused(server: &mut ServerChild, name: &str) -> Result {
         out.status
     );
     println!("   {told}");
-    println!("   the server: {refused}\n");
+    println!("   the server: {refused}");
     Ok(())
 }

@@ -9,18 +9,21 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Instant;
 
+use plumbing::tour::heading;
 use plumbing::{Result, stop};
+use uds_demo::server_child::ServerChild;
+use uds_demo::timeouts::{REPLY_TIMEOUT, set_timeouts};
 use uds_demo::{MAX_FRAME, echo_once, read_frame};
-
-use crate::echo_server::{REPLY_TIMEOUT, set_timeouts};
-use crate::server_child::ServerChild;
 
 pub fn run(dir: &Path) -> Result {
     let path = dir.join("framed.sock");
     let shown = path.to_string_lossy();
     let mut server = ServerChild::spawn(&["serve", "--unix", &shown, "--timeout-ms", "500"])?;
     server.wait_for_line_starting("listening on unix:")?;
-    println!("6. Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes;");
+    heading(
+        6,
+        &format!("Framing: [tag 'M'][u32 length][payload], at most {MAX_FRAME} bytes;"),
+    );
     println!("   a frame must arrive within 500 ms; what each hostile client was told:");
     let mut good = connect(&path)?;
     echo_once(&mut good, b"temperature: 42", REPLY_TIMEOUT)
@@ -52,7 +55,7 @@ pub fn run(dir: &Path) -> Result {
     let echo = echo_once(&mut good, b"temperature: 43", REPLY_TIMEOUT)
         .map_err(|e| format!("echo (first client, after the hostile ones): {e}"))?;
     println!(
-        "   the first client, connected all along, still gets its echo: {:?}\n",
+        "   the first client, connected all along, still gets its echo: {:?}",
         String::from_utf8_lossy(&echo)
     );
     Ok(())
@@ -88,6 +91,8 @@ fn probe(path: &Path, what: &str, bytes: &[u8], close_write: bool) -> Result {
         },
     };
     stop::check()?; // a probe cut short by Ctrl-C (the server stops too) has no result
+    // Whole milliseconds, not plumbing's duration: its wider form would push the longest line
+    // past 80 columns.
     println!(
         "   {what:<17} {:>4} ms: {reply}",
         start.elapsed().as_millis()

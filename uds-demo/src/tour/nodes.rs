@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use nix::unistd::Uid;
 use plumbing::child::Child;
+use plumbing::tour::heading;
 use plumbing::{Result, names, stop};
-
-use crate::server_child::ServerChild;
+use uds_demo::server_child::ServerChild;
 
 /// Names of our namespaces: `ipc-tour-uds-ns-<pid>-<hex>`, swept when a killed run left them.
 const NETNS_PREFIX: &str = "ipc-tour-uds-ns-";
@@ -37,7 +37,10 @@ const SERVER_ADDR: &str = "10.0.0.1";
 const CLIENT_ADDR: &str = "10.0.0.2";
 
 pub fn run() -> Result {
-    println!("8. Processes as nodes: step 2's serve and client on two network stacks");
+    heading(
+        8,
+        "Processes as nodes: step 2's serve and client on two network stacks",
+    );
     match Namespaces::create()? {
         Ok(ns) => {
             println!("   two network namespaces, joined by a veth pair:");

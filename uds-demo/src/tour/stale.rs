@@ -7,16 +7,16 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use plumbing::Result;
+use plumbing::tour::heading;
 use uds_demo::echo_once;
-
-use crate::echo_server::{REPLY_TIMEOUT, set_timeouts};
-use crate::server_child::ServerChild;
-use crate::socket_file::{SUN_PATH_BYTES, check_sun_path};
+use uds_demo::server_child::ServerChild;
+use uds_demo::socket_file::{SUN_PATH_BYTES, check_sun_path};
+use uds_demo::timeouts::{REPLY_TIMEOUT, set_timeouts};
 
 pub fn run(dir: &Path) -> Result {
     let path = dir.join("stale.sock");
     let arg = path.to_string_lossy().into_owned();
-    println!("7. A socket file outlives its server");
+    heading(7, "A socket file outlives its server");
     {
         let mut first = ServerChild::spawn(&["serve", "--unix", &arg])?;
         first.wait_for_line_starting("listening on unix:")?;
@@ -43,9 +43,9 @@ pub fn run(dir: &Path) -> Result {
     println!("   and echoed {:?}", String::from_utf8_lossy(&echo));
     let long = dir.join("x".repeat(SUN_PATH_BYTES));
     match check_sun_path(&long) {
-        Ok(()) => println!("   a {}-byte path: accepted\n", long.as_os_str().len()),
+        Ok(()) => println!("   a {}-byte path: accepted", long.as_os_str().len()),
         Err(e) => println!(
-            "   a {}-byte path is refused before bind:\n   {e}\n",
+            "   a {}-byte path is refused before bind:\n   {e}",
             long.as_os_str().len()
         ),
     }

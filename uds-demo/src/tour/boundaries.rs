@@ -5,12 +5,14 @@
 use std::io::{Read, Write};
 
 use plumbing::Result;
-use uds_demo::{datagram_duplex, stream_duplex};
-
-use crate::unix_echo::sensor_readings;
+use plumbing::tour::heading;
+use uds_demo::{datagram_duplex, sensor_readings, stream_duplex};
 
 pub fn run() -> Result {
-    println!("3. Boundaries: three writes, then reads, on a stream pair and a datagram pair");
+    heading(
+        3,
+        "Boundaries: three writes, then reads, on a stream pair and a datagram pair",
+    );
     let readings = sensor_readings();
     let sizes: Vec<String> = readings.iter().map(|r| r.len().to_string()).collect();
     let (mut stream_a, mut stream_b) =
@@ -41,8 +43,8 @@ pub fn run() -> Result {
         dgram_reads
     );
     match datagram_duplex(1 << 20) {
-        Ok(_) => println!("   a 1 MiB datagram: carried whole on this machine\n"),
-        Err(e) => println!("   a 1 MiB datagram: refused: {e}\n"),
+        Ok(_) => println!("   a 1 MiB datagram: carried whole on this machine"),
+        Err(e) => println!("   a 1 MiB datagram: refused: {e}"),
     }
     Ok(())
 }
