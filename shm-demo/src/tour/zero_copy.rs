@@ -1,4 +1,4 @@
-//! Step 2 of the tour, and the `zero-copy` subcommand: the lecture's "data copies per
+//! Step 2 of the tour (`shm-demo zero-copy`): the lecture's "data copies per
 //! transfer: at least 2 vs 0". A sender process hands an 8 MiB frame (the lecture's video
 //! compositor) to a receiver process, first through a pipe, then in a shared mapping that the
 //! sender draws into and the receiver checks in place. Both are timed, both frames are checked
@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::{Pid, pipe};
 use plumbing::child::{self, Child};
+use plumbing::tour::duration;
 use plumbing::{Result, stop};
 use shm_demo::SharedMapping;
 
@@ -67,11 +68,9 @@ struct Handoff {
     receiver_rchar: u64,
 }
 
-pub fn zero_copy_step(step: usize) -> Result {
+pub fn run() -> Result {
     stop::check()?;
-    println!(
-        "{step}. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a"
-    );
+    println!("2. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a");
     println!("   receiver, through a pipe, then drawn and checked in place in shared");
     println!("   memory. Times are from the moment the sender began; sent and received are");
     println!("   each side's check value of the frame; wchar and rchar are the bytes the");
@@ -85,8 +84,8 @@ pub fn zero_copy_step(step: usize) -> Result {
         let h = handoff(via)?;
         println!(
             "   {label:<14}{:>9}{:>10}  {:<11}{:<11}{:>8}{:>9}",
-            ms(h.arrived),
-            ms(h.checked),
+            duration(h.arrived),
+            duration(h.checked),
             format!("{:#010x}", h.sent_check),
             format!("{:#010x}", h.received_check),
             h.sender_wchar,
@@ -101,11 +100,6 @@ pub fn zero_copy_step(step: usize) -> Result {
     println!("   through read()/write(): the pipe {mib:.1} MiB (the frame copied into the");
     println!("   kernel and out again), shared memory {} bytes", moved[1]);
     Ok(())
-}
-
-/// "5.21 ms".
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// One handoff by `via`: fork the two sides, let them set up, read /proc/PID/io, start

@@ -12,9 +12,11 @@ use nix::sys::stat::{Mode, fchmod};
 use plumbing::{Result, stop};
 use shm_demo::{OBJECT_LEN, ShmName};
 
-use crate::persistence::{OBJ, quoted, run_role, tour_name};
+use shm_demo::tour_object::tour_name;
 
-pub fn refused() -> Result {
+use super::{OBJ, quoted, run_role};
+
+pub fn run() -> Result {
     let name = tour_name();
     let fd = shm_open(
         name.as_str(),

@@ -1,4 +1,4 @@
-//! Step 1 of the tour, and the `isolation` subcommand: the lecture's "Isolation Creates the
+//! Step 1 of the tour (`shm-demo isolation`): the lecture's "Isolation Creates the
 //! Need". After fork(), parent and child hold the same addresses, but not the same memory: a
 //! child that writes 43 where its parent keeps `sensor_reading` = 42 changes only its own copy
 //! (copy-on-write), in an ordinary variable and in a MAP_PRIVATE mapping alike. Only a region
@@ -19,7 +19,7 @@ const PLACES: [&str; 3] = [
     "MAP_SHARED mapping",
 ];
 
-pub fn isolation_step(step: usize) -> Result {
+pub fn run() -> Result {
     stop::check()?;
     // Volatile accesses for the ordinary variable: the compiler must really load it after the
     // child has run, so the 42 printed below is what this process's memory holds, not a
@@ -39,7 +39,7 @@ pub fn isolation_step(step: usize) -> Result {
         shared.as_ptr() as usize,
     ];
 
-    println!("{step}. isolation: sensor_reading = 42 in a variable and two anonymous");
+    println!("1. isolation: sensor_reading = 42 in a variable and two anonymous");
     println!("   mappings; after fork() the child writes 43 into each and reads back:");
     let mut child = child::fork(|| {
         // SAFETY: `variable` points at the parent's local, of which this child has its own
