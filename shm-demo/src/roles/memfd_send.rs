@@ -22,6 +22,9 @@ use shm_demo::memfd_socket::{LIMIT, expect_byte, next_byte, send_fd};
 
 use super::{DONE, MAPPED, SAW_WRITE};
 
+/// What to do when PATH is not the receiver's socket.
+const START: &str = "start `shm-demo memfd-receive` first and give the PATH it prints";
+
 /// `shm-demo memfd-send PATH`: make the frames and hand them over. With `hold`, stay connected
 /// at the end until the receiver hangs up (or we are killed: the tour does that).
 pub fn run(path: &Path, hold: bool, indent: &str) -> Result {
@@ -29,12 +32,7 @@ pub fn run(path: &Path, hold: bool, indent: &str) -> Result {
     let shown = path.display();
     // Checked before any work; the rest is ready before we connect, so that the receiver's
     // lines all come after ours.
-    let start = "start `shm-demo memfd-receive` first and give the PATH it prints";
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {}
-        Ok(_) => return Err(format!("{shown} is not a socket; {start}").into()),
-        Err(e) => return Err(format!("stat {shown}: {e}; {start}").into()),
-    }
+    is_a_socket(path)?;
     let memfd = frame::create(FRAME_LEN)?;
     let stat = fstat(&memfd).map_err(|e| format!("fstat frame: {e}"))?;
     let (size, mode) = (stat.st_size, stat.st_mode & 0o777);
@@ -50,7 +48,7 @@ pub fn run(path: &Path, hold: bool, indent: &str) -> Result {
     println!("{indent}sender: sealed SHRINK|GROW, then SEAL; connects, sends the fd (SCM_RIGHTS)");
     let mut stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            format!("connect {shown}: {e}; nobody listens there any more; {start}")
+            format!("connect {shown}: {e}; nobody listens there any more; {START}")
         }
         _ => format!("connect {shown}: {e}"),
     })?;
@@ -88,4 +86,14 @@ pub fn run(path: &Path, hold: bool, indent: &str) -> Result {
         Some(byte) => return Err(format!("{peer} sent {byte:#04x}; it was to hang up").into()),
     }
     Ok(())
+}
+
+/// A wrong PATH is one line before any work, not a failed connect after the frames are drawn.
+fn is_a_socket(path: &Path) -> Result {
+    let shown = path.display();
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(()),
+        Ok(_) => Err(format!("{shown} is not a socket; {START}").into()),
+        Err(e) => Err(format!("stat {shown}: {e}; {START}").into()),
+    }
 }

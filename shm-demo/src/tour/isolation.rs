@@ -64,6 +64,12 @@ pub fn run() -> Result {
         read_i32(&private),
         shared_reading.load(Ordering::Acquire),
     ];
+    report(addresses, ours);
+    Ok(())
+}
+
+/// The parent's values at the three addresses, and in how many the child's write arrived.
+fn report(addresses: [usize; 3], ours: [i32; 3]) {
     println!("   then the parent reads the same addresses in its own address space:");
     for ((place, address), value) in PLACES.iter().zip(addresses).zip(ours) {
         let why = if value == 42 {
@@ -88,7 +94,6 @@ pub fn run() -> Result {
             shared.join(", ")
         }
     );
-    Ok(())
 }
 
 /// The i32 at the start of `map`.
