@@ -1,7 +1,7 @@
-//! Step 6 of the tour: a name is global, so `read` may open an object another program made.
-//! The header (and the size, checked before mapping) lets it refuse one instead of reading
-//! garbage: first an object of the right size full of someone else's bytes, then one of
-//! another size.
+//! Step 6 of the tour (`shm-demo foreign`): a name is global, so `read` may open an object
+//! another program made. The header (and the size, checked before mapping) lets it refuse one
+//! instead of reading garbage: first an object of the right size full of someone else's
+//! bytes, then one of another size.
 
 use std::fs;
 use std::io::Write;
@@ -16,6 +16,7 @@ use shm_demo::tour_object::tour_name;
 
 use super::{OBJ, quoted, run_role};
 
+/// Step 6: `read` given a second object, first of text, then of the wrong size.
 pub fn run() -> Result {
     let name = tour_name();
     let fd = shm_open(

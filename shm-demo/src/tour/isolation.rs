@@ -19,6 +19,7 @@ const PLACES: [&str; 3] = [
     "MAP_SHARED mapping",
 ];
 
+/// Step 1: 42 in three places, 43 written by a forked child, and what the parent then reads.
 pub fn run() -> Result {
     stop::check()?;
     // Volatile accesses for the ordinary variable: the compiler must really load it after the

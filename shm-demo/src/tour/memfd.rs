@@ -25,6 +25,7 @@ use crate::roles::SOCKET_DIR_PREFIX;
 /// The longest the tour waits for a role's next line.
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// Step 7: the two roles started as separate programs, their lines relayed, the sender killed.
 pub fn run() -> Result {
     stop::check()?;
     println!("7. memfd handoff, how a compositor gets its frames (Wayland's wl_shm):");

@@ -1,6 +1,7 @@
-//! Step 11 of the tour: a peer SIGKILLed while the other side waits for it. Shared memory
-//! itself never tells anyone that a process died; the rings carry a liveness pipe beside the
-//! mapping (see the library's `src/ring.rs`), and this step times how soon a waiting `read` notices.
+//! Step 11 of the tour (`shm-demo peer-death`): a peer SIGKILLed while the other side waits
+//! for it. Shared memory itself never tells anyone that a process died; the rings carry a
+//! liveness pipe beside the mapping (see the library's `src/ring.rs`), and this step times how
+//! soon a waiting `read` notices.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -68,6 +68,7 @@ struct Handoff {
     receiver_rchar: u64,
 }
 
+/// Step 2: the frame handed over through a pipe, then in shared memory, as a table.
 pub fn run() -> Result {
     stop::check()?;
     println!("2. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a");
