@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -114,17 +114,14 @@ fn handoff(via: Via) -> Result<Handoff> {
     let mut children = match via {
         Via::Pipe => {
             let (read_end, write_end) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (mut r, mut w) = (Some(read_end), Some(write_end));
+            let (read_end, write_end) = (File::from(read_end), File::from(write_end));
             // Each child closes the end it does not use, so the other sees EOF or EPIPE if
-            // it dies; the tour closes both once the two are forked.
-            let sender = child::fork(|| {
-                drop(r.take());
-                pipe_sender(control, w.take().ok_or("no write end")?, seed)
+            // it dies; the tour closes both once the two are forked (at the end of this arm).
+            let sender = child::fork_closing(&[read_end.as_fd()], || {
+                pipe_sender(control, &write_end, seed)
             })?;
-            let receiver = child::fork(|| {
-                drop(w.take());
-                pipe_receiver(control, r.take().ok_or("no read end")?)
-            })?;
+            let receiver =
+                child::fork_closing(&[write_end.as_fd()], || pipe_receiver(control, &read_end))?;
             vec![sender, receiver]
         }
         Via::SharedMemory => {
@@ -194,23 +191,21 @@ fn await_count(counter: &AtomicU32, children: &mut [Child]) -> Result {
     Ok(())
 }
 
-fn pipe_sender(control: &Control, write_end: OwnedFd, seed: u64) -> Result {
+fn pipe_sender(control: &Control, mut pipe: &File, seed: u64) -> Result {
     let mut frame = vec![0; FRAME_LEN];
     draw(&mut frame, seed);
     control
         .sent_check
         .store(check_value(&frame), Ordering::Release);
-    let mut pipe = File::from(write_end);
     start_when_told(control)?;
     pipe.write_all(&frame)
         .map_err(|e| format!("write the frame to the pipe: {e}"))?;
     finish(control)
 }
 
-fn pipe_receiver(control: &Control, read_end: OwnedFd) -> Result {
+fn pipe_receiver(control: &Control, mut pipe: &File) -> Result {
     let mut frame = vec![0; FRAME_LEN];
     frame.fill(1); // touch every page now, so the handoff does not pay for page faults
-    let mut pipe = File::from(read_end);
     count_in(&control.ready);
     futex_wait_for(&control.go)?;
     pipe.read_exact(&mut frame).map_err(|e| match e.kind() {
