@@ -1,18 +1,23 @@
 //! POSIX shared memory as a small library: the sensor object of the lecture (a named `shm_open`
 //! object with a header that says what is inside), the single-producer single-consumer rings
-//! that `compare` measures, and their rows of the lecture's design-space table. The narrated tour
-//! is `src/main.rs`.
+//! that `compare` measures, and their rows of the lecture's design-space table; also the owner
+//! of the tour's named objects, and the frame and socket of the memfd handoff. The narrated
+//! tour is `src/main.rs`.
 //!
 //! Shared memory is the one mechanism where the kernel does not mediate each access, so every
 //! byte in a mapping may change under us at any moment, written by another process we do not
 //! control. The code here only ever touches shared memory through atomics or through plain bytes
 //! (`u8`, where every bit pattern is valid), and it never trusts an index it reads from there.
 
+mod diagnosis;
 pub mod mapping;
+pub mod memfd_frame;
+pub mod memfd_socket;
 pub mod ring;
 pub mod sensor;
 mod sigbus;
 mod slots;
+pub mod tour_object;
 mod waiting;
 pub mod zero_copy;
 

@@ -1,130 +1,109 @@
-//! shm-demo: POSIX shared memory, run for real. Lecture section "Shared Memory: Fastest, But
-//! You Own Coordination". Two processes map the same physical pages: no copy through the
-//! kernel, and no help from it either.
+//! shm-demo: POSIX shared memory, run for real: the lecture's "Shared Memory: Fastest, But You
+//! Own Coordination". Two processes map the same physical pages: no copy through the kernel,
+//! and no help from it either. Each step prints what this machine did; the tour's objects have
+//! unique names, removed at the end, also on Ctrl-C.
 //!
-//! ```text
-//! cargo run -p shm-demo                                   # the whole tour, below
-//! cargo run -p shm-demo -- write /sensor_data --temp 42   # then `read`, then `unlink`
-//! cargo run --release -p shm-demo -- counter --increments 5000000
-//! cargo run --release -p shm-demo -- ring --mode futex --messages 100000 --size 4096
-//! cargo run -p shm-demo -- memfd-receive                  # then, in another terminal,
-//! cargo run -p shm-demo -- memfd-send PATH                # PATH as memfd-receive printed
-//! ```
+//! Usage:
+//!     cargo run -p shm-demo                          # the whole tour, steps 1 to 12
+//!     cargo run -p shm-demo -- counter               # one step, by name or number (`-- 8`)
+//!     cargo run -p shm-demo -- write /sensor_data    # then `read`, then `unlink`
+//!     cargo run --release -p shm-demo -- ring --mode futex --messages 100000 --size 4096
+//!     cargo run -p shm-demo -- memfd-receive         # then `memfd-send PATH` elsewhere
+//!     cargo run -p shm-demo -- --help                # lists the steps
 //!
-//! `tour` below is the table of contents: one numbered step per call, each in the file it
-//! names, printing what this machine did. The subcommands (`--help`) run one role or one step
-//! and live beside it. The mechanism (object, header, rings) is `src/lib.rs`, which `compare`
-//! measures. The tour's objects have unique names, removed at the end, also on Ctrl-C.
-//!
-//! Code to copy: the lecture's snippets stand alone in `examples/`, one file each,
-//! using nothing of this workspace (`shm_write`, `shm_read`, `shm_unlink`, `shm_counter`,
-//! `memfd_send`, `memfd_receive`):
-//! `cargo run -p shm-demo --example NAME`.
+//! See also: shm_overview(7), shm_open(3), mmap(2), memfd_create(2), futex(2); the lecture's
+//! snippets stand alone in `examples/`: `cargo run -p shm-demo --example NAME`.
 
-mod counter;
-mod foreign_object;
-mod isolation;
-mod memfd_frame;
-mod memfd_handoff;
-mod memfd_roles;
-mod memfd_socket;
-mod peer_death;
-mod persistence;
-mod ring_demo;
-mod units;
-mod zero_copies;
+mod roles;
+mod tour;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use plumbing::Result;
-use plumbing::stop::{self, Owns};
-use shm_demo::{Coordination, MAX_MSG_SIZE};
+use plumbing::child::die_with_tour;
+use plumbing::stop::Owns;
+use shm_demo::MAX_MSG_SIZE;
 
-use ring_demo::RingMode;
-
-/// The tour's step numbers, which a subcommand prints too when it runs that step alone.
-const ISOLATION: usize = 1;
-const ZERO_COPIES: usize = 2;
-const MEMFD: usize = 7;
-const COUNTER_STEP: usize = 8;
-/// The ring steps: spinning, then futex.
-const RING_STEPS: [usize; 2] = [9, 10];
-const PEER_DEATH: usize = 11;
-
-fn tour(args: &TourArgs) -> Result {
-    stop::catch(Owns::Objects)?;
-    let pid = std::process::id();
-    println!("shm-demo (pid {pid}): POSIX shared memory, the lecture's \"Shared Memory\"");
-    persistence::remove_stale_objects(); // left by a tour that was SIGKILLed
-    isolation::isolation_step(ISOLATION)?; // 1. fork: copies, unless MAP_SHARED
-    zero_copies::zero_copy_step(ZERO_COPIES)?; // 2. a frame: pipe 2 copies, shm none
-    let object = persistence::create()?; // 3. shm_open + ftruncate + mmap, mode 0600
-    persistence::written_elsewhere(&object)?; // 4. another process writes; we see it
-    persistence::outlives_its_writer(&object)?; // 5. the writer exited; another reads it
-    foreign_object::refused()?; // 6. the header refuses another program's object
-    memfd_handoff::memfd_step(MEMFD)?; // 7. a sealed memfd passed over a socket: no name
-    counter::lost_updates(COUNTER_STEP, args.increments)?; // 8. two processes, one counter
-    let (messages, [spin, futex]) = (args.messages, RING_STEPS);
-    ring_demo::ring_step(spin, Coordination::Spin, messages, 64)?; // 9. a ring, spinning
-    ring_demo::ring_step(futex, Coordination::Futex, messages, 64)?; // 10. a ring, on a futex
-    peer_death::peer_death_step(PEER_DEATH)?; // 11. the peer SIGKILLed while we wait
-    persistence::unlinked(object) // 12. shm_unlink: the name is gone
-}
+use tour::alone;
+use tour::ring::RingMode;
 
 fn main() -> ExitCode {
     plumbing::program::main::<Cli>("shm-demo", run)
 }
 
+/// The tour: steps 1 to 12 in order.
+fn tour(args: &TourArgs) -> Result {
+    tour::begin()?; // the first line; objects a killed tour left are removed
+    tour::isolation::run()?; // 1. fork: copies, unless MAP_SHARED
+    tour::zero_copy::run()?; // 2. a frame: pipe 2 copies, shm none
+    let object = tour::create::run()?; // 3. shm_open + ftruncate + mmap, mode 0600
+    tour::written::run(&object)?; // 4. another process writes; we see it
+    tour::outlives::run(&object)?; // 5. the writer exited; another reads it
+    tour::foreign::run()?; // 6. the header refuses another program's object
+    tour::memfd::run()?; // 7. a sealed memfd passed over a socket: no name
+    tour::counter::run(args.increments)?; // 8. two processes, one counter
+    tour::ring::run(RingMode::Spin, args.messages, 64, None)?; // 9. a ring, spinning
+    tour::ring::run(RingMode::Futex, args.messages, 64, None)?; // 10. a ring, on a futex
+    tour::peer_death::run()?; // 11. the peer SIGKILLed while we wait
+    tour::unlinked::run(object) // 12. shm_unlink: the name is gone
+}
+
+/// The whole tour, one step alone, or one role.
 fn run(cli: Cli) -> Result {
-    match cli.command {
-        None => tour(&cli.tour),
+    use tour::{create, written};
+    let Some(step) = cli.command else {
+        return tour(&cli.tour);
+    };
+    match step {
         // One operation each, like TLPI's pshm_*: Ctrl-C ends them at once.
-        Some(Step::Write { name, temp }) => persistence::write_reading(&name, temp),
-        Some(Step::Read { name }) => persistence::read_reading(&name),
-        Some(Step::Unlink { name }) => persistence::unlink_name(&name),
+        Step::Write { name, temp } => roles::write::run(&name, temp),
+        Step::Read { name } => roles::read::run(&name),
+        Step::Unlink { name } => roles::unlink::run(&name),
         // Anonymous mappings and children only: nothing named to remove on Ctrl-C.
-        Some(Step::Isolation) => {
-            stop::catch(Owns::Nothing)?;
-            isolation::isolation_step(ISOLATION)
-        }
-        Some(Step::ZeroCopy) => {
-            stop::catch(Owns::Nothing)?;
-            zero_copies::zero_copy_step(ZERO_COPIES)
-        }
-        Some(Step::Memfd) => {
-            stop::catch(Owns::Objects)?;
-            memfd_handoff::memfd_step(MEMFD)
-        }
+        Step::Isolation => alone(Owns::Nothing, tour::isolation::run),
+        Step::ZeroCopy => alone(Owns::Nothing, tour::zero_copy::run),
+        // A step that needs the object of step 3 makes it first, without step 3's lines.
+        Step::Create => alone(Owns::Objects, || create::run().map(drop)),
+        Step::Written => alone(Owns::Objects, || written::run(&create::quietly()?)),
+        Step::Outlives => alone(Owns::Objects, || {
+            let object = create::quietly()?;
+            written::quietly(&object)?;
+            tour::outlives::run(&object)
+        }),
+        Step::Foreign => alone(Owns::Objects, tour::foreign::run),
+        Step::Memfd => alone(Owns::Objects, tour::memfd::run),
         // The two roles of the memfd step, by hand in two terminals or started by the tour.
-        Some(Step::MemfdReceive { socket, parent_pid }) => {
+        Step::MemfdReceive { socket, parent_pid } => {
             die_with_tour(parent_pid)?;
-            stop::catch(Owns::Objects)?;
-            memfd_roles::receive(socket.as_deref(), indent(parent_pid))
+            let indent = roles::indent(parent_pid);
+            alone(Owns::Objects, || {
+                roles::memfd_receive::run(socket.as_deref(), indent)
+            })
         }
-        Some(Step::MemfdSend {
+        Step::MemfdSend {
             socket,
             hold,
             parent_pid,
-        }) => {
+        } => {
             die_with_tour(parent_pid)?;
-            stop::catch(Owns::Nothing)?;
-            memfd_roles::send(&socket, hold, indent(parent_pid))
+            let indent = roles::indent(parent_pid);
+            alone(Owns::Nothing, || {
+                roles::memfd_send::run(&socket, hold, indent)
+            })
         }
-        Some(Step::Counter { increments }) => {
-            stop::catch(Owns::Nothing)?;
-            counter::lost_updates(COUNTER_STEP, increments)
-        }
-        Some(Step::Ring {
+        Step::Counter { increments } => alone(Owns::Nothing, || tour::counter::run(increments)),
+        Step::Ring {
             mode,
             messages,
             size,
             corrupt_after,
-        }) => {
-            stop::catch(Owns::Nothing)?;
-            ring_demo::ring_role(mode, messages, size as usize, corrupt_after)
-        }
+        } => alone(Owns::Nothing, || {
+            tour::ring::run(mode, messages, size as usize, corrupt_after)
+        }),
+        Step::PeerDeath => alone(Owns::Nothing, tour::peer_death::run),
+        Step::Unlinked => alone(Owns::Objects, || tour::unlinked::run(create::quietly()?)),
     }
 }
 
@@ -175,11 +154,26 @@ enum Step {
         #[arg(default_value = "/sensor_data", value_parser = shm_name)]
         name: String,
     },
-    /// A forked child writes 43 where its parent holds 42: seen only through MAP_SHARED
+    /// 1. A forked child writes 43 where its parent holds 42: seen only through MAP_SHARED
+    #[command(alias = "1")]
     Isolation,
-    /// An 8 MiB frame from one process to another: a pipe copies it twice, shared memory not
+    /// 2. An 8 MiB frame from one process to another: a pipe copies it twice, shared memory not
+    #[command(alias = "2")]
     ZeroCopy,
-    /// A sealed memfd frame passed to another program over a Unix socket: no name anywhere
+    /// 3. shm_open + ftruncate + mmap make a named object, mode 0600, that /dev/shm shows
+    #[command(alias = "3")]
+    Create,
+    /// 4. Another process writes a reading into the object and exits; our mapping shows it
+    #[command(alias = "4")]
+    Written,
+    /// 5. The writer has exited; the object has not, and yet another process reads it
+    #[command(alias = "5")]
+    Outlives,
+    /// 6. The object's header makes `read` refuse another program's object
+    #[command(alias = "6")]
+    Foreign,
+    /// 7. A sealed memfd frame passed to another program over a Unix socket: no name anywhere
+    #[command(alias = "7")]
     Memfd,
     /// Receive frames as a compositor: listen on a Unix socket, check and map the memfds
     MemfdReceive {
@@ -201,14 +195,16 @@ enum Step {
         #[arg(long, hide = true)]
         parent_pid: Option<u32>,
     },
-    /// Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
+    /// 8. Two processes increment one shared counter: unsynchronized, fetch_add, and a lock
+    #[command(alias = "8")]
     Counter {
         /// Increments per process
         #[arg(long, default_value_t = 1_000_000, allow_negative_numbers = true,
               value_parser = whole_number::<u64>(1, 100_000_000, "increments"))]
         increments: u64,
     },
-    /// A child echoes verified messages back through the shared-memory rings
+    /// 9. and 10. A child echoes verified messages back through the shared-memory rings
+    #[command(alias = "9", alias = "10")]
     Ring {
         /// How a side waits when its ring is empty or full
         #[arg(long, value_enum, default_value_t = RingMode::Both)]
@@ -227,20 +223,12 @@ enum Step {
               value_parser = whole_number::<u64>(0, i64::MAX, "messages"))]
         corrupt_after: Option<u64>,
     },
-}
-
-/// A role the tour started (it passes its pid) dies with the tour, even when the tour is
-/// killed by SIGKILL. A role run by hand is left alone.
-fn die_with_tour(parent_pid: Option<u32>) -> Result {
-    match parent_pid {
-        Some(parent) => plumbing::child::die_with_parent(i32::try_from(parent)?),
-        None => Ok(()),
-    }
-}
-
-/// A role's lines are indented inside the tour's output, not when run by hand.
-fn indent(parent_pid: Option<u32>) -> &'static str {
-    if parent_pid.is_some() { "   " } else { "" }
+    /// 11. A peer SIGKILLed while the other side waits in read(): how soon it returns
+    #[command(alias = "11")]
+    PeerDeath,
+    /// 12. shm_unlink: the name is gone from /dev/shm, and `read` says so
+    #[command(alias = "12")]
+    Unlinked,
 }
 
 /// A POSIX shm name: "/" and 1..=254 more characters, none of them "/", and not "/." or

@@ -14,7 +14,7 @@
 //! header lets a reader say which, instead of reading garbage.
 
 use std::fmt;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -24,9 +24,11 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{Mode, fchmod};
-use nix::sys::statvfs::statvfs;
-use nix::unistd::{Uid, User, geteuid};
+use nix::unistd::geteuid;
 
+use crate::diagnosis::{dev_shm_space, sys_error};
+// Where they were first written; the refusals of `read` and `unlink` use them.
+pub use crate::diagnosis::{user, whose};
 use crate::sigbus::Guard;
 
 const MAGIC: [u8; 8] = *b"shmdemo\0";
@@ -159,49 +161,6 @@ pub fn valid_header() -> [u8; HEADER_LEN] {
     bytes[8..12].copy_from_slice(&VERSION.to_ne_bytes());
     bytes[12..].copy_from_slice(&(size_of::<SensorReading>() as u32).to_ne_bytes());
     bytes
-}
-
-/// `call name: errno text`, keeping the error kind (so `NotFound` stays `NotFound`).
-fn sys_error(call: &str, name: &str, errno: Errno) -> io::Error {
-    io::Error::new(
-        io::Error::from(errno).kind(),
-        format!("{call} {name}: {errno}"),
-    )
-}
-
-/// What to say when /dev/shm has no room: its size and what is free, as `df` shows them.
-fn dev_shm_space() -> String {
-    let advice = "free some space there or remount it larger (mount -o remount,size=...)";
-    match statvfs("/dev/shm") {
-        Ok(fs) => {
-            let kib = |blocks: u64| blocks * fs.fragment_size() / 1024;
-            format!(
-                "/dev/shm is full ({} KiB, {} KiB free); {advice}",
-                kib(fs.blocks()),
-                kib(fs.blocks_available())
-            )
-        }
-        Err(_) => format!("/dev/shm is full; {advice}"),
-    }
-}
-
-/// "uid 65534 (nobody)", or "uid 1234" for a uid without a name.
-pub fn user(uid: u32) -> String {
-    match User::from_uid(Uid::from_raw(uid)) {
-        Ok(Some(user)) => format!("uid {uid} ({})", user.name),
-        _ => format!("uid {uid}"),
-    }
-}
-
-/// Whose object this is, for a refusal: "it is owned by uid 0 (root) with mode 0600, and you
-/// are uid 65534 (nobody)".
-pub fn whose(meta: &Metadata) -> String {
-    format!(
-        "it is owned by {} with mode {:04o}, and you are {}",
-        user(meta.uid()),
-        meta.mode() & 0o777,
-        user(geteuid().as_raw())
-    )
 }
 
 /// A mapped sensor object. Dropping it unmaps it; the name stays (see [`ShmName`]).

@@ -1,7 +1,7 @@
-//! Step 6 of the tour: a name is global, so `read` may open an object another program made.
-//! The header (and the size, checked before mapping) lets it refuse one instead of reading
-//! garbage: first an object of the right size full of someone else's bytes, then one of
-//! another size.
+//! Step 6 of the tour (`shm-demo foreign`): a name is global, so `read` may open an object
+//! another program made. The header (and the size, checked before mapping) lets it refuse one
+//! instead of reading garbage: first an object of the right size full of someone else's
+//! bytes, then one of another size.
 
 use std::fs;
 use std::io::Write;
@@ -12,9 +12,12 @@ use nix::sys::stat::{Mode, fchmod};
 use plumbing::{Result, stop};
 use shm_demo::{OBJECT_LEN, ShmName};
 
-use crate::persistence::{OBJ, quoted, run_role, tour_name};
+use shm_demo::tour_object::tour_name;
 
-pub fn refused() -> Result {
+use super::{OBJ, quoted, run_role};
+
+/// Step 6: `read` given a second object, first of text, then of the wrong size.
+pub fn run() -> Result {
     let name = tour_name();
     let fd = shm_open(
         name.as_str(),

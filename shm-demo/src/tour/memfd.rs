@@ -1,7 +1,7 @@
-//! Step 7 of the tour, and the `memfd` subcommand: how a compositor gets its frames (Wayland's
+//! Step 7 of the tour (`shm-demo memfd`): how a compositor gets its frames (Wayland's
 //! wl_shm). A client draws into a memfd, seals its size, and passes the descriptor over a Unix
 //! socket; the compositor maps it. The two are separate programs (this one started again as
-//! `memfd-send` and `memfd-receive`, see `src/memfd_roles.rs`), not a parent and its fork.
+//! `memfd-send` and `memfd-receive`, see `src/roles/`), not a parent and its fork.
 //! Nothing has a name but the socket, and that only until the connection is made: killed at
 //! any point, they leave nothing to clean up.
 
@@ -20,14 +20,15 @@ use plumbing::child::{self, Child};
 use plumbing::names::PrivateDir;
 use plumbing::{Result, stop};
 
-use crate::memfd_roles::SOCKET_DIR_PREFIX;
+use crate::roles::SOCKET_DIR_PREFIX;
 
 /// The longest the tour waits for a role's next line.
 const LIMIT: Duration = Duration::from_secs(30);
 
-pub fn memfd_step(step: usize) -> Result {
+/// Step 7: the two roles started as separate programs, their lines relayed, the sender killed.
+pub fn run() -> Result {
     stop::check()?;
-    println!("{step}. memfd handoff, how a compositor gets its frames (Wayland's wl_shm):");
+    println!("7. memfd handoff, how a compositor gets its frames (Wayland's wl_shm):");
     println!("   a client passes a sealed memfd over a Unix socket to another program");
     PrivateDir::sweep_stale(SOCKET_DIR_PREFIX); // left by a tour that was SIGKILLed
     let dir = PrivateDir::create(SOCKET_DIR_PREFIX)?;

@@ -1,21 +1,19 @@
-//! The two roles of the memfd handoff (step 7, `src/memfd_handoff.rs`), run by the tour or by
-//! hand in two terminals, as a compositor and a client:
+//! The `memfd-receive` role of the memfd handoff (step 7, `src/tour/memfd.rs`), the
+//! compositor: run by the tour, or by hand in two terminals with `memfd-send`:
 //!
 //! ```text
 //! cargo run -p shm-demo -- memfd-receive          # prints the socket's PATH
 //! cargo run -p shm-demo -- memfd-send PATH
 //! ```
 //!
-//! The sender draws a frame in a sealed memfd and passes the descriptor (SCM_RIGHTS); the
-//! receiver checks the seals before it maps the frame, then watches a second frame appear in
-//! place, and a write-sealed third frame refuse a writable mapping. One byte goes back after
-//! each stage, so each side knows where the other is, and a peer that dies is an end of file
-//! on the socket, noticed within 100 ms.
+//! It receives a sealed memfd (SCM_RIGHTS), checks the seals before it maps the frame, then
+//! watches a second frame appear in place, and a write-sealed third frame refuse a writable
+//! mapping. One byte goes back after each stage, so each side knows where the other is, and a
+//! peer that dies is an end of file on the socket, noticed within 100 ms.
 
 use std::fs;
-use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,24 +25,16 @@ use nix::sys::socket::{getsockopt, sockopt};
 use nix::sys::stat::fstat;
 use plumbing::names::PrivateDir;
 use plumbing::{Result, stop};
-
-use crate::memfd_frame::{self as frame, FRAME_LEN, Frame};
-use crate::memfd_socket::{
-    LIMIT, SocketFile, accept, bytes_waiting, expect_byte, next_byte, readable, receive_fd,
-    send_byte, send_fd,
+use shm_demo::memfd_frame::{self as frame, FRAME_LEN, Frame};
+use shm_demo::memfd_socket::{
+    LIMIT, SocketFile, accept, bytes_waiting, next_byte, readable, receive_fd, send_byte,
 };
 
-/// The receiver's socket directory: `<temp dir>/ipc-tour-shm-sock-<pid>-<random>`.
-pub const SOCKET_DIR_PREFIX: &str = "ipc-tour-shm-sock-";
-
-/// The bytes the receiver sends back: frame 1 mapped, frame 2 seen, frame 3 checked.
-const MAPPED: u8 = b'M';
-const SAW_WRITE: u8 = b'W';
-const DONE: u8 = b'D';
+use super::{DONE, MAPPED, SAW_WRITE, SOCKET_DIR_PREFIX};
 
 /// `shm-demo memfd-receive [--socket PATH]`: listen (by default in a new private directory),
 /// take one sender, check and map what it sends.
-pub fn receive(socket: Option<&Path>, indent: &str) -> Result {
+pub fn run(socket: Option<&Path>, indent: &str) -> Result {
     let (mut stream, sender) = accept_one(socket, indent)?;
     let peer = format!("the sender (pid {sender})");
     let first = first_frame(&mut stream, &peer, indent)?;
@@ -161,74 +151,6 @@ fn write_sealed_frame(stream: &mut UnixStream, peer: &str, indent: &str) -> Resu
         "{indent}receiver: read-only mmap works: frame {number}, check value {check:#010x}{}",
         as_sent(check, sent)?
     );
-    Ok(())
-}
-
-/// `shm-demo memfd-send PATH`: make the frames and hand them over. With `hold`, stay connected
-/// at the end until the receiver hangs up (or we are killed: the tour does that).
-pub fn send(path: &Path, hold: bool, indent: &str) -> Result {
-    let me = std::process::id();
-    let shown = path.display();
-    // Checked before any work; the rest is ready before we connect, so that the receiver's
-    // lines all come after ours.
-    let start = "start `shm-demo memfd-receive` first and give the PATH it prints";
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {}
-        Ok(_) => return Err(format!("{shown} is not a socket; {start}").into()),
-        Err(e) => return Err(format!("stat {shown}: {e}; {start}").into()),
-    }
-    let memfd = frame::create(FRAME_LEN)?;
-    let stat = fstat(&memfd).map_err(|e| format!("fstat frame: {e}"))?;
-    let (size, mode) = (stat.st_size, stat.st_mode & 0o777);
-    println!("{indent}sender pid {me}: memfd_create(\"frame\"), {size} bytes, mode {mode:04o}");
-    let map = MmapRaw::map_raw(&memfd).map_err(|e| format!("mmap frame: {e}"))?;
-    let drawn = Frame::new(map)?;
-    let check = drawn.draw(1);
-    drawn.publish(1);
-    println!("{indent}sender: drew frame 1 in a MAP_SHARED mapping, check value {check:#010x}");
-    let size = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
-    frame::add_seals(&memfd, size)?;
-    frame::add_seals(&memfd, SealFlag::F_SEAL_SEAL)?;
-    println!("{indent}sender: sealed SHRINK|GROW, then SEAL; connects, sends the fd (SCM_RIGHTS)");
-    let mut stream = UnixStream::connect(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            format!("connect {shown}: {e}; nobody listens there any more; {start}")
-        }
-        _ => format!("connect {shown}: {e}"),
-    })?;
-    let receiver = getsockopt(&stream, sockopt::PeerCredentials)
-        .map_err(|e| format!("getsockopt SO_PEERCRED: {e}"))?
-        .pid();
-    let peer = format!("the receiver (pid {receiver})");
-    send_fd(&stream, &memfd, check, &peer)?;
-    expect_byte(&mut stream, MAPPED, &peer, "mapping frame 1")?;
-
-    let check = drawn.draw(2);
-    println!("{indent}sender: drew frame 2 in place, check value {check:#010x}; sent nothing");
-    drawn.publish(2); // after the line above, so it comes before the receiver's
-    expect_byte(&mut stream, SAW_WRITE, &peer, "seeing frame 2")?;
-
-    let (sealed, check) = frame::write_sealed(3)?;
-    println!("{indent}sender: frame 3 by write() into a new memfd, never mapped, then sealed");
-    match (&sealed).write_all(&[0]) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => println!(
-            "{indent}  SHRINK|GROW|WRITE and SEAL: another write() fails with {:?}",
-            Errno::EPERM
-        ),
-        Err(e) => return Err(format!("write to the sealed frame: {e}").into()),
-        Ok(()) => return Err("write to a write-sealed memfd worked".into()),
-    }
-    send_fd(&stream, &sealed, check, &peer)?;
-    expect_byte(&mut stream, DONE, &peer, "checking frame 3")?;
-    if !hold {
-        println!("{indent}sender: done; exiting closes our descriptors, not the receiver's");
-        return Ok(());
-    }
-    println!("{indent}sender: holding the connection (kill -9 {me}, or wait {LIMIT:?})");
-    match next_byte(&mut stream, LIMIT)? {
-        None => println!("{indent}sender: {peer} hung up; exiting"),
-        Some(byte) => return Err(format!("{peer} sent {byte:#04x}; it was to hang up").into()),
-    }
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Step 8 of the tour, and the `counter` subcommand: the lecture's lost-update demo, for real.
+//! Step 8 of the tour (`shm-demo counter`): the lecture's lost-update demo, for real.
 //! Two processes each add 1 to one counter in shared memory N times, started together by a
 //! barrier in the same mapping: without synchronisation, with `fetch_add`, and with a lock.
 
@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
+use plumbing::tour::duration;
 use plumbing::{Result, child, cpu, stop};
 use shm_demo::SharedMapping;
 
-use crate::units::millis;
-
-/// Step `step`: the lost-update demo, three ways, `increments` per process.
-pub fn lost_updates(step: usize, increments: u64) -> Result {
+/// Step 8: the lost-update demo, three ways, `increments` per process.
+pub fn run(increments: u64) -> Result {
     let expected = 2 * increments;
-    println!("{step}. two processes each add 1 to one shared counter {increments} times, started");
+    println!("8. two processes each add 1 to one shared counter {increments} times, started");
     println!("   together by a barrier in the mapping; expected {expected}");
     let [a, b] = cpu::two_cpus()?;
     if a != b {
@@ -38,10 +37,10 @@ pub fn lost_updates(step: usize, increments: u64) -> Result {
     );
     for (method, what) in methods {
         stop::check()?;
-        let outcome = run(method, increments, [a, b])?;
+        let outcome = race(method, increments, [a, b])?;
         let lost = expected.saturating_sub(outcome.total);
         let per = outcome.elapsed.as_nanos() as f64 / increments as f64;
-        let time = millis(outcome.elapsed);
+        let time = duration(outcome.elapsed);
         println!(
             "   {what:<35} {:>9} {lost:>9} {time:>10} {per:>7.1}",
             outcome.total
@@ -80,7 +79,7 @@ struct Outcome {
 
 /// Two processes, `increments` each; returns the counter once both have exited.
 /// Child `i` runs on `cpus[i]`.
-fn run(method: Method, increments: u64, cpus: [usize; 2]) -> Result<Outcome> {
+fn race(method: Method, increments: u64, cpus: [usize; 2]) -> Result<Outcome> {
     let map = SharedMapping::new(size_of::<Counters>()).map_err(|e| e.to_string())?;
     // SAFETY: the mapping is page aligned, at least size_of::<Counters>() bytes and zero
     // filled, a valid `Counters`. It is shared only with the children forked below, which

@@ -1,4 +1,4 @@
-//! Step 1 of the tour, and the `isolation` subcommand: the lecture's "Isolation Creates the
+//! Step 1 of the tour (`shm-demo isolation`): the lecture's "Isolation Creates the
 //! Need". After fork(), parent and child hold the same addresses, but not the same memory: a
 //! child that writes 43 where its parent keeps `sensor_reading` = 42 changes only its own copy
 //! (copy-on-write), in an ordinary variable and in a MAP_PRIVATE mapping alike. Only a region
@@ -19,7 +19,8 @@ const PLACES: [&str; 3] = [
     "MAP_SHARED mapping",
 ];
 
-pub fn isolation_step(step: usize) -> Result {
+/// Step 1: 42 in three places, 43 written by a forked child, and what the parent then reads.
+pub fn run() -> Result {
     stop::check()?;
     // Volatile accesses for the ordinary variable: the compiler must really load it after the
     // child has run, so the 42 printed below is what this process's memory holds, not a
@@ -39,7 +40,7 @@ pub fn isolation_step(step: usize) -> Result {
         shared.as_ptr() as usize,
     ];
 
-    println!("{step}. isolation: sensor_reading = 42 in a variable and two anonymous");
+    println!("1. isolation: sensor_reading = 42 in a variable and two anonymous");
     println!("   mappings; after fork() the child writes 43 into each and reads back:");
     let mut child = child::fork(|| {
         // SAFETY: `variable` points at the parent's local, of which this child has its own
@@ -64,6 +65,12 @@ pub fn isolation_step(step: usize) -> Result {
         read_i32(&private),
         shared_reading.load(Ordering::Acquire),
     ];
+    report(addresses, ours);
+    Ok(())
+}
+
+/// The parent's values at the three addresses, and in how many the child's write arrived.
+fn report(addresses: [usize; 3], ours: [i32; 3]) {
     println!("   then the parent reads the same addresses in its own address space:");
     for ((place, address), value) in PLACES.iter().zip(addresses).zip(ours) {
         let why = if value == 42 {
@@ -88,7 +95,6 @@ pub fn isolation_step(step: usize) -> Result {
             shared.join(", ")
         }
     );
-    Ok(())
 }
 
 /// The i32 at the start of `map`.

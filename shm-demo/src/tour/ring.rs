@@ -1,4 +1,4 @@
-//! Steps 9 and 10 of the tour, and the `ring` subcommand: a child echoes verified messages back
+//! Steps 9 and 10 of the tour (`shm-demo ring`): a child echoes verified messages back
 //! through the shared-memory rings, back to back, then waits for a slow sensor; each waiting
 //! by spinning (step 9) or on a futex (step 10), and what each costs in CPU.
 
@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::unistd::Pid;
-use plumbing::child::{self, Child};
+use plumbing::tour::duration;
 use plumbing::{Result, cpu, stop};
-use shm_demo::{Coordination, End, blocking_duplex, spin_duplex};
+use shm_demo::Coordination;
 
-use crate::units::millis;
+use super::{duplex, fork_peer, label};
 
 /// The slow sensor of the ring steps: messages that arrive every 20 ms.
 const SLOW_SENSOR_MESSAGES: u64 = 10;
@@ -26,10 +26,11 @@ pub enum RingMode {
     Both,
 }
 
-/// The `ring` subcommand: the ring step for each mode asked for. `corrupt_after` (a hidden
-/// option, for the tests) makes the echo side flip a byte of every message from that number
-/// on, to show that the check catches it.
-pub fn ring_role(mode: RingMode, messages: u64, size: usize, corrupt_after: Option<u64>) -> Result {
+/// Steps 9 and 10 (`shm-demo ring`), for each mode `mode` asks for: `messages` verified
+/// round trips back to back, then a few messages from a slow sensor, to show what waiting
+/// costs. `corrupt_after` (a hidden option, for the tests) makes the echo side flip a byte of
+/// every message from that number on, to show that the check catches it.
+pub fn run(mode: RingMode, messages: u64, size: usize, corrupt_after: Option<u64>) -> Result {
     let modes = match mode {
         RingMode::Spin => vec![Coordination::Spin],
         RingMode::Futex => vec![Coordination::Futex],
@@ -37,21 +38,16 @@ pub fn ring_role(mode: RingMode, messages: u64, size: usize, corrupt_after: Opti
     };
     for mode in modes {
         let step = match mode {
-            Coordination::Spin => crate::RING_STEPS[0],
-            Coordination::Futex => crate::RING_STEPS[1],
+            Coordination::Spin => 9,
+            Coordination::Futex => 10,
         };
-        run_ring_step(step, mode, messages, size, corrupt_after)?;
+        one_mode(step, mode, messages, size, corrupt_after)?;
     }
     Ok(())
 }
 
-/// A ring step: one mode, `messages` verified round trips back to back, then a few messages
-/// from a slow sensor, to show what waiting costs.
-pub fn ring_step(step: usize, mode: Coordination, messages: u64, size: usize) -> Result {
-    run_ring_step(step, mode, messages, size, None)
-}
-
-fn run_ring_step(
+/// Step `step`: one mode.
+fn one_mode(
     step: usize,
     mode: Coordination,
     messages: u64,
@@ -72,33 +68,25 @@ fn run_ring_step(
         println!("   {size}-byte message and echoes it ({cpus})");
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;
-    let wall = millis(echo.wall);
+    let wall = duration(echo.wall);
     println!("   {messages} round trips back to back, verified both ways, in {wall}");
     println!(
         "   ({round_trip:.2} µs each); CPU used: parent {}, child {}",
-        millis(echo.parent_cpu),
-        millis(echo.child_cpu)
+        duration(echo.parent_cpu),
+        duration(echo.child_cpu)
     );
     stop::check()?;
     let (count, interval) = (SLOW_SENSOR_MESSAGES, SLOW_SENSOR_INTERVAL);
     let slow = paced(mode, count, interval, child_cpu)?;
     let share = 100.0 * slow.reader_cpu.as_secs_f64() / slow.wall.as_secs_f64();
-    let apart = millis(interval);
+    let apart = duration(interval);
     println!("   a slow sensor, {count} messages {apart} apart: the child waiting for them");
     println!(
         "   used {} of CPU in {} ({share:.1}% of a CPU)",
-        millis(slow.reader_cpu),
-        millis(slow.wall)
+        duration(slow.reader_cpu),
+        duration(slow.wall)
     );
     Ok(())
-}
-
-/// How a mode waits, in the tour's words.
-pub fn label(mode: Coordination) -> &'static str {
-    match mode {
-        Coordination::Spin => "spinning",
-        Coordination::Futex => "futex",
-    }
 }
 
 /// What one echo run observed.
@@ -106,28 +94,6 @@ struct Echo {
     wall: Duration,
     parent_cpu: Duration,
     child_cpu: Duration,
-}
-
-/// Two connected ends whose waiting side spins or sleeps on a futex, as `mode` says.
-pub fn duplex(mode: Coordination, size: usize) -> io::Result<(End, End)> {
-    match mode {
-        Coordination::Spin => spin_duplex(size),
-        Coordination::Futex => blocking_duplex(size),
-    }
-}
-
-/// Forks a child that gets `.1` of the pair (and closes its copy of `.0`); the parent keeps
-/// `.0` and closes its copy of `.1`, so each liveness pipe is held only by the side it watches.
-/// Bind the result as `let (end, child)`: the child is then dropped (killed and reaped) before
-/// our end, so a run that stops early never shows it its parent's end closing first.
-pub fn fork_peer(pair: (End, End), body: impl FnOnce(End) -> Result) -> Result<(End, Child)> {
-    let (mut ours, mut theirs) = (Some(pair.0), Some(pair.1));
-    let child = child::fork(|| {
-        drop(ours.take());
-        body(theirs.take().ok_or("no end for the child")?)
-    })?;
-    drop(theirs);
-    Ok((ours.ok_or("no end for the parent")?, child))
 }
 
 /// Message `seq`: bytes that change with every message, so a lost, repeated or torn message

@@ -1,6 +1,7 @@
-//! Step 11 of the tour: a peer SIGKILLed while the other side waits for it. Shared memory
-//! itself never tells anyone that a process died; the rings carry a liveness pipe beside the
-//! mapping (see `src/ring.rs`), and this step times how soon a waiting `read` notices.
+//! Step 11 of the tour (`shm-demo peer-death`): a peer SIGKILLed while the other side waits
+//! for it. Shared memory itself never tells anyone that a process died; the rings carry a
+//! liveness pipe beside the mapping (see the library's `src/ring.rs`), and this step times how
+//! soon a waiting `read` notices.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,24 +11,22 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::getpid;
+use plumbing::tour::duration;
 use plumbing::{Result, stop};
 use shm_demo::{Coordination, SharedMapping};
 
-use crate::ring_demo::{duplex, fork_peer, label};
-use crate::units::millis;
+use super::{duplex, fork_peer, label};
 
-/// Step `step`: in each mode, how long after the child's death the parent's `read` returned.
-pub fn peer_death_step(step: usize) -> Result {
-    println!(
-        "{step}. peer death: a child SIGKILLs itself while the parent waits for it in read():"
-    );
+/// Step 11: in each mode, how long after the child's death the parent's `read` returned.
+pub fn run() -> Result {
+    println!("11. peer death: a child SIGKILLs itself while the parent waits for it in read():");
     for mode in [Coordination::Spin, Coordination::Futex] {
         stop::check()?;
         let noticed = peer_death(mode, Duration::from_millis(100))?;
         println!(
             "   {:<9} read returned end of file {} after the child died",
             format!("{}:", label(mode)),
-            millis(noticed)
+            duration(noticed)
         );
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Step 2 of the tour, and the `zero-copy` subcommand: the lecture's "data copies per
+//! Step 2 of the tour (`shm-demo zero-copy`): the lecture's "data copies per
 //! transfer: at least 2 vs 0". A sender process hands an 8 MiB frame (the lecture's video
 //! compositor) to a receiver process, first through a pipe, then in a shared mapping that the
 //! sender draws into and the receiver checks in place. Both are timed, both frames are checked
@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::{Pid, pipe};
 use plumbing::child::{self, Child};
+use plumbing::tour::duration;
 use plumbing::{Result, stop};
 use shm_demo::SharedMapping;
 
@@ -67,11 +68,10 @@ struct Handoff {
     receiver_rchar: u64,
 }
 
-pub fn zero_copy_step(step: usize) -> Result {
+/// Step 2: the frame handed over through a pipe, then in shared memory, as a table.
+pub fn run() -> Result {
     stop::check()?;
-    println!(
-        "{step}. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a"
-    );
+    println!("2. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a");
     println!("   receiver, through a pipe, then drawn and checked in place in shared");
     println!("   memory. Times are from the moment the sender began; sent and received are");
     println!("   each side's check value of the frame; wchar and rchar are the bytes the");
@@ -85,8 +85,8 @@ pub fn zero_copy_step(step: usize) -> Result {
         let h = handoff(via)?;
         println!(
             "   {label:<14}{:>9}{:>10}  {:<11}{:<11}{:>8}{:>9}",
-            ms(h.arrived),
-            ms(h.checked),
+            duration(h.arrived),
+            duration(h.checked),
             format!("{:#010x}", h.sent_check),
             format!("{:#010x}", h.received_check),
             h.sender_wchar,
@@ -103,11 +103,6 @@ pub fn zero_copy_step(step: usize) -> Result {
     Ok(())
 }
 
-/// "5.21 ms".
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
 /// One handoff by `via`: fork the two sides, let them set up, read /proc/PID/io, start
 /// them, wait until both are done, read /proc/PID/io again, let them exit.
 fn handoff(via: Via) -> Result<Handoff> {
@@ -119,17 +114,14 @@ fn handoff(via: Via) -> Result<Handoff> {
     let mut children = match via {
         Via::Pipe => {
             let (read_end, write_end) = pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (mut r, mut w) = (Some(read_end), Some(write_end));
+            let (read_end, write_end) = (File::from(read_end), File::from(write_end));
             // Each child closes the end it does not use, so the other sees EOF or EPIPE if
-            // it dies; the tour closes both once the two are forked.
-            let sender = child::fork(|| {
-                drop(r.take());
-                pipe_sender(control, w.take().ok_or("no write end")?, seed)
+            // it dies; the tour closes both once the two are forked (at the end of this arm).
+            let sender = child::fork_closing(&[read_end.as_fd()], || {
+                pipe_sender(control, &write_end, seed)
             })?;
-            let receiver = child::fork(|| {
-                drop(w.take());
-                pipe_receiver(control, r.take().ok_or("no read end")?)
-            })?;
+            let receiver =
+                child::fork_closing(&[write_end.as_fd()], || pipe_receiver(control, &read_end))?;
             vec![sender, receiver]
         }
         Via::SharedMemory => {
@@ -199,23 +191,21 @@ fn await_count(counter: &AtomicU32, children: &mut [Child]) -> Result {
     Ok(())
 }
 
-fn pipe_sender(control: &Control, write_end: OwnedFd, seed: u64) -> Result {
+fn pipe_sender(control: &Control, mut pipe: &File, seed: u64) -> Result {
     let mut frame = vec![0; FRAME_LEN];
     draw(&mut frame, seed);
     control
         .sent_check
         .store(check_value(&frame), Ordering::Release);
-    let mut pipe = File::from(write_end);
     start_when_told(control)?;
     pipe.write_all(&frame)
         .map_err(|e| format!("write the frame to the pipe: {e}"))?;
     finish(control)
 }
 
-fn pipe_receiver(control: &Control, read_end: OwnedFd) -> Result {
+fn pipe_receiver(control: &Control, mut pipe: &File) -> Result {
     let mut frame = vec![0; FRAME_LEN];
     frame.fill(1); // touch every page now, so the handoff does not pay for page faults
-    let mut pipe = File::from(read_end);
     count_in(&control.ready);
     futex_wait_for(&control.go)?;
     pipe.read_exact(&mut frame).map_err(|e| match e.kind() {
