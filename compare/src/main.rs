@@ -37,26 +37,8 @@
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
 
-mod bars;
-mod bytes;
-mod cells;
-mod doorbell;
-mod harness;
-mod header;
-mod lessons;
-mod machine;
 mod measure;
-mod mechanisms;
-mod pattern;
-mod pending;
-mod plot;
-mod progress;
-mod records;
 mod report;
-mod setups;
-mod tables;
-mod watchdog;
-mod zero_copy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,10 +49,11 @@ use clap::{Parser, ValueEnum};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
-use harness::{Placement, Plan};
-use machine::Machine;
-use mechanisms::Mechanism;
-use report::Row;
+use measure::harness::{Placement, Plan};
+use measure::machine::Machine;
+use measure::mechanisms::{self, Mechanism};
+use measure::{pattern, progress, watchdog};
+use report::{Row, header, lessons, pending, plot, records, tables};
 
 /// Largest message size accepted on the command line (16 MiB).
 const MAX_SIZE: usize = 16 << 20;

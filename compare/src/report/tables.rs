@@ -6,10 +6,10 @@
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
-use crate::harness::Placement;
-use crate::lessons;
-use crate::mechanisms::{COLUMNS, Mechanism};
+use crate::measure::harness::Placement;
+use crate::measure::mechanisms::{COLUMNS, Mechanism};
+use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
+use crate::report::lessons;
 use crate::report::{
     Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words, size_words, us, width,
     wrap,

@@ -5,8 +5,8 @@ use std::io;
 
 use shm_demo::zero_copy;
 
-use crate::bytes::{End, Pair};
-use crate::doorbell::Doorbell;
+use crate::measure::bytes::{End, Pair};
+use crate::measure::doorbell::Doorbell;
 
 /// How the harness drives a mechanism.
 #[derive(Clone, Copy)]

@@ -5,7 +5,7 @@
 //! three lines also look at a name: the pipe that `copying` compares with (key "pipe"), the
 //! sockets of `setup` (label "UDS") and the zero-copy row (label "zero-copy").
 
-use crate::mechanisms::Mechanism;
+use crate::measure::mechanisms::Mechanism;
 use crate::report::{RoundTrips, Row, mechanisms, size_words, us, width, wrap};
 
 /// The lines, as plain sentences (JSON puts them in a field).

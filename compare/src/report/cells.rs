@@ -1,8 +1,8 @@
 //! The cells of the terminal and Markdown tables: a measured number, or a numbered note that
 //! says why there is none.
 
-use crate::harness::{Placement, Skip};
-use crate::mechanisms::Mechanism;
+use crate::measure::harness::{Placement, Skip};
+use crate::measure::mechanisms::Mechanism;
 use crate::report::{Rates, RoundTrips, Row, find, placement_words, size_words, us};
 
 /// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained

@@ -14,7 +14,7 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use plumbing::stats::{self, Summary};
 use plumbing::{child, cpu, program, stop};
 
-use crate::watchdog;
+use crate::measure::watchdog;
 
 /// Why a measurement has no number.
 #[derive(Clone, Debug)]

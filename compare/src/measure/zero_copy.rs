@@ -7,11 +7,11 @@
 use shm_demo::zero_copy::{Receiver, Sender};
 use std::io;
 
-use crate::harness::{
+use crate::measure::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
     child_says, io_failed, pair_failed, session, stream, time_round_trips,
 };
-use crate::pattern;
+use crate::measure::pattern;
 
 /// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
 pub type PairFn = fn(usize) -> io::Result<(Sender, Receiver)>;

@@ -6,11 +6,11 @@
 
 use std::io::{self, Read, Write};
 
-use crate::harness::{
+use crate::measure::harness::{
     CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
     child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
 };
-use crate::pattern;
+use crate::measure::pattern;
 
 /// One endpoint of a mechanism, as its demo crate exports it: a byte stream, one message per
 /// `write_all` and `read_exact`. An end whose transport keeps each message in a buffer of its

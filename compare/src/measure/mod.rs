@@ -4,15 +4,25 @@
 //! headline is then the second best of its rounds (`report::RoundTrips`). Gives the rows of the
 //! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`).
 
+pub mod bytes;
+pub mod doorbell;
+pub mod harness;
+pub mod machine;
+pub mod mechanisms;
+pub mod pattern;
+pub mod progress;
+pub mod setups;
+pub mod watchdog;
+pub mod zero_copy;
+
 use plumbing::program::say;
 use plumbing::stop::{self, Interrupted};
 
-use crate::harness::{Latency, Placement, Plan, Skip, Throughput};
-use crate::machine::Machine;
-use crate::mechanisms::{Mechanism, Transport};
-use crate::progress::{self, Progress};
+use crate::measure::harness::{Latency, Placement, Plan, Skip, Throughput};
+use crate::measure::machine::Machine;
+use crate::measure::mechanisms::{Mechanism, Transport};
+use crate::measure::progress::Progress;
 use crate::report::{self, Rates, RoundTrips, Row, size_words};
-use crate::{bytes, doorbell, setups, zero_copy};
 
 /// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
 pub const STREAM_CHUNK: usize = 64 << 10;

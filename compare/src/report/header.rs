@@ -2,8 +2,8 @@
 //! machine, placement, samples, what was verified) or in full with `--verbose`. JSON and CSV
 //! carry the same facts (`records.rs`).
 
-use crate::harness::{Placement, Plan};
-use crate::machine::Machine;
+use crate::measure::harness::{Placement, Plan};
+use crate::measure::machine::Machine;
 use crate::report::{headline_rank, size_words, width, wrap};
 
 /// The facts of this run that every format reports.

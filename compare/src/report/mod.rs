@@ -3,11 +3,20 @@
 //! sizes, times and placements are written. The formats: `header.rs` (what was measured, on
 //! what), `tables.rs` and `cells.rs` (terminal and Markdown), `records.rs` (JSON and CSV).
 
+pub mod bars;
+pub mod cells;
+pub mod header;
+pub mod lessons;
+pub mod pending;
+pub mod plot;
+pub mod records;
+pub mod tables;
+
 use comfy_table::Table;
 use plumbing::stats::nearest_rank;
 
-use crate::harness::{Latency, Placement, Skip, Throughput};
-use crate::mechanisms::Mechanism;
+use crate::measure::harness::{Latency, Placement, Skip, Throughput};
+use crate::measure::mechanisms::Mechanism;
 
 /// One mechanism, one placement, one message size.
 pub struct Row {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
 
-use crate::harness::{
+use crate::measure::harness::{
     CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, SharedWord, Skip, child_says, io_failed,
     session, time_round_trips,
 };

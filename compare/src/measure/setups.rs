@@ -28,8 +28,8 @@ use std::time::Instant;
 use plumbing::names::PrivateDir;
 use plumbing::stop;
 
-use crate::harness::{Skip, median_us};
-use crate::pattern;
+use crate::measure::harness::{Skip, median_us};
+use crate::measure::pattern;
 
 /// One way to make a row's channel.
 #[derive(Clone, Copy)]

@@ -14,9 +14,9 @@ use plotters::coord::Shift;
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::harness::{Placement, Skip};
-use crate::header::Run;
-use crate::mechanisms::{Mechanism, Transport};
+use crate::measure::harness::{Placement, Skip};
+use crate::measure::mechanisms::{Mechanism, Transport};
+use crate::report::header::Run;
 use crate::report::{Row, placement_words, size_words};
 
 /// Stroke width of a mechanism's line.
@@ -79,7 +79,7 @@ pub fn latency(
         return Err("no round trip was measured, so there is nothing to draw".into());
     }
     if sizes(rows).len() <= 1 {
-        return crate::bars::svg(path, rows, placements, run);
+        return crate::report::bars::svg(path, rows, placements, run);
     }
     lines(path, rows, placements, run, Quantity::RoundTrip)
 }
@@ -196,12 +196,12 @@ pub fn caption(area: &Area<'_>, title: &str, run: &Run) -> Result<(), Box<dyn Er
         m.cpu_model,
         m.cpus_online,
         m.kernel,
-        crate::records::build_profile(),
+        crate::report::records::build_profile(),
         run.rounds
     );
     // At most about 8 px a character at this size (7.5 measured): a long CPU name must not run
     // off the canvas.
-    let on = crate::progress::fit(&on, (WIDTH as usize - 32) / 8);
+    let on = crate::measure::progress::fit(&on, (WIDTH as usize - 32) / 8);
     area.draw(&Text::new(on, (16, 40), ("sans-serif", TEXT)))?;
     Ok(())
 }

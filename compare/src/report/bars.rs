@@ -7,9 +7,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::harness::Placement;
-use crate::header::Run;
-use crate::plot::{TEXT, WIDTH, caption, keys, p50_p99};
+use crate::measure::harness::Placement;
+use crate::report::header::Run;
+use crate::report::plot::{TEXT, WIDTH, caption, keys, p50_p99};
 use crate::report::{Row, placement_words, size_words};
 
 const BAR_ROW: u32 = 46;
