@@ -39,6 +39,7 @@
 
 mod measure;
 mod report;
+mod row;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,11 +50,10 @@ use clap::{Parser, ValueEnum};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
-use measure::harness::{Placement, Plan};
-use measure::machine::Machine;
-use measure::mechanisms::{self, Mechanism};
-use measure::{pattern, progress, watchdog};
-use report::{Row, header, lessons, pending, plot, records, tables};
+use measure::mechanisms::{self, Entry};
+use measure::{machine, pattern, progress, watchdog};
+use report::{header, lessons, pending, plot, records, tables};
+use row::{Placement, Plan, Row};
 
 /// Largest message size accepted on the command line (16 MiB).
 const MAX_SIZE: usize = 16 << 20;
@@ -182,10 +182,10 @@ fn run(cli: Cli) -> Result {
             pending.push((file, flag));
         }
     }
-    let machine = Machine::probe();
-    let mechanisms: Vec<Mechanism> = mechanisms::all()
+    let machine = machine::probe();
+    let mechanisms: Vec<Entry> = mechanisms::all()
         .into_iter()
-        .filter(|m| mechanisms::selected(m, &cli.only))
+        .filter(|e| mechanisms::selected(&e.mechanism, &cli.only))
         .collect();
     let sizes = sizes(&cli);
     room_for(&sizes)?;
@@ -205,12 +205,12 @@ fn run(cli: Cli) -> Result {
         rounds,
         &machine,
     )?;
-    let facts = header::Run {
+    let facts = row::Run {
         machine: &machine,
         plan: &plan,
         rounds,
         placements: &placements,
-        stream_chunk: measure::STREAM_CHUNK,
+        stream_chunk: row::STREAM_CHUNK,
         options: options(),
     };
     // Every format ends in a newline, so print! writes it all (a closed stdout ends the run
@@ -254,7 +254,7 @@ fn report(
     rows: &[Row],
     sizes: &[usize],
     placements: &[Placement],
-    facts: &header::Run,
+    facts: &row::Run,
 ) -> String {
     let markdown = cli.format == Format::Markdown;
     match cli.format {
@@ -352,7 +352,7 @@ const QUICK_BUDGET: Duration = Duration::from_millis(1600);
 /// share of the time budget is used up.
 fn plan(
     cli: &Cli,
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     rounds: usize,

@@ -7,10 +7,11 @@
 use std::io::{self, Read, Write};
 
 use crate::measure::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
-    child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Step, child_says, io_failed, pair_failed, session,
+    stream, time_round_trips, warmup_messages,
 };
 use crate::measure::pattern;
+use crate::row::{Latency, Placement, Plan, Skip, Throughput};
 
 /// One endpoint of a mechanism, as its demo crate exports it: a byte stream, one message per
 /// `write_all` and `read_exact`. An end whose transport keeps each message in a buffer of its
@@ -114,7 +115,7 @@ pub fn latency(
         },
     )?;
     let messages = 2 * timed.round_trips + 1; // and the end message
-    Ok(Latency::new(timed, child_cpu, messages))
+    Ok(timed.latency(child_cpu, messages))
 }
 
 /// A child reads message `seq`; on failure, the exit status: the parent closed its end

@@ -8,9 +8,9 @@ use std::time::Duration;
 use nix::unistd::{Pid, getppid};
 
 use crate::measure::harness::{
-    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, SharedWord, Skip, child_says, io_failed,
-    session, time_round_trips,
+    CHILD_IO, CHILD_PEER_GONE, SharedWord, child_says, io_failed, session, time_round_trips,
 };
+use crate::row::{Latency, Placement, Plan, Skip};
 
 /// How long a doorbell waits for its answer before the row fails.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -68,7 +68,7 @@ pub fn latency(
         },
     )?;
     let messages = 2 * timed.round_trips + 1; // and the last ring
-    Ok(Latency::new(timed, child_cpu, messages))
+    Ok(timed.latency(child_cpu, messages))
 }
 
 /// The doorbell child: answer every ring until one comes with the end flag set (or the parent

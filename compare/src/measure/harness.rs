@@ -15,71 +15,7 @@ use plumbing::stats::{self, Summary};
 use plumbing::{child, cpu, program, stop};
 
 use crate::measure::watchdog;
-
-/// Why a measurement has no number.
-#[derive(Clone, Debug)]
-pub enum Skip {
-    /// The mechanism cannot do this (a size above its limit, one CPU for "split"): the reason.
-    NotApplicable(String),
-    /// It should have worked and did not: what went wrong.
-    Failed(String),
-    /// A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) arrived.
-    Stopped,
-}
-
-/// Where the two processes run.
-#[derive(Clone, Copy, Debug)]
-pub struct Placement {
-    /// "same" or "split", as on the command line
-    pub name: &'static str,
-    pub parent_cpu: usize,
-    pub child_cpu: usize,
-    /// false when the machine cannot honour it (one usable CPU for "split")
-    pub possible: bool,
-}
-
-/// How much to measure.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// timed round trips per round of a latency cell
-    pub iters: usize,
-    /// untimed round trips before them, in every round
-    pub warmup: usize,
-    /// stop a round early after this long (reported as fewer samples); None = no cap
-    pub cap: Option<Duration>,
-    /// bytes timed one way in a round of a throughput cell, after its untimed warm-up (fewer
-    /// if `cap` runs out first)
-    pub stream_bytes: u64,
-    /// repetitions of the setup measurement
-    pub setup_reps: usize,
-    /// test only: the echo child flips a byte of its reply to message N
-    pub corrupt_after: Option<u64>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Latency {
-    pub summary: Summary,
-    /// every timed round trip, in ns, sorted: rounds pool them for their p99
-    pub samples: Vec<u64>,
-    /// median over batches of `BATCH_LEN` round trips, per round trip (fast rows only)
-    pub batch_ns: Option<f64>,
-    /// user + system CPU of both processes per message (a round trip is two messages)
-    pub cpu_us_per_msg: f64,
-}
-
-impl Latency {
-    /// A measurement's result: what the parent timed, and the CPU both processes used for
-    /// `messages` messages.
-    pub fn new(timed: Timed, child_cpu: Duration, messages: u64) -> Latency {
-        let cpu = (timed.parent_cpu + child_cpu).as_secs_f64();
-        Latency {
-            summary: timed.summary,
-            samples: timed.samples,
-            batch_ns: timed.batch_ns,
-            cpu_us_per_msg: cpu * 1e6 / messages.max(1) as f64,
-        }
-    }
-}
+use crate::row::{Latency, Placement, Plan, Skip};
 
 /// A pair that could not be made for `size`-byte messages: "cannot carry this size"
 /// (InvalidInput, with the mechanism's reason) is not applicable, anything else a failure.
@@ -88,14 +24,6 @@ pub fn pair_failed(size: usize, e: io::Error) -> Skip {
         io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
         _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Throughput {
-    pub mib_s: f64,
-    /// bytes per message
-    pub chunk: usize,
-    pub bytes: u64,
 }
 
 /// The untimed start of every one-way stream: the child's start and the first pass through
@@ -148,17 +76,6 @@ pub fn stream(
         }
     }
     Ok(((seq - warm) * chunk as u64, started))
-}
-
-/// One round's one-way throughput: `bytes` in `chunk`-byte messages over `elapsed`.
-impl Throughput {
-    pub fn new(bytes: u64, elapsed: Duration, chunk: usize) -> Self {
-        Throughput {
-            mib_s: bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
-            chunk,
-            bytes,
-        }
-    }
 }
 
 /// Per-sample and batched round trips are only taken when a round trip is this fast.
@@ -463,6 +380,20 @@ pub struct Timed {
     pub parent_cpu: Duration,
 }
 
+impl Timed {
+    /// A measurement's result: what the parent timed, and the CPU both processes used for
+    /// `messages` messages.
+    pub fn latency(self, child_cpu: Duration, messages: u64) -> Latency {
+        let cpu = (self.parent_cpu + child_cpu).as_secs_f64();
+        Latency {
+            summary: self.summary,
+            samples: self.samples,
+            batch_ns: self.batch_ns,
+            cpu_us_per_msg: cpu * 1e6 / messages.max(1) as f64,
+        }
+    }
+}
+
 /// Runs warm-up, per-sample and (for fast rows) batched round trips. `round_trip(seq)` does one.
 pub fn time_round_trips(
     plan: &Plan,
@@ -513,11 +444,4 @@ pub fn time_round_trips(
         round_trips: seq,
         parent_cpu: cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before),
     })
-}
-
-/// The median of `times` (nanoseconds), in microseconds: a setup measurement's result.
-pub fn median_us(times: &mut [u64]) -> Result<f64, Skip> {
-    let summary =
-        stats::summarize(times).ok_or_else(|| Skip::Failed("no setup samples".to_string()))?;
-    Ok(summary.p50 as f64 / 1000.0)
 }

@@ -1,59 +1,46 @@
-//! What the numbers were measured on: kernel, CPU, the CPUs we may use, and the clock.
+//! What the numbers were measured on (`row::Machine`): kernel, CPU, the CPUs we may use, and
+//! the clock.
 
 use std::time::Instant;
 
 use nix::unistd::Pid;
 
-pub struct Machine {
-    /// e.g. "Linux 6.18.44 x86_64"
-    pub kernel: String,
-    /// /proc/cpuinfo "model name"
-    pub cpu_model: String,
-    /// CPUs online in the machine
-    pub cpus_online: usize,
-    /// CPUs this process may run on (sched_getaffinity), in order
-    pub allowed: Vec<usize>,
-    /// /sys/.../current_clocksource, e.g. "tsc" or "kvm-clock"
-    pub clocksource: String,
-    /// what one Instant::now() costs here, in nanoseconds (median of 11 runs of 1000 reads)
-    pub clock_read_ns: f64,
-}
+use crate::row::Machine;
 
-impl Machine {
-    pub fn probe() -> Machine {
-        let kernel = match nix::sys::utsname::uname() {
-            Ok(u) => format!(
-                "{} {} {}",
-                u.sysname().to_string_lossy(),
-                u.release().to_string_lossy(),
-                u.machine().to_string_lossy()
-            ),
-            Err(e) => format!("unknown (uname: {e})"),
-        };
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .and_then(|rest| rest.split_once(':'))
-            .map_or_else(|| "unknown".to_string(), |(_, m)| m.trim().to_string());
-        let cpus_online = cpuinfo
-            .lines()
-            .filter(|l| l.starts_with("processor"))
-            .count();
-        // None listed when sched_getaffinity fails: the header shows [], "split" is n/a.
-        let allowed = plumbing::cpu::allowed(Pid::from_raw(0)).unwrap_or_default();
-        let clocksource = std::fs::read_to_string(
-            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-        )
-        .map_or_else(|_| "unknown".to_string(), |s| s.trim().to_string());
-        Machine {
-            kernel,
-            cpu_model,
-            cpus_online,
-            allowed,
-            clocksource,
-            clock_read_ns: clock_read_ns(),
-        }
+/// Probes the machine: uname, /proc/cpuinfo, our CPU affinity, the clock source, and what a
+/// clock read costs.
+pub fn probe() -> Machine {
+    let kernel = match nix::sys::utsname::uname() {
+        Ok(u) => format!(
+            "{} {} {}",
+            u.sysname().to_string_lossy(),
+            u.release().to_string_lossy(),
+            u.machine().to_string_lossy()
+        ),
+        Err(e) => format!("unknown (uname: {e})"),
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or_else(|| "unknown".to_string(), |(_, m)| m.trim().to_string());
+    let cpus_online = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    // None listed when sched_getaffinity fails: the header shows [], "split" is n/a.
+    let allowed = plumbing::cpu::allowed(Pid::from_raw(0)).unwrap_or_default();
+    let clocksource =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .map_or_else(|_| "unknown".to_string(), |s| s.trim().to_string());
+    Machine {
+        kernel,
+        cpu_model,
+        cpus_online,
+        allowed,
+        clocksource,
+        clock_read_ns: clock_read_ns(),
     }
 }
 

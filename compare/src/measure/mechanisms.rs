@@ -1,5 +1,7 @@
-//! The rows: every mechanism `compare` measures, each taken from its own demo crate.
-//! Nothing here moves a byte; it only names each crate's endpoints and design-space row.
+//! The mechanism table: every mechanism `compare` measures, each taken from its own demo
+//! crate: what the report shows of it (`row::Mechanism`: key, label, design-space row) and how
+//! the harness drives it ([`Transport`]). Nothing here moves a byte; it only names each crate's
+//! endpoints and design-space row.
 
 use std::io;
 
@@ -7,6 +9,7 @@ use shm_demo::zero_copy;
 
 use crate::measure::bytes::{End, Pair};
 use crate::measure::doorbell::Doorbell;
+use crate::row::Mechanism;
 
 /// How the harness drives a mechanism.
 #[derive(Clone, Copy)]
@@ -31,36 +34,32 @@ impl Transport {
     }
 }
 
+/// One entry of the mechanism table: what the report shows of it, and how to drive it.
 #[derive(Clone, Copy)]
-pub struct Mechanism {
-    /// the name on the command line (`--only pipe,shm-spin`)
-    pub key: &'static str,
-    /// the name in the table
-    pub label: &'static str,
-    /// the lecture's qualitative columns, from the demo crate
-    pub design: [(&'static str, &'static str); 6],
+pub struct Entry {
+    pub mechanism: Mechanism,
     pub transport: Transport,
 }
 
-impl Mechanism {
-    /// One qualitative column ("coordination", ...) of this row.
-    pub fn design(&self, column: &str) -> &'static str {
-        self.design
-            .iter()
-            .find(|(c, _)| *c == column)
-            .map_or("?", |(_, v)| *v)
+impl Entry {
+    fn new(
+        key: &'static str,
+        label: &'static str,
+        design: [(&'static str, &'static str); 6],
+        transport: Transport,
+    ) -> Entry {
+        let carries_bytes = transport.carries_bytes();
+        Entry {
+            mechanism: Mechanism {
+                key,
+                label,
+                design,
+                carries_bytes,
+            },
+            transport,
+        }
     }
 }
-
-/// The lecture's qualitative columns, in its order.
-pub const COLUMNS: [&str; 6] = [
-    "data",
-    "structure",
-    "direction",
-    "naming",
-    "coordination",
-    "persistence",
-];
 
 fn boxed<A, B>(pair: io::Result<(A, B)>) -> io::Result<Pair>
 where
@@ -78,95 +77,91 @@ fn bytes(duplex: fn(usize) -> io::Result<Pair>) -> Transport {
 }
 
 /// Every mechanism built into this binary, in the lecture's order.
-pub fn all() -> Vec<Mechanism> {
+pub fn all() -> Vec<Entry> {
+    let signal = Transport::Doorbell(Doorbell {
+        block: signal_demo::block_doorbell,
+        ring: signal_demo::ring,
+        wait: signal_demo::wait_doorbell,
+    });
     let mut rows = vec![
-        Mechanism {
-            key: "pipe",
-            label: "pipe",
-            design: pipe_demo::DESIGN_ROW,
-            transport: bytes(|n| boxed(pipe_demo::duplex(n))),
-        },
-        Mechanism {
-            key: "fifo",
-            label: "FIFO",
-            design: fifo_demo::DESIGN_ROW,
-            transport: bytes(|n| boxed(fifo_demo::duplex(n))),
-        },
-        Mechanism {
-            key: "signal",
-            label: "signal",
-            design: signal_demo::DESIGN_ROW,
-            transport: Transport::Doorbell(Doorbell {
-                block: signal_demo::block_doorbell,
-                ring: signal_demo::ring,
-                wait: signal_demo::wait_doorbell,
-            }),
-        },
+        Entry::new(
+            "pipe",
+            "pipe",
+            pipe_demo::DESIGN_ROW,
+            bytes(|n| boxed(pipe_demo::duplex(n))),
+        ),
+        Entry::new(
+            "fifo",
+            "FIFO",
+            fifo_demo::DESIGN_ROW,
+            bytes(|n| boxed(fifo_demo::duplex(n))),
+        ),
+        Entry::new("signal", "signal", signal_demo::DESIGN_ROW, signal),
     ];
     #[cfg(target_os = "linux")]
-    rows.push(Mechanism {
-        key: "mq",
-        label: "POSIX mq",
-        design: mq_demo::DESIGN_ROW,
-        transport: Transport::Bytes {
+    rows.push(Entry::new(
+        "mq",
+        "POSIX mq",
+        mq_demo::DESIGN_ROW,
+        Transport::Bytes {
             duplex: |n| boxed(mq_demo::duplex(n)),
             largest: Some(mq_demo::msgsize_max),
         },
-    });
+    ));
     #[cfg(target_os = "linux")]
-    rows.push(Mechanism {
-        key: "sysv-mq",
-        label: "SysV mq",
-        design: mq_demo::SYSV_ROW,
-        transport: Transport::Bytes {
+    rows.push(Entry::new(
+        "sysv-mq",
+        "SysV mq",
+        mq_demo::SYSV_ROW,
+        Transport::Bytes {
             duplex: |n| boxed(mq_demo::sysv_duplex(n)),
             largest: Some(mq_demo::sysv::largest_message),
         },
-    });
+    ));
     rows.extend([
-        Mechanism {
-            key: "shm-spin",
-            label: "shm (spin)",
-            design: shm_demo::SPIN_ROW,
-            transport: bytes(|n| boxed(shm_demo::spin_duplex(n))),
-        },
-        Mechanism {
-            key: "shm-blocking",
-            label: "shm (blocking)",
-            design: shm_demo::BLOCKING_ROW,
-            transport: bytes(|n| boxed(shm_demo::blocking_duplex(n))),
-        },
-        Mechanism {
-            key: "shm-zero-copy",
-            label: "shm (zero-copy)",
-            design: shm_demo::ZERO_COPY_ROW,
-            transport: Transport::InPlace(zero_copy::pair),
-        },
-        Mechanism {
-            key: "uds-stream",
-            label: "UDS stream",
-            design: uds_demo::STREAM_ROW,
-            transport: bytes(|n| boxed(uds_demo::stream_duplex(n))),
-        },
-        Mechanism {
-            key: "uds-datagram",
-            label: "UDS datagram",
-            design: uds_demo::DATAGRAM_ROW,
-            transport: bytes(|n| boxed(uds_demo::datagram_duplex(n))),
-        },
-        Mechanism {
-            key: "tcp",
-            label: "TCP loopback",
-            design: uds_demo::TCP_ROW,
-            transport: bytes(|n| boxed(uds_demo::tcp_duplex(n))),
-        },
+        Entry::new(
+            "shm-spin",
+            "shm (spin)",
+            shm_demo::SPIN_ROW,
+            bytes(|n| boxed(shm_demo::spin_duplex(n))),
+        ),
+        Entry::new(
+            "shm-blocking",
+            "shm (blocking)",
+            shm_demo::BLOCKING_ROW,
+            bytes(|n| boxed(shm_demo::blocking_duplex(n))),
+        ),
+        Entry::new(
+            "shm-zero-copy",
+            "shm (zero-copy)",
+            shm_demo::ZERO_COPY_ROW,
+            Transport::InPlace(zero_copy::pair),
+        ),
+        Entry::new(
+            "uds-stream",
+            "UDS stream",
+            uds_demo::STREAM_ROW,
+            bytes(|n| boxed(uds_demo::stream_duplex(n))),
+        ),
+        Entry::new(
+            "uds-datagram",
+            "UDS datagram",
+            uds_demo::DATAGRAM_ROW,
+            bytes(|n| boxed(uds_demo::datagram_duplex(n))),
+        ),
+        Entry::new(
+            "tcp",
+            "TCP loopback",
+            uds_demo::TCP_ROW,
+            bytes(|n| boxed(uds_demo::tcp_duplex(n))),
+        ),
     ]);
     rows
 }
 
 /// Names `--only` accepts: every key, plus "shm" (every shm row) and "uds" (both UDS rows).
 pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = all().iter().map(|m| m.key).collect();
+    let mut names: Vec<&'static str> = all().iter().map(|e| e.mechanism.key).collect();
     names.extend(["shm", "uds"]);
     names
 }

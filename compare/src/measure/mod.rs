@@ -1,7 +1,7 @@
 //! The run: every chosen mechanism, in every placement and at every size, measured in rounds
 //! through the harness. A round measures every cell once, round-robin across mechanisms,
 //! sizes and placements, so a slow stretch of the machine touches every cell alike; each cell's
-//! headline is then the second best of its rounds (`report::RoundTrips`). Gives the rows of the
+//! headline is then the second best of its rounds (`row::RoundTrips`). Gives the rows of the
 //! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`).
 
 pub mod bytes;
@@ -18,14 +18,12 @@ pub mod zero_copy;
 use plumbing::program::say;
 use plumbing::stop::{self, Interrupted};
 
-use crate::measure::harness::{Latency, Placement, Plan, Skip, Throughput};
-use crate::measure::machine::Machine;
-use crate::measure::mechanisms::{Mechanism, Transport};
+use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::progress::Progress;
-use crate::report::{self, Rates, RoundTrips, Row, size_words};
-
-/// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
-pub const STREAM_CHUNK: usize = 64 << 10;
+use crate::row::{
+    Latency, Machine, Placement, Plan, Rates, RoundTrips, Row, STREAM_CHUNK, Skip, Throughput,
+    placement_words, short_placement, size_words, us,
+};
 
 /// One cell of the run: a mechanism in a placement, its round trips at one size (0: a
 /// doorbell), or its throughput.
@@ -53,7 +51,7 @@ type Gathered<T> = Result<Vec<T>, Skip>;
 /// measured again. Stops with `Interrupted` when a stop signal arrived, and ends the run (as a
 /// closed stdout does) when nobody reads stdout any more.
 pub fn all(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     streams: bool,
@@ -107,7 +105,7 @@ pub fn all(
 /// size by size with the placements alternating, so neither placement gets a stretch of the
 /// run to itself.
 fn cells(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     streams: bool,
@@ -147,7 +145,7 @@ fn gather<T>(gathered: &mut Gathered<T>, result: Result<T, Skip>) {
 
 /// The rows of the report: one per mechanism, placement and size.
 fn rows(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     placements: &[Placement],
     cells: &[Cell],
     latencies: Vec<Gathered<Latency>>,
@@ -172,7 +170,7 @@ fn rows(
             continue;
         };
         rows.push(Row {
-            mechanism: mechanisms[cell.mechanism],
+            mechanism: mechanisms[cell.mechanism].mechanism,
             placement: placements[cell.placement],
             size,
             latency: gathered.map(|rounds| RoundTrips { rounds }),
@@ -185,7 +183,9 @@ fn rows(
         });
     }
     rows.sort_by_key(|r| {
-        let m = mechanisms.iter().position(|m| m.key == r.mechanism.key);
+        let m = mechanisms
+            .iter()
+            .position(|e| e.mechanism.key == r.mechanism.key);
         let p = placements.iter().position(|p| p.name == r.placement.name);
         (m, p, r.size)
     });
@@ -196,7 +196,7 @@ fn rows(
 /// round-trip measurement per size and one throughput measurement (with `streams`, one per
 /// size more) per byte mechanism, one round-trip measurement per doorbell.
 pub fn count(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     streams: bool,
@@ -217,7 +217,7 @@ pub fn count(
 pub fn failures(rows: &[Row]) -> Vec<String> {
     let mut failures: Vec<String> = Vec::new();
     for r in rows {
-        let place = report::placement_words(r.placement.name);
+        let place = placement_words(r.placement.name);
         let found = [
             (
                 format!("{}, {}, {place}", r.mechanism.label, size_words(r.size)),
@@ -256,15 +256,16 @@ fn cannot_split(machine: &Machine) -> Skip {
 }
 
 /// "pipe, 64 B, same core" or "pipe throughput, diff. cores": which measurement.
-fn label(m: &Mechanism, p: Placement, kind: Kind) -> String {
-    let place = match p.name {
-        "same" => "same core",
-        _ => "diff. cores",
-    };
+fn label(m: &Entry, p: Placement, kind: Kind) -> String {
+    let place = short_placement(p.name);
     match kind {
-        Kind::RoundTrip(size) => format!("{}, {}, {place}", m.label, size_words(size)),
-        Kind::Throughput => format!("{} throughput, {place}", m.label),
-        Kind::Stream(size) => format!("{} stream, {}, {place}", m.label, size_words(size)),
+        Kind::RoundTrip(size) => format!("{}, {}, {place}", m.mechanism.label, size_words(size)),
+        Kind::Throughput => format!("{} throughput, {place}", m.mechanism.label),
+        Kind::Stream(size) => format!(
+            "{} stream, {}, {place}",
+            m.mechanism.label,
+            size_words(size)
+        ),
     }
 }
 
@@ -280,8 +281,8 @@ fn latency_words(result: &Result<Latency, Skip>) -> String {
     match result {
         Ok(l) => format!(
             "p50 {} µs, p99 {} µs",
-            report::us(l.summary.p50 as f64),
-            report::us(l.summary.p99 as f64)
+            us(l.summary.p50 as f64),
+            us(l.summary.p99 as f64)
         ),
         Err(e) => skipped(e),
     }
@@ -295,7 +296,7 @@ fn throughput_words(result: &Result<Throughput, Skip>) -> String {
 }
 
 fn latency(
-    m: &Mechanism,
+    m: &Entry,
     p: Placement,
     size: usize,
     plan: &Plan,
@@ -312,7 +313,7 @@ fn latency(
 /// One-way throughput: of the table's `STREAM_CHUNK` messages (or the mechanism's largest),
 /// or for `Kind::Stream(size)` of messages of that size (n/a when the mechanism cannot carry it).
 fn throughput(
-    m: &Mechanism,
+    m: &Entry,
     p: Placement,
     kind: Kind,
     plan: &Plan,
@@ -341,13 +342,13 @@ fn throughput(
 
 /// Setup cost of `m`, in every way its channel can be made (`setups::of`), one line each on
 /// stderr; the first (the named form where there are names) is the row's number.
-fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
+fn setup(m: &Entry, plan: &Plan) -> Result<f64, Skip> {
     let mut first = None;
-    for entry in setups::of(m.key) {
+    for entry in setups::of(m.mechanism.key) {
         let result = setups::measure(entry, plan.setup_reps);
         say(&format!(
             "{} setup, {}: {}",
-            m.label,
+            m.mechanism.label,
             entry.label,
             match &result {
                 Ok(us) => format!("{us:.1} µs"),
@@ -362,7 +363,7 @@ fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
     first.unwrap_or_else(|| {
         Err(Skip::NotApplicable(format!(
             "no setup entries for {} (compare/src/setups.rs)",
-            m.key
+            m.mechanism.key
         )))
     })
 }

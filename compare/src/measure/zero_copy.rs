@@ -8,10 +8,11 @@ use shm_demo::zero_copy::{Receiver, Sender};
 use std::io;
 
 use crate::measure::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
-    child_says, io_failed, pair_failed, session, stream, time_round_trips,
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Step, child_says, io_failed, pair_failed, session,
+    stream, time_round_trips,
 };
 use crate::measure::pattern;
+use crate::row::{Latency, Placement, Plan, Skip, Throughput};
 
 /// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
 pub type PairFn = fn(usize) -> io::Result<(Sender, Receiver)>;
@@ -58,7 +59,7 @@ pub fn latency(
         },
     )?;
     let messages = 2 * timed.round_trips + 1; // and the end message
-    Ok(Latency::new(timed, child_cpu, messages))
+    Ok(timed.latency(child_cpu, messages))
 }
 
 /// The child: check each message in place (and, under `--corrupt-after`, change one byte of

@@ -14,10 +14,7 @@ use plotters::coord::Shift;
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::measure::harness::{Placement, Skip};
-use crate::measure::mechanisms::{Mechanism, Transport};
-use crate::report::header::Run;
-use crate::report::{Row, placement_words, size_words};
+use crate::row::{Mechanism, Placement, Row, Run, Skip, fit, placement_words, size_words};
 
 /// Stroke width of a mechanism's line.
 pub const SERIES_WIDTH: u32 = 3;
@@ -157,7 +154,7 @@ fn lines(
     let sizes = sizes(rows);
     let mut keys = keys(rows);
     if quantity == Quantity::Stream {
-        keys.retain(|(m, _, _)| m.transport.carries_bytes());
+        keys.retain(|(m, _, _)| m.carries_bytes);
     }
     let height = 70 + PANEL_HEIGHT * placements.len() as u32 + legend_height(keys.len());
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
@@ -201,7 +198,7 @@ pub fn caption(area: &Area<'_>, title: &str, run: &Run) -> Result<(), Box<dyn Er
     );
     // At most about 8 px a character at this size (7.5 measured): a long CPU name must not run
     // off the canvas.
-    let on = crate::measure::progress::fit(&on, (WIDTH as usize - 32) / 8);
+    let on = fit(&on, (WIDTH as usize - 32) / 8);
     area.draw(&Text::new(on, (16, 40), ("sans-serif", TEXT)))?;
     Ok(())
 }
@@ -231,7 +228,7 @@ pub fn keys(rows: &[Row]) -> Vec<(Mechanism, String, Look)> {
     for row in rows {
         if !keys.iter().any(|(m, _, _)| m.key == row.mechanism.key) {
             let mut label = row.mechanism.label.to_string();
-            if matches!(row.mechanism.transport, Transport::Doorbell(_)) {
+            if !row.mechanism.carries_bytes {
                 label += " (no payload: a level)";
             }
             keys.push((row.mechanism, label, look(keys.len())));

@@ -5,10 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::measure::harness::Skip;
-use crate::measure::mechanisms::COLUMNS;
-use crate::report::header::Run;
-use crate::report::{Row, UNSTEADY};
+use crate::row::{COLUMNS, Row, Run, Skip, UNSTEADY};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {

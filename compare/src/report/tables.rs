@@ -1,18 +1,17 @@
 //! Tables for people. Markdown (for README, where a wide table scrolls): the design-space table
 //! with every column in one row, then latency by size, then notes. Terminal: the same content in
-//! tables that fit `report::width()` columns: the lecture's columns, the measured numbers,
+//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers,
 //! latency by size, notes. A terminal table that would be too wide is split by columns into
 //! several, each repeating the mechanism, so that no number is wrapped inside its cell.
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::measure::harness::Placement;
-use crate::measure::mechanisms::{COLUMNS, Mechanism};
 use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::report::lessons;
-use crate::report::{
-    Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words, size_words, us, width,
-    wrap,
+use crate::report::text::{width, wrap};
+use crate::row::{
+    COLUMNS, Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms,
+    placement_words, reference_size, short_placement, size_words, us,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -145,7 +144,7 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
             us(high as f64),
         ),
     };
-    // Why the second best, where it is (4 rounds or more): see `report::headline_rank`.
+    // Why the second best, where it is (4 rounds or more): see `row::headline_rank`.
     let why = match widest.rounds.len() >= 4 {
         true => {
             ", the machine's quieter moments, which a second run repeats more closely than a \
@@ -251,7 +250,7 @@ fn markdown_design(
     placements: &[Placement],
     notes: &mut Notes,
 ) -> String {
-    let reference = reference_size(sizes);
+    let reference = reference_size(sizes.iter().copied()).unwrap_or(64);
     let mut design = new_table(true);
     let mut header: Vec<String> = vec!["mechanism".into()];
     header.extend(COLUMNS.iter().map(|c| c.to_string()));
@@ -296,7 +295,7 @@ fn terminal_design(
     placements: &[Placement],
     notes: &mut Notes,
 ) -> String {
-    let reference = reference_size(sizes);
+    let reference = reference_size(sizes.iter().copied()).unwrap_or(64);
     let found = mechanisms(rows);
     let names = Column::new(
         "mechanism",
@@ -391,16 +390,8 @@ fn same_once(cells: &[String]) -> String {
 
 fn byte_mechanisms(rows: &[Row]) -> Vec<Mechanism> {
     let mut found = mechanisms(rows);
-    found.retain(|m| m.transport.carries_bytes());
+    found.retain(|m| m.carries_bytes);
     found
-}
-
-/// The size the design-space table shows: 64 B when measured, else the smallest.
-fn reference_size(sizes: &[usize]) -> usize {
-    match sizes.contains(&64) {
-        true => 64,
-        false => sizes.first().copied().unwrap_or(64),
-    }
 }
 
 fn placement_names(placements: &[Placement]) -> String {
@@ -409,14 +400,6 @@ fn placement_names(placements: &[Placement]) -> String {
         .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(" / ")
-}
-
-/// A placement in a narrow column header.
-fn short_placement(name: &str) -> &'static str {
-    match name {
-        "same" => "same core",
-        _ => "diff. cores",
-    }
 }
 
 fn new_table(markdown: bool) -> Table {
