@@ -43,7 +43,6 @@ mod row;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
@@ -53,7 +52,7 @@ use plumbing::{Result, program};
 use measure::mechanisms::{self, Entry};
 use measure::{machine, pattern, progress, watchdog};
 use report::{header, lessons, pending, plot, records, tables};
-use row::{Placement, Plan, Row};
+use row::{Placement, Row};
 
 /// Largest message size accepted on the command line (16 MiB).
 const MAX_SIZE: usize = 16 << 20;
@@ -191,11 +190,12 @@ fn run(cli: Cli) -> Result {
     room_for(&sizes)?;
     let placements = placements(cli.placement, &machine.allowed);
     let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 40 }) as usize;
-    let plan = plan(&cli, &mechanisms, &sizes, &placements, rounds);
+    let streams = cli.plot_throughput.is_some();
+    let sessions = measure::count(&mechanisms, &sizes, &placements, streams) * rounds;
+    let plan = measure::plan(cli.quick, cli.iters, rounds, sessions, cli.corrupt_after);
     // The report's first line goes out now: a stdout that cannot be written (a full disk, a
     // closed pipe) ends the run before it measures anything.
     print!("{}", first_line(cli.format));
-    let streams = cli.plot_throughput.is_some();
     let rows = measure::all(
         &mechanisms,
         &sizes,
@@ -339,51 +339,5 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
         PlacementArg::Same => vec![same],
         PlacementArg::Split => vec![split],
         PlacementArg::Both => vec![same, split],
-    }
-}
-
-/// What a default run (and a --quick run) aims to spend measuring, shared among its rounds:
-/// the cap of each round (at least 5 ms); warm-ups and setup come on top.
-const BUDGET: Duration = Duration::from_secs(10);
-const QUICK_BUDGET: Duration = Duration::from_millis(1600);
-
-/// How much one round of one measurement does: without --iters, the 5000 samples (300 with
-/// --quick) of a measurement are shared by its rounds, and every round stops early when its
-/// share of the time budget is used up.
-fn plan(
-    cli: &Cli,
-    mechanisms: &[Entry],
-    sizes: &[usize],
-    placements: &[Placement],
-    rounds: usize,
-) -> Plan {
-    let total = if cli.quick { 300 } else { 5000 };
-    let iters = match cli.iters {
-        Some(iters) => iters as usize,
-        None => (total / rounds).max(100),
-    };
-    let streams = cli.plot_throughput.is_some();
-    let sessions = measure::count(mechanisms, sizes, placements, streams) * rounds;
-    let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
-    let cap = match cli.iters {
-        Some(_) => None, // asked for N samples: take N
-        None => Some(
-            (budget / sessions.max(1) as u32)
-                .clamp(Duration::from_millis(5), Duration::from_secs(1)),
-        ),
-    };
-    // A round's stream is at least a few MiB after its warm-up: shorter, a fast row's rate
-    // is mostly the time to fill and drain the transport's buffers.
-    let (stream_bytes, per_round): (u64, u64) = match cli.quick {
-        true => (4 << 20, 1 << 20),
-        false => (64 << 20, 4 << 20),
-    };
-    Plan {
-        iters,
-        warmup: (iters / 10).clamp(10, 500),
-        cap,
-        stream_bytes: (stream_bytes / rounds as u64).max(per_round),
-        setup_reps: if cli.quick { 5 } else { 25 },
-        corrupt_after: cli.corrupt_after,
     }
 }
