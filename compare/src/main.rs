@@ -25,14 +25,13 @@
 //! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
 //! run quietly with status 141, noticed before and between measurements.
 //!
-//! Files: `measure.rs` runs the rounds of measurements and `progress.rs` says how far they
-//! are; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
-//! `doorbell.rs` (signals); `watchdog.rs` kills a child that hangs; `mechanisms.rs` takes each
-//! demo crate's endpoints and design-space row; `pattern.rs` is the payload; `machine.rs`
-//! describes the machine. `report.rs` is a row of the report (its rounds) and its words,
-//! printed by `tables.rs` with `cells.rs`, `lessons.rs` (what the run shows), `header.rs` (how
-//! it was measured), `records.rs` (JSON, CSV) and `plot.rs` with `bars.rs` (SVG, written
-//! through `pending.rs`).
+//! Files: three floors. `row/` is the ground floor, the data: a row's mechanism (key, label,
+//! the lecture's design-space row), placement, size and results, the rounds' statistic, the
+//! facts of the run and the words both wings write alike. Above it two wings that never import
+//! each other: `measure/` fills rows (the rounds, the mechanism table, the kinds of mechanism
+//! and the harness that forks, pins, times and reaps for them, the setups, progress on stderr)
+//! and `report/` reads them (tables, lessons, how it was measured, JSON and CSV, the charts).
+//! This file is the command line and the wiring: parse, plan, measure, report.
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.

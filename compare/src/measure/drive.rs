@@ -112,7 +112,7 @@ pub fn setup(m: &Entry, plan: &Plan) -> Result<f64, Skip> {
     }
     first.unwrap_or_else(|| {
         Err(Skip::NotApplicable(format!(
-            "no setup entries for {} (compare/src/setups.rs)",
+            "no setup entries for {} (compare/src/measure/setups.rs)",
             m.mechanism.key
         )))
     })

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::report::plot::{TEXT, WIDTH, caption, keys, p50_p99};
+use crate::report::chart::{TEXT, WIDTH, caption, keys, p50_p99};
 use crate::row::{Placement, Row, Run, placement_words, size_words};
 
 const BAR_ROW: u32 = 46;
