@@ -6,9 +6,19 @@
 use plumbing::program::say;
 
 use crate::measure::mechanisms::{Entry, Transport};
-use crate::measure::rounds::Kind;
 use crate::measure::{bytes, doorbell, harness, setups, zero_copy};
 use crate::row::{Latency, Placement, Plan, STREAM_CHUNK, Skip, Throughput, size_words, us};
+
+/// What one measurement of a cell measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// round trips of messages of this size (0: a doorbell, which carries none)
+    RoundTrip(usize),
+    /// one-way throughput of `STREAM_CHUNK` messages (the table's)
+    Throughput,
+    /// one-way throughput of messages of this size (`--plot-throughput`)
+    Stream(usize),
+}
 
 pub fn skipped(e: &Skip) -> String {
     match e {

@@ -7,7 +7,7 @@
 
 use plumbing::stop::{self, Interrupted};
 
-use crate::measure::drive;
+use crate::measure::drive::{self, Kind};
 use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::plan::count;
 use crate::measure::progress::{self, Progress};
@@ -23,15 +23,6 @@ struct Cell {
     mechanism: usize,
     placement: usize,
     kind: Kind,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    RoundTrip(usize),
-    /// one-way throughput of `STREAM_CHUNK` messages (the table's)
-    Throughput,
-    /// one-way throughput of messages of this size (`--plot-throughput`)
-    Stream(usize),
 }
 
 /// What a cell has gathered so far: its rounds, or why it has none.
