@@ -90,14 +90,14 @@ pub struct Parent {
     buf: Vec<u8>,
 }
 
-/// The echo child of a round-trip measurement (see [`Echo::run`]).
+/// The echo child of a round-trip measurement (see [`echo`]).
 pub struct Echo {
     end: Box<dyn End>,
     size: usize,
     corrupt_after: Option<u64>,
 }
 
-/// The receiving child of a throughput measurement (see [`Sink::run`]).
+/// The receiving child of a throughput measurement (see [`sink`]).
 pub struct Sink {
     end: Box<dyn End>,
     chunk: usize,

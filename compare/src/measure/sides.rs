@@ -56,7 +56,7 @@ pub fn pair_failed(size: usize, e: io::Error) -> Skip {
 const STREAM_WARMUP: u64 = 1 << 20;
 
 /// How many messages of `chunk` bytes a stream sends before its clock starts (both sides
-/// work it out: the receiver answers the last of them, see [`stream`]).
+/// work it out: the receiver answers the last of them, see `harness::stream`).
 pub fn warmup_messages(chunk: usize) -> u64 {
     (STREAM_WARMUP / chunk as u64).max(16)
 }
