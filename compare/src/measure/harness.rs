@@ -15,9 +15,9 @@ use crate::measure::session::{cpu_time, session};
 use crate::measure::sides::{Child, OneWay, Ping, warmup_messages};
 use crate::row::{Latency, Placement, Plan, Skip, Throughput};
 
-/// Round trips in `plan`'s rounds of `ping` (the parent's side) and `child`, one forked session:
-/// each round trip timed after a discarded warm-up, then the end message; the CPU of both
-/// processes is counted per message, the end message included.
+/// One round of round trips between `ping` (the parent's side) and `child`, in one forked
+/// session: `plan.warmup` discarded, then each round trip timed, then the end message; the CPU
+/// of both processes is counted per message, the end message included.
 pub fn latency(
     label: &str,
     placement: Placement,
