@@ -25,52 +25,33 @@
 //! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
 //! run quietly with status 141, noticed before and between measurements.
 //!
-//! Files: `measure.rs` runs the rounds of measurements and `progress.rs` says how far they
-//! are; `harness.rs` forks, pins, times and reaps for `bytes.rs` (ends that carry bytes) and
-//! `doorbell.rs` (signals); `watchdog.rs` kills a child that hangs; `mechanisms.rs` takes each
-//! demo crate's endpoints and design-space row; `pattern.rs` is the payload; `machine.rs`
-//! describes the machine. `report.rs` is a row of the report (its rounds) and its words,
-//! printed by `tables.rs` with `cells.rs`, `lessons.rs` (what the run shows), `header.rs` (how
-//! it was measured), `records.rs` (JSON, CSV) and `plot.rs` with `bars.rs` (SVG, written
-//! through `pending.rs`).
+//! Files: three floors. `row/` is the ground floor, the data: a row's mechanism (key, label,
+//! the lecture's design-space row), placement, size and results, the rounds' statistic, the
+//! facts of the run and the words both wings write alike. Above it two wings that never import
+//! each other: `measure/` fills rows (the rounds, the mechanism table, the kinds of mechanism
+//! and the harness that forks, pins, times and reaps for them, the setups, progress on stderr)
+//! and `report/` reads them (tables, lessons, how it was measured, JSON and CSV, the charts).
+//! This file is the command line and the wiring: parse, plan, measure, report.
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
 
-mod bars;
-mod bytes;
-mod cells;
-mod doorbell;
-mod harness;
-mod header;
-mod lessons;
-mod machine;
 mod measure;
-mod mechanisms;
-mod pattern;
-mod pending;
-mod plot;
-mod progress;
-mod records;
 mod report;
-mod setups;
-mod tables;
-mod watchdog;
-mod zero_copy;
+mod row;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, ValueEnum};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
-use harness::{Placement, Plan};
-use machine::Machine;
-use mechanisms::Mechanism;
-use report::Row;
+use measure::mechanisms::{self, Entry};
+use measure::{machine, pattern, progress, watchdog};
+use report::{header, lessons, pending, plot, records, tables};
+use row::{Placement, Row};
 
 /// Largest message size accepted on the command line (16 MiB).
 const MAX_SIZE: usize = 16 << 20;
@@ -199,20 +180,21 @@ fn run(cli: Cli) -> Result {
             pending.push((file, flag));
         }
     }
-    let machine = Machine::probe();
-    let mechanisms: Vec<Mechanism> = mechanisms::all()
+    let machine = machine::probe();
+    let mechanisms: Vec<Entry> = mechanisms::all()
         .into_iter()
-        .filter(|m| mechanisms::selected(m, &cli.only))
+        .filter(|e| mechanisms::selected(&e.mechanism, &cli.only))
         .collect();
     let sizes = sizes(&cli);
     room_for(&sizes)?;
     let placements = placements(cli.placement, &machine.allowed);
     let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 40 }) as usize;
-    let plan = plan(&cli, &mechanisms, &sizes, &placements, rounds);
+    let streams = cli.plot_throughput.is_some();
+    let sessions = measure::count(&mechanisms, &sizes, &placements, streams) * rounds;
+    let plan = measure::plan(cli.quick, cli.iters, rounds, sessions, cli.corrupt_after);
     // The report's first line goes out now: a stdout that cannot be written (a full disk, a
     // closed pipe) ends the run before it measures anything.
     print!("{}", first_line(cli.format));
-    let streams = cli.plot_throughput.is_some();
     let rows = measure::all(
         &mechanisms,
         &sizes,
@@ -222,12 +204,12 @@ fn run(cli: Cli) -> Result {
         rounds,
         &machine,
     )?;
-    let facts = header::Run {
+    let facts = row::Run {
         machine: &machine,
         plan: &plan,
         rounds,
         placements: &placements,
-        stream_chunk: measure::STREAM_CHUNK,
+        stream_chunk: row::STREAM_CHUNK,
         options: options(),
     };
     // Every format ends in a newline, so print! writes it all (a closed stdout ends the run
@@ -271,7 +253,7 @@ fn report(
     rows: &[Row],
     sizes: &[usize],
     placements: &[Placement],
-    facts: &header::Run,
+    facts: &row::Run,
 ) -> String {
     let markdown = cli.format == Format::Markdown;
     match cli.format {
@@ -356,51 +338,5 @@ fn placements(arg: PlacementArg, allowed: &[usize]) -> Vec<Placement> {
         PlacementArg::Same => vec![same],
         PlacementArg::Split => vec![split],
         PlacementArg::Both => vec![same, split],
-    }
-}
-
-/// What a default run (and a --quick run) aims to spend measuring, shared among its rounds:
-/// the cap of each round (at least 5 ms); warm-ups and setup come on top.
-const BUDGET: Duration = Duration::from_secs(10);
-const QUICK_BUDGET: Duration = Duration::from_millis(1600);
-
-/// How much one round of one measurement does: without --iters, the 5000 samples (300 with
-/// --quick) of a measurement are shared by its rounds, and every round stops early when its
-/// share of the time budget is used up.
-fn plan(
-    cli: &Cli,
-    mechanisms: &[Mechanism],
-    sizes: &[usize],
-    placements: &[Placement],
-    rounds: usize,
-) -> Plan {
-    let total = if cli.quick { 300 } else { 5000 };
-    let iters = match cli.iters {
-        Some(iters) => iters as usize,
-        None => (total / rounds).max(100),
-    };
-    let streams = cli.plot_throughput.is_some();
-    let sessions = measure::count(mechanisms, sizes, placements, streams) * rounds;
-    let budget = if cli.quick { QUICK_BUDGET } else { BUDGET };
-    let cap = match cli.iters {
-        Some(_) => None, // asked for N samples: take N
-        None => Some(
-            (budget / sessions.max(1) as u32)
-                .clamp(Duration::from_millis(5), Duration::from_secs(1)),
-        ),
-    };
-    // A round's stream is at least a few MiB after its warm-up: shorter, a fast row's rate
-    // is mostly the time to fill and drain the transport's buffers.
-    let (stream_bytes, per_round): (u64, u64) = match cli.quick {
-        true => (4 << 20, 1 << 20),
-        false => (64 << 20, 4 << 20),
-    };
-    Plan {
-        iters,
-        warmup: (iters / 10).clamp(10, 500),
-        cap,
-        stream_bytes: (stream_bytes / rounds as u64).max(per_round),
-        setup_reps: if cli.quick { 5 } else { 25 },
-        corrupt_after: cli.corrupt_after,
     }
 }

@@ -1,18 +1,17 @@
 //! Tables for people. Markdown (for README, where a wide table scrolls): the design-space table
 //! with every column in one row, then latency by size, then notes. Terminal: the same content in
-//! tables that fit `report::width()` columns: the lecture's columns, the measured numbers,
+//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers,
 //! latency by size, notes. A terminal table that would be too wide is split by columns into
-//! several, each repeating the mechanism, so that no number is wrapped inside its cell.
+//! several (`layout.rs`), each repeating the mechanism, so that no number is wrapped inside
+//! its cell.
 
-use comfy_table::{ContentArrangement, Table, presets};
-
-use crate::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
-use crate::harness::Placement;
-use crate::lessons;
-use crate::mechanisms::{COLUMNS, Mechanism};
-use crate::report::{
-    Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words, size_words, us, width,
-    wrap,
+use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
+use crate::report::layout::{Column, new_table, packed, tables_text};
+use crate::report::lessons;
+use crate::report::text::{width, wrap};
+use crate::row::{
+    COLUMNS, Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms,
+    placement_words, reference_size, short_placement, size_words, us,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -30,69 +29,6 @@ pub fn render(rows: &[Row], sizes: &[usize], placements: &[Placement], markdown:
         out += &by_size(rows, sizes, placements, &mut notes, markdown);
     }
     out + &notes_text(&notes, markdown) + &unsteady_text(rows, markdown)
-}
-
-/// A column of a terminal table: its header (lines) and one cell per table row.
-struct Column {
-    header: String,
-    cells: Vec<String>,
-}
-
-impl Column {
-    fn new(header: impl Into<String>, cells: Vec<String>) -> Column {
-        Column {
-            header: header.into(),
-            cells,
-        }
-    }
-
-    /// Characters of its widest line.
-    fn width(&self) -> usize {
-        self.header
-            .lines()
-            .chain(self.cells.iter().flat_map(|c| c.lines()))
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// Width of a table of these columns: each column's content, plus "│ ", " ┆ ", " │".
-fn table_width(columns: &[&Column]) -> usize {
-    columns.iter().map(|c| c.width() + 3).sum::<usize>() + 1
-}
-
-/// `keys` followed by as many of `columns` as fit in `width()`, then the next table with the
-/// same `keys` and the next columns, and so on, in the order given.
-fn packed(keys: &[Column], columns: &[Column]) -> Vec<Table> {
-    let mut groups: Vec<Vec<&Column>> = Vec::new();
-    let mut current: Vec<&Column> = keys.iter().collect();
-    for column in columns {
-        let mut trial = current.clone();
-        trial.push(column);
-        if current.len() > keys.len() && table_width(&trial) > width() {
-            groups.push(current);
-            current = keys.iter().collect();
-        }
-        current.push(column);
-    }
-    groups.push(current);
-    let rows = keys.first().map_or(0, |k| k.cells.len());
-    groups
-        .into_iter()
-        .map(|group| {
-            let mut table = new_table(false);
-            table.set_header(group.iter().map(|c| c.header.clone()));
-            for i in 0..rows {
-                table.add_row(group.iter().map(|c| c.cells[i].clone()));
-            }
-            table
-        })
-        .collect()
-}
-
-fn tables_text(tables: &[Table]) -> String {
-    tables.iter().map(|t| format!("{t}\n")).collect()
 }
 
 /// What the rounds' mark means, from this run: how many cells' rounds disagreed, the widest.
@@ -145,7 +81,7 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
             us(high as f64),
         ),
     };
-    // Why the second best, where it is (4 rounds or more): see `report::headline_rank`.
+    // Why the second best, where it is (4 rounds or more): see `row::headline_rank`.
     let why = match widest.rounds.len() >= 4 {
         true => {
             ", the machine's quieter moments, which a second run repeats more closely than a \
@@ -251,7 +187,7 @@ fn markdown_design(
     placements: &[Placement],
     notes: &mut Notes,
 ) -> String {
-    let reference = reference_size(sizes);
+    let reference = reference_size(sizes.iter().copied()).unwrap_or(64);
     let mut design = new_table(true);
     let mut header: Vec<String> = vec!["mechanism".into()];
     header.extend(COLUMNS.iter().map(|c| c.to_string()));
@@ -296,7 +232,7 @@ fn terminal_design(
     placements: &[Placement],
     notes: &mut Notes,
 ) -> String {
-    let reference = reference_size(sizes);
+    let reference = reference_size(sizes.iter().copied()).unwrap_or(64);
     let found = mechanisms(rows);
     let names = Column::new(
         "mechanism",
@@ -391,16 +327,8 @@ fn same_once(cells: &[String]) -> String {
 
 fn byte_mechanisms(rows: &[Row]) -> Vec<Mechanism> {
     let mut found = mechanisms(rows);
-    found.retain(|m| m.transport.carries_bytes());
+    found.retain(|m| m.carries_bytes);
     found
-}
-
-/// The size the design-space table shows: 64 B when measured, else the smallest.
-fn reference_size(sizes: &[usize]) -> usize {
-    match sizes.contains(&64) {
-        true => 64,
-        false => sizes.first().copied().unwrap_or(64),
-    }
 }
 
 fn placement_names(placements: &[Placement]) -> String {
@@ -409,24 +337,4 @@ fn placement_names(placements: &[Placement]) -> String {
         .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(" / ")
-}
-
-/// A placement in a narrow column header.
-fn short_placement(name: &str) -> &'static str {
-    match name {
-        "same" => "same core",
-        _ => "diff. cores",
-    }
-}
-
-fn new_table(markdown: bool) -> Table {
-    let mut t = Table::new();
-    if markdown {
-        t.load_style(presets::ASCII_MARKDOWN);
-    } else {
-        t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-        t.set_width(u16::try_from(width()).unwrap_or(u16::MAX));
-    }
-    t
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use nix::sys::stat::{Mode, fchmod};
 
 use super::{MESSAGE, checked, sys};
-use crate::pattern;
+use crate::measure::pattern;
 
 /// Two queues, one per direction, created exclusively (0600) and opened once each for reading
 /// and writing, as the mq row's ends share them; the names removed at once.

@@ -4,14 +4,17 @@
 //! The payload work is the one every row does (`pattern::fill` once, `pattern::check` by both
 //! processes); only the copies into and out of the mechanism are gone.
 
-use shm_demo::zero_copy::{Receiver, Sender};
 use std::io;
 
-use crate::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
-    child_says, io_failed, pair_failed, session, stream, time_round_trips,
+use nix::unistd::Pid;
+use shm_demo::zero_copy::{Receiver, Sender};
+
+use crate::measure::pattern;
+use crate::measure::sides::{
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Child, OneWay, Ping, child_says, io_failed,
+    pair_failed,
 };
-use crate::pattern;
+use crate::row::Skip;
 
 /// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
 pub type PairFn = fn(usize) -> io::Result<(Sender, Receiver)>;
@@ -28,37 +31,51 @@ fn send(sender: &mut Sender, size: usize, seq: u64) -> Result<(), Skip> {
         .map_err(|e| io_failed("send", seq, e))
 }
 
-/// Round-trip latency: message `seq` goes out in a slot, comes back as the same slot, checked.
-pub fn latency(
-    label: &str,
+/// The parent's side: the sender, lending `size`-byte slots.
+pub struct Lender {
+    sender: Sender,
+    size: usize,
+}
+
+/// The child's side: the receiver, handing every slot back (see [`echo`]).
+pub struct SlotEcho {
+    receiver: Receiver,
+    corrupt_after: Option<u64>,
+}
+
+/// The two sides of a round-trip measurement: message `seq` goes out in a slot, comes back as
+/// the same slot, checked. `corrupt_after`: test only, the child alters that message.
+pub fn round_trips(
     pair: PairFn,
     size: usize,
-    placement: Placement,
-    plan: &Plan,
-    watchdog: u32,
-) -> Result<Latency, Skip> {
-    let (sender, mut receiver) = create(pair, size)?;
-    let corrupt_after = plan.corrupt_after;
-    let (timed, child_cpu) = session(
-        label,
-        placement,
-        watchdog,
-        sender,
-        move |_| echo(&mut receiver, corrupt_after, label),
-        |_, sender| {
-            let timed = time_round_trips(plan, |seq| {
-                send(sender, size, seq)?;
-                sender
-                    .returned(|msg| pattern::check(msg, seq))
-                    .map_err(|e| io_failed("wait for the slot to come back", seq, e))?
-                    .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
-            })?;
-            send(sender, size, pattern::END)?;
-            Ok(timed)
-        },
-    )?;
-    let messages = 2 * timed.round_trips + 1; // and the end message
-    Ok(Latency::new(timed, child_cpu, messages))
+    corrupt_after: Option<u64>,
+) -> Result<(Lender, SlotEcho), Skip> {
+    let (sender, receiver) = create(pair, size)?;
+    let echo = SlotEcho {
+        receiver,
+        corrupt_after,
+    };
+    Ok((Lender { sender, size }, echo))
+}
+
+impl Ping for Lender {
+    fn round_trip(&mut self, _: Pid, seq: u64) -> Result<(), Skip> {
+        send(&mut self.sender, self.size, seq)?;
+        self.sender
+            .returned(|msg| pattern::check(msg, seq))
+            .map_err(|e| io_failed("wait for the slot to come back", seq, e))?
+            .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
+    }
+
+    fn end(&mut self, _: Pid, _: u64) -> Result<(), Skip> {
+        send(&mut self.sender, self.size, pattern::END)
+    }
+}
+
+impl Child for SlotEcho {
+    fn run(mut self, _: Pid, label: &str) -> i32 {
+        echo(&mut self.receiver, self.corrupt_after, label)
+    }
 }
 
 /// The child: check each message in place (and, under `--corrupt-after`, change one byte of
@@ -94,36 +111,27 @@ fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> i32
     0
 }
 
-/// One-way throughput: the parent fills and lends `chunk`-byte slots as fast as they come
-/// home, the child checks each in place and hands it back; the clock runs from the moment the
-/// warm-up's slots are all home (nothing in flight, the child running) to the end message's
-/// slot coming back.
-pub fn throughput(
-    label: &str,
-    pair: PairFn,
-    chunk: usize,
-    placement: Placement,
-    plan: &Plan,
-    watchdog: u32,
-) -> Result<Throughput, Skip> {
-    let (sender, mut receiver) = create(pair, chunk)?;
-    let ((sent, elapsed), _) = session(
-        label,
-        placement,
-        watchdog,
-        sender,
-        move |_| echo(&mut receiver, None, label),
-        |_, sender| {
-            let (sent, started) = stream(plan, chunk, |step| match step {
-                Step::Send(seq) => send(sender, chunk, seq),
-                Step::Drain { last } => all_home(sender, last),
-            })?;
-            send(sender, chunk, pattern::END)?;
-            all_home(sender, pattern::END)?;
-            Ok((sent, started.elapsed()))
-        },
-    )?;
-    Ok(Throughput::new(sent, elapsed, chunk))
+/// The two sides of a one-way throughput measurement: the parent fills and lends `chunk`-byte
+/// slots as fast as they come home, the child checks each in place and hands it back; the
+/// clock runs from the moment the warm-up's slots are all home (nothing in flight, the child
+/// running) to the end message's slot coming back.
+pub fn stream(pair: PairFn, chunk: usize) -> Result<(Lender, SlotEcho), Skip> {
+    round_trips(pair, chunk, None)
+}
+
+impl OneWay for Lender {
+    fn send(&mut self, seq: u64) -> Result<(), Skip> {
+        send(&mut self.sender, self.size, seq)
+    }
+
+    fn drain(&mut self, last: u64) -> Result<(), Skip> {
+        all_home(&mut self.sender, last)
+    }
+
+    fn end(&mut self) -> Result<(), Skip> {
+        send(&mut self.sender, self.size, pattern::END)?;
+        all_home(&mut self.sender, pattern::END)
+    }
 }
 
 /// Waits until every lent slot has come home, the last being message `last` (checked when it

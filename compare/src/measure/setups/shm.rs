@@ -17,7 +17,7 @@ use nix::unistd::ftruncate;
 use plumbing::names;
 
 use super::{MESSAGE, checked, sys};
-use crate::pattern;
+use crate::measure::pattern;
 
 /// What the shm rows map for 64-byte messages: two rings of 64 KiB, each with its 256-byte
 /// control block.

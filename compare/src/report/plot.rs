@@ -1,66 +1,24 @@
 //! The charts (SVG). Round trips against message size, log-log: one panel per placement, one
 //! line per mechanism, p50 on the line and a whisker up to p99; a row that cannot carry a size
 //! stops with an "n/a" mark, and a doorbell (no payload) is a level reference line. With a
-//! single size, bars per mechanism instead (`bars.rs`). Drawn 880 px wide, so that shown at
-//! that width no text is under 14 px; no two lines differ by colour alone (each has its own
-//! marker and dash pattern, on a colour-blind-safe palette); the legend has rows of its own
-//! under the panels, never outside the canvas.
+//! single size, bars per mechanism instead (`bars.rs`). What both share (the canvas and text
+//! sizes, the caption, each mechanism's colour, marker and dash) is `chart.rs`; the legend has
+//! rows of its own under the panels, never outside the canvas.
 
 use std::error::Error;
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::coord::Shift;
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::harness::{Placement, Skip};
-use crate::header::Run;
-use crate::mechanisms::{Mechanism, Transport};
-use crate::report::{Row, placement_words, size_words};
+use crate::report::bars;
+use crate::report::chart::{Area, Look, SERIES_WIDTH, TEXT, TITLE, WIDTH, caption, keys, p50_p99};
+use crate::row::{Mechanism, Placement, Row, Run, Skip, placement_words, size_words};
 
-/// Stroke width of a mechanism's line.
-pub const SERIES_WIDTH: u32 = 3;
-/// The canvas width; every text size below is for this width.
-pub const WIDTH: u32 = 880;
-/// Font sizes as plotters takes them; it writes them into the SVG as px at 1/1.24 of this
-/// (18 -> 14.5 px, 24 -> 19.4 px).
-pub const TEXT: u32 = 18;
-const TITLE: u32 = 24;
 const PANEL_HEIGHT: u32 = 440;
 const LEGEND_COLUMNS: usize = 3;
 const LEGEND_ROW: u32 = 26;
-
-pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-
-/// Okabe and Ito's colour-blind-safe palette (yellow left out: too pale on white).
-const PALETTE: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),   // blue
-    RGBColor(230, 159, 0),   // orange
-    RGBColor(0, 158, 115),   // bluish green
-    RGBColor(213, 94, 0),    // vermillion
-    RGBColor(86, 180, 233),  // sky blue
-    RGBColor(204, 121, 167), // reddish purple
-    RGBColor(0, 0, 0),       // black
-];
-
-/// How mechanism number `i` is drawn: colour, marker and dash all change with `i`, so two
-/// lines never differ by colour alone.
-#[derive(Clone, Copy)]
-pub struct Look {
-    pub color: RGBColor,
-    marker: usize,
-    /// (dash, gap) in px; None: solid
-    dash: Option<(u32, u32)>,
-}
-
-pub fn look(i: usize) -> Look {
-    Look {
-        color: PALETTE[i % PALETTE.len()],
-        marker: i % 4,
-        dash: [None, Some((12, 6)), Some((4, 4))][i % 3],
-    }
-}
 
 /// The axes' ranges: message sizes (bytes) and round trips (µs).
 struct Bounds {
@@ -79,7 +37,7 @@ pub fn latency(
         return Err("no round trip was measured, so there is nothing to draw".into());
     }
     if sizes(rows).len() <= 1 {
-        return crate::bars::svg(path, rows, placements, run);
+        return bars::svg(path, rows, placements, run);
     }
     lines(path, rows, placements, run, Quantity::RoundTrip)
 }
@@ -157,7 +115,7 @@ fn lines(
     let sizes = sizes(rows);
     let mut keys = keys(rows);
     if quantity == Quantity::Stream {
-        keys.retain(|(m, _, _)| m.transport.carries_bytes());
+        keys.retain(|(m, _, _)| m.carries_bytes);
     }
     let height = 70 + PANEL_HEIGHT * placements.len() as u32 + legend_height(keys.len());
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
@@ -183,35 +141,6 @@ fn sizes(rows: &[Row]) -> Vec<usize> {
     sizes
 }
 
-/// The title and, under it, what the numbers were measured on.
-pub fn caption(area: &Area<'_>, title: &str, run: &Run) -> Result<(), Box<dyn Error>> {
-    let m = run.machine;
-    area.draw(&Text::new(
-        title.to_string(),
-        (16, 10),
-        ("sans-serif", TITLE).into_font().style(FontStyle::Bold),
-    ))?;
-    let on = format!(
-        "{} ({} CPUs), {}, {} build, {} rounds",
-        m.cpu_model,
-        m.cpus_online,
-        m.kernel,
-        crate::records::build_profile(),
-        run.rounds
-    );
-    // At most about 8 px a character at this size (7.5 measured): a long CPU name must not run
-    // off the canvas.
-    let on = crate::progress::fit(&on, (WIDTH as usize - 32) / 8);
-    area.draw(&Text::new(on, (16, 40), ("sans-serif", TEXT)))?;
-    Ok(())
-}
-
-/// (µs of the p50, µs of the p99) of a measured row.
-pub fn p50_p99(r: &Row) -> Option<(f64, f64)> {
-    let l = r.latency.as_ref().ok()?;
-    Some((l.p50() as f64 / 1e3, l.p99() as f64 / 1e3))
-}
-
 fn bounds(rows: &[Row], sizes: &[usize], quantity: Quantity) -> Bounds {
     let ys = || rows.iter().filter_map(|r| quantity.value(r));
     let first = *sizes.first().unwrap_or(&64) as f64;
@@ -224,23 +153,7 @@ fn bounds(rows: &[Row], sizes: &[usize], quantity: Quantity) -> Bounds {
     }
 }
 
-/// Each mechanism once, in the rows' order, with its legend label and how it is drawn (the
-/// same in every chart of the run).
-pub fn keys(rows: &[Row]) -> Vec<(Mechanism, String, Look)> {
-    let mut keys: Vec<(Mechanism, String, Look)> = Vec::new();
-    for row in rows {
-        if !keys.iter().any(|(m, _, _)| m.key == row.mechanism.key) {
-            let mut label = row.mechanism.label.to_string();
-            if matches!(row.mechanism.transport, Transport::Doorbell(_)) {
-                label += " (no payload: a level)";
-            }
-            keys.push((row.mechanism, label, look(keys.len())));
-        }
-    }
-    keys
-}
-
-pub fn legend_height(entries: usize) -> u32 {
+fn legend_height(entries: usize) -> u32 {
     entries.div_ceil(LEGEND_COLUMNS) as u32 * LEGEND_ROW + 20
 }
 

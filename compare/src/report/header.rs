@@ -2,20 +2,8 @@
 //! machine, placement, samples, what was verified) or in full with `--verbose`. JSON and CSV
 //! carry the same facts (`records.rs`).
 
-use crate::harness::{Placement, Plan};
-use crate::machine::Machine;
-use crate::report::{headline_rank, size_words, width, wrap};
-
-/// The facts of this run that every format reports.
-pub struct Run<'a> {
-    pub machine: &'a Machine,
-    pub plan: &'a Plan,
-    pub rounds: usize,
-    pub placements: &'a [Placement],
-    pub stream_chunk: usize,
-    /// the command-line options, as given
-    pub options: String,
-}
+use crate::report::text::{width, wrap};
+use crate::row::{Machine, Placement, Plan, Run, headline_words, size_words};
 
 /// The run's setup, short or (`verbose`) in full.
 pub fn render(run: &Run, markdown: bool, verbose: bool) -> String {
@@ -142,10 +130,7 @@ fn method_lines(run: &Run) -> Vec<(&'static str, String)> {
 }
 
 fn rounds(rounds: usize) -> String {
-    let which = match headline_rank(rounds) {
-        1 => "best",
-        _ => "second best",
-    };
+    let which = headline_words(rounds);
     format!(
         "every cell measured in {rounds} rounds, round-robin across rows and placements, so a \
          slow stretch of the machine touches every row alike; a cell's p50 is the {which} of \

@@ -1,21 +1,20 @@
 //! The run: every chosen mechanism, in every placement and at every size, measured in rounds
 //! through the harness. A round measures every cell once, round-robin across mechanisms,
 //! sizes and placements, so a slow stretch of the machine touches every cell alike; each cell's
-//! headline is then the second best of its rounds (`report::RoundTrips`). Gives the rows of the
-//! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`).
+//! headline is then the second best of its rounds (`row::RoundTrips`). Gives the rows of the
+//! report, and the failures the run ends with. Progress goes to stderr (`progress.rs`); one
+//! measurement of one cell is `drive.rs`.
 
-use plumbing::program::say;
 use plumbing::stop::{self, Interrupted};
 
-use crate::harness::{Latency, Placement, Plan, Skip, Throughput};
-use crate::machine::Machine;
-use crate::mechanisms::{Mechanism, Transport};
-use crate::progress::{self, Progress};
-use crate::report::{self, Rates, RoundTrips, Row, size_words};
-use crate::{bytes, doorbell, setups, zero_copy};
-
-/// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
-pub const STREAM_CHUNK: usize = 64 << 10;
+use crate::measure::drive::{self, Kind};
+use crate::measure::mechanisms::{Entry, Transport};
+use crate::measure::plan::count;
+use crate::measure::progress::{self, Progress};
+use crate::row::{
+    Latency, Machine, Placement, Plan, Rates, RoundTrips, Row, Skip, Throughput, placement_words,
+    short_placement, size_words,
+};
 
 /// One cell of the run: a mechanism in a placement, its round trips at one size (0: a
 /// doorbell), or its throughput.
@@ -26,15 +25,6 @@ struct Cell {
     kind: Kind,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    RoundTrip(usize),
-    /// one-way throughput of `STREAM_CHUNK` messages (the table's)
-    Throughput,
-    /// one-way throughput of messages of this size (`--plot-throughput`)
-    Stream(usize),
-}
-
 /// What a cell has gathered so far: its rounds, or why it has none.
 type Gathered<T> = Result<Vec<T>, Skip>;
 
@@ -43,7 +33,7 @@ type Gathered<T> = Result<Vec<T>, Skip>;
 /// measured again. Stops with `Interrupted` when a stop signal arrived, and ends the run (as a
 /// closed stdout does) when nobody reads stdout any more.
 pub fn all(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     streams: bool,
@@ -52,7 +42,7 @@ pub fn all(
     machine: &Machine,
 ) -> Result<Vec<Row>, Interrupted> {
     progress::stop_if_nobody_reads();
-    let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| setup(m, plan)).collect();
+    let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| drive::setup(m, plan)).collect();
     // A measurement that makes no progress for this long has a hung child: it is killed.
     let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
     let cells = cells(mechanisms, sizes, placements, streams);
@@ -71,14 +61,14 @@ pub fn all(
             match cell.kind {
                 Kind::RoundTrip(size) if latencies[i].is_ok() => {
                     progress.start(&label, round, rounds);
-                    let result = latency(m, p, size, plan, watchdog, &label);
-                    progress.done(&label, &latency_words(&result));
+                    let result = drive::latency(m, p, size, plan, watchdog, &label);
+                    progress.done(&label, &drive::latency_words(&result));
                     gather(&mut latencies[i], result);
                 }
                 Kind::Throughput | Kind::Stream(_) if rates[i].is_ok() => {
                     progress.start(&label, round, rounds);
-                    let result = throughput(m, p, cell.kind, plan, watchdog, &label);
-                    progress.done(&label, &throughput_words(&result));
+                    let result = drive::throughput(m, p, cell.kind, plan, watchdog, &label);
+                    progress.done(&label, &drive::throughput_words(&result));
                     gather(&mut rates[i], result);
                 }
                 _ => progress.skip(),
@@ -97,7 +87,7 @@ pub fn all(
 /// size by size with the placements alternating, so neither placement gets a stretch of the
 /// run to itself.
 fn cells(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     sizes: &[usize],
     placements: &[Placement],
     streams: bool,
@@ -137,7 +127,7 @@ fn gather<T>(gathered: &mut Gathered<T>, result: Result<T, Skip>) {
 
 /// The rows of the report: one per mechanism, placement and size.
 fn rows(
-    mechanisms: &[Mechanism],
+    mechanisms: &[Entry],
     placements: &[Placement],
     cells: &[Cell],
     latencies: Vec<Gathered<Latency>>,
@@ -162,7 +152,7 @@ fn rows(
             continue;
         };
         rows.push(Row {
-            mechanism: mechanisms[cell.mechanism],
+            mechanism: mechanisms[cell.mechanism].mechanism,
             placement: placements[cell.placement],
             size,
             latency: gathered.map(|rounds| RoundTrips { rounds }),
@@ -175,31 +165,13 @@ fn rows(
         });
     }
     rows.sort_by_key(|r| {
-        let m = mechanisms.iter().position(|m| m.key == r.mechanism.key);
+        let m = mechanisms
+            .iter()
+            .position(|e| e.mechanism.key == r.mechanism.key);
         let p = placements.iter().position(|p| p.name == r.placement.name);
         (m, p, r.size)
     });
     rows
-}
-
-/// How many forked measurements one round makes: per placement that can be honoured, one
-/// round-trip measurement per size and one throughput measurement (with `streams`, one per
-/// size more) per byte mechanism, one round-trip measurement per doorbell.
-pub fn count(
-    mechanisms: &[Mechanism],
-    sizes: &[usize],
-    placements: &[Placement],
-    streams: bool,
-) -> usize {
-    let per_byte_mechanism = 1 + sizes.len() * if streams { 2 } else { 1 };
-    let per_placement: usize = mechanisms
-        .iter()
-        .map(|m| match m.transport {
-            Transport::Bytes { .. } | Transport::InPlace(_) => per_byte_mechanism,
-            Transport::Doorbell(_) => 1,
-        })
-        .sum();
-    per_placement * placements.iter().filter(|p| p.possible).count()
 }
 
 /// Every measurement that failed (not the ones that do not apply), each said once:
@@ -207,7 +179,7 @@ pub fn count(
 pub fn failures(rows: &[Row]) -> Vec<String> {
     let mut failures: Vec<String> = Vec::new();
     for r in rows {
-        let place = report::placement_words(r.placement.name);
+        let place = placement_words(r.placement.name);
         let found = [
             (
                 format!("{}, {}, {place}", r.mechanism.label, size_words(r.size)),
@@ -246,113 +218,15 @@ fn cannot_split(machine: &Machine) -> Skip {
 }
 
 /// "pipe, 64 B, same core" or "pipe throughput, diff. cores": which measurement.
-fn label(m: &Mechanism, p: Placement, kind: Kind) -> String {
-    let place = match p.name {
-        "same" => "same core",
-        _ => "diff. cores",
-    };
+fn label(m: &Entry, p: Placement, kind: Kind) -> String {
+    let place = short_placement(p.name);
     match kind {
-        Kind::RoundTrip(size) => format!("{}, {}, {place}", m.label, size_words(size)),
-        Kind::Throughput => format!("{} throughput, {place}", m.label),
-        Kind::Stream(size) => format!("{} stream, {}, {place}", m.label, size_words(size)),
-    }
-}
-
-fn skipped(e: &Skip) -> String {
-    match e {
-        Skip::NotApplicable(why) => format!("n/a: {why}"),
-        Skip::Failed(why) => format!("FAILED: {why}"),
-        Skip::Stopped => "stopped".to_string(),
-    }
-}
-
-fn latency_words(result: &Result<Latency, Skip>) -> String {
-    match result {
-        Ok(l) => format!(
-            "p50 {} µs, p99 {} µs",
-            report::us(l.summary.p50 as f64),
-            report::us(l.summary.p99 as f64)
+        Kind::RoundTrip(size) => format!("{}, {}, {place}", m.mechanism.label, size_words(size)),
+        Kind::Throughput => format!("{} throughput, {place}", m.mechanism.label),
+        Kind::Stream(size) => format!(
+            "{} stream, {}, {place}",
+            m.mechanism.label,
+            size_words(size)
         ),
-        Err(e) => skipped(e),
     }
-}
-
-fn throughput_words(result: &Result<Throughput, Skip>) -> String {
-    match result {
-        Ok(t) => format!("{:.0} MiB/s, {} msgs", t.mib_s, size_words(t.chunk)),
-        Err(e) => skipped(e),
-    }
-}
-
-fn latency(
-    m: &Mechanism,
-    p: Placement,
-    size: usize,
-    plan: &Plan,
-    watchdog: u32,
-    label: &str,
-) -> Result<Latency, Skip> {
-    match m.transport {
-        Transport::Bytes { duplex, .. } => bytes::latency(label, duplex, size, p, plan, watchdog),
-        Transport::InPlace(pair) => zero_copy::latency(label, pair, size, p, plan, watchdog),
-        Transport::Doorbell(bell) => doorbell::latency(label, bell, p, plan, watchdog),
-    }
-}
-
-/// One-way throughput: of the table's `STREAM_CHUNK` messages (or the mechanism's largest),
-/// or for `Kind::Stream(size)` of messages of that size (n/a when the mechanism cannot carry it).
-fn throughput(
-    m: &Mechanism,
-    p: Placement,
-    kind: Kind,
-    plan: &Plan,
-    watchdog: u32,
-    label: &str,
-) -> Result<Throughput, Skip> {
-    let chunk = |largest: Option<fn() -> std::io::Result<usize>>| match (kind, largest.map(|f| f()))
-    {
-        (Kind::Stream(size), _) => Ok(size),
-        (_, None) => Ok(STREAM_CHUNK),
-        (_, Some(Ok(max))) => Ok(STREAM_CHUNK.min(max)),
-        (_, Some(Err(e))) => Err(Skip::Failed(format!(
-            "reading the largest message size: {e}"
-        ))),
-    };
-    match m.transport {
-        Transport::Bytes { duplex, largest } => chunk(largest)
-            .and_then(|chunk| bytes::throughput(label, duplex, chunk, p, plan, watchdog)),
-        Transport::InPlace(pair) => chunk(None)
-            .and_then(|chunk| zero_copy::throughput(label, pair, chunk, p, plan, watchdog)),
-        Transport::Doorbell(_) => Err(Skip::NotApplicable(
-            "a signal carries no bytes, so there is no throughput".to_string(),
-        )),
-    }
-}
-
-/// Setup cost of `m`, in every way its channel can be made (`setups::of`), one line each on
-/// stderr; the first (the named form where there are names) is the row's number.
-fn setup(m: &Mechanism, plan: &Plan) -> Result<f64, Skip> {
-    let mut first = None;
-    for entry in setups::of(m.key) {
-        let result = setups::measure(entry, plan.setup_reps);
-        say(&format!(
-            "{} setup, {}: {}",
-            m.label,
-            entry.label,
-            match &result {
-                Ok(us) => format!("{us:.1} µs"),
-                Err(e) => skipped(e),
-            }
-        ));
-        first.get_or_insert(result.map_err(|e| match e {
-            Skip::Failed(why) => Skip::Failed(format!("{}: {why}", entry.label)),
-            other => other,
-        }));
-    }
-    first.unwrap_or_else(|| {
-        Err(Skip::NotApplicable(format!(
-            "no setup entries for {} (compare/src/setups.rs)",
-            m.key
-        )))
-    })
 }

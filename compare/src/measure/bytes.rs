@@ -2,15 +2,19 @@
 //! `Read + Write` ends, and one message is one `write_all` on one end and one `read_exact` on
 //! the other (a System V queue's end fills, checks and echoes a message in its own msgbuf, as
 //! C does: see [`End`]). Round trips (the child echoes), one-way throughput (the child checks
-//! and acknowledges the last message). Setup is measured in `setups.rs`.
+//! and acknowledges the last message): this file makes the two sides of each (`sides.rs`), the
+//! harness runs and times them. Setup is measured in `setups.rs`.
 
 use std::io::{self, Read, Write};
 
-use crate::harness::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Latency, Placement, Plan, Skip, Step, Throughput,
-    child_says, io_failed, pair_failed, session, stream, time_round_trips, warmup_messages,
+use nix::unistd::Pid;
+
+use crate::measure::pattern;
+use crate::measure::sides::{
+    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Child, OneWay, Ping, child_says, io_failed,
+    pair_failed, warmup_messages,
 };
-use crate::pattern;
+use crate::row::Skip;
 
 /// One endpoint of a mechanism, as its demo crate exports it: a byte stream, one message per
 /// `write_all` and `read_exact`. An end whose transport keeps each message in a buffer of its
@@ -80,41 +84,62 @@ fn create(duplex: fn(usize) -> io::Result<Pair>, size: usize) -> Result<Pair, Sk
     duplex(size).map_err(|e| pair_failed(size, e))
 }
 
-/// Round-trip latency of `size`-byte messages: the parent sends message `seq`, the child checks
-/// it and sends it back, the parent checks the echo.
-pub fn latency(
-    label: &str,
+/// The parent's end of a pair, with room for one message.
+pub struct Parent {
+    end: Box<dyn End>,
+    buf: Vec<u8>,
+}
+
+/// The echo child of a round-trip measurement (see [`echo`]).
+pub struct Echo {
+    end: Box<dyn End>,
+    size: usize,
+    corrupt_after: Option<u64>,
+}
+
+/// The receiving child of a throughput measurement (see [`sink`]).
+pub struct Sink {
+    end: Box<dyn End>,
+    chunk: usize,
+}
+
+/// The two sides of a round-trip measurement of `size`-byte messages: the parent sends message
+/// `seq`, the child checks it and sends it back, the parent checks the echo. `corrupt_after`:
+/// test only, the child alters its echo of that message.
+pub fn round_trips(
     duplex: fn(usize) -> io::Result<Pair>,
     size: usize,
-    placement: Placement,
-    plan: &Plan,
-    watchdog: u32,
-) -> Result<Latency, Skip> {
-    let (ours, mut theirs) = create(duplex, size)?;
-    let corrupt_after = plan.corrupt_after;
-    let (timed, child_cpu) = session(
-        label,
-        placement,
-        watchdog,
-        ours,
-        move |_| echo(theirs.as_mut(), size, corrupt_after, label),
-        |_, end| {
-            let mut buf = vec![0u8; size];
-            let timed = time_round_trips(plan, |seq| {
-                end.send_message(&mut buf, seq)
-                    .map_err(|e| io_failed("write", seq, e))?;
-                end.receive_message(&mut buf)
-                    .map_err(|e| io_failed("read", seq, e))?;
-                pattern::check(end.received(&mut buf), seq)
-                    .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
-            })?;
-            end.send_message(&mut buf, pattern::END)
-                .map_err(|e| io_failed("write", pattern::END, e))?;
-            Ok(timed)
-        },
-    )?;
-    let messages = 2 * timed.round_trips + 1; // and the end message
-    Ok(Latency::new(timed, child_cpu, messages))
+    corrupt_after: Option<u64>,
+) -> Result<(Parent, Echo), Skip> {
+    let (ours, theirs) = create(duplex, size)?;
+    let parent = Parent {
+        end: ours,
+        buf: vec![0u8; size],
+    };
+    let echo = Echo {
+        end: theirs,
+        size,
+        corrupt_after,
+    };
+    Ok((parent, echo))
+}
+
+impl Ping for Parent {
+    fn round_trip(&mut self, _: Pid, seq: u64) -> Result<(), Skip> {
+        let (end, buf) = (&mut self.end, &mut self.buf);
+        end.send_message(buf, seq)
+            .map_err(|e| io_failed("write", seq, e))?;
+        end.receive_message(buf)
+            .map_err(|e| io_failed("read", seq, e))?;
+        pattern::check(end.received(buf), seq)
+            .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
+    }
+
+    fn end(&mut self, _: Pid, _: u64) -> Result<(), Skip> {
+        self.end
+            .send_message(&mut self.buf, pattern::END)
+            .map_err(|e| io_failed("write", pattern::END, e))
+    }
 }
 
 /// A child reads message `seq`; on failure, the exit status: the parent closed its end
@@ -127,6 +152,12 @@ fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Resul
         child_says(label, &format!("message {seq}: read: {e}"));
         CHILD_IO
     })
+}
+
+impl Child for Echo {
+    fn run(mut self, _: Pid, label: &str) -> i32 {
+        echo(self.end.as_mut(), self.size, self.corrupt_after, label)
+    }
 }
 
 /// The echo child: check each message, send it back, stop at the end message.
@@ -155,40 +186,35 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
     0
 }
 
-/// One-way throughput: the parent streams `chunk`-byte messages, the child checks each one and
-/// sends back the last warm-up message and the end message as acknowledgements; the clock runs
-/// from the first acknowledgement (nothing in flight, the child running) to the second.
-pub fn throughput(
-    label: &str,
-    duplex: fn(usize) -> io::Result<Pair>,
-    chunk: usize,
-    placement: Placement,
-    plan: &Plan,
-    watchdog: u32,
-) -> Result<Throughput, Skip> {
-    let (ours, mut theirs) = create(duplex, chunk)?;
-    let ((sent, elapsed), _) = session(
-        label,
-        placement,
-        watchdog,
-        ours,
-        move |_| sink(theirs.as_mut(), chunk, label),
-        |_, end| {
-            let mut buf = vec![0u8; chunk];
-            let (sent, started) = stream(plan, chunk, |step| match step {
-                Step::Send(seq) => end
-                    .send_message(&mut buf, seq)
-                    .map_err(|e| io_failed("write", seq, e)),
-                // The child sends the last warm-up message back once it has checked it.
-                Step::Drain { last } => acknowledged(end.as_mut(), &mut buf, last),
-            })?;
-            end.send_message(&mut buf, pattern::END)
-                .map_err(|e| io_failed("write", pattern::END, e))?;
-            acknowledged(end.as_mut(), &mut buf, pattern::END)?;
-            Ok((sent, started.elapsed()))
-        },
-    )?;
-    Ok(Throughput::new(sent, elapsed, chunk))
+/// The two sides of a one-way throughput measurement: the parent streams `chunk`-byte
+/// messages, the child checks each one and sends back the last warm-up message and the end
+/// message as acknowledgements; the clock runs from the first acknowledgement (nothing in
+/// flight, the child running) to the second.
+pub fn stream(duplex: fn(usize) -> io::Result<Pair>, chunk: usize) -> Result<(Parent, Sink), Skip> {
+    let (ours, theirs) = create(duplex, chunk)?;
+    let parent = Parent {
+        end: ours,
+        buf: vec![0u8; chunk],
+    };
+    Ok((parent, Sink { end: theirs, chunk }))
+}
+
+impl OneWay for Parent {
+    fn send(&mut self, seq: u64) -> Result<(), Skip> {
+        self.end
+            .send_message(&mut self.buf, seq)
+            .map_err(|e| io_failed("write", seq, e))
+    }
+
+    /// The child sends the last warm-up message back once it has checked it.
+    fn drain(&mut self, last: u64) -> Result<(), Skip> {
+        acknowledged(self.end.as_mut(), &mut self.buf, last)
+    }
+
+    fn end(&mut self) -> Result<(), Skip> {
+        self.send(pattern::END)?;
+        acknowledged(self.end.as_mut(), &mut self.buf, pattern::END)
+    }
 }
 
 /// Waits for the child's echo of message `seq` (the last warm-up message, or the end message)
@@ -201,6 +227,12 @@ fn acknowledged(end: &mut dyn End, buf: &mut [u8], seq: u64) -> Result<(), Skip>
             "the acknowledgement of message {seq} came back changed: {m}"
         ))
     })
+}
+
+impl Child for Sink {
+    fn run(mut self, _: Pid, label: &str) -> i32 {
+        sink(self.end.as_mut(), self.chunk, label)
+    }
 }
 
 /// The receiving child of a throughput run.

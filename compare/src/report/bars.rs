@@ -7,10 +7,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::harness::Placement;
-use crate::header::Run;
-use crate::plot::{TEXT, WIDTH, caption, keys, p50_p99};
-use crate::report::{Row, placement_words, size_words};
+use crate::report::chart::{TEXT, WIDTH, caption, keys, p50_p99};
+use crate::row::{Placement, Row, Run, placement_words, size_words};
 
 const BAR_ROW: u32 = 46;
 const SAME: RGBColor = RGBColor(0, 114, 178); // blue

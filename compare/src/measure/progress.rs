@@ -13,6 +13,8 @@ use std::time::Instant;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use plumbing::program;
 
+use crate::row::fit;
+
 /// Width of every progress line, `compare: ` included.
 const COLUMNS: usize = 80;
 /// "Back to the start of the line, erase it" (ANSI), for the line rewritten in place.
@@ -80,14 +82,6 @@ impl Drop for Progress {
     /// progress line.
     fn drop(&mut self) {
         self.finish();
-    }
-}
-
-/// `line` cut to `width` characters, the cut marked with "…".
-pub fn fit(line: &str, width: usize) -> String {
-    match line.chars().count() > width {
-        true => line.chars().take(width - 1).chain(['…']).collect(),
-        false => line.to_string(),
     }
 }
 

@@ -1,27 +1,41 @@
-//! The report: the lecture's design-space table with this run's numbers. Measured numbers
-//! only: a cell without one says why. What every format shares is here: the [`Row`], and how
-//! sizes, times and placements are written. The formats: `header.rs` (what was measured, on
-//! what), `tables.rs` and `cells.rs` (terminal and Markdown), `records.rs` (JSON and CSV).
+//! A cell's rounds and the statistic over them. Every cell is measured in several rounds
+//! spread over the run; the headline is the second best round (`headline_rank`), the spread
+//! says how far the others ran from it, and the p99 pools every sample of every round.
 
-use comfy_table::Table;
-use plumbing::stats::nearest_rank;
+use std::time::Duration;
 
-use crate::harness::{Latency, Placement, Skip, Throughput};
-use crate::mechanisms::Mechanism;
+use plumbing::stats::{Summary, nearest_rank};
 
-/// One mechanism, one placement, one message size.
-pub struct Row {
-    pub mechanism: Mechanism,
-    pub placement: Placement,
-    /// message size in bytes; 0 for a doorbell, which carries none
-    pub size: usize,
-    pub latency: Result<RoundTrips, Skip>,
-    /// one-way throughput of this mechanism and placement (the same for every size)
-    pub throughput: Result<Rates, Skip>,
-    /// one-way throughput of messages of this row's size, when asked for (--plot-throughput)
-    pub stream: Option<Result<Rates, Skip>>,
-    /// setup cost of this mechanism (the same for every placement and size)
-    pub setup_us: Result<f64, Skip>,
+/// One round of a round-trip cell.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    pub summary: Summary,
+    /// every timed round trip, in ns, sorted: rounds pool them for their p99
+    pub samples: Vec<u64>,
+    /// median over batches of 100 round trips, per round trip (fast rows only)
+    pub batch_ns: Option<f64>,
+    /// user + system CPU of both processes per message (a round trip is two messages)
+    pub cpu_us_per_msg: f64,
+}
+
+/// One round of a throughput cell.
+#[derive(Clone, Copy, Debug)]
+pub struct Throughput {
+    pub mib_s: f64,
+    /// bytes per message
+    pub chunk: usize,
+    pub bytes: u64,
+}
+
+/// One round's one-way throughput: `bytes` in `chunk`-byte messages over `elapsed`.
+impl Throughput {
+    pub fn new(bytes: u64, elapsed: Duration, chunk: usize) -> Self {
+        Throughput {
+            mib_s: bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
+            chunk,
+            bytes,
+        }
+    }
 }
 
 /// A cell whose slowest round's p50 is more than this fraction above its headline is marked
@@ -38,6 +52,14 @@ pub const UNSTEADY: f64 = 0.20;
 /// the rest.
 pub fn headline_rank(rounds: usize) -> usize {
     if rounds >= 4 { 2 } else { 1 }
+}
+
+/// Which round the headline is, in words: "second best", or "best" with fewer than 4 rounds.
+pub fn headline_words(rounds: usize) -> &'static str {
+    match headline_rank(rounds) {
+        1 => "best",
+        _ => "second best",
+    }
 }
 
 /// A cell's round trips, measured in several rounds spread over the run. Every round is a
@@ -71,10 +93,7 @@ impl RoundTrips {
     /// Where the headline sits among the rounds, in words: "second best of 40".
     pub fn rank_words(&self) -> String {
         let n = self.rounds.len();
-        match headline_rank(n) {
-            1 => format!("best of {n}"),
-            _ => format!("second best of {n}"),
-        }
+        format!("{} of {n}", headline_words(n))
     }
 
     /// The lowest and the highest round p50.
@@ -171,104 +190,6 @@ impl Rates {
     pub fn bytes(&self) -> u64 {
         self.rounds.iter().map(|t| t.bytes).sum()
     }
-}
-
-impl Row {
-    /// Does every message carry a checked pattern? (A doorbell has no bytes to check.)
-    pub fn payload_checked(&self) -> bool {
-        self.mechanism.transport.carries_bytes()
-    }
-
-    pub fn verification(&self) -> &'static str {
-        match self.payload_checked() {
-            true => "per-message pattern checked by both processes",
-            false => "no payload: every ring answered before the next is sent",
-        }
-    }
-}
-
-/// Every mechanism of `rows` once, in the rows' order.
-pub fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
-    let mut found: Vec<Mechanism> = Vec::new();
-    for row in rows {
-        if !found.iter().any(|m| m.key == row.mechanism.key) {
-            found.push(row.mechanism);
-        }
-    }
-    found
-}
-
-pub fn placement_words(name: &str) -> &'static str {
-    match name {
-        "same" => "same core",
-        _ => "different cores",
-    }
-}
-
-/// Microseconds with about three significant digits.
-pub fn us(ns: f64) -> String {
-    let us = ns / 1000.0;
-    match us {
-        u if u < 10.0 => format!("{u:.2}"),
-        u if u < 100.0 => format!("{u:.1}"),
-        u => format!("{u:.0}"),
-    }
-}
-
-pub fn size_words(size: usize) -> String {
-    match size {
-        0 => "no payload".to_string(),
-        s if s >= 1024 && s % 1024 == 0 => format!("{} KiB", s / 1024),
-        s => format!("{s} B"),
-    }
-}
-
-/// The terminal report's full layout needs this many columns; it is also the width used when
-/// stdout is not a terminal and COLUMNS is not set (a pipe, a file).
-pub const FULL_WIDTH: usize = 120;
-
-/// The width the terminal report is laid out for: COLUMNS when it is set (a shell sets it for
-/// its terminal; a user may set it for a file), else the terminal's width when stdout is one,
-/// else `FULL_WIDTH`; never more than `FULL_WIDTH` nor less than 40.
-pub fn width() -> usize {
-    let columns = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .filter(|w| *w > 0);
-    columns
-        .or_else(|| Table::new().width().map(usize::from))
-        .unwrap_or(FULL_WIDTH)
-        .clamp(40, FULL_WIDTH)
-}
-
-pub fn find<'a>(rows: &'a [Row], m: &Mechanism, p: &Placement, size: usize) -> Option<&'a Row> {
-    rows.iter()
-        .find(|r| r.mechanism.key == m.key && r.placement.name == p.name && r.size == size)
-}
-
-/// `first` then `text` wrapped at spaces into lines of at most `width` characters, lines after
-/// the first indented by `indent` spaces. A word longer than a line gets a line of its own.
-pub fn wrap(first: &str, text: &str, indent: usize, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = first.to_string();
-    let mut empty = true; // no word on this line yet
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let len = line.chars().count();
-        if !empty && len + 1 + word.chars().count() > width {
-            out += line.trim_end();
-            out.push('\n');
-            line = " ".repeat(indent);
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-        }
-        line += word;
-        empty = false;
-    }
-    out += line.trim_end();
-    out.push('\n');
-    out
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use std::sync::Once;
 use std::time::Instant;
 
 use plumbing::names::PrivateDir;
-use plumbing::stop;
+use plumbing::{stats, stop};
 
-use crate::harness::{Skip, median_us};
-use crate::pattern;
+use crate::measure::pattern;
+use crate::row::Skip;
 
 /// One way to make a row's channel.
 #[derive(Clone, Copy)]
@@ -167,6 +167,13 @@ fn sys<T>(call: &str, result: nix::Result<T>) -> io::Result<T> {
 /// Mode exactly 0600 on a path, whatever the umask took away when it was created.
 fn chmod_600(path: &Path) -> io::Result<()> {
     fs::set_permissions(path, Permissions::from_mode(0o600))
+}
+
+/// The median of `times` (nanoseconds), in microseconds: a setup measurement's result.
+fn median_us(times: &mut [u64]) -> Result<f64, Skip> {
+    let summary =
+        stats::summarize(times).ok_or_else(|| Skip::Failed("no setup samples".to_string()))?;
+    Ok(summary.p50 as f64 / 1000.0)
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! three lines also look at a name: the pipe that `copying` compares with (key "pipe"), the
 //! sockets of `setup` (label "UDS") and the zero-copy row (label "zero-copy").
 
-use crate::mechanisms::Mechanism;
-use crate::report::{RoundTrips, Row, mechanisms, size_words, us, width, wrap};
+use crate::report::text::{width, wrap};
+use crate::row::{Mechanism, RoundTrips, Row, mechanisms, reference_size, size_words, us};
 
 /// The lines, as plain sentences (JSON puts them in a field).
 pub fn lines(rows: &[Row]) -> Vec<String> {
@@ -54,13 +54,10 @@ fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&
         .ok()
 }
 
-/// The size the lines compare at: 64 B when measured, else the smallest.
+/// The size the lines compare at (`reference_size` of the sizes measured), or 0 for a doorbell
+/// alone.
 fn reference(rows: &[Row]) -> usize {
-    let sizes = || rows.iter().map(|r| r.size).filter(|s| *s > 0);
-    match sizes().any(|s| s == 64) {
-        true => 64,
-        false => sizes().min().unwrap_or(0),
-    }
+    reference_size(rows.iter().map(|r| r.size).filter(|s| *s > 0)).unwrap_or(0)
 }
 
 fn ratio_words(low: f64, high: f64) -> String {
@@ -244,7 +241,7 @@ fn setup(rows: &[Row]) -> Option<String> {
         let row = rows.iter().find(|r| r.mechanism.key == m.key)?;
         row.setup_us.as_ref().ok().copied()
     };
-    let is_bytes = |m: &&Mechanism| m.transport.carries_bytes();
+    let is_bytes = |m: &&Mechanism| m.carries_bytes;
     let one_way_stream = |m: &&Mechanism| {
         m.design("direction") == "one-way" && m.design("structure").contains("stream")
     };

@@ -1,180 +1,22 @@
-//! The harness: fork, pin, time, reap. No transport code lives here: a mechanism is a pair of
-//! `Read + Write` ends from its demo crate (`bytes.rs`) or, for signals, a doorbell
-//! (`doorbell.rs`); both run their two sides through [`session`] and time their round trips
-//! with [`time_round_trips`].
+//! A session: one forked measurement. The parent forks, both processes pin themselves, the
+//! child runs its side and the parent its own, and the parent reaps the child and says how it
+//! ended. The watchdog kills a child that hangs; a stop signal kills it too.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
-use plumbing::stats::{self, Summary};
-use plumbing::{child, cpu, program, stop};
+use plumbing::{child, cpu, stop};
 
-use crate::watchdog;
-
-/// Why a measurement has no number.
-#[derive(Clone, Debug)]
-pub enum Skip {
-    /// The mechanism cannot do this (a size above its limit, one CPU for "split"): the reason.
-    NotApplicable(String),
-    /// It should have worked and did not: what went wrong.
-    Failed(String),
-    /// A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) arrived.
-    Stopped,
-}
-
-/// Where the two processes run.
-#[derive(Clone, Copy, Debug)]
-pub struct Placement {
-    /// "same" or "split", as on the command line
-    pub name: &'static str,
-    pub parent_cpu: usize,
-    pub child_cpu: usize,
-    /// false when the machine cannot honour it (one usable CPU for "split")
-    pub possible: bool,
-}
-
-/// How much to measure.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// timed round trips per round of a latency cell
-    pub iters: usize,
-    /// untimed round trips before them, in every round
-    pub warmup: usize,
-    /// stop a round early after this long (reported as fewer samples); None = no cap
-    pub cap: Option<Duration>,
-    /// bytes timed one way in a round of a throughput cell, after its untimed warm-up (fewer
-    /// if `cap` runs out first)
-    pub stream_bytes: u64,
-    /// repetitions of the setup measurement
-    pub setup_reps: usize,
-    /// test only: the echo child flips a byte of its reply to message N
-    pub corrupt_after: Option<u64>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Latency {
-    pub summary: Summary,
-    /// every timed round trip, in ns, sorted: rounds pool them for their p99
-    pub samples: Vec<u64>,
-    /// median over batches of `BATCH_LEN` round trips, per round trip (fast rows only)
-    pub batch_ns: Option<f64>,
-    /// user + system CPU of both processes per message (a round trip is two messages)
-    pub cpu_us_per_msg: f64,
-}
-
-impl Latency {
-    /// A measurement's result: what the parent timed, and the CPU both processes used for
-    /// `messages` messages.
-    pub fn new(timed: Timed, child_cpu: Duration, messages: u64) -> Latency {
-        let cpu = (timed.parent_cpu + child_cpu).as_secs_f64();
-        Latency {
-            summary: timed.summary,
-            samples: timed.samples,
-            batch_ns: timed.batch_ns,
-            cpu_us_per_msg: cpu * 1e6 / messages.max(1) as f64,
-        }
-    }
-}
-
-/// A pair that could not be made for `size`-byte messages: "cannot carry this size"
-/// (InvalidInput, with the mechanism's reason) is not applicable, anything else a failure.
-pub fn pair_failed(size: usize, e: io::Error) -> Skip {
-    match e.kind() {
-        io::ErrorKind::InvalidInput => Skip::NotApplicable(e.to_string()),
-        _ => Skip::Failed(format!("creating the pair for {size} B messages: {e}")),
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Throughput {
-    pub mib_s: f64,
-    /// bytes per message
-    pub chunk: usize,
-    pub bytes: u64,
-}
-
-/// The untimed start of every one-way stream: the child's start and the first pass through
-/// the transport's buffers (and, for a stream of small messages, at least 16 of them).
-const STREAM_WARMUP: u64 = 1 << 20;
-
-/// How many messages of `chunk` bytes a stream sends before its clock starts (both sides
-/// work it out: the receiver answers the last of them, see [`stream`]).
-pub fn warmup_messages(chunk: usize) -> u64 {
-    (STREAM_WARMUP / chunk as u64).max(16)
-}
-
-/// What [`stream`] asks of the transport.
-pub enum Step {
-    /// Send message `seq`.
-    Send(u64),
-    /// Return once the receiver has taken every message up to `last`, the last warm-up
-    /// message: nothing is in flight.
-    Drain { last: u64 },
-}
-
-/// The parent's side of a one-way stream of `chunk`-byte messages: first
-/// `warmup_messages(chunk)` messages untimed, then a `Drain`, then `plan.stream_bytes` (at
-/// least 16 messages) on the clock, or fewer if `plan.cap` runs out. Returns the timed bytes
-/// and the moment the clock started; the caller ends the stream and stops the clock when the
-/// receiver has taken the rest.
-pub fn stream(
-    plan: &Plan,
-    chunk: usize,
-    mut step: impl FnMut(Step) -> Result<(), Skip>,
-) -> Result<(u64, Instant), Skip> {
-    let warm = warmup_messages(chunk);
-    for seq in 0..warm {
-        step(Step::Send(seq))?;
-    }
-    step(Step::Drain { last: warm - 1 })?;
-    let started = Instant::now();
-    let timed = (plan.stream_bytes / chunk as u64).max(16);
-    let mut seq = warm;
-    while seq < warm + timed {
-        step(Step::Send(seq))?;
-        seq += 1;
-        if seq.is_multiple_of(16) {
-            if stop::requested().is_some() {
-                return Err(Skip::Stopped);
-            }
-            if plan.cap.is_some_and(|cap| started.elapsed() >= cap) {
-                break;
-            }
-        }
-    }
-    Ok(((seq - warm) * chunk as u64, started))
-}
-
-/// One round's one-way throughput: `bytes` in `chunk`-byte messages over `elapsed`.
-impl Throughput {
-    pub fn new(bytes: u64, elapsed: Duration, chunk: usize) -> Self {
-        Throughput {
-            mib_s: bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64(),
-            chunk,
-            bytes,
-        }
-    }
-}
-
-/// Per-sample and batched round trips are only taken when a round trip is this fast.
-const BATCH_BELOW_NS: u64 = 2_000;
-const BATCH_LEN: usize = 100;
-/// Even when the time cap runs out, p99 needs at least this many samples.
-const MIN_SAMPLES: usize = 100;
-
-// Exit codes of a child; the child prints its own one-line reason to stderr first.
-pub const CHILD_MISMATCH: i32 = 10;
-pub const CHILD_IO: i32 = 11;
-const CHILD_SETUP: i32 = 12;
-/// The parent closed its end without the end message (it stopped on an error of its own).
-pub const CHILD_PEER_GONE: i32 = 13;
-/// A bug: the child panicked (the panic message is above).
-const CHILD_PANIC: i32 = 14;
+use crate::measure::sides::{
+    CHILD_IO, CHILD_MISMATCH, CHILD_PANIC, CHILD_PEER_GONE, CHILD_SETUP, SharedWord, child_says,
+};
+use crate::measure::watchdog;
+use crate::row::{Placement, Skip};
 
 /// User + system CPU time of this process (`RUSAGE_SELF`, every thread) or of its reaped
 /// children.
@@ -188,16 +30,6 @@ pub fn cpu_time(who: UsageWho) -> Duration {
         }
         Err(_) => Duration::ZERO,
     }
-}
-
-/// A child's one line on stderr: "compare: child (pipe, 64 B, ...): what".
-pub fn child_says(label: &str, what: &str) {
-    program::say(&format!("child ({label}): {what}"));
-}
-
-/// A message that failed on the way, as a row's reason.
-pub fn io_failed(what: &str, seq: u64, e: io::Error) -> Skip {
-    Skip::Failed(format!("message {seq}: {what}: {e}"))
 }
 
 /// Forks; the child runs `child_side` pinned to `placement.child_cpu` and leaves with its
@@ -247,25 +79,6 @@ pub fn session<T, E>(
     // A child that did not return has failed the session, so its count is never used.
     let child_cpu = child_cpu.reported().unwrap_or_default();
     verdict(result, child_failure, watchdog).map(|value| (value, child_cpu))
-}
-
-/// One 64-bit word in a zero-filled page shared across a fork: how a session's two processes
-/// pass a number (the child's CPU time) or a flag (a doorbell's end) without a channel.
-pub struct SharedWord(shm_demo::SharedMapping);
-
-impl SharedWord {
-    pub fn new() -> Result<Self, Skip> {
-        shm_demo::SharedMapping::new(size_of::<AtomicU64>())
-            .map(SharedWord)
-            .map_err(|e| Skip::Failed(format!("a shared page for the session: {e}")))
-    }
-
-    pub fn get(&self) -> &AtomicU64 {
-        // SAFETY: the mapping is at least 8 bytes, page-aligned and lives as long as `self`;
-        // an AtomicU64 is valid for any bits, and atomics make the two processes' accesses
-        // value changes, not data races.
-        unsafe { &*self.0.as_ptr().cast::<AtomicU64>() }
-    }
 }
 
 /// Where a session's child leaves the CPU time it used from its start to its return, for the
@@ -451,73 +264,4 @@ fn unexpected(
         )),
         other => Some(format!("the child {}", child::describe(other))),
     }
-}
-
-/// Everything timed on the parent side of a latency measurement.
-pub struct Timed {
-    pub summary: Summary,
-    /// every timed round trip, in ns, sorted
-    pub samples: Vec<u64>,
-    pub batch_ns: Option<f64>,
-    pub round_trips: u64,
-    pub parent_cpu: Duration,
-}
-
-/// Runs warm-up, per-sample and (for fast rows) batched round trips. `round_trip(seq)` does one.
-pub fn time_round_trips(
-    plan: &Plan,
-    mut round_trip: impl FnMut(u64) -> Result<(), Skip>,
-) -> Result<Timed, Skip> {
-    let cpu_before = cpu_time(UsageWho::RUSAGE_SELF);
-    let started = Instant::now();
-    let over = |now: Instant| plan.cap.is_some_and(|cap| now - started >= cap);
-    let stopped = || match stop::requested() {
-        Some(_) => Err(Skip::Stopped),
-        None => Ok(()),
-    };
-    let mut seq = 0u64;
-    while (seq as usize) < plan.warmup && !over(Instant::now()) {
-        round_trip(seq)?;
-        seq += 1;
-    }
-    let mut samples = Vec::with_capacity(plan.iters);
-    let mut t0 = Instant::now();
-    while samples.len() < plan.iters && !(samples.len() >= MIN_SAMPLES && over(t0)) {
-        stopped()?;
-        round_trip(seq)?;
-        seq += 1;
-        let t1 = Instant::now();
-        samples.push((t1 - t0).as_nanos() as u64);
-        t0 = t1;
-    }
-    let summary = stats::summarize(&mut samples)
-        .ok_or_else(|| Skip::Failed("no samples were taken".to_string()))?;
-    let mut batch_ns = None;
-    if summary.p50 < BATCH_BELOW_NS {
-        let mut batches = Vec::new();
-        for _ in 0..(samples.len() / BATCH_LEN).max(10) {
-            stopped()?;
-            let t0 = Instant::now();
-            for _ in 0..BATCH_LEN {
-                round_trip(seq)?;
-                seq += 1;
-            }
-            batches.push(t0.elapsed().as_nanos() as u64 / BATCH_LEN as u64);
-        }
-        batch_ns = stats::summarize(&mut batches).map(|s| s.p50 as f64);
-    }
-    Ok(Timed {
-        summary,
-        samples,
-        batch_ns,
-        round_trips: seq,
-        parent_cpu: cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before),
-    })
-}
-
-/// The median of `times` (nanoseconds), in microseconds: a setup measurement's result.
-pub fn median_us(times: &mut [u64]) -> Result<f64, Skip> {
-    let summary =
-        stats::summarize(times).ok_or_else(|| Skip::Failed("no setup samples".to_string()))?;
-    Ok(summary.p50 as f64 / 1000.0)
 }

@@ -5,10 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Skip;
-use crate::header::Run;
-use crate::mechanisms::COLUMNS;
-use crate::report::{Row, UNSTEADY};
+use crate::row::{COLUMNS, Row, Run, Skip, UNSTEADY};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {
@@ -152,7 +149,7 @@ pub fn json(rows: &[Row], run: &Run) -> String {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    let both = json!({ "run": run, "rows": all, "lessons": crate::lessons::lines(rows) });
+    let both = json!({ "run": run, "rows": all, "lessons": crate::report::lessons::lines(rows) });
     serde_json::to_string_pretty(&both).unwrap_or_else(|e| format!("\"json: {e}\""))
 }
 

@@ -2,15 +2,16 @@
 //! waits for the ring back; there is nothing to verify but that every ring is answered.
 
 use std::io;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
 
-use crate::harness::{
-    CHILD_IO, CHILD_PEER_GONE, Latency, Placement, Plan, SharedWord, Skip, child_says, io_failed,
-    session, time_round_trips,
+use crate::measure::sides::{
+    CHILD_IO, CHILD_PEER_GONE, Child, Ping, SharedWord, child_says, io_failed,
 };
+use crate::row::Skip;
 
 /// How long a doorbell waits for its answer before the row fails.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,15 +26,22 @@ pub struct Doorbell {
     pub wait: fn(Duration) -> io::Result<bool>,
 }
 
-/// Round trips of a doorbell: the parent rings the child, the child rings back. Nothing to
-/// verify but that every ring is answered (a ring is never sent before the last one is).
-pub fn latency(
-    label: &str,
+/// The parent's side: rings the child and waits for the ring back.
+pub struct Ringer {
     bell: Doorbell,
-    placement: Placement,
-    plan: &Plan,
-    watchdog: u32,
-) -> Result<Latency, Skip> {
+    done: Rc<SharedWord>,
+}
+
+/// The child's side: answers every ring (see [`answer_rings`]).
+pub struct Answerer {
+    bell: Doorbell,
+    done: Rc<SharedWord>,
+}
+
+/// The two sides of a doorbell's round trips: the parent rings the child, the child rings
+/// back. Nothing to verify but that every ring is answered (a ring is never sent before the
+/// last one is).
+pub fn round_trips(bell: Doorbell) -> Result<(Ringer, Answerer), Skip> {
     (bell.block)().map_err(|e| Skip::Failed(format!("blocking the doorbell signal: {e}")))?;
     // A late answer from an earlier, failed session may still be queued: take it now, or
     // every round trip of this one would be answered by the ring before.
@@ -42,33 +50,39 @@ pub fn latency(
     {}
     // A ring carries nothing, so "the end" is a flag in a shared word that the child reads
     // when it wakes (both processes use the same page: it is no one's end to drop).
-    let done = SharedWord::new()?;
-    let (timed, child_cpu) = session(
-        label,
-        placement,
-        watchdog,
-        (),
-        |parent| answer_rings(bell, parent, &done, label),
-        |child, ()| {
-            let timed = time_round_trips(plan, |seq| {
-                (bell.ring)(child).map_err(|e| io_failed("ring", seq, e))?;
-                match (bell.wait)(ANSWER_TIMEOUT) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(Skip::Failed(format!(
-                        "ring {seq}: no answer within {} s",
-                        ANSWER_TIMEOUT.as_secs()
-                    ))),
-                    Err(e) => Err(io_failed("wait", seq, e)),
-                }
-            })?;
-            // Release: pairs with the child's Acquire load after the ring that follows.
-            done.get().store(1, Ordering::Release);
-            (bell.ring)(child).map_err(|e| io_failed("ring", timed.round_trips, e))?;
-            Ok(timed)
-        },
-    )?;
-    let messages = 2 * timed.round_trips + 1; // and the last ring
-    Ok(Latency::new(timed, child_cpu, messages))
+    let done = Rc::new(SharedWord::new()?);
+    let answerer = Answerer {
+        bell,
+        done: Rc::clone(&done),
+    };
+    Ok((Ringer { bell, done }, answerer))
+}
+
+impl Ping for Ringer {
+    fn round_trip(&mut self, child: Pid, seq: u64) -> Result<(), Skip> {
+        (self.bell.ring)(child).map_err(|e| io_failed("ring", seq, e))?;
+        match (self.bell.wait)(ANSWER_TIMEOUT) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Skip::Failed(format!(
+                "ring {seq}: no answer within {} s",
+                ANSWER_TIMEOUT.as_secs()
+            ))),
+            Err(e) => Err(io_failed("wait", seq, e)),
+        }
+    }
+
+    /// The last ring, with the end flag set.
+    fn end(&mut self, child: Pid, seq: u64) -> Result<(), Skip> {
+        // Release: pairs with the child's Acquire load after the ring that follows.
+        self.done.get().store(1, Ordering::Release);
+        (self.bell.ring)(child).map_err(|e| io_failed("ring", seq, e))
+    }
+}
+
+impl Child for Answerer {
+    fn run(self, parent: Pid, label: &str) -> i32 {
+        answer_rings(self.bell, parent, &self.done, label)
+    }
 }
 
 /// The doorbell child: answer every ring until one comes with the end flag set (or the parent

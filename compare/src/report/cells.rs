@@ -1,9 +1,10 @@
 //! The cells of the terminal and Markdown tables: a measured number, or a numbered note that
 //! says why there is none.
 
-use crate::harness::{Placement, Skip};
-use crate::mechanisms::Mechanism;
-use crate::report::{Rates, RoundTrips, Row, find, placement_words, size_words, us};
+use crate::row::{
+    Mechanism, Placement, Rates, RoundTrips, Row, STREAM_CHUNK, Skip, find, placement_words,
+    size_words, us,
+};
 
 /// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained
 /// after the tables.
@@ -54,13 +55,14 @@ pub fn measured_cells(
         cells.rtt.push(latency_cell(row, notes, terse, true));
         cells.throughput.push(throughput_cell(row, notes, terse));
         if let Ok(t) = &row.throughput
-            && t.chunk() != 64 * 1024
+            && t.chunk() != STREAM_CHUNK
             && terse
         {
             let mark = notes.add(format!(
-                "{} throughput: {} messages, its largest (64 KiB does not fit)",
+                "{} throughput: {} messages, its largest ({} does not fit)",
                 m.label,
-                size_words(t.chunk())
+                size_words(t.chunk()),
+                size_words(STREAM_CHUNK)
             ));
             if !cells.marks.contains(&mark) {
                 cells.marks.push(mark);
@@ -158,7 +160,7 @@ fn throughput_cell(row: &Row, notes: &mut Notes, terse: bool) -> String {
         format!("{:.0}{mark}", t.mib_s())
     };
     match &row.throughput {
-        Ok(t) if t.chunk() == 64 * 1024 => rate(t),
+        Ok(t) if t.chunk() == STREAM_CHUNK => rate(t),
         Ok(t) if terse => rate(t), // its size: a note on the mechanism
         Ok(t) => format!("{} ({} msgs)", rate(t), size_words(t.chunk())),
         Err(e) if !row.placement.possible => {

@@ -12,7 +12,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::{getpid, mkfifo};
 
 use super::{MESSAGE, checked, chmod_600, one_message, sys};
-use crate::pattern;
+use crate::measure::pattern;
 
 pub(super) fn pipes(_: &Path) -> io::Result<()> {
     let (mut a, mut b) = pipe_demo::duplex(MESSAGE)?;

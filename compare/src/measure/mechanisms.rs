@@ -1,0 +1,178 @@
+//! The mechanism table: every mechanism `compare` measures, each taken from its own demo
+//! crate: what the report shows of it (`row::Mechanism`: key, label, design-space row) and how
+//! the harness drives it ([`Transport`]). Nothing here moves a byte; it only names each crate's
+//! endpoints and design-space row.
+
+use std::io;
+
+use shm_demo::zero_copy;
+
+use crate::measure::bytes::{End, Pair};
+use crate::measure::doorbell::Doorbell;
+use crate::row::Mechanism;
+
+/// How the harness drives a mechanism.
+#[derive(Clone, Copy)]
+pub enum Transport {
+    /// `duplex(msg_size)`: two `Read + Write` ends; `largest()` is the biggest message, when the
+    /// mechanism has a limit it can tell us.
+    Bytes {
+        duplex: fn(usize) -> io::Result<Pair>,
+        largest: Option<fn() -> io::Result<usize>>,
+    },
+    /// Signals carry no bytes: ring and wait.
+    Doorbell(Doorbell),
+    /// Messages written and checked where they lie in shared memory: `pair(msg_size)` gives
+    /// the sender (the parent) and the receiver (the child); the echo is the slot handed back.
+    InPlace(fn(usize) -> io::Result<(zero_copy::Sender, zero_copy::Receiver)>),
+}
+
+impl Transport {
+    /// Does every message carry bytes (a checked pattern)? A doorbell carries none.
+    pub fn carries_bytes(&self) -> bool {
+        !matches!(self, Transport::Doorbell(_))
+    }
+}
+
+/// One entry of the mechanism table: what the report shows of it, and how to drive it.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub mechanism: Mechanism,
+    pub transport: Transport,
+}
+
+impl Entry {
+    fn new(
+        key: &'static str,
+        label: &'static str,
+        design: [(&'static str, &'static str); 6],
+        transport: Transport,
+    ) -> Entry {
+        let carries_bytes = transport.carries_bytes();
+        Entry {
+            mechanism: Mechanism {
+                key,
+                label,
+                design,
+                carries_bytes,
+            },
+            transport,
+        }
+    }
+}
+
+fn boxed<A, B>(pair: io::Result<(A, B)>) -> io::Result<Pair>
+where
+    A: End + 'static,
+    B: End + 'static,
+{
+    pair.map(|(a, b)| (Box::new(a) as _, Box::new(b) as _))
+}
+
+fn bytes(duplex: fn(usize) -> io::Result<Pair>) -> Transport {
+    Transport::Bytes {
+        duplex,
+        largest: None,
+    }
+}
+
+/// Every mechanism built into this binary, in the lecture's order.
+pub fn all() -> Vec<Entry> {
+    let signal = Transport::Doorbell(Doorbell {
+        block: signal_demo::block_doorbell,
+        ring: signal_demo::ring,
+        wait: signal_demo::wait_doorbell,
+    });
+    let mut rows = vec![
+        Entry::new(
+            "pipe",
+            "pipe",
+            pipe_demo::DESIGN_ROW,
+            bytes(|n| boxed(pipe_demo::duplex(n))),
+        ),
+        Entry::new(
+            "fifo",
+            "FIFO",
+            fifo_demo::DESIGN_ROW,
+            bytes(|n| boxed(fifo_demo::duplex(n))),
+        ),
+        Entry::new("signal", "signal", signal_demo::DESIGN_ROW, signal),
+    ];
+    #[cfg(target_os = "linux")]
+    rows.push(Entry::new(
+        "mq",
+        "POSIX mq",
+        mq_demo::DESIGN_ROW,
+        Transport::Bytes {
+            duplex: |n| boxed(mq_demo::duplex(n)),
+            largest: Some(mq_demo::msgsize_max),
+        },
+    ));
+    #[cfg(target_os = "linux")]
+    rows.push(Entry::new(
+        "sysv-mq",
+        "SysV mq",
+        mq_demo::SYSV_ROW,
+        Transport::Bytes {
+            duplex: |n| boxed(mq_demo::sysv_duplex(n)),
+            largest: Some(mq_demo::sysv::largest_message),
+        },
+    ));
+    rows.extend([
+        Entry::new(
+            "shm-spin",
+            "shm (spin)",
+            shm_demo::SPIN_ROW,
+            bytes(|n| boxed(shm_demo::spin_duplex(n))),
+        ),
+        Entry::new(
+            "shm-blocking",
+            "shm (blocking)",
+            shm_demo::BLOCKING_ROW,
+            bytes(|n| boxed(shm_demo::blocking_duplex(n))),
+        ),
+        Entry::new(
+            "shm-zero-copy",
+            "shm (zero-copy)",
+            shm_demo::ZERO_COPY_ROW,
+            Transport::InPlace(zero_copy::pair),
+        ),
+        Entry::new(
+            "uds-stream",
+            "UDS stream",
+            uds_demo::STREAM_ROW,
+            bytes(|n| boxed(uds_demo::stream_duplex(n))),
+        ),
+        Entry::new(
+            "uds-datagram",
+            "UDS datagram",
+            uds_demo::DATAGRAM_ROW,
+            bytes(|n| boxed(uds_demo::datagram_duplex(n))),
+        ),
+        Entry::new(
+            "tcp",
+            "TCP loopback",
+            uds_demo::TCP_ROW,
+            bytes(|n| boxed(uds_demo::tcp_duplex(n))),
+        ),
+    ]);
+    rows
+}
+
+/// Names `--only` accepts: every key, plus "shm" (every shm row) and "uds" (both UDS rows).
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = all().iter().map(|e| e.mechanism.key).collect();
+    names.extend(["shm", "uds"]);
+    names
+}
+
+/// Does `--only` name `m` (directly or through a group)?
+pub fn selected(m: &Mechanism, only: &[String]) -> bool {
+    only.is_empty()
+        || only.iter().any(|name| {
+            name == m.key
+                || m.key
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+        })
+}

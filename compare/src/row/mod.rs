@@ -1,0 +1,110 @@
+//! The ground floor: the data every report needs and every measurement produces. A [`Row`] is
+//! one mechanism (its key, label and the lecture's design-space row, copied from its demo
+//! crate), one placement and one message size, with what was measured (or why nothing was).
+//! Nothing here measures and nothing prints: `measure/` fills rows, `report/` reads them, and
+//! neither imports the other.
+//!
+//! Files: this one (the row, the mechanism as data, why a cell has no number); `rounds.rs`
+//! (a cell's rounds and the statistic over them: the headline rank, the spread, the pooled
+//! p99); `words.rs` (how sizes, times and placements are written, and the reference size);
+//! `run.rs` (the facts of the run: the machine, the placements, the plan).
+
+mod rounds;
+mod run;
+mod words;
+
+pub use rounds::{Latency, Rates, RoundTrips, Throughput, UNSTEADY, headline_words};
+pub use run::{Machine, Placement, Plan, Run};
+pub use words::{fit, placement_words, reference_size, short_placement, size_words, us};
+
+/// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
+pub const STREAM_CHUNK: usize = 64 << 10;
+
+/// Why a measurement has no number.
+#[derive(Clone, Debug)]
+pub enum Skip {
+    /// The mechanism cannot do this (a size above its limit, one CPU for "split"): the reason.
+    NotApplicable(String),
+    /// It should have worked and did not: what went wrong.
+    Failed(String),
+    /// A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) arrived.
+    Stopped,
+}
+
+/// A mechanism as the report sees it: plain data, nothing that moves a byte.
+#[derive(Clone, Copy)]
+pub struct Mechanism {
+    /// the name on the command line (`--only pipe,shm-spin`)
+    pub key: &'static str,
+    /// the name in the table
+    pub label: &'static str,
+    /// the lecture's qualitative columns, from the demo crate
+    pub design: [(&'static str, &'static str); 6],
+    /// Does every message carry bytes (a checked pattern)? A doorbell (signals) carries none.
+    pub carries_bytes: bool,
+}
+
+impl Mechanism {
+    /// One qualitative column ("coordination", ...) of this row.
+    pub fn design(&self, column: &str) -> &'static str {
+        self.design
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map_or("?", |(_, v)| *v)
+    }
+}
+
+/// The lecture's qualitative columns, in its order.
+pub const COLUMNS: [&str; 6] = [
+    "data",
+    "structure",
+    "direction",
+    "naming",
+    "coordination",
+    "persistence",
+];
+
+/// One mechanism, one placement, one message size.
+pub struct Row {
+    pub mechanism: Mechanism,
+    pub placement: Placement,
+    /// message size in bytes; 0 for a doorbell, which carries none
+    pub size: usize,
+    pub latency: Result<RoundTrips, Skip>,
+    /// one-way throughput of this mechanism and placement (the same for every size)
+    pub throughput: Result<Rates, Skip>,
+    /// one-way throughput of messages of this row's size, when asked for (--plot-throughput)
+    pub stream: Option<Result<Rates, Skip>>,
+    /// setup cost of this mechanism (the same for every placement and size)
+    pub setup_us: Result<f64, Skip>,
+}
+
+impl Row {
+    /// Does every message carry a checked pattern? (A doorbell has no bytes to check.)
+    pub fn payload_checked(&self) -> bool {
+        self.mechanism.carries_bytes
+    }
+
+    pub fn verification(&self) -> &'static str {
+        match self.payload_checked() {
+            true => "per-message pattern checked by both processes",
+            false => "no payload: every ring answered before the next is sent",
+        }
+    }
+}
+
+/// Every mechanism of `rows` once, in the rows' order.
+pub fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
+    let mut found: Vec<Mechanism> = Vec::new();
+    for row in rows {
+        if !found.iter().any(|m| m.key == row.mechanism.key) {
+            found.push(row.mechanism);
+        }
+    }
+    found
+}
+
+pub fn find<'a>(rows: &'a [Row], m: &Mechanism, p: &Placement, size: usize) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.mechanism.key == m.key && r.placement.name == p.name && r.size == size)
+}

@@ -1,0 +1,54 @@
+//! How the run writes its numbers and names, once for both wings: the progress lines on
+//! stderr (`measure/`) and the report (`report/`) say a size, a time or a placement alike.
+
+/// "same core" or "different cores", for a placement's name ("same" / "split").
+pub fn placement_words(name: &str) -> &'static str {
+    match name {
+        "same" => "same core",
+        _ => "different cores",
+    }
+}
+
+/// A placement where there is little room (a narrow column header, a progress line).
+pub fn short_placement(name: &str) -> &'static str {
+    match name {
+        "same" => "same core",
+        _ => "diff. cores",
+    }
+}
+
+/// Microseconds with about three significant digits.
+pub fn us(ns: f64) -> String {
+    let us = ns / 1000.0;
+    match us {
+        u if u < 10.0 => format!("{u:.2}"),
+        u if u < 100.0 => format!("{u:.1}"),
+        u => format!("{u:.0}"),
+    }
+}
+
+pub fn size_words(size: usize) -> String {
+    match size {
+        0 => "no payload".to_string(),
+        s if s >= 1024 && s % 1024 == 0 => format!("{} KiB", s / 1024),
+        s => format!("{s} B"),
+    }
+}
+
+/// The size the design-space table and the lessons compare at: 64 B when measured, else the
+/// smallest of `sizes` (None when there is none).
+pub fn reference_size(sizes: impl IntoIterator<Item = usize>) -> Option<usize> {
+    let sizes: Vec<usize> = sizes.into_iter().collect();
+    match sizes.contains(&64) {
+        true => Some(64),
+        false => sizes.into_iter().min(),
+    }
+}
+
+/// `line` cut to `width` characters, the cut marked with "…".
+pub fn fit(line: &str, width: usize) -> String {
+    match line.chars().count() > width {
+        true => line.chars().take(width - 1).chain(['…']).collect(),
+        false => line.to_string(),
+    }
+}
