@@ -63,7 +63,7 @@ static inline struct args parse(int argc, char **argv)
     return a;
 }
 
-/* compare's payload (compare/src/pattern.rs), ported: message `seq` is a run of little-endian
+/* compare's payload (compare/src/measure/pattern.rs), ported: message `seq` is a run of little-endian
  * 64-bit words, word i = ((seq + 1) * GOLDEN) ^ i, cut to the message length. */
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the pattern is little-endian; this port stores words in native order"
