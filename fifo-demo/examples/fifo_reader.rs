@@ -23,6 +23,17 @@
 //! reader: end-of-file after 10 lines: the last writer closed the FIFO
 //! reader: removed /tmp/sensor_pipe
 //! ```
+//!
+//! To use it alone: `cargo new fifo_reader`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminal
+//! 1 and, in terminals 2 and 3, `cargo run` in fifo_writer's own project:
+//!
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["fs"] }
+//! libc = "0.2"
+//! signal-hook = "0.4"
+//! ```
 
 use std::error::Error;
 use std::ffi::CString;

@@ -8,6 +8,15 @@
 //! lowest type first, and the queue removed (without msgctl IPC_RMID it would outlive us,
 //! listed by `ipcs -q`). All calls pass IPC_NOWAIT: nothing blocks, so no Ctrl-C handler;
 //! if it is killed mid-run anyway, `ipcrm -q ID` removes the queue whose id it printed.
+//!
+//! To use it alone: `cargo new sysv_queue`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`:
+//!
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! nix = "0.32"
+//! ```
 
 #[cfg(target_os = "linux")]
 use nix::errno::Errno;

@@ -15,6 +15,15 @@
 //! priority first, and removes the queue. Run task_send twice before receiving and the
 //! queue holds both batches. To remove a queue by hand instead: task_receive, or
 //! `rm /dev/mqueue/tasks` where the mqueue file system is mounted.
+//!
+//! To use it alone: `cargo new task_send`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`; then `cargo run` in
+//! task_receive's own project:
+//!
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["mqueue"] }
+//! ```
 
 use std::error::Error;
 

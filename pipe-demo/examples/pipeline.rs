@@ -20,6 +20,14 @@
 //! pipeline: grep exited with status 1
 //! pipeline: wc exited with status 0
 //! ```
+//!
+//! To use it alone: `cargo new pipeline`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run`:
+//!
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["fs", "signal"] }
+//! ```
 
 use std::error::Error;
 use std::ffi::CString;

@@ -9,6 +9,17 @@
 //! Ctrl-C or SIGTERM (after kill -9, `rm` it or bind fails).
 //!
 //! You will see the seals, the sender's check value, ftruncate's EPERM.
+//!
+//! To use it alone: `cargo new memfd_receive`, put this file in src/main.rs,
+//! add these lines under [dependencies] in Cargo.toml, then `cargo run` here in
+//! terminal 1 and `cargo run` in memfd_send's own project in terminal 2:
+//!
+//! ```toml
+//! [dependencies]
+//! memmap2 = "0.9"
+//! nix = { version = "0.32", features = ["fs", "socket", "uio"] }
+//! signal-hook = "0.4"
+//! ```
 
 use std::error::Error;
 use std::fs::File;

@@ -10,6 +10,15 @@
 //!
 //! You will see `sent frame 320x240, check value 0x...` here and the same
 //! check value in terminal 1. A memfd has no name: `ls /dev/shm` shows nothing.
+//!
+//! To use it alone: `cargo new memfd_send`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminal
+//! 2, once memfd_receive's own project runs `cargo run` in terminal 1:
+//!
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["fs", "socket", "uio"] }
+//! ```
 
 use std::fs::File;
 use std::io::{IoSlice, Write};

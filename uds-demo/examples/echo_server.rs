@@ -13,6 +13,17 @@
 //! You will see `listening on ...`; the client prints the echoed line. The
 //! two forms differ in one line, the bind (marked `The one line that differs`).
 //! Ctrl-C or SIGTERM stops the server and removes the socket file.
+//!
+//! To use it alone: `cargo new echo_server`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` (or
+//! `cargo run -- --tcp`) here in terminal 1 and the same in echo_client's own
+//! project in terminal 2:
+//!
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["fs"] }
+//! signal-hook = "0.4"
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
