@@ -21,7 +21,6 @@
 //! To use it alone: `cargo new fifo_writer`, put this file in src/main.rs, add
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminals
 //! 2 and 3, once fifo_reader's own project runs `cargo run` in terminal 1:
-//!
 //! ```toml
 //! [dependencies]
 //! libc = "0.2"

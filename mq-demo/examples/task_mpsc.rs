@@ -12,8 +12,7 @@
 //! POSIX queue of task_send/task_receive, which hands out the same tasks urgent-first.
 //!
 //! To use it alone: `cargo new task_mpsc`, put this file in src/main.rs, then
-//! `cargo run`. It needs std only: nothing goes under [dependencies].
-//!
+//! `cargo run`. It needs std only: [dependencies] stays empty:
 //! ```toml
 //! [dependencies]
 //! ```

@@ -15,7 +15,6 @@
 //! To use it alone: `cargo new task_receive`, put this file in src/main.rs, add these
 //! lines under [dependencies] in Cargo.toml, then `cargo run`, after `cargo run` in
 //! task_send's own project:
-//!
 //! ```toml
 //! [dependencies]
 //! nix = { version = "0.32", features = ["mqueue"] }

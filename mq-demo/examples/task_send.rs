@@ -2,7 +2,6 @@
 //! a POSIX message queue that outlives this process. Its encoding (a 4-byte task_type, then
 //! the payload) is this pair's own; the tour's `mq_demo::Task` has a versioned 9-byte header
 //! instead, so a queue written by one cannot be read by the other.
-//!
 //! Lecture: "Message Queues: Communication With Structure" (the job dispatch system).
 //!
 //! Run (Linux only), one step after the other:
@@ -19,7 +18,6 @@
 //! To use it alone: `cargo new task_send`, put this file in src/main.rs, add these
 //! lines under [dependencies] in Cargo.toml, then `cargo run`; then `cargo run` in
 //! task_receive's own project:
-//!
 //! ```toml
 //! [dependencies]
 //! nix = { version = "0.32", features = ["mqueue"] }

@@ -21,9 +21,8 @@
 //! ```
 //!
 //! To use it alone: `cargo new pipe_fork`, put this file in src/main.rs, add
-//! these lines under [dependencies] in Cargo.toml, then `cargo run`. (nix's
-//! "signal" feature brings "process", which fork and waitpid need, with it.)
-//!
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` (nix's
+//! "signal" feature brings "process", for fork and waitpid, with it):
 //! ```toml
 //! [dependencies]
 //! nix = { version = "0.32", features = ["signal"] }

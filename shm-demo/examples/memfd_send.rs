@@ -14,7 +14,6 @@
 //! To use it alone: `cargo new memfd_send`, put this file in src/main.rs, add
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminal
 //! 2, once memfd_receive's own project runs `cargo run` in terminal 1:
-//!
 //! ```toml
 //! [dependencies]
 //! nix = { version = "0.32", features = ["fs", "socket", "uio"] }

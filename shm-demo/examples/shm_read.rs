@@ -14,7 +14,6 @@
 //! To use it alone: `cargo new shm_read`, put this file in src/main.rs, add
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` once
 //! `cargo run` in shm_write's own project has made the object:
-//!
 //! ```toml
 //! [dependencies]
 //! memmap2 = "0.9"

@@ -18,7 +18,6 @@
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` (step 1;
 //! shm_read and shm_unlink, each in its own project made the same way, are
 //! steps 3 and 4, `cargo run` there):
-//!
 //! ```toml
 //! [dependencies]
 //! memmap2 = "0.9"

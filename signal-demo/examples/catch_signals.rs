@@ -19,7 +19,6 @@
 //! To use it alone: `cargo new catch_signals`, put this file in src/main.rs, add these
 //! lines under [dependencies] in Cargo.toml, then `cargo run` in terminal 1; in terminal 2,
 //! `kill -USR1 PID`, or `cargo run -- PID USR2` in send_signal's own project:
-//!
 //! ```toml
 //! [dependencies]
 //! signal-hook = "0.4"

@@ -19,7 +19,6 @@
 //! To use it alone: `cargo new send_signal`, put this file in src/main.rs, add these
 //! lines under [dependencies] in Cargo.toml, then `cargo run -- PID USR1` in terminal 2,
 //! once catch_signals' own project runs `cargo run` in terminal 1:
-//!
 //! ```toml
 //! [dependencies]
 //! nix = { version = "0.32", features = ["signal"] }

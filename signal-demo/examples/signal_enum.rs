@@ -11,7 +11,6 @@
 //!
 //! To use it alone: `cargo new signal_enum`, put this file in src/main.rs, add these
 //! lines under [dependencies] in Cargo.toml, then `cargo run`:
-//!
 //! ```toml
 //! [dependencies]
 //! libc = "0.2"

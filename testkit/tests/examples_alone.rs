@@ -197,6 +197,12 @@ fn lint(example: &Example) -> Vec<String> {
         .collect::<Vec<_>>()
         .join("\n");
     let mut errors = Vec::new();
+    if !example.deps.is_sorted_by(|a, b| a.name < b.name) {
+        errors.push(format!(
+            "{}: list the crates once each, by name",
+            example.name
+        ));
+    }
     let mut names = BTreeSet::new();
     for dep in &example.deps {
         let who = format!("{}: {}", example.name, dep.name);

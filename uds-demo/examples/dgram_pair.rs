@@ -10,8 +10,7 @@
 //! reads: on Linux usually one read holding all three readings run together.
 //!
 //! To use it alone: `cargo new dgram_pair`, put this file in src/main.rs, then
-//! `cargo run`. It needs std only: nothing goes under [dependencies].
-//!
+//! `cargo run`. It needs std only: [dependencies] stays empty:
 //! ```toml
 //! [dependencies]
 //! ```

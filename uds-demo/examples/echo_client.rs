@@ -12,9 +12,8 @@
 //!
 //! To use it alone: `cargo new echo_client`, put this file in src/main.rs,
 //! then `cargo run` (or `cargo run -- --tcp`) in terminal 2, once the same runs
-//! in echo_server's own project in terminal 1. It needs std only: nothing goes
-//! under [dependencies].
-//!
+//! in echo_server's own project in terminal 1. It needs std only: [dependencies]
+//! stays empty:
 //! ```toml
 //! [dependencies]
 //! ```
