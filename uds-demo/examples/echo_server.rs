@@ -75,9 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let default = std::env::temp_dir().join("echo.sock");
     let path = args.first().map_or(default, PathBuf::from);
+    let shown = path.display();
     // sun_path in struct sockaddr_un is 108 bytes, one of them the final NUL.
     if path.as_os_str().len() > 107 {
-        return Err(format!("{}: longer than 107 bytes", path.display()).into());
+        return Err(format!("{shown}: longer than 107 bytes").into());
     }
     remove_stale(&path)?;
     // Signals caught before bind, handled after: none can skip the removal.
@@ -85,8 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // bind makes the socket file 0777 minus the umask; connecting needs write: 077, owner-only.
     umask(Mode::from_bits_truncate(0o077));
     // The one line that differs from the TCP form above:
-    let listener =
-        UnixListener::bind(&path).map_err(|e| format!("bind {}: {e}", path.display()))?;
+    let listener = UnixListener::bind(&path).map_err(|e| format!("bind {shown}: {e}"))?;
     let socket_file = path.clone();
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = signal_hook::low_level::emulate_default_handler(signal);
         }
     });
-    println!("listening on {}", path.display());
+    println!("listening on {shown}");
     listener.incoming().for_each(spawn_echo); // accept() for ever
     Ok(())
 }
