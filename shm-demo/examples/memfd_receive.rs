@@ -32,7 +32,7 @@ fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> 
 }
 
 fn check_value(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0, |s, &b| s.rotate_left(5) ^ b as u32)
+    bytes.iter().fold(0, |s, &b| s.wrapping_mul(31) ^ b as u32)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
