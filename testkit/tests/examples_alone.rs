@@ -159,20 +159,19 @@ fn read_example(path: &Path) -> Result<Example, String> {
     })
 }
 
+/// Every example, read; fails naming each example whose header has no usable block.
 fn examples() -> Vec<Example> {
     let paths = example_paths();
-    assert!(
-        !paths.is_empty(),
-        "no examples found under {:?}",
-        workspace()
-    );
-    let (found, errors): (Vec<_>, Vec<_>) = paths
-        .iter()
-        .map(|p| read_example(p))
-        .partition(Result::is_ok);
-    let errors: Vec<String> = errors.into_iter().filter_map(Result::err).collect();
+    assert!(!paths.is_empty(), "no examples under {:?}", workspace());
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    for path in paths {
+        match read_example(&path) {
+            Ok(example) => found.push(example),
+            Err(e) => errors.push(e),
+        }
+    }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    found.into_iter().filter_map(Result::ok).collect()
+    found
 }
 
 /// The version `[workspace.dependencies]` declares for `name` (a line `name = "v"` or
