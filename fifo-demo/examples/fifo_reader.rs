@@ -1,12 +1,9 @@
-//! The reading end of a FIFO (named pipe): makes the FIFO, waits for writers,
-//! prints every line they send, and removes the FIFO when the last writer
-//! leaves, or on Ctrl-C / SIGTERM (`kill PID`) at any point.
-//!
-//! Lecture section: "FIFOs: Named Pipes" ("Using a FIFO", the reader).
+//! The reader of the lecture's "FIFOs: Named Pipes" ("Using a FIFO"): makes
+//! the FIFO, prints every line writers send, and removes the FIFO when the
+//! last writer leaves, or at once on Ctrl-C or SIGTERM (`kill PID`).
 //!
 //! Usage: `fifo_reader [PATH]` (default `$TMPDIR/sensor_pipe`, i.e. the
 //! lecture's `/tmp/sensor_pipe` when TMPDIR is unset). Run it, then writers:
-//!
 //! ```text
 //! terminal 1:  cargo run -p fifo-demo --example fifo_reader
 //! terminal 2:  cargo run -p fifo-demo --example fifo_writer
@@ -14,7 +11,6 @@
 //! ```
 //!
 //! You will see (process ids differ) every writer's lines, whole:
-//!
 //! ```text
 //! reader: waiting for a writer on /tmp/sensor_pipe
 //! reader: a writer opened the FIFO
@@ -22,6 +18,16 @@
 //! reader: temperature: 42 (writer 5127, line 1 of 5)   ...
 //! reader: end-of-file after 10 lines: the last writer closed the FIFO
 //! reader: removed /tmp/sensor_pipe
+//! ```
+//!
+//! To use it alone: `cargo new fifo_reader`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, `cargo run` in terminal 1,
+//! then `cargo run` in fifo_writer's own project in terminals 2 and 3:
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! nix = { version = "0.32", features = ["fs"] }
+//! signal-hook = "0.4"
 //! ```
 
 use std::error::Error;
@@ -41,8 +47,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .nth(1)
         .map_or_else(|| std::env::temp_dir().join("sensor_pipe"), PathBuf::from);
     // Mode 0600: only our user may open it (the umask can only clear bits).
-    // mkfifo fails with EEXIST if the name is taken: we never adopt a FIFO
-    // someone else made.
+    // EEXIST if the name is taken: we never adopt a FIFO someone else made.
     mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
         .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
     let result = remove_on_signal(&path).and_then(|()| print_lines(&path));
@@ -52,12 +57,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Why not a stop flag: open() and read() on the FIFO block, signal-hook
-/// installs handlers with SA_RESTART and std retries on EINTR, so a flag is
-/// seen only when the call returns by itself (a writer, a line, the last
-/// writer leaving); a dummy writer could wake open() but not read(). So the
-/// handler does the cleanup itself (unlink(2) is async-signal-safe), then
-/// ends the process with the signal's default action wherever main is
+/// Why not a stop flag: with SA_RESTART (signal-hook's) and std's EINTR
+/// retries, a blocked open() or read() sees a flag only when it returns by
+/// itself. So the handler cleans up itself (unlink(2) is async-signal-safe)
+/// and ends the process by the signal's default action wherever main is
 /// blocked: the shell sees "killed by SIGINT", as after any Ctrl-C.
 fn remove_on_signal(path: &Path) -> Result<(), Box<dyn Error>> {
     for sig in [SIGINT, SIGTERM] {

@@ -17,6 +17,14 @@
 //! You will see `writer 5120: connected to /tmp/sensor_pipe`, then
 //! `writer 5120: wrote 5 lines, closing`; the lines show up in terminal 1.
 //! Ctrl-C simply ends a writer: it created nothing, so nothing is left.
+//!
+//! To use it alone: `cargo new fifo_writer`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminals
+//! 2 and 3, once fifo_reader's own project runs `cargo run` in terminal 1:
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! ```
 
 use std::error::Error;
 use std::ffi::OsString;

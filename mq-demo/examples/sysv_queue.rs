@@ -1,13 +1,17 @@
-//! System V message queues: every message carries a type, and the receiver picks by type.
-//! Lecture: "Message Queues", the table row "Order: FIFO, or selectable by message type".
-//! Linux only; nix wraps no System V IPC, so this calls libc directly.
+//! System V queues: each message carries a type; the receiver picks by type. Lecture: "Message
+//! Queues" ("Order: FIFO, or selectable by message type"). Linux only; libc, as nix has no SysV.
 //!
-//! Run: `cargo run -p mq-demo --example sysv_queue`
+//! Run `cargo run -p mq-demo --example sysv_queue`; you will see types 3, 1 and 2 sent,
+//! type 2 received first, the rest lowest type first, and msgctl IPC_RMID remove the queue.
+//! IPC_NOWAIT: nothing blocks, so no Ctrl-C handler; if killed, `ipcrm -q ID` removes it.
 //!
-//! You will see messages of types 3, 1 and 2 sent, the type-2 one received first, the rest
-//! lowest type first, and the queue removed (without msgctl IPC_RMID it would outlive us,
-//! listed by `ipcs -q`). All calls pass IPC_NOWAIT: nothing blocks, so no Ctrl-C handler;
-//! if it is killed mid-run anyway, `ipcrm -q ID` removes the queue whose id it printed.
+//! To use it alone: `cargo new sysv_queue`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! nix = "0.32"
+//! ```
 
 #[cfg(target_os = "linux")]
 use nix::errno::Errno;
@@ -24,14 +28,12 @@ struct Message {
 /// Owns the queue: dropping it removes the queue, on success and on every early `?`.
 #[cfg(target_os = "linux")]
 struct Queue(libc::c_int);
-
 #[cfg(target_os = "linux")]
 impl Queue {
     fn send(&self, mtype: libc::c_long, text: &str) -> Result<(), String> {
         let mut mtext = [0; 32];
-        let Some(slot) = mtext.get_mut(..text.len()) else {
-            return Err(format!("msgsnd: {text:?} is over 32 bytes"));
-        };
+        let slot = mtext.get_mut(..text.len());
+        let slot = slot.ok_or_else(|| format!("msgsnd: {text:?} is over 32 bytes"))?;
         slot.copy_from_slice(text.as_bytes());
         let message = Message { mtype, mtext };
         let ptr = (&raw const message).cast();
@@ -71,20 +73,18 @@ impl Drop for Queue {
 
 #[cfg(target_os = "linux")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // IPC_PRIVATE: a new queue that only its id names, so runs never collide. Unrelated
-    // processes would share a key instead, made with ftok(path, proj_id).
+    // IPC_PRIVATE: a new queue named by its id alone (unrelated processes share an ftok key).
     // SAFETY: msgget takes two integers and touches no memory of ours.
     let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
-    let id = Errno::result(id).map_err(|e| format!("msgget IPC_PRIVATE: {e}"))?;
-    let queue = Queue(id);
+    let queue = Queue(Errno::result(id).map_err(|e| format!("msgget IPC_PRIVATE: {e}"))?);
     println!("msgget: queue id {id}, mode 0600; `ipcs -q` lists it until removed");
 
     for (mtype, text) in [(3, "rotate logs"), (1, "send alert"), (2, "compress")] {
         queue.send(mtype, text)?;
         println!("msgsnd type {mtype}: {text:?}");
     }
-    // msgtyp 2: the oldest message of type 2, passing older ones of other types. msgtyp -3:
-    // the oldest of the lowest type <= 3 (smallest wins; in POSIX the largest priority does).
+    // msgtyp 2: the oldest of type 2, passing older ones of other types. msgtyp -3: the oldest
+    // of the lowest type <= 3 (the smallest wins; in POSIX the largest priority does).
     for msgtyp in [2, -3] {
         while let Some((mtype, text)) = queue.receive(msgtyp)? {
             println!("msgrcv {msgtyp:>2}: type {mtype} {text:?}");

@@ -10,6 +10,12 @@
 //! run at once, so the two kinds may interleave), then the count. The worker gets the
 //! tasks in the order they were sent: a channel is FIFO and has no priorities, unlike the
 //! POSIX queue of task_send/task_receive, which hands out the same tasks urgent-first.
+//!
+//! To use it alone: `cargo new task_mpsc`, put this file in src/main.rs, then
+//! `cargo run`. It needs std only: [dependencies] stays empty:
+//! ```toml
+//! [dependencies]
+//! ```
 
 use std::error::Error;
 use std::sync::mpsc;

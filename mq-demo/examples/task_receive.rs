@@ -11,6 +11,14 @@
 //! You will see the alert (priority 9) first, then the two priority-5 tasks in the order
 //! they were sent, then the priority-1 task, each with its payload intact; then that the
 //! queue is gone. Run it again and mq_open fails with ENOENT: nothing is left behind.
+//!
+//! To use it alone: `cargo new task_receive`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`, after `cargo run` in
+//! task_send's own project:
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["mqueue"] }
+//! ```
 
 use std::error::Error;
 

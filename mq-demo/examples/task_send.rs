@@ -2,7 +2,6 @@
 //! a POSIX message queue that outlives this process. Its encoding (a 4-byte task_type, then
 //! the payload) is this pair's own; the tour's `mq_demo::Task` has a versioned 9-byte header
 //! instead, so a queue written by one cannot be read by the other.
-//!
 //! Lecture: "Message Queues: Communication With Structure" (the job dispatch system).
 //!
 //! Run (Linux only), one step after the other:
@@ -15,6 +14,14 @@
 //! priority first, and removes the queue. Run task_send twice before receiving and the
 //! queue holds both batches. To remove a queue by hand instead: task_receive, or
 //! `rm /dev/mqueue/tasks` where the mqueue file system is mounted.
+//!
+//! To use it alone: `cargo new task_send`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`; then `cargo run` in
+//! task_receive's own project:
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["mqueue"] }
+//! ```
 
 use std::error::Error;
 

@@ -18,6 +18,12 @@
 //! ```
 //!
 //! See also: `pipe_fork` (the same kind of pipe made by hand) and `pipeline`.
+//!
+//! To use it alone: `cargo new cat_temperature`, put this file in src/main.rs,
+//! then `cargo run`. It needs std only: [dependencies] stays empty:
+//! ```toml
+//! [dependencies]
+//! ```
 
 use std::error::Error;
 use std::io::{Read, Write};

@@ -19,6 +19,14 @@
 //! child 4101: end-of-file after 3 lines
 //! parent 4100: wrote 3 lines; child 4101 exited with status 0
 //! ```
+//!
+//! To use it alone: `cargo new pipe_fork`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` (nix's
+//! "signal" feature brings "process", for fork and waitpid, with it):
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["signal"] }
+//! ```
 
 use std::error::Error;
 use std::fs::File;

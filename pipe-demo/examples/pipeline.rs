@@ -1,10 +1,8 @@
 //! `ls | grep .rs | wc -l` built by hand, the way a shell does it: two pipes,
 //! three fork()s, dup2() onto stdin/stdout, execvp().
-//!
 //! Lecture section: "Why Pipes Still Exist" (every `|` is a pipe).
 //!
 //! Run it, then ask the shell for comparison:
-//!
 //! ```text
 //! cargo run -p pipe-demo --example pipeline
 //! sh -c 'ls | grep .rs | wc -l'
@@ -13,12 +11,18 @@
 //! You will see on stdout exactly what the shell prints (the number of names
 //! in the current directory that match `.rs`), then on stderr how each stage
 //! ended (grep's status is 1 when no line matched):
-//!
 //! ```text
 //! 0
 //! pipeline: ls exited with status 0
 //! pipeline: grep exited with status 1
 //! pipeline: wc exited with status 0
+//! ```
+//!
+//! To use it alone: `cargo new pipeline`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["fs", "signal"] }
 //! ```
 
 use std::error::Error;

@@ -8,6 +8,14 @@
 //! You will see two lines, `expected` against `got`. The plain version
 //! usually loses updates; with one CPU it may lose none, because the two
 //! processes then never run at the same instant. `fetch_add` never loses any.
+//!
+//! To use it alone: `cargo new shm_counter`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! nix = { version = "0.32", features = ["mman", "process"] }
+//! ```
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -1,7 +1,7 @@
 //! Opens the object shm_write left behind, read-only, and prints the reading.
 //! Lecture: "Shared Memory: Zero-Copy, You Own Coordination" (the Rust
-//! snippet's memmap2 form: this file maps with `MmapOptions` -> `Mmap`;
-//! shm_write uses nix `mmap` like the lecture's C).
+//! snippet's memmap2, read-only: `MmapOptions` -> `Mmap`; shm_write has the
+//! lecture's own `MmapMut::map_mut`).
 //!
 //! Run after shm_write, in any terminal, as often as you like:
 //!   cargo run -p shm-demo --example shm_read [NAME]
@@ -10,6 +10,15 @@
 //!
 //! You will see `temperature: 42 (writer pid N)`, where N is the pid of
 //! the shm_write process that has already exited.
+//!
+//! To use it alone: `cargo new shm_read`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` once
+//! `cargo run` in shm_write's own project has made the object:
+//! ```toml
+//! [dependencies]
+//! memmap2 = "0.9"
+//! nix = { version = "0.32", features = ["fs", "mman"] }
+//! ```
 
 use std::fs::File;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};

@@ -8,6 +8,13 @@
 //! You will see `removed /sensor_data`, and `ls /dev/shm` no longer lists it.
 //! Processes that still have it mapped keep their memory; the pages are
 //! freed when the last mapping and descriptor go away.
+//!
+//! To use it alone: `cargo new shm_unlink`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["mman"] }
+//! ```
 
 use nix::sys::mman::shm_unlink;
 

@@ -1,7 +1,7 @@
 //! Creates the lecture's `sensor_reading` in a named POSIX shared memory
 //! object, stores `temperature: 42` in it, and exits: the object stays.
-//! Lecture: "Shared Memory: Zero-Copy, You Own Coordination" (the C snippet:
-//! `shm_open` + `ftruncate` + `mmap`, then `shared->temp = 42`).
+//! Lecture: "Shared Memory: Zero-Copy, You Own Coordination": the C snippet's
+//! `shm_open` + `ftruncate`, then the Rust snippet's `MmapMut::map_mut`.
 //!
 //! Run, one step at a time (the object outlives each process):
 //!   1. cargo run -p shm-demo --example shm_write    # [NAME]
@@ -13,12 +13,23 @@
 //!
 //! You will see `wrote temperature: 42 (writer pid N) to /sensor_data`.
 //! Running step 1 twice fails with EEXIST until step 4 has removed the object.
+//!
+//! To use it alone: `cargo new shm_write`, put this file in src/main.rs, add
+//! these lines under [dependencies] in Cargo.toml, then `cargo run` (step 1;
+//! shm_read and shm_unlink, each in its own project made the same way, are
+//! steps 3 and 4, `cargo run` there):
+//! ```toml
+//! [dependencies]
+//! memmap2 = "0.9"
+//! nix = { version = "0.32", features = ["fs", "mman"] }
+//! ```
 
-use std::num::NonZeroUsize;
+use std::fs::File;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
+use memmap2::MmapMut;
 use nix::fcntl::{OFlag, posix_fallocate};
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap, shm_open, shm_unlink};
+use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 use nix::unistd::ftruncate;
 
@@ -53,17 +64,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(e.into());
     }
 
-    let size = NonZeroUsize::new(len).ok_or("SensorReading has no size")?;
-    let prot = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
-    // SAFETY: a fresh mapping chosen by the kernel, so no Rust object is
-    // overlapped; the object has exactly `len` bytes reserved above.
-    let addr = unsafe { mmap(None, size, prot, MapFlags::MAP_SHARED, &fd, 0) }
-        .map_err(|e| fail("mmap", e))?;
-
+    // On Linux shm_open("/sensor_data") opens the file /dev/shm/sensor_data,
+    // the one the lecture's `OpenOptions::new()...open("/dev/shm/sensor_data")`
+    // names; shm_open adds O_EXCL and mode 0600, which that snippet lacks.
+    let file = File::from(fd);
+    // SAFETY: map_mut maps the file's `len` bytes (reserved above) shared.
+    // Another process may map them too, which Rust's &mut [u8] cannot know
+    // about: we never use them as that slice, only through the atomics below.
+    let mut mmap = unsafe { MmapMut::map_mut(&file) }.map_err(|e| format!("mmap {name}: {e}"))?;
     // SAFETY: the mapping is page-aligned and `len` bytes long; every field
     // is an atomic, so another process mapping it at the same time cannot
     // cause a data race, only see values change.
-    let shared = unsafe { addr.cast::<SensorReading>().as_ref() };
+    let shared = unsafe { &*mmap.as_mut_ptr().cast::<SensorReading>() };
     let (temp, pid) = (42, std::process::id()); // shared->temp = 42
     shared.temp.store(temp, Ordering::Relaxed);
     shared.writer_pid.store(pid, Ordering::Relaxed);
@@ -72,8 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared.ready.store(1, Ordering::Release);
 
     println!("wrote temperature: {temp} (writer pid {pid}) to {name}");
-    // SAFETY: `shared` is not used after this line.
-    unsafe { munmap(addr, len) }.map_err(|e| fail("munmap", e))?;
-    // No shm_unlink: the object persists until shm_unlink or a reboot.
+    // `mmap` drops here: munmap. No shm_unlink: the object persists until
+    // shm_unlink or a reboot.
     Ok(())
 }

@@ -15,6 +15,14 @@
 //! with status 0.
 //! Two signals of the same kind sent before the first is handled may arrive as one: the
 //! kernel keeps one pending bit per signal, not a queue.
+//!
+//! To use it alone: `cargo new catch_signals`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run` in terminal 1; in terminal 2,
+//! `kill -USR1 PID`, or `cargo run -- PID USR2` in send_signal's own project:
+//! ```toml
+//! [dependencies]
+//! signal-hook = "0.4"
+//! ```
 
 use std::error::Error;
 

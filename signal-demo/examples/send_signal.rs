@@ -15,6 +15,14 @@
 //! sends nothing and only checks that the pid exists and is yours. A pid that does not
 //! exist (ESRCH), another user's process (EPERM) or an unknown name gives one error line
 //! and exit status 1.
+//!
+//! To use it alone: `cargo new send_signal`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run -- PID USR1` in terminal 2,
+//! once catch_signals' own project runs `cargo run` in terminal 1:
+//! ```toml
+//! [dependencies]
+//! nix = { version = "0.32", features = ["signal"] }
+//! ```
 
 use std::error::Error;
 use std::str::FromStr;

@@ -8,6 +8,13 @@
 //! You will see one line per variant of the lecture's enum: the signal's name, the number
 //! this platform gives it, what the kernel does when nobody handles it (signal(7)), and
 //! whether a program may catch it. Compare with `kill -l` in your shell.
+//!
+//! To use it alone: `cargo new signal_enum`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! ```toml
+//! [dependencies]
+//! libc = "0.2"
+//! ```
 
 use std::error::Error;
 

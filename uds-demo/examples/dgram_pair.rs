@@ -8,6 +8,12 @@
 //!
 //! You will see three `datagram` lines, one reading each, then the stream's
 //! reads: on Linux usually one read holding all three readings run together.
+//!
+//! To use it alone: `cargo new dgram_pair`, put this file in src/main.rs, then
+//! `cargo run`. It needs std only: [dependencies] stays empty:
+//! ```toml
+//! [dependencies]
+//! ```
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixDatagram, UnixStream};

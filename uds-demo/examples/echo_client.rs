@@ -9,6 +9,14 @@
 //!   terminal 2: cargo run -p uds-demo --example echo_client -- --tcp [ADDR]
 //!
 //! You will see `echo: temperature: 42`. Only the connect line differs.
+//!
+//! To use it alone: `cargo new echo_client`, put this file in src/main.rs,
+//! then `cargo run` (or `cargo run -- --tcp`) in terminal 2, once the same runs
+//! in echo_server's own project in terminal 1. It needs std only: [dependencies]
+//! stays empty:
+//! ```toml
+//! [dependencies]
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
