@@ -11,6 +11,7 @@
 //! | [`cpu`] | which CPUs we may use, and pinning to one |
 //! | [`procfs`] | what `/proc` says about a process: its state, where it sleeps, its signal masks |
 //! | [`stats`] | percentiles by sorting |
+//! | [`verdict`] | the lecture's claims, each CONFIRMED, QUALIFIED or REFUTED by this run's numbers |
 //! | [`tour`] | a step's heading and a measured duration, printed the same way in every tour |
 
 pub mod child;
@@ -21,6 +22,7 @@ pub mod program;
 pub mod stats;
 pub mod stop;
 pub mod tour;
+pub mod verdict;
 
 /// The error type of the tours: any error, with the failing call in its message.
 pub type Error = Box<dyn std::error::Error>;
