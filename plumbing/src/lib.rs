@@ -11,8 +11,8 @@
 //! | [`cpu`] | which CPUs we may use, and pinning to one |
 //! | [`procfs`] | what `/proc` says about a process: its state, where it sleeps, its signal masks |
 //! | [`stats`] | percentiles by sorting |
-//! | [`verdict`] | the lecture's claims, each CONFIRMED, QUALIFIED or REFUTED by this run's numbers |
 //! | [`tour`] | a step's heading and a measured duration, printed the same way in every tour |
+//! | [`verdict`] | the lecture's claims, each CONFIRMED, QUALIFIED or REFUTED by this run's numbers |
 
 pub mod child;
 pub mod cpu;
