@@ -162,7 +162,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result {
     // A stop signal sets a flag and SIGKILLs the child being measured, which unblocks the
     // parent; the loops then end and every owner removes what it created.
-    stop::catch(Owns::Objects)?;
+    stop::catch_except(Owns::Objects, &[libc::SIGALRM])?; // SIGALRM: watchdog.rs
     watchdog::install()?;
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.

@@ -4,6 +4,10 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use nix::sys::stat::Mode;
+use nix::unistd::mkfifo;
+use plumbing::names::PrivateDir;
+use plumbing::procfs::status_field;
 use plumbing::stop::{self, Owns};
 
 #[derive(Parser)]
@@ -22,6 +26,15 @@ enum Command {
     Fail,
     /// Catch the stop signals, say "ready", and wait up to 10 s for one
     Wait,
+    /// As `wait`, holding a FIFO in a private directory: print its path, then "ready"
+    Hold {
+        /// Signals (by number) the program uses itself: not turned into the stop flag
+        #[arg(long)]
+        uses: Vec<i32>,
+    },
+    /// Catch the stop signals, fork a child that restores their defaults, and print the
+    /// SigCgt (caught signals) line of /proc/PID/status of each: parent, then child
+    CaughtMasks,
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +58,26 @@ fn run(cli: Cli) -> plumbing::Result {
             println!("ready");
             stop::pause(Duration::from_secs(10))?;
             return Err("no signal came within 10 s".into());
+        }
+        Command::Hold { uses } => {
+            stop::catch_except(Owns::Objects, &uses)?;
+            let dir = PrivateDir::create("ipc-tour-probe-")?;
+            let fifo = dir.path().join("held.fifo");
+            mkfifo(&fifo, Mode::from_bits_truncate(0o600)).map_err(|e| format!("mkfifo: {e}"))?;
+            println!("{}", fifo.display());
+            println!("ready");
+            stop::pause(Duration::from_secs(10))?;
+            return Err("no signal came within 10 s".into());
+        }
+        Command::CaughtMasks => {
+            stop::catch(Owns::Nothing)?;
+            println!("{}", status_field(std::process::id() as i32, "SigCgt")?);
+            let mut child = plumbing::child::fork(|| {
+                stop::restore_defaults().map_err(|e| format!("restore_defaults: {e}"))?;
+                println!("{}", status_field(std::process::id() as i32, "SigCgt")?);
+                Ok(())
+            })?;
+            child.wait_ok(Duration::from_secs(10))?;
         }
     }
     Ok(())

@@ -42,7 +42,7 @@ pub fn run() -> Result {
         "Processes as nodes: step 2's serve and client on two network stacks",
     );
     match Namespaces::create()? {
-        Ok(ns) => {
+        Ok(mut ns) => {
             println!("   two network namespaces, joined by a veth pair:");
             println!("   server side {} {SERVER_ADDR}/24", ns.server);
             println!("   client side {} {CLIENT_ADDR}/24", ns.client);
@@ -50,7 +50,10 @@ pub fn run() -> Result {
             let server = ServerChild::spawn_in(&ns.server, &["serve", "--inet", &at])?;
             let mut client = Command::new("ip");
             client.args(["netns", "exec", &ns.client]).arg(exe()?);
-            echo_between(server, client, Some(&at))
+            echo_between(server, client, Some(&at))?; // both ends reaped: nothing inside now
+            ns.remove()?;
+            println!("   removed the veth pair and both namespaces: `ip netns list` shows neither");
+            Ok(())
         }
         Err(why) => {
             println!("   {why}");
@@ -85,10 +88,15 @@ fn echo_between(mut server: ServerChild, mut client: Command, at: Option<&str>) 
     Ok(())
 }
 
-/// Two network namespaces joined by a veth pair; `Drop` deletes both (and the pair with them).
+/// Two network namespaces joined by a veth pair. [`Namespaces::remove`] deletes them and
+/// checks that they are gone; `Drop` does the same on the way out of an error or a stop
+/// signal, and says on stderr what it could not remove.
 struct Namespaces {
     server: String,
     client: String,
+    /// How many of [`Namespaces::create`]'s steps succeeded: 1 made the server's namespace,
+    /// 2 the client's, 3 the veth pair. `None` once removed.
+    made: Option<usize>,
 }
 
 impl Namespaces {
@@ -106,26 +114,27 @@ impl Namespaces {
             )));
         }
         sweep_stale();
-        let ns = Namespaces {
+        let mut ns = Namespaces {
             server: names::unique(NETNS_PREFIX, 6),
             client: names::unique(NETNS_PREFIX, 6),
+            made: Some(0),
         };
-        let (a, b) = (ns.server.as_str(), ns.client.as_str());
+        let (a, b) = (ns.server.clone(), ns.client.clone());
         let (addr_a, addr_b) = (format!("{SERVER_ADDR}/24"), format!("{CLIENT_ADDR}/24"));
         let steps: [&[&str]; 7] = [
-            &["netns", "add", a],
-            &["netns", "add", b],
+            &["netns", "add", &a],
+            &["netns", "add", &b],
             // Both ends are created inside the namespaces: nothing appears in ours.
             &[
-                "link", "add", "veth0", "netns", a, "type", "veth", "peer", "name", "veth1",
-                "netns", b,
+                "link", "add", "veth0", "netns", &a, "type", "veth", "peer", "name", "veth1",
+                "netns", &b,
             ],
-            &["-n", a, "addr", "add", &addr_a, "dev", "veth0"],
-            &["-n", b, "addr", "add", &addr_b, "dev", "veth1"],
-            &["-n", a, "link", "set", "veth0", "up"],
-            &["-n", b, "link", "set", "veth1", "up"],
+            &["-n", &a, "addr", "add", &addr_a, "dev", "veth0"],
+            &["-n", &b, "addr", "add", &addr_b, "dev", "veth1"],
+            &["-n", &a, "link", "set", "veth0", "up"],
+            &["-n", &b, "link", "set", "veth1", "up"],
         ];
-        for args in steps {
+        for (done, args) in steps.into_iter().enumerate() {
             stop::check()?; // `ns` deletes what was made so far
             if let Err(e) = ip(args) {
                 // The names are long and ip's message may be too: one line each.
@@ -135,17 +144,102 @@ impl Namespaces {
                 let verb = verb.get(..2).unwrap_or(&verb).join(" ");
                 return Ok(Err(format!("no namespaces: `ip {verb}` failed:\n   {e}")));
             }
+            ns.made = Some(done + 1);
         }
         Ok(Ok(ns))
     }
+
+    /// Deletes the veth pair, then both namespaces, and looks: the pair's other end must be
+    /// gone with it, and `ip netns list` must show neither name. Any failure is one line
+    /// saying what ip said, what is left, and how to remove it by hand. Deleting a namespace
+    /// only unmounts its name; the kernel frees it, and a veth end in it, when no process is
+    /// left inside, so the caller first reaps every process it started there.
+    fn remove(&mut self) -> std::result::Result<(), String> {
+        let made = match self.made.take() {
+            None | Some(0) => return Ok(()),
+            Some(made) => made,
+        };
+        let names: Vec<&str> = [&self.server, &self.client]
+            .into_iter()
+            .take(made.min(2))
+            .map(String::as_str)
+            .collect();
+        let mut failed = Vec::new();
+        if made >= 3 {
+            failed.extend(self.delete_veth().err());
+        }
+        for name in &names {
+            failed.extend(
+                ip(&["netns", "del", name])
+                    .err()
+                    .map(|e| format!("`ip netns del`: {e}")),
+            );
+        }
+        let left: Vec<&str> = match netns_list() {
+            Ok(listed) => names
+                .into_iter()
+                .filter(|n| listed.iter().any(|l| l == n))
+                .collect(),
+            Err(e) => {
+                failed.push(format!("`ip netns list`: {e}"));
+                names
+            }
+        };
+        match failed.is_empty() && left.is_empty() {
+            true => Ok(()),
+            false => Err(not_removed(&failed, &left)),
+        }
+    }
+
+    /// Deletes veth0; deleting one end of a veth pair deletes its peer, so veth1 must be
+    /// gone from the client's namespace too.
+    fn delete_veth(&self) -> std::result::Result<(), String> {
+        ip(&["-n", &self.server, "link", "del", "veth0"])
+            .map_err(|e| format!("`ip link del veth0`: {e}"))?;
+        match ip(&["-n", &self.client, "link", "show", "veth1"]) {
+            Ok(()) => Err("veth1 is still there after its peer was deleted".into()),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// The one line for a removal that failed: what ip said, what is left, what to type.
+fn not_removed(failed: &[String], left: &[&str]) -> String {
+    let by_hand: Vec<String> = left.iter().map(|n| format!("ip netns del {n}")).collect();
+    let (left, by_hand) = match left.is_empty() {
+        true => ("none listed".to_string(), "nothing to do".to_string()),
+        false => (left.join(", "), by_hand.join("; ")),
+    };
+    let failed = failed.join("; ").replace('\n', " ");
+    format!("network namespaces not removed: {failed}; left: {left}; remove by hand: {by_hand}")
 }
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
-        // Errors ignored: one that was never created cannot be deleted; the sweep retries.
-        let _ = ip(&["netns", "del", &self.server]);
-        let _ = ip(&["netns", "del", &self.client]);
+        // On an error or a stop signal: the servers were reaped before we get here (they
+        // were created after us, so they are dropped first).
+        if let Err(e) = self.remove() {
+            stop::left_behind(&e);
+        }
     }
+}
+
+/// The names `ip netns list` shows (each line is a name, maybe followed by "(id: N)").
+fn netns_list() -> std::result::Result<Vec<String>, String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect())
 }
 
 /// `ip ARGS`; its own message (or how it ended) on failure. In a process group of its own, so the Ctrl-C that
