@@ -3,9 +3,8 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long an example may take before its test fails.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -33,16 +32,6 @@ pub fn example(manifest_dir: &str, name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// A name no other run or test uses: `TAG-<pid>-<counter>-<clock>`.
-pub fn unique(tag: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{tag}-{}-{n}-{nanos:x}", std::process::id())
 }
 
 /// Runs example `name` of the crate at `manifest_dir` (see [`example`]) to the end, stdin

@@ -13,7 +13,7 @@ pub use bounded::{
     KillAfter, exit_within, kill_and_reap, line_channel, output, output_within, pid, run, send,
     wait_for_line, wait_within,
 };
-pub use examples::{Finished, LIMIT, Server, example, finish, run_example, unique};
+pub use examples::{Finished, LIMIT, Server, example, finish, run_example};
 pub use leaks::{
     alive, assert_none_left, names_containing, pids, processes_in_group, processes_mentioning,
 };
@@ -23,7 +23,18 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A name no other run or test uses: `TAG-<pid>-<counter>-<clock>`.
+pub fn unique(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{tag}-{}-{n}-{nanos:x}", std::process::id())
+}
 
 /// Bytes a program printed, as text (invalid UTF-8 shown as U+FFFD).
 pub fn text(bytes: &[u8]) -> String {
