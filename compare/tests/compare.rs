@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
-use testkit::{TempDir, exit_within, output_within, start_carelessly, with_umask};
+use testkit::{
+    TempDir, exit_within, output_within, processes_in_group, start_carelessly, stderr, with_umask,
+};
 
-use common::{BIN, compare, group_members, json_rows, kill_the_echo_mid_run, stderr};
+use common::{BIN, compare, json_rows, kill_the_echo_mid_run};
 
 /// Every row the issue asks for, by `--only` name.
 const ALL: [&str; 11] = [
@@ -301,11 +303,11 @@ fn leftovers(pid: u32) -> Vec<String> {
 
 fn assert_group_gone(pgid: i32) {
     let deadline = Instant::now() + Duration::from_secs(2);
-    while !group_members(pgid).is_empty() {
+    while !processes_in_group(pgid).is_empty() {
         assert!(
             Instant::now() < deadline,
             "left running: {:?}",
-            group_members(pgid)
+            processes_in_group(pgid)
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -7,9 +7,9 @@ mod common;
 
 use std::process::Command;
 
-use testkit::{NobodyCopy, with_umask};
+use testkit::{NobodyCopy, stderr, with_umask};
 
-use common::{BIN, compare, kill_the_echo_mid_run, stderr};
+use common::{BIN, compare, kill_the_echo_mid_run};
 
 /// Each kernel row and the system calls that carry its messages.
 const MESSAGE_CALLS: [(&str, &[&str]); 7] = [

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{compare, group_members, json_rows, kill_the_echo_mid_run, stderr};
+use common::{compare, json_rows, kill_the_echo_mid_run};
+use testkit::{processes_in_group, stderr};
 
 #[test]
 fn the_row_carries_every_size_up_to_16_mib_verified() {
@@ -44,5 +45,5 @@ fn the_row_carries_every_size_up_to_16_mib_verified() {
 fn a_killed_child_fails_the_row_within_2s() {
     let run = kill_the_echo_mid_run("shm-zero-copy");
     run.assert_row_failed("shm (zero-copy)");
-    assert!(group_members(run.pgid).is_empty(), "left running");
+    assert!(processes_in_group(run.pgid).is_empty(), "left running");
 }

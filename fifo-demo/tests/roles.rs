@@ -14,6 +14,7 @@ use common::*;
 use nix::sys::signal::Signal;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use testkit::{send, text};
 
 fn role(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
@@ -274,7 +275,7 @@ fn roles_blocked_in_open_end_on_every_stop_signal() {
 
 #[test]
 fn reader_survives_random_bytes() {
-    let mut rng = StdRng::seed_from_u64(seed());
+    let mut rng = StdRng::seed_from_u64(testkit::seed("FIFO_DEMO_SEED"));
     let dir = TestDir::new("fuzz");
     let fifo = dir.0.join("fifo");
     mkfifo(&fifo);

@@ -13,6 +13,7 @@ use common::*;
 use nix::sys::signal::Signal;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use testkit::{send, text};
 
 #[test]
 fn tour_prints_what_it_observed() {
@@ -198,7 +199,7 @@ fn two_tours_at_once_both_succeed() {
 
 #[test]
 fn stop_signals_at_random_points_leave_nothing() {
-    let mut rng = StdRng::seed_from_u64(seed());
+    let mut rng = StdRng::seed_from_u64(testkit::seed("FIFO_DEMO_SEED"));
     // Ctrl-C, kill, the terminal closing, Ctrl-\\.
     for (i, signal) in [
         Signal::SIGINT,
@@ -257,7 +258,7 @@ fn children_die_with_a_killed_tour_and_the_next_tour_cleans_up() {
         .unwrap();
     thread::sleep(Duration::from_millis(100)); // the writers are waiting in open()
     assert!(
-        !processes_mentioning(&dir.0).is_empty(),
+        !testkit::processes_mentioning(&dir.0).is_empty(),
         "no children to orphan"
     );
     send(&child, Signal::SIGKILL);
@@ -323,8 +324,8 @@ fn a_child_killed_by_sigkill_ends_the_tour_within_2s() {
         .unwrap()
         .unwrap();
     thread::sleep(Duration::from_millis(100)); // the writers are waiting in open()
-    let victim = processes_mentioning(&dir.0)[0];
-    let pid = nix::unistd::Pid::from_raw(victim as i32);
+    let victim = testkit::processes_mentioning(&dir.0)[0];
+    let pid = nix::unistd::Pid::from_raw(victim);
     nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
     let status = testkit::exit_within(&mut child, Duration::from_secs(2), "the tour");
     let stderr = text(&child.wait_with_output().unwrap().stderr);

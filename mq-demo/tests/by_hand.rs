@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use common::*;
+use testkit::text;
 
 /// The header's `cargo run -p mq-demo -- ARGS` lines, in order, each split into words as a
 /// shell would (double quotes group words; `# ...` is a comment).

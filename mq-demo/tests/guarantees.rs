@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
 use nix::sys::stat::{Mode, fstat};
+use testkit::text;
 
 /// The mode bits of the queue `name`, seen through a descriptor (fstat).
 fn queue_mode(name: &str) -> u32 {

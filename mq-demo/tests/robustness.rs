@@ -18,6 +18,7 @@ use nix::sys::stat::{Mode, fstat};
 use nix::unistd::Pid;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use testkit::text;
 
 fn signal(pid: u32, signal: Signal) {
     kill(Pid::from_raw(pid as i32), signal).unwrap();
@@ -224,7 +225,7 @@ fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng
 
 #[test]
 fn interrupted_runs_leave_no_queue_and_no_process() {
-    let mut rng = StdRng::seed_from_u64(seed());
+    let mut rng = StdRng::seed_from_u64(testkit::seed("MQ_DEMO_SEED"));
     interrupt_at_random_points(&[], 3, 850, &mut rng);
     interrupt_at_random_points(&["dispatch", "--work-ms", "100"], 1, 600, &mut rng);
     interrupt_at_random_points(&["flow"], 1, 800, &mut rng);

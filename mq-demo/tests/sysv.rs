@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::*;
 use mq_demo::sysv::{self, SysvQueue};
+use testkit::text;
 
 fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
     out.lines()

@@ -181,11 +181,11 @@ fn pair_check(args: &[&str]) -> String {
     let what = format!("sysv-pair-check {args:?}");
     testkit::exit_within(&mut child, Duration::from_secs(10), &what);
     let out = child.wait_with_output().unwrap();
-    let stdout = common::text(&out.stdout);
+    let stdout = testkit::text(&out.stdout);
     assert!(
         out.status.success(),
         "{args:?}: {stdout}{}",
-        common::text(&out.stderr)
+        testkit::text(&out.stderr)
     );
     assert!(
         common::processes_with_tag(&tag).is_empty(),

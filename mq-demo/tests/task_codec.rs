@@ -2,8 +2,6 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use mq_demo::{TASK_HEADER_LEN, Task, TaskError};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
@@ -77,7 +75,7 @@ fn each_defect_is_named() {
 /// produce, Err otherwise, and never panics (a panic fails the test).
 #[test]
 fn random_and_damaged_bytes_are_errors_not_panics() {
-    let mut rng = StdRng::seed_from_u64(common::seed());
+    let mut rng = StdRng::seed_from_u64(testkit::seed("MQ_DEMO_SEED"));
     let (mut ok, mut errors) = (0, 0);
     for round in 0..20_000 {
         let mut msg = if round % 2 == 0 {

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use testkit::text;
 
 /// ("prio", "type", "payload") out of `...prio 9  type 3  "alert: temperature: 42"...`.
 fn task_line(line: &str) -> (u32, u32, String) {

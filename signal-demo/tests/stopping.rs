@@ -184,7 +184,7 @@ fn parent_reports_a_killed_child_within_2s() {
         std::thread::sleep(Duration::from_millis(5));
     };
     std::thread::sleep(Duration::from_millis(50));
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
     let output = finish(parent, Duration::from_secs(2));
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");

@@ -1,12 +1,10 @@
 //! Running a crate's examples from its tests: the binaries `cargo test -p CRATE` builds.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 /// How long an example may take before its test fails.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -34,16 +32,6 @@ pub fn example(manifest_dir: &str, name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// A name no other run or test uses: `TAG-<pid>-<counter>-<clock>`.
-pub fn unique(tag: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{tag}-{}-{n}-{nanos:x}", std::process::id())
 }
 
 /// Runs example `name` of the crate at `manifest_dir` (see [`example`]) to the end, stdin
@@ -99,13 +87,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let lines = crate::line_channel(child.stdout.take().expect("stdout"));
         Server {
             child: Some(child),
             lines,
@@ -114,15 +96,8 @@ impl Server {
 
     /// The next stdout line containing `needle` (the readiness handshake), within [`LIMIT`].
     pub fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {needle:?} from the server: {e}"),
-            }
-        }
+        crate::wait_for_line(&self.lines, LIMIT, |line| line.contains(needle), |_| {})
+            .unwrap_or_else(|e| panic!("no line with {needle:?} from the server: {e}"))
     }
 
     /// Waits for the exit; returns the status and the rest of stdout.
@@ -148,8 +123,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::kill_and_reap(child);
         }
     }
 }

@@ -1,25 +1,77 @@
 //! What the demo crates' end-to-end tests share, written once: start a binary the way a
-//! careless shell would, bound every wait on a child, run a copy as `nobody`, check that a
-//! tour fits 80 columns, and find an example binary that is no older than its source.
+//! careless shell would, bound every wait on a child, find what a run left behind (processes,
+//! names), run a copy as `nobody`, check that a tour fits 80 columns, and find an example
+//! binary that is no older than its source.
 //!
 //! Dev-only (`[dev-dependencies]`): the tours themselves never use it.
 
+mod bounded;
 mod examples;
+mod leaks;
 
-pub use examples::{Finished, LIMIT, Server, example, finish, run_example, unique};
+pub use bounded::{
+    KillAfter, exit_within, kill_and_reap, line_channel, output, output_within, pid, run, send,
+    wait_for_line, wait_within,
+};
+pub use examples::{Finished, LIMIT, Server, example, finish, run_example};
+pub use leaks::{
+    alive, assert_none_left, names_containing, pids, processes_in_group, processes_mentioning,
+};
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+/// A name no other run or test uses: `TAG-<pid>-<counter>-<clock>`.
+pub fn unique(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{tag}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// Bytes a program printed, as text (invalid UTF-8 shown as U+FFFD).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What the run printed on stdout, as text.
+pub fn stdout(out: &Output) -> String {
+    text(&out.stdout)
+}
+
+/// What the run printed on stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    text(&out.stderr)
+}
+
+/// The seed of a randomized test: environment variable `var` if it holds a number, else the
+/// clock. Printed, so that a failure can be replayed with `var` set.
+pub fn seed(var: &str) -> u64 {
+    let from_clock = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    };
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(from_clock);
+    println!("seed {seed} (replay with {var}={seed})");
+    seed
+}
+
+/// Does this test run as root? Tests that need root (another user's object, a namespace)
+/// say "skipped" and return when it does not.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
 
 /// Starts `command` as a daemon or a careless shell would: SIGCHLD ignored (waitpid would fail
 /// with ECHILD) and every signal blocked (Ctrl-C would not stop it). A tour must reset both.
@@ -64,76 +116,6 @@ pub fn without_core_dumps(command: &mut Command) -> &mut Command {
             }
             Ok(())
         })
-    }
-}
-
-/// Kills a child with SIGKILL if it is still running after `limit`, so that a test waiting on
-/// it (for its output, for end-of-file) fails with a message instead of hanging the suite.
-/// Dropping the guard, once the wait has returned, disarms it.
-pub struct KillAfter(Arc<AtomicBool>);
-
-impl KillAfter {
-    pub fn new(child: &Child, limit: Duration) -> KillAfter {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-        thread::spawn(move || {
-            let end = Instant::now() + limit;
-            while Instant::now() < end && !flag.load(Ordering::SeqCst) {
-                thread::sleep(Duration::from_millis(20));
-            }
-            if !flag.load(Ordering::SeqCst) {
-                eprintln!("pid {pid} still running after {limit:?}: killed");
-                let _ = kill(pid, Signal::SIGKILL);
-            }
-        });
-        KillAfter(done)
-    }
-}
-
-impl Drop for KillAfter {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The child's output, or a test failure naming `what` if it has not exited within `limit`.
-pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
-    let guard = KillAfter::new(&child, limit);
-    let out = child.wait_with_output().expect("wait");
-    drop(guard);
-    assert!(
-        out.status.signal() != Some(9),
-        "{what} did not finish within {limit:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
-}
-
-/// Polls `child` until it exits (its status) or `limit` passes (None; it is left running).
-pub fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// [`wait_within`], but a child still running after `limit` is killed, reaped, and the test
-/// fails naming `what`.
-pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    match wait_within(child, limit) {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {limit:?}: killed");
-        }
     }
 }
 
@@ -193,17 +175,6 @@ impl Drop for NobodyCopy {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Runs `command` with stdout and stderr captured; the test fails, naming `what`, if it has not
-/// exited within 60 s.
-pub fn output(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    output_within(child, Duration::from_secs(60), what)
 }
 
 /// A 0700 directory of one test's own under the temp dir (named by [`unique`]), removed on drop.

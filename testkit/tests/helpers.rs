@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 /// The value of `field` in `/proc/self/status` as the started `cat` sees it.
@@ -149,4 +151,115 @@ fn a_nobody_copy_runs_while_other_threads_spawn_children() {
         busy, 0,
         "{busy} of 200 runs of a fresh copy failed: text file busy"
     );
+}
+
+#[test]
+fn run_captures_both_streams_as_text() {
+    let out = testkit::run("sh", &["-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(testkit::stdout(&out), "out\n");
+    assert_eq!(testkit::stderr(&out), "err\n");
+    assert_eq!(testkit::text(b"a\xffb"), "a\u{fffd}b");
+}
+
+#[test]
+fn a_seed_without_its_variable_comes_from_the_clock() {
+    let first = testkit::seed("TESTKIT_SELFTEST_NO_SUCH_SEED");
+    std::thread::sleep(Duration::from_millis(1));
+    assert_ne!(first, testkit::seed("TESTKIT_SELFTEST_NO_SUCH_SEED"));
+}
+
+#[test]
+fn a_group_of_its_own_is_found_and_a_killed_child_is_not_alive() {
+    use std::os::unix::process::CommandExt;
+    let mut sleep = Command::new("sleep")
+        .arg("30")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = testkit::pid(&sleep).as_raw();
+    assert_eq!(testkit::processes_in_group(pid), [pid]);
+    assert!(testkit::alive(pid));
+    testkit::kill_and_reap(&mut sleep);
+    assert!(!testkit::alive(pid));
+    assert_eq!(testkit::processes_in_group(pid), Vec::<i32>::new());
+    testkit::kill_and_reap(&mut sleep); // a second time is harmless
+}
+
+#[test]
+fn a_process_is_found_by_its_command_line_and_killed_if_left() {
+    let tag = testkit::unique("testkit-selftest-mention");
+    // `sh -c SCRIPT NAME`: NAME becomes $0, so it stands in the command line; `read` is built
+    // in, so the shell starts no child, and waits on the pipe until it is killed.
+    let mut sh = Command::new("sh")
+        .args(["-c", "read line", &tag])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = testkit::pid(&sh).as_raw();
+    // spawn returns while exec may still be setting up the command line: poll.
+    let end = Instant::now() + Duration::from_secs(10);
+    while testkit::processes_mentioning(format!("\0{tag}\0")) != [pid] {
+        assert!(
+            Instant::now() < end,
+            "sh {pid} not found by its command line"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    testkit::assert_none_left(&[], "nothing");
+    let left = testkit::processes_mentioning(&tag);
+    let failed = std::panic::catch_unwind(|| testkit::assert_none_left(&left, "sh"));
+    assert!(failed.is_err(), "a process left must fail the test");
+    let status = testkit::exit_within(&mut sh, Duration::from_secs(10), "sh");
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_eq!(testkit::processes_mentioning(&tag), Vec::<i32>::new());
+}
+
+#[test]
+fn send_delivers_a_signal_to_a_child() {
+    let mut sleep = Command::new("sleep").arg("30").spawn().unwrap();
+    testkit::send(&sleep, nix::sys::signal::Signal::SIGTERM);
+    let status = testkit::exit_within(&mut sleep, Duration::from_secs(10), "sleep");
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+}
+
+#[test]
+fn names_containing_lists_matching_names_sorted() {
+    let dir = testkit::TempDir::new("testkit-selftest-names");
+    for name in ["run-7-b", "other", "run-7-a"] {
+        std::fs::write(dir.join(name), "").unwrap();
+    }
+    let names = testkit::names_containing(&dir.0, "run-7-").unwrap();
+    assert_eq!(names, ["run-7-a", "run-7-b"]);
+    assert!(testkit::names_containing(dir.join("absent"), "x").is_err());
+}
+
+#[test]
+fn wait_for_line_shows_every_line_and_ends_at_eof_or_the_limit() {
+    let mut sh = Command::new("sh")
+        .args(["-c", "echo one; echo two; echo three"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = testkit::line_channel(sh.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let limit = Duration::from_secs(10);
+    let two = testkit::wait_for_line(&lines, limit, |l| l == "two", |l| seen.push(l.to_owned()));
+    assert_eq!(two, Ok("two".to_owned()));
+    assert_eq!(seen, ["one", "two"]);
+    let none = testkit::wait_for_line(&lines, limit, |l| l == "four", |_| {});
+    assert_eq!(none, Err(RecvTimeoutError::Disconnected));
+    testkit::exit_within(&mut sh, limit, "sh");
+
+    let mut sleep = Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = testkit::line_channel(sleep.stdout.take().unwrap());
+    let started = Instant::now();
+    let none = testkit::wait_for_line(&lines, Duration::from_millis(200), |_| true, |_| {});
+    assert_eq!(none, Err(RecvTimeoutError::Timeout));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    testkit::kill_and_reap(&mut sleep);
 }

@@ -1,5 +1,5 @@
-//! What compare's end-to-end tests share: run the real binary, read its JSON, find its
-//! children, and kill a row's echo child in the middle of a measurement.
+//! What compare's end-to-end tests share: run the real binary, read its JSON, and kill a
+//! row's echo child in the middle of a measurement.
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
@@ -18,12 +18,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_compare");
 /// Runs compare with `args` to the end, stdin empty and output captured; the test fails if
 /// it has not exited within 60 s.
 pub fn compare(args: &[&str]) -> Output {
-    testkit::output(Command::new(BIN).args(args).stdin(Stdio::null()), "compare")
-}
-
-/// What the run printed on stderr, as text for a message or a search.
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    testkit::run(BIN, args)
 }
 
 /// The `rows` of compare's JSON (`{"run": {...}, "rows": [...], "lessons": [...]}`).
@@ -33,27 +28,6 @@ pub fn json_rows(out: &Output) -> Vec<Value> {
         Value::Array(rows) => rows.clone(),
         other => panic!("expected an array of rows, got {other} in {json}"),
     }
-}
-
-/// Processes in process group `pgid` (compare's children inherit its group).
-pub fn group_members(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // After "(comm)": state ppid pgrp ...
-        let Some((_, after)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        if after.split_whitespace().nth(2).and_then(|g| g.parse().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 /// How a run went after [`kill_the_echo_mid_run`] killed its echo child.
@@ -95,12 +69,14 @@ pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
     drop(guard);
     let deadline = Instant::now() + Duration::from_secs(3);
     let echo = loop {
-        if let Some(&p) = group_members(pgid).iter().find(|&&p| p != pgid) {
+        if let Some(&p) = testkit::processes_in_group(pgid)
+            .iter()
+            .find(|&&p| p != pgid)
+        {
             break p;
         }
         if Instant::now() > deadline {
-            let _ = run.kill();
-            let _ = run.wait();
+            testkit::kill_and_reap(&mut run);
             panic!("{key}: no echo child appeared; compare said: {before:?}");
         }
         thread::sleep(Duration::from_millis(5));

@@ -2,7 +2,6 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open};
 use nix::sys::stat::Mode;
@@ -21,41 +20,30 @@ pub fn command(args: &[&str], tag: &str) -> Command {
     cmd
 }
 
+/// Runs the binary with `args` to the end; the test fails if it has not exited within 60 s.
 pub fn run(args: &[&str]) -> Output {
-    command(args, &unique_tag())
-        .output()
-        .expect("spawn mq-demo")
+    testkit::output(&mut command(args, &unique_tag()), "mq-demo")
 }
 
 pub fn spawn(args: &[&str], tag: &str) -> Child {
     command(args, tag).spawn().expect("spawn mq-demo")
 }
 
+/// A tag no other test (or run) uses, for [`command`].
 pub fn unique_tag() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .subsec_nanos();
-    format!("mq-test-{}-{nanos}", std::process::id())
+    testkit::unique("mq-test")
 }
 
 /// Live processes whose environment carries `tag` (zombies have no environment and are
 /// counted by `zombies_of` instead).
 pub fn processes_with_tag(tag: &str) -> Vec<String> {
     let needle = format!("MQ_DEMO_TEST_TAG={tag}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(environ) = std::fs::read(entry.path().join("environ"))
-            && environ.split(|&b| b == 0).any(|v| v == needle.as_bytes())
-        {
-            found.push(name);
-        }
-    }
-    found
+    let tagged = |pid: &i32| {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        environ.split(|&b| b == 0).any(|v| v == needle.as_bytes())
+    };
+    let pids = testkit::pids().into_iter().filter(tagged);
+    pids.map(|pid| pid.to_string()).collect()
 }
 
 /// Does a queue of this name exist? (mq_open of an absent name fails with ENOENT.)
@@ -83,13 +71,7 @@ pub fn mqueue_listable() -> bool {
 /// Queues in /dev/mqueue (when the mqueue file system is mounted there) whose name contains
 /// `fragment`. Without the mount this returns nothing; tests also check names they know.
 pub fn listed_queues(fragment: &str) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/dev/mqueue") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(fragment))
-        .collect()
+    testkit::names_containing("/dev/mqueue", fragment).unwrap_or_default()
 }
 
 /// Everything a run of the binary with this pid may have left: its listed queues, and every
@@ -121,23 +103,4 @@ pub fn printed_names(pid: u32, stdout: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-/// The seed for randomized tests: MQ_DEMO_SEED if set, else the clock. Printed for replay.
-pub fn seed() -> u64 {
-    let seed = std::env::var("MQ_DEMO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("clock")
-                .as_nanos() as u64
-        });
-    println!("seed = {seed} (replay with MQ_DEMO_SEED={seed})");
-    seed
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -4,40 +4,30 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
+// Each test file uses some of these, as it does of the rest of this module.
+#[allow(unused_imports)]
+pub use testkit::{alive, processes_in_group, stderr, stdout};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
 
+/// Runs shm-demo with `args` to the end; the test fails if it has not exited within 60 s.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run shm-demo")
+    testkit::run(BIN, args)
 }
 
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A shm name no other test (or run) uses: `/shm-demo-test-<pid>-<tag>-<random>`.
+/// A shm name no other test (or run) uses: `/shm-demo-test-<tag>-<pid>-<counter>-<clock>`.
 pub fn unique_name(tag: &str) -> String {
-    let random: u16 = rand::random();
-    format!("/shm-demo-test-{}-{tag}-{random:04x}", std::process::id())
+    format!("/{}", testkit::unique(&format!("shm-demo-test-{tag}")))
 }
 
 /// Entries of /dev/shm whose name contains `needle`.
 pub fn dev_shm_matching(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/dev/shm")
-        .expect("read /dev/shm")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(needle))
-        .collect()
+    testkit::names_containing("/dev/shm", needle).expect("read /dev/shm")
 }
 
 /// Kills and reaps `child` if it is still running (so a failing test leaves nothing behind).
 pub fn ensure_dead(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+    testkit::kill_and_reap(child);
 }
 
 /// Reads stdout lines until one contains `child pid N`; returns N and the lines so far.
@@ -56,55 +46,11 @@ pub fn read_child_pid(stdout: &mut BufReader<ChildStdout>) -> (i32, String) {
     }
 }
 
-/// Running (not a zombie) according to /proc/<pid>/stat.
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap();
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
-    }
-}
-
-/// Processes (zombies included) whose process group is `pgid`.
-pub fn processes_in_group(pgid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("read /proc")
-        .filter_map(|e| e.ok())
-    {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after "(comm)": state ppid pgrp ...
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Runs shm-demo with the umask set to `umask`, as this user.
+/// Runs shm-demo with the umask set to `umask`, as this user; fails the test after 60 s.
 pub fn run_with_umask(args: &[&str], umask: u32) -> Output {
     let mut command = Command::new(BIN);
-    testkit::with_umask(command.args(args), umask);
-    command.output().expect("run shm-demo")
+    command.args(args).stdin(Stdio::null());
+    testkit::output(testkit::with_umask(&mut command, umask), "shm-demo")
 }
 
 /// Spawns shm-demo with piped stdout/stderr in a process group of its own.
@@ -134,13 +80,13 @@ pub fn run_as_nobody(args: &[&str]) -> Output {
 }
 
 /// [`run_as_nobody`] with the umask set to `umask` (when given) before setpriv runs; the
-/// binary inherits it.
+/// binary inherits it. Fails the test after 60 s.
 pub fn run_as_nobody_with_umask(args: &[&str], umask: Option<u32>) -> Output {
     let copy = testkit::NobodyCopy::of(BIN);
     let mut command = copy.command();
-    command.args(args);
+    command.args(args).stdin(Stdio::null());
     if let Some(mask) = umask {
         testkit::with_umask(&mut command, mask);
     }
-    command.output().expect("run setpriv (util-linux)")
+    testkit::output(&mut command, "shm-demo as nobody")
 }

@@ -2,24 +2,18 @@
 #![allow(dead_code)] // each test file uses a part
 
 use std::io::Read;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Output};
 use std::time::Duration;
-
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_signal-demo");
 
+/// Runs signal-demo with `args` to the end; the test fails if it has not exited within 60 s.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run signal-demo")
+    testkit::run(BIN, args)
 }
 
 pub fn stdout_of(output: &Output) -> String {
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let err = String::from_utf8_lossy(&output.stderr);
+    let (text, err) = (testkit::stdout(output), testkit::stderr(output));
     assert!(
         output.status.success(),
         "signal-demo failed: {}\n{text}\n{err}",
@@ -31,24 +25,8 @@ pub fn stdout_of(output: &Output) -> String {
 
 /// Processes that are children of the signal-demo run with this pid (by their command line,
 /// `signal-demo child --parent <pid> ...`, which stays true even after re-parenting).
-pub fn children_of(parent: u32) -> Vec<u32> {
-    let needle = format!("\0--parent\0{parent}\0");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Waits up to `limit` for the process to end; kills it and fails if it does not.
-pub fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    testkit::exit_within(child, limit, "signal-demo")
+pub fn children_of(parent: u32) -> Vec<i32> {
+    testkit::processes_mentioning(format!("\0--parent\0{parent}\0"))
 }
 
 /// Waits (bounded) for a signal-demo run to end, then fails if any of its children outlived it —
@@ -56,15 +34,8 @@ pub fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStat
 /// the test instead of hanging it on a pipe the orphan still holds open.
 pub fn finish(mut child: Child, limit: Duration) -> Output {
     let pid = child.id();
-    let status = wait_within(&mut child, limit);
-    let leftovers = children_of(pid);
-    for &orphan in &leftovers {
-        let _ = kill(Pid::from_raw(orphan as i32), Signal::SIGKILL);
-    }
-    assert!(
-        leftovers.is_empty(),
-        "children of {pid} left behind: {leftovers:?}"
-    );
+    let status = testkit::exit_within(&mut child, limit, "signal-demo");
+    testkit::assert_none_left(&children_of(pid), &format!("children of {pid}"));
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     if let Some(mut out) = child.stdout.take() {
         out.read_to_end(&mut stdout).expect("read stdout");

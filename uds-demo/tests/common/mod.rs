@@ -1,21 +1,20 @@
 //! Helpers shared by the end-to-end tests: spawn the real binary, read what it prints.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_uds-demo");
+// Some test files use it, as they do the rest of this module.
+#[allow(unused_imports)]
+pub use testkit::is_root;
 
-pub fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
+pub const BIN: &str = env!("CARGO_BIN_EXE_uds-demo");
 
 /// A private 0700 directory for one test; removed on drop.
 pub type TestDir = testkit::TempDir;
@@ -44,15 +43,7 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = testkit::line_channel(child.stdout.take().expect("stdout"));
         let mut err = child.stderr.take().expect("stderr");
         let err = thread::spawn(move || {
             let mut s = String::new();
@@ -83,19 +74,13 @@ impl Running {
 
     /// Next line starting with `prefix` within `timeout` (other lines are kept in `seen`).
     pub fn wait_line(&mut self, prefix: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let line = self.lines.recv_timeout(left).ok()?;
-            self.seen.push(line.clone());
-            if line.starts_with(prefix) {
-                return Some(line);
-            }
-        }
+        let wanted = |line: &str| line.starts_with(prefix);
+        let seen = &mut self.seen;
+        testkit::wait_for_line(&self.lines, timeout, wanted, |line| seen.push(line.into())).ok()
     }
 
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        testkit::pid(&self.child)
     }
 
     /// Waits up to `timeout` for exit; None if still running.
@@ -119,8 +104,7 @@ impl Drop for Running {
         }
         let _ = kill(self.pid(), Signal::SIGTERM);
         if self.wait_exit(Duration::from_secs(2)).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            testkit::kill_and_reap(&mut self.child);
         }
     }
 }
