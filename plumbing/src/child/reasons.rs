@@ -82,7 +82,8 @@ impl fmt::Display for ExitReason {
 pub struct Start<'a> {
     /// Names the child in its one line on stderr when it cannot start: "child (NAME): why".
     pub name: &'a str,
-    /// Descriptors it inherits but must not hold, closed first (see [`fork_closing`]).
+    /// Descriptors it inherits but must not hold, closed first (see
+    /// [`fork_closing`](super::fork_closing)).
     pub close: &'a [BorrowedFd<'a>],
     /// Signals whose action goes back to the default (after it has asked to die with the
     /// parent): those the parent catches, so Ctrl-C ends the child like any program and the
@@ -94,25 +95,27 @@ pub struct Start<'a> {
 
 /// Forks a child that starts as `start` says and runs `body`, whose [`ExitReason`] becomes its
 /// exit status; a panic becomes [`ExitReason::Panic`], a failed start [`ExitReason::Setup`]
-/// (after one line on stderr). `parents` is what only the parent keeps (its end of a channel):
+/// (after one line on stderr). `parent_only` is what only the parent keeps (its end of a channel):
 /// the child drops its copy before anything else, so each process holds only its own end, and
 /// the parent gets it back with the [`Child`]. The child dies with the parent, and leaves with
 /// _exit: it flushes nothing copied from the parent, and what it prints on stdout must end in
-/// a newline. Reap it with [`Child::reap`]. Single-threaded callers only, as [`fork`].
+/// a newline. Reap it with [`Child::reap`]. Single-threaded callers only, as
+/// [`fork`](super::fork).
 pub fn fork_with<P>(
     start: &Start,
-    parents: P,
+    parent_only: P,
     body: impl FnOnce() -> ExitReason,
 ) -> Result<(Child, P)> {
     // Unflushed output would be printed twice if the child printed a line; a failure here is
     // the parent's own to meet when it next prints.
     let _ = io::stdout().flush();
     let parent = getpid();
-    let mut parents = Some(parents);
+    let mut parent_only = Some(parent_only);
     let pid = fork_into(Leave::Immediately, || {
-        // No panic may unwind past here: see fork_closing.
+        // No panic may unwind past here: the child would go on running the parent's code, and
+        // drop the parent's owners up the stack (its names, its other children).
         let run = AssertUnwindSafe(|| {
-            drop(parents.take());
+            drop(parent_only.take());
             close_in_child(start.close);
             match start_child(start, parent) {
                 Ok(()) => body(),
@@ -124,8 +127,8 @@ pub fn fork_with<P>(
         });
         panic::catch_unwind(run).unwrap_or(ExitReason::Panic).code()
     })?;
-    let parents = parents.ok_or("fork: the parent lost its own end")?;
-    Ok((Child::from_pid(pid), parents))
+    let parent_only = parent_only.ok_or("fork: the parent lost its own end")?;
+    Ok((Child::from_pid(pid), parent_only))
 }
 
 /// In the child of [`fork_with`]: death with `parent`, the default actions, the CPU.
