@@ -1,7 +1,9 @@
-//! Child processes that never outlive the run: forked ([`fork`]) or this program started again
-//! in a role ([`this_program`], [`Child::spawn`]). A [`Child`] is reaped on every path: its
-//! `Drop` SIGKILLs and reaps one that is still running, and every wait is bounded and notices a
-//! stop signal.
+//! Child processes that never outlive the run: forked ([`fork`], or [`fork_with`] for a child
+//! whose exit status says why it ended) or this program started again in a role
+//! ([`this_program`], [`Child::spawn`]). A [`Child`] is reaped on every path: its `Drop`
+//! SIGKILLs and reaps one that is still running, and every wait is bounded and notices a stop
+//! signal ([`Child::reap`] kills one that will not end in time). This file holds the one
+//! fork(2) of the workspace.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -18,6 +20,10 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid};
 
 use crate::program::{self, STDOUT_CLOSED};
 use crate::{Result, stop};
+
+mod reasons;
+
+pub use reasons::{ExitReason, Reaped, STOP_GRACE, Start, fork_with};
 
 /// A child process of ours; see the module documentation.
 pub struct Child {
@@ -56,37 +62,70 @@ pub fn fork_closing(close: &[BorrowedFd], body: impl FnOnce() -> Result) -> Resu
         .flush()
         .map_err(|e| format!("flush stdout: {e}"))?;
     let parent = getpid();
-    // SAFETY: callers fork only while the process is single-threaded (see above), so the child
-    // gets a consistent copy of every lock and of the allocator; it runs `body` and exits.
-    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Parent { child } => Ok(Child::from_pid(child)),
-        ForkResult::Child => {
-            // If the parent died before prctl took effect, getppid() shows it.
-            if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
-                std::process::exit(1);
-            }
-            for fd in close {
-                // SAFETY: the child never returns into the caller (it leaves by exit below),
-                // so the owner of `fd` up the stack is never dropped here and never closes
-                // the number a second time.
-                drop(unsafe { OwnedFd::from_raw_fd(fd.as_raw_fd()) });
-            }
-            // No panic may unwind past here: up the stack lie the parent's owners, and dropping
-            // them in the child would unlink the parent's names and kill its other children.
-            let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
-                Ok(Ok(())) => 0,
-                Ok(Err(e)) => match e.downcast_ref::<stop::Interrupted>() {
-                    Some(stop::Interrupted(signal)) => 128 + signal,
-                    None => {
-                        program::say(&format!("child {}: {e}", getpid()));
-                        1
-                    }
-                },
-                Err(payload) => program::child_panic_status(&*payload),
-            };
-            let _ = io::stdout().flush();
-            std::process::exit(code)
+    let pid = fork_into(Leave::Exit, || {
+        // If the parent died before prctl took effect, getppid() shows it.
+        if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
+            return 1;
         }
+        close_in_child(close);
+        // No panic may unwind past here: up the stack lie the parent's owners, and dropping
+        // them in the child would unlink the parent's names and kill its other children.
+        let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => match e.downcast_ref::<stop::Interrupted>() {
+                Some(stop::Interrupted(signal)) => 128 + signal,
+                None => {
+                    program::say(&format!("child {}: {e}", getpid()));
+                    1
+                }
+            },
+            Err(payload) => program::child_panic_status(&*payload),
+        };
+        let _ = io::stdout().flush();
+        code
+    })?;
+    Ok(Child::from_pid(pid))
+}
+
+/// How a forked child leaves once `child` has returned its exit status.
+#[derive(Clone, Copy)]
+enum Leave {
+    /// exit(3): Rust's stdout is flushed, so what the child printed is not lost. The parent
+    /// flushed before the fork, so the buffer holds only the child's own output.
+    Exit,
+    /// _exit(2): at once, without the parent's atexit handlers and without flushing stdio
+    /// buffers copied from the parent.
+    Immediately,
+}
+
+/// The one fork(2) of the house. The child runs `child` and leaves as `leave` says with the
+/// status it returns: it never returns into the caller, so the parent's owners up the stack
+/// (names, mappings, other children) are never dropped twice. `child` must not unwind: both
+/// callers catch a panic and turn it into a status. The parent gets the child's pid.
+fn fork_into(leave: Leave, child: impl FnOnce() -> i32) -> Result<Pid> {
+    // SAFETY: callers fork only while the process is single-threaded (see [`fork`]), so the
+    // child gets a consistent copy of every lock and of the allocator; it runs `child` and
+    // exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            let code = child();
+            match leave {
+                Leave::Exit => std::process::exit(code),
+                // SAFETY: _exit ends the child at once; nothing of this process runs after it.
+                Leave::Immediately => unsafe { libc::_exit(code) },
+            }
+        }
+    }
+}
+
+/// In a forked child: closes `close`, the parent's descriptors it must not hold.
+fn close_in_child(close: &[BorrowedFd]) {
+    for fd in close {
+        // SAFETY: the child never returns into the caller (it leaves by exit or _exit), so
+        // the owner of `fd` up the stack is never dropped here and never closes the number a
+        // second time.
+        drop(unsafe { OwnedFd::from_raw_fd(fd.as_raw_fd()) });
     }
 }
 
@@ -209,19 +248,24 @@ impl Child {
             .map_err(|e| format!("waitpid {}: {e}", self.pid))?;
         match status {
             WaitStatus::StillAlive => Ok(None),
+            status => Ok(Some(self.collected(status))),
+        }
+    }
+
+    /// Takes note of a status waitpid returned: once the child exited or was killed it is
+    /// reaped. An exit with [`STDOUT_CLOSED`] unwinds (see [`Child::try_wait`]).
+    fn collected(&mut self, status: WaitStatus) -> WaitStatus {
+        match status {
             WaitStatus::Exited(_, code) => {
                 self.reaped = true;
                 if code == i32::from(STDOUT_CLOSED) {
                     program::resume_stdout_closed();
                 }
-                Ok(Some(status))
             }
-            WaitStatus::Signaled(..) => {
-                self.reaped = true;
-                Ok(Some(status))
-            }
-            other => Ok(Some(other)),
+            WaitStatus::Signaled(..) => self.reaped = true,
+            _ => {}
         }
+        status
     }
 
     /// Waits at most `limit` for the child to exit or die. A stop signal kills and reaps it and

@@ -8,11 +8,11 @@
 use std::io::{self, Read, Write};
 
 use nix::unistd::Pid;
+use plumbing::child::ExitReason;
 
 use crate::measure::pattern;
 use crate::measure::sides::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Child, OneWay, Ping, child_says, io_failed,
-    pair_failed, warmup_messages,
+    Child, OneWay, Ping, child_says, io_failed, pair_failed, warmup_messages,
 };
 use crate::row::Skip;
 
@@ -144,24 +144,24 @@ impl Ping for Parent {
 
 /// A child reads message `seq`; on failure, the exit status: the parent closed its end
 /// (EOF), or the read failed (said on stderr).
-fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Result<(), i32> {
+fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Result<(), ExitReason> {
     end.receive_message(buf).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            return CHILD_PEER_GONE;
+            return ExitReason::PeerGone;
         }
         child_says(label, &format!("message {seq}: read: {e}"));
-        CHILD_IO
+        ExitReason::Io
     })
 }
 
 impl Child for Echo {
-    fn run(mut self, _: Pid, label: &str) -> i32 {
+    fn run(mut self, _: Pid, label: &str) -> ExitReason {
         echo(self.end.as_mut(), self.size, self.corrupt_after, label)
     }
 }
 
 /// The echo child: check each message, send it back, stop at the end message.
-fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str) -> i32 {
+fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str) -> ExitReason {
     let mut buf = vec![0u8; size];
     for seq in 0u64.. {
         if let Err(code) = child_read(end, &mut buf, seq, label) {
@@ -169,21 +169,21 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
         }
         let message = end.received(&mut buf);
         if pattern::is_end(message) {
-            return 0;
+            return ExitReason::Done;
         }
         if let Err(m) = pattern::check(message, seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
-            return CHILD_MISMATCH;
+            return ExitReason::Mismatch;
         }
         if corrupt_after == Some(seq) {
             message[size / 2] ^= 0x01; // test only (--corrupt-after): the parent must catch this
         }
         if let Err(e) = end.echo_message(&buf) {
             child_says(label, &format!("message {seq}: write: {e}"));
-            return CHILD_IO;
+            return ExitReason::Io;
         }
     }
-    0
+    ExitReason::Done
 }
 
 /// The two sides of a one-way throughput measurement: the parent streams `chunk`-byte
@@ -230,13 +230,13 @@ fn acknowledged(end: &mut dyn End, buf: &mut [u8], seq: u64) -> Result<(), Skip>
 }
 
 impl Child for Sink {
-    fn run(mut self, _: Pid, label: &str) -> i32 {
+    fn run(mut self, _: Pid, label: &str) -> ExitReason {
         sink(self.end.as_mut(), self.chunk, label)
     }
 }
 
 /// The receiving child of a throughput run.
-fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
+fn sink(end: &mut dyn End, chunk: usize, label: &str) -> ExitReason {
     let mut buf = vec![0u8; chunk];
     let last_warm = warmup_messages(chunk) - 1;
     for seq in 0u64.. {
@@ -247,13 +247,13 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
         if pattern::is_end(message) {
             if let Err(e) = end.echo_message(&buf) {
                 child_says(label, &format!("acknowledgement: write: {e}"));
-                return CHILD_IO;
+                return ExitReason::Io;
             }
-            return 0;
+            return ExitReason::Done;
         }
         if let Err(m) = pattern::check(end.received(&mut buf), seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
-            return CHILD_MISMATCH;
+            return ExitReason::Mismatch;
         }
         // The last warm-up message goes back: the parent starts its clock on it.
         if seq == last_warm
@@ -263,8 +263,8 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> i32 {
                 label,
                 &format!("acknowledgement of message {seq}: write: {e}"),
             );
-            return CHILD_IO;
+            return ExitReason::Io;
         }
     }
-    0
+    ExitReason::Done
 }

@@ -7,10 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
+use plumbing::child::ExitReason;
 
-use crate::measure::sides::{
-    CHILD_IO, CHILD_PEER_GONE, Child, Ping, SharedWord, child_says, io_failed,
-};
+use crate::measure::sides::{Child, Ping, SharedWord, child_says, io_failed};
 use crate::row::Skip;
 
 /// How long a doorbell waits for its answer before the row fails.
@@ -80,28 +79,28 @@ impl Ping for Ringer {
 }
 
 impl Child for Answerer {
-    fn run(self, parent: Pid, label: &str) -> i32 {
+    fn run(self, parent: Pid, label: &str) -> ExitReason {
         answer_rings(self.bell, parent, &self.done, label)
     }
 }
 
 /// The doorbell child: answer every ring until one comes with the end flag set (or the parent
 /// dies).
-fn answer_rings(bell: Doorbell, parent: Pid, done: &SharedWord, label: &str) -> i32 {
+fn answer_rings(bell: Doorbell, parent: Pid, done: &SharedWord, label: &str) -> ExitReason {
     loop {
         match (bell.wait)(Duration::from_millis(250)) {
-            Ok(true) if done.get().load(Ordering::Acquire) != 0 => return 0,
+            Ok(true) if done.get().load(Ordering::Acquire) != 0 => return ExitReason::Done,
             Ok(true) => {
                 if let Err(e) = (bell.ring)(parent) {
                     child_says(label, &format!("ring back: {e}"));
-                    return CHILD_IO;
+                    return ExitReason::Io;
                 }
             }
-            Ok(false) if getppid() != parent => return CHILD_PEER_GONE,
+            Ok(false) if getppid() != parent => return ExitReason::PeerGone,
             Ok(false) => {}
             Err(e) => {
                 child_says(label, &format!("wait: {e}"));
-                return CHILD_IO;
+                return ExitReason::Io;
             }
         }
     }

@@ -2,19 +2,17 @@
 //! child runs its side and the parent its own, and the parent reaps the child and says how it
 //! ended. The watchdog kills a child that hangs; a stop signal kills it too.
 
-use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
-use plumbing::{child, cpu, stop};
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::{Pid, getpid};
+use plumbing::child::{self, Child, ExitReason, Reaped, Start};
+use plumbing::{cpu, stop};
 
-use crate::measure::sides::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PANIC, CHILD_PEER_GONE, CHILD_SETUP, SharedWord, child_says,
-};
+use crate::measure::sides::SharedWord;
 use crate::measure::watchdog;
 use crate::row::{Placement, Skip};
 
@@ -41,40 +39,41 @@ pub fn cpu_time(who: UsageWho) -> Duration {
 /// closed or died, and removes a dead child's queue). The child's CPU time is its own count
 /// from its start to its return (see [`ChildCpu`]): fork and exit are not the mechanism's.
 ///
-/// Forked here rather than with `plumbing::child::fork`: the child's exit status tells the
-/// parent what went wrong (a corrupted message, a failed read, a peer that left), and each
-/// process must close the other's end the moment it starts.
+/// The child's exit status tells the parent what went wrong (an [`ExitReason`]: a corrupted
+/// message, a failed read, a peer that left), which is why it is forked with
+/// `plumbing::child::fork_with`.
 pub fn session<T, E>(
     label: &str,
     placement: Placement,
     watchdog: u32,
     parent_end: E,
-    child_side: impl FnOnce(Pid) -> i32,
+    child_side: impl FnOnce(Pid) -> ExitReason,
     parent_side: impl FnOnce(Pid, &mut E) -> Result<T, Skip>,
 ) -> Result<(T, Duration), Skip> {
     if stop::requested().is_some() {
         return Err(Skip::Stopped);
     }
     let child_cpu = ChildCpu::new()?;
-    let (child, (mut parent_end, parent_side)) = fork_child(
+    let (mut child, (mut parent_end, parent_side)) = fork_child(
         label,
         placement.child_cpu,
         &child_cpu,
         child_side,
         (parent_end, parent_side),
     )?;
-    stop::kill_on_stop(Some(child.as_raw()));
-    watchdog::arm(watchdog, child);
+    let pid = child.pid();
+    stop::kill_on_stop(Some(pid.as_raw()));
+    watchdog::arm(watchdog, pid);
     let result = cpu::pin(Pid::from_raw(0), placement.parent_cpu)
         .map_err(|e| Skip::Failed(e.to_string()))
-        .and_then(|()| parent_side(child, &mut parent_end));
+        .and_then(|()| parent_side(pid, &mut parent_end));
     watchdog::disarm();
     stop::kill_on_stop(None);
     let ending = match &result {
         Err(_) => Ending::AfterOurError,
         Ok(_) => Ending::EndMessage,
     };
-    let child_failure = reap(child, ending);
+    let child_failure = reap(&mut child, ending);
     drop(parent_end);
     // A child that did not return has failed the session, so its count is never used.
     let child_cpu = child_cpu.reported().unwrap_or_default();
@@ -111,66 +110,45 @@ impl ChildCpu {
     }
 }
 
-/// Forks. The child drops `parent_side` (with its copy of the parent's end), runs `child_side`
-/// pinned to `cpu` and leaves with its return value as exit status; the parent drops
-/// `child_side` and gets `parent_side` back, with the child's pid.
+/// Forks. The child drops `parent_side` (with its copy of the parent's end) before anything
+/// else, dies with the parent, gives every signal the parent catches its default action,
+/// pins itself to `cpu`, runs `child_side` and leaves with the [`ExitReason`] it returns (or
+/// [`ExitReason::Setup`] after one line, if it could not start); the parent drops
+/// `child_side` and gets `parent_side` back, with the child.
 fn fork_child<P>(
     label: &str,
     cpu: usize,
     child_cpu: &ChildCpu,
-    child_side: impl FnOnce(Pid) -> i32,
+    child_side: impl FnOnce(Pid) -> ExitReason,
     parent_side: P,
-) -> Result<(Pid, P), Skip> {
-    let _ = io::stdout().flush();
+) -> Result<(Child, P), Skip> {
     let parent = getpid();
-    // SAFETY: compare is single-threaded (main never starts a thread), so the child is a
-    // consistent copy of this process; it runs only `child_side`, then leaves with _exit.
-    match unsafe { fork() } {
-        Err(e) => Err(Skip::Failed(format!("fork: {e}"))),
-        Ok(ForkResult::Child) => {
-            drop(parent_side);
-            // A panic must never unwind out of here: the child would go on running the
-            // parent's loop. Catch it and leave with a status instead.
-            let work = std::panic::AssertUnwindSafe(|| match child_start(parent, cpu, label) {
-                Ok(()) => {
-                    let started = cpu_time(UsageWho::RUSAGE_SELF);
-                    let code = child_side(parent);
-                    child_cpu.report(cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(started));
-                    code
-                }
-                Err(code) => code,
-            });
-            let code = std::panic::catch_unwind(work).unwrap_or(CHILD_PANIC);
-            // SAFETY: _exit ends the child at once, without running the parent's atexit
-            // handlers or flushing stdio buffers copied from the parent.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(ForkResult::Parent { child }) => {
-            drop(child_side);
-            Ok((child, parent_side))
-        }
-    }
+    let caught = caught_signals().map_err(|e| Skip::Failed(format!("signal: {e}")))?;
+    let start = Start {
+        name: label,
+        close: &[],
+        default_actions: &caught,
+        pin: Some(cpu),
+    };
+    // compare is single-threaded (main never starts a thread), as a fork requires.
+    child::fork_with(&start, parent_side, || {
+        let started = cpu_time(UsageWho::RUSAGE_SELF);
+        let reason = child_side(parent);
+        child_cpu.report(cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(started));
+        reason
+    })
+    .map_err(|e| Skip::Failed(e.to_string()))
 }
 
-/// What the child side of a session needs before it runs: death with the parent, the default
-/// action for every signal the parent catches, and its CPU.
-fn child_start(parent: Pid, cpu: usize, label: &str) -> Result<(), i32> {
-    let ready = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))
-        .and_then(|()| match getppid() == parent {
-            true => Ok(()),
-            false => Err("the parent died before the child started".to_string()),
-        })
-        .and_then(|()| {
-            stop::restore_defaults()
-                .and_then(|()| watchdog::restore_default())
-                .map_err(|e| format!("signal(SIG_DFL): {e}"))
-        })
-        .and_then(|()| cpu::pin(Pid::from_raw(0), cpu).map_err(|e| e.to_string()));
-    ready.map_err(|why| {
-        child_says(label, &why);
-        CHILD_SETUP
-    })
+/// The signals the parent catches: the stop flag's and the watchdog's. In the child they
+/// take their default action, so Ctrl-C ends it like any program and the parent's handlers
+/// (copied by fork) never run in it.
+fn caught_signals() -> nix::Result<Vec<Signal>> {
+    stop::SIGNALS
+        .into_iter()
+        .chain([watchdog::SIGNAL as i32])
+        .map(Signal::try_from)
+        .collect()
 }
 
 /// The session's result from the parent's result and how the child ended.
@@ -210,51 +188,33 @@ enum Ending {
 /// 200 ms after our own error; when stopping, after 100 ms, which
 /// lets a child that was told to end remove what it owns), and says how it ended if that was
 /// not as expected. Always reaps, so no zombie and no orphan is left.
-fn reap(child: Pid, ending: Ending) -> Option<String> {
+fn reap(child: &mut Child, ending: Ending) -> Option<String> {
     let patience = match ending {
         Ending::EndMessage => Duration::from_secs(2),
         Ending::AfterOurError => Duration::from_millis(200),
     };
-    let stopping_grace = patience.min(Duration::from_millis(100));
-    let started = Instant::now();
-    let mut killed = false;
-    let status = loop {
-        let flags = (!killed).then_some(WaitPidFlag::WNOHANG);
-        match waitpid(child, flags) {
-            Ok(WaitStatus::StillAlive) => {}
-            Ok(status) => break Ok(status),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => break Err(e),
-        }
-        let waited = started.elapsed();
-        if waited >= patience || (stop::requested().is_some() && waited >= stopping_grace) {
-            let _ = kill(child, Signal::SIGKILL);
-            killed = true;
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    };
-    match status {
-        Ok(status) => unexpected(status, ending, killed, patience),
-        Err(e) => Some(format!("waitpid: {e}")),
+    match child.reap(patience) {
+        Ok(reaped) => unexpected(reaped, ending, patience),
+        Err(e) => Some(e.to_string()),
     }
 }
 
 /// How the child ended, in words, when that was not as `ending` expects.
-fn unexpected(
-    status: WaitStatus,
-    ending: Ending,
-    killed: bool,
-    patience: Duration,
-) -> Option<String> {
-    let above = |what: &str| Some(format!("{what} (its message is above)"));
+fn unexpected(reaped: Reaped, ending: Ending, patience: Duration) -> Option<String> {
+    let Reaped { status, killed } = reaped;
+    let above = |reason: ExitReason| Some(format!("{reason} (its message is above)"));
     match status {
-        WaitStatus::Exited(_, 0) => None,
-        WaitStatus::Exited(_, CHILD_PEER_GONE) if ending == Ending::AfterOurError => None,
-        WaitStatus::Exited(_, CHILD_MISMATCH) => above("the child received a corrupted message"),
-        WaitStatus::Exited(_, CHILD_IO) => above("the child's read or write failed"),
-        WaitStatus::Exited(_, CHILD_SETUP) => above("the child could not start"),
-        WaitStatus::Exited(_, CHILD_PANIC) => above("the child panicked"),
+        WaitStatus::Exited(_, code) => match ExitReason::from_code(code) {
+            Some(ExitReason::Done) => None,
+            Some(ExitReason::PeerGone) if ending == Ending::AfterOurError => None,
+            Some(
+                reason @ (ExitReason::Mismatch
+                | ExitReason::Io
+                | ExitReason::Setup
+                | ExitReason::Panic),
+            ) => above(reason),
+            _ => Some(format!("the child {}", child::describe(status))),
+        },
         WaitStatus::Signaled(_, Signal::SIGKILL, _) if killed && ending != Ending::EndMessage => {
             None
         }

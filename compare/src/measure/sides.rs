@@ -9,6 +9,7 @@ use std::io;
 use std::sync::atomic::AtomicU64;
 
 use nix::unistd::Pid;
+use plumbing::child::ExitReason;
 use plumbing::program;
 
 use crate::row::Skip;
@@ -37,9 +38,10 @@ pub trait OneWay {
 }
 
 /// The child's side: answers until the end message (or until the parent is gone), then
-/// returns its exit status. `label` names the measurement in the child's one line on stderr.
+/// returns why it ended, which becomes its exit status. `label` names the measurement in the
+/// child's one line on stderr, which it prints before any reason but `Done` and `PeerGone`.
 pub trait Child {
-    fn run(self, parent: Pid, label: &str) -> i32;
+    fn run(self, parent: Pid, label: &str) -> ExitReason;
 }
 
 /// A pair that could not be made for `size`-byte messages: "cannot carry this size"
@@ -60,15 +62,6 @@ const STREAM_WARMUP: u64 = 1 << 20;
 pub fn warmup_messages(chunk: usize) -> u64 {
     (STREAM_WARMUP / chunk as u64).max(16)
 }
-
-// Exit codes of a child; the child prints its own one-line reason to stderr first.
-pub const CHILD_MISMATCH: i32 = 10;
-pub const CHILD_IO: i32 = 11;
-pub const CHILD_SETUP: i32 = 12;
-/// The parent closed its end without the end message (it stopped on an error of its own).
-pub const CHILD_PEER_GONE: i32 = 13;
-/// A bug: the child panicked (the panic message is above).
-pub const CHILD_PANIC: i32 = 14;
 
 /// A child's one line on stderr: "compare: child (pipe, 64 B, ...): what".
 pub fn child_says(label: &str, what: &str) {

@@ -10,8 +10,12 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use nix::sys::signal::{SigHandler, Signal, kill, signal};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, alarm};
+
+/// The watchdog's signal (alarm(2)'s). A forked child gives it back its default action, so
+/// the parent's handler, copied by fork, never runs there.
+pub const SIGNAL: Signal = Signal::SIGALRM;
 
 /// Set when the watchdog fired during the current measurement.
 static TIMED_OUT: AtomicBool = AtomicBool::new(false);
@@ -23,7 +27,7 @@ pub fn install() -> io::Result<()> {
     // SAFETY: the action only stores to an atomic and calls kill(2); both are
     // async-signal-safe, and nothing here allocates or locks.
     let registered = unsafe {
-        signal_hook::low_level::register(libc::SIGALRM, || {
+        signal_hook::low_level::register(SIGNAL as i32, || {
             TIMED_OUT.store(true, Ordering::SeqCst);
             let child = CHILD.load(Ordering::SeqCst);
             // `child` is our unreaped child (see `disarm`), so the pid cannot have been reused.
@@ -57,11 +61,4 @@ pub fn disarm() {
 /// Did the watchdog fire since it was armed?
 pub fn timed_out() -> bool {
     TIMED_OUT.load(Ordering::SeqCst)
-}
-
-/// In a freshly forked child: SIGALRM back to its default action, so the parent's handler
-/// (copied by fork) never runs here.
-pub fn restore_default() -> nix::Result<()> {
-    // SAFETY: installs SIG_DFL, which runs no code in this process.
-    unsafe { signal(Signal::SIGALRM, SigHandler::SigDfl) }.map(drop)
 }

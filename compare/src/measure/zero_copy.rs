@@ -7,13 +7,11 @@
 use std::io;
 
 use nix::unistd::Pid;
+use plumbing::child::ExitReason;
 use shm_demo::zero_copy::{Receiver, Sender};
 
 use crate::measure::pattern;
-use crate::measure::sides::{
-    CHILD_IO, CHILD_MISMATCH, CHILD_PEER_GONE, Child, OneWay, Ping, child_says, io_failed,
-    pair_failed,
-};
+use crate::measure::sides::{Child, OneWay, Ping, child_says, io_failed, pair_failed};
 use crate::row::Skip;
 
 /// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
@@ -73,7 +71,7 @@ impl Ping for Lender {
 }
 
 impl Child for SlotEcho {
-    fn run(mut self, _: Pid, label: &str) -> i32 {
+    fn run(mut self, _: Pid, label: &str) -> ExitReason {
         echo(&mut self.receiver, self.corrupt_after, label)
     }
 }
@@ -81,7 +79,7 @@ impl Child for SlotEcho {
 /// The child: check each message in place (and, under `--corrupt-after`, change one byte of
 /// it), hand the slot back, stop at the end message (whose slot, handed back, is the
 /// acknowledgement of a throughput run).
-fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> i32 {
+fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> ExitReason {
     for seq in 0u64.. {
         let verdict = receiver.receive(|msg| -> Result<bool, pattern::Mismatch> {
             if pattern::is_end(msg) {
@@ -95,20 +93,20 @@ fn echo(receiver: &mut Receiver, corrupt_after: Option<u64>, label: &str) -> i32
             Ok(false)
         });
         match verdict {
-            Ok(Some(Ok(true))) => return 0,
+            Ok(Some(Ok(true))) => return ExitReason::Done,
             Ok(Some(Ok(false))) => {}
             Ok(Some(Err(m))) => {
                 child_says(label, &format!("message {seq} arrived changed: {m}"));
-                return CHILD_MISMATCH;
+                return ExitReason::Mismatch;
             }
-            Ok(None) => return CHILD_PEER_GONE,
+            Ok(None) => return ExitReason::PeerGone,
             Err(e) => {
                 child_says(label, &format!("message {seq}: receive: {e}"));
-                return CHILD_IO;
+                return ExitReason::Io;
             }
         }
     }
-    0
+    ExitReason::Done
 }
 
 /// The two sides of a one-way throughput measurement: the parent fills and lends `chunk`-byte
