@@ -124,7 +124,7 @@ fn the_default_actions_are_restored() {
         "ignored, as inherited"
     );
     let start = Start {
-        default_actions: &[Signal::SIGUSR1],
+        default_actions: &[libc::SIGUSR1],
         ..PLAIN
     };
     let (child, ()) = fork_with(&start, (), raise).expect("fork");

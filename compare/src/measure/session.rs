@@ -123,7 +123,7 @@ fn fork_child<P>(
     parent_side: P,
 ) -> Result<(Child, P), Skip> {
     let parent = getpid();
-    let caught = caught_signals().map_err(|e| Skip::Failed(format!("signal: {e}")))?;
+    let caught = caught_signals();
     let start = Start {
         name: label,
         close: &[],
@@ -143,11 +143,9 @@ fn fork_child<P>(
 /// The signals the parent catches: the stop flag's and the watchdog's. In the child they
 /// take their default action, so Ctrl-C ends it like any program and the parent's handlers
 /// (copied by fork) never run in it.
-fn caught_signals() -> nix::Result<Vec<Signal>> {
-    stop::SIGNALS
-        .into_iter()
+fn caught_signals() -> Vec<i32> {
+    stop::signals()
         .chain([watchdog::SIGNAL as i32])
-        .map(Signal::try_from)
         .collect()
 }
 

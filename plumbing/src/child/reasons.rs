@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::prctl;
-use nix::sys::signal::{self as sigaction, SigHandler, Signal, kill};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
@@ -87,8 +87,9 @@ pub struct Start<'a> {
     pub close: &'a [BorrowedFd<'a>],
     /// Signals whose action goes back to the default (after it has asked to die with the
     /// parent): those the parent catches, so Ctrl-C ends the child like any program and the
-    /// parent's handlers, copied by fork, never run in it.
-    pub default_actions: &'a [Signal],
+    /// parent's handlers, copied by fork, never run in it. Numbers, not nix's `Signal`: the
+    /// real-time signals that [`crate::stop`] catches have no `Signal` variant.
+    pub default_actions: &'a [i32],
     /// The CPU it pins itself to, last.
     pub pin: Option<usize>,
 }
@@ -140,8 +141,10 @@ fn start_child(start: &Start, parent: Pid) -> Result<(), String> {
     }
     for &signal in start.default_actions {
         // SAFETY: installs SIG_DFL, which runs no code in this process.
-        unsafe { sigaction::signal(signal, SigHandler::SigDfl) }
-            .map_err(|e| format!("signal(SIG_DFL): {e}"))?;
+        if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+            let e = nix::errno::Errno::last();
+            return Err(format!("signal({signal}, SIG_DFL): {e}"));
+        }
     }
     if let Some(cpu) = start.pin {
         cpu::pin(Pid::from_raw(0), cpu).map_err(|e| e.to_string())?;
