@@ -164,3 +164,108 @@ fn inherited_ignored_sigchld_and_blocked_signals_are_reset() {
     let out = finish(child);
     assert_eq!(out.status.code(), Some(128 + libc::SIGTERM));
 }
+
+/// Runs the probe in `mode` in a process group of its own, stdout and stderr piped, and waits
+/// for its "ready" line.
+fn ready(mode: &str) -> (Child, BufReader<std::process::ChildStdout>) {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(PROBE)
+        .arg(mode)
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn probe");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read ready");
+    assert_eq!(line, "ready\n", "{mode}");
+    (child, stdout)
+}
+
+/// The children of `pid`, from /proc.
+fn children_of(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_stop_whose_last_error_is_a_child_s_death_still_exits_128_plus_the_signal() {
+    // Without a stop, the child's death is an error of its own: status 1, said in one line.
+    let (child, _stdout) = ready("stop-mid-read");
+    let [grandchild] = children_of(child.id())[..] else {
+        panic!("expected one child of the probe");
+    };
+    // SAFETY: kill(2) on the probe's child, which the probe has not reaped: it waits on it.
+    assert_eq!(unsafe { libc::kill(grandchild, libc::SIGKILL) }, 0);
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("plumbing-probe: child {grandchild} closed its pipe after 0 bytes: it died\n")
+    );
+
+    // With a stop, the handler kills the child, and that death is the error that unwinds; the
+    // stop decides the status and the line. To the probe alone, or to its whole process group
+    // as Ctrl-C in a terminal does (the child then ends on its own flag).
+    for (signal, name, group) in [
+        (libc::SIGINT, "SIGINT", false),
+        (libc::SIGINT, "SIGINT", true),
+        (libc::SIGTERM, "SIGTERM", false),
+        (libc::SIGHUP, "SIGHUP", true),
+        (libc::SIGQUIT, "SIGQUIT", false),
+    ] {
+        let (child, _stdout) = ready("stop-mid-read");
+        let pid = child.id() as i32;
+        let target = if group { -pid } else { pid };
+        // SAFETY: kill(2) on our own child (or its process group), which has not been reaped.
+        assert_eq!(unsafe { libc::kill(target, signal) }, 0);
+        let out = finish(child);
+        assert_eq!(
+            out.status.code(),
+            Some(128 + signal),
+            "{name}, group {group}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // It owns no names: the line says only that it stopped.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("plumbing-probe: stopped by {name}\n"),
+            "group {group}"
+        );
+    }
+}
+
+#[test]
+fn a_panic_is_a_bug_status_101_with_rust_s_report_and_a_child_s_is_told_by_the_parent() {
+    let spawn = |mode: &str| {
+        Command::new(PROBE)
+            .arg(mode)
+            .env("RUST_BACKTRACE", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn probe")
+    };
+    let out = finish(spawn("panic"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "{err}");
+    assert!(
+        err.contains("panicked at") && err.contains("a bug in the probe"),
+        "{err}"
+    );
+
+    // A child's panic is status 101 too, which its parent reports in its own one line.
+    let out = finish(spawn("child-panic"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("a bug in the probe's child"), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("plumbing-probe: child ") && last.ends_with(" exited with status 101"),
+        "{err}"
+    );
+}

@@ -144,9 +144,7 @@ fn fork_child<P>(
 /// take their default action, so Ctrl-C ends it like any program and the parent's handlers
 /// (copied by fork) never run in it.
 fn caught_signals() -> Vec<i32> {
-    stop::signals()
-        .chain([watchdog::SIGNAL as i32])
-        .collect()
+    stop::signals().chain([watchdog::SIGNAL as i32]).collect()
 }
 
 /// The session's result from the parent's result and how the child ended.

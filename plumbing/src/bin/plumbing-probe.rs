@@ -1,6 +1,8 @@
 //! A tiny program for plumbing's own tests: it runs each piece the way a tour does, so the tests
 //! can check exit statuses and messages through a real process. Not part of any tour.
 
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,14 @@ enum Command {
     /// Catch the stop signals, fork a child that restores their defaults, and print the
     /// SigCgt (caught signals) line of /proc/PID/status of each: parent, then child
     CaughtMasks,
+    /// Catch the stop signals (owning no names), fork a child that holds a pipe and says
+    /// nothing, say "ready" and read the pipe: a stop signal kills the child, and the error
+    /// this run returns is the child's death, not the stop
+    StopMidRead,
+    /// Panic, as a bug would
+    Panic,
+    /// Fork a child that panics; wait for it
+    ChildPanic,
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +89,41 @@ fn run(cli: Cli) -> plumbing::Result {
             })?;
             child.wait_ok(Duration::from_secs(10))?;
         }
+        Command::StopMidRead => return stop_mid_read(),
+        Command::Panic => panic!("a bug in the probe"),
+        Command::ChildPanic => {
+            let mut child = plumbing::child::fork(|| panic!("a bug in the probe's child"))?;
+            child.wait_ok(Duration::from_secs(10))?;
+        }
     }
     Ok(())
+}
+
+/// What a tour's parent sees when Ctrl-C arrives while it waits on its child: the handler
+/// SIGKILLs the child, the read returns end-of-file, and the error that unwinds is the child's
+/// death. `program::main` must still exit 128 + the signal, saying it was stopped.
+fn stop_mid_read() -> plumbing::Result {
+    stop::catch(Owns::Nothing)?;
+    let (from_child, child_end) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // The child holds the write end and never writes: only its death ends our read. It leaves
+    // on a stop signal of its own too (one sent to the whole process group).
+    let child = plumbing::child::fork_closing(&[from_child.as_fd()], || {
+        stop::pause(Duration::from_secs(10))?;
+        Ok(())
+    })?;
+    drop(child_end); // ours: end-of-file must come when the child's copy closes
+    stop::kill_on_stop(Some(child.pid().as_raw()));
+    println!("ready");
+    let mut heard = Vec::new();
+    let mut from_child = from_child;
+    let read = from_child.read_to_end(&mut heard);
+    // Cleared before the child is reaped (by its Drop, on the way out).
+    stop::kill_on_stop(None);
+    read.map_err(|e| format!("read from child {}: {e}", child.pid()))?;
+    Err(format!(
+        "child {} closed its pipe after {} bytes: it died",
+        child.pid(),
+        heard.len()
+    )
+    .into())
 }

@@ -1,0 +1,565 @@
+//! "What this run shows", line by line, recomputed from the same run's rows: every row name,
+//! rank, ratio and time in each lesson must be what the JSON's rows give, to the printed
+//! precision, and a line the rows cannot support must be absent. The JSON carries both (its
+//! `lessons` are the lines the table prints). Round-trip p50s are integers in ns there, so the
+//! lines built from them are rebuilt exactly; CPU time and setup are rounded to 3 significant
+//! digits in the JSON, so a number printed from them must lie within that rounding.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use serde_json::Value;
+
+use common::{compare, json_rows};
+use testkit::stderr;
+
+/// What the lessons read of one JSON row.
+struct Row {
+    key: String,
+    label: String,
+    placement: String,
+    size: u64,
+    /// the headline round-trip p50, when the row was measured (status "ok")
+    p50: Option<u64>,
+    cpu_us: Option<f64>,
+    setup_us: Option<f64>,
+    design: Value,
+}
+
+impl Row {
+    fn from(v: &Value) -> Row {
+        let ok = v["status"] == "ok";
+        Row {
+            key: v["key"].as_str().unwrap().to_string(),
+            label: v["mechanism"].as_str().unwrap().to_string(),
+            placement: v["placement"].as_str().unwrap().to_string(),
+            size: v["size"].as_u64().unwrap(),
+            p50: v["rtt_p50_ns"].as_u64().filter(|_| ok),
+            cpu_us: v["cpu_us_per_msg"].as_f64().filter(|_| ok),
+            setup_us: v["setup_us"].as_f64(),
+            design: v.clone(),
+        }
+    }
+}
+
+/// A mechanism as the lessons see it: its name and the lecture's columns its crate gives.
+#[derive(Clone)]
+struct Mech {
+    key: String,
+    label: String,
+    data: String,
+    structure: String,
+    direction: String,
+    naming: String,
+    coordination: String,
+    /// a doorbell (signals): its only row has no payload
+    doorbell: bool,
+}
+
+impl Mech {
+    fn spins(&self) -> bool {
+        self.coordination.contains("spin")
+    }
+
+    /// Its data column or its name says it copies nothing.
+    fn zero_copy(&self) -> bool {
+        let says = |s: &str| s.contains("zero-copy") || s.contains("zero copy");
+        says(&self.data) || says(&self.label)
+    }
+}
+
+/// The run's rows and mechanisms (in the order the report lists them).
+struct Run {
+    rows: Vec<Row>,
+    mechs: Vec<Mech>,
+}
+
+impl Run {
+    fn from(json_rows: &[Value]) -> Run {
+        let rows: Vec<Row> = json_rows.iter().map(Row::from).collect();
+        let mut mechs: Vec<Mech> = Vec::new();
+        for r in &rows {
+            if mechs.iter().any(|m| m.key == r.key) {
+                continue;
+            }
+            let column = |c: &str| r.design[c].as_str().unwrap().to_string();
+            mechs.push(Mech {
+                key: r.key.clone(),
+                label: r.label.clone(),
+                data: column("data"),
+                structure: column("structure"),
+                direction: column("direction"),
+                naming: column("naming"),
+                coordination: column("coordination"),
+                doorbell: rows.iter().filter(|o| o.key == r.key).all(|o| o.size == 0),
+            });
+        }
+        Run { rows, mechs }
+    }
+
+    fn row(&self, key: &str, place: &str, size: u64) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|r| r.key == key && r.placement == place && r.size == size)
+    }
+
+    fn p50(&self, m: &Mech, place: &str, size: u64) -> Option<u64> {
+        self.row(&m.key, place, size)?.p50
+    }
+
+    /// The size the lessons compare at: 64 B when measured, else the smallest.
+    fn reference(&self) -> u64 {
+        let sizes = || self.rows.iter().map(|r| r.size).filter(|s| *s > 0);
+        if sizes().any(|s| s == 64) {
+            64
+        } else {
+            sizes().min().unwrap_or(0)
+        }
+    }
+
+    fn setup(&self, m: &Mech) -> Option<f64> {
+        self.rows.iter().find(|r| r.key == m.key)?.setup_us
+    }
+}
+
+/// A piece of an expected line: text that must be there as it is, or a number printed with
+/// `decimals` decimals that must be the rounding of some value in `lo..=hi`.
+#[derive(Debug)]
+enum Piece {
+    Text(String),
+    Near { lo: f64, hi: f64, decimals: usize },
+}
+
+#[derive(Debug, Default)]
+struct Line(Vec<Piece>);
+
+impl Line {
+    fn text(mut self, s: impl Into<String>) -> Line {
+        self.0.push(Piece::Text(s.into()));
+        self
+    }
+
+    fn near(mut self, (lo, hi): (f64, f64), decimals: usize) -> Line {
+        self.0.push(Piece::Near { lo, hi, decimals });
+        self
+    }
+
+    /// `Ok` when `actual` is this line; else what differs.
+    fn check(&self, actual: &str) -> Result<(), String> {
+        let mut rest = actual;
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(t) => {
+                    rest = rest
+                        .strip_prefix(t.as_str())
+                        .ok_or_else(|| format!("expected {t:?}\n   found {rest:?}"))?;
+                }
+                Piece::Near { lo, hi, decimals } => {
+                    let end = rest
+                        .find(|c: char| !c.is_ascii_digit() && c != '.')
+                        .unwrap_or(rest.len());
+                    let printed = rest[..end].trim_end_matches('.');
+                    let shown = printed.split_once('.').map_or(0, |(_, f)| f.len());
+                    let value: f64 = printed
+                        .parse()
+                        .map_err(|_| format!("expected a number at {rest:?}"))?;
+                    let half = 0.5 * 10f64.powi(-(*decimals as i32)) + 1e-9;
+                    if shown != *decimals || value + half < *lo || value - half > *hi {
+                        return Err(format!(
+                            "{printed} is not {lo}..={hi} to {decimals} decimals, at {rest:?}"
+                        ));
+                    }
+                    rest = &rest[printed.len()..];
+                }
+            }
+        }
+        match rest.is_empty() {
+            true => Ok(()),
+            false => Err(format!("more than expected: {rest:?}")),
+        }
+    }
+}
+
+/// The values a number the JSON rounded to 3 significant digits may have had.
+fn sig3_range(v: f64) -> (f64, f64) {
+    if v == 0.0 {
+        return (0.0, 0.0);
+    }
+    let half = 0.5 * 10f64.powi(v.abs().log10().floor() as i32 - 2);
+    (v - half, v + half)
+}
+
+/// `a / b` for values in those ranges (b > 0).
+fn ratio_range(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    (a.0 / b.1, a.1 / b.0)
+}
+
+fn size_words(size: u64) -> String {
+    match size {
+        0 => "no payload".to_string(),
+        s if s >= 1024 && s % 1024 == 0 => format!("{} KiB", s / 1024),
+        s => format!("{s} B"),
+    }
+}
+
+/// Microseconds from ns with about 3 significant digits, as compare prints them.
+fn us(ns: u64) -> String {
+    let us = ns as f64 / 1000.0;
+    match us {
+        u if u < 10.0 => format!("{u:.2}"),
+        u if u < 100.0 => format!("{u:.1}"),
+        u => format!("{u:.0}"),
+    }
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// "2.0x", or "2.0x to 3.8x" when the two differ as printed.
+fn ratio_words(low: f64, high: f64) -> String {
+    match (format!("{low:.1}"), format!("{high:.1}")) {
+        (a, b) if a == b => format!("{a}x"),
+        (a, b) => format!("{a}x to {b}x"),
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    a as f64 / b.max(1) as f64
+}
+
+/// Sorted by value, ties in the report's order (a stable sort, as compare's).
+fn by_value<T>(mut all: Vec<(f64, T)>) -> Vec<(f64, T)> {
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    all
+}
+
+/// The cost of a wakeup across cores: split over same-core p50 of every row that blocks.
+fn wakeup(run: &Run) -> Option<Line> {
+    let size = run.reference();
+    let mut ratios = Vec::new();
+    for m in run.mechs.iter().filter(|m| !m.spins()) {
+        let at = |s| Some((run.p50(m, "same", s)?, run.p50(m, "split", s)?));
+        let Some((same, split)) = at(size).or_else(|| at(0)) else {
+            continue;
+        };
+        ratios.push((ratio(split, same), m.label.as_str()));
+    }
+    let ratios = by_value(ratios);
+    let (low, high) = (ratios.first()?, ratios.last()?);
+    let which = match ratios.len() {
+        1 => format!("for {}", low.1),
+        n => format!(
+            "in the {n} rows that block ({} least, {} most)",
+            low.1, high.1
+        ),
+    };
+    Some(Line::default().text(format!(
+        "The kernel handles blocking and wakeup, and where the woken process runs sets the \
+         price: a {} round trip between two cores took {} the same-core one {which}.",
+        size_words(size),
+        ratio_words(low.0, high.0)
+    )))
+}
+
+/// Where the spinning row ranks among all rows at the reference size, in each placement.
+fn spinning(run: &Run) -> Option<Line> {
+    let size = run.reference();
+    let spin = run.mechs.iter().find(|m| m.spins())?;
+    let ranked = |place: &str| {
+        let mut all: Vec<(u64, &str)> = run
+            .mechs
+            .iter()
+            .filter_map(|m| Some((run.p50(m, place, size)?, m.label.as_str())))
+            .collect();
+        all.sort_unstable();
+        all
+    };
+    let (split, same) = (ranked("split"), ranked("same"));
+    let rank = |all: &[(u64, &str)]| all.iter().position(|(_, l)| *l == spin.label);
+    let (split_at, same_at) = (rank(&split)?, rank(&same)?);
+    let where_split = match split_at {
+        0 => format!(
+            "fastest on two cores ({} µs; next, {}: {} µs)",
+            us(split[0].0),
+            split.get(1)?.1,
+            us(split.get(1)?.0)
+        ),
+        n => format!("{} fastest of {} on two cores", ordinal(n + 1), split.len()),
+    };
+    let where_same = match same_at + 1 == same.len() {
+        true => format!(
+            "slowest on one core ({} µs, {:.0}x {})",
+            us(same[same_at].0),
+            ratio(same[same_at].0, same[0].0),
+            same[0].1
+        ),
+        false => format!(
+            "{} fastest of {} on one core",
+            ordinal(same_at + 1),
+            same.len()
+        ),
+    };
+    Some(Line::default().text(format!(
+        "Spinning on shared memory is the fastest IPC only while each process has a core to \
+         spin on: of the rows that carry {} messages, {} was the {where_split}, and the \
+         {where_same}, where the spinner waits for the scheduler to run its peer.",
+        size_words(size),
+        spin.label
+    )))
+}
+
+/// The CPU the spinner burns on one core against the first row that blocks.
+fn spin_cpu(run: &Run) -> Option<Line> {
+    let size = run.reference();
+    let spin = run.mechs.iter().find(|m| m.spins())?;
+    let blocking = run.mechs.iter().find(|m| !m.spins() && m.key != spin.key)?;
+    let cpu = |m: &Mech| run.row(&m.key, "same", size)?.cpu_us;
+    let (spin_us, block_us) = (cpu(spin)?, cpu(blocking)?);
+    Some(
+        Line::default()
+            .text(format!(
+                "Coordination is the user's to pay for with shared memory: on one core {} \
+                 burned ",
+                spin.label
+            ))
+            .near(sig3_range(spin_us), 1)
+            .text(" µs of CPU per message against ")
+            .near(sig3_range(block_us), 1)
+            .text(format!(
+                " µs for {}, which sleeps in the kernel until woken.",
+                blocking.label
+            )),
+    )
+}
+
+/// Growth of the copying rows' round trip from the smallest to the largest size (same core),
+/// and the zero-copy row against the pipe at the largest size across cores.
+fn copying(run: &Run) -> Option<Line> {
+    let smallest = run.rows.iter().map(|r| r.size).filter(|s| *s > 0).min()?;
+    let largest = run.rows.iter().map(|r| r.size).max()?;
+    if largest <= smallest {
+        return None;
+    }
+    let growth = |m: &Mech| {
+        Some(ratio(
+            run.p50(m, "same", largest)?,
+            run.p50(m, "same", smallest)?,
+        ))
+    };
+    let copies = run
+        .mechs
+        .iter()
+        .filter(|m| m.data.contains("copy") && !m.zero_copy());
+    let grew = by_value(
+        copies
+            .filter_map(|m| Some((growth(m)?, m.label.as_str())))
+            .collect(),
+    );
+    let (low, high) = (grew.first()?, grew.last()?);
+    let which = match grew.len() {
+        1 => low.1.to_string(),
+        n => {
+            let names: Vec<&str> = grew.iter().map(|(_, l)| *l).collect();
+            format!(
+                "the {n} rows that copy through the kernel ({})",
+                names.join(", ")
+            )
+        }
+    };
+    let mut line = format!(
+        "Every byte is copied through the kernel: from {} to {} the round trip of {which} grew \
+         {} (same core).",
+        size_words(smallest),
+        size_words(largest),
+        ratio_words(low.0, high.0)
+    );
+    let pipe = run.mechs.iter().find(|m| m.key == "pipe");
+    for m in run.mechs.iter().filter(|m| m.zero_copy()) {
+        let at = |m: &Mech| run.p50(m, "split", largest);
+        if let (Some(zc), Some(p)) = (at(m), pipe.and_then(at)) {
+            line += &format!(
+                " {}, which copies nothing, took {} µs at {} on two cores, {:.2}x the pipe's {} µs.",
+                m.label,
+                us(zc),
+                size_words(largest),
+                ratio(zc, p),
+                us(p)
+            );
+        }
+    }
+    Some(Line::default().text(line))
+}
+
+/// Setup of the named channels against the anonymous pipe's.
+fn setup(run: &Run) -> Option<Line> {
+    let one_way_stream =
+        |m: &&Mech| !m.doorbell && m.direction == "one-way" && m.structure.contains("stream");
+    let pipe = run
+        .mechs
+        .iter()
+        .filter(one_way_stream)
+        .find(|m| m.naming.contains("anonymous"))?;
+    let pipe_us = run.setup(pipe)?;
+    let fifo = run
+        .mechs
+        .iter()
+        .filter(one_way_stream)
+        .find(|m| m.naming.contains("path"))
+        .and_then(|m| Some((m, run.setup(m)?)));
+    let sockets: Vec<(&Mech, f64)> = run
+        .mechs
+        .iter()
+        .filter(|m| m.data.contains("network") || m.label.contains("UDS"))
+        .filter_map(|m| Some((m, run.setup(m)?)))
+        .collect();
+    if sockets.is_empty() && fifo.is_none() {
+        return None;
+    }
+    let times = |line: Line, us: f64| {
+        line.text(" (")
+            .near(ratio_range(sig3_range(us), sig3_range(pipe_us)), 1)
+            .text("x)")
+    };
+    let mut line = Line::default()
+        .text(format!(
+            "Setting up a channel with a name costs more than the anonymous pipe (create, \
+             connect, one message, close, in one process): {} ",
+            pipe.label
+        ))
+        .near(sig3_range(pipe_us), 1)
+        .text(" µs");
+    if let Some((m, us)) = fifo {
+        line = line.text(format!("; {}, a pipe with a name, ", m.label));
+        line = times(line.near(sig3_range(us), 1).text(" µs"), us);
+    }
+    for (i, (m, us)) in sockets.iter().enumerate() {
+        let lead = if i == 0 { "; named sockets: " } else { ", " };
+        line = line.text(format!("{lead}{} ", m.label));
+        line = times(line.near(sig3_range(*us), 1).text(" µs"), *us);
+    }
+    Some(line.text(". The progress log times the anonymous forms too (socketpair)."))
+}
+
+/// Every lesson this run's rows support, in the report's order.
+fn expected(run: &Run) -> Vec<Line> {
+    [
+        wakeup(run),
+        spinning(run),
+        spin_cpu(run),
+        copying(run),
+        setup(run),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Runs compare with `args` and `--format json`, and checks that its lessons are exactly the
+/// lines its rows support, each with the rows' numbers. Returns the lessons.
+fn lessons_match_rows(args: &[&str]) -> Vec<String> {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = compare(&all);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lessons: Vec<String> = json["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let run = Run::from(&json_rows(&out));
+    let expected = expected(&run);
+    let mut problems = Vec::new();
+    for (i, line) in expected.iter().enumerate() {
+        match lessons.get(i) {
+            Some(actual) => {
+                if let Err(why) = line.check(actual) {
+                    problems.push(format!("line {}: {why}", i + 1));
+                }
+            }
+            None => problems.push(format!("line {} missing: {line:?}", i + 1)),
+        }
+    }
+    if lessons.len() > expected.len() {
+        problems.push(format!(
+            "lines the rows do not support: {:#?}",
+            &lessons[expected.len()..]
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "{args:?}:\n{}\nlessons: {lessons:#?}",
+        problems.join("\n")
+    );
+    lessons
+}
+
+fn usable_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Starts with what a lesson says (its first words).
+fn says(lessons: &[String], start: &str) -> bool {
+    lessons.iter().any(|l| l.starts_with(start))
+}
+
+#[test]
+fn every_lesson_is_recomputed_from_the_same_run_s_rows() {
+    // Every row, both placements, 64 B and a larger size: every lesson has its numbers.
+    let lessons = lessons_match_rows(&["--quick", "--sizes", "64,16384"]);
+    if usable_cpus() >= 2 {
+        assert_eq!(lessons.len(), 5, "{lessons:#?}");
+        assert!(lessons[3].contains("which copies nothing"), "{lessons:#?}");
+    } else {
+        eprintln!("one usable CPU: the lessons that compare placements were checked absent");
+    }
+}
+
+#[test]
+fn the_branches_a_real_machine_rarely_takes_are_recomputed_too() {
+    // The spinner against one blocking row: the wakeup "for pipe", the spinner most likely
+    // fastest across cores, one row that copies and no zero-copy row, no named channel.
+    let lessons = lessons_match_rows(&["--quick", "--only", "pipe,shm-spin", "--sizes", "64,1024"]);
+    assert!(!says(&lessons, "Setting up"), "{lessons:#?}");
+    // With the zero-copy row, the spinner is seldom first across cores; the zero-copy row is
+    // set against the pipe.
+    lessons_match_rows(&[
+        "--quick",
+        "--only",
+        "pipe,shm-zero-copy,shm-spin",
+        "--sizes",
+        "64,4096",
+    ]);
+    // One core only: nothing that needs two placements; the CPU pair, growth without a pipe,
+    // and no setup line without the anonymous pipe.
+    let lessons = lessons_match_rows(&[
+        "--quick",
+        "--only",
+        "fifo,shm-spin,uds-stream,shm-zero-copy",
+        "--placement",
+        "same",
+        "--sizes",
+        "64,4096",
+    ]);
+    assert!(!says(&lessons, "The kernel handles"), "{lessons:#?}");
+    assert!(!says(&lessons, "Spinning on"), "{lessons:#?}");
+    assert!(says(&lessons, "Coordination is"), "{lessons:#?}");
+    // Two cores only, one size, a doorbell first: only the setup line, its base the pipe.
+    let lessons = lessons_match_rows(&[
+        "--quick",
+        "--only",
+        "signal,tcp,pipe,shm-spin",
+        "--placement",
+        "split",
+    ]);
+    assert_eq!(lessons.len(), 1, "{lessons:#?}");
+}
