@@ -1,8 +1,9 @@
 //! pipe-demo: the lecture's "Pipes" section, run for real on this machine. A pipe is a
 //! bounded kernel buffer with a write end and a read end; each step makes the kernel do
 //! something and prints what it observed: what `cat` echoed, when the reader saw end-of-file,
-//! how many bytes fit before the writer had to wait, how long it waited. Ctrl-C ends it at
-//! once: it creates nothing named, and its children die with it.
+//! how many bytes fit before the writer had to wait, how long it waited. It ends with the
+//! lecture's claims about pipes, each CONFIRMED, QUALIFIED or REFUTED by what this run saw.
+//! Ctrl-C ends it at once: it creates nothing named, and its children die with it.
 //!
 //! Usage:
 //!     cargo run -p pipe-demo                # the whole tour, steps 1 to 5
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("pipe-demo", run)
 }
 
-/// The whole tour: steps 1 to 5 in order.
+/// The whole tour: steps 1 to 5 in order, then the lecture's claims, checked.
 fn tour() -> Result {
     tour::cat::run()?; // 1. a pipe to a child's stdin
     tour::fork::run()?; // 2. pipe() + fork(): parent writes, child reads
@@ -35,7 +36,8 @@ fn tour() -> Result {
     tour::pipeline::run(None) // 5. `ls | grep .rs | wc -l` by hand
 }
 
-/// The tour, or the one step named on the command line.
+/// The tour, or the one step named on the command line; either ends with the claims it
+/// checked.
 fn run(cli: Cli) -> Result {
     match cli.step {
         None => tour(),
@@ -44,7 +46,9 @@ fn run(cli: Cli) -> Result {
         Some(Step::Buffer { pipe_size }) => tour::buffer::run(pipe_size),
         Some(Step::Broken) => tour::broken::run(),
         Some(Step::Pipeline { dir }) => tour::pipeline::run(dir),
-    }
+    }?;
+    plumbing::verdict::print();
+    Ok(())
 }
 
 #[derive(Parser)]

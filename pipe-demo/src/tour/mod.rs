@@ -10,3 +10,6 @@ pub mod buffer;
 pub mod broken;
 // 5. `ls | grep .rs | wc -l` by hand
 pub mod pipeline;
+
+// catching a child asleep on a pipe (steps 2 and 3)
+mod asleep;
