@@ -10,6 +10,8 @@ pub mod buffer;
 pub mod broken;
 // 5. `ls | grep .rs | wc -l` by hand
 pub mod pipeline;
+// 6. a copy in the kernel, and no name
+pub mod copy;
 
 // catching a child asleep on a pipe (steps 2 and 3)
 mod asleep;
