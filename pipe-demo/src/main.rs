@@ -6,7 +6,7 @@
 //! Ctrl-C ends it at once: it creates nothing named, and its children die with it.
 //!
 //! Usage:
-//!     cargo run -p pipe-demo                # the whole tour, steps 1 to 6
+//!     cargo run -p pipe-demo                # the whole tour, steps 1 to 7
 //!     cargo run -p pipe-demo -- buffer      # one step, by name or by number (`-- 3`)
 //!     cargo run -p pipe-demo -- buffer --pipe-size 262144
 //!     cargo run -p pipe-demo -- pipeline /usr/include
@@ -27,14 +27,15 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("pipe-demo", run)
 }
 
-/// The whole tour: steps 1 to 6 in order, then the lecture's claims, checked.
+/// The whole tour: steps 1 to 7 in order, then the lecture's claims, checked.
 fn tour() -> Result {
     tour::cat::run()?; // 1. a pipe to a child's stdin
     tour::fork::run()?; // 2. pipe() + fork(): parent writes, child reads
     tour::buffer::run(None)?; // 3. a bounded buffer: who waits, and how long
     tour::broken::run()?; // 4. no reader left: EPIPE, and SIGPIPE
     tour::pipeline::run(None)?; // 5. `ls | grep .rs | wc -l` by hand
-    tour::copy::run() // 6. a copy in the kernel, and no name
+    tour::copy::run()?; // 6. a copy in the kernel, and no name
+    tour::setup::run() // 7. what a pipe costs to set up
 }
 
 /// The tour, or the one step named on the command line; either ends with the claims it
@@ -48,6 +49,7 @@ fn run(cli: Cli) -> Result {
         Some(Step::Broken) => tour::broken::run(),
         Some(Step::Pipeline { dir }) => tour::pipeline::run(dir),
         Some(Step::Copy) => tour::copy::run(),
+        Some(Step::Setup) => tour::setup::run(),
     }?;
     plumbing::verdict::print();
     Ok(())
@@ -91,4 +93,7 @@ enum Step {
     /// 6. The bytes live in the kernel; the pipe has no name, yet /proc reaches it
     #[command(alias = "6")]
     Copy,
+    /// 7. What pipe() + close costs, beside socketpair() and a System V queue
+    #[command(alias = "7")]
+    Setup,
 }

@@ -12,6 +12,8 @@ pub mod broken;
 pub mod pipeline;
 // 6. a copy in the kernel, and no name
 pub mod copy;
+// 7. what a pipe costs to set up
+pub mod setup;
 
 // catching a child asleep on a pipe (steps 2 and 3)
 mod asleep;
