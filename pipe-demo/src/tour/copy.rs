@@ -88,7 +88,8 @@ fn unnamed() -> Result {
         .map_err(|e| format!("readlink /proc/self/fd/{fd}: {e}"))?;
     let link = link.to_string_lossy().into_owned();
     let path = format!("/proc/{}/fd/{fd}", getpid());
-    println!("   6b. the pipe has no name: our read end, fd {fd}, links to {link:?}");
+    println!("   6b. wrote {sent:?}");
+    println!("       into a new pipe with no name: fd {fd} links to {link:?}");
     // Our pipes are close-on-exec: `head` inherits neither end. It opens the path.
     let mut head = Command::new("head");
     head.args(["-n", "1", &path]);
