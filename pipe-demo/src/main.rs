@@ -10,6 +10,7 @@
 //!     cargo run -p pipe-demo -- buffer      # one step, by name or by number (`-- 3`)
 //!     cargo run -p pipe-demo -- buffer --pipe-size 262144
 //!     cargo run -p pipe-demo -- pipeline /usr/include
+//!     cargo run -p pipe-demo -- setup       # a step alone ends with its own claims
 //!     cargo run -p pipe-demo -- --help      # lists the steps
 //!
 //! See also: pipe(7), fcntl(2) F_GETPIPE_SZ / F_SETPIPE_SZ, `fifo-demo` for a pipe with a
@@ -90,10 +91,10 @@ enum Step {
         /// Directory to list [default: this crate's src/]
         dir: Option<PathBuf>,
     },
-    /// 6. The bytes live in the kernel; the pipe has no name, yet /proc reaches it
+    /// 6. A copy in the kernel, and no name (yet /proc reaches the pipe)
     #[command(alias = "6")]
     Copy,
-    /// 7. What pipe() + close costs, beside socketpair() and a System V queue
+    /// 7. What pipe() + close costs, beside socketpair() and msgget()
     #[command(alias = "7")]
     Setup,
 }
