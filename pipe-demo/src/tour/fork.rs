@@ -24,6 +24,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 pub fn run() -> Result {
     println!("\nStep 2. pipe() + fork(): the parent writes, the child reads");
     let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // Each end was opened for one direction only: try the other one on both.
     let (wrong_write, wrong_read) = each_end_the_wrong_way(&reader, &writer);
     println!(
         "   write() on the read end: {}; read() on the write end: {}",
