@@ -8,6 +8,7 @@ use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
 use plumbing::Result;
 use plumbing::child::{self, describe};
+use plumbing::verdict::{self, Verdict, judge};
 
 /// The child dies at its first write; far longer means it is stuck.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
@@ -17,13 +18,20 @@ pub fn run() -> Result {
     println!("\nStep 4. Broken pipe");
     let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     drop(reader); // The only read end is gone.
-    match writer.write_all(b"temperature: 42") {
+    let epipe = match writer.write_all(b"temperature: 42") {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => {
             println!("   4a. write() with no reader left failed: EPIPE ({e})");
+            true
         }
-        Err(e) => return Err(format!("write: expected EPIPE, got {e}").into()),
-        Ok(()) => return Err("write into a pipe with no reader succeeded".into()),
-    }
+        Err(e) => {
+            println!("   4a. write() with no reader left failed: {e}");
+            false
+        }
+        Ok(()) => {
+            println!("   4a. write() with no reader left succeeded");
+            false
+        }
+    };
     // The kernel also sends SIGPIPE, whose default action kills the writer. Rust programs
     // start with SIGPIPE ignored, which is why we saw an error instead. Restore the default in
     // a child and let it write.
@@ -36,17 +44,73 @@ pub fn run() -> Result {
             .map_err(|e| format!("write: {e}"))?;
         Err("write after SIGPIPE's default was restored did not kill us".into())
     })?;
-    match child.wait(CHILD_LIMIT)? {
-        WaitStatus::Signaled(_, Signal::SIGPIPE, _) => {
-            println!("   4b. a child with SIGPIPE's default action wrote the same bytes:");
-            println!("       killed by SIGPIPE");
-            Ok(())
+    let status = child.wait(CHILD_LIMIT)?;
+    let killed = match status {
+        WaitStatus::Signaled(_, Signal::SIGPIPE, _) => true,
+        // It lived through its write and reported how it failed: SIGPIPE did not kill it.
+        WaitStatus::Exited(_, 1) => false,
+        status => {
+            return Err(format!(
+                "child {}: expected death by SIGPIPE, but it {}",
+                child.pid(),
+                describe(status)
+            )
+            .into());
         }
-        status => Err(format!(
-            "child {}: expected death by SIGPIPE, but it {}",
-            child.pid(),
-            describe(status)
-        )
-        .into()),
+    };
+    println!("   4b. a child with SIGPIPE's default action wrote the same bytes:");
+    match killed {
+        true => println!("       killed by SIGPIPE"),
+        false => println!("       it {}", describe(status)),
+    }
+    let (v, because) = no_reader_claim(epipe, killed);
+    verdict::record(
+        "with no reader left, a write gets EPIPE and SIGPIPE",
+        v,
+        because,
+    );
+    Ok(())
+}
+
+/// The lecture: writing with no reader left fails with EPIPE and raises SIGPIPE, whose default
+/// action kills the writer. `epipe`: our write failed so (SIGPIPE ignored, as Rust starts);
+/// `killed`: the child with the default action died of SIGPIPE.
+pub fn no_reader_claim(epipe: bool, killed: bool) -> (Verdict, String) {
+    let because = format!(
+        "write() {}; a child with the default action {}",
+        if epipe {
+            "failed with EPIPE"
+        } else {
+            "did not fail with EPIPE"
+        },
+        if killed {
+            "was killed by SIGPIPE"
+        } else {
+            "lived"
+        }
+    );
+    (judge(epipe && killed, false), because)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epipe_and_a_death_by_sigpipe_confirm_it() {
+        let (v, because) = no_reader_claim(true, true);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "write() failed with EPIPE; a child with the default action was killed by SIGPIPE"
+        );
+    }
+
+    #[test]
+    fn either_missing_refutes_it() {
+        assert_eq!(no_reader_claim(false, true).0, Verdict::Refuted);
+        let (v, because) = no_reader_claim(true, false);
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.ends_with("action lived"), "{because}");
     }
 }

@@ -10,3 +10,10 @@ pub mod buffer;
 pub mod broken;
 // 5. `ls | grep .rs | wc -l` by hand
 pub mod pipeline;
+// 6. a copy in the kernel, and no name
+pub mod copy;
+// 7. what a pipe costs to set up
+pub mod setup;
+
+// catching a child asleep on a pipe (steps 2 and 3)
+mod asleep;
