@@ -54,7 +54,10 @@ fn closed_stdout_ends_each_example_quietly_by_sigpipe() {
             done.status,
             done.stderr
         );
-        assert_eq!(done.stderr, "", "{name} should end quietly, like a C program");
+        assert_eq!(
+            done.stderr, "",
+            "{name} should end quietly, like a C program"
+        );
     }
 }
 
@@ -71,7 +74,8 @@ fn full_stdout_is_an_error_naming_the_write_not_a_panic() {
             done.stderr
         );
         assert!(
-            done.stderr.contains("write stdout: No space left on device"),
+            done.stderr
+                .contains("write stdout: No space left on device"),
             "{name}: {}",
             done.stderr
         );
