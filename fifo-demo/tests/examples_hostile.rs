@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -298,5 +298,36 @@ fn a_line_with_no_end_is_skipped_in_bounded_memory() {
         ],
         "{rest:#?}"
     );
+    dir.assert_empty();
+}
+
+#[test]
+fn as_nobody_sighup_and_a_closed_stdout_still_remove_the_fifo() {
+    if !nix::unistd::geteuid().is_root() || !testkit::have_setpriv() {
+        println!("skipped: needs root and setpriv to run as nobody");
+        return;
+    }
+    let dir = TempDir::new("fifo-demo-hostile");
+    let world = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(&dir.0, world).expect("chmod 0777");
+    let bin = testkit::example(env!("CARGO_MANIFEST_DIR"), "fifo_reader");
+    let copy = testkit::NobodyCopy::of(&bin.to_string_lossy());
+
+    let fifo = dir.join("nobody-hup.fifo");
+    let reader = start(copy.command().arg(&fifo).stdin(Stdio::null()));
+    reader.expect_line("reader: waiting for a writer");
+    let owner = std::fs::symlink_metadata(&fifo).expect("stat FIFO").uid();
+    assert_eq!(owner, 65534, "the FIFO is nobody's");
+    kill(reader.pid(), Signal::SIGHUP).expect("kill -HUP");
+    let (status, _, err) = reader.finish(Duration::from_secs(5));
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status}\n{err}");
+    dir.assert_empty();
+
+    let fifo = dir.join("nobody-pipe.fifo");
+    let (status, err) = run(
+        copy.command().arg(&fifo).stdin(Stdio::null()),
+        closed_pipe(),
+    );
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
     dir.assert_empty();
 }
