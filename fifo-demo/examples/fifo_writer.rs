@@ -16,7 +16,8 @@
 //!
 //! You will see `writer 5120: connected to /tmp/sensor_pipe`, then
 //! `writer 5120: wrote 5 lines, closing`; the lines show up in terminal 1.
-//! Ctrl-C simply ends a writer: it created nothing, so nothing is left.
+//! Ctrl-C simply ends a writer: it created nothing, so nothing is left. If
+//! the reader leaves first, the next write ends the writer quietly (SIGPIPE).
 //!
 //! To use it alone: `cargo new fifo_writer`, put this file in src/main.rs, add
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` in terminals
@@ -29,13 +30,17 @@
 use std::error::Error;
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{Write, stdout};
 use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE; by default a
+    // write nobody reads (stdout after `| head -1`, the FIFO once the reader
+    // left) ends the writer quietly, as it ends a C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let mut args = std::env::args_os().skip(1);
     let path = args
         .next()
@@ -56,7 +61,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .open(&path)
         .map_err(|e| format!("open {}: {e}", path.display()))?;
     let me = std::process::id();
-    println!("writer {me}: connected to {}", path.display());
+    let mut out = stdout();
+    writeln!(out, "writer {me}: connected to {}", path.display())
+        .map_err(|e| format!("write stdout: {e}"))?;
 
     for i in 1..=lines {
         if i > 1 {
@@ -74,8 +81,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         fifo.write_all(line.as_bytes())
             .map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    println!("writer {me}: wrote {lines} lines, closing");
-    Ok(())
+    writeln!(out, "writer {me}: wrote {lines} lines, closing")
+        .map_err(|e| format!("write stdout: {e}").into())
 }
 
 /// The optional argument `arg` as a number, or `default` when it is absent.

@@ -20,9 +20,10 @@
 //! See also: `pipe_fork` (the same kind of pipe made by hand) and `pipeline`.
 //!
 //! To use it alone: `cargo new cat_temperature`, put this file in src/main.rs,
-//! then `cargo run`. It needs std only: [dependencies] stays empty:
+//! add these lines under [dependencies] in Cargo.toml, then `cargo run`:
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! ```
 
 use std::error::Error;
@@ -30,6 +31,15 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // SAFETY: SIG_DFL installs no handler, so nothing runs asynchronously.
+    // Rust starts with SIGPIPE ignored: a closed stdout (`| head -1`) would
+    // be an error; by default it ends us quietly, like any C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // Started with SIGCHLD ignored (as a careless parent may leave it), the
+    // kernel reaps cat by itself and wait() fails with ECHILD: reset it.
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    let mut out = std::io::stdout();
     // Stdio::piped() asks for two pipes: ours -> cat's stdin, and cat's
     // stdout -> ours. cat copies stdin to stdout until read() returns 0
     // (end-of-file), then exits.
@@ -47,7 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     to_cat
         .write_all(reading.as_bytes())
         .map_err(|e| format!("write to cat's stdin: {e}"))?;
-    print!("sent to cat:   {reading}");
+    write!(out, "sent to cat:   {reading}").map_err(|e| format!("write stdout: {e}"))?;
     // Fix to the lecture's snippet: it keeps cat's stdin open (`as_mut()`), so
     // cat never sees end-of-file, never exits, and whoever waits for it (our
     // read below, or wait()) waits forever. Dropping the write end closes it.
@@ -59,9 +69,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         .ok_or("spawn cat: stdout not piped")?
         .read_to_string(&mut echoed)
         .map_err(|e| format!("read from cat's stdout: {e}"))?;
-    print!("cat sent back: {echoed}");
+    write!(out, "cat sent back: {echoed}").map_err(|e| format!("write stdout: {e}"))?;
 
     let status = cat.wait().map_err(|e| format!("wait for cat: {e}"))?;
-    println!("cat ended with {status}");
+    writeln!(out, "cat ended with {status}").map_err(|e| format!("write stdout: {e}"))?;
     Ok(())
 }

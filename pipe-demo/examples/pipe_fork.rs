@@ -5,13 +5,11 @@
 //! you have a working channel").
 //!
 //! Run it:
-//!
 //! ```text
 //! cargo run -p pipe-demo --example pipe_fork
 //! ```
 //!
 //! You will see (process ids differ):
-//!
 //! ```text
 //! child 4101 read: temperature: 42
 //! child 4101 read: temperature: 43
@@ -30,38 +28,41 @@
 
 use std::error::Error;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Write, stderr, stdout};
 use std::os::fd::OwnedFd;
 
+use nix::sys::signal::{SigHandler, Signal, signal};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, getpid, pipe};
 
 fn main() -> Result<(), Box<dyn Error>> {
+    for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
+        // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE; by default
+        // a write to a pipe nobody reads (stdout after `| head -1`, the pipe
+        // once the child died) ends us quietly, like C. SIGCHLD inherited as
+        // ignored would let the kernel reap the child: waitpid fails (ECHILD).
+        unsafe { signal(sig, SigHandler::SigDfl) }?;
+    }
     let (read_end, write_end) = pipe().map_err(|e| format!("pipe: {e}"))?;
 
     // SAFETY: fork() copies only the calling thread. This program has one
-    // thread, so no lock (allocator, stdout) can be left held by a thread the
-    // child lacks; the child may allocate and print like any program.
+    // thread, so the child inherits no lock (allocator, stdout) held by a
+    // thread it lacks: it may allocate and print like any program.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
-            // The child inherited both ends. read() returns 0 (end-of-file)
-            // only once every write end is closed, the child's own copy
-            // included: keep it open and the child waits forever.
+            // read() returns 0 (end-of-file) only once every write end is
+            // closed, the child's inherited copy included.
             drop(write_end);
-            let code = match child_reads(read_end) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("child {}: {e}", getpid());
-                    1
-                }
-            };
+            if let Err(e) = child_reads(read_end) {
+                let _ = writeln!(stderr(), "child {}: {e}", getpid());
+                std::process::exit(1);
+            }
             // Exit here: returning from main would run the parent's code.
-            std::process::exit(code);
+            std::process::exit(0);
         }
         ForkResult::Parent { child } => {
-            // The parent never reads. Closing its read end means a write
-            // fails with EPIPE if the child dies, instead of blocking forever
-            // once the buffer is full.
+            // The parent never reads: with its read end closed, a write once
+            // the child died raises SIGPIPE instead of blocking forever.
             drop(read_end);
             let mut pipe = File::from(write_end);
             for t in [42, 43, 41] {
@@ -76,7 +77,9 @@ fn main() -> Result<(), Box<dyn Error>> {
                 WaitStatus::Signaled(_, sig, _) => format!("was killed by {sig}"),
                 other => format!("changed state: {other:?}"),
             };
-            println!("parent {}: wrote 3 lines; child {child} {how}", getpid());
+            let me = getpid();
+            writeln!(stdout(), "parent {me}: wrote 3 lines; child {child} {how}")
+                .map_err(|e| format!("write stdout: {e}"))?;
         }
     }
     Ok(())
@@ -84,13 +87,12 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 /// Prints every line that arrives, until end-of-file.
 fn child_reads(read_end: OwnedFd) -> Result<(), Box<dyn Error>> {
-    let me = getpid();
-    let mut count = 0;
+    let (me, mut out, mut count) = (getpid(), stdout(), 0);
     for line in BufReader::new(File::from(read_end)).lines() {
         let line = line.map_err(|e| format!("read from pipe: {e}"))?;
-        println!("child {me} read: {line}");
+        writeln!(out, "child {me} read: {line}").map_err(|e| format!("write stdout: {e}"))?;
         count += 1;
     }
-    println!("child {me}: end-of-file after {count} lines");
-    Ok(())
+    writeln!(out, "child {me}: end-of-file after {count} lines")
+        .map_err(|e| format!("write stdout: {e}").into())
 }

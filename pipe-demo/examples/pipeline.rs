@@ -7,10 +7,9 @@
 //! cargo run -p pipe-demo --example pipeline
 //! sh -c 'ls | grep .rs | wc -l'
 //! ```
-//!
-//! You will see on stdout exactly what the shell prints (the number of names
-//! in the current directory that match `.rs`), then on stderr how each stage
-//! ended (grep's status is 1 when no line matched):
+//! You will see on stdout exactly what the shell prints (how many names here
+//! match `.rs`), then on stderr how each stage ended (grep's status is 1 when
+//! no line matched):
 //! ```text
 //! 0
 //! pipeline: ls exited with status 0
@@ -27,6 +26,7 @@
 
 use std::error::Error;
 use std::ffi::CString;
+use std::io::{Write, stderr};
 use std::os::fd::OwnedFd;
 
 use nix::fcntl::OFlag;
@@ -35,9 +35,15 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, dup2_stdin, dup2_stdout, execvp, fork, pipe2};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    // O_CLOEXEC: exec() closes these descriptors in each child, so no child
-    // keeps a pipe end it does not use; only the copies dup2() puts on fd 0
-    // and fd 1 survive (dup2 clears the flag on the new descriptor).
+    for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
+        // SAFETY: SIG_DFL installs no handler. Children inherit both: Rust's
+        // ignored SIGPIPE would survive exec (a shell gives its stages the
+        // default: a writer whose reader left dies quietly), and SIGCHLD left
+        // ignored by our parent would make waitpid fail (ECHILD).
+        unsafe { signal(sig, SigHandler::SigDfl) }?;
+    }
+    // O_CLOEXEC: exec() closes these in each child, so no child keeps an end
+    // it does not use; dup2()'s copies on fd 0 and 1 survive (flag cleared).
     let (grep_reads, ls_writes) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
     let (wc_reads, grep_writes) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
 
@@ -45,9 +51,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let grep = stage(&["grep", ".rs"], Some(&grep_reads), Some(&grep_writes))?;
     let wc = stage(&["wc", "-l"], Some(&wc_reads), None)?;
 
-    // We still hold a copy of every end. wc sees end-of-file only when every
-    // write end of its pipe is closed, ours included: keep grep_writes open
-    // and wc waits forever, and so do we in waitpid below.
+    // We hold a copy of every end. wc sees end-of-file only once every write
+    // end of its pipe is closed, ours included: else wc and we wait forever.
     drop((ls_writes, grep_reads, grep_writes, wc_reads));
 
     for (name, pid) in [("ls", ls), ("grep", grep), ("wc", wc)] {
@@ -56,7 +61,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             WaitStatus::Signaled(_, sig, _) => format!("was killed by {sig}"),
             other => format!("changed state: {other:?}"),
         };
-        eprintln!("pipeline: {name} {how}");
+        writeln!(stderr(), "pipeline: {name} {how}").map_err(|e| format!("write stderr: {e}"))?;
     }
     Ok(())
 }
@@ -78,10 +83,6 @@ fn stage(
     match unsafe { fork() }.map_err(|e| format!("fork for {}: {e}", argv[0]))? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
-            // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE, and
-            // an ignored signal stays ignored across exec; a shell restores
-            // the default so a writer whose reader left dies quietly.
-            let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
             let redirected = stdin
                 .map_or(Ok(()), dup2_stdin)
                 .and_then(|()| stdout.map_or(Ok(()), dup2_stdout));
@@ -91,10 +92,9 @@ fn stage(
                 },
                 Err(e) => format!("dup2: {e}"),
             };
-            // Only reached if dup2 or exec failed. Exit, never return: the
-            // parent's code must not run in the child. 127: like a shell.
-            eprintln!("pipeline: {}: {err}", argv[0]);
-            std::process::exit(127);
+            // dup2 or exec failed. Exit, never return: no parent code in a child.
+            let _ = writeln!(stderr(), "pipeline: {}: {err}", argv[0]);
+            std::process::exit(127); // as a shell does
         }
     }
 }

@@ -21,16 +21,27 @@
 //! `kill -USR1 PID`, or `cargo run -- PID USR2` in send_signal's own project:
 //! ```toml
 //! [dependencies]
+//! nix = { version = "0.32", features = ["signal"] }
 //! signal-hook = "0.4"
 //! ```
 
 use std::error::Error;
+use std::io::{Write, stdout};
 
+use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use signal_hook::low_level::signal_name;
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // The signal mask is inherited: started with these signals blocked (by a careless
+    // parent), no handler below would ever run and only kill -9 would stop us.
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE; by default a closed
+    // stdout (`| head -1`) ends us quietly, as it ends a C program.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
     // Installs one handler per signal. The handler runs asynchronously, between any two
     // instructions of this program, so it does the one async-signal-safe thing: it writes
     // the number into a pipe. The loop below reads that pipe in normal context, where
@@ -43,19 +54,30 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Print the pid only now: from here on a signal is caught, not fatal, so whoever
     // reads this line may send one at once.
-    let pid = std::process::id();
-    println!("pid {pid}: waiting for SIGUSR1, SIGUSR2, SIGHUP, SIGINT, SIGTERM");
-    println!("try in another terminal:  kill -USR1 {pid}   then   kill -TERM {pid}");
+    let (pid, mut out) = (std::process::id(), stdout());
+    writeln!(
+        out,
+        "pid {pid}: waiting for SIGUSR1, SIGUSR2, SIGHUP, SIGINT, SIGTERM"
+    )
+    .map_err(|e| format!("write stdout: {e}"))?;
+    writeln!(
+        out,
+        "try in another terminal:  kill -USR1 {pid}   then   kill -TERM {pid}"
+    )
+    .map_err(|e| format!("write stdout: {e}"))?;
 
     // forever() blocks in read() on the pipe; each item is one signal number.
     for sig in signals.forever() {
         let name = signal_name(sig).unwrap_or("unknown signal");
         match sig {
             SIGINT | SIGTERM => {
-                println!("caught {name} ({sig}), shutting down...");
+                writeln!(out, "caught {name} ({sig}), shutting down...")
+                    .map_err(|e| format!("write stdout: {e}"))?;
                 break;
             }
-            _ => println!("caught {name} ({sig})"),
+            _ => {
+                writeln!(out, "caught {name} ({sig})").map_err(|e| format!("write stdout: {e}"))?
+            }
         }
     }
     // Returning from main runs every destructor, then exits with status 0: the clean

@@ -25,10 +25,11 @@
 //! ```
 
 use std::error::Error;
+use std::io::{Write, stdout};
 use std::str::FromStr;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
 use nix::unistd::Pid;
 
 const USAGE: &str = "usage: send_signal PID SIGNAL  (SIGNAL: USR1, SIGUSR1, 10 or 0)";
@@ -55,6 +56,9 @@ fn parse_signal(arg: &str) -> Result<Option<Signal>, String> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE; by default a closed
+    // stdout (`| head -1`) ends us quietly, as it ends a C program.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [pid, signal] = args.as_slice() else {
         return Err(USAGE.into());
@@ -82,9 +86,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         format!("kill {pid} {label}: {why}")
     })?;
 
-    match signal {
-        Some(s) => println!("sent {label} ({}) to pid {pid}", s as i32),
-        None => println!("pid {pid} exists and may be signalled by you (nothing sent)"),
-    }
-    Ok(())
+    let report = match signal {
+        Some(s) => format!("sent {label} ({}) to pid {pid}", s as i32),
+        None => format!("pid {pid} exists and may be signalled by you (nothing sent)"),
+    };
+    writeln!(stdout(), "{report}").map_err(|e| format!("write stdout: {e}").into())
 }

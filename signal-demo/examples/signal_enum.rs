@@ -17,6 +17,7 @@
 //! ```
 
 use std::error::Error;
+use std::io::{Write, stdout};
 
 /// The lecture's enum. A signal is only this number: no payload, no buffer, no sender
 /// message. The process learns *which* event happened, never the details.
@@ -61,19 +62,27 @@ impl Signal {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    println!(
+    // SAFETY: SIG_DFL installs no handler. Rust ignores SIGPIPE; by default a closed
+    // stdout (`| head -1`) ends us quietly, as it ends a C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let mut out = stdout();
+    writeln!(
+        out,
         "{:<9}{:>6}  {:<16}catchable",
         "signal", "number", "default action"
-    );
+    )
+    .map_err(|e| format!("write stdout: {e}"))?;
     for signal in Signal::ALL {
         let (name, default_action, catchable) = signal.describe();
         let catchable = if catchable { "yes" } else { "no" };
         // `as i32` reads the discriminant: the number `kill` puts in the target's
         // pending-signal bitmask.
-        println!(
+        writeln!(
+            out,
             "{name:<9}{:>6}  {default_action:<16}{catchable}",
             signal as i32
-        );
+        )
+        .map_err(|e| format!("write stdout: {e}"))?;
     }
     Ok(())
 }

@@ -1,0 +1,333 @@
+//! The FIFO examples under the conditions a copied program meets: stdout closed (`| head -1`)
+//! or full (`> /dev/full`), SIGHUP and SIGQUIT, a FIFO left by a killed reader, every signal
+//! blocked at start, a peer killed mid-way, and a writer that sends a line with no end. None
+//! may panic, hang or leave the FIFO behind; the reader's memory and CPU are bounded here.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, mkfifo};
+use testkit::{LIMIT, TempDir};
+
+fn example(name: &str) -> Command {
+    let mut command = Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name));
+    command.stdin(Stdio::null()).process_group(0);
+    command
+}
+
+/// A started example: stdout lines arrive on a channel, stderr is collected. Killed and
+/// reaped when dropped, so a failed assertion leaves no process.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+fn start(command: &mut Command) -> Running {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout piped");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = child.stderr.take().expect("stderr piped");
+    let stderr = Some(thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    }));
+    Running {
+        child,
+        lines,
+        stderr,
+    }
+}
+
+impl Running {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+    }
+
+    /// Waits (bounded) for a stdout line that starts with `prefix`; returns it.
+    fn expect_line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line starting {prefix:?}: {e}"),
+            }
+        }
+    }
+
+    /// Waits at most `limit` for the exit; returns the status, the rest of stdout and stderr.
+    fn finish(mut self, limit: Duration) -> (ExitStatus, Vec<String>, String) {
+        let status = testkit::exit_within(&mut self.child, limit, "example");
+        let rest = self.lines.iter().collect();
+        let err = self.stderr.take().map(|h| h.join().expect("stderr"));
+        (status, rest, err.unwrap_or_default())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `command` to the end (bounded) with `stdout` as its stdout.
+fn run(command: &mut Command, stdout: Stdio) -> (ExitStatus, String) {
+    let child = command
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let out = testkit::output_within(child, LIMIT, "example");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A pipe whose read end is already closed: what `| head -1` leaves once head has exited.
+fn closed_pipe() -> Stdio {
+    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    drop(read_end);
+    Stdio::from(write_end)
+}
+
+fn dev_full() -> Stdio {
+    let full = OpenOptions::new().write(true).open("/dev/full");
+    Stdio::from(full.expect("open /dev/full"))
+}
+
+/// A FIFO of the test's own, held open for reading (non-blocking) so that a writer's
+/// open() returns at once.
+fn fifo_with_a_reader(dir: &TempDir) -> (PathBuf, File) {
+    let fifo = dir.join("sensor_pipe");
+    mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
+    let reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open FIFO for reading");
+    (fifo, reader)
+}
+
+#[test]
+fn closed_stdout_ends_the_reader_by_sigpipe_and_removes_the_fifo() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("sigpipe.fifo");
+    let (status, err) = run(example("fifo_reader").arg(&fifo), closed_pipe());
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
+    assert_eq!(err, "", "the reader should end quietly, like a C program");
+    dir.assert_empty();
+}
+
+#[test]
+fn full_stdout_is_an_error_for_the_reader_and_the_fifo_is_removed() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("full.fifo");
+    let (status, err) = run(example("fifo_reader").arg(&fifo), dev_full());
+    assert_eq!(status.code(), Some(1), "{status}\n{err}");
+    assert!(
+        err.contains("write stdout: No space left on device"),
+        "{err}"
+    );
+    dir.assert_empty();
+}
+
+#[test]
+fn closed_or_full_stdout_ends_the_writer_without_a_panic() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let (fifo, _reader) = fifo_with_a_reader(&dir);
+    let (status, err) = run(example("fifo_writer").arg(&fifo), closed_pipe());
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
+    assert_eq!(err, "", "the writer should end quietly, like a C program");
+    let (status, err) = run(example("fifo_writer").arg(&fifo), dev_full());
+    assert_eq!(status.code(), Some(1), "{status}\n{err}");
+    assert!(
+        err.contains("write stdout: No space left on device"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sighup_and_sigquit_remove_the_fifo() {
+    for signal in [Signal::SIGHUP, Signal::SIGQUIT] {
+        let dir = TempDir::new("fifo-demo-hostile");
+        let fifo = dir.join("hup.fifo");
+        let reader = start(testkit::without_core_dumps(
+            example("fifo_reader").arg(&fifo),
+        ));
+        reader.expect_line("reader: waiting for a writer");
+        kill(reader.pid(), signal).expect("kill");
+        let (status, _, err) = reader.finish(Duration::from_secs(5));
+        assert_eq!(status.signal(), Some(signal as i32), "{status}\n{err}");
+        dir.assert_empty();
+    }
+}
+
+#[test]
+fn a_fifo_left_by_a_killed_reader_is_refused_with_a_hint() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("stale.fifo");
+    mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
+    let (status, err) = run(example("fifo_reader").arg(&fifo), Stdio::null());
+    assert_eq!(status.code(), Some(1), "{status}\n{err}");
+    assert!(
+        err.contains("File exists") && err.contains("rm it"),
+        "no hint: {err}"
+    );
+    assert!(fifo.exists(), "the reader removed a FIFO it did not make");
+}
+
+#[test]
+fn reader_started_with_every_signal_blocked_still_stops_on_sigterm() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("blocked.fifo");
+    let reader = start(testkit::start_carelessly(example("fifo_reader").arg(&fifo)));
+    reader.expect_line("reader: waiting for a writer");
+    kill(reader.pid(), Signal::SIGTERM).expect("kill -TERM");
+    let (status, _, err) = reader.finish(Duration::from_secs(5));
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}\n{err}");
+    dir.assert_empty();
+}
+
+#[test]
+fn a_writer_killed_mid_way_ends_the_reader_normally() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("killed-writer.fifo");
+    let reader = start(example("fifo_reader").arg(&fifo));
+    reader.expect_line("reader: waiting for a writer");
+    let writer = start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
+    reader.expect_line("reader: temperature: 42");
+    kill(writer.pid(), Signal::SIGKILL).expect("kill -KILL");
+    let (status, rest, err) = reader.finish(LIMIT);
+    assert!(status.success(), "{status}\n{err}");
+    for line in &rest[..rest.len() - 2] {
+        assert!(
+            line.starts_with("reader: temperature: 42 (writer "),
+            "{line}"
+        );
+    }
+    assert!(rest[rest.len() - 2].starts_with("reader: end-of-file after "));
+    dir.assert_empty();
+}
+
+#[test]
+fn the_reader_killed_mid_way_ends_the_writer_quietly_by_sigpipe() {
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("killed-reader.fifo");
+    let reader = start(example("fifo_reader").arg(&fifo));
+    reader.expect_line("reader: waiting for a writer");
+    let writer = start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
+    reader.expect_line("reader: temperature: 42");
+    kill(reader.pid(), Signal::SIGKILL).expect("kill -KILL");
+    let (status, _, err) = writer.finish(Duration::from_secs(5));
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
+    assert_eq!(err, "");
+}
+
+/// Limits what the child may take: address space (so a buffer that grows with what a peer
+/// sends fails at once) and CPU seconds (so a spin is killed).
+fn bounded(command: &mut Command, memory: u64, cpu_seconds: u64) -> &mut Command {
+    // SAFETY: setrlimit(2) is async-signal-safe; the limits live on the child's stack.
+    unsafe {
+        command.pre_exec(move || {
+            for (resource, limit) in [(libc::RLIMIT_AS, memory), (libc::RLIMIT_CPU, cpu_seconds)] {
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(resource, &rlimit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn a_line_with_no_end_is_skipped_in_bounded_memory() {
+    const MIB: u64 = 1 << 20;
+    let dir = TempDir::new("fifo-demo-hostile");
+    let fifo = dir.join("flood.fifo");
+    // 32 MiB of address space: a few times what the reader needs, half of the flood below.
+    let reader = start(bounded(example("fifo_reader").arg(&fifo), 32 * MIB, 10));
+    reader.expect_line("reader: waiting for a writer");
+    let mut writer = OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open FIFO for writing");
+    let flood = vec![b'x'; MIB as usize];
+    for _ in 0..64 {
+        if writer.write_all(&flood).is_err() {
+            break; // the reader died: the asserts below say how
+        }
+    }
+    let _ = writer.write_all(b"\ntemperature: 42\n");
+    drop(writer);
+    let (status, rest, err) = reader.finish(LIMIT);
+    assert!(status.success(), "{status}\n{err}");
+    assert_eq!(
+        rest[..4],
+        [
+            "reader: a writer opened the FIFO",
+            "reader: skipped a line over 4096 bytes",
+            "reader: temperature: 42",
+            "reader: end-of-file after 1 lines: the last writer closed the FIFO",
+        ],
+        "{rest:#?}"
+    );
+    dir.assert_empty();
+}
+
+#[test]
+fn as_nobody_sighup_and_a_closed_stdout_still_remove_the_fifo() {
+    if !nix::unistd::geteuid().is_root() || !testkit::have_setpriv() {
+        println!("skipped: needs root and setpriv to run as nobody");
+        return;
+    }
+    let dir = TempDir::new("fifo-demo-hostile");
+    let world = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(&dir.0, world).expect("chmod 0777");
+    let bin = testkit::example(env!("CARGO_MANIFEST_DIR"), "fifo_reader");
+    let copy = testkit::NobodyCopy::of(&bin.to_string_lossy());
+
+    let fifo = dir.join("nobody-hup.fifo");
+    let reader = start(copy.command().arg(&fifo).stdin(Stdio::null()));
+    reader.expect_line("reader: waiting for a writer");
+    let owner = std::fs::symlink_metadata(&fifo).expect("stat FIFO").uid();
+    assert_eq!(owner, 65534, "the FIFO is nobody's");
+    kill(reader.pid(), Signal::SIGHUP).expect("kill -HUP");
+    let (status, _, err) = reader.finish(Duration::from_secs(5));
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status}\n{err}");
+    dir.assert_empty();
+
+    let fifo = dir.join("nobody-pipe.fifo");
+    let (status, err) = run(
+        copy.command().arg(&fifo).stdin(Stdio::null()),
+        closed_pipe(),
+    );
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
+    dir.assert_empty();
+}
