@@ -35,7 +35,9 @@ pub struct KilledEcho {
     /// compare's pid, which is also its process group's id.
     pub pgid: i32,
     pub status: ExitStatus,
-    /// From the SIGKILL to compare's exit.
+    /// From the SIGKILL to the line on stderr that says the row failed. (compare goes on to
+    /// the row's other measurements after that, so its exit comes later, by how much depends
+    /// on the machine's load.)
     pub took: Duration,
     /// compare's stderr after the throughput line.
     pub rest: Vec<String>,
@@ -43,8 +45,8 @@ pub struct KilledEcho {
 
 /// Runs compare on row `key` alone (same core, 64 B, iterations enough for minutes) in a
 /// process group of its own, waits for the long round-trip measurement (it follows the
-/// throughput line on stderr), SIGKILLs the echo child 100 ms into it and waits at most 5 s
-/// for compare to exit.
+/// throughput line on stderr), SIGKILLs the echo child 100 ms into it, times how soon
+/// compare says the row failed, and waits at most 10 s for compare to exit.
 pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
     let mut run = Command::new(BIN)
         .args(["--only", key, "--placement", "same"])
@@ -84,10 +86,21 @@ pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
     thread::sleep(Duration::from_millis(100));
     let killed_at = Instant::now();
     kill(Pid::from_raw(echo), Signal::SIGKILL).expect("kill the echo child");
+    // The failed row's progress line comes first; reading it is bounded by the guard.
+    let guard = testkit::KillAfter::new(&run, Duration::from_secs(10));
+    let mut rest = Vec::new();
+    let mut took = None;
+    for line in lines.by_ref() {
+        let line = line.expect("read stderr");
+        if took.is_none() && line.contains("FAILED") {
+            took = Some(killed_at.elapsed());
+        }
+        rest.push(line);
+    }
+    drop(guard);
     let what = format!("{key}: compare after its echo was killed");
-    let status = testkit::exit_within(&mut run, Duration::from_secs(5), &what);
-    let took = killed_at.elapsed();
-    let rest = lines.map(|l| l.expect("read stderr")).collect();
+    let status = testkit::exit_within(&mut run, Duration::from_secs(10), &what);
+    let took = took.unwrap_or_else(|| panic!("{key}: no FAILED line after the kill: {rest:?}"));
     KilledEcho {
         pgid,
         status,
