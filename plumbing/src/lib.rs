@@ -7,20 +7,24 @@
 //! | [`program`] | `main` for a tour: one-line usage errors, a closed stdout that ends quietly, exit statuses |
 //! | [`stop`] | SIGINT, SIGTERM, SIGHUP and SIGQUIT as a flag that loops check, so owners clean up |
 //! | [`child`] | forked children that die with their parent and are always reaped; this binary run again in a role |
+//! | [`design`] | the lecture's design-space row, typed: what every demo exports for `compare` |
 //! | [`names`] | names unique per run, the sweep of names a killed run left, private directories |
 //! | [`cpu`] | which CPUs we may use, and pinning to one |
 //! | [`procfs`] | what `/proc` says about a process: its state, where it sleeps, its signal masks |
 //! | [`stats`] | percentiles by sorting |
+//! | [`two_way`] | one side of a two-way channel made of two one-way ones (pipes, FIFOs) |
 //! | [`tour`] | a step's heading and a measured duration, printed the same way in every tour |
 
 pub mod child;
 pub mod cpu;
+pub mod design;
 pub mod names;
 pub mod procfs;
 pub mod program;
 pub mod stats;
 pub mod stop;
 pub mod tour;
+pub mod two_way;
 
 /// The error type of the tours: any error, with the failing call in its message.
 pub type Error = Box<dyn std::error::Error>;
