@@ -11,6 +11,7 @@ mod endpoints;
 mod queue;
 mod queue_limits;
 mod queue_names;
+pub mod setups;
 pub mod sysv;
 mod sysv_endpoints;
 pub mod sysv_keyed;

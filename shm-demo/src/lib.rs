@@ -1,8 +1,8 @@
 //! POSIX shared memory as a small library: the sensor object of the lecture (a named `shm_open`
 //! object with a header that says what is inside), the single-producer single-consumer rings
 //! that `compare` measures, and their rows of the lecture's design-space table; also the owner
-//! of the tour's named objects, and the frame and socket of the memfd handoff. The narrated
-//! tour is `src/main.rs`.
+//! of the tour's named objects, the frame and socket of the memfd handoff, and the ways
+//! `compare` times making shared memory (`setups`). The narrated tour is `src/main.rs`.
 //!
 //! Shared memory is the one mechanism where the kernel does not mediate each access, so every
 //! byte in a mapping may change under us at any moment, written by another process we do not
@@ -15,6 +15,7 @@ pub mod memfd_frame;
 pub mod memfd_socket;
 pub mod ring;
 pub mod sensor;
+pub mod setups;
 mod sigbus;
 mod slots;
 pub mod tour_object;

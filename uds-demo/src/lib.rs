@@ -1,6 +1,7 @@
 //! Unix domain sockets as a small library: the endpoints `compare` measures (a UDS stream, a UDS
-//! datagram pair, a TCP loopback connection), their rows of the lecture's design-space table, and
-//! the length-prefixed framing and generic echo that the `uds-demo` binary and its tests share.
+//! datagram pair, a TCP loopback connection), the named ways it times making them (`setups`),
+//! their rows of the lecture's design-space table, and the length-prefixed framing and generic
+//! echo that the `uds-demo` binary and its tests share.
 //!
 //! The endpoints and the framing print, time and install nothing. The framing lives in
 //! `src/frame.rs` and is re-exported here. The modules below are what the binary's steps and
@@ -24,6 +25,7 @@ pub mod address;
 pub mod defences;
 pub mod resources;
 pub mod server_child;
+pub mod setups;
 pub mod socket_file;
 pub mod timeouts;
 
