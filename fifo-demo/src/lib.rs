@@ -3,25 +3,25 @@
 //! endpoints for `compare`. No printing, no signal handlers: the binaries decide that.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
+use plumbing::design::Row;
 use plumbing::names::{PrivateDir, temp_dir, with_path};
 
-/// The FIFO's row of the lecture's design-space table, as (column, value) pairs in the
-/// order data, structure, direction, naming, coordination, persistence.
-pub const DESIGN_ROW: [(&str, &str); 6] = [
-    ("data", "copy through kernel"),
-    ("structure", "byte stream"),
-    ("direction", "one-way"),
-    ("naming", "path in the filesystem"),
-    ("coordination", "kernel blocks reader/writer"),
-    ("persistence", "name persists, data does not"),
-];
+/// The FIFO's row of the lecture's design-space table.
+pub const DESIGN_ROW: Row = Row {
+    data: "copy through kernel",
+    structure: "byte stream",
+    direction: "one-way",
+    naming: "path in the filesystem",
+    coordination: "kernel blocks reader/writer",
+    persistence: "name persists, data does not",
+};
 
 /// Every private directory this crate creates is named `ipc-tour-fifo-<pid>-<random>`.
 const DIR_PREFIX: &str = "ipc-tour-fifo-";
@@ -100,27 +100,7 @@ pub fn open_both_ends(path: &Path) -> io::Result<(File, File)> {
 }
 
 /// One end of a [`duplex`] pair: reads from one FIFO, writes to the other.
-#[derive(Debug)]
-pub struct End {
-    rx: File,
-    tx: File,
-}
-
-impl Read for End {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.rx.read(buf)
-    }
-}
-
-impl Write for End {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tx.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.tx.flush()
-    }
-}
+pub type End = plumbing::two_way::End<File, File>;
 
 /// A connected pair of endpoints carrying messages of `msg_size` bytes both ways, made of two
 /// FIFOs (one per direction). Called before fork(); after fork the parent drops `.1`, the
@@ -133,16 +113,33 @@ impl Write for End {
 pub fn duplex(msg_size: usize) -> io::Result<(End, End)> {
     let _ = msg_size; // a byte stream has no message-size limit
     let dir = FifoDir::create()?;
-    let (a_rx, b_tx) = open_both_ends(&dir.mkfifo("to-a")?)?;
-    let (b_rx, a_tx) = open_both_ends(&dir.mkfifo("to-b")?)?;
-    drop(dir); // every end is open: the names are no longer needed
+    duplex_in(dir.path())
+    // `dir` drops here: every end is open, so the names are no longer needed
+}
+
+/// The named setup `compare` times: two FIFOs made in `dir` (a private directory), `to-a` and
+/// `to-b`, exclusively and mode 0600 ([`make_fifo`]); both ends of each opened here
+/// ([`open_both_ends`]); each name removed once its ends are open. Returns the two connected
+/// ends, as [`duplex`] does.
+pub fn duplex_in(dir: &Path) -> io::Result<(End, End)> {
+    let (a_rx, b_tx) = open_unlinked(&dir.join("to-a"))?;
+    let (b_rx, a_tx) = open_unlinked(&dir.join("to-b"))?;
     Ok((End { rx: a_rx, tx: a_tx }, End { rx: b_rx, tx: b_tx }))
+}
+
+/// A new FIFO at `path` with both ends open, and the name removed.
+fn open_unlinked(path: &Path) -> io::Result<(File, File)> {
+    make_fifo(path)?;
+    let ends = open_both_ends(path);
+    fs::remove_file(path).map_err(|e| with_path("unlink", path, e))?;
+    ends
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn duplex_carries_both_ways_and_leaves_no_name() {
@@ -177,17 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn design_row_values_are_short() {
-        let columns: Vec<_> = DESIGN_ROW.iter().map(|(c, _)| *c).collect();
-        let expected = [
-            "data",
-            "structure",
-            "direction",
-            "naming",
-            "coordination",
-            "persistence",
-        ];
-        assert_eq!(columns, expected);
-        assert!(DESIGN_ROW.iter().all(|(_, v)| v.len() <= 28));
+    fn design_row_fits_its_column() {
+        assert!(DESIGN_ROW.fits());
     }
 }

@@ -11,10 +11,13 @@ mod endpoints;
 mod queue;
 mod queue_limits;
 mod queue_names;
+pub mod setups;
 pub mod sysv;
 mod sysv_endpoints;
 pub mod sysv_keyed;
 mod task;
+
+use plumbing::design::Row;
 
 pub use endpoints::{End, duplex};
 pub use queue::Queue;
@@ -23,24 +26,23 @@ pub use queue_names::{NAME_MAX, check_name, remove_stale_queues, unique_name};
 pub use sysv_endpoints::{SysvEnd, sysv_duplex};
 pub use task::{TASK_HEADER_LEN, TASK_VERSION, Task, TaskError};
 
-/// This mechanism's row of the lecture's design-space table, as (column, value) pairs in the
-/// order data, structure, direction, naming, coordination, persistence.
-pub const DESIGN_ROW: [(&str, &str); 6] = [
-    ("data", "copy through kernel"),
-    ("structure", "messages, by priority"),
-    ("direction", "bidirectional"),
-    ("naming", "/name (mqueue fs)"),
-    ("coordination", "kernel blocks and wakes"),
-    ("persistence", "until mq_unlink or reboot"),
-];
+/// The POSIX queue's row of the lecture's design-space table.
+pub const DESIGN_ROW: Row = Row {
+    data: "copy through kernel",
+    structure: "messages, by priority",
+    direction: "bidirectional",
+    naming: "/name (mqueue fs)",
+    coordination: "kernel blocks and wakes",
+    persistence: "until mq_unlink or reboot",
+};
 
 /// The System V queue's row: the same kernel copy, but messages chosen by type, and a
 /// system-wide integer key instead of a name.
-pub const SYSV_ROW: [(&str, &str); 6] = [
-    ("data", "copy through kernel"),
-    ("structure", "messages, by type"),
-    ("direction", "bidirectional"),
-    ("naming", "integer key (ftok)"),
-    ("coordination", "kernel blocks and wakes"),
-    ("persistence", "until IPC_RMID or reboot"),
-];
+pub const SYSV_ROW: Row = Row {
+    data: "copy through kernel",
+    structure: "messages, by type",
+    direction: "bidirectional",
+    naming: "integer key (ftok)",
+    coordination: "kernel blocks and wakes",
+    persistence: "until IPC_RMID or reboot",
+};

@@ -31,6 +31,17 @@ impl Queue {
     /// messages of `msgsize` bytes, after checking both against /proc. Drop removes the name.
     pub fn create(name: &str, flags: MQ_OFlag, maxmsg: usize, msgsize: usize) -> io::Result<Queue> {
         check_size(maxmsg, msgsize)?;
+        Queue::create_checked(name, flags, maxmsg, msgsize)
+    }
+
+    /// [`Queue::create`] for sizes checked against /proc already (reading it costs more than
+    /// making a queue: a setup that is timed checks once).
+    pub(crate) fn create_checked(
+        name: &str,
+        flags: MQ_OFlag,
+        maxmsg: usize,
+        msgsize: usize,
+    ) -> io::Result<Queue> {
         let attr = MqAttr::new(
             0,
             maxmsg as mq_attr_member_t,

@@ -2,28 +2,18 @@
 //! wait bounded, and a peer that dies seen as an end of file within 100 ms.
 
 use std::fs;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use plumbing::fdpass::{self, Received};
 use plumbing::{Result, stop};
 
 /// The longest either side waits for the other at any stage.
 pub const LIMIT: Duration = Duration::from_secs(30);
-
-/// Owner of the socket file we bound: removed on every way out.
-pub struct SocketFile(pub PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
-}
 
 /// Bytes received on `stream` and not read yet.
 pub fn bytes_waiting(stream: &UnixStream) -> Result<i32> {
@@ -103,23 +93,15 @@ pub fn send_byte(stream: &mut UnixStream, byte: u8, peer: &str) -> Result {
 /// Passes `memfd` over `stream` (SCM_RIGHTS), with the frame's check value as the one
 /// byte-stream payload a descriptor needs to travel with.
 pub fn send_fd(stream: &UnixStream, memfd: &fs::File, check: u32, peer: &str) -> Result {
-    let fds = [memfd.as_raw_fd()];
-    let payload = check.to_ne_bytes();
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[IoSlice::new(&payload)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map_err(|e| match e {
+    fdpass::send_fd(stream, memfd, &check.to_ne_bytes()).map_err(|e| match e {
         Errno::EPIPE | Errno::ECONNRESET => format!("{peer} hung up: it died ({e})"),
         _ => format!("sendmsg SCM_RIGHTS: {e}"),
     })?;
     Ok(())
 }
 
-/// Receives one descriptor and the sender's check value, waiting at most [`LIMIT`].
+/// Receives one descriptor and the sender's check value, waiting at most [`LIMIT`]. Exactly
+/// one descriptor and four bytes, or an error (any other descriptor that came is closed).
 pub fn receive_fd(stream: &mut UnixStream, peer: &str, what: &str) -> Result<(fs::File, u32)> {
     let deadline = Instant::now() + LIMIT;
     while !readable(stream, Duration::from_millis(100))? {
@@ -129,36 +111,12 @@ pub fn receive_fd(stream: &mut UnixStream, peer: &str, what: &str) -> Result<(fs
         }
     }
     let mut payload = [0; 4];
-    let mut iov = [IoSliceMut::new(&mut payload)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| format!("recvmsg: {e}"))?;
-    let bytes = msg.bytes;
-    // Every descriptor that came is ours to close; a sender could pass more than one.
-    let mut fds: Vec<OwnedFd> = Vec::new();
-    for cmsg in msg.cmsgs().map_err(|e| format!("recvmsg: {e}"))? {
-        if let ControlMessageOwned::ScmRights(received) = cmsg {
-            // SAFETY: the kernel has just installed these descriptors for us; nothing else
-            // in this process knows them, so each OwnedFd is the only owner of its own.
-            fds.extend(
-                received
-                    .into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+    match fdpass::receive_fd(&*stream, &mut payload) {
+        Ok(Received::Fd { bytes: 4, fd }) => Ok((fs::File::from(fd), u32::from_ne_bytes(payload))),
+        Ok(Received::Fd { bytes, .. }) => {
+            Err(format!("{peer} sent {bytes} bytes and 1 descriptor, not 4 and 1").into())
         }
+        Ok(Received::End) => Err(format!("{peer} hung up before {what}: it died").into()),
+        Err(e) => Err(format!("{peer} sent a message we refuse: {e}").into()),
     }
-    if bytes == 0 {
-        return Err(format!("{peer} hung up before {what}: it died").into());
-    }
-    if bytes != payload.len() || fds.len() != 1 {
-        let n = fds.len();
-        return Err(format!("{peer} sent {bytes} bytes and {n} descriptors, not 4 and 1").into());
-    }
-    let fd = fds.remove(0);
-    Ok((fs::File::from(fd), u32::from_ne_bytes(payload)))
 }

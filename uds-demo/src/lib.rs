@@ -1,6 +1,7 @@
 //! Unix domain sockets as a small library: the endpoints `compare` measures (a UDS stream, a UDS
-//! datagram pair, a TCP loopback connection), their rows of the lecture's design-space table, and
-//! the length-prefixed framing and generic echo that the `uds-demo` binary and its tests share.
+//! datagram pair, a TCP loopback connection), the named ways it times making them (`setups`),
+//! their rows of the lecture's design-space table, and the length-prefixed framing and generic
+//! echo that the `uds-demo` binary and its tests share.
 //!
 //! The endpoints and the framing print, time and install nothing. The framing lives in
 //! `src/frame.rs` and is re-exported here. The modules below are what the binary's steps and
@@ -16,6 +17,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv, send, sockopt};
+use plumbing::design::Row;
 
 mod frame;
 
@@ -23,6 +25,7 @@ pub mod address;
 pub mod defences;
 pub mod resources;
 pub mod server_child;
+pub mod setups;
 pub mod socket_file;
 pub mod timeouts;
 
@@ -38,36 +41,35 @@ pub fn sensor_readings() -> Vec<String> {
         .to_vec()
 }
 
-/// The lecture's design-space row for a Unix domain stream socket, in the order
-/// data, structure, direction, naming, coordination, persistence.
-pub const STREAM_ROW: [(&str, &str); 6] = [
-    ("data", "copy through kernel"),
-    ("structure", "byte stream"),
-    ("direction", "bidirectional"),
-    ("naming", "path or abstract name"),
-    ("coordination", "kernel blocks and wakes"),
-    ("persistence", "socket file outlives server"),
-];
+/// The lecture's design-space row for a Unix domain stream socket.
+pub const STREAM_ROW: Row = Row {
+    data: "copy through kernel",
+    structure: "byte stream",
+    direction: "bidirectional",
+    naming: "path or abstract name",
+    coordination: "kernel blocks and wakes",
+    persistence: "socket file outlives server",
+};
 
 /// The design-space row for a Unix domain datagram socket.
-pub const DATAGRAM_ROW: [(&str, &str); 6] = [
-    ("data", "copy through kernel"),
-    ("structure", "messages, boundaries kept"),
-    ("direction", "bidirectional"),
-    ("naming", "path or abstract name"),
-    ("coordination", "kernel blocks and wakes"),
-    ("persistence", "socket file outlives server"),
-];
+pub const DATAGRAM_ROW: Row = Row {
+    data: "copy through kernel",
+    structure: "messages, boundaries kept",
+    direction: "bidirectional",
+    naming: "path or abstract name",
+    coordination: "kernel blocks and wakes",
+    persistence: "socket file outlives server",
+};
 
 /// The design-space row for TCP over loopback: the same API, another address family.
-pub const TCP_ROW: [(&str, &str); 6] = [
-    ("data", "copy through network stack"),
-    ("structure", "byte stream"),
-    ("direction", "bidirectional"),
-    ("naming", "IP address and port"),
-    ("coordination", "kernel blocks and wakes"),
-    ("persistence", "gone with the process"),
-];
+pub const TCP_ROW: Row = Row {
+    data: "copy through network stack",
+    structure: "byte stream",
+    direction: "bidirectional",
+    naming: "IP address and port",
+    coordination: "kernel blocks and wakes",
+    persistence: "gone with the process",
+};
 
 /// A connected AF_UNIX stream pair. Called before fork(); the parent keeps `.0`, the child `.1`.
 /// A stream has no message size limit; when the peer dies a read returns EOF at once and a write

@@ -6,32 +6,14 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::sys::stat::{Mode, umask};
 use plumbing::Result;
+pub use plumbing::socket_file::SocketFile;
 
 /// `sun_path` in `struct sockaddr_un` is 108 bytes on Linux, including the terminating NUL.
 pub const SUN_PATH_BYTES: usize = 108;
-
-/// The socket file a listener is bound to; `Drop` unlinks it (closing a socket never does).
-pub struct SocketFile {
-    path: PathBuf,
-}
-
-impl SocketFile {
-    pub fn new(path: &Path) -> SocketFile {
-        SocketFile {
-            path: path.to_path_buf(),
-        }
-    }
-}
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
 
 /// AF_UNIX at a path: the socket file is created mode 0600, and a stale one (left by a killed
 /// server) is replaced. Returns the listener, the owner of the file, and whether a stale file

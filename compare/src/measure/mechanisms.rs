@@ -5,6 +5,7 @@
 
 use std::io;
 
+use plumbing::design;
 use shm_demo::zero_copy;
 
 use crate::measure::bytes::{End, Pair};
@@ -45,7 +46,7 @@ impl Entry {
     fn new(
         key: &'static str,
         label: &'static str,
-        design: [(&'static str, &'static str); 6],
+        design: design::Row,
         transport: Transport,
     ) -> Entry {
         let carries_bytes = transport.carries_bytes();

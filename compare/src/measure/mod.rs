@@ -7,7 +7,7 @@
 //! `zero_copy.rs` (slots lent in shared memory) or `doorbell.rs` (signals), which makes the two
 //! sides of the measurement (`sides.rs`) for its message size; `harness.rs` runs and times them
 //! in a session (`session.rs`: fork, pin, reap), and `watchdog.rs` kills a child that hangs.
-//! `pattern.rs` is the payload every message carries; `setups.rs` (with `setups/`) times how
+//! `pattern.rs` is the payload every message carries; `setups.rs` times how
 //! a channel is made; `machine.rs` probes what the run measures on.
 
 pub mod bytes;

@@ -6,27 +6,23 @@
 //! memory also as a sealed memfd handed over a Unix socket. Both halves run in this process and
 //! nothing is forked: a fork costs the same for every row.
 //!
-//! Rows are found by their key ([`of`]), so a row without entries just reports that. The names
-//! of path-named objects live in a private directory (0700) made once per measurement, outside
-//! the timing: every path-named mechanism needs one, and it costs the same for each.
-//!
-//! The ways themselves: `setups/streams.rs` (pipes, FIFOs, the doorbell, Unix and TCP
-//! sockets), `setups/queues.rs` (POSIX and System V queues), `setups/shm.rs` (shared memory:
-//! named, anonymous, a memfd passed over a socket).
+//! The channels are made by each mechanism's own crate (its `duplex`, `setups` and the like);
+//! this file holds the table (key -> labels and those calls), the timing, the one checked
+//! message and the close. Rows are found by their key ([`of`]), so a row without entries just
+//! reports that. The names of path-named objects live in a private directory (0700) made once
+//! per measurement, outside the timing: every path-named mechanism needs one, and it costs the
+//! same for each.
 
-mod queues;
-mod shm;
-mod streams;
-
-use std::fs::{self, Permissions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::sync::Once;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use nix::unistd::getpid;
 use plumbing::names::PrivateDir;
 use plumbing::{stats, stop};
+use shm_demo::setups::{self as shm, View};
 
 use crate::measure::pattern;
 use crate::row::Skip;
@@ -41,73 +37,81 @@ pub struct Setup {
     pub run: fn(dir: &Path) -> io::Result<()>,
 }
 
+/// What the shm rows map for 64-byte messages: two rings of 64 KiB, each with its 256-byte
+/// control block.
+const SHM_LEN: usize = 2 * 256 + 2 * (64 << 10);
+
 /// Every way `key`'s channel can be made, the headline first: the named form where the
 /// mechanism has names, else its only form. Empty for a row with no entries here.
 pub fn of(key: &str) -> &'static [Setup] {
     match key {
         "pipe" => &[Setup {
             label: "anonymous: 2 x pipe",
-            run: streams::pipes,
+            run: |_| stream(pipe_demo::duplex(MESSAGE)?),
         }],
         "fifo" => &[Setup {
             label: "named: 2 x mkfifo, open both ends",
-            run: streams::fifos,
+            run: |dir| stream(fifo_demo::duplex_in(dir)?),
         }],
         "signal" => &[Setup {
             label: "no object: ring ourselves by pid",
-            run: streams::ring_ourselves,
+            run: |_| ring_ourselves(),
         }],
         #[cfg(target_os = "linux")]
         "mq" => &[Setup {
             label: "named: 2 x mq_open + mq_unlink",
-            run: queues::queues,
+            run: |_| queue(mq_demo::setups::queues(MESSAGE)?),
         }],
+        #[cfg(target_os = "linux")]
         "sysv-mq" => &[
             Setup {
                 label: "named: 2 x msgget(key) + IPC_RMID",
-                run: queues::sysv_named,
+                run: |_| sysv(mq_demo::setups::sysv_keyed()?),
             },
             Setup {
                 label: "private: 2 x msgget(IPC_PRIVATE) + IPC_RMID",
-                run: queues::sysv_private,
+                run: |_| sysv(mq_demo::setups::sysv_private()?),
             },
         ],
         "uds-stream" => &[
             Setup {
                 label: "named: bind + listen + connect + accept",
-                run: streams::unix_stream_named,
+                run: |dir| stream(uds_demo::setups::stream_named(dir)?),
             },
             Setup {
                 label: "anonymous: socketpair",
-                run: streams::unix_stream_pair,
+                run: |_| stream(uds_demo::stream_duplex(MESSAGE)?),
             },
         ],
         "uds-datagram" => &[
             Setup {
                 label: "named: 2 x bind + 2 x connect",
-                run: streams::unix_datagram_named,
+                run: |dir| datagram(uds_demo::setups::datagram_named(dir)?),
             },
             Setup {
                 label: "anonymous: socketpair",
-                run: streams::unix_datagram_pair,
+                run: |_| datagram(uds_demo::setups::datagram_pair()?),
             },
         ],
         "tcp" => &[Setup {
             label: "named: bind + listen + connect + accept",
-            run: streams::tcp_named,
+            run: |_| stream(uds_demo::tcp_duplex(MESSAGE)?),
         }],
         shm if shm.starts_with("shm") => &[
             Setup {
                 label: "named: shm_open + ftruncate + mmap",
-                run: shm::shm_named,
+                run: |_| views(shm::named(SHM_LEN)?),
             },
             Setup {
                 label: "anonymous: mmap MAP_SHARED",
-                run: shm::shm_anonymous,
+                run: |_| {
+                    let mut view = shm::anonymous(SHM_LEN)?;
+                    written_and_checked(&mut view, None)
+                },
             },
             Setup {
                 label: "memfd: seal, pass (SCM_RIGHTS), mmap",
-                run: shm::memfd_handoff,
+                run: |_| views(shm::memfd_handoff(SHM_LEN)?),
             },
         ],
         _ => &[],
@@ -144,14 +148,11 @@ pub fn measure(setup: &Setup, reps: usize) -> Result<f64, Skip> {
 /// The size of the one message every setup carries.
 const MESSAGE: usize = 64;
 
-/// Sends one 64-byte message from `from` to `to` and checks it.
-fn one_message(from: &mut impl Write, to: &mut impl Read) -> io::Result<()> {
+/// Message 0 of the payload pattern.
+fn message() -> [u8; MESSAGE] {
     let mut buf = [0u8; MESSAGE];
     pattern::fill(&mut buf, 0);
-    from.write_all(&buf)?;
-    buf.fill(0);
-    to.read_exact(&mut buf)?;
-    checked(&buf)
+    buf
 }
 
 /// `buf` is message 0 of the payload pattern, or InvalidData.
@@ -159,14 +160,81 @@ fn checked(buf: &[u8]) -> io::Result<()> {
     pattern::check(buf, 0).map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.to_string()))
 }
 
-/// `call` with its error as io::Error, naming the call.
-fn sys<T>(call: &str, result: nix::Result<T>) -> io::Result<T> {
-    result.map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("{call}: {e}")))
+/// One message from `.0` to `.1`, checked; then both ends close.
+fn stream((mut from, mut to): (impl Write, impl Read)) -> io::Result<()> {
+    from.write_all(&message())?;
+    let mut buf = [0u8; MESSAGE];
+    to.read_exact(&mut buf)?;
+    checked(&buf)
 }
 
-/// Mode exactly 0600 on a path, whatever the umask took away when it was created.
-fn chmod_600(path: &Path) -> io::Result<()> {
-    fs::set_permissions(path, Permissions::from_mode(0o600))
+/// One datagram from `.0` to `.1`, whole and checked.
+fn datagram((from, to): (UnixDatagram, UnixDatagram)) -> io::Result<()> {
+    from.send(&message())?;
+    let mut buf = [0u8; MESSAGE];
+    match to.recv(&mut buf)? {
+        MESSAGE => checked(&buf),
+        n => Err(io::Error::other(format!(
+            "a {n}-byte datagram, sent {MESSAGE}"
+        ))),
+    }
+}
+
+/// One message sent on the first queue and received from it (both ends share it).
+#[cfg(target_os = "linux")]
+fn queue((first, _second): (mq_demo::Queue, mq_demo::Queue)) -> io::Result<()> {
+    first
+        .send(&message(), 0)
+        .map_err(|e| first.error("mq_send", e))?;
+    let mut buf = [0u8; MESSAGE];
+    first
+        .receive(&mut buf)
+        .map_err(|e| first.error("mq_receive", e))?;
+    checked(&buf)
+}
+
+/// One message of type 1 sent on the first queue and received from it.
+#[cfg(target_os = "linux")]
+fn sysv((first, _second): (mq_demo::sysv::SysvQueue, mq_demo::sysv::SysvQueue)) -> io::Result<()> {
+    let mut buf = mq_demo::sysv::MsgBuf::new(MESSAGE);
+    buf.text_mut().copy_from_slice(&message());
+    let failed = |call: &str, e: nix::Error| io::Error::other(format!("{call}: {e}"));
+    first
+        .send(1, &mut buf, MESSAGE, 0)
+        .map_err(|e| failed("msgsnd", e))?;
+    buf.text_mut().fill(0);
+    match first
+        .receive(0, &mut buf, 0)
+        .map_err(|e| failed("msgrcv", e))?
+    {
+        MESSAGE => checked(buf.text()),
+        n => Err(io::Error::other(format!(
+            "msgrcv: {n} bytes, sent {MESSAGE}"
+        ))),
+    }
+}
+
+/// A message written through one view and checked through the other.
+fn views((mut ours, theirs): (View, View)) -> io::Result<()> {
+    written_and_checked(&mut ours, Some(&theirs))
+}
+
+/// The message written through `view` and read back through `other` (or `view` itself).
+fn written_and_checked(view: &mut View, other: Option<&View>) -> io::Result<()> {
+    view.write(&message())?;
+    let mut buf = [0u8; MESSAGE];
+    other.unwrap_or(view).read(&mut buf)?;
+    checked(&buf)
+}
+
+/// The doorbell, which carries no bytes: rung to ourselves and taken.
+fn ring_ourselves() -> io::Result<()> {
+    signal_demo::block_doorbell()?;
+    signal_demo::ring(getpid())?;
+    match signal_demo::wait_doorbell(Duration::from_secs(2))? {
+        true => Ok(()),
+        false => Err(io::Error::other("no ring arrived within 2 s")),
+    }
 }
 
 /// The median of `times` (nanoseconds), in microseconds: a setup measurement's result.

@@ -42,7 +42,7 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
 }
 
 fn spins(m: &Mechanism) -> bool {
-    m.design("coordination").contains("spin")
+    m.design.coordination.contains("spin")
 }
 
 /// The round trips of `m` in placement `place` ("same" / "split") at `size`, if measured.
@@ -182,7 +182,7 @@ fn copying(rows: &[Row]) -> Option<String> {
         Some(rtt(rows, m, "same", largest)?.p50() as f64 / small.max(1.0))
     };
     let found = mechanisms(rows);
-    let copies = |m: &&Mechanism| m.design("data").contains("copy") && !zero_copy(m);
+    let copies = |m: &&Mechanism| m.design.data.contains("copy") && !zero_copy(m);
     let mut grew: Vec<(f64, &str)> = found
         .iter()
         .filter(copies)
@@ -229,7 +229,7 @@ fn copying(rows: &[Row]) -> Option<String> {
 /// A row whose data column or name says it copies nothing.
 fn zero_copy(m: &Mechanism) -> bool {
     let says = |s: &str| s.contains("zero-copy") || s.contains("zero copy");
-    says(m.design("data")) || says(m.label)
+    says(m.design.data) || says(m.label)
 }
 
 /// Lecture: sockets cost more to set up than a pipe (bind, listen, connect, accept). The table's
@@ -242,25 +242,24 @@ fn setup(rows: &[Row]) -> Option<String> {
         row.setup_us.as_ref().ok().copied()
     };
     let is_bytes = |m: &&Mechanism| m.carries_bytes;
-    let one_way_stream = |m: &&Mechanism| {
-        m.design("direction") == "one-way" && m.design("structure").contains("stream")
-    };
+    let one_way_stream =
+        |m: &&Mechanism| m.design.direction == "one-way" && m.design.structure.contains("stream");
     let pipe = found
         .iter()
         .filter(is_bytes)
         .filter(one_way_stream)
-        .find(|m| m.design("naming").contains("anonymous"))?;
+        .find(|m| m.design.naming.contains("anonymous"))?;
     let pipe_us = setup_of(pipe)?;
     let times = |us: f64| format!("{:.1}x", us / pipe_us.max(0.001));
     let fifo = found
         .iter()
         .filter(is_bytes)
         .filter(one_way_stream)
-        .find(|m| m.design("naming").contains("path"))
+        .find(|m| m.design.naming.contains("path"))
         .and_then(|m| Some((m.label, setup_of(m)?)));
     let sockets: Vec<String> = found
         .iter()
-        .filter(|m| m.design("data").contains("network") || m.label.contains("UDS"))
+        .filter(|m| m.design.data.contains("network") || m.label.contains("UDS"))
         .filter_map(|m| Some((m.label, setup_of(m)?)))
         .map(|(label, us)| format!("{label} {us:.1} µs ({})", times(us)))
         .collect();

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::row::{COLUMNS, Row, Run, Skip, UNSTEADY};
+use crate::row::{Row, Run, Skip, UNSTEADY};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {
@@ -60,8 +60,8 @@ pub fn record(row: &Row) -> Value {
         "verification": row.verification(),
     });
     if let Value::Object(map) = &mut v {
-        for column in COLUMNS {
-            map.insert(column.to_string(), Value::from(m.design(column)));
+        for (column, value) in m.design.cells() {
+            map.insert(column.to_string(), Value::from(value));
         }
     }
     v

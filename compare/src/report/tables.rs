@@ -5,13 +5,15 @@
 //! several (`layout.rs`), each repeating the mechanism, so that no number is wrapped inside
 //! its cell.
 
+use plumbing::design::COLUMNS;
+
 use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::report::layout::{Column, new_table, packed, tables_text};
 use crate::report::lessons;
 use crate::report::text::{width, wrap};
 use crate::row::{
-    COLUMNS, Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms,
-    placement_words, reference_size, short_placement, size_words, us,
+    Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words,
+    reference_size, short_placement, size_words, us,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -190,7 +192,7 @@ fn markdown_design(
     let reference = reference_size(sizes.iter().copied()).unwrap_or(64);
     let mut design = new_table(true);
     let mut header: Vec<String> = vec!["mechanism".into()];
-    header.extend(COLUMNS.iter().map(|c| c.to_string()));
+    header.extend(COLUMNS.map(String::from));
     for p in placements {
         header.push(format!(
             "RTT p50 / p99 µs, {}, {}",
@@ -211,7 +213,7 @@ fn markdown_design(
     design.set_header(header);
     for m in mechanisms(rows) {
         let mut cells: Vec<String> = vec![m.label.to_string()];
-        cells.extend(COLUMNS.iter().map(|c| m.design(c).to_string()));
+        cells.extend(m.design.cells().map(|(_, value)| value.to_string()));
         let measured = measured_cells(rows, &m, reference, placements, notes, false);
         cells.extend(measured.rtt);
         cells.push(measured.throughput.join(" / "));
@@ -238,9 +240,11 @@ fn terminal_design(
         "mechanism",
         found.iter().map(|m| m.label.to_string()).collect(),
     );
-    let qualitative: Vec<Column> = COLUMNS
-        .iter()
-        .map(|c| Column::new(*c, found.iter().map(|m| m.design(c).to_string()).collect()))
+    let qualitative: Vec<Column> = (0..COLUMNS.len())
+        .map(|i| {
+            let values = found.iter().map(|m| m.design.cells()[i].1.to_string());
+            Column::new(COLUMNS[i], values.collect())
+        })
         .collect();
     let mut out = String::from("The lecture's design space, in each demo crate's words\n");
     out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
@@ -250,7 +254,7 @@ fn terminal_design(
     // in one table, it is left out (it is in the tables above).
     let (keys, mut measured) = measured_columns(rows, &found, reference, placements, notes);
     let mut tables = packed(std::slice::from_ref(&keys), &measured);
-    let coordination = found.iter().map(|m| m.design("coordination").to_string());
+    let coordination = found.iter().map(|m| m.design.coordination.to_string());
     measured.insert(0, Column::new("coordination", coordination.collect()));
     let with_coordination = packed(std::slice::from_ref(&keys), &measured);
     if with_coordination.len() == 1 {

@@ -13,6 +13,8 @@ mod rounds;
 mod run;
 mod words;
 
+use plumbing::design;
+
 pub use rounds::{Latency, Rates, RoundTrips, Throughput, UNSTEADY, headline_words};
 pub use run::{Machine, Placement, Plan, Run};
 pub use words::{fit, placement_words, reference_size, short_placement, size_words, us};
@@ -39,30 +41,10 @@ pub struct Mechanism {
     /// the name in the table
     pub label: &'static str,
     /// the lecture's qualitative columns, from the demo crate
-    pub design: [(&'static str, &'static str); 6],
+    pub design: design::Row,
     /// Does every message carry bytes (a checked pattern)? A doorbell (signals) carries none.
     pub carries_bytes: bool,
 }
-
-impl Mechanism {
-    /// One qualitative column ("coordination", ...) of this row.
-    pub fn design(&self, column: &str) -> &'static str {
-        self.design
-            .iter()
-            .find(|(c, _)| *c == column)
-            .map_or("?", |(_, v)| *v)
-    }
-}
-
-/// The lecture's qualitative columns, in its order.
-pub const COLUMNS: [&str; 6] = [
-    "data",
-    "structure",
-    "direction",
-    "naming",
-    "coordination",
-    "persistence",
-];
 
 /// One mechanism, one placement, one message size.
 pub struct Row {

@@ -24,10 +24,11 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::socket::{getsockopt, sockopt};
 use nix::sys::stat::fstat;
 use plumbing::names::PrivateDir;
+use plumbing::socket_file::SocketFile;
 use plumbing::{Result, stop};
 use shm_demo::memfd_frame::{self as frame, FRAME_LEN, Frame};
 use shm_demo::memfd_socket::{
-    LIMIT, SocketFile, accept, bytes_waiting, next_byte, readable, receive_fd, send_byte,
+    LIMIT, accept, bytes_waiting, next_byte, readable, receive_fd, send_byte,
 };
 
 use super::{DONE, MAPPED, SAW_WRITE, SOCKET_DIR_PREFIX};
@@ -80,7 +81,7 @@ fn accept_one(socket: Option<&Path>, indent: &str) -> Result<(UnixStream, i32)> 
     };
     let listener =
         UnixListener::bind(&path).map_err(|e| format!("bind {}: {e}", path.display()))?;
-    let socket_file = SocketFile(path.clone());
+    let socket_file = SocketFile::new(&path);
     // bind() made the file 0777 & ~umask; only we need to connect to it.
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("chmod 0600 {}: {e}", path.display()))?;

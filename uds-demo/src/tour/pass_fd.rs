@@ -6,14 +6,14 @@
 //! `fd-send` role uses too, and [`receive_fd`] (recvmsg), which the `fd-recv` role runs.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{IoSlice, IoSliceMut, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 use plumbing::Result;
+use plumbing::fdpass::{self, Received};
 use plumbing::tour::heading;
 use uds_demo::server_child::ServerChild;
 use uds_demo::timeouts::{REPLY_TIMEOUT, set_timeouts};
@@ -73,16 +73,9 @@ fn write_reading(path: &Path) -> Result<File> {
 /// receiver needs no path and no permission to open the file itself.
 pub fn send_fd(mut stream: UnixStream, file: &File) -> Result<Vec<u8>> {
     set_timeouts(&stream, REPLY_TIMEOUT, None)?;
-    let fds = [file.as_raw_fd()];
-    // Ancillary data must ride along with at least one byte of ordinary data.
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[IoSlice::new(b"F")],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| format!("sendmsg SCM_RIGHTS: {e}"))?;
+    // sendmsg(2): one byte "F" of ordinary data (ancillary data must ride along with at least
+    // one) and, as SCM_RIGHTS control data, the descriptor of `file`.
+    fdpass::send_fd(&stream, file, b"F").map_err(|e| format!("sendmsg SCM_RIGHTS: {e}"))?;
     match read_frame(&mut stream, Some(REPLY_TIMEOUT), Some(REPLY_TIMEOUT)) {
         Ok(Some(frame)) if frame.kind == FrameKind::Error => Err(format!(
             "the receiver refused it: {}",
@@ -98,30 +91,11 @@ pub fn send_fd(mut stream: UnixStream, file: &File) -> Result<Vec<u8>> {
 /// recvmsg(2) of one byte and the descriptor riding along with it: the fd number it got here
 /// and the open file.
 pub fn receive_fd(stream: &UnixStream) -> Result<(RawFd, File)> {
+    // recvmsg(2) with MSG_CMSG_CLOEXEC: the byte "F" arrives in `byte`, and the kernel installs
+    // a new descriptor for the same open file in our table (exactly one, or it is refused).
     let mut byte = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| format!("recvmsg: {e}"))?;
-    let mut received = None;
-    for cmsg in msg
-        .cmsgs()
-        .map_err(|e| format!("recvmsg control data: {e}"))?
-    {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            for fd in fds {
-                // SAFETY: the kernel has just installed `fd` in our fd table for this message;
-                // nobody else holds it, so taking ownership (and closing it on drop) is sound.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                received.get_or_insert((fd, owned));
-            }
-        }
+    match fdpass::receive_fd(stream, &mut byte)? {
+        Received::Fd { fd, .. } => Ok((fd.as_raw_fd(), File::from(fd))),
+        Received::End => Err("the sender closed without passing a file descriptor".into()),
     }
-    let (fd, owned) = received.ok_or("recvmsg: the message carried no file descriptor")?;
-    Ok((fd, File::from(owned)))
 }
