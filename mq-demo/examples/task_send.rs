@@ -1,25 +1,22 @@
-//! The sending half of a job queue: four `Task`s, each one message with a priority, put on
-//! a POSIX message queue that outlives this process. Its encoding (a 4-byte task_type, then
-//! the payload) is this pair's own; the tour's `mq_demo::Task` has a versioned 9-byte header
-//! instead, so a queue written by one cannot be read by the other.
+//! The sending half of a job queue: four `Task`s, each one message with a priority, put on a
+//! POSIX message queue that outlives this process. The encoding (4 bytes of task_type, then
+//! the payload) is this pair's own: the tour's `mq_demo::Task` has a versioned 9-byte header.
 //! Lecture: "Message Queues: Communication With Structure" (the job dispatch system).
 //!
-//! Run (Linux only), one step after the other:
+//! Run (Linux only), one step after the other (both take the queue name, default /tasks):
 //!     cargo run -p mq-demo --example task_send
 //!     cargo run -p mq-demo --example task_receive
-//! Both take the queue name as an optional argument (default /tasks).
 //!
-//! You will see four `sent priority ...` lines and the count waiting in the queue; the
-//! program exits and the tasks stay in the kernel until task_receive takes them, highest
-//! priority first, and removes the queue. Run task_send twice before receiving and the
-//! queue holds both batches. To remove a queue by hand instead: task_receive, or
-//! `rm /dev/mqueue/tasks` where the mqueue file system is mounted.
+//! You will see four `sent priority ...` lines and the count waiting in the queue; the tasks
+//! stay in the kernel after we exit, until task_receive takes them, highest priority first,
+//! and removes the queue. Run task_send twice before receiving: the queue holds both batches.
+//! To remove a queue by hand: `rm /dev/mqueue/tasks` where the mqueue file system is mounted.
 //!
-//! To use it alone: `cargo new task_send`, put this file in src/main.rs, add these
-//! lines under [dependencies] in Cargo.toml, then `cargo run`; then `cargo run` in
-//! task_receive's own project:
+//! To use it alone: `cargo new task_send`, put this file in src/main.rs, add these lines
+//! under [dependencies] in Cargo.toml, `cargo run`, then task_receive's own `cargo run`:
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! nix = { version = "0.32", features = ["mqueue"] }
 //! ```
 
@@ -32,9 +29,8 @@ struct Task {
     payload: String,
 }
 
-/// One Task as one message: task_type (4 bytes, little-endian), then the payload's UTF-8.
-/// No length field and no delimiter: the queue returns exactly the bytes of one mq_send,
-/// so the payload is simply everything after the first 4 bytes.
+/// One Task as one message: task_type (4 bytes, little-endian), then the payload's UTF-8. No
+/// length, no delimiter: a receive returns one send's bytes, so the payload is all the rest.
 #[cfg(target_os = "linux")]
 fn encode(task: &Task) -> Vec<u8> {
     let mut message = task.task_type.to_le_bytes().to_vec();
@@ -47,7 +43,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     use nix::errno::Errno;
     use nix::mqueue::{MQ_OFlag, MqAttr, mq_close, mq_getattr, mq_open, mq_send};
     use nix::sys::stat::Mode;
+    use std::io::Write;
 
+    // SAFETY: before any thread exists. Rust ignores SIGPIPE; the default makes a closed
+    // stdout (`| head -1`) end us quietly, as it would a C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let name = std::env::args().nth(1).unwrap_or_else(|| "/tasks".into());
     // (priority, task_type, payload): urgent 9, normal 5, low 1. Higher is received first.
     let tasks = [
@@ -60,36 +60,33 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 10 messages of at most 256 bytes: within the limits an ordinary user gets
     // (/proc/sys/fs/mqueue/msg_max = 10, msgsize_max = 8192). Used only if we create it.
     let attr = MqAttr::new(0, 10, 256, 0);
-    // O_CREAT without O_EXCL: the queue is meant to collect tasks across runs, so an
-    // existing one is reused. O_NONBLOCK: a full queue fails with EAGAIN instead of
-    // blocking this program until somebody receives.
+    // O_CREAT without O_EXCL: the queue collects tasks across runs, so an existing one is
+    // reused. O_NONBLOCK: a full queue is EAGAIN instead of a wait until somebody receives.
     let flags = MQ_OFlag::O_WRONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_NONBLOCK;
     // Mode 0600 (owner only) applies when we create it; the umask can only clear bits.
     let mode = Mode::from_bits_truncate(0o600);
     let queue = mq_open(name.as_str(), flags, mode, Some(&attr))
         .map_err(|e| format!("mq_open {name}: {e}"))?;
 
+    let mut out = std::io::stdout().lock();
     for (priority, task_type, payload) in tasks {
-        let task = Task {
-            task_type,
-            payload: payload.into(),
-        };
+        let payload = payload.to_string();
+        let task = Task { task_type, payload };
         mq_send(&queue, &encode(&task), priority).map_err(|e| match e {
             Errno::EAGAIN => format!("mq_send {name}: queue full; run task_receive to drain it"),
             _ => format!("mq_send {name}: {e}"),
         })?;
-        println!(
-            "sent priority {priority}: task_type {} {:?}",
-            task.task_type, task.payload
-        );
+        let (task_type, payload) = (task.task_type, task.payload);
+        let sent = format!("sent priority {priority}: task_type {task_type} {payload:?}");
+        writeln!(out, "{sent}")?;
     }
 
-    let waiting = mq_getattr(&queue)
-        .map_err(|e| format!("mq_getattr {name}: {e}"))?
-        .curmsgs();
+    let attr = mq_getattr(&queue).map_err(|e| format!("mq_getattr {name}: {e}"))?;
     mq_close(queue).map_err(|e| format!("mq_close {name}: {e}"))?;
-    println!("{waiting} tasks wait in {name}; the queue outlives this process");
-    println!("next: cargo run -p mq-demo --example task_receive {name}");
+    let waiting = attr.curmsgs();
+    let summary = format!("{waiting} tasks wait in {name}; the queue outlives this process");
+    let next = format!("next: cargo run -p mq-demo --example task_receive {name}");
+    writeln!(out, "{summary}\n{next}")?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@
 //! 2, once memfd_receive's own project runs `cargo run` in terminal 1:
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! nix = { version = "0.32", features = ["fs", "socket", "uio"] }
 //! ```
 
@@ -44,6 +45,10 @@ fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> 
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: before any thread exists. Rust ignores SIGPIPE; the default makes a closed
+    // stdout (`| head -1`) end us quietly, as a C program. (MSG_NOSIGNAL below: a receiver
+    // that has gone away is an EPIPE error from sendmsg, not a silent death.)
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let path = std::env::args().nth(1).map(PathBuf::from);
     let path = path.unwrap_or_else(|| std::env::temp_dir().join("compositor.sock"));
 
@@ -61,10 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut frame = File::from(memfd);
     frame.write_all(&pixels).map_err(ctx("write frame"))?;
 
-    // The receiver maps the frame; if we could shrink it afterwards, its
-    // reads past the new end would die with SIGBUS. SHRINK|GROW fix the size,
-    // then SEAL freezes the set so no one can add seals (such as WRITE)
-    // later. Seals can never be removed, not even by us.
+    // The receiver maps the frame; if we could shrink it afterwards, its reads past the new
+    // end would die with SIGBUS. SHRINK|GROW fix the size, then SEAL freezes the set so no
+    // one can add seals (such as WRITE) later. Seals can never be removed, not even by us.
     let size_seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
     fcntl(&frame, FcntlArg::F_ADD_SEALS(size_seals)).map_err(ctx("F_ADD_SEALS"))?;
     fcntl(&frame, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SEAL))
@@ -82,12 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream.as_raw_fd(),
         &[IoSlice::new(&header)],
         &cmsgs,
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL,
         None,
     )
     .map_err(ctx(format!("sendmsg {shown}")))?;
 
     let check = check_value(&pixels);
-    println!("sent frame {WIDTH}x{HEIGHT}, check value {check:#010x}");
+    writeln!(
+        std::io::stdout(),
+        "sent frame {WIDTH}x{HEIGHT}, check value {check:#010x}"
+    )?;
     Ok(())
 }

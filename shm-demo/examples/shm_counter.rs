@@ -1,28 +1,24 @@
-//! Two processes add to one counter in shared memory: first with a plain
-//! load-then-store, then with `fetch_add`. Lecture: "Shared Memory:
-//! Zero-Copy, You Own Coordination" (the Synchronized / Unsynchronized demo).
+//! Two processes add to one counter in shared memory: a plain load-then-store, then
+//! `fetch_add`. Lecture: "Shared Memory: Zero-Copy, You Own Coordination" (the Synchronized /
+//! Unsynchronized demo). Run: `cargo run -p shm-demo --example shm_counter [ADDS]` (1000000).
+//! You will see two lines, `expected` against `got`. The plain version usually loses updates
+//! (with one CPU maybe none: the two processes then never run at the same instant);
+//! `fetch_add` never loses any. Kill the parent and the child dies with it.
 //!
-//! Run:
-//!   cargo run -p shm-demo --example shm_counter     # [ADDS], default 1000000
-//!
-//! You will see two lines, `expected` against `got`. The plain version
-//! usually loses updates; with one CPU it may lose none, because the two
-//! processes then never run at the same instant. `fetch_add` never loses any.
-//!
-//! To use it alone: `cargo new shm_counter`, put this file in src/main.rs, add
-//! these lines under [dependencies] in Cargo.toml, then `cargo run`:
+//! To use it alone: `cargo new shm_counter`, put this file in src/main.rs, add these lines
+//! under [dependencies] in Cargo.toml, then `cargo run`:
 //! ```toml
 //! [dependencies]
 //! libc = "0.2"
 //! nix = { version = "0.32", features = ["mman", "process"] }
 //! ```
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 use nix::sys::wait::waitpid;
-use nix::unistd::{ForkResult, fork};
+use nix::unistd::{ForkResult, fork, getpid, getppid};
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[repr(C)]
 struct Shared {
@@ -30,8 +26,7 @@ struct Shared {
     counter: AtomicU64,
 }
 
-/// Plain read-modify-write: both processes may load the same value and
-/// store the same value + 1, so one of the two additions is lost.
+/// Plain read-modify-write: both may load v and store v + 1, so one of the adds is lost.
 fn plain(counter: &AtomicU64) {
     let v = counter.load(Ordering::Relaxed);
     counter.store(v + 1, Ordering::Relaxed);
@@ -52,13 +47,17 @@ fn race(shared: &Shared, adds: u64, add: fn(&AtomicU64)) -> Result<u64, String> 
         }
         (0..adds).for_each(|_| add(&shared.counter));
     };
-    // SAFETY: this process has one thread, so the child gets a consistent
-    // copy of the heap; it only runs `run` and leaves with _exit.
+    let parent = getpid();
+    // SAFETY: one thread, so the child's copy of the heap is consistent; it runs `run`, _exit.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
-            run();
-            // SAFETY: _exit skips atexit handlers and stdio flushing, which
-            // belong to the parent.
+            // SAFETY: prctl takes integers. PDEATHSIG: SIGKILL us when the parent dies, or a
+            // killed parent leaves us spinning; getppid: it may have died before this line.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            if getppid() == parent {
+                run();
+            }
+            // SAFETY: _exit skips atexit handlers and stdio flushing, which belong to the parent.
             unsafe { libc::_exit(0) }
         }
         ForkResult::Parent { child } => {
@@ -70,22 +69,23 @@ fn race(shared: &Shared, adds: u64, add: fn(&AtomicU64)) -> Result<u64, String> 
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let adds: u64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|e| format!("ADDS {arg:?}: {e}"))?,
-        None => 1_000_000,
-    };
+    // Default actions: SIGCHLD's, since "ignore" (inherited) makes waitpid fail with ECHILD;
+    // SIGPIPE's (Rust ignores it), so a closed stdout ends us quietly, as it would a C program.
+    for signal in [libc::SIGCHLD, libc::SIGPIPE] {
+        // SAFETY: signal(2) with SIG_DFL installs no handler; no thread or child exists yet.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    let arg = std::env::args().nth(1).unwrap_or("1000000".into());
+    let adds: u64 = arg.parse().map_err(|e| format!("ADDS {arg:?}: {e}"))?;
     let size = NonZeroUsize::new(size_of::<Shared>()).ok_or("empty Shared")?;
     let prot = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
-    // MAP_SHARED | MAP_ANONYMOUS: memory with no name that fork does not
-    // copy: parent and child see the same physical pages.
+    // MAP_SHARED | MAP_ANONYMOUS: memory with no name that fork shares instead of copying.
     // SAFETY: a fresh zero-filled mapping; nothing else points into it.
     let addr = unsafe { mmap_anonymous(None, size, prot, MapFlags::MAP_SHARED) }
         .map_err(|e| format!("mmap: {e}"))?;
-    // SAFETY: page-aligned, large enough, zero is a valid Shared, and the
-    // other process touches it only through atomics. Never unmapped: the
-    // kernel releases it when both processes have exited.
+    // SAFETY: page-aligned, large enough, zero is a valid Shared, and the other process
+    // touches it only through atomics; never unmapped (freed when both processes exit).
     let shared = unsafe { addr.cast::<Shared>().as_ref() };
-
     let expected = 2 * adds;
     for (label, add) in [
         ("plain load+store", plain as fn(&AtomicU64)),
@@ -93,7 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let got = race(shared, adds, add)?;
         let lost = expected - got;
-        println!("{label:<17} expected {expected}, got {got} ({lost} lost)");
+        let line = format!("{label:<17} expected {expected}, got {got} ({lost} lost)");
+        writeln!(std::io::stdout(), "{line}")?;
     }
     Ok(())
 }

@@ -9,24 +9,28 @@
 //!   cargo run -p shm-demo --example shm_unlink
 //!
 //! You will see `temperature: 42 (writer pid N)`, where N is the pid of
-//! the shm_write process that has already exited.
+//! the shm_write process that has already exited. Whatever another program
+//! does to the object (a FIFO in its place, shrinking it while we read), we
+//! refuse it with a message: we never block on it or die of SIGBUS.
 //!
 //! To use it alone: `cargo new shm_read`, put this file in src/main.rs, add
 //! these lines under [dependencies] in Cargo.toml, then `cargo run` once
 //! `cargo run` in shm_write's own project has made the object:
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! memmap2 = "0.9"
 //! nix = { version = "0.32", features = ["fs", "mman"] }
 //! ```
 
 use std::fs::File;
+use std::io::Write;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use memmap2::MmapOptions;
 use nix::fcntl::OFlag;
 use nix::sys::mman::shm_open;
-use nix::sys::stat::{Mode, fstat};
+use nix::sys::stat::Mode;
 
 /// Same layout as in shm_write (both files must agree byte for byte).
 #[repr(C)]
@@ -36,23 +40,44 @@ struct SensorReading {
     ready: AtomicU32,
 }
 
+/// Another program may shrink the object after we checked its size; touching the lost page
+/// then raises SIGBUS, whose default action kills us. Say so and exit with an error instead.
+extern "C" fn on_sigbus(_: libc::c_int) {
+    let text = "shm_read: the object shrank while we read it\n";
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; `text` is static.
+    unsafe {
+        libc::write(libc::STDERR_FILENO, text.as_ptr().cast(), text.len());
+        libc::_exit(1);
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: before any thread exists; the handler calls only async-signal-safe functions.
+    // SIGPIPE's default (Rust ignores it) ends us quietly on a closed stdout, like C.
+    unsafe {
+        libc::signal(libc::SIGBUS, on_sigbus as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let name = std::env::args().nth(1).unwrap_or("/sensor_data".into());
     let fail = |call: &str, e: nix::Error| format!("{call} {name}: {e}");
 
-    let fd =
-        shm_open(name.as_str(), OFlag::O_RDONLY, Mode::empty()).map_err(|e| fail("shm_open", e))?;
-
+    // O_NONBLOCK: if /dev/shm holds a FIFO under this name, open returns at once instead of
+    // waiting for a writer; the check below then refuses it, as it does a directory.
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+    let fd = shm_open(name.as_str(), flags, Mode::empty()).map_err(|e| fail("shm_open", e))?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| format!("fstat {name}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{name}: not a regular file (a FIFO? a directory?)").into());
+    }
     // Touching a page past the end of the object raises SIGBUS, so a short
     // object (another program's, or a writer that died before ftruncate)
     // must be refused before it is mapped.
     let len = size_of::<SensorReading>();
-    let found = fstat(&fd).map_err(|e| fail("fstat", e))?.st_size;
-    if found < len as i64 {
-        return Err(format!("{name}: {found} bytes, need {len}").into());
+    if meta.len() < len as u64 {
+        return Err(format!("{name}: {} bytes, need {len}", meta.len()).into());
     }
 
-    let file = File::from(fd);
     // SAFETY: read-only shared mapping of an object at least `len` bytes
     // long (checked above). Another process may change the bytes at any
     // time; we only read them through atomics, so that is not UB.
@@ -70,6 +95,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let temp = shared.temp.load(Ordering::Relaxed);
     let pid = shared.writer_pid.load(Ordering::Relaxed);
-    println!("temperature: {temp} (writer pid {pid})");
+    writeln!(std::io::stdout(), "temperature: {temp} (writer pid {pid})")?;
     Ok(())
 }

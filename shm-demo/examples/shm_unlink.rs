@@ -13,14 +13,20 @@
 //! these lines under [dependencies] in Cargo.toml, then `cargo run`:
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! nix = { version = "0.32", features = ["mman"] }
 //! ```
+
+use std::io::Write;
 
 use nix::sys::mman::shm_unlink;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: before any thread exists. Rust ignores SIGPIPE; the default makes a closed
+    // stdout (`| head -1`) end us quietly, as it would a C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let name = std::env::args().nth(1).unwrap_or("/sensor_data".into());
     shm_unlink(name.as_str()).map_err(|e| format!("shm_unlink {name}: {e}"))?;
-    println!("removed {name}");
+    writeln!(std::io::stdout(), "removed {name}")?;
     Ok(())
 }

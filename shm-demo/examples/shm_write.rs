@@ -20,11 +20,13 @@
 //! steps 3 and 4, `cargo run` there):
 //! ```toml
 //! [dependencies]
+//! libc = "0.2"
 //! memmap2 = "0.9"
 //! nix = { version = "0.32", features = ["fs", "mman"] }
 //! ```
 
 use std::fs::File;
+use std::io::Write;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use memmap2::MmapMut;
@@ -43,6 +45,9 @@ struct SensorReading {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: before any thread exists. Rust ignores SIGPIPE; the default makes a closed
+    // stdout (`| head -1`) end us quietly, as it would a C program.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let name = std::env::args().nth(1).unwrap_or("/sensor_data".into());
     let fail = |call: &str, e: nix::Error| format!("{call} {name}: {e}");
 
@@ -83,7 +88,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Acquire also sees the two stores above (see shm_read).
     shared.ready.store(1, Ordering::Release);
 
-    println!("wrote temperature: {temp} (writer pid {pid}) to {name}");
+    writeln!(
+        std::io::stdout(),
+        "wrote temperature: {temp} (writer pid {pid}) to {name}"
+    )?;
     // `mmap` drops here: munmap. No shm_unlink: the object persists until
     // shm_unlink or a reboot.
     Ok(())

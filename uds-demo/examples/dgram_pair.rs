@@ -9,14 +9,17 @@
 //! You will see three `datagram` lines, one reading each, then the stream's
 //! reads: on Linux usually one read holding all three readings run together.
 //!
-//! To use it alone: `cargo new dgram_pair`, put this file in src/main.rs, then
-//! `cargo run`. It needs std only: [dependencies] stays empty:
+//! To use it alone: `cargo new dgram_pair`, put this file in src/main.rs, add these
+//! lines under [dependencies] in Cargo.toml, then `cargo run`:
 //! ```toml
 //! [dependencies]
+//! nix = { version = "0.32", features = ["signal"] }
 //! ```
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixDatagram, UnixStream};
+
+use nix::sys::signal::{SigHandler, Signal, signal};
 
 const READINGS: [&str; 3] = ["temperature: 41", "temperature: 42", "temperature: 43"];
 
@@ -25,6 +28,10 @@ fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> 
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // SAFETY: before any thread exists. Rust ignores SIGPIPE; the default makes a closed
+    // stdout (`| head -1`) end us quietly, as it would a C program.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
+    let mut out = std::io::stdout().lock();
     let mut buf = [0u8; 1024];
 
     // socketpair(AF_UNIX, SOCK_DGRAM): each send queues one message, and
@@ -37,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 1..=READINGS.len() {
         let n = receiver.recv(&mut buf).map_err(ctx("recv"))?;
         let text = String::from_utf8_lossy(&buf[..n]);
-        println!("datagram {i}: {text:?} ({n} bytes)");
+        writeln!(out, "datagram {i}: {text:?} ({n} bytes)")?;
     }
 
     // socketpair(AF_UNIX, SOCK_STREAM): bytes, no boundaries. A read takes
@@ -56,8 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         reads += 1;
         let text = String::from_utf8_lossy(&buf[..n]);
-        println!("stream read {reads}: {text:?} ({n} bytes)");
+        writeln!(out, "stream read {reads}: {text:?} ({n} bytes)")?;
     }
-    println!("3 sends: 3 datagrams, but {reads} stream read(s)");
+    writeln!(out, "3 sends: 3 datagrams, but {reads} stream read(s)")?;
     Ok(())
 }

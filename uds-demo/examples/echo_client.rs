@@ -8,7 +8,8 @@
 //!   terminal 1: cargo run -p uds-demo --example echo_server -- --tcp [ADDR]
 //!   terminal 2: cargo run -p uds-demo --example echo_client -- --tcp [ADDR]
 //!
-//! You will see `echo: temperature: 42`. Only the connect line differs.
+//! You will see `echo: temperature: 42`. Only the connect line differs. A server silent
+//! for 5 s, or an echo over 4 KiB with no newline, ends the client with an error.
 //!
 //! To use it alone: `cargo new echo_client`, put this file in src/main.rs,
 //! then `cargo run` (or `cargo run -- --tcp`) in terminal 2, once the same runs
@@ -18,10 +19,14 @@
 //! [dependencies]
 //! ```
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long the server may take to answer: without a limit a silent one holds us for ever.
+const PATIENCE: Option<Duration> = Some(Duration::from_secs(5));
 
 fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> String {
     move |e| format!("{call}: {e}")
@@ -31,11 +36,17 @@ fn ctx<E: std::fmt::Display>(call: impl std::fmt::Display) -> impl FnOnce(E) -> 
 fn exchange<S: Read + Write>(mut stream: S, line: &str) -> Result<String, String> {
     stream.write_all(line.as_bytes()).map_err(ctx("write"))?;
     let mut echo = String::new();
-    BufReader::new(stream)
-        .read_line(&mut echo)
-        .map_err(ctx("read"))?;
+    // take: a server that floods us without a newline cannot fill our memory.
+    let mut reader = BufReader::new(stream).take(4097);
+    reader.read_line(&mut echo).map_err(|e| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => "read: no echo within 5 s".to_string(),
+        _ => format!("read: {e}"),
+    })?;
     if echo.is_empty() {
         return Err("the server closed the connection without an echo".into());
+    }
+    if echo.len() > 4096 {
+        return Err("an echo over 4 KiB with no newline: refused".into());
     }
     Ok(echo)
 }
@@ -47,6 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let addr = args.get(1).map_or("127.0.0.1:7878", String::as_str);
         // The one line that differs from the Unix form below:
         let stream = TcpStream::connect(addr).map_err(ctx(format!("connect {addr}")))?;
+        stream
+            .set_read_timeout(PATIENCE)
+            .map_err(ctx("SO_RCVTIMEO"))?;
         exchange(stream, reading)?
     } else {
         let default = std::env::temp_dir().join("echo.sock");
@@ -54,8 +68,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let shown = path.display();
         // The one line that differs from the TCP form above:
         let stream = UnixStream::connect(&path).map_err(ctx(format!("connect {shown}")))?;
+        stream
+            .set_read_timeout(PATIENCE)
+            .map_err(ctx("SO_RCVTIMEO"))?;
         exchange(stream, reading)?
     };
-    print!("echo: {echo}");
+    // SIGPIPE stays ignored (Rust's default), so a closed stdout, like a server that hung up
+    // before our write, is an EPIPE error here, with a message, not a silent death.
+    write!(std::io::stdout(), "echo: {echo}")?;
     Ok(())
 }

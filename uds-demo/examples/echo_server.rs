@@ -1,39 +1,36 @@
-//! The lecture's UnixListener: a server at a filesystem path that echoes each line back, one
-//! thread per client; `--tcp` serves the same echo over TCP, and the two differ in one line,
-//! the bind. Lecture: "Unix Domain Sockets" and "The One-Line Difference".
-//!
-//! Run (server first; PATH defaults to $TMPDIR/echo.sock):
-//!   terminal 1: cargo run -p uds-demo --example echo_server   # [PATH]
-//!   terminal 2: cargo run -p uds-demo --example echo_client   # [PATH]
-//! or over TCP (ADDR defaults to 127.0.0.1:7878; port 0: the kernel picks a free one):
-//!   terminal 1: cargo run -p uds-demo --example echo_server -- --tcp [ADDR]
-//!   terminal 2: cargo run -p uds-demo --example echo_client -- --tcp [ADDR]
-//! You will see `listening on ...`; the client prints the echoed line. Ctrl-C or SIGTERM
-//! stops the server and removes the socket file.
+//! The lecture's UnixListener: a server at a filesystem path echoing each line back, a thread
+//! per client; `--tcp` serves the same over TCP, and only the bind differs. Lecture: "Unix
+//! Domain Sockets" and "The One-Line Difference". Run (server first):
+//!   terminal 1: cargo run -p uds-demo --example echo_server   # [PATH] or -- --tcp [ADDR]
+//!   terminal 2: cargo run -p uds-demo --example echo_client   # the same arguments
+//! PATH defaults to $TMPDIR/echo.sock, ADDR to 127.0.0.1:7878 (port 0: the kernel picks one).
+//! You will see `listening on ...`; the client prints the echoed line. Ctrl-C, SIGTERM, SIGHUP
+//! or SIGQUIT stops the server and removes the socket file. A line over 4 KiB, or a client
+//! beyond the threads or descriptors we can have, is refused; the others are served on.
 //!
 //! To use it alone: `cargo new echo_server`, put this file in src/main.rs, add these lines
-//! under [dependencies] in Cargo.toml, then `cargo run` (or `cargo run -- --tcp`) in
-//! terminal 1, and the same in echo_client's own project in terminal 2:
+//! under [dependencies] in Cargo.toml, `cargo run` (or `cargo run -- --tcp`); echo_client alike:
 //! ```toml
 //! [dependencies]
-//! nix = { version = "0.32", features = ["fs"] }
+//! nix = { version = "0.32", features = ["fs", "signal"] }
 //! signal-hook = "0.4"
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::os::unix::{fs::FileTypeExt, net::UnixListener, net::UnixStream};
+use std::{net::TcpListener, path::Path, path::PathBuf};
 
-use nix::sys::stat::{Mode, umask};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use nix::sys::{signal::SigSet, stat::Mode, stat::umask};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
-/// The echo itself: it neither knows nor cares which kind of socket it has.
+/// The echo, over any socket. A client gone is an EPIPE error here (Rust ignores SIGPIPE).
 fn echo<S: Read + Write>(stream: S) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 0 {
+    let (mut reader, mut line) = (BufReader::new(stream), String::new());
+    // take: a line with no newline ends at 4097 bytes instead of filling our memory.
+    while reader.by_ref().take(4097).read_line(&mut line)? > 0 {
+        if line.len() > 4096 {
+            return Err(std::io::Error::other("a line over 4 KiB: refused"));
+        }
         reader.get_mut().write_all(line.as_bytes())?;
         line.clear();
     }
@@ -41,18 +38,20 @@ fn echo<S: Read + Write>(stream: S) -> std::io::Result<()> {
 }
 
 fn spawn_echo<S: Read + Write + Send + 'static>(accepted: std::io::Result<S>) {
-    match accepted {
-        // A thread per client, so one idle client cannot stall the others.
-        Ok(stream) => {
-            std::thread::spawn(|| echo(stream).inspect_err(|e| eprintln!("client: {e}")));
-        }
-        Err(e) => eprintln!("accept: {e}"), // e.g. ECONNABORTED: keep serving
+    let Ok(stream) = accepted.inspect_err(|e| eprintln!("accept: {e}")) else {
+        // EMFILE (out of descriptors) fails again at once until a client leaves: wait, don't spin.
+        return std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // A thread per client, so one idle client cannot stall the others. No thread to be had
+    // (ulimit -u, memory): this client is refused (dropping the stream closes it).
+    let echoing = move || echo(stream).inspect_err(|e| eprintln!("client: {e}"));
+    if let Err(e) = std::thread::Builder::new().spawn(echoing) {
+        eprintln!("client refused: no thread: {e}");
     }
 }
 
-/// A socket file outlives a server that crashed, and bind then fails with EADDRINUSE. Remove
-/// it only if it is a socket nobody answers on: a blind remove_file would delete whatever a
-/// mistyped PATH names, and removing a live server's socket would cut it off from new clients.
+/// A crashed server's socket file makes bind fail (EADDRINUSE). Remove it only if it is a socket
+/// nobody answers on: not whatever a mistyped PATH names, nor a live server's socket.
 fn remove_stale(path: &Path) -> Result<(), String> {
     let shown = path.display();
     match std::fs::symlink_metadata(path) {
@@ -64,37 +63,38 @@ fn remove_stale(path: &Path) -> Result<(), String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A parent may have blocked every signal, and then Ctrl-C never reaches us: unblock all.
+    SigSet::empty().thread_set_mask()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--tcp") {
         let addr = args.get(1).map_or("127.0.0.1:7878", String::as_str);
         // The one line that differs from the Unix form below:
         let listener = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
-        println!("listening on {}", listener.local_addr()?);
+        writeln!(std::io::stdout(), "listening on {}", listener.local_addr()?)?;
         listener.incoming().for_each(spawn_echo);
         return Ok(()); // nothing on disk to clean: Ctrl-C may simply end us
     }
     let default = std::env::temp_dir().join("echo.sock");
     let path = args.first().map_or(default, PathBuf::from);
     let shown = path.display();
-    // sun_path in struct sockaddr_un is 108 bytes, one of them the final NUL.
     if path.as_os_str().len() > 107 {
-        return Err(format!("{shown}: longer than 107 bytes").into());
+        return Err(format!("{shown}: longer than 107 bytes (sun_path: 108 with the NUL)").into());
     }
     remove_stale(&path)?;
     // Signals caught before bind, handled after: none can skip the removal.
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    // bind makes the socket file 0777 minus the umask; connecting needs write: 077, owner-only.
-    umask(Mode::from_bits_truncate(0o077));
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
+    let socket_file = path.clone(); // (a thread that cannot start is an error before bind)
+    std::thread::Builder::new().spawn(move || {
+        let signal = signals.forever().next(); // the first of them
+        let _ = std::fs::remove_file(&socket_file);
+        signal.map(signal_hook::low_level::emulate_default_handler) // and die of it
+    })?;
+    umask(Mode::from_bits_truncate(0o077)); // bind: 0777 - umask; 077: only we can connect
     // The one line that differs from the TCP form above:
     let listener = UnixListener::bind(&path).map_err(|e| format!("bind {shown}: {e}"))?;
-    let socket_file = path.clone();
-    std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            let _ = std::fs::remove_file(&socket_file);
-            let _ = signal_hook::low_level::emulate_default_handler(signal);
-        }
-    });
-    println!("listening on {shown}");
+    if let Err(e) = writeln!(std::io::stdout(), "listening on {shown}") {
+        eprintln!("stdout: {e}"); // closed or full: no reason to stop serving
+    }
     listener.incoming().for_each(spawn_echo); // accept() for ever
     Ok(())
 }
