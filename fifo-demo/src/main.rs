@@ -4,7 +4,7 @@
 //!
 //! Usage (`read` stops at EOF, when the last writer has closed the FIFO):
 //! ```text
-//! cargo run -p fifo-demo                # the whole tour, steps 1 to 7
+//! cargo run -p fifo-demo                # the whole tour, steps 1 to 7, and the verdicts
 //! cargo run -p fifo-demo -- eof         # one step, by name or by number (`-- 5`)
 //! cargo run -p fifo-demo -- --help      # the steps, and the roles read, write, make
 //! terminal 1:  mkfifo -m 600 /tmp/sensor_pipe
@@ -30,7 +30,8 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("fifo-demo", run)
 }
 
-/// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed.
+/// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed,
+/// and ends with the lecture's claims, each judged by this run's numbers.
 /// Ctrl-C or SIGTERM stops its children, removes the FIFO's directory and exits (130 / 143);
 /// a tour killed by SIGKILL takes its children with it and leaves the directory, which the
 /// next tour removes.
@@ -46,7 +47,15 @@ fn tour() -> plumbing::Result {
     tour::removal::run(made) // 7. the FIFO is removed with its directory
 }
 
+/// The tour, one step, or a role. The tour and a step end with the claims they checked
+/// ("The lecture, checked on this machine"); a role checks none, and prints no such block.
 fn run(cli: Cli) -> plumbing::Result {
+    run_command(cli)?;
+    plumbing::verdict::print();
+    Ok(())
+}
+
+fn run_command(cli: Cli) -> plumbing::Result {
     match cli.command.unwrap_or(Command::Tour) {
         Command::Tour => tour(),
         Command::Mkfifo => {

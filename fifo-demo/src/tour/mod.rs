@@ -10,3 +10,4 @@ pub mod removal; // 7. the FIFO is removed with its directory
 
 pub mod describe; // what stat says, in words (steps and roles)
 pub mod processes; // starts a step's readers and writers, reaps them
+pub mod said; // what they print, relayed to our stdout and read back for the verdicts
