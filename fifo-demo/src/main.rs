@@ -4,7 +4,7 @@
 //!
 //! Usage (`read` stops at EOF, when the last writer has closed the FIFO):
 //! ```text
-//! cargo run -p fifo-demo                # the whole tour, steps 1 to 7
+//! cargo run -p fifo-demo                # the whole tour, steps 1 to 9, and the verdicts
 //! cargo run -p fifo-demo -- eof         # one step, by name or by number (`-- 5`)
 //! cargo run -p fifo-demo -- --help      # the steps, and the roles read, write, make
 //! terminal 1:  mkfifo -m 600 /tmp/sensor_pipe
@@ -30,7 +30,8 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("fifo-demo", run)
 }
 
-/// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed.
+/// The tour: owns the FIFO, starts unrelated readers and writers, reports what they observed,
+/// and ends with the lecture's claims, each judged by this run's numbers.
 /// Ctrl-C or SIGTERM stops its children, removes the FIFO's directory and exits (130 / 143);
 /// a tour killed by SIGKILL takes its children with it and leaves the directory, which the
 /// next tour removes.
@@ -43,10 +44,20 @@ fn tour() -> plumbing::Result {
     tour::interleaved_writes::run(&made)?; // 4. writes above PIPE_BUF may interleave
     tour::eof::run(&made)?; // 5. EOF comes when the last writer closes
     tour::outlives::run(&made)?; // 6. the name outlives the process that made it
-    tour::removal::run(made) // 7. the FIFO is removed with its directory
+    tour::removal::run(made)?; // 7. the FIFO is removed with its directory
+    tour::limits::run()?; // 8. still a pipe: one way, and a byte stream
+    tour::users::run() // 9. another user at the FIFO: its mode decides
 }
 
+/// The tour, one step, or a role. The tour and a step end with the claims they checked
+/// ("The lecture, checked on this machine"); a role checks none, and prints no such block.
 fn run(cli: Cli) -> plumbing::Result {
+    run_command(cli)?;
+    plumbing::verdict::print();
+    Ok(())
+}
+
+fn run_command(cli: Cli) -> plumbing::Result {
     match cli.command.unwrap_or(Command::Tour) {
         Command::Tour => tour(),
         Command::Mkfifo => {
@@ -59,6 +70,14 @@ fn run(cli: Cli) -> plumbing::Result {
         Command::Eof => alone(|made| tour::eof::run(&made)),
         Command::Outlives => alone(|made| tour::outlives::run(&made)),
         Command::Removal => alone(tour::removal::run),
+        Command::Limits => {
+            stop::catch(Owns::Objects)?;
+            tour::limits::run()
+        }
+        Command::Users => {
+            stop::catch(Owns::Objects)?;
+            tour::users::run()
+        }
         Command::Read {
             path,
             delay_ms,
@@ -140,6 +159,12 @@ enum Command {
     /// 7. Removing the FIFO and its directory
     #[command(alias = "7")]
     Removal,
+    /// 8. Still a pipe: one way, and a byte stream (two writes, one read)
+    #[command(alias = "8")]
+    Limits,
+    /// 9. Another user at the FIFO: refused at mode 0600, let in at 0622 (needs root)
+    #[command(alias = "9")]
+    Users,
     /// Open the FIFO at PATH for reading; print and check lines until every writer has closed it
     Read {
         /// An existing FIFO (make one with `mkfifo -m 600 PATH`)

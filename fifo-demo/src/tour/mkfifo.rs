@@ -2,13 +2,16 @@
 //! in a private directory (mode 0700) that it owns, so no other user can open or replace it,
 //! and shows what stat(2) says of both, and PIPE_BUF: the largest write the kernel keeps whole.
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use fifo_demo::{FifoDir, remove_stale_dirs};
 use nix::unistd::{PathconfVar, pathconf};
 use plumbing::tour::heading;
+use plumbing::verdict::{self, Verdict, judge};
 
-use super::describe::describe_path;
+use super::describe::{describe_path, file_type};
 
 /// What step 1 made, for the steps after it.
 pub struct MadeFifo {
@@ -29,6 +32,9 @@ pub fn run() -> plumbing::Result<MadeFifo> {
     println!("   stat: {}", describe_path(&fifo)?);
     println!("   its directory: {}", describe_path(dir.path())?);
     println!("   PIPE_BUF (pathconf): {pipe_buf} bytes, the largest write the kernel keeps whole");
+    let meta = fs::metadata(&fifo).map_err(|e| format!("stat {}: {e}", fifo.display()))?;
+    let (v, because) = named_claim(file_type(&meta), meta.permissions().mode() & 0o777);
+    verdict::record("a FIFO is a pipe with a name in the filesystem", v, because);
     Ok(MadeFifo {
         dir,
         fifo,
@@ -51,6 +57,13 @@ impl MadeFifo {
     }
 }
 
+/// The lecture: a FIFO is a pipe with a name. It holds when stat(2) of the name the tour made
+/// says `kind` "fifo" (S_IFIFO), not a regular file.
+pub fn named_claim(kind: &str, mode: u32) -> (Verdict, String) {
+    let because = format!("stat of sensor_pipe says type {kind}, mode {mode:04o}");
+    (judge(kind == "fifo", false), because)
+}
+
 /// pathconf(3) PIPE_BUF: the largest write to this FIFO that the kernel keeps whole.
 fn pipe_buf(fifo: &Path) -> plumbing::Result<usize> {
     let pipe_buf = pathconf(fifo, PathconfVar::PIPE_BUF)
@@ -68,4 +81,17 @@ fn private_dir() -> plumbing::Result<FifoDir> {
         println!("   removed {} left by a killed run", stale.display());
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_stat_calls_a_fifo_confirms_it() {
+        let (v, because) = named_claim("fifo", 0o600);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(because, "stat of sensor_pipe says type fifo, mode 0600");
+        assert_eq!(named_claim("regular file", 0o600).0, Verdict::Refuted);
+    }
 }
