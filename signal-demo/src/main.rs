@@ -98,6 +98,7 @@ fn play(parent: i32, role: Role) -> Result {
         Role::Eintr { restart } => roles::eintr::run(restart),
         Role::Handler { safe } => roles::handler::run(safe),
         Role::Doorbell { rounds } => roles::doorbell::run(Pid::from_raw(parent), rounds),
+        Role::Echo => roles::echo::run(),
     }
 }
 
@@ -207,4 +208,6 @@ enum Role {
         #[arg(long)]
         rounds: u64,
     },
+    /// Step 8: writes back every byte it reads on stdin, until end-of-file
+    Echo,
 }
