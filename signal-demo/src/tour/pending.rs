@@ -60,9 +60,9 @@ pub fn run(step: u32, count: u32) -> Result {
         rt_values: values,
     };
     let (v, because) = buffer_claim(&seen);
-    verdict::record("no buffer: a signal is one pending bit", v, because);
+    verdict::record("a signal has no buffer, only a pending bit", v, because);
     let (v, because) = payload_claim(&seen);
-    verdict::record("no payload: the number is all that arrives", v, because);
+    verdict::record("a signal has no payload, only its number", v, because);
     Ok(())
 }
 
