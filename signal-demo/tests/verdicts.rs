@@ -334,8 +334,9 @@ fn handler_safety(run: &Run) -> bool {
             " (where: /proc hides its wchan)" => "a hidden wchan",
             at => at.strip_prefix(" at ").unwrap(),
         };
-        let first =
-            format!("a handler that locks hung at {place} ({sent} sent, {handled} handled)");
+        let first = format!(
+            "a handler that locks hung at {place}, last heard at {sent} sent, {handled} handled"
+        );
         (true, first)
     } else {
         let sent = number_after(step, "did not deadlock this time: ");

@@ -183,7 +183,9 @@ fn safety_claim(locking: &Outcome, handled: u64) -> (Verdict, String) {
             };
             (
                 true,
-                format!("a handler that locks hung at {place} ({sent} sent, {handled} handled)"),
+                format!(
+                    "a handler that locks hung at {place}, last heard at {sent} sent, {handled} handled"
+                ),
             )
         }
         Outcome::Completed { sent, handled, .. } => (
@@ -255,8 +257,8 @@ mod tests {
         assert_eq!(v, Verdict::Confirmed);
         assert_eq!(
             because,
-            "a handler that locks hung at futex_do_wait (40 sent, 38 handled); \
-             one that records handled 1000"
+            "a handler that locks hung at futex_do_wait, last heard at 40 sent, \
+             38 handled; one that records handled 1000"
         );
         let survived = Outcome::Completed {
             sent: 1000,
