@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use plumbing::child::describe;
+use plumbing::child::{Child, describe};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs, stop};
 
@@ -43,30 +43,11 @@ pub fn run(step: u32) -> Result {
     }
     children[2].signal(Signal::SIGTERM)?;
     println!("  kill({sleeper}, SIGTERM)");
-
-    let (mut notices, mut reaped) = (0, 0);
-    let (mut named, mut sleeper_status) = (Vec::new(), None);
-    let end = Instant::now() + Duration::from_secs(5);
-    while reaped < children.len() {
-        let info = next_sigchld(&chld, end)?;
-        notices += 1;
-        let (pid, said) = explain(&info);
-        println!("  SIGCHLD #{notices}: siginfo says {said}");
-        if children.iter().any(|child| child.pid().as_raw() == pid) {
-            named.push(said);
-        }
-        // One SIGCHLD may stand for several children (it is a standard signal: it coalesces),
-        // so poll every unreaped child, not just the one named in siginfo.
-        for child in children.iter_mut().filter(|child| !child.is_reaped()) {
-            if let Some(status) = child.try_wait(WaitPidFlag::empty())? {
-                reaped += 1;
-                println!("    reaped {}, which {}", child.pid(), describe(status));
-                if child.pid() == sleeper {
-                    sleeper_status = Some(status);
-                }
-            }
-        }
-    }
+    let Reaping {
+        notices,
+        named,
+        statuses,
+    } = reap_all(&mut children, &chld)?;
     chld.thread_unblock()
         .map_err(|e| format!("pthread_sigmask(SIGCHLD): {e}"))?;
 
@@ -75,19 +56,56 @@ pub fn run(step: u32) -> Result {
         .filter(|child| waitpid(child.pid(), Some(WaitPidFlag::WNOHANG)) == Err(Errno::ECHILD))
         .count();
     println!(
-        "  {notices} SIGCHLD for {} children; reaped {reaped}",
-        children.len()
+        "  {notices} SIGCHLD for {} children; reaped {}",
+        children.len(),
+        statuses.len()
     );
     println!("  waitpid now says ECHILD for {gone} of them: no zombie left");
-    let killed = matches!(
-        sleeper_status,
-        Some(WaitStatus::Signaled(_, Signal::SIGTERM, _))
-    );
+    let killed = statuses.iter().any(|&(pid, status)| {
+        pid == sleeper && matches!(status, WaitStatus::Signaled(_, Signal::SIGTERM, _))
+    });
     let (v, because) = opt_in_claim(sleeper, &opted_in, killed);
     verdict::record("a signal works without the receiver opting in", v, because);
     let (v, because) = details_claim(notices, &named);
     verdict::record("a signal says what happened, not the details", v, because);
     Ok(())
+}
+
+/// What the SIGCHLD of step 4 said, and what waitpid then collected.
+struct Reaping {
+    notices: u32,
+    /// What siginfo said, for each SIGCHLD that named one of our children.
+    named: Vec<String>,
+    statuses: Vec<(Pid, WaitStatus)>,
+}
+
+/// Takes SIGCHLD after SIGCHLD, saying what siginfo says, and reaps the children that have
+/// ended after each, until all have been reaped.
+fn reap_all(children: &mut [Child], chld: &SigSet) -> Result<Reaping> {
+    let mut seen = Reaping {
+        notices: 0,
+        named: Vec::new(),
+        statuses: Vec::new(),
+    };
+    let end = Instant::now() + Duration::from_secs(5);
+    while seen.statuses.len() < children.len() {
+        let info = next_sigchld(chld, end)?;
+        seen.notices += 1;
+        let (pid, said) = explain(&info);
+        println!("  SIGCHLD #{}: siginfo says {said}", seen.notices);
+        if children.iter().any(|child| child.pid().as_raw() == pid) {
+            seen.named.push(said);
+        }
+        // One SIGCHLD may stand for several children (it is a standard signal: it coalesces),
+        // so poll every unreaped child, not just the one named in siginfo.
+        for child in children.iter_mut().filter(|child| !child.is_reaped()) {
+            if let Some(status) = child.try_wait(WaitPidFlag::empty())? {
+                println!("    reaped {}, which {}", child.pid(), describe(status));
+                seen.statuses.push((child.pid(), status));
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// Where /proc/PID/status shows that `pid` prepared for SIGTERM: a handler (SigCgt), ignored
