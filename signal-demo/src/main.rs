@@ -43,6 +43,7 @@ fn tour() -> Result {
     tour::handler_safety::run(7, 1000)?; // 7. a handler that takes a lock
     tour::cost::run(8, 2000)?; // 8. a signal round trip, same core and across cores
     tour::who_pays::run(9, 500)?; // 9. who pays: CPU time of sender and receiver
+    plumbing::verdict::print(); // the lecture's claims, each with this run's verdict
     println!("\nDone: every child was reaped; nothing is left behind.");
     Ok(())
 }
@@ -57,17 +58,29 @@ fn run(cli: Cli) -> Result {
     stop::catch(Owns::Nothing)?;
     match cli.step {
         None => tour(),
-        Some(Step::Table) => tour::table::run(1),
-        Some(Step::Catch) => tour::catch::run(2),
-        Some(Step::Uncatchable) => tour::uncatchable::run(3),
-        Some(Step::Sigchld) => tour::sigchld::run(4),
-        Some(Step::Pending { count }) => tour::pending::run(5, count),
-        Some(Step::Eintr) => tour::eintr::run(6),
-        Some(Step::HandlerSafety { signals }) => tour::handler_safety::run(7, signals),
-        Some(Step::Cost { rounds }) => tour::cost::run(8, rounds),
-        Some(Step::WhoPays { rounds }) => tour::who_pays::run(9, rounds),
         Some(Step::Send { signal }) => roles::send::run(signal),
-        Some(Step::Child { .. }) => Ok(()), // played above
+        Some(step) => {
+            one_step(step)?;
+            // A step alone ends with the claims it checked, as the tour does.
+            plumbing::verdict::print();
+            Ok(())
+        }
+    }
+}
+
+/// One step of the tour, by itself, with the number it has in the tour.
+fn one_step(step: Step) -> Result {
+    match step {
+        Step::Table => tour::table::run(1),
+        Step::Catch => tour::catch::run(2),
+        Step::Uncatchable => tour::uncatchable::run(3),
+        Step::Sigchld => tour::sigchld::run(4),
+        Step::Pending { count } => tour::pending::run(5, count),
+        Step::Eintr => tour::eintr::run(6),
+        Step::HandlerSafety { signals } => tour::handler_safety::run(7, signals),
+        Step::Cost { rounds } => tour::cost::run(8, rounds),
+        Step::WhoPays { rounds } => tour::who_pays::run(9, rounds),
+        Step::Send { .. } | Step::Child { .. } => Ok(()), // run() plays these
     }
 }
 
@@ -85,6 +98,7 @@ fn play(parent: i32, role: Role) -> Result {
         Role::Eintr { restart } => roles::eintr::run(restart),
         Role::Handler { safe } => roles::handler::run(safe),
         Role::Doorbell { rounds } => roles::doorbell::run(Pid::from_raw(parent), rounds),
+        Role::Echo => roles::echo::run(),
     }
 }
 
@@ -194,4 +208,6 @@ enum Role {
         #[arg(long)]
         rounds: u64,
     },
+    /// Step 8: writes back every byte it reads on stdin, until end-of-file
+    Echo,
 }

@@ -10,7 +10,7 @@
 //! for the child's "ready" line. A role answers with `println!`: Rust's stdout is line-buffered
 //! even on a pipe, so each line reaches the parent as soon as it is printed.
 
-use std::process::{self, Stdio};
+use std::process::{self, Command, Stdio};
 use std::time::Duration;
 
 use plumbing::Result;
@@ -40,6 +40,9 @@ pub mod handler;
 /// Steps 8-9: rings back after every ring
 pub mod doorbell;
 
+/// Step 8: writes back every byte it reads, through pipes
+pub mod echo;
+
 /// By hand: one signal by name to a fresh catcher
 pub mod send;
 
@@ -50,13 +53,18 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Starts `signal-demo child --parent <our pid> <role> <args>` with its stdin and stdout piped
 /// to us (its stderr is ours, so a child's error reaches the terminal).
 pub fn start(role: &str, args: &[&str]) -> Result<Child> {
+    let mut command = command(role, args)?;
+    command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    Child::spawn(&mut command)
+}
+
+/// `signal-demo child --parent <our pid> <role> <args>`, its stdio not yet chosen.
+pub fn command(role: &str, args: &[&str]) -> Result<Command> {
     let mut command = this_program()?;
     command
         .args(["child", "--parent", &process::id().to_string(), role])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
-    Child::spawn(&mut command)
+        .args(args);
+    Ok(command)
 }
 
 /// Starts a role and waits for its "ready" line: its handlers and signal mask are in place.

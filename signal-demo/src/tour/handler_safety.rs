@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use plumbing::child::{Child, Heard, describe};
 use plumbing::tour::duration;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs};
 
 use super::sigqueue_rtmin;
@@ -36,7 +37,8 @@ pub fn run(step: u32, signals: u32) -> Result {
         "  progress report for {} ms while asleep in the kernel.",
         STUCK_AFTER.as_millis()
     );
-    say_unsafe(storm(&mut child, signals, Duration::from_secs(3))?);
+    let locking = storm(&mut child, signals, Duration::from_secs(3))?;
+    say_unsafe(&locking);
     println!("  (a race: it hangs only if a signal lands while the lock is held)");
     end(child)?;
 
@@ -52,6 +54,8 @@ pub fn run(step: u32, signals: u32) -> Result {
         } if handled == u64::from(signals) => {
             let took = duration(took);
             println!("  -> {sent} sent, {handled} handled by the main loop in {took}");
+            let (v, because) = safety_claim(&locking, handled);
+            verdict::record("a handler may only call async-signal-safe code", v, because);
         }
         Outcome::Completed { handled, took, .. } => {
             let late = format!(
@@ -163,13 +167,43 @@ fn storm(child: &mut Child, signals: u32, limit: Duration) -> Result<Outcome> {
     })
 }
 
-/// What the unsafe child's storm showed, in one of its two honest forms.
-fn say_unsafe(outcome: Outcome) {
-    match outcome {
+/// The lecture: a handler may only call async-signal-safe functions. Holds when the handler
+/// that takes a lock hung (`locking`) and the one that only records handled all it was sent
+/// (`handled`); qualified when the locking one survived this storm (it is a race).
+fn safety_claim(locking: &Outcome, handled: u64) -> (Verdict, String) {
+    let (hung, first) = match locking {
         Outcome::Deadlocked {
             sent,
             handled,
             wchan,
+        } => {
+            let place = match wchan.as_str() {
+                "" | "0" => "a hidden wchan".to_string(),
+                wchan => wchan.to_string(),
+            };
+            (
+                true,
+                format!(
+                    "a handler that locks hung at {place}, last heard at {sent} sent, {handled} handled"
+                ),
+            )
+        }
+        Outcome::Completed { sent, handled, .. } => (
+            false,
+            format!("a handler that locks survived ({sent} sent, {handled} handled)"),
+        ),
+    };
+    let because = format!("{first}; one that records handled {handled}");
+    (judge(handled > 0, !hung), because)
+}
+
+/// What the unsafe child's storm showed, in one of its two honest forms.
+fn say_unsafe(outcome: &Outcome) {
+    match *outcome {
+        Outcome::Deadlocked {
+            sent,
+            handled,
+            ref wchan,
         } => {
             if sent == 0 {
                 println!("  -> deadlocked at once: not one progress report since the storm began.");
@@ -206,4 +240,34 @@ fn end(mut child: Child) -> Result {
         describe(status)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hang_confirms_it_and_a_survival_qualifies_it() {
+        let hung = Outcome::Deadlocked {
+            sent: 40,
+            handled: 38,
+            wchan: "futex_do_wait".into(),
+        };
+        let (v, because) = safety_claim(&hung, 1000);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "a handler that locks hung at futex_do_wait, last heard at 40 sent, \
+             38 handled; one that records handled 1000"
+        );
+        let survived = Outcome::Completed {
+            sent: 1000,
+            handled: 1000,
+            took: Duration::from_millis(300),
+        };
+        let (v, because) = safety_claim(&survived, 1000);
+        assert_eq!(v, Verdict::Qualified);
+        assert!(because.starts_with("a handler that locks survived (1000 sent"));
+        assert_eq!(safety_claim(&hung, 0).0, Verdict::Refuted);
+    }
 }

@@ -63,7 +63,14 @@ pub fn placements() -> Result<Vec<(&'static str, [usize; 2])>> {
 /// Nanoseconds, in µs with one decimal (steps 8 and 9). Not `plumbing::tour::duration`: that
 /// rounds to whole µs, and the sender's sub-µs CPU time of step 9 would print as "0 µs".
 pub fn micros(nanos: u64) -> String {
-    format!("{:.1} µs", nanos as f64 / 1e3)
+    let tenths = tenths_of_micros(nanos);
+    format!("{}.{} µs", tenths / 10, tenths % 10)
+}
+
+/// Nanoseconds rounded to tenths of a µs: what [`micros`] prints, so that a verdict compares
+/// the very numbers its line quotes.
+pub fn tenths_of_micros(nanos: u64) -> u64 {
+    nanos.saturating_add(50) / 100
 }
 
 pub fn nanos(d: Duration) -> u64 {

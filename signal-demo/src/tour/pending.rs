@@ -8,6 +8,7 @@
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use plumbing::child::describe;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs};
 
 use super::sigqueue_rtmin;
@@ -26,11 +27,11 @@ pub fn run(step: u32, count: u32) -> Result {
     for _ in 0..count {
         child.signal(Signal::SIGUSR1)?;
     }
-    let usr1_bits = show_pending(pid, &format!("{count} x SIGUSR1"))?;
+    let (usr1_bits, queued_before) = show_pending(pid, &format!("{count} x SIGUSR1"))?;
     for value in 0..count as usize {
         sigqueue_rtmin(pid, value)?;
     }
-    show_pending(pid, &format!("+ {count} x SIGRTMIN"))?;
+    let (_, queued_after) = show_pending(pid, &format!("+ {count} x SIGRTMIN"))?;
     println!("  ShdPnd: the process's pending set, one bit per signal ({usr1_bits} bit after");
     println!("  {count} SIGUSR1). SigQ: signals pending for this user in all its processes,");
     println!("  of RLIMIT_SIGPENDING (`ulimit -i`): one for the SIGUSR1 bit, one per SIGRTMIN.");
@@ -48,11 +49,68 @@ pub fn run(step: u32, count: u32) -> Result {
         if in_order { "yes" } else { "NO" }
     );
     println!("  A standard signal carries only its number. A queued real-time signal can");
-    println!("  add one integer, its si_value (here the parent sent 0, 1, 2...). Neither");
-    println!("  carries data: no buffer, no bytes.");
+    println!("  add one integer, its si_value (here the parent sent 0, 1, 2...).");
     print_wrapped("  si_value of each, in arrival order:", &as_runs(&values));
     println!("  child {pid} {}", describe(child.wait(REPLY_TIMEOUT)?));
+    let seen = Seen {
+        sent: count as usize,
+        usr1_bits,
+        usr1_seen,
+        queued: [queued_before, queued_after],
+        rt_values: values,
+    };
+    let (v, because) = buffer_claim(&seen);
+    verdict::record("a signal has no buffer, only a pending bit", v, because);
+    let (v, because) = payload_claim(&seen);
+    verdict::record("a signal has no payload, only its number", v, because);
     Ok(())
+}
+
+/// What step 5 saw: `sent` of each kind, the pending bits SIGUSR1 left, how many SIGUSR1
+/// arrived, SigQ before and after the SIGRTMIN were queued, and each SIGRTMIN's si_value.
+pub struct Seen {
+    pub sent: usize,
+    pub usr1_bits: usize,
+    pub usr1_seen: usize,
+    pub queued: [u64; 2],
+    pub rt_values: Vec<usize>,
+}
+
+/// The lecture: no buffer, the kernel sets a bit. Holds when the SIGUSR1 sent left one
+/// pending bit and arrived at most once; qualified when SIGRTMIN queued instead (more than one
+/// arrived): a queue in the kernel, counted by SigQ.
+pub fn buffer_claim(seen: &Seen) -> (Verdict, String) {
+    let [before, after] = seen.queued;
+    let because = format!(
+        "{sent} SIGUSR1: {bits} pending bit, {usr1} arrived; {sent} SIGRTMIN: SigQ \
+         {before} -> {after}, {rt} arrived",
+        sent = seen.sent,
+        bits = seen.usr1_bits,
+        usr1 = seen.usr1_seen,
+        rt = seen.rt_values.len()
+    );
+    let merged = seen.usr1_bits == 1 && seen.usr1_seen <= 1;
+    (judge(merged, seen.rt_values.len() > 1), because)
+}
+
+/// The lecture: no payload, the process receives a variant, not a message. Qualified when
+/// SIGRTMIN brought the integers the parent sent with them (each of 0..sent that arrived):
+/// one word each, chosen by the sender; confirmed when none did.
+pub fn payload_claim(seen: &Seen) -> (Verdict, String) {
+    let mut carried: Vec<usize> = seen
+        .rt_values
+        .iter()
+        .copied()
+        .filter(|&v| v < seen.sent)
+        .collect();
+    carried.sort_unstable();
+    carried.dedup();
+    let because = format!(
+        "{} of {} SIGRTMIN brought the integer sent with it",
+        carried.len(),
+        seen.sent
+    );
+    (judge(true, !carried.is_empty()), because)
 }
 
 /// "SIGUSR1", "SIGRTMIN", "SIGRTMIN+3", or "signal 33" (one glibc keeps for itself).
@@ -75,8 +133,8 @@ fn decode_mask(hex: &str) -> Result<Vec<String>> {
 }
 
 /// One row of what the kernel holds for `pid` now: its ShdPnd mask, SigQ, and the signals
-/// the mask holds; returns how many bits are set.
-fn show_pending(pid: Pid, label: &str) -> Result<usize> {
+/// the mask holds; returns how many bits are set, and SigQ's count.
+fn show_pending(pid: Pid, label: &str) -> Result<(usize, u64)> {
     let read = |field| {
         procfs::status_field(pid.as_raw(), field)
             .map_err(|e| format!("read /proc/{pid}/status: {e}"))
@@ -89,7 +147,10 @@ fn show_pending(pid: Pid, label: &str) -> Result<usize> {
         names.join(" ")
     };
     println!("  {label:<18}{mask:<18}{queued:<12}{shown}");
-    Ok(names.len())
+    // SigQ is "queued/limit".
+    let count = queued.split('/').next().unwrap_or_default();
+    let count = count.parse().map_err(|e| format!("SigQ {queued:?}: {e}"))?;
+    Ok((names.len(), count))
 }
 
 /// The values as runs: "0..=49" when they are 0 to 49 in order, "0..=9 11 10 12..=49" when not.
@@ -155,5 +216,41 @@ mod tests {
         let rtmin_bit = 1u64 << (libc::SIGRTMIN() - 1);
         let hex = format!("{:016x}", rtmin_bit | 0x200);
         assert_eq!(decode_mask(&hex).expect("hex"), ["SIGUSR1", "SIGRTMIN"]);
+    }
+
+    fn seen(usr1_bits: usize, usr1_seen: usize, rt_values: Vec<usize>) -> Seen {
+        Seen {
+            sent: 50,
+            usr1_bits,
+            usr1_seen,
+            queued: [2, 52],
+            rt_values,
+        }
+    }
+
+    #[test]
+    fn a_queue_beside_the_bit_qualifies_no_buffer() {
+        let (v, because) = buffer_claim(&seen(1, 1, (0..50).collect()));
+        assert_eq!(v, Verdict::Qualified);
+        assert_eq!(
+            because,
+            "50 SIGUSR1: 1 pending bit, 1 arrived; 50 SIGRTMIN: SigQ 2 -> 52, 50 arrived"
+        );
+        assert_eq!(buffer_claim(&seen(1, 1, vec![0])).0, Verdict::Confirmed);
+        assert_eq!(buffer_claim(&seen(1, 50, vec![0])).0, Verdict::Refuted);
+    }
+
+    #[test]
+    fn integers_that_arrive_qualify_no_payload() {
+        let (v, because) = payload_claim(&seen(1, 1, (0..50).rev().collect()));
+        assert_eq!(v, Verdict::Qualified);
+        assert_eq!(
+            because,
+            "50 of 50 SIGRTMIN brought the integer sent with it"
+        );
+        let (v, because) = payload_claim(&seen(1, 1, vec![7, 7, 99]));
+        assert_eq!(v, Verdict::Qualified);
+        assert!(because.starts_with("1 of 50 "), "{because}");
+        assert_eq!(payload_claim(&seen(1, 1, vec![99])).0, Verdict::Confirmed);
     }
 }

@@ -10,16 +10,24 @@ use signal_hook::low_level::signal_name;
 
 use plumbing::Result;
 use plumbing::child::{Child, Heard, describe};
+use plumbing::verdict::{self, Verdict, judge};
 use signal_demo::try_install_handler;
 
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 pub fn run(step: u32) -> Result {
     println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
+    let mut refusals = Vec::new();
     for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
         match try_install_handler(signal)? {
-            Ok(()) => println!("  handler for {signal}: the kernel accepted it (unexpected!)"),
-            Err(e) => println!("  handler for {signal}: refused, sigaction -> {e}"),
+            Ok(()) => {
+                println!("  handler for {signal}: the kernel accepted it (unexpected!)");
+                refusals.push(None);
+            }
+            Err(e) => {
+                println!("  handler for {signal}: refused, sigaction -> {e}");
+                refusals.push(Some(e.to_string()));
+            }
         }
     }
     // signal-hook checks first: registering a FORBIDDEN signal panics (a programming error).
@@ -66,7 +74,29 @@ pub fn run(step: u32) -> Result {
     let status = child.wait(REPLY_TIMEOUT)?;
     println!("  kill SIGKILL -> waitpid: child {}", describe(status));
     println!("    its handlers never ran");
+    let (v, because) = uncatchable_claim(&refusals, stopped.lines, stopped.ms);
+    verdict::record("KILL and STOP cannot be caught", v, because);
     Ok(())
+}
+
+/// The lecture: SIGKILL and SIGSTOP cannot be caught. Holds when sigaction refused a handler
+/// for both (`refusals`, the error of each, `None` if accepted) and the stopped child, which
+/// handles other signals, printed nothing (`lines`) while it was watched for `ms`.
+pub fn uncatchable_claim(refusals: &[Option<String>], lines: u32, ms: u128) -> (Verdict, String) {
+    let said: Vec<String> = ["SIGKILL", "SIGSTOP"]
+        .iter()
+        .zip(refusals)
+        .map(|(name, refused)| match refused {
+            Some(e) => format!("{name} {}", e.split(':').next().unwrap_or(e)),
+            None => format!("{name} accepted"),
+        })
+        .collect();
+    let refused = refusals.len() == 2 && refusals.iter().all(Option::is_some);
+    let because = format!(
+        "sigaction -> {}; stopped, {lines} progress lines in {ms} ms",
+        said.join(", ")
+    );
+    (judge(refused && lines == 0, false), because)
 }
 
 /// What the parent saw of the child's counter during a window.
@@ -109,4 +139,27 @@ fn watch(child: &mut Child, window: Duration) -> Result<Progress> {
 
 fn show(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_refused_and_a_silent_stop_confirm_it() {
+        let einval = Some("EINVAL: Invalid argument".to_string());
+        let (v, because) = uncatchable_claim(&[einval.clone(), einval.clone()], 0, 300);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "sigaction -> SIGKILL EINVAL, SIGSTOP EINVAL; stopped, 0 progress lines in 300 ms"
+        );
+        let (v, because) = uncatchable_claim(&[einval.clone(), None], 0, 300);
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.contains("SIGSTOP accepted"), "{because}");
+        assert_eq!(
+            uncatchable_claim(&[einval.clone(), einval], 3, 300).0,
+            Verdict::Refuted
+        );
+    }
 }
