@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, compiler_fence};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::time::{ClockId, clock_gettime};
 use nix::unistd::Pid;
 use plumbing::tour::duration;
 use plumbing::{Result, child, cpu, stop};
@@ -37,7 +38,17 @@ pub fn run(increments: u64) -> Result {
     );
     for (method, what) in methods {
         stop::check()?;
-        let outcome = race(method, increments, [a, b])?;
+        let mut outcome = race(method, increments, [a, b])?;
+        // On a busy machine the scheduler may run the two one after the other, even on two
+        // CPUs, and then no update can be lost: that would show nothing about the race.
+        for _ in 0..RETRIES {
+            if a == b || outcome.overlapped {
+                break;
+            }
+            println!("   ({what}: the two did not count at the same time; again)");
+            stop::check()?;
+            outcome = race(method, increments, [a, b])?;
+        }
         let lost = expected.saturating_sub(outcome.total);
         let per = outcome.elapsed.as_nanos() as f64 / increments as f64;
         let time = duration(outcome.elapsed);
@@ -48,6 +59,9 @@ pub fn run(increments: u64) -> Result {
     }
     Ok(())
 }
+
+/// How often a race whose two processes never counted at the same moment is run again.
+const RETRIES: usize = 5;
 
 /// How each increment is done.
 #[derive(Clone, Copy)]
@@ -69,12 +83,16 @@ struct Counters {
     locked: UnsafeCell<u64>,
     lock: UnsafeCell<libc::pthread_mutex_t>,
     elapsed_ns: [AtomicU64; 2],
+    /// when each process started and stopped counting, on the system-wide monotonic clock
+    span_ns: [[AtomicU64; 2]; 2],
 }
 
 /// What was observed: the final counter and how long the slower process took to count.
 struct Outcome {
     total: u64,
     elapsed: Duration,
+    /// whether the two processes were counting at the same moment at all
+    overlapped: bool,
 }
 
 /// Two processes, `increments` each; returns the counter once both have exited.
@@ -112,9 +130,12 @@ fn race(method: Method, increments: u64, cpus: [usize; 2]) -> Result<Outcome> {
         .iter()
         .map(|ns| ns.load(Ordering::Acquire))
         .max();
+    let span = |i: usize, end: usize| counters.span_ns[i][end].load(Ordering::Acquire);
+    let overlapped = span(0, 0).max(span(1, 0)) < span(0, 1).min(span(1, 1));
     Ok(Outcome {
         total,
         elapsed: Duration::from_nanos(slowest.unwrap_or(0)),
+        overlapped,
     })
 }
 
@@ -131,6 +152,7 @@ fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result {
         std::hint::spin_loop();
     }
     let start = Instant::now();
+    c.span_ns[me][0].store(monotonic_ns()?, Ordering::Release);
     match method {
         Method::LoadThenStore => {
             for _ in 0..increments {
@@ -163,7 +185,14 @@ fn count(c: &Counters, me: usize, method: Method, increments: u64) -> Result {
         }
     }
     c.elapsed_ns[me].store(start.elapsed().as_nanos() as u64, Ordering::Release);
+    c.span_ns[me][1].store(monotonic_ns()?, Ordering::Release);
     Ok(())
+}
+
+/// CLOCK_MONOTONIC in ns: one clock for every process, so two processes' spans compare.
+fn monotonic_ns() -> Result<u64> {
+    let now = clock_gettime(ClockId::CLOCK_MONOTONIC).map_err(|e| format!("clock_gettime: {e}"))?;
+    Ok(now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64)
 }
 
 /// A mutex other processes can use (PTHREAD_PROCESS_SHARED) and that survives its holder
