@@ -110,7 +110,7 @@ fn one_queue(name: &str) -> Result {
         .send(question.as_bytes(), 0)
         .map_err(|e| queue.error("mq_send", e))?;
     let own = receive_text(&queue)?;
-    println!("  One queue both ways? {name},");
+    println!("  One queue for both ways? queue {name}:");
     println!(
         "  opened O_RDWR here and, by name, in a peer process (pid {}):",
         peer.pid()
