@@ -211,10 +211,10 @@ fn check_tour(out: &str) {
             .count(),
         3
     );
-    // The last check looks for all of it again: 5 names of steps 1-5, 2 of step 6.
+    // The last check looks for all of it again: 6 names of steps 1-6, 2 of step 6's pair.
     let names = line_with(out, "POSIX queue names (steps 1-6)");
     assert!(
-        names.contains("7 POSIX") && names.ends_with("ENOENT for 7"),
+        names.contains("8 POSIX") && names.ends_with("ENOENT for 8"),
         "{out}"
     );
     assert!(line_with(out, "still open here").ends_with(": 0"), "{out}");
@@ -226,7 +226,16 @@ fn check_tour(out: &str) {
         line_with(out, "step 8's directory").ends_with(": gone"),
         "{out}"
     );
-    assert_eq!(out.lines().last(), Some("Nothing is left behind."), "{out}");
+    // Then the lecture's claims (tests/verdicts.rs checks them).
+    let (steps, claims) = out
+        .split_once("\nThe lecture, checked on this machine\n")
+        .unwrap();
+    assert_eq!(
+        steps.lines().last(),
+        Some("Nothing is left behind."),
+        "{out}"
+    );
+    assert!(!claims.is_empty(), "{out}");
 }
 
 #[test]
@@ -243,8 +252,8 @@ fn tour_shows_priorities_boundaries_persistence_flow_and_limits() {
     );
     assert_eq!(text(&out.stderr), "");
     check_tour(&stdout);
-    // Steps 1 to 5 each show their queue's name, so `leftovers` checks every one of them.
-    assert_eq!(printed_names(pid, &stdout).len(), 5, "{stdout}");
+    // Steps 1 to 6 each show their queue's name, so `leftovers` checks every one of them.
+    assert_eq!(printed_names(pid, &stdout).len(), 6, "{stdout}");
     assert_eq!(leftovers(pid, &stdout), Vec::<String>::new());
     assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
 }

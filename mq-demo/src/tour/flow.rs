@@ -8,6 +8,7 @@ use mq_demo::Queue;
 use nix::errno::Errno;
 use nix::mqueue::MQ_OFlag;
 use plumbing::tour::duration;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
 
 use super::{check_ended, format_outcome};
@@ -42,22 +43,65 @@ pub fn run(name: &str) -> Result {
 
     let start = Instant::now();
     let result = send_noticing_stop(&queue, b"temperature: 44", Duration::from_millis(300))?;
+    let full = (result, start.elapsed());
     println!("  blocking descriptor: mq_timedsend with a 300 ms deadline");
     println!(
         "    -> {} after {}",
         format_outcome(result),
-        duration(start.elapsed())
+        duration(full.1)
     );
     stop::check()?;
 
-    sender_woken_by_a_worker(&queue)?;
-    empty_queue_times_out(&queue)?;
-    Ok(stop::check()?)
+    let woken = sender_woken_by_a_worker(&queue)?;
+    let empty = empty_queue_times_out(&queue)?;
+    stop::check()?;
+    let (v, because) = blocking_claim(full, woken, empty);
+    verdict::record(
+        "a full queue blocks the sender, an empty one the receiver",
+        v,
+        because,
+    );
+    Ok(())
+}
+
+/// What a timed call returned, and how long it took.
+type Waited = (nix::Result<()>, Duration);
+
+/// The lecture: the kernel blocks a sender on a full queue and a receiver on an empty one
+/// until the other side acts. Holds when the send on the full queue (`full`) and the receive
+/// on the empty one (`empty`) each slept to their 300 ms deadline, and the send a worker's
+/// receive ended after 200 ms (`woken`) slept that long and then went through.
+pub fn blocking_claim(full: Waited, woken: Waited, empty: Waited) -> (Verdict, String) {
+    let slept = |(result, waited): Waited, at_least: Duration| {
+        let outcome = match result {
+            Ok(()) => "sent".to_string(),
+            Err(e) => format!("{e:?}"),
+        };
+        (
+            waited >= at_least,
+            format!("{} ({outcome})", duration(waited)),
+        )
+    };
+    let deadline = Duration::from_millis(270); // 300 ms, less the clock's granularity
+    let (full_slept, full_text) = slept(full, deadline);
+    let (woken_slept, woken_text) = slept(woken, Duration::from_millis(180));
+    let (empty_slept, empty_text) = slept(empty, deadline);
+    let because = format!(
+        "full, mq_timedsend slept {full_text}, and {woken_text} until a receive; \
+         empty, mq_timedreceive slept {empty_text}"
+    );
+    let holds = full_slept
+        && full.0 == Err(Errno::ETIMEDOUT)
+        && woken_slept
+        && woken.0.is_ok()
+        && empty_slept
+        && empty.0 == Err(Errno::ETIMEDOUT);
+    (judge(holds, false), because)
 }
 
 /// A slow worker takes one message after 200 ms; the sender blocked on the full queue wakes
 /// up then.
-fn sender_woken_by_a_worker(queue: &Queue) -> Result {
+fn sender_woken_by_a_worker(queue: &Queue) -> Result<Waited> {
     let mut worker = child::fork(|| {
         stop::pause(Duration::from_millis(200))?;
         let mut buf = [0u8; 64];
@@ -80,11 +124,11 @@ fn sender_woken_by_a_worker(queue: &Queue) -> Result {
         format_outcome(result),
         duration(blocked)
     );
-    Ok(())
+    Ok((result, blocked))
 }
 
 /// Drains the queue, then shows mq_timedreceive giving up on the empty queue.
-fn empty_queue_times_out(queue: &Queue) -> Result {
+fn empty_queue_times_out(queue: &Queue) -> Result<Waited> {
     let mut buf = [0u8; 64];
     let mut drained = 0;
     while queue
@@ -99,14 +143,15 @@ fn empty_queue_times_out(queue: &Queue) -> Result {
         drained += 1;
     }
     let start = Instant::now();
-    let result = receive_noticing_stop(queue, &mut buf, Duration::from_millis(300))?;
+    let result = receive_noticing_stop(queue, &mut buf, Duration::from_millis(300))?.map(drop);
+    let waited = start.elapsed();
     println!("  drained {drained} messages; mq_timedreceive on the empty queue, 300 ms");
     println!(
         "    deadline -> {} after {}",
-        format_outcome(result.map(drop)),
-        duration(start.elapsed())
+        format_outcome(result),
+        duration(waited)
     );
-    Ok(())
+    Ok((result, waited))
 }
 
 /// mq_timedsend with a `timeout` deadline, in 100 ms slices: the kernel restarts a send that
@@ -140,5 +185,50 @@ fn receive_noticing_stop(
             Err(Errno::ETIMEDOUT) if slice < left => continue,
             result => return Ok(result),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn sleeping_to_the_deadlines_confirms_blocking() {
+        let timed_out = Err(Errno::ETIMEDOUT);
+        let (v, because) = blocking_claim(
+            (timed_out, ms(300)),
+            (Ok(()), ms(200)),
+            (timed_out, ms(301)),
+        );
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "full, mq_timedsend slept 300.0 ms (ETIMEDOUT), and 200.0 ms (sent) until a \
+             receive; empty, mq_timedreceive slept 301.0 ms (ETIMEDOUT)"
+        );
+    }
+
+    #[test]
+    fn a_call_that_returned_at_once_refutes_it() {
+        let timed_out = Err(Errno::ETIMEDOUT);
+        let eagain = Err(Errno::EAGAIN);
+        let woken = (Ok(()), ms(200));
+        let asleep = (timed_out, ms(300));
+        let at_once = Duration::from_micros(3);
+        assert_eq!(
+            blocking_claim((eagain, at_once), woken, asleep).0,
+            Verdict::Refuted
+        );
+        assert_eq!(
+            blocking_claim(asleep, (Ok(()), at_once), asleep).0,
+            Verdict::Refuted
+        );
+        let (v, because) = blocking_claim(asleep, woken, (eagain, at_once));
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.ends_with("slept 3 µs (EAGAIN)"), "{because}");
     }
 }

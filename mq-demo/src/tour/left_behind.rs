@@ -10,7 +10,7 @@ use plumbing::{Result, stop};
 
 use super::by_type;
 
-/// Checks the POSIX queue names of steps 1 to 5 and of step 6, this process's open queue
+/// Checks the POSIX queue names of steps 1 to 6 and of step 6's duplex pair, this process's open queue
 /// descriptors, and step 8's System V queue and directory; prints what it found, and fails if
 /// anything is left.
 pub fn check(names: &[String], duplex_names: &[String], sysv_made: &by_type::Made) -> Result {

@@ -6,6 +6,7 @@ use std::sync::mpsc::channel;
 use std::thread;
 
 use mq_demo::Task;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
 /// (task_type, payload), in sending order.
@@ -57,5 +58,39 @@ pub fn run() -> Result {
         received.len()
     );
     println!("  no encoding, no copy through the kernel");
+    let (v, because) = analog_claim(SENT.len(), received.len(), in_order);
+    verdict::record("mpsc is the thread analog", v, because);
     Ok(())
+}
+
+/// The lecture: std::sync::mpsc is the thread-level analog of a queue, typed messages that
+/// arrive intact. Holds when every Task `sent` was `received` whole, as the same value; their
+/// order is quoted, FIFO being all mpsc has (no priorities).
+pub fn analog_claim(sent: usize, received: usize, in_order: bool) -> (Verdict, String) {
+    let order = if in_order { "in" } else { "NOT in" };
+    let because = format!("{received} of {sent} Tasks arrived whole, typed, {order} sending order");
+    (judge(received == sent && in_order, false), because)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_in_order_confirms_the_analog() {
+        let (v, because) = analog_claim(3, 3, true);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "3 of 3 Tasks arrived whole, typed, in sending order"
+        );
+    }
+
+    #[test]
+    fn a_lost_or_reordered_task_refutes_it() {
+        assert_eq!(analog_claim(3, 2, true).0, Verdict::Refuted);
+        let (v, because) = analog_claim(3, 3, false);
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.ends_with("NOT in sending order"), "{because}");
+    }
 }

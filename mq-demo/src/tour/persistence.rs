@@ -5,8 +5,13 @@
 
 use std::time::Duration;
 
-use nix::mqueue::mq_unlink;
+use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
+
+use super::{found_or, in_new_ipc_namespace};
 
 pub fn run(name: &str) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
@@ -23,8 +28,17 @@ pub fn run(name: &str) -> Result {
         &["unlink", name],
         &["attr", name],
     ];
+    let mut seen = Seen::default();
+    let mut elsewhere = Err("not tried".to_string());
     for (i, args) in runs.iter().enumerate() {
         stop::check()?; // (returning drops `_guard`, which removes the name)
+        if args[0] == "receive" {
+            // While the queue exists: what a process in another IPC namespace finds.
+            elsewhere = in_new_ipc_namespace(|| {
+                let opened = mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None);
+                found_or(opened.and_then(mq_close))
+            })?;
+        }
         println!("  $ mq-demo {}", shown(args, name));
         // The operations never block, so they end in milliseconds.
         let (ok, output) = child::run_this(args, Duration::from_secs(10))?;
@@ -32,13 +46,99 @@ pub fn run(name: &str) -> Result {
             print_wrapped(&line.replace(name, "$Q"), "      ", "        ");
         }
         expect_outcome(args, name, i == runs.len() - 1, ok, &output)?;
+        seen.note(args[0], &output);
     }
     println!(
         "  observed: {} processes came and went; the messages waited in the kernel",
         runs.len()
     );
     println!("  until `receive`, and after `unlink` the name is gone");
+    print_elsewhere(&elsewhere);
+    let (v, because) = persistence_claim(&seen);
+    verdict::record("the queue persists while both sides are absent", v, because);
+    let by_name = runs.len() - 2; // all but `create`, which made it, and the last `attr`
+    let (v, because) = naming_claim(by_name, elsewhere.as_ref().map(|(_, found)| found.as_str()));
+    verdict::record("named by a system-wide name", v, because);
     Ok(())
+}
+
+/// What the one-operation processes printed, counted.
+#[derive(Default)]
+pub struct Seen {
+    /// messages `send` processes sent, and those processes
+    pub sent: usize,
+    pub senders: usize,
+    /// curmsgs as `attr` printed it
+    pub waiting: Option<u64>,
+    /// messages `receive` took
+    pub received: usize,
+}
+
+impl Seen {
+    fn note(&mut self, operation: &str, output: &str) {
+        let count = |start: &str| output.lines().filter(|l| l.starts_with(start)).count();
+        match operation {
+            "send" => {
+                self.senders += 1;
+                self.sent += count("sent prio ");
+            }
+            "attr" if self.waiting.is_none() => {
+                let after = output.split("curmsgs ").nth(1).unwrap_or_default();
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                self.waiting = digits.parse().ok();
+            }
+            "receive" => self.received += count("received prio "),
+            _ => {}
+        }
+    }
+}
+
+/// The lecture: the queue persists even when the sender and the receiver are absent. Holds
+/// when what the `send` processes sent, after they had exited, was all waiting for the
+/// `attr` process and then taken by the `receive` process.
+pub fn persistence_claim(seen: &Seen) -> (Verdict, String) {
+    let waiting = seen.waiting.map_or("no".into(), |n| n.to_string());
+    let because = format!(
+        "{} messages from {} send processes, gone by then: attr saw curmsgs {waiting}, \
+         receive took {}",
+        seen.sent, seen.senders, seen.received
+    );
+    let holds =
+        seen.sent > 0 && seen.waiting == Some(seen.sent as u64) && seen.received == seen.sent;
+    (judge(holds, false), because)
+}
+
+/// The lecture: a queue has a system-wide name (or key). Holds when `by_name` processes
+/// opened it by its name alone; qualified when a process in a new IPC namespace did not find
+/// it (`elsewhere`): system-wide means within one IPC namespace. Not tried (`Err`, with why)
+/// earns no qualification.
+pub fn naming_claim(
+    by_name: usize,
+    elsewhere: std::result::Result<&str, &String>,
+) -> (Verdict, String) {
+    let mut because = format!("{by_name} processes opened it by name");
+    because += &match elsewhere {
+        Ok(found) => format!("; from a new IPC namespace: {found}"),
+        Err(why) => format!("; another IPC namespace not tried ({why})"),
+    };
+    let hidden = matches!(elsewhere, Ok(found) if found != "found");
+    (judge(by_name > 0, hidden), because)
+}
+
+/// The namespace probe's line: what a child in a new IPC namespace found, or why it could
+/// not make one.
+fn print_elsewhere(elsewhere: &std::result::Result<(Pid, String), String>) {
+    match elsewhere {
+        Ok((pid, found)) => {
+            println!("  a child (pid {pid}) in a new IPC namespace (unshare), while $Q existed:");
+            let scope = match found.as_str() {
+                "ENOENT" => ": a name is system-wide within one IPC namespace",
+                _ => "",
+            };
+            println!("    mq_open $Q -> {found}{scope}");
+        }
+        Err(why) => println!("  a new IPC namespace was not tried: {why}"),
+    }
 }
 
 /// The command line as a reader would type it: the queue's name as $Q, and an argument with
@@ -122,4 +222,57 @@ fn words_outside_backquotes(text: &str) -> Vec<String> {
         }
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(sent: usize, waiting: Option<u64>, received: usize) -> Seen {
+        Seen {
+            sent,
+            senders: 2,
+            waiting,
+            received,
+        }
+    }
+
+    #[test]
+    fn messages_waiting_for_the_later_processes_confirm_persistence() {
+        let (v, because) = persistence_claim(&seen(3, Some(3), 3));
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "3 messages from 2 send processes, gone by then: attr saw curmsgs 3, receive took 3"
+        );
+    }
+
+    #[test]
+    fn messages_lost_with_their_senders_refute_it() {
+        assert_eq!(persistence_claim(&seen(3, Some(0), 0)).0, Verdict::Refuted);
+        assert_eq!(persistence_claim(&seen(3, Some(3), 2)).0, Verdict::Refuted);
+        let (v, because) = persistence_claim(&seen(3, None, 3));
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.contains("attr saw curmsgs no,"), "{because}");
+    }
+
+    #[test]
+    fn a_name_another_namespace_cannot_see_qualifies_system_wide() {
+        let (v, because) = naming_claim(5, Ok("ENOENT"));
+        assert_eq!(v, Verdict::Qualified);
+        assert_eq!(
+            because,
+            "5 processes opened it by name; from a new IPC namespace: ENOENT"
+        );
+        assert_eq!(naming_claim(5, Ok("found")).0, Verdict::Confirmed);
+        assert_eq!(naming_claim(0, Ok("found")).0, Verdict::Refuted);
+    }
+
+    #[test]
+    fn a_namespace_not_tried_earns_no_qualification() {
+        let why = "unshare: EPERM".to_string();
+        let (v, because) = naming_claim(5, Err(&why));
+        assert_eq!(v, Verdict::Confirmed);
+        assert!(because.ends_with("not tried (unshare: EPERM)"), "{because}");
+    }
 }
