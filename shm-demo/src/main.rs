@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     plumbing::program::main::<Cli>("shm-demo", run)
 }
 
-/// The tour: steps 1 to 12 in order.
+/// The tour: steps 1 to 12 in order, then the lecture's claims they checked.
 fn tour(args: &TourArgs) -> Result {
     tour::begin()?; // the first line; objects a killed tour left are removed
     tour::isolation::run()?; // 1. fork: copies, unless MAP_SHARED
@@ -47,15 +47,24 @@ fn tour(args: &TourArgs) -> Result {
     tour::ring::run(RingMode::Spin, args.messages, 64, None)?; // 9. a ring, spinning
     tour::ring::run(RingMode::Futex, args.messages, 64, None)?; // 10. a ring, on a futex
     tour::peer_death::run()?; // 11. the peer SIGKILLed while we wait
-    tour::unlinked::run(object) // 12. shm_unlink: the name is gone
+    tour::unlinked::run(object)?; // 12. shm_unlink: the name is gone
+    plumbing::verdict::print(); // the lecture, checked on this machine
+    Ok(())
 }
 
-/// The whole tour, one step alone, or one role.
+/// The whole tour, one step alone (ending with the claims it checked), or one role.
 fn run(cli: Cli) -> Result {
-    use tour::{create, written};
     let Some(step) = cli.command else {
         return tour(&cli.tour);
     };
+    one(step)?;
+    plumbing::verdict::print(); // nothing for a role: roles record no claim
+    Ok(())
+}
+
+/// One step alone, or one role.
+fn one(step: Step) -> Result {
+    use tour::{create, written};
     match step {
         // One operation each, like TLPI's pshm_*: Ctrl-C ends them at once.
         Step::Write { name, temp } => roles::write::run(&name, temp),
@@ -154,7 +163,7 @@ enum Step {
         #[arg(default_value = "/sensor_data", value_parser = shm_name)]
         name: String,
     },
-    /// 1. A forked child writes 43 where its parent holds 42: seen only through MAP_SHARED
+    /// 1. A forked child writes its reading over its parent's: seen only through MAP_SHARED
     #[command(alias = "1")]
     Isolation,
     /// 2. An 8 MiB frame from one process to another: a pipe copies it twice, shared memory not

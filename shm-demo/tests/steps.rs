@@ -35,23 +35,62 @@ fn assert_80_columns(text: &str, what: &str) {
     }
 }
 
+/// Step 1's readings: the parent's own (in its header line), the child's as the child
+/// printed it three times, and what the parent then read in each of the three places.
+fn isolation_readings(text: &str) -> (i32, i32, [i32; 3]) {
+    let number = |s: &str| -> i32 {
+        let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("a number at {s:?}"))
+    };
+    let parent = number(
+        line(text, "sensor_reading = ")
+            .split("sensor_reading = ")
+            .nth(1)
+            .unwrap(),
+    );
+    let child_line = line(text, "child pid");
+    let said: Vec<i32> = child_line
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(said.len(), 3, "{child_line:?}");
+    assert!(
+        said.iter().all(|&v| v == said[0]),
+        "the child did not read its own writes back: {child_line:?}"
+    );
+    let read = |place: &str| number(line(text, place).split(": ").nth(2).unwrap());
+    let places = [
+        "ordinary variable",
+        "MAP_PRIVATE mapping",
+        "MAP_SHARED mapping",
+    ];
+    (parent, said[0], places.map(read))
+}
+
 #[test]
 fn isolation_only_map_shared_crosses_the_fork() {
     let text = stdout_ok(&run(&["isolation"]), "shm-demo isolation");
     println!("{text}");
     assert!(text.starts_with("1. isolation"), "{text}");
+    let (parent, child, [variable, private, shared]) = isolation_readings(&text);
+    assert_ne!(parent, child, "{text}");
     assert!(
-        line(&text, "child pid").contains(": 43, 43 and 43"),
-        "the child did not read its own writes back:\n{text}"
-    );
-    let parent = |place: &str| line(&text, place).split(": ").nth(2).unwrap().to_string();
-    assert_eq!(parent("ordinary variable"), "42 (copy-on-write)", "{text}");
-    assert_eq!(
-        parent("MAP_PRIVATE mapping"),
-        "42 (copy-on-write)",
+        line(&text, "the child writes ").contains(&format!("writes {child} into each")),
         "{text}"
     );
-    assert_eq!(parent("MAP_SHARED mapping"), "43 (one page)", "{text}");
+    // The parent's own value in its copies, the child's through the one shared page.
+    assert_eq!([variable, private], [parent, parent], "{text}");
+    assert_eq!(shared, child, "{text}");
+    let tag = |place: &str| line(&text, place).rsplit(" (").next().unwrap().to_string();
+    assert_eq!(tag("ordinary variable"), "copy-on-write)", "{text}");
+    assert_eq!(tag("MAP_PRIVATE mapping"), "copy-on-write)", "{text}");
+    assert_eq!(tag("MAP_SHARED mapping"), "one page)", "{text}");
     assert!(
         line(&text, "reached the parent").ends_with("in 1 of 3: MAP_SHARED mapping"),
         "{text}"

@@ -18,6 +18,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::pipe;
 use plumbing::child::{self, Child};
 use plumbing::names::PrivateDir;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
 use crate::roles::SOCKET_DIR_PREFIX;
@@ -75,7 +76,33 @@ pub fn run() -> Result {
     };
     println!("   left behind: {in_dev_shm} \"frame\" entries in /dev/shm, the socket file");
     println!("   {socket_file}: no name, so nothing to clean up");
+    // The receiver tried to shrink the frame in its own process: its line says how it went.
+    let after = |needle: &str| {
+        let line = output.seen.iter().find(|l| l.contains(needle))?;
+        Some(line[line.find(needle)? + needle.len()..].to_string())
+    };
+    let seals = after("seals (F_GET_SEALS): ");
+    let seals = seals.as_deref().and_then(|s| s.split(';').next());
+    let (v, because) = sealed_claim(seals, after("ftruncate(fd, 0) fails: ").as_deref());
+    verdict::record("a memfd sealed against shrinking cannot shrink", v, because);
     Ok(())
+}
+
+/// The lecture: a sealed memfd cannot be shrunk under its receiver. `seals` is what the
+/// receiver's F_GET_SEALS showed, `ftruncate` the error its ftruncate(fd, 0) printed (None
+/// when it did not fail). It holds when the seals had SHRINK and ftruncate failed with EPERM.
+pub fn sealed_claim(seals: Option<&str>, ftruncate: Option<&str>) -> (Verdict, String) {
+    let seals = seals.unwrap_or("unknown");
+    let errno = ftruncate.map(|e| e.split(':').next().unwrap_or(e));
+    let shrink_sealed = seals.split('|').any(|s| s == "SHRINK");
+    let because = match errno {
+        Some(errno) => format!("seals {seals}; the receiver's ftruncate(fd, 0) failed: {errno}"),
+        None => format!("seals {seals}; the receiver's ftruncate(fd, 0) did not fail"),
+    };
+    (
+        judge(shrink_sealed && errno == Some("EPERM"), false),
+        because,
+    )
 }
 
 /// Starts `shm-demo ARGS` with stdout and stderr into `pipe`.
@@ -120,6 +147,8 @@ fn relay(line: &str) -> Result {
 struct Lines {
     pipe: File,
     unread: Vec<u8>,
+    /// Every line returned so far, for the claim the step checks at its end.
+    seen: Vec<String>,
 }
 
 impl Lines {
@@ -127,6 +156,7 @@ impl Lines {
         Lines {
             pipe: File::from(read_end),
             unread: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -136,7 +166,9 @@ impl Lines {
         loop {
             if let Some(at) = self.unread.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.unread.drain(..=at).collect();
-                return Ok(Some(String::from_utf8_lossy(&line[..at]).into_owned()));
+                let line = String::from_utf8_lossy(&line[..at]).into_owned();
+                self.seen.push(line.clone());
+                return Ok(Some(line));
             }
             stop::check()?;
             if Instant::now() > deadline {
@@ -157,5 +189,27 @@ impl Lines {
                 Err(e) => return Err(format!("read the roles' output: {e}").into()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eperm_from_ftruncate_on_a_shrink_sealed_memfd_confirms_it() {
+        let seals = Some("SEAL|SHRINK|GROW");
+        let eperm = Some("EPERM: Operation not permitted");
+        let (v, because) = sealed_claim(seals, eperm);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "seals SEAL|SHRINK|GROW; the receiver's ftruncate(fd, 0) failed: EPERM"
+        );
+        let (v, because) = sealed_claim(seals, None);
+        assert_eq!(v, Verdict::Refuted);
+        assert!(because.ends_with("did not fail"), "{because}");
+        assert_eq!(sealed_claim(Some("SEAL|GROW"), eperm).0, Verdict::Refuted);
+        assert_eq!(sealed_claim(seals, Some("EINVAL: x")).0, Verdict::Refuted);
     }
 }
