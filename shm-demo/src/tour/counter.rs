@@ -47,7 +47,7 @@ pub fn run(increments: u64) -> Result {
             if a == b || outcome.overlapped {
                 break;
             }
-            println!("   ({what}: the two did not count at the same time; again)");
+            println!("   (the two did not count at the same moment: once more)");
             stop::check()?;
             outcome = race(method, increments, [a, b])?;
         }
