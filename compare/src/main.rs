@@ -34,7 +34,9 @@
 //! This file is the command line and the wiring: parse, plan, measure, report.
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
-//! of its reply to message N; the run must then fail (exit 1) naming the mismatch.
+//! of its reply to message N; the run must then fail (exit 1) naming the mismatch. The other
+//! way, a hidden `--corrupt-to-child N` makes every sender flip one byte of message N after
+//! filling it, before the child receives it: the child must say "message N arrived changed".
 
 mod measure;
 mod report;
@@ -116,6 +118,17 @@ struct Cli {
     /// must catch and report as a failed row (exit status 1)
     #[arg(long, hide = true, value_name = "N")]
     corrupt_after: Option<u64>,
+
+    /// Test only: every sender flips one byte of message N after filling it, which the
+    /// receiving child must catch and report as a failed row (exit status 1). Not the end
+    /// message's number (u64::MAX), which is no message
+    #[arg(
+        long,
+        hide = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(..pattern::END)
+    )]
+    corrupt_to_child: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -164,6 +177,9 @@ fn run(cli: Cli) -> Result {
     // parent; the loops then end and every owner removes what it created.
     stop::catch_except(Owns::Objects, &[libc::SIGALRM])?; // SIGALRM: watchdog.rs
     watchdog::install()?;
+    if let Some(seq) = cli.corrupt_to_child {
+        measure::bytes::corrupt_to_child(seq); // test only: before the first fork
+    }
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
     if cli.plot.is_some() && cli.plot == cli.plot_throughput {

@@ -6,6 +6,7 @@
 //! harness runs and times them. Setup is measured in `setups.rs`.
 
 use std::io::{self, Read, Write};
+use std::sync::OnceLock;
 
 use nix::unistd::Pid;
 use plumbing::child::ExitReason;
@@ -23,7 +24,7 @@ use crate::row::Skip;
 pub trait End: Read + Write {
     /// Sends message `seq`: `buf.len()` bytes of its pattern.
     fn send_message(&mut self, buf: &mut [u8], seq: u64) -> io::Result<()> {
-        pattern::fill(buf, seq);
+        fill(buf, seq);
         self.write_all(buf)
     }
 
@@ -53,7 +54,7 @@ impl End for uds_demo::DatagramEnd {}
 
 impl End for mq_demo::SysvEnd {
     fn send_message(&mut self, buf: &mut [u8], seq: u64) -> io::Result<()> {
-        self.send_filled(buf.len(), |text| pattern::fill(text, seq))
+        self.send_filled(buf.len(), |text| fill(text, seq))
     }
 
     fn receive_message(&mut self, buf: &mut [u8]) -> io::Result<()> {
@@ -73,6 +74,27 @@ impl End for mq_demo::SysvEnd {
 
     fn echo_message(&mut self, _: &[u8]) -> io::Result<()> {
         self.send_received()
+    }
+}
+
+/// Test only (`--corrupt-to-child N`): the message every sender alters after filling it and
+/// before it goes out, so that the receiving child's check must catch it. Set once, before
+/// the first fork.
+static CORRUPT_TO_CHILD: OnceLock<u64> = OnceLock::new();
+
+/// Test only: from now on every sender flips one byte of message `seq` (see [`fill`]).
+pub fn corrupt_to_child(seq: u64) {
+    let _ = CORRUPT_TO_CHILD.set(seq);
+}
+
+/// Writes message `seq`'s pattern over `msg`, as every sender does (a byte end, a System V
+/// msgbuf, a zero-copy slot). Under `--corrupt-to-child` (test only) it then flips one byte of
+/// that message, which the receiving child must report as "message N arrived changed".
+pub fn fill(msg: &mut [u8], seq: u64) {
+    pattern::fill(msg, seq);
+    if CORRUPT_TO_CHILD.get() == Some(&seq) {
+        let middle = msg.len() / 2;
+        msg[middle] ^= 0x01;
     }
 }
 

@@ -10,8 +10,8 @@ use nix::unistd::Pid;
 use plumbing::child::ExitReason;
 use shm_demo::zero_copy::{Receiver, Sender};
 
-use crate::measure::pattern;
 use crate::measure::sides::{Child, OneWay, Ping, child_says, io_failed, pair_failed};
+use crate::measure::{bytes, pattern};
 use crate::row::Skip;
 
 /// What `shm_demo::zero_copy::pair` is: a connected sender and receiver for `msg_size` bytes.
@@ -22,10 +22,12 @@ fn create(pair: PairFn, size: usize) -> Result<(Sender, Receiver), Skip> {
     pair(size).map_err(|e| pair_failed(size, e))
 }
 
-/// Fills the next slot with message `seq` and lends it to the child.
+/// Fills the next slot with message `seq` and lends it to the child (`bytes::fill`: the
+/// pattern, and under the test-only `--corrupt-to-child N` one byte of message N flipped in
+/// the slot, for the child to catch).
 fn send(sender: &mut Sender, size: usize, seq: u64) -> Result<(), Skip> {
     sender
-        .send(size, |msg| pattern::fill(msg, seq))
+        .send(size, |msg| bytes::fill(msg, seq))
         .map_err(|e| io_failed("send", seq, e))
 }
 
