@@ -79,7 +79,7 @@ pub fn run(dir: &Path) -> Result {
         ..chores
     };
     println!(
-        "   sent SIGTERM: it {ended}; its file removed: {}",
+        "   SIGTERM to it: it {ended}; its file removed: {}",
         chores.removed_on_exit
     );
     let gone_connect = UnixStream::connect(&path).err();
