@@ -44,33 +44,13 @@ pub fn run() -> Result {
     println!("   wrote {} bytes into each pair", shown.join(" + "));
     let stream_reads = read_until_eof(&mut stream_b)?;
     let dgram_reads = read_until_eof(&mut dgram_b)?;
-    println!(
-        "   UnixStream:   {} read(s) returned {:?} bytes: {}",
-        stream_reads.len(),
-        stream_reads,
-        boundaries(&sizes, &stream_reads)
-    );
-    println!(
-        "   UnixDatagram: {} read(s) returned {:?} bytes: {}",
-        dgram_reads.len(),
-        dgram_reads,
-        boundaries(&sizes, &dgram_reads)
-    );
+    print_reads("UnixStream:   ", &sizes, &stream_reads);
+    print_reads("UnixDatagram: ", &sizes, &dgram_reads);
     println!("   the same three writes over loopback, TCP and UDP (127.0.0.1):");
     let tcp_reads = over_tcp(&readings)?;
-    println!(
-        "   TcpStream:    {} read(s) returned {:?} bytes: {}",
-        tcp_reads.len(),
-        tcp_reads,
-        boundaries(&sizes, &tcp_reads)
-    );
+    print_reads("TcpStream:    ", &sizes, &tcp_reads);
     let udp_reads = over_udp(&readings)?;
-    println!(
-        "   UdpSocket:    {} read(s) returned {:?} bytes: {}",
-        udp_reads.len(),
-        udp_reads,
-        boundaries(&sizes, &udp_reads)
-    );
+    print_reads("UdpSocket:    ", &sizes, &udp_reads);
     match datagram_duplex(1 << 20) {
         Ok(_) => println!("   a 1 MiB datagram: carried whole on this machine"),
         Err(e) => println!("   a 1 MiB datagram: refused: {e}"),
@@ -84,6 +64,15 @@ pub fn run() -> Result {
     let (v, because) = modes_claim(&sizes, &reads);
     verdict::record("stream and datagram, as TCP and UDP", v, because);
     Ok(())
+}
+
+/// "   NAME: 3 read(s) returned [15, 13, 18] bytes: boundaries kept" (or merged).
+fn print_reads(name: &str, written: &[usize], reads: &[usize]) {
+    println!(
+        "   {name}{} read(s) returned {reads:?} bytes: {}",
+        reads.len(),
+        boundaries(written, reads)
+    );
 }
 
 /// "boundaries kept" when the reads returned exactly the sizes written, else "merged".

@@ -26,67 +26,10 @@ use uds_demo::timeouts::{REPLY_TIMEOUT, set_timeouts};
 
 pub fn run(dir: &Path) -> Result {
     let path = dir.join("stale.sock");
-    let arg = path.to_string_lossy().into_owned();
     heading(7, "A socket file outlives its server");
-    {
-        let mut first = ServerChild::spawn(&["serve", "--unix", &arg])?;
-        first.wait_for_line_starting("listening on unix:")?;
-        first.kill_hard();
-        println!(
-            "   SIGKILLed the server (pid {}): socket file still there: {}",
-            first.pid(),
-            path.exists()
-        );
-    }
-    let stale_connect = UnixStream::connect(&path).err();
-    match &stale_connect {
-        None => println!("   connect: unexpectedly accepted"),
-        Some(e) => println!("   connect to it: {e}"),
-    }
-    // bind(2) does not replace a file: the server must remove a stale one first.
-    let unix_rebind = UnixListener::bind(&path).err();
-    match &unix_rebind {
-        None => println!("   bind to it: accepted (no stale file after all)"),
-        Some(e) => println!("   bind to it: {e}"),
-    }
+    let (stale_connect, unix_rebind) = kill_a_server(&path)?;
     let reading = super::drawn_reading();
-    let mut second = ServerChild::spawn(&["serve", "--unix", &arg])?;
-    let replaced = second.wait_for_line_starting("replaced stale socket file")?;
-    second.wait_for_line_starting("listening on unix:")?;
-    let mut stream = UnixStream::connect(&path).map_err(|e| format!("connect stale.sock: {e}"))?;
-    set_timeouts(&stream, REPLY_TIMEOUT, None)?;
-    let echo = echo_once(&mut stream, reading.as_bytes(), REPLY_TIMEOUT)
-        .map_err(|e| format!("echo: {e}"))?;
-    let shown = replaced.replace(&dir.to_string_lossy().into_owned(), "DIR");
-    println!("   a new server on that path said:\n   {shown}");
-    println!("   and echoed {:?}", String::from_utf8_lossy(&echo));
-    let meta = fs::symlink_metadata(&path).map_err(|e| format!("stat stale.sock: {e}"))?;
-    let chores = Chores {
-        replaced_stale: true,
-        path_bytes: path.as_os_str().len(),
-        mode: meta.permissions().mode() & 0o777,
-        removed_on_exit: false,
-    };
-    println!(
-        "   its socket file: mode {:04o}, a {}-byte path (sun_path holds {} + NUL)",
-        chores.mode,
-        chores.path_bytes,
-        SUN_PATH_BYTES - 1
-    );
-    let ended = second.stop()?;
-    let chores = Chores {
-        removed_on_exit: !path.exists(),
-        ..chores
-    };
-    println!(
-        "   SIGTERM to it: it {ended}; its file removed: {}",
-        chores.removed_on_exit
-    );
-    let gone_connect = UnixStream::connect(&path).err();
-    match &gone_connect {
-        None => println!("   connect now: unexpectedly accepted"),
-        Some(e) => println!("   connect now: {e}"),
-    }
+    let (echo, chores, gone_connect) = replace_and_stop(dir, &path, &reading)?;
     let (tcp_echo, tcp_rebind) = tcp_killed_the_same_way(&reading)?;
     let long = dir.join("x".repeat(SUN_PATH_BYTES));
     match check_sun_path(&long) {
@@ -108,6 +51,73 @@ pub fn run(dir: &Path) -> Result {
     let (v, because) = failures_claim(&failures);
     verdict::record("the failure modes are the network's", v, because);
     Ok(())
+}
+
+/// SIGKILLs a server on `path` (no chance to unlink its file), then connects to the file it
+/// left and binds to it. Returns how each failed.
+fn kill_a_server(path: &Path) -> Result<(Option<io::Error>, Option<io::Error>)> {
+    let mut first = ServerChild::spawn(&["serve", "--unix", &path.to_string_lossy()])?;
+    first.wait_for_line_starting("listening on unix:")?;
+    first.kill_hard();
+    println!(
+        "   SIGKILLed the server (pid {}): socket file still there: {}",
+        first.pid(),
+        path.exists()
+    );
+    let stale_connect = UnixStream::connect(path).err();
+    match &stale_connect {
+        None => println!("   connect: unexpectedly accepted"),
+        Some(e) => println!("   connect to it: {e}"),
+    }
+    // bind(2) does not replace a file: the server must remove a stale one first.
+    let unix_rebind = UnixListener::bind(path).err();
+    match &unix_rebind {
+        None => println!("   bind to it: accepted (no stale file after all)"),
+        Some(e) => println!("   bind to it: {e}"),
+    }
+    Ok((stale_connect, unix_rebind))
+}
+
+/// A new server on `path` replaces the stale file and echoes `reading`; stopped by SIGTERM,
+/// it removes its file. Returns the echo, what the server had to do, and how a connect
+/// failed once the file was gone.
+fn replace_and_stop(
+    dir: &Path,
+    path: &Path,
+    reading: &str,
+) -> Result<(Vec<u8>, Chores, Option<io::Error>)> {
+    let mut second = ServerChild::spawn(&["serve", "--unix", &path.to_string_lossy()])?;
+    let replaced = second.wait_for_line_starting("replaced stale socket file")?;
+    second.wait_for_line_starting("listening on unix:")?;
+    let mut stream = UnixStream::connect(path).map_err(|e| format!("connect stale.sock: {e}"))?;
+    set_timeouts(&stream, REPLY_TIMEOUT, None)?;
+    let echo = echo_once(&mut stream, reading.as_bytes(), REPLY_TIMEOUT)
+        .map_err(|e| format!("echo: {e}"))?;
+    let shown = replaced.replace(&dir.to_string_lossy().into_owned(), "DIR");
+    println!("   a new server on that path said:\n   {shown}");
+    println!("   and echoed {:?}", String::from_utf8_lossy(&echo));
+    let meta = fs::symlink_metadata(path).map_err(|e| format!("stat stale.sock: {e}"))?;
+    let (mode, path_bytes) = (meta.permissions().mode() & 0o777, path.as_os_str().len());
+    println!(
+        "   its socket file: mode {mode:04o}, a {path_bytes}-byte path (sun_path holds {} + NUL)",
+        SUN_PATH_BYTES - 1
+    );
+    let ended = second.stop()?;
+    let removed_on_exit = !path.exists();
+    println!("   SIGTERM to it: it {ended}; its file removed: {removed_on_exit}");
+    let gone_connect = UnixStream::connect(path).err();
+    match &gone_connect {
+        None => println!("   connect now: unexpectedly accepted"),
+        Some(e) => println!("   connect now: {e}"),
+    }
+    let chores = Chores {
+        replaced_stale: true, // it said so: the first line waited for above
+
+        path_bytes,
+        mode,
+        removed_on_exit,
+    };
+    Ok((echo, chores, gone_connect))
 }
 
 /// A TCP server on loopback echoes `reading` through the same function, is SIGKILLed as the
