@@ -95,6 +95,13 @@ impl ServerChild {
         format!("server pid {pid} {how}: {}", said.trim()).into()
     }
 
+    /// SIGTERM, as Ctrl-C in its terminal would: the server removes what it owns and exits.
+    /// Returns how it ended (waiting at most 3 s).
+    pub fn stop(&mut self) -> Result<String> {
+        self.child.signal(nix::sys::signal::Signal::SIGTERM)?;
+        Ok(child::describe(self.child.wait(READY_LIMIT)?))
+    }
+
     /// SIGKILL, as a crash would: the server gets no chance to clean up.
     pub fn kill_hard(&mut self) {
         self.child.kill();

@@ -117,7 +117,8 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
     assert!(line_with(text, "SIGKILLed the server").ends_with("still there: true"));
     assert!(line_with(text, "connect to it").contains("refused"));
     assert!(line_with(text, "replaced stale socket file").contains("DIR/stale.sock"));
-    assert!(line_with(text, "and echoed").ends_with("\"temperature: 42\""));
+    // (the reading is drawn per run: tests/verdicts.rs checks it against what was sent)
+    assert!(line_with(text, "and echoed").contains(" \"temperature: "));
     line_with(text, "is refused before bind");
     assert!(line_with(text, "socket path too long").contains("sun_path"));
     testkit::assert_fits_80_columns(text, |_| false);
@@ -131,7 +132,7 @@ fn assert_tour_output(out: &Output, text: &str, as_root: bool) {
         assert!(line_with(text, "no namespaces: ").contains("needs root"));
         assert!(server.contains("conn 1: peer 127.0.0.1:"), "{server}");
     }
-    assert!(line_with(text, "   client (pid ").contains("echo: temperature: 42 (15 bytes, "));
+    assert!(line_with(text, "   client (pid ").contains("echo: temperature: "));
     assert!(line_with(text, "done:").ends_with("removed: true"));
     let pid = out_pid(text);
     assert_eq!(namespaces_of(pid), Vec::<String>::new(), "namespaces left");

@@ -21,6 +21,8 @@ pub struct UnixEcho {
     pub lines: Vec<String>,
     pub server: ServerChild,
     pub path: PathBuf,
+    /// The type the echo went through, as the compiler names it (std's UnixStream).
+    pub stream_type: &'static str,
 }
 
 pub fn run(dir: &Path) -> Result<UnixEcho> {
@@ -52,6 +54,7 @@ pub fn run(dir: &Path) -> Result<UnixEcho> {
         lines,
         server,
         path,
+        stream_type: std::any::type_name_of_val(&stream),
     })
 }
 

@@ -7,6 +7,9 @@
 //! (sched_setaffinity), once on the same CPU and once on two. Where the two processes run
 //! matters as much as the family: on another CPU every echo waits for a wakeup there.
 //! Percentiles of this run only; `compare` measures properly.
+//!
+//! Checks three claims of the lecture: one API for both families, std's two stream types,
+//! and the Unix socket being the faster (see the functions ending in `_claim`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,6 +19,7 @@ use std::time::Instant;
 use nix::unistd::Pid;
 use plumbing::stats::{self, Summary};
 use plumbing::tour::heading;
+use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, cpu, stop};
 use uds_demo::echo_once;
 use uds_demo::server_child::ServerChild;
@@ -61,6 +65,11 @@ pub fn run(unix: UnixEcho) -> Result {
         "   lines identical to step 1's: {same} of {} (one function, echo_readings)",
         lines.len()
     );
+    let (v, because) = same_api_claim(same, lines.len());
+    verdict::record("AF_UNIX has the network sockets' API", v, because);
+    let types = [unix.stream_type, std::any::type_name_of_val(&stream)];
+    let (v, because) = std_claim(types);
+    verdict::record("Rust's std has UnixStream beside TcpStream", v, because);
     let path = unix.path.clone();
     let connect_unix = move || -> Result<UnixStream> {
         let stream = UnixStream::connect(&path).map_err(|e| format!("connect: {e}"))?;
@@ -75,7 +84,49 @@ pub fn run(unix: UnixEcho) -> Result {
         pid: server.pid(),
         connect: &|| connect_inet(addr),
     };
-    print_round_trips(&unix_server, &inet_server)
+    let timed = print_round_trips(&unix_server, &inet_server)?;
+    let (v, because) = faster_claim(&timed);
+    verdict::record("local only, so faster than the network stack", v, because);
+    Ok(())
+}
+
+/// The lecture: a Unix socket has the API of a network socket. Holds when one function,
+/// generic over the stream, echoed every reading alike over both families.
+pub fn same_api_claim(same: usize, of: usize) -> (Verdict, String) {
+    let because = format!("one function echoed {same} of {of} readings alike over both");
+    (judge(of > 0 && same == of, false), because)
+}
+
+/// The lecture: Rust's std has a UnixStream beside the TcpStream. `types` are the names of
+/// the types step 1 and step 2 echoed through.
+pub fn std_claim(types: [&str; 2]) -> (Verdict, String) {
+    let [unix, inet] = types;
+    let holds = unix.starts_with("std::")
+        && unix.ends_with("::UnixStream")
+        && inet.starts_with("std::")
+        && inet.ends_with("::TcpStream");
+    (
+        judge(holds, false),
+        format!("the echoes went through {unix} and {inet}"),
+    )
+}
+
+/// One placement's p50 round trips: its name, AF_UNIX's and AF_INET's, in tenths of a µs (as
+/// the table prints them).
+pub type Timed = (String, u64, u64);
+
+/// The lecture: a Unix socket is a kernel buffer that never leaves the machine, so it is
+/// faster than the network stack. Confirmed when its p50 beat TCP loopback's in every
+/// placement, qualified when in some, refuted when in none.
+pub fn faster_claim(timed: &[Timed]) -> (Verdict, String) {
+    let us = |tenths: u64| format!("{}.{}", tenths / 10, tenths % 10);
+    let cells: Vec<String> = timed
+        .iter()
+        .map(|(place, unix, inet)| format!("{} vs {} µs ({place})", us(*unix), us(*inet)))
+        .collect();
+    let faster = timed.iter().filter(|(_, unix, inet)| unix < inet).count();
+    let because = format!("p50 AF_UNIX vs AF_INET {}", cells.join(", "));
+    (judge(faster > 0, faster < timed.len()), because)
 }
 
 /// A TCP client as step 1's Unix client, plus TCP_NODELAY: without it, Nagle's algorithm may
@@ -122,11 +173,12 @@ struct Server<'a, S> {
     connect: &'a dyn Fn() -> Result<S>,
 }
 
-/// Prints the table: one row per family, one column per placement.
+/// Prints the table: one row per family, one column per placement. Returns each placement's
+/// p50s, as printed.
 fn print_round_trips<U: Read + Write, T: Read + Write>(
     unix: &Server<'_, U>,
     inet: &Server<'_, T>,
-) -> Result {
+) -> Result<Vec<Timed>> {
     let [first, second] = cpu::two_cpus()?;
     let mut placements = vec![(format!("same CPU {first}"), first)];
     if second != first {
@@ -141,9 +193,13 @@ fn print_round_trips<U: Read + Write, T: Read + Write>(
     println!("   {:<10}{}", "", header.join(""));
     let mut unix_row = Vec::new();
     let mut inet_row = Vec::new();
-    for (_, server_cpu) in &placements {
-        unix_row.push(cell(measure(unix, first, *server_cpu)?));
-        inet_row.push(cell(measure(inet, first, *server_cpu)?));
+    let mut timed = Vec::new();
+    for (name, server_cpu) in &placements {
+        let over_unix = measure(unix, first, *server_cpu)?;
+        let over_inet = measure(inet, first, *server_cpu)?;
+        unix_row.push(cell(over_unix));
+        inet_row.push(cell(over_inet));
+        timed.push((name.clone(), tenths(over_unix.p50), tenths(over_inet.p50)));
     }
     println!("   {:<10}{}", "AF_UNIX", unix_row.join("").trim_end());
     println!("   {:<10}{}", "AF_INET", inet_row.join("").trim_end());
@@ -151,15 +207,23 @@ fn print_round_trips<U: Read + Write, T: Read + Write>(
         println!("   (one CPU allowed here: no second placement)");
     }
     println!("   one short run; `cargo run --release -p compare` measures them all");
-    Ok(())
+    Ok(timed)
 }
 
 fn cell(summary: Summary) -> String {
-    let us = |ns: u64| format!("{:.1}", ns as f64 / 1000.0);
+    let us = |ns: u64| {
+        let t = tenths(ns);
+        format!("{}.{}", t / 10, t % 10)
+    };
     format!(
         "{:<18}",
         format!("{} / {}", us(summary.p50), us(summary.p99))
     )
+}
+
+/// Nanoseconds in tenths of a microsecond, rounded to the nearest (as the table shows them).
+fn tenths(ns: u64) -> u64 {
+    (ns + 50) / 100
 }
 
 /// Pins the server to `server_cpu` and us to `tour_cpu`, then times echoes on a new
@@ -185,4 +249,49 @@ fn measure<S: Read + Write>(
         }
     }
     Ok(stats::summarize(&mut samples).ok_or("no samples")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_api_needs_every_echo_alike() {
+        assert_eq!(same_api_claim(3, 3).0, Verdict::Confirmed);
+        assert_eq!(same_api_claim(2, 3).0, Verdict::Refuted);
+        assert_eq!(same_api_claim(0, 0).0, Verdict::Refuted);
+        assert!(same_api_claim(3, 3).1.contains("3 of 3"));
+    }
+
+    #[test]
+    fn std_has_both_stream_types_only_if_both_came_from_std() {
+        let unix = "std::os::unix::net::stream::UnixStream";
+        let inet = "std::net::tcp::TcpStream";
+        assert_eq!(std_claim([unix, inet]).0, Verdict::Confirmed);
+        assert_eq!(std_claim(["mio::UnixStream", inet]).0, Verdict::Refuted);
+        assert_eq!(std_claim([inet, unix]).0, Verdict::Refuted);
+    }
+
+    #[test]
+    fn faster_follows_the_p50s() {
+        let row = |place: &str, unix, inet| (place.to_string(), unix, inet);
+        let both = [row("same CPU 0", 56, 62), row("CPU 0 and 1", 434, 545)];
+        let (v, because) = faster_claim(&both);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "p50 AF_UNIX vs AF_INET 5.6 vs 6.2 µs (same CPU 0), 43.4 vs 54.5 µs (CPU 0 and 1)"
+        );
+        let one = [row("same CPU 0", 56, 62), row("CPU 0 and 1", 545, 434)];
+        assert_eq!(faster_claim(&one).0, Verdict::Qualified);
+        let none = [row("same CPU 0", 62, 62)];
+        assert_eq!(faster_claim(&none).0, Verdict::Refuted);
+    }
+
+    #[test]
+    fn tenths_round_as_the_table_does() {
+        assert_eq!(tenths(5_649), 56);
+        assert_eq!(tenths(5_650), 57);
+        assert_eq!(tenths(43_449), 434);
+    }
 }

@@ -6,6 +6,7 @@
 //! signal's number. The servers it starts die with it; a tour killed by SIGKILL leaves its
 //! directory (and namespaces) behind, and the next run removes them.
 
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 
 use plumbing::names::PrivateDir;
@@ -54,4 +55,12 @@ pub fn session(steps: impl FnOnce(&Path) -> plumbing::Result) -> plumbing::Resul
         !path.exists()
     );
     Ok(())
+}
+
+/// A sensor reading drawn for this run ("temperature: 23.17"), for the steps whose echo a
+/// fake could otherwise print the same every time. std's `RandomState` is seeded from the
+/// operating system's random source, so no two runs draw alike.
+pub fn drawn_reading() -> String {
+    let r = RandomState::new().hash_one(std::process::id());
+    format!("temperature: {}.{:02}", 10 + r % 40, (r / 40) % 100)
 }

@@ -3,7 +3,10 @@
 //! The tour joins two new ones with a veth pair (a virtual cable), starts `uds-demo serve
 //! --inet` in one and `uds-demo client --inet` in the other: the step 2 code, unchanged, now
 //! talking across a link. Only root may create namespaces; otherwise the step says so and
-//! runs the same two commands over loopback.
+//! runs the same two commands over loopback. Each client times the same echoes (of a reading
+//! drawn for this run); as root, a client beside the server times them over loopback too, so
+//! the lecture's "local edges are faster than remote ones" is decided by two p50s measured
+//! the same way ([`local_claim`]). Without a remote edge that claim is not checked.
 //!
 //! By hand, as root:
 //!
@@ -25,7 +28,8 @@ use std::time::Duration;
 use nix::unistd::Uid;
 use plumbing::child::Child;
 use plumbing::tour::heading;
-use plumbing::{Result, names, stop};
+use plumbing::verdict::{self, Verdict, judge};
+use plumbing::{Result, names, stats, stop};
 use uds_demo::server_child::ServerChild;
 
 /// Names of our namespaces: `ipc-tour-uds-ns-<pid>-<hex>`, swept when a killed run left them.
@@ -41,16 +45,25 @@ pub fn run() -> Result {
         8,
         "Processes as nodes: step 2's serve and client on two network stacks",
     );
+    let reading = super::drawn_reading();
     match Namespaces::create()? {
         Ok(mut ns) => {
             println!("   two network namespaces, joined by a veth pair:");
             println!("   server side {} {SERVER_ADDR}/24", ns.server);
             println!("   client side {} {CLIENT_ADDR}/24", ns.client);
             let at = format!("{SERVER_ADDR}:7878");
-            let server = ServerChild::spawn_in(&ns.server, &["serve", "--inet", &at])?;
-            let mut client = Command::new("ip");
-            client.args(["netns", "exec", &ns.client]).arg(exe()?);
-            echo_between(server, client, Some(&at))?; // both ends reaped: nothing inside now
+            let mut server = ServerChild::spawn_in(&ns.server, &["serve", "--inet", &at])?;
+            server.wait_for_line_starting("listening on inet:")?;
+            let remote = echo_between(&mut server, in_netns(&ns.client)?, &at, &reading)?;
+            // The same echoes from a client beside the server: 10.0.0.1 is local there, so
+            // they go over that namespace's loopback.
+            let (_, local) = timed_echoes(in_netns(&ns.server)?, &at, &reading)?;
+            drop(server); // killed and reaped: no process is left inside
+            let (remote, local) = (p50(&remote)?, p50(&local)?);
+            println!("   the same {ECHOES} echoes, p50: across the veth pair {remote} µs,");
+            println!("   from inside the server's namespace (its loopback) {local} µs");
+            let (v, because) = local_claim(remote, local);
+            verdict::record("a local edge is faster than a remote one", v, because);
             ns.remove()?;
             println!("   removed the veth pair and both namespaces: `ip netns list` shows neither");
             Ok(())
@@ -58,34 +71,96 @@ pub fn run() -> Result {
         Err(why) => {
             println!("   {why}");
             println!("   so: the same two commands over loopback, in this namespace");
-            let server = ServerChild::spawn(&["serve", "--inet", "127.0.0.1:0"])?;
-            echo_between(server, Command::new(exe()?), None)
+            let mut server = ServerChild::spawn(&["serve", "--inet", "127.0.0.1:0"])?;
+            let line = server.wait_for_line_starting("listening on inet:")?;
+            let at = line["listening on inet:".len()..].trim().to_string();
+            let local = p50(&echo_between(
+                &mut server,
+                Command::new(exe()?),
+                &at,
+                &reading,
+            )?)?;
+            println!("   {ECHOES} echoes over loopback, p50 {local} µs; no remote edge here to");
+            println!("   compare it with: local versus remote is not checked in this run");
+            Ok(())
         }
     }
 }
+
+/// How many echoes each client times, one connection each.
+const ECHOES: u64 = 50;
 
 fn exe() -> Result<std::path::PathBuf> {
     Ok(std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?)
 }
 
-/// Runs `client` (a command that starts this program) against `server`, at `at` or where the
-/// server says it listens, and prints the echo with its round trip and who the server saw.
-fn echo_between(mut server: ServerChild, mut client: Command, at: Option<&str>) -> Result {
-    let line = server.wait_for_line_starting("listening on inet:")?;
-    let listening = line["listening on inet:".len()..].trim().to_string();
-    let at = at.unwrap_or(&listening);
+/// `ip netns exec NETNS uds-demo`: this program, started inside `netns`.
+fn in_netns(netns: &str) -> Result<Command> {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", netns]).arg(exe()?);
+    Ok(command)
+}
+
+/// Runs `client` (a command that starts this program) against `server` at `at`, prints its
+/// first echo and who the server saw; returns the round trip of each echo, in µs.
+fn echo_between(
+    server: &mut ServerChild,
+    client: Command,
+    at: &str,
+    reading: &str,
+) -> Result<Vec<u64>> {
+    let (first, samples) = timed_echoes(client, at, reading)?;
+    let peer = server.wait_for_line_starting("conn 1: peer ")?;
+    println!("   {first}");
+    println!("   server (pid {}): {peer}", server.pid());
+    println!("   the code is step 2's; only the addresses changed");
+    Ok(samples)
+}
+
+/// Runs `client` with [`ECHOES`] rounds of `reading` to `at`; returns "client (pid N): " and
+/// its first echo line, and each echo's round trip in µs as the client printed it.
+fn timed_echoes(mut client: Command, at: &str, reading: &str) -> Result<(String, Vec<u64>)> {
+    let count = ECHOES.to_string();
     client
-        .args(["client", "--inet", at, "temperature: 42"])
+        .args(["client", "--inet", at, "--count", &count, reading])
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
     let mut client = Child::spawn(&mut client)?;
-    let echo = client.expect_line(Duration::from_secs(5))?;
+    let mut first = None;
+    let mut samples = Vec::new();
+    for _ in 0..ECHOES {
+        let echo = client.expect_line(Duration::from_secs(5))?;
+        samples.push(round_trip_us(&echo).ok_or(format!("client said {echo:?}"))?);
+        first.get_or_insert(format!("client (pid {}): {echo}", client.pid()));
+    }
     client.wait_ok(Duration::from_secs(5))?;
-    let peer = server.wait_for_line_starting("conn 1: peer ")?;
-    println!("   client (pid {}): {echo}", client.pid());
-    println!("   server (pid {}): {peer}", server.pid());
-    println!("   the code is step 2's; only the addresses changed");
-    Ok(())
+    Ok((first.unwrap_or_default(), samples))
+}
+
+/// The round trip at the end of a client's line, "echo: ... (18 bytes, 2239 µs)" or
+/// "(..., 2.2 ms)", in µs.
+fn round_trip_us(line: &str) -> Option<u64> {
+    let time = line.strip_suffix(')')?.rsplit(", ").next()?;
+    if let Some(us) = time.strip_suffix(" µs") {
+        return us.parse().ok();
+    }
+    let ms: f64 = time.strip_suffix(" ms")?.parse().ok()?;
+    Some((ms * 1000.0).round() as u64)
+}
+
+fn p50(samples: &[u64]) -> Result<u64> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    Ok(stats::nearest_rank(&sorted, 0.5).ok_or("no echoes timed")?)
+}
+
+/// The lecture: edges between local processes are faster than edges between hosts. Here a
+/// veth pair stands for the remote edge; holds when the loopback p50 was the smaller.
+pub fn local_claim(remote_us: u64, local_us: u64) -> (Verdict, String) {
+    let because = format!(
+        "p50 of {ECHOES} echoes {local_us} µs over loopback, {remote_us} µs across a veth pair"
+    );
+    (judge(local_us < remote_us, false), because)
 }
 
 /// Two network namespaces joined by a veth pair. [`Namespaces::remove`] deletes them and
@@ -121,7 +196,7 @@ impl Namespaces {
         };
         let (a, b) = (ns.server.clone(), ns.client.clone());
         let (addr_a, addr_b) = (format!("{SERVER_ADDR}/24"), format!("{CLIENT_ADDR}/24"));
-        let steps: [&[&str]; 7] = [
+        let steps: [&[&str]; 8] = [
             &["netns", "add", &a],
             &["netns", "add", &b],
             // Both ends are created inside the namespaces: nothing appears in ours.
@@ -133,6 +208,8 @@ impl Namespaces {
             &["-n", &b, "addr", "add", &addr_b, "dev", "veth1"],
             &["-n", &a, "link", "set", "veth0", "up"],
             &["-n", &b, "link", "set", "veth1", "up"],
+            // A new namespace's loopback is down: up, a client beside the server reaches it.
+            &["-n", &a, "link", "set", "lo", "up"],
         ];
         for (done, args) in steps.into_iter().enumerate() {
             stop::check()?; // `ns` deletes what was made so far
@@ -268,4 +345,30 @@ fn sweep_stale() {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         ip(&["netns", "del", &name]).map_err(std::io::Error::other)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_verdict_follows_the_p50s() {
+        let (v, because) = local_claim(80, 30);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(
+            because,
+            "p50 of 50 echoes 30 µs over loopback, 80 µs across a veth pair"
+        );
+        assert_eq!(local_claim(30, 80).0, Verdict::Refuted);
+        assert_eq!(local_claim(30, 30).0, Verdict::Refuted);
+    }
+
+    #[test]
+    fn round_trips_are_read_in_either_unit() {
+        let line = "echo: temperature: 23.17 (18 bytes, 2239 µs)";
+        assert_eq!(round_trip_us(line), Some(2239));
+        assert_eq!(round_trip_us("echo: x (1 bytes, 2.2 ms)"), Some(2200));
+        assert_eq!(round_trip_us("echo: x"), None);
+        assert_eq!(p50(&[5, 1, 3, 2]).ok(), Some(2));
+    }
 }

@@ -1,0 +1,495 @@
+//! The tour's closing block, "The lecture, checked on this machine": one line per claim,
+//! each CONFIRMED, QUALIFIED or REFUTED. Every line must quote the numbers its step printed
+//! earlier in the same run, and carry the verdict those numbers call for. Each test spawns the
+//! binary as a user would.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{BIN, is_root};
+use nix::errno::Errno;
+
+const HEADING: &str = "The lecture, checked on this machine";
+
+/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
+#[derive(Debug)]
+struct Claim {
+    verdict: String,
+    claim: String,
+    because: String,
+}
+
+/// One run's output, split at the block.
+struct Run {
+    /// the pid of the process this test spawned: what SO_PEERCRED must name
+    pid: u32,
+    steps: String,
+    claims: Vec<Claim>,
+}
+
+fn run(command: &mut Command) -> Run {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = testkit::output_within(child, Duration::from_secs(120), "uds-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
+    Run {
+        pid,
+        steps: steps.to_string(),
+        claims: parse_block(block),
+    }
+}
+
+fn tour(args: &[&str]) -> Run {
+    run(Command::new(BIN).args(args))
+}
+
+fn parse_block(block: &str) -> Vec<Claim> {
+    let mut joined: Vec<String> = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(line.chars().count() <= 80, "{line:?}");
+        if line.starts_with(&" ".repeat(13)) {
+            let last = joined.last_mut().expect("a continuation after a claim");
+            last.push(' ');
+            last.push_str(line.trim());
+        } else {
+            assert!(
+                line.starts_with("  ") && !line.starts_with("   "),
+                "{line:?}"
+            );
+            joined.push(line.trim().to_string());
+        }
+    }
+    joined
+        .iter()
+        .map(|line| {
+            let (verdict, rest) = line.split_once(' ').unwrap();
+            let (claim, because) = rest.trim().split_once(": ").unwrap();
+            assert!(
+                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
+                "{line}"
+            );
+            Claim {
+                verdict: verdict.to_string(),
+                claim: claim.to_string(),
+                because: because.to_string(),
+            }
+        })
+        .collect()
+}
+
+impl Run {
+    /// The one claim whose words start with `start`.
+    fn claim(&self, start: &str) -> &Claim {
+        let found: Vec<&Claim> = self
+            .claims
+            .iter()
+            .filter(|c| c.claim.starts_with(start))
+            .collect();
+        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
+        found[0]
+    }
+
+    /// The text after `before` on the first step line holding it, up to the line's end.
+    fn after(&self, before: &str) -> &str {
+        let at = self
+            .steps
+            .find(before)
+            .unwrap_or_else(|| panic!("{before:?} in:\n{}", self.steps));
+        let rest = &self.steps[at + before.len()..];
+        &rest[..rest.find('\n').unwrap_or(rest.len())]
+    }
+
+    fn number_after(&self, before: &str) -> u64 {
+        leading_number(self.after(before))
+    }
+
+    /// The errno a step line such as "connect now: No such file ... (os error 2)" shows, or
+    /// "accepted".
+    fn errno_after(&self, before: &str) -> String {
+        let text = self.after(before);
+        match text.split_once("(os error ") {
+            Some((_, code)) => format!("{:?}", Errno::from_raw(leading_number(code) as i32)),
+            None => {
+                assert!(text.starts_with("accepted"), "{text}");
+                "accepted".to_string()
+            }
+        }
+    }
+
+    /// The first quoted text after `before`.
+    fn quoted_after(&self, before: &str) -> &str {
+        between(self.after(before), "\"", "\"")
+    }
+}
+
+fn leading_number(text: &str) -> u64 {
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("a number at {text:?}"))
+}
+
+/// The text between the first `open` and the next `close` in `text`.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+    let start = text
+        .find(open)
+        .unwrap_or_else(|| panic!("{open:?} in {text:?}"))
+        + open.len();
+    let len = text[start..].find(close).unwrap();
+    &text[start..start + len]
+}
+
+/// The numbers inside the `[...]` of a step line.
+fn list_after(run: &Run, before: &str) -> Vec<usize> {
+    let inner = between(run.after(before), "[", "]");
+    inner.split(", ").map(|n| n.parse().unwrap()).collect()
+}
+
+fn verdict(holds: bool, but: bool) -> &'static str {
+    match (holds, but) {
+        (false, _) => "REFUTED",
+        (true, true) => "QUALIFIED",
+        (true, false) => "CONFIRMED",
+    }
+}
+
+fn same_api(run: &Run) {
+    let c = run.claim("AF_UNIX has the network sockets' API");
+    let same = run.number_after("lines identical to step 1's: ");
+    let of = leading_number(between(
+        run.after("lines identical to step 1's: "),
+        " of ",
+        " ",
+    ));
+    assert_eq!(
+        c.because,
+        format!("one function echoed {same} of {of} readings alike over both")
+    );
+    assert_eq!(c.verdict, verdict(of > 0 && same == of, false));
+}
+
+fn std_types(run: &Run) {
+    let c = run.claim("Rust's std has UnixStream beside TcpStream");
+    let (unix, inet) = (c.because.strip_prefix("the echoes went through "))
+        .and_then(|types| types.split_once(" and "))
+        .unwrap_or_else(|| panic!("{}", c.because));
+    assert!(unix.starts_with("std::") && unix.ends_with("::UnixStream"));
+    assert!(inet.starts_with("std::") && inet.ends_with("::TcpStream"));
+    assert_eq!(c.verdict, "CONFIRMED");
+}
+
+/// Step 2's table: each placement's name, and the p50 of each family there, in tenths of µs.
+fn round_trips(run: &Run) -> Vec<(String, u64, u64)> {
+    let header = run.after("the server where the column says:\n");
+    let places: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let p50s = |family: &str| -> Vec<u64> {
+        let row = run.after(&format!("   {family}   "));
+        row.split_whitespace()
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(|cell| {
+                let (whole, tenth) = cell[0].split_once('.').unwrap();
+                whole.parse::<u64>().unwrap() * 10 + tenth.parse::<u64>().unwrap()
+            })
+            .collect()
+    };
+    let (unix, inet) = (p50s("AF_UNIX"), p50s("AF_INET"));
+    assert_eq!(places.len(), unix.len(), "{header}");
+    assert_eq!(places.len(), inet.len());
+    (0..places.len())
+        .map(|i| (places[i].to_string(), unix[i], inet[i]))
+        .collect()
+}
+
+fn faster(run: &Run) {
+    let c = run.claim("local only, so faster than the network stack");
+    let timed = round_trips(run);
+    let us = |t: u64| format!("{}.{}", t / 10, t % 10);
+    let cells: Vec<String> = timed
+        .iter()
+        .map(|(place, unix, inet)| format!("{} vs {} µs ({place})", us(*unix), us(*inet)))
+        .collect();
+    assert_eq!(
+        c.because,
+        format!("p50 AF_UNIX vs AF_INET {}", cells.join(", "))
+    );
+    let faster = timed.iter().filter(|(_, u, i)| u < i).count();
+    assert_eq!(c.verdict, verdict(faster > 0, faster < timed.len()));
+}
+
+fn modes(run: &Run) {
+    let c = run.claim("stream and datagram, as TCP and UDP");
+    let wrote: Vec<usize> = run
+        .after("   wrote ")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let mut kept = Vec::new();
+    let mut counts = Vec::new();
+    for name in [
+        "UnixStream:   ",
+        "TcpStream:    ",
+        "UnixDatagram: ",
+        "UdpSocket:    ",
+    ] {
+        let reads = list_after(run, name);
+        assert_eq!(run.number_after(name) as usize, reads.len());
+        let said = run.after(name).rsplit(": ").next().unwrap();
+        let expected = match reads == wrote {
+            true => "boundaries kept",
+            false => "boundaries merged",
+        };
+        assert_eq!(said, expected, "{name}");
+        kept.push(reads == wrote);
+        counts.push(reads.len());
+    }
+    let expected = format!(
+        "{} writes came out of {} and {} read(s) on UnixStream and TCP, {} and {} on \
+         UnixDatagram and UDP",
+        wrote.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    assert_eq!(c.because, expected);
+    assert_eq!(
+        c.verdict,
+        verdict(!kept[0] && !kept[1] && kept[2] && kept[3], false)
+    );
+}
+
+fn peer(run: &Run, uid: u32) {
+    let c = run.claim("the kernel mediates, SO_PEERCRED names the peer");
+    let told = run.after("the server learned from the kernel: peer ");
+    let told_pid = leading_number(between(told, "pid=", " "));
+    let told_uid = leading_number(between(told, "uid=", " "));
+    // The pid of the process this test started: a fake cannot know it in advance.
+    assert_eq!(told_pid, u64::from(run.pid), "{told}");
+    let other = run
+        .steps
+        .contains("the server: conn 2: refused: peer uid ")
+        .then(|| run.number_after("the server: conn 2: refused: peer uid "));
+    let mut expected = format!(
+        "the server was told pid {told_pid} uid {told_uid}; the client was pid {} uid {uid}",
+        run.pid
+    );
+    expected += &match other {
+        Some(u) => format!("; uid 65534's client was refused as uid {u}"),
+        None => "; another uid not tried (needs root)".to_string(),
+    };
+    assert_eq!(c.because, expected);
+    let holds = told_uid == u64::from(uid) && other.is_none_or(|u| u == 65534);
+    assert_eq!(c.verdict, verdict(holds, false));
+}
+
+fn one_line(run: &Run) {
+    let c = run.claim("one line switches AF_UNIX to AF_INET");
+    let unix = run.quoted_after("   and echoed ");
+    let tcp = run.quoted_after("a TCP server (pid ");
+    let replaced = run
+        .steps
+        .contains("replaced stale socket file DIR/stale.sock");
+    let line = run.after("its socket file: mode ");
+    let (mode, path) = (&line[..4], leading_number(between(line, ", a ", "-byte")));
+    let removed = run.after("its file removed: ") == "true";
+    let mut done = Vec::new();
+    if replaced {
+        done.push("replaced a stale file".to_string());
+    }
+    if mode == "0600" {
+        done.push("bound it mode 0600".to_string());
+    }
+    if removed {
+        done.push("removed it on SIGTERM".to_string());
+    }
+    let extra = done.len();
+    let fit = format!("fit a {path}-byte path in sun_path (107)");
+    let done = match done.is_empty() {
+        true => fit,
+        false => format!("{} and {fit}", done.join(", ")),
+    };
+    let echo = match unix == tcp {
+        true => "one echo function served both",
+        false => "the echoes differed",
+    };
+    assert_eq!(c.because, format!("{echo}; the Unix server alone {done}"));
+    assert_eq!(c.verdict, verdict(unix == tcp, extra > 0));
+}
+
+fn failures(run: &Run) {
+    let c = run.claim("the failure modes are the network's");
+    let stale_connect = run.errno_after("   connect to it: ");
+    let unix_rebind = run.errno_after("   bind to it: ");
+    let gone_connect = run.errno_after("   connect now: ");
+    let tcp_rebind = run.errno_after("bind to its port: ");
+    assert_eq!(
+        c.because,
+        format!(
+            "a killed server's file: connect {stale_connect}, bind {unix_rebind}; its port: \
+             bind {tcp_rebind}; a removed file: connect {gone_connect}"
+        )
+    );
+    let only_unix = usize::from(unix_rebind != "accepted" && tcp_rebind == "accepted")
+        + usize::from(gone_connect == "ENOENT");
+    let expected = ["CONFIRMED", "QUALIFIED", "REFUTED"][only_unix];
+    assert_eq!(c.verdict, expected);
+}
+
+/// As root with `ip`: the claim quotes both p50s of step 8. Otherwise the step says why there
+/// is no verdict, and the block has none.
+fn local(run: &Run) -> bool {
+    if !run.steps.contains("across the veth pair ") {
+        assert!(
+            run.steps.contains("no remote edge here to"),
+            "{}",
+            run.steps
+        );
+        assert!(
+            !run.claims.iter().any(|c| c.claim.contains("local edge")),
+            "{:?}",
+            run.claims
+        );
+        return false;
+    }
+    let c = run.claim("a local edge is faster than a remote one");
+    let line = (run.steps.lines())
+        .find(|l| l.contains(" echoes, p50: across the veth pair "))
+        .unwrap();
+    let count = leading_number(line.trim_start().strip_prefix("the same ").unwrap());
+    let remote = run.number_after("across the veth pair ");
+    let local = run.number_after("(its loopback) ");
+    assert_eq!(
+        c.because,
+        format!("p50 of {count} echoes {local} µs over loopback, {remote} µs across a veth pair")
+    );
+    assert_eq!(c.verdict, verdict(local < remote, false));
+    true
+}
+
+/// Every check, on one run of the whole tour.
+fn check_every_claim(run: &Run, uid: u32) {
+    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
+    assert_eq!(names.len(), run.claims.len(), "{:?}", run.claims);
+    same_api(run);
+    std_types(run);
+    faster(run);
+    modes(run);
+    peer(run, uid);
+    one_line(run);
+    failures(run);
+    let judged_local = local(run);
+    assert_eq!(
+        run.claims.len(),
+        7 + usize::from(judged_local),
+        "{:?}",
+        run.claims
+    );
+}
+
+#[test]
+fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
+    let run = tour(&[]);
+    check_every_claim(&run, nix::unistd::Uid::effective().as_raw());
+}
+
+/// As root, once more as `nobody`: no namespaces, no other uid; the lines say so.
+#[test]
+fn every_claim_holds_together_as_an_ordinary_user_too() {
+    if !is_root() {
+        println!("skipped: not root, so the test above already ran unprivileged");
+        return;
+    }
+    let copy = common::binary_for_nobody();
+    let mut command = copy.command();
+    command.env("TMPDIR", "/tmp");
+    let nobody = run(&mut command);
+    drop(copy);
+    check_every_claim(&nobody, 65534);
+    assert!(!local(&nobody));
+    let peer = nobody.claim("the kernel mediates");
+    assert!(peer.because.ends_with("another uid not tried (needs root)"));
+}
+
+/// The readings steps 5, 7 and 8 echo are drawn per run: a fake that printed a fixed echo
+/// would show the same one twice.
+#[test]
+fn the_echoed_readings_are_drawn_per_run() {
+    let readings = |run: &Run| -> Vec<String> {
+        let mut seen = vec![
+            run.quoted_after("   echoed ").to_string(),
+            run.quoted_after("   and echoed ").to_string(),
+        ];
+        // step 7's TCP server echoed the same reading as its Unix one
+        assert_eq!(run.quoted_after("a TCP server (pid "), seen[1]);
+        seen.push(between(run.after("): echo: "), "", " (").to_string());
+        seen
+    };
+    let first = readings(&tour(&["abstract"]).join(&tour(&["stale"]), &tour(&["8"])));
+    let second = readings(&tour(&["abstract"]).join(&tour(&["stale"]), &tour(&["8"])));
+    for reading in first.iter().chain(&second) {
+        assert!(reading.starts_with("temperature: "), "{reading}");
+    }
+    for (a, b) in first.iter().zip(&second) {
+        assert_ne!(a, b);
+    }
+}
+
+impl Run {
+    /// The steps of three runs, as one text (the claims and pid of the first).
+    fn join(self, second: &Run, third: &Run) -> Run {
+        Run {
+            steps: format!("{}{}{}", self.steps, second.steps, third.steps),
+            ..self
+        }
+    }
+}
+
+/// A step run alone ends with its own claims and no others'.
+#[test]
+fn a_step_run_alone_prints_its_own_claims() {
+    let steps: [(&str, &[&str]); 8] = [
+        ("echo", &[]),
+        (
+            "inet",
+            &[
+                "AF_UNIX has the network",
+                "Rust's std has",
+                "local only, so faster",
+            ],
+        ),
+        ("boundaries", &["stream and datagram"]),
+        ("pass-fd", &[]),
+        ("abstract", &["the kernel mediates"]),
+        ("framing", &[]),
+        ("stale", &["one line switches", "the failure modes"]),
+        ("nodes", &["a local edge"]),
+    ];
+    for (step, claims) in steps {
+        let run = tour(&[step]);
+        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
+        let judged = match step {
+            "nodes" if !run.steps.contains("across the veth pair ") => &[][..],
+            _ => claims,
+        };
+        assert_eq!(got.len(), judged.len(), "{step}: {got:?}");
+        for (got, start) in got.iter().zip(judged) {
+            assert!(got.starts_with(start), "{step}: {got:?}");
+        }
+    }
+}
