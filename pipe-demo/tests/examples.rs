@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -132,6 +133,87 @@ fn pipeline_prints_what_the_shell_prints() {
     assert_eq!(out.trim(), "3");
     for stage in ["ls", "grep", "wc"] {
         let report = format!("pipeline: {stage} exited with status 0");
+        assert!(err.lines().any(|l| l == report), "no `{report}` in:\n{err}");
+    }
+}
+
+// Fed by the test: each run draws its own input, so an example that prints a constant, or
+// answers its own line instead of its peer's, fails. (pipe_fork takes no input at all: its
+// readings are fixed in its code, so only its child's pid varies; the test above checks it.)
+
+/// A random number, drawn per run: std's hasher keys are random for every `RandomState`.
+fn random(below: u64) -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(0u8) % below
+}
+
+/// A line of `len` printable ASCII characters (no newline), drawn per run.
+fn random_line(len: u64) -> String {
+    (0..len)
+        .map(|_| char::from(b' ' + random(95) as u8))
+        .collect()
+}
+
+#[test]
+fn cat_temperature_prints_what_its_cat_sent_back_and_how_it_ended() {
+    // A `cat` of the test's own, first on PATH: it keeps what it was sent, answers with
+    // other lines and exits with a status of its choosing, all drawn per run.
+    let dir = TempDir::new("pipe-demo-fed-cat");
+    let reply: String = (0..1 + random(4))
+        .map(|_| random_line(random(120)) + "\n")
+        .collect();
+    let code = random(100);
+    fs::write(dir.0.join("reply"), &reply).expect("write reply");
+    let script = format!(
+        "#!/bin/sh\n\
+         while IFS= read -r l; do printf '%s\\n' \"$l\"; done > '{dir}/got'\n\
+         while IFS= read -r l; do printf '%s\\n' \"$l\"; done < '{dir}/reply'\n\
+         exit {code}\n",
+        dir = dir.0.display()
+    );
+    let cat = dir.0.join("cat");
+    fs::write(&cat, script).expect("write fake cat");
+    fs::set_permissions(&cat, fs::Permissions::from_mode(0o700)).expect("chmod fake cat");
+    let path = format!(
+        "{}:{}",
+        dir.0.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let (status, out, err) = run(Command::new(example("cat_temperature")).env("PATH", path));
+    assert!(status.success(), "{status}\n{out}{err}");
+    let got = fs::read_to_string(dir.0.join("got")).expect("what cat was sent");
+    assert_eq!(got, "temperature: 42\n", "what cat read");
+    assert_eq!(
+        out,
+        format!("sent to cat:   {got}cat sent back: {reply}cat ended with exit status: {code}\n"),
+        "cat answered {reply:?} and exited with {code}"
+    );
+}
+
+#[test]
+fn pipeline_counts_a_random_number_of_rs_names() {
+    let dir = TempDir::new("pipe-demo-fed-pipeline");
+    let wanted = random(40);
+    // `grep .rs` is a pattern: any character, then "rs". The decoys match no such thing,
+    // or ls does not list them (a leading dot).
+    for i in 0..wanted {
+        fs::write(dir.0.join(format!("f{i}_{}.rs", random(1000))), "").expect("create");
+    }
+    for i in 0..random(8) {
+        fs::write(dir.0.join(format!("d{i}.txt")), "").expect("create decoy");
+        fs::write(dir.0.join(format!(".h{i}.rs")), "").expect("create hidden");
+    }
+    let (status, out, err) = run(Command::new(example("pipeline")).current_dir(&dir.0));
+    assert!(status.success(), "{status}\n{out}{err}");
+    assert_eq!(
+        out,
+        format!("{wanted}\n"),
+        "{wanted} names match .rs\n{err}"
+    );
+    let grep = if wanted == 0 { 1 } else { 0 };
+    for (stage, code) in [("ls", 0), ("grep", grep), ("wc", 0)] {
+        let report = format!("pipeline: {stage} exited with status {code}");
         assert!(err.lines().any(|l| l == report), "no `{report}` in:\n{err}");
     }
 }
