@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use rand::RngExt;
 use testkit::{Finished, Server};
 
 /// `target/debug/examples/NAME`, no older than its source.
@@ -218,4 +219,112 @@ fn memfd_send_without_receiver_names_connect() {
     let sent = run("memfd_send", &[sock.to_str().unwrap()]);
     assert!(!sent.status.success());
     assert!(sent.stderr.contains("connect"), "{}", sent.stderr);
+}
+
+// Fed by the test: input drawn per run, so an example that prints a constant (the 42 of
+// shm_write, the fixed frame of memfd_send, a count it did not make) fails.
+
+#[test]
+fn shm_read_prints_the_reading_the_object_holds_now() {
+    use std::os::unix::fs::FileExt;
+    let mut rng = rand::rng();
+    let bare = unique("fed");
+    let _cleanup = ShmCleanup(bare.clone());
+    let name = format!("/{bare}");
+    let object = format!("/dev/shm/{bare}");
+
+    let w = run("shm_write", &[&name]);
+    assert!(w.status.success(), "shm_write: {}", w.stderr);
+    let field = |bytes: &[u8], at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    // What shm_write says it wrote is what the object holds: temp, writer_pid, ready.
+    let bytes = std::fs::read(&object).expect("read the object");
+    let (temp, pid) = (field(&bytes, 0) as i32, field(&bytes, 4));
+    assert_eq!(field(&bytes, 8), 1, "ready flag");
+    assert_eq!(
+        w.stdout,
+        format!("wrote temperature: {temp} (writer pid {pid}) to {name}\n")
+    );
+
+    // Another process (this test) changes the reading in place; shm_read follows it.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&object)
+        .unwrap();
+    for _ in 0..3 {
+        let temp: i32 = rng.random();
+        let pid: u32 = rng.random();
+        let mut reading = temp.to_le_bytes().to_vec();
+        reading.extend_from_slice(&pid.to_le_bytes());
+        file.write_all_at(&reading, 0).expect("write the object");
+        let r = run("shm_read", &[&name]);
+        assert!(r.status.success(), "shm_read: {}", r.stderr);
+        assert_eq!(
+            r.stdout,
+            format!("temperature: {temp} (writer pid {pid})\n")
+        );
+    }
+}
+
+#[test]
+fn shm_counter_adds_as_many_as_it_is_asked() {
+    let adds: u64 = rand::rng().random_range(1..=50_000);
+    let c = run("shm_counter", &[&adds.to_string()]);
+    assert!(c.status.success(), "shm_counter {adds}: {}", c.stderr);
+    let lines: Vec<&str> = c.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", c.stdout);
+    let expected = 2 * adds;
+    let plain = lines[0]
+        .strip_prefix(&format!("plain load+store  expected {expected}, got "))
+        .and_then(|rest| rest.split_once(" ("))
+        .and_then(|(got, lost)| Some((got.parse::<u64>().ok()?, lost)))
+        .unwrap_or_else(|| panic!("ADDS {adds}: {}", c.stdout));
+    assert!(plain.0 <= expected, "{}", c.stdout);
+    assert_eq!(plain.1, format!("{} lost)", expected - plain.0));
+    assert_eq!(
+        lines[1],
+        format!("fetch_add         expected {expected}, got {expected} (0 lost)")
+    );
+}
+
+#[test]
+fn memfd_receive_prints_the_frame_the_test_sent() {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::io::{IoSlice, Write};
+    use std::os::fd::AsRawFd;
+
+    let mut rng = rand::rng();
+    let (width, height): (u32, u32) = (rng.random_range(1..=64), rng.random_range(1..=64));
+    let mut pixels = vec![0u8; (width * height * 4) as usize];
+    rng.fill(&mut pixels[..]);
+    let check = pixels
+        .iter()
+        .fold(0u32, |s, &b| s.wrapping_mul(31) ^ u32::from(b));
+
+    let sock = std::env::temp_dir().join(format!("{}.sock", unique("fedframe")));
+    let _cleanup = PathCleanup(sock.clone());
+    let receiver = Server::start(example("memfd_receive"), &[sock.to_str().unwrap()]);
+    receiver.wait_for("waiting for a frame");
+
+    let memfd = memfd_create("fed", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).unwrap();
+    let mut frame = std::fs::File::from(memfd);
+    frame.write_all(&pixels).expect("write frame");
+    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+    fcntl(&frame, FcntlArg::F_ADD_SEALS(seals)).expect("F_ADD_SEALS");
+    let stream = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    let header = [width.to_le_bytes(), height.to_le_bytes()].concat();
+    let fds = [frame.as_raw_fd()];
+    let cmsgs = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(&header)];
+    sendmsg::<()>(stream.as_raw_fd(), &iov, &cmsgs, MsgFlags::empty(), None).expect("sendmsg");
+
+    let (status, out) = receiver.finish();
+    assert!(status.success(), "memfd_receive: {status:?}\n{out}");
+    assert!(
+        out.contains(&format!(
+            "frame {width}x{height}, check value {check:#010x}"
+        )),
+        "sent {width}x{height}, check value {check:#010x}:\n{out}"
+    );
 }
