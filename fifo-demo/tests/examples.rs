@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use rand::RngExt;
 use testkit::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -272,5 +273,115 @@ fn writer_without_a_fifo_fails_naming_the_path_and_creates_nothing() {
         err.contains(&format!("stat {}: No such file", fifo.display())),
         "{err}"
     );
+    dir.assert_empty();
+}
+
+// Fed by the test: lines and counts drawn per run, so a reader that prints lines of its own
+// or a writer that writes a fixed count fails.
+
+/// A line of `len` printable ASCII characters (no newline, no carriage return).
+fn random_line(rng: &mut impl rand::Rng, len: usize) -> String {
+    (0..len)
+        .map(|_| char::from(rng.random_range(b' '..=b'~')))
+        .collect()
+}
+
+#[test]
+fn reader_prints_exactly_the_random_lines_it_is_sent() {
+    let mut rng = rand::rng();
+    let dir = TempDir::new("fifo-demo-fed");
+    let fifo = dir.0.join("fed.fifo");
+    let mut reader = start(example("fifo_reader").arg(&fifo));
+    reader.expect_line(&format!(
+        "reader: waiting for a writer on {}",
+        fifo.display()
+    ));
+    // Lines of 0 to 4096 bytes (the reader's limit), and maybe one longer, to be skipped.
+    let mut lines: Vec<String> = (0..rng.random_range(1..=20))
+        .map(|_| {
+            let len = rng.random_range(0..=4096);
+            random_line(&mut rng, len)
+        })
+        .collect();
+    let long = rng
+        .random_bool(0.5)
+        .then(|| rng.random_range(0..=lines.len()));
+    if let Some(at) = long {
+        let len = rng.random_range(4097..=9000);
+        lines.insert(at, random_line(&mut rng, len));
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+
+    let mut writer = open_writer(&fifo);
+    // Blocking writes from here (more than a pipe holds), from a thread: the reader drains.
+    let flags = nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_GETFL).expect("F_GETFL");
+    let flags = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("F_SETFL");
+    let sending = thread::spawn(move || writer.write_all(text.as_bytes()));
+    let (status, out, err) = reader.finish();
+    sending.join().expect("writer thread").expect("write FIFO");
+    assert!(status.success(), "reader: {status}\n{err}");
+
+    let mut want = vec![
+        format!("reader: waiting for a writer on {}", fifo.display()),
+        "reader: a writer opened the FIFO".to_string(),
+    ];
+    for line in &lines {
+        want.push(match line.len() {
+            0..=4096 => format!("reader: {line}"),
+            _ => "reader: skipped a line over 4096 bytes".to_string(),
+        });
+    }
+    let count = lines.len() - usize::from(long.is_some());
+    want.push(format!(
+        "reader: end-of-file after {count} lines: the last writer closed the FIFO"
+    ));
+    want.push(format!("reader: removed {}", fifo.display()));
+    // Lines of 4 KiB make a whole-output diff unreadable: name the first that differs.
+    let first = (0..out.len().max(want.len())).find(|&i| out.get(i) != want.get(i));
+    if let Some(i) = first {
+        let cut = |l: Option<&String>| l.map(|l| l.chars().take(80).collect::<String>());
+        let (got, wanted) = (cut(out.get(i)), cut(want.get(i)));
+        panic!("line {i}: got {got:?}, want {wanted:?} (long line at {long:?})");
+    }
+    dir.assert_empty();
+}
+
+#[test]
+fn writer_writes_as_many_lines_as_it_is_asked() {
+    let count: u32 = rand::rng().random_range(1..=50);
+    let dir = TempDir::new("fifo-demo-fed");
+    let fifo = dir.0.join("count.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    // The test reads; its open() returns once the writer has opened its end.
+    let path = fifo.clone();
+    let reading = thread::spawn(move || fs::read_to_string(path));
+    let writer = start(
+        example("fifo_writer")
+            .arg(&fifo)
+            .arg(count.to_string())
+            .arg("0"),
+    );
+    let pid = writer.pid();
+    let (status, out, err) = writer.finish();
+    // Should the writer have died before its open, free the reader still in open().
+    let _ = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo);
+    let got = reading.join().expect("reader thread").expect("read FIFO");
+    assert!(status.success(), "writer: {status}\n{err}");
+    let want: String = (1..=count)
+        .map(|i| format!("temperature: 42 (writer {pid}, line {i} of {count})\n"))
+        .collect();
+    assert_eq!(got, want, "asked for {count} lines");
+    assert_eq!(
+        out,
+        [
+            format!("writer {pid}: connected to {}", fifo.display()),
+            format!("writer {pid}: wrote {count} lines, closing"),
+        ]
+    );
+    fs::remove_file(&fifo).expect("remove FIFO");
     dir.assert_empty();
 }
