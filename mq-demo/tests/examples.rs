@@ -7,6 +7,7 @@ use std::process::Output;
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_getattr, mq_open, mq_unlink};
 use nix::sys::stat::Mode;
+use rand::RngExt;
 
 /// Runs an example to completion (bounded) and returns what it printed.
 fn run(name: &str, args: &[&str]) -> Output {
@@ -176,4 +177,125 @@ fn sysv_queue_selects_by_type_and_removes_the_queue() {
         out.contains(&format!("msgctl IPC_RMID: queue {id} removed")),
         "{out}"
     );
+}
+
+// Fed by the test: tasks drawn per run, sent by the test in an order it chooses, so a
+// receiver that prints fixed tasks, or collects them and sorts them itself, fails.
+
+/// A queue made by the test as task_send makes it (10 messages of 256 bytes, mode 0600),
+/// holding `tasks`, each (priority, message) sent in the order given.
+fn queue_holding(name: &str, tasks: &[(u32, Vec<u8>)]) {
+    use nix::mqueue::{MqAttr, mq_send};
+    let flags = MQ_OFlag::O_WRONLY | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL;
+    let attr = MqAttr::new(0, 10, 256, 0);
+    let queue = mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, Some(&attr)).expect("mq_open");
+    for (priority, message) in tasks {
+        mq_send(&queue, message, *priority).expect("mq_send");
+    }
+    mq_close(queue).expect("mq_close");
+}
+
+/// Random tasks: priorities from a small range (so some tie), any task_type, payloads of
+/// 0 to 252 printable characters (a message is at most 256 bytes).
+fn random_tasks(count: usize) -> Vec<(u32, u32, String)> {
+    let mut rng = rand::rng();
+    (0..count)
+        .map(|_| {
+            let len = rng.random_range(0..=252);
+            let payload = (0..len)
+                .map(|_| char::from(rng.random_range(b' '..=b'~')))
+                .collect();
+            (rng.random_range(0..4), rng.random(), payload)
+        })
+        .collect()
+}
+
+/// task_send's encoding: task_type (4 bytes, little-endian), then the payload.
+fn encoded(tasks: &[(u32, u32, String)]) -> Vec<(u32, Vec<u8>)> {
+    let message = |t: u32, p: &str| [t.to_le_bytes().as_slice(), p.as_bytes()].concat();
+    tasks
+        .iter()
+        .map(|(pr, t, p)| (*pr, message(*t, p)))
+        .collect()
+}
+
+#[test]
+fn task_receive_prints_the_tests_tasks_by_priority_as_it_receives_them() {
+    let queue = QueueName::new();
+    let name = queue.0.as_str();
+    let tasks = random_tasks(rand::rng().random_range(1..=10));
+    // The kernel's order: highest priority first, in send order within one (a stable sort).
+    let mut order = tasks.clone();
+    order.sort_by_key(|(priority, _, _)| std::cmp::Reverse(*priority));
+    let mut want: Vec<String> = order
+        .iter()
+        .map(|(pr, t, p)| format!("received priority {pr}: task_type {t} {p:?}"))
+        .collect();
+    let done = format!(
+        "queue empty after {} tasks; {name} removed (mq_unlink)",
+        tasks.len()
+    );
+    want.push(done);
+
+    // Under strace, when it can trace here: each receive must be followed by its line,
+    // before the next receive (a program that collected and sorted would print them last).
+    queue_holding(name, &encoded(&tasks));
+    let trace = std::env::temp_dir().join(testkit::unique("mq-demo-fed-trace"));
+    let example = testkit::example(env!("CARGO_MANIFEST_DIR"), "task_receive");
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    let out = strace.is_ok().then(|| {
+        let mut traced = std::process::Command::new("strace");
+        traced
+            .args(["-qq", "-e", "trace=mq_timedreceive,write", "-o"])
+            .arg(&trace)
+            .arg(&example)
+            .arg(name)
+            .stdin(std::process::Stdio::null());
+        testkit::output(&mut traced, "strace task_receive")
+    });
+    let out = out.filter(|out| out.status.success() && trace.exists());
+    let log = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    let stdout = match out {
+        Some(out) => {
+            let calls: String = log
+                .lines()
+                .filter_map(|l| match l {
+                    _ if l.starts_with("mq_timedreceive(") => Some('R'),
+                    _ if l.starts_with("write(1,") => Some('W'),
+                    _ => None,
+                })
+                .collect();
+            // k receives each with its line, the receive that finds the queue empty, the
+            // last line.
+            assert_eq!(calls, "RW".repeat(tasks.len()) + "RW", "{log}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+        None => {
+            eprintln!("strace could not trace here: order of calls not checked");
+            let _ = mq_unlink(name);
+            queue_holding(name, &encoded(&tasks));
+            run_ok("task_receive", &[name])
+        }
+    };
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), want, "sent {tasks:?}");
+    assert_eq!(messages_in(name), Err(Errno::ENOENT), "queue left behind");
+}
+
+#[test]
+fn task_send_adds_its_four_tasks_to_what_the_queue_already_holds() {
+    let queue = QueueName::new();
+    let name = queue.0.as_str();
+    // 1 to 6 already queued: all four fit (a full queue has its own test above).
+    let already = rand::rng().random_range(1..=6usize);
+    queue_holding(name, &encoded(&random_tasks(already)));
+    let stdout = run_ok("task_send", &[name]);
+    let sent = stdout.lines().filter(|l| l.starts_with("sent priority"));
+    assert_eq!(sent.count(), 4, "{stdout}");
+    let waiting = format!("{} tasks wait in {name}; ", already + 4);
+    assert!(
+        stdout.contains(&waiting),
+        "{already} queued before:\n{stdout}"
+    );
+    assert_eq!(messages_in(name), Ok(already as i64 + 4));
 }
