@@ -7,6 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use rand::RngExt;
+
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// target/debug/examples/NAME, no older than its source.
@@ -189,4 +191,88 @@ fn send_signal_rejects_an_unknown_name_with_one_line() {
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("unknown signal name 'NOPE'"), "{err}");
+}
+
+// Fed by the test: signals chosen per run, sent to a process the test owns, so an example
+// that reports a fixed signal, or sends none, fails.
+
+#[test]
+fn send_signal_delivers_the_chosen_signal_to_a_process_of_the_tests() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut rng = rand::rng();
+    // Signals whose default action ends a process (and that a shell leaves at default).
+    let choices = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGTERM, libc::SIGALRM];
+    // Two different ones, each to its own target: a sender with a fixed signal fails.
+    let first = rng.random_range(0..choices.len());
+    let second = (first + rng.random_range(1..choices.len())) % choices.len();
+    for number in [choices[first], choices[second]] {
+        let name = nix::sys::signal::Signal::try_from(number)
+            .expect("signal")
+            .as_str();
+        let spelled = match rng.random_range(0..3) {
+            0 => name.to_string(),
+            1 => name.trim_start_matches("SIG").to_ascii_lowercase(),
+            _ => number.to_string(),
+        };
+        let target = Command::new("sleep")
+            .arg("60")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        let mut target = Reaped(target);
+        let pid = target.0.id();
+
+        let probe = run("send_signal", &[&pid.to_string(), "0"]);
+        assert!(probe.status.success(), "{}", text(&probe.stderr));
+        assert!(testkit::alive(pid as i32), "signal 0 ended the target");
+        let out = run("send_signal", &[&pid.to_string(), &spelled]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            format!("sent {name} ({number}) to pid {pid}\n")
+        );
+        let status = wait_bounded(&mut target.0, "sleep after send_signal");
+        assert_eq!(status.signal(), Some(number), "sent {spelled}: {status}");
+    }
+}
+
+#[test]
+fn catch_signals_reports_each_signal_the_test_sends() {
+    use nix::sys::signal::{Signal, kill};
+    let mut rng = rand::rng();
+    let child = Command::new(example("catch_signals"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn catch_signals");
+    let mut child = Reaped(child);
+    let lines = testkit::line_channel(child.0.stdout.take().expect("piped stdout"));
+    let mut seen = Vec::new();
+    expect_line(&lines, "kill -USR1", &mut seen);
+    let pid = testkit::pid(&child.0);
+
+    // One at a time (two pending of a kind merge), each line waited for before the next.
+    let caught = [Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGHUP];
+    let mut sent: Vec<Signal> = (0..rng.random_range(1..=6))
+        .map(|_| caught[rng.random_range(0..caught.len())])
+        .collect();
+    sent.push(if rng.random() {
+        Signal::SIGINT
+    } else {
+        Signal::SIGTERM
+    });
+    for (i, &signal) in sent.iter().enumerate() {
+        kill(pid, signal).expect("kill");
+        let ending = if i + 1 == sent.len() {
+            ", shutting down..."
+        } else {
+            ""
+        };
+        let want = format!("caught {} ({}){ending}", signal.as_str(), signal as i32);
+        let line = expect_line(&lines, "caught", &mut seen);
+        assert_eq!(line, want, "sent {sent:?}");
+    }
+    let status = wait_bounded(&mut child.0, "catch_signals after its last signal");
+    assert_eq!(status.code(), Some(0), "catch_signals exit: {status}");
 }
