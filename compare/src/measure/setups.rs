@@ -97,6 +97,10 @@ pub fn of(key: &str) -> &'static [Setup] {
             label: "named: bind + listen + connect + accept",
             run: |_| stream(uds_demo::tcp_duplex(MESSAGE)?),
         }],
+        "udp" => &[Setup {
+            label: "named: 2 x bind 127.0.0.1 + 2 x connect",
+            run: |_| udp(uds_demo::udp::udp_pair()?),
+        }],
         shm if shm.starts_with("shm") => &[
             Setup {
                 label: "named: shm_open + ftruncate + mmap",
@@ -170,6 +174,18 @@ fn stream((mut from, mut to): (impl Write, impl Read)) -> io::Result<()> {
 
 /// One datagram from `.0` to `.1`, whole and checked.
 fn datagram((from, to): (UnixDatagram, UnixDatagram)) -> io::Result<()> {
+    from.send(&message())?;
+    let mut buf = [0u8; MESSAGE];
+    match to.recv(&mut buf)? {
+        MESSAGE => checked(&buf),
+        n => Err(io::Error::other(format!(
+            "a {n}-byte datagram, sent {MESSAGE}"
+        ))),
+    }
+}
+
+/// One UDP datagram from `.0` to `.1`, whole and checked.
+fn udp((from, to): (std::net::UdpSocket, std::net::UdpSocket)) -> io::Result<()> {
     from.send(&message())?;
     let mut buf = [0u8; MESSAGE];
     match to.recv(&mut buf)? {
@@ -260,6 +276,7 @@ mod tests {
             "uds-stream",
             "uds-datagram",
             "tcp",
+            "udp",
         ] {
             assert!(!of(key).is_empty(), "{key}");
             for entry in of(key) {
