@@ -196,6 +196,18 @@ fn udp((from, to): (std::net::UdpSocket, std::net::UdpSocket)) -> io::Result<()>
     }
 }
 
+/// One POSIX queue used both ways: a message sent on it and taken back by its sender.
+#[cfg(target_os = "linux")]
+pub fn own_queue_message() -> io::Result<()> {
+    queue(mq_demo::setups::queues(MESSAGE)?)
+}
+
+/// One System V queue used both ways, as [`own_queue_message`].
+#[cfg(target_os = "linux")]
+pub fn own_sysv_message() -> io::Result<()> {
+    sysv(mq_demo::setups::sysv_private()?)
+}
+
 /// One message sent on the first queue and received from it (both ends share it).
 #[cfg(target_os = "linux")]
 fn queue((first, _second): (mq_demo::Queue, mq_demo::Queue)) -> io::Result<()> {
