@@ -48,9 +48,6 @@ struct Mech {
     key: String,
     label: String,
     data: String,
-    structure: String,
-    direction: String,
-    naming: String,
     coordination: String,
     /// a doorbell (signals): its only row has no payload
     doorbell: bool,
@@ -87,9 +84,6 @@ impl Run {
                 key: r.key.clone(),
                 label: r.label.clone(),
                 data: column("data"),
-                structure: column("structure"),
-                direction: column("direction"),
-                naming: column("naming"),
                 coordination: column("coordination"),
                 doorbell: rows.iter().filter(|o| o.key == r.key).all(|o| o.size == 0),
             });

@@ -260,3 +260,7 @@ fn sockets(rows: &[Row]) -> Option<Claim> {
         because: format!("{} round trips: {}", size_words(size), seen.join("; ")),
     })
 }
+
+#[cfg(test)]
+#[path = "verdicts_tests.rs"]
+mod tests;
