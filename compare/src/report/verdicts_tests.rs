@@ -1,4 +1,5 @@
 //! The cost verdicts on made-up rows: each follows its numbers, and a changed number changes it.
+#![allow(clippy::unwrap_used)]
 
 use plumbing::stats::Summary;
 use plumbing::verdict::Verdict;
