@@ -124,7 +124,7 @@ fn boundaries(duplex: fn(usize) -> io::Result<Pair>) -> Found {
     let mut buf = [0u8; 64];
     let n = b.read(&mut buf)?;
     let fact = if n == 6 { Fact::Stream } else { Fact::Messages };
-    Ok((fact, format!("2 writes of 3 B, 1 read: {n} B")))
+    Ok((fact, format!("2 writes of 3 B: 1 read of {n} B")))
 }
 
 /// Direction of a pipe: a write on its read end.
@@ -196,7 +196,7 @@ fn fifo_outlives(dir: &Path) -> io::Result<((Fact, String), (Fact, String))> {
 /// Naming of a signal's target: kill(pid, 0) reaches a process by its pid alone.
 fn signal_naming() -> Found {
     nix::sys::signal::kill(nix::unistd::getpid(), None).map_err(|e| failed("kill(pid, 0)", e))?;
-    Ok((Fact::ByName, "kill(pid, 0) reached it".into()))
+    Ok((Fact::ByName, "kill(pid) with signal 0 got it".into()))
 }
 
 /// Direction of a queue: one queue used both ways (`send_and_take` sends on it and receives
@@ -243,7 +243,7 @@ fn shm_direction() -> Found {
     other.write(b"def")?;
     one.read(&mut buf)?;
     match there && buf == *b"def" {
-        true => Ok((Fact::BothWays, "2 views: each wrote, each read".into())),
+        true => Ok((Fact::BothWays, "2 views: each wrote and read".into())),
         false => Err(io::Error::other("a view did not see the other's write")),
     }
 }

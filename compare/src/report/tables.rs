@@ -250,9 +250,8 @@ fn terminal_design(
             Column::new(*column, values.collect())
         })
         .collect();
-    let mut out = String::from(
-        "The lecture's design space, in each demo crate's words, and what this run observed\n",
-    );
+    let mut out =
+        String::from("The lecture's design space, in each demo crate's words, and as observed\n");
     out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
     out += "\n";
 
