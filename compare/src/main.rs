@@ -52,7 +52,7 @@ use plumbing::{Result, program};
 
 use measure::mechanisms::{self, Entry};
 use measure::{machine, pattern, progress, watchdog};
-use report::{header, lessons, pending, plot, records, tables};
+use report::{header, lessons, pending, plot, records, tables, verdicts};
 use row::{Placement, Row};
 
 /// Largest message size accepted on the command line (16 MiB).
@@ -277,6 +277,7 @@ fn report(
             tables::render(rows, sizes, placements, markdown)
                 + &lessons::render(rows, markdown)
                 + &header::render(facts, markdown, cli.verbose)
+                + &verdicts::render(rows, markdown)
         }
         Format::Csv => records::csv(rows, facts),
         Format::Json => records::json(rows, facts) + "\n",

@@ -1,7 +1,7 @@
 //! Unix domain sockets as a small library: the endpoints `compare` measures (a UDS stream, a UDS
-//! datagram pair, a TCP loopback connection), the named ways it times making them (`setups`),
-//! their rows of the lecture's design-space table, and the length-prefixed framing and generic
-//! echo that the `uds-demo` binary and its tests share.
+//! datagram pair, a TCP loopback connection, and in `udp.rs` a UDP loopback pair), the named
+//! ways it times making them (`setups`), their rows of the lecture's design-space table, and
+//! the length-prefixed framing and generic echo that the `uds-demo` binary and its tests share.
 //!
 //! The endpoints and the framing print, time and install nothing. The framing lives in
 //! `src/frame.rs` and is re-exported here. The modules below are what the binary's steps and
@@ -28,11 +28,13 @@ pub mod server_child;
 pub mod setups;
 pub mod socket_file;
 pub mod timeouts;
+pub mod udp;
 
 pub use frame::{
     Frame, FrameKind, MAX_FRAME, echo_once, read_echo, read_frame, send_message, serve_echo,
     write_frame,
 };
+pub use udp::{UDP_ROW, UdpEnd, udp_duplex};
 
 /// The lecture's example messages: what a client sends when given none.
 pub fn sensor_readings() -> Vec<String> {

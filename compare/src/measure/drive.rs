@@ -86,7 +86,13 @@ pub fn throughput(
         ))),
     };
     match m.transport {
-        Transport::Bytes { duplex, largest } => chunk(largest).and_then(|chunk| {
+        Transport::Bytes {
+            no_stream: Some(why),
+            ..
+        } => Err(Skip::NotApplicable(why.to_string())),
+        Transport::Bytes {
+            duplex, largest, ..
+        } => chunk(largest).and_then(|chunk| {
             bytes::stream(duplex, chunk)
                 .and_then(|sides| harness::throughput(label, p, plan, watchdog, chunk, sides))
         }),

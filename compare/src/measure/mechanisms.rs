@@ -17,9 +17,12 @@ use crate::row::Mechanism;
 pub enum Transport {
     /// `duplex(msg_size)`: two `Read + Write` ends; `largest()` is the biggest message, when the
     /// mechanism has a limit it can tell us.
+    /// `no_stream`: why a one-way stream cannot be timed (UDP, which drops what its reader
+    /// has no room for), or None.
     Bytes {
         duplex: fn(usize) -> io::Result<Pair>,
         largest: Option<fn() -> io::Result<usize>>,
+        no_stream: Option<&'static str>,
     },
     /// Signals carry no bytes: ring and wait.
     Doorbell(Doorbell),
@@ -74,6 +77,7 @@ fn bytes(duplex: fn(usize) -> io::Result<Pair>) -> Transport {
     Transport::Bytes {
         duplex,
         largest: None,
+        no_stream: None,
     }
 }
 
@@ -107,6 +111,7 @@ pub fn all() -> Vec<Entry> {
         Transport::Bytes {
             duplex: |n| boxed(mq_demo::duplex(n)),
             largest: Some(mq_demo::msgsize_max),
+            no_stream: None,
         },
     ));
     #[cfg(target_os = "linux")]
@@ -117,6 +122,7 @@ pub fn all() -> Vec<Entry> {
         Transport::Bytes {
             duplex: |n| boxed(mq_demo::sysv_duplex(n)),
             largest: Some(mq_demo::sysv::largest_message),
+            no_stream: None,
         },
     ));
     rows.extend([
@@ -156,9 +162,27 @@ pub fn all() -> Vec<Entry> {
             uds_demo::TCP_ROW,
             bytes(|n| boxed(uds_demo::tcp_duplex(n))),
         ),
+        Entry::new(
+            "udp",
+            "UDP loopback",
+            uds_demo::UDP_ROW,
+            Transport::Bytes {
+                duplex: |n| boxed(uds_demo::udp_duplex(n)),
+                largest: Some(uds_demo::udp::largest_datagram),
+                no_stream: Some(UDP_NO_STREAM),
+            },
+        ),
     ]);
     rows
 }
+
+/// Why UDP has no one-way throughput (the round trips, one datagram in flight, lose none).
+pub const UDP_NO_STREAM: &str = "UDP has no flow control: a one-way stream faster than its \
+     reader loses datagrams (the kernel drops what the receive buffer has no room for), so \
+     there is no lossless rate to time";
+
+// One datagram per write and per read, as the UDS datagram end.
+impl crate::measure::bytes::End for uds_demo::UdpEnd {}
 
 /// Names `--only` accepts: every key, plus "shm" (every shm row) and "uds" (both UDS rows).
 pub fn names() -> Vec<&'static str> {

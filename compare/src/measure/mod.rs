@@ -8,7 +8,8 @@
 //! sides of the measurement (`sides.rs`) for its message size; `harness.rs` runs and times them
 //! in a session (`session.rs`: fork, pin, reap), and `watchdog.rs` kills a child that hangs.
 //! `pattern.rs` is the payload every message carries; `setups.rs` times how
-//! a channel is made; `machine.rs` probes what the run measures on.
+//! a channel is made; `probes.rs` observes the design-space table's columns (once per
+//! mechanism, before the timing); `machine.rs` probes what the run measures on.
 
 pub mod bytes;
 pub mod doorbell;
@@ -18,6 +19,7 @@ pub mod machine;
 pub mod mechanisms;
 pub mod pattern;
 pub mod plan;
+pub mod probes;
 pub mod progress;
 pub mod rounds;
 pub mod session;

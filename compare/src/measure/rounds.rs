@@ -10,10 +10,11 @@ use plumbing::stop::{self, Interrupted};
 use crate::measure::drive::{self, Kind};
 use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::plan::count;
+use crate::measure::probes;
 use crate::measure::progress::{self, Progress};
 use crate::row::{
-    Latency, Machine, Placement, Plan, Rates, RoundTrips, Row, Skip, Throughput, placement_words,
-    short_placement, size_words,
+    Latency, Machine, Placement, Plan, Probe, Rates, RoundTrips, Row, Skip, Throughput,
+    placement_words, short_placement, size_words,
 };
 
 /// One cell of the run: a mechanism in a placement, its round trips at one size (0: a
@@ -43,6 +44,7 @@ pub fn all(
 ) -> Result<Vec<Row>, Interrupted> {
     progress::stop_if_nobody_reads();
     let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| drive::setup(m, plan)).collect();
+    let probes: Vec<Vec<Probe>> = mechanisms.iter().map(probes::of).collect();
     // A measurement that makes no progress for this long has a hung child: it is killed.
     let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
     let cells = cells(mechanisms, sizes, placements, streams);
@@ -79,7 +81,7 @@ pub fn all(
     }
     progress.finish();
     Ok(rows(
-        mechanisms, placements, &cells, latencies, rates, &setups,
+        mechanisms, placements, &cells, latencies, rates, &setups, &probes,
     ))
 }
 
@@ -133,6 +135,7 @@ fn rows(
     latencies: Vec<Gathered<Latency>>,
     rates: Vec<Gathered<Throughput>>,
     setups: &[Result<f64, Skip>],
+    probes: &[Vec<Probe>],
 ) -> Vec<Row> {
     let throughput_of = |mechanism: usize, placement: usize, kind: Kind| -> Result<Rates, Skip> {
         let found = cells
@@ -162,6 +165,7 @@ fn rows(
                 .any(|c| c.kind == Kind::Stream(size))
                 .then(|| throughput_of(cell.mechanism, cell.placement, Kind::Stream(size))),
             setup_us: setups[cell.mechanism].clone(),
+            probes: probes[cell.mechanism].clone(),
         });
     }
     rows.sort_by_key(|r| {

@@ -97,6 +97,10 @@ pub fn of(key: &str) -> &'static [Setup] {
             label: "named: bind + listen + connect + accept",
             run: |_| stream(uds_demo::tcp_duplex(MESSAGE)?),
         }],
+        "udp" => &[Setup {
+            label: "named: 2 x bind 127.0.0.1 + 2 x connect",
+            run: |_| udp(uds_demo::udp::udp_pair()?),
+        }],
         shm if shm.starts_with("shm") => &[
             Setup {
                 label: "named: shm_open + ftruncate + mmap",
@@ -180,6 +184,30 @@ fn datagram((from, to): (UnixDatagram, UnixDatagram)) -> io::Result<()> {
     }
 }
 
+/// One UDP datagram from `.0` to `.1`, whole and checked.
+fn udp((from, to): (std::net::UdpSocket, std::net::UdpSocket)) -> io::Result<()> {
+    from.send(&message())?;
+    let mut buf = [0u8; MESSAGE];
+    match to.recv(&mut buf)? {
+        MESSAGE => checked(&buf),
+        n => Err(io::Error::other(format!(
+            "a {n}-byte datagram, sent {MESSAGE}"
+        ))),
+    }
+}
+
+/// One POSIX queue used both ways: a message sent on it and taken back by its sender.
+#[cfg(target_os = "linux")]
+pub fn own_queue_message() -> io::Result<()> {
+    queue(mq_demo::setups::queues(MESSAGE)?)
+}
+
+/// One System V queue used both ways, as [`own_queue_message`].
+#[cfg(target_os = "linux")]
+pub fn own_sysv_message() -> io::Result<()> {
+    sysv(mq_demo::setups::sysv_private()?)
+}
+
 /// One message sent on the first queue and received from it (both ends share it).
 #[cfg(target_os = "linux")]
 fn queue((first, _second): (mq_demo::Queue, mq_demo::Queue)) -> io::Result<()> {
@@ -260,6 +288,7 @@ mod tests {
             "uds-stream",
             "uds-datagram",
             "tcp",
+            "udp",
         ] {
             assert!(!of(key).is_empty(), "{key}");
             for entry in of(key) {

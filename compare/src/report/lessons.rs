@@ -2,11 +2,15 @@
 //! it confirms or qualifies. A line whose numbers this run lacks (one placement, one size, a
 //! row left out) is not printed. Rows are found by what their demo crate says of them (the
 //! coordination, data, naming and direction columns), so a new row takes its place by itself;
-//! three lines also look at a name: the pipe that `copying` compares with (key "pipe"), the
-//! sockets of `setup` (label "UDS") and the zero-copy row (label "zero-copy").
+//! some lines also look at a name: the pipe (key "pipe") that `copying`, `setup` and
+//! `signal_cost` compare with, the sockets of `sockets` (keys "uds-stream" and "tcp") and the
+//! zero-copy row (label "zero-copy").
 
+use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
-use crate::row::{Mechanism, RoundTrips, Row, mechanisms, reference_size, size_words, us};
+use crate::row::{
+    Mechanism, RoundTrips, Row, mechanisms, placement_words, reference_size, size_words, us,
+};
 
 /// The lines, as plain sentences (JSON puts them in a field).
 pub fn lines(rows: &[Row]) -> Vec<String> {
@@ -16,6 +20,8 @@ pub fn lines(rows: &[Row]) -> Vec<String> {
         spin_cpu(rows),
         copying(rows),
         setup(rows),
+        sockets(rows),
+        signal_cost(rows),
     ]
     .into_iter()
     .flatten()
@@ -222,6 +228,16 @@ fn copying(rows: &[Row]) -> Option<String> {
                 us(p)
             );
         }
+        // Where it loses: on one core the spinning receiver waits for the scheduler.
+        let one = |m: &Mechanism| Some(rtt(rows, m, "same", largest)?.p50() as f64);
+        if let (Some(zc), Some(p)) = (one(m), pipe.and_then(one)) {
+            line += &format!(
+                " On one core it took {} µs, {:.2}x the pipe's {} µs.",
+                us(zc),
+                zc / p.max(1.0),
+                us(p)
+            );
+        }
     }
     Some(line)
 }
@@ -232,50 +248,87 @@ fn zero_copy(m: &Mechanism) -> bool {
     says(m.design.data) || says(m.label)
 }
 
-/// Lecture: sockets cost more to set up than a pipe (bind, listen, connect, accept). The table's
-/// setup is the named form where there are names: what the run shows is that the name costs,
-/// for a pipe too (a FIFO), not the socket (the progress log times `socketpair`).
+/// Lecture: "pipes are the lightest-weight IPC to set up". Every row's setup, ranked (the
+/// named form where there are names; the progress log times the others), and where the pipe
+/// ranks. Ranked by the value as JSON keeps it (3 significant digits), ties in the rows' order.
 fn setup(rows: &[Row]) -> Option<String> {
-    let found = mechanisms(rows);
-    let setup_of = |m: &Mechanism| {
-        let row = rows.iter().find(|r| r.mechanism.key == m.key)?;
-        row.setup_us.as_ref().ok().copied()
-    };
-    let is_bytes = |m: &&Mechanism| m.carries_bytes;
-    let one_way_stream =
-        |m: &&Mechanism| m.design.direction == "one-way" && m.design.structure.contains("stream");
-    let pipe = found
+    let mut ranked: Vec<(f64, f64, &'static str, &'static str)> = mechanisms(rows)
         .iter()
-        .filter(is_bytes)
-        .filter(one_way_stream)
-        .find(|m| m.design.naming.contains("anonymous"))?;
-    let pipe_us = setup_of(pipe)?;
-    let times = |us: f64| format!("{:.1}x", us / pipe_us.max(0.001));
-    let fifo = found
-        .iter()
-        .filter(is_bytes)
-        .filter(one_way_stream)
-        .find(|m| m.design.naming.contains("path"))
-        .and_then(|m| Some((m.label, setup_of(m)?)));
-    let sockets: Vec<String> = found
-        .iter()
-        .filter(|m| m.design.data.contains("network") || m.label.contains("UDS"))
-        .filter_map(|m| Some((m.label, setup_of(m)?)))
-        .map(|(label, us)| format!("{label} {us:.1} µs ({})", times(us)))
+        .filter_map(|m| {
+            let row = rows.iter().find(|r| r.mechanism.key == m.key)?;
+            let us = *row.setup_us.as_ref().ok()?;
+            Some((sig3(us), us, m.label, m.key))
+        })
         .collect();
-    if sockets.is_empty() && fifo.is_none() {
+    if ranked.len() < 2 {
         return None;
     }
-    let mut line = format!(
-        "Setting up a channel with a name costs more than the anonymous pipe (create, connect, \
-         one message, close, in one process): {} {pipe_us:.1} µs",
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let each: Vec<String> = ranked
+        .iter()
+        .map(|(_, us, label, _)| format!("{label} {us:.1} µs"))
+        .collect();
+    let pipe = match ranked.iter().position(|r| r.3 == "pipe") {
+        Some(at) => format!("; the pipe ranked {} of {}", ordinal(at + 1), ranked.len()),
+        None => String::new(),
+    };
+    Some(format!(
+        "Setting up a channel, every row ranked (create, connect, one message, close, in one \
+         process; the named form where there are names): {}{pipe}. The progress log times the \
+         other forms too (socketpair, IPC_PRIVATE, an anonymous mapping).",
+        each.join(", ")
+    ))
+}
+
+/// Lecture: a Unix socket is "fast, no network overhead", a network socket "slower". The UDS
+/// stream against TCP over loopback, the same calls in another address family.
+fn sockets(rows: &[Row]) -> Option<String> {
+    let found = mechanisms(rows);
+    let uds = found.iter().find(|m| m.key == "uds-stream")?;
+    let tcp = found.iter().find(|m| m.key == "tcp")?;
+    let size = reference(rows);
+    let mut each = Vec::new();
+    for place in ["same", "split"] {
+        let (Some(u), Some(t)) = (rtt(rows, uds, place, size), rtt(rows, tcp, place, size)) else {
+            continue;
+        };
+        each.push(format!(
+            "{} µs against {} µs ({:.1}x), {}",
+            us(u.p50() as f64),
+            us(t.p50() as f64),
+            t.p50() as f64 / u.p50().max(1) as f64,
+            placement_words(place)
+        ));
+    }
+    if each.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "A Unix socket skips the network stack: a {} round trip over {} against {} took {}.",
+        size_words(size),
+        uds.label,
+        tcp.label,
+        each.join("; ")
+    ))
+}
+
+/// Lecture: signals are "the lightest possible communication". A ring against a pipe's
+/// message, on one core, in time and in CPU.
+fn signal_cost(rows: &[Row]) -> Option<String> {
+    let found = mechanisms(rows);
+    let bell = found.iter().find(|m| !m.carries_bytes)?;
+    let pipe = found.iter().find(|m| m.key == "pipe")?;
+    let size = reference(rows);
+    let (s, p) = (rtt(rows, bell, "same", 0)?, rtt(rows, pipe, "same", size)?);
+    Some(format!(
+        "A signal carries no bytes, but a ring is not free: on one core a {} round trip took {} \
+         µs and {:.2} µs of CPU per message, against {} µs and {:.2} µs for a {} {} round trip.",
+        bell.label,
+        us(s.p50() as f64),
+        s.cpu_us_per_msg(),
+        us(p.p50() as f64),
+        p.cpu_us_per_msg(),
+        size_words(size),
         pipe.label
-    );
-    if let Some((label, us)) = fifo {
-        line += &format!("; {label}, a pipe with a name, {us:.1} µs ({})", times(us));
-    }
-    if !sockets.is_empty() {
-        line += &format!("; named sockets: {}", sockets.join(", "));
-    }
-    Some(line + ". The progress log times the anonymous forms too (socketpair).")
+    ))
 }

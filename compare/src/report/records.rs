@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::row::{Row, Run, Skip, UNSTEADY};
+use crate::row::{PROBED, Row, Run, Skip, UNSTEADY, probe};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {
@@ -63,8 +63,32 @@ pub fn record(row: &Row) -> Value {
         for (column, value) in m.design.cells() {
             map.insert(column.to_string(), Value::from(value));
         }
+        // What the probes of the design-space table found: {"direction": {"fact", "seen"}}.
+        let probes: serde_json::Map<String, Value> = row
+            .probes
+            .iter()
+            .map(|p| {
+                let found = json!({ "fact": p.fact.word(), "seen": p.seen });
+                (p.column.to_string(), found)
+            })
+            .collect();
+        map.insert("probes".into(), Value::Object(probes));
+        for column in PROBED {
+            let seen = probe(&row.probes, column).map(|p| p.seen.clone());
+            map.insert(format!("probe_{column}"), json!(seen));
+        }
     }
     v
+}
+
+/// The lecture's claims as this run judged them (`verdicts.rs`), as JSON objects.
+fn verdicts(rows: &[Row]) -> Vec<Value> {
+    crate::report::verdicts::claims(rows)
+        .iter()
+        .map(
+            |c| json!({ "claim": c.claim, "verdict": c.verdict.to_string(), "because": c.because }),
+        )
+        .collect()
 }
 
 fn status_note<T>(r: &Result<T, Skip>) -> Option<String> {
@@ -141,15 +165,21 @@ fn date_utc() -> String {
     )
 }
 
-/// `{"run": {...}, "rows": [...], "lessons": [...]}`: the lessons are the lines the table
-/// prints under "What this run shows".
+/// `{"run": {...}, "rows": [...], "lessons": [...], "verdicts": [...]}`: the lessons are the
+/// lines the table prints under "What this run shows", the verdicts its closing block ("The
+/// lecture, checked on this machine"), each `{"claim", "verdict", "because"}`.
 pub fn json(rows: &[Row], run: &Run) -> String {
     let all: Vec<Value> = rows.iter().map(record).collect();
     let run: serde_json::Map<String, Value> = facts(run)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    let both = json!({ "run": run, "rows": all, "lessons": crate::report::lessons::lines(rows) });
+    let both = json!({
+        "run": run,
+        "rows": all,
+        "lessons": crate::report::lessons::lines(rows),
+        "verdicts": verdicts(rows),
+    });
     serde_json::to_string_pretty(&both).unwrap_or_else(|e| format!("\"json: {e}\""))
 }
 
@@ -195,6 +225,12 @@ fn csv_fields() -> Vec<&'static str> {
     let mut fields: Vec<&str> = CSV_FIELDS.to_vec();
     fields.extend(["naming", "persistence"]);
     fields.extend(CSV_MORE);
+    fields.extend(PROBED.map(|column| match column {
+        "structure" => "probe_structure",
+        "direction" => "probe_direction",
+        "naming" => "probe_naming",
+        _ => "probe_persistence",
+    }));
     fields
 }
 
@@ -204,7 +240,7 @@ pub fn csv_header() -> String {
 }
 
 /// After the header line (`csv_header`): one line per row, then the run's facts as
-/// `# name: value` lines.
+/// `# name: value` lines, then the verdicts as `# verdict: VERDICT claim: because` lines.
 pub fn csv(rows: &[Row], run: &Run) -> String {
     let fields = csv_fields();
     let mut out = String::new();
@@ -231,6 +267,9 @@ pub fn csv(rows: &[Row], run: &Run) -> String {
             other => other.to_string(),
         };
         out += &format!("# {name}: {}\n", value.replace('\n', " "));
+    }
+    for c in crate::report::verdicts::claims(rows) {
+        out += &format!("# verdict: {} {}: {}\n", c.verdict, c.claim, c.because);
     }
     out
 }

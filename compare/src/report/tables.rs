@@ -9,8 +9,8 @@ use plumbing::design::COLUMNS;
 
 use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
 use crate::report::layout::{Column, new_table, packed, tables_text};
-use crate::report::lessons;
 use crate::report::text::{width, wrap};
+use crate::report::{lecture, lessons};
 use crate::row::{
     Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words,
     reference_size, short_placement, size_words, us,
@@ -213,7 +213,8 @@ fn markdown_design(
     design.set_header(header);
     for m in mechanisms(rows) {
         let mut cells: Vec<String> = vec![m.label.to_string()];
-        cells.extend(m.design.cells().map(|(_, value)| value.to_string()));
+        let probes = lecture::probes_of(rows, &m);
+        cells.extend(COLUMNS.map(|column| lecture::cell(&m, probes, column, true)));
         let measured = measured_cells(rows, &m, reference, placements, notes, false);
         cells.extend(measured.rtt);
         cells.push(measured.throughput.join(" / "));
@@ -240,13 +241,17 @@ fn terminal_design(
         "mechanism",
         found.iter().map(|m| m.label.to_string()).collect(),
     );
-    let qualitative: Vec<Column> = (0..COLUMNS.len())
-        .map(|i| {
-            let values = found.iter().map(|m| m.design.cells()[i].1.to_string());
-            Column::new(COLUMNS[i], values.collect())
+    let qualitative: Vec<Column> = COLUMNS
+        .iter()
+        .map(|column| {
+            let values = found
+                .iter()
+                .map(|m| lecture::cell(m, lecture::probes_of(rows, m), column, false));
+            Column::new(*column, values.collect())
         })
         .collect();
-    let mut out = String::from("The lecture's design space, in each demo crate's words\n");
+    let mut out =
+        String::from("The lecture's design space, in each demo crate's words, and as observed\n");
     out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
     out += "\n";
 

@@ -7,14 +7,17 @@
 //! Files: this one (the row, the mechanism as data, why a cell has no number); `rounds.rs`
 //! (a cell's rounds and the statistic over them: the headline rank, the spread, the pooled
 //! p99); `words.rs` (how sizes, times and placements are written, and the reference size);
-//! `run.rs` (the facts of the run: the machine, the placements, the plan).
+//! `run.rs` (the facts of the run: the machine, the placements, the plan); `probe.rs` (what
+//! the probes of the design-space table found).
 
+mod probe;
 mod rounds;
 mod run;
 mod words;
 
 use plumbing::design;
 
+pub use probe::{Fact, PROBED, Probe, probe};
 pub use rounds::{Latency, Rates, RoundTrips, Throughput, UNSTEADY, headline_words};
 pub use run::{Machine, Placement, Plan, Run};
 pub use words::{fit, placement_words, reference_size, short_placement, size_words, us};
@@ -59,6 +62,9 @@ pub struct Row {
     pub stream: Option<Result<Rates, Skip>>,
     /// setup cost of this mechanism (the same for every placement and size)
     pub setup_us: Result<f64, Skip>,
+    /// what the probes of the design-space table found of this mechanism (the same for every
+    /// placement and size); empty when none applies
+    pub probes: Vec<Probe>,
 }
 
 impl Row {
