@@ -263,7 +263,7 @@ fn interrupted_at_known_moments_leaves_nothing() {
         (&["dispatch", "--work-ms", "100"], "took"),
         (&["flow"], "O_NONBLOCK descriptor"),
         (&["duplex"], "(mq_demo::duplex."),
-        (&[], "Step 3."),
+        (&[], "3. "),
     ];
     for (args, prefix) in moments {
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
@@ -489,10 +489,10 @@ fn the_sweep_removes_our_stale_queues_and_no_one_elses() {
     assert!(!left_ours, "{ours} is still there:\n{stdout}");
 }
 
-/// The step numbers of the "Step N." headings in `text`, in order.
+/// The step numbers of the "N. title" headings in `text`, in order.
 fn headings(text: &str) -> Vec<u32> {
     text.lines()
-        .filter_map(|l| l.strip_prefix("Step ")?.split('.').next()?.parse().ok())
+        .filter_map(|l| l.split_once(". ")?.0.parse().ok())
         .collect()
 }
 
@@ -525,7 +525,7 @@ fn a_stop_signal_ends_the_tour_before_its_next_step() {
         let mut child = spawn(&[], &tag);
         let pid = child.id();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut before, _) = read_until(&mut child, &mut stdout, "Step 2.");
+        let (mut before, _) = read_until(&mut child, &mut stdout, "2. ");
         signal(pid, Signal::SIGSTOP);
         let deadline = Instant::now() + Duration::from_secs(2);
         while plumbing::procfs::state(pid as i32).unwrap() != 'T' {

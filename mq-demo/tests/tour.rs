@@ -305,6 +305,12 @@ fn fits_80_columns(stdout: &str, what: &str) {
     }
 }
 
+/// A step's heading, "N. title": a number at the start of the line, then ". ".
+fn is_heading(line: &str) -> bool {
+    line.split_once(". ")
+        .is_some_and(|(number, _)| number.parse::<u32>().is_ok())
+}
+
 /// The default run in an 80-column terminal, and each step run alone: every line fits, and
 /// each step prints the same numbered heading alone as in the tour.
 #[test]
@@ -324,7 +330,7 @@ fn every_line_fits_80_columns_and_steps_keep_their_numbers() {
         stdout
     };
     let tour = run80(&[]);
-    let headings: Vec<&str> = tour.lines().filter(|l| l.starts_with("Step ")).collect();
+    let headings: Vec<&str> = tour.lines().filter(|l| is_heading(l)).collect();
     let steps = [
         "dispatch",
         "boundaries",
@@ -337,12 +343,9 @@ fn every_line_fits_80_columns_and_steps_keep_their_numbers() {
     ];
     assert_eq!(headings.len(), steps.len(), "{tour}");
     for (i, (step, heading)) in steps.iter().zip(&headings).enumerate() {
-        assert!(
-            heading.starts_with(&format!("Step {}. ", i + 1)),
-            "{heading}"
-        );
+        assert!(heading.starts_with(&format!("{}. ", i + 1)), "{heading}");
         let alone = run80(&[step]);
-        let first = alone.lines().find(|l| l.starts_with("Step ")).unwrap();
+        let first = alone.lines().find(|l| is_heading(l)).unwrap();
         assert_eq!(first, *heading, "`mq-demo {step}` alone");
     }
 }

@@ -91,7 +91,7 @@ impl Run {
 
     /// The step's lines, from its heading to the next blank line.
     fn step(&self, number: u32) -> &str {
-        between(&self.steps, &format!("Step {number}. "), "\n\n")
+        between(&self.steps, &format!("\n{number}. "), "\n\n")
     }
 }
 

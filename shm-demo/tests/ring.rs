@@ -258,7 +258,7 @@ fn stream() {
 fn a_corrupted_echo_fails_the_ring_step_in_one_line() {
     // The hidden --corrupt-after makes the echo side flip a byte from message 10 on: the
     // payload check must catch it, not report the run as verified.
-    for (mode, step) in [("spin", "9. "), ("futex", "10. ")] {
+    for (mode, step) in [("spin", "\n9. "), ("futex", "\n10. ")] {
         let out = run(&[
             "ring",
             "--mode",
@@ -276,7 +276,7 @@ fn a_corrupted_echo_fails_the_ring_step_in_one_line() {
             "{mode}: {err}"
         );
         assert!(!text.contains("verified"), "{mode}: {text}");
-        // The step keeps its tour number when it runs alone.
+        // The step keeps its tour number when it runs alone; its heading comes first.
         assert!(text.starts_with(step), "{mode}: {text}");
     }
     let help = stdout(&run(&["ring", "--help"]));

@@ -25,9 +25,13 @@ fn the_default_run_fits_80_columns() {
 #[test]
 fn a_step_run_alone_keeps_its_tour_number() {
     let counter = stdout(&run(&["counter", "--increments", "1000"]));
-    assert!(counter.starts_with("8. "), "{counter}");
+    assert!(counter.starts_with("\n8. "), "{counter}");
     let ring = stdout(&run(&["ring", "--messages", "10"]));
-    let steps: Vec<&str> = ring.lines().filter(|l| !l.starts_with(' ')).collect();
+    // Every line but a heading is indented, or blank (the line before a heading).
+    let steps: Vec<&str> = ring
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .collect();
     assert!(
         steps.len() == 2 && steps[0].starts_with("9. ") && steps[1].starts_with("10. "),
         "{ring}"

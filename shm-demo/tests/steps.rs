@@ -77,7 +77,7 @@ fn isolation_readings(text: &str) -> (i32, i32, [i32; 3]) {
 fn isolation_only_map_shared_crosses_the_fork() {
     let text = stdout_ok(&run(&["isolation"]), "shm-demo isolation");
     println!("{text}");
-    assert!(text.starts_with("1. isolation"), "{text}");
+    assert!(text.starts_with("\n1. isolation"), "{text}");
     let (parent, child, [variable, private, shared]) = isolation_readings(&text);
     assert_ne!(parent, child, "{text}");
     assert!(
@@ -120,7 +120,7 @@ fn zero_copy_row(text: &str, label: &str) -> (String, String, u64, u64) {
 fn zero_copy_pipe_moves_the_frame_twice_and_shared_memory_not_at_all() {
     let text = stdout_ok(&run(&["zero-copy"]), "shm-demo zero-copy");
     println!("{text}");
-    assert!(text.starts_with("2. zero copies"), "{text}");
+    assert!(text.starts_with("\n2. zero copies"), "{text}");
     const MIB: u64 = 1 << 20;
     let (sent, received, wchar, rchar) = zero_copy_row(&text, "pipe");
     assert!(sent.starts_with("0x") && sent == received, "pipe: {text}");
@@ -213,7 +213,7 @@ fn memfd_handoff_has_no_name_keeps_its_seals_and_refuses_writes() {
         .unwrap();
     let text = stdout_ok(&out, "shm-demo memfd");
     println!("{text}");
-    assert!(text.starts_with("7. memfd handoff"), "{text}");
+    assert!(text.starts_with("\n7. memfd handoff"), "{text}");
     // Nothing named: a deleted memfd in /proc, no link, no entry in /dev/shm.
     assert!(
         line(&text, "receiver: got fd").ends_with(" -> /memfd:frame (deleted)"),

@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{BIN, finish, run, stdout_of};
+use common::{BIN, finish, is_heading, run, stdout_of, step};
 
 /// The line containing `needle`.
 fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
@@ -121,16 +121,6 @@ fn check_pending(text: &str, count: u64) {
     assert_eq!(number_after(rt, "arrived "), count, "{rt}");
     assert!(rt.ends_with("in order: yes"), "{rt}");
     assert_eq!(si_values(text), (0..count).collect::<Vec<u64>>());
-}
-
-/// The text of step `n`: from its heading to the next one (or the end).
-fn step(text: &str, n: u32) -> &str {
-    let start = text
-        .find(&format!("Step {n}: "))
-        .unwrap_or_else(|| panic!("no step {n} in:\n{text}"));
-    let rest = &text[start..];
-    let end = rest[1..].find("\nStep ").map_or(rest.len(), |at| at + 1);
-    &rest[..end]
 }
 
 /// Step 7 of a run with `signals` SIGRTMIN per child: the unsafe child's outcome in one of its
@@ -314,10 +304,7 @@ fn realtime_queue_keeps_every_value_in_order() {
         let text = stdout_of(&output);
         check_pending(&text, count);
         assert_fits_80_columns(&text);
-        assert!(
-            text.contains("\nStep 5: "),
-            "the same step number alone: {text}"
-        );
+        assert!(text.contains("\n5. "), "the same step number alone: {text}");
     }
 }
 
@@ -353,9 +340,9 @@ fn steps_alone_keep_their_tour_numbers() {
     ];
     for (n, args) in (1..).zip(steps) {
         let text = stdout_of(&run(args));
-        let heading = text.lines().find(|l| l.starts_with("Step ")).unwrap();
+        let heading = text.lines().find(|l| is_heading(l)).unwrap();
         assert!(
-            heading.starts_with(&format!("Step {n}: ")),
+            heading.starts_with(&format!("{n}. ")),
             "{args:?}: {heading}"
         );
         assert_fits_80_columns(&text);

@@ -94,13 +94,7 @@ impl Run {
 
     /// The text of step `n`: from its heading to the next one (or the end).
     fn step(&self, n: u32) -> &str {
-        let start = self
-            .steps
-            .find(&format!("Step {n}: "))
-            .unwrap_or_else(|| panic!("no step {n} in:\n{}", self.steps));
-        let rest = &self.steps[start..];
-        let end = rest[1..].find("\nStep ").map_or(rest.len(), |at| at + 1);
-        &rest[..end]
+        common::step(&self.steps, n)
     }
 }
 

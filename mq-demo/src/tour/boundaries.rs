@@ -5,6 +5,7 @@ use mq_demo::Queue;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mqueue::MQ_OFlag;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
@@ -12,7 +13,10 @@ use super::format_outcome;
 
 pub fn run(name: &str) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 2. Boundaries: the same three writes through a pipe and through a queue");
+    heading(
+        2,
+        "Boundaries: the same three writes through a pipe and through a queue",
+    );
     // Three readings drawn for this run, 10 to 99: fixed ones could be printed by a fake.
     let writes: Vec<String> = (0..3)
         .map(|i| format!("temperature: {}", 10 + super::drawn(90, i)))

@@ -10,6 +10,7 @@ use mq_demo::sysv::{self, MsgBuf, SysvQueue, c_long, show_key};
 use mq_demo::sysv_keyed::{self, KeyedQueue};
 use nix::errno::Errno;
 use nix::unistd::Pid;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
@@ -27,7 +28,10 @@ pub struct Made {
 
 pub fn run() -> Result<Made> {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 8. System V queue: a system-wide key, messages chosen by type");
+    heading(
+        8,
+        "System V queue: a system-wide key, messages chosen by type",
+    );
     remove_stale(); // a killed run's queue is removed, not left to accumulate
     let (keyed, by_key) = make_queue()?;
     let (key, id) = (keyed.queue.key(), keyed.queue.id());

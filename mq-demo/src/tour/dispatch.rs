@@ -17,6 +17,7 @@ use nix::mqueue::MQ_OFlag;
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, program, stop};
 
@@ -40,7 +41,10 @@ fn jobs(reading: &str) -> [(u32, u32, String); 6] {
 
 pub fn run(name: &str, work: Duration) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 1. Dispatch: a coordinator queues Tasks by priority; a worker takes them");
+    heading(
+        1,
+        "Dispatch: a coordinator queues Tasks by priority; a worker takes them",
+    );
     // mq_open(O_CREAT | O_EXCL, 0600): 10 messages of up to 256 bytes.
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 10, 256)?;
     // The worker inherits the descriptor across fork(), so nobody needs the name any more.

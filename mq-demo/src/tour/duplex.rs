@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mq_demo::Queue;
 use nix::mqueue::MQ_OFlag;
 use nix::sys::signal::Signal;
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
 
@@ -26,7 +26,7 @@ const ROUND_TRIPS: usize = 1000;
 /// the one queue's, which the tour knows already.
 pub fn run(name: &str) -> Result<[String; 2]> {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 6. Both ways: a queue has no EOF; a liveness pipe adds one");
+    heading(6, "Both ways: a queue has no EOF; a liveness pipe adds one");
     one_queue(name)?;
     stop::check()?;
     println!("  (mq_demo::duplex. A queue never reports that the last sender is gone, so");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mq_demo::Queue;
 use nix::errno::Errno;
 use nix::mqueue::MQ_OFlag;
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
 
@@ -15,7 +15,7 @@ use super::{check_ended, format_outcome};
 
 pub fn run(name: &str) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 4. Flow control: a queue of 3 messages");
+    heading(4, "Flow control: a queue of 3 messages");
     let mut queue = Queue::create(name, MQ_OFlag::O_RDWR, 3, 64)?;
     let nonblocking = Queue::open(name, MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK)?;
     queue.unlink()?; // both descriptors are open; the forked worker below inherits them

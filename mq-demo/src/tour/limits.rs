@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_attr_member_t, mq_close, mq_open, mq_unlink};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::Mode;
+use plumbing::tour::heading;
 use plumbing::{Result, stop};
 
 use super::format_outcome;
@@ -16,7 +17,10 @@ const KNOBS: &str = "/proc/sys/fs/mqueue";
 pub fn run(name: &str) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
     let (size_max, count_max) = (msgsize_max()?, msg_max()?);
-    println!("\nStep 5. Limits on this machine ({KNOBS}, RLIMIT_MSGQUEUE)");
+    heading(
+        5,
+        &format!("Limits on this machine ({KNOBS}, RLIMIT_MSGQUEUE)"),
+    );
     println!(
         "  msgsize_max {size_max} bytes, msg_max {count_max} messages, queues_max {}",
         queues_max()?

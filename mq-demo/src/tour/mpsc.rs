@@ -6,6 +6,7 @@ use std::sync::mpsc::channel;
 use std::thread;
 
 use mq_demo::Task;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
@@ -18,7 +19,10 @@ const SENT: [(u32, &str); 3] = [
 
 pub fn run() -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 7. The mpsc analog: threads, typed Tasks kept whole, FIFO (no priorities)");
+    heading(
+        7,
+        "The mpsc analog: threads, typed Tasks kept whole, FIFO (no priorities)",
+    );
     let (tx, rx) = channel();
     let sender = thread::spawn(move || {
         for (task_type, payload) in SENT {

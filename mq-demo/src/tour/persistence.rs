@@ -8,6 +8,7 @@ use std::time::Duration;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
 
@@ -15,7 +16,10 @@ use super::{found_or, in_new_ipc_namespace};
 
 pub fn run(name: &str) -> Result {
     stop::check()?; // a stop signal during the step before ends the tour here
-    println!("\nStep 3. Persistence: each operation is a separate mq-demo process that exits;");
+    heading(
+        3,
+        "Persistence: each operation is a separate mq-demo process that exits;",
+    );
     println!("  only the queue's name links them. The name, called $Q below:");
     println!("    {name}");
     let _guard = NameGuard(name); // an interrupted tour must not leave the queue behind

@@ -8,6 +8,7 @@ use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::WaitStatus;
 use plumbing::Result;
 use plumbing::child::{self, describe};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 
 /// The child dies at its first write; far longer means it is stuck.
@@ -15,7 +16,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
 /// Step 4: writing into a pipe that nobody can read any more.
 pub fn run() -> Result {
-    println!("\nStep 4. Broken pipe");
+    heading(4, "Broken pipe");
     let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     drop(reader); // The only read end is gone.
     let epipe = match writer.write_all(b"temperature: 42") {

@@ -23,7 +23,7 @@ const PIPE_MAX_SIZE: &str = "fs/pipe-max-size";
 
 /// Step 3: the pipe is a bounded buffer, and the kernel makes each side wait for the other.
 pub fn run(pipe_size: Option<usize>) -> Result {
-    println!("\nStep 3. The bounded buffer");
+    tour::heading(3, "The bounded buffer");
     let (reported, capacity) = measure_capacity()?;
     let writer_slept = blocked_writer(capacity)?;
     let reader_slept = blocked_reader()?;

@@ -5,10 +5,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use plumbing::Result;
+use plumbing::tour::heading;
 
 /// Step 1: the lecture's snippet, finished: close the pipe so `cat` can exit.
 pub fn run() -> Result {
-    println!("\nStep 1. A pipe to a child's stdin");
+    heading(1, "A pipe to a child's stdin");
     let mut child = Command::new("cat")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -15,6 +15,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::{Uid, getpid};
 use plumbing::Result;
 use plumbing::child::Child;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 
 /// `cat` and `head` are done as soon as they have read a line; far longer means stuck.
@@ -24,7 +25,7 @@ const NOBODY: u32 = 65534;
 
 /// Step 6: a copy in the kernel, and no name.
 pub fn run() -> Result {
-    println!("\nStep 6. A copy in the kernel, and no name");
+    heading(6, "A copy in the kernel, and no name");
     copied()?;
     unnamed()
 }

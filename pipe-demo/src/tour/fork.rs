@@ -12,6 +12,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::getpid;
 use plumbing::Result;
 use plumbing::child::{self, Child, describe};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 
 use super::asleep::{Sleep, wait_until_asleep};
@@ -22,7 +23,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 /// Step 2: pipe() before fork(), so both processes hold both ends; each closes the end it
 /// does not use.
 pub fn run() -> Result {
-    println!("\nStep 2. pipe() + fork(): the parent writes, the child reads");
+    heading(2, "pipe() + fork(): the parent writes, the child reads");
     let (mut reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
     // Each end was opened for one direction only: try the other one on both.
     let (wrong_write, wrong_read) = each_end_the_wrong_way(&reader, &writer);

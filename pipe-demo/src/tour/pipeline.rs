@@ -9,11 +9,12 @@ use std::process::{Command, Stdio};
 
 use nix::sys::stat::{SFlag, fstat};
 use plumbing::Result;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 
 /// Step 5: what the shell does for `ls | grep .rs | wc -l`: two pipes, three processes.
 pub fn run(dir: Option<PathBuf>) -> Result {
-    println!("\nStep 5. The shell pipeline `ls | grep .rs | wc -l`, by hand");
+    heading(5, "The shell pipeline `ls | grep .rs | wc -l`, by hand");
     println!("   (grep's `.rs` is a regular expression: any one character, then \"rs\")");
     let dir = dir.unwrap_or_else(default_dir);
     fs::read_dir(&dir).map_err(|e| format!("pipeline: cannot list {}: {e}", dir.display()))?;

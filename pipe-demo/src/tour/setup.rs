@@ -9,6 +9,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use plumbing::Result;
 use plumbing::stats::summarize;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 
 /// Rounds discarded first (caches, the allocator's first pages).
@@ -39,7 +40,7 @@ const SETUPS: [Setup; 3] = [
 
 /// Step 7: the cost of setting up a pipe, beside a socket pair and a System V queue.
 pub fn run() -> Result {
-    println!("\nStep 7. What a pipe costs to set up");
+    heading(7, "What a pipe costs to set up");
     println!("   {ROUNDS} rounds, each sets up and tears down one of each in turn;");
     println!("   the middle round (p50) of each:");
     let medians = measure()?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::Pid;
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, cpu, stop};
 use shm_demo::SharedMapping;
@@ -18,7 +18,10 @@ use shm_demo::SharedMapping;
 /// Step 8: the lost-update demo, three ways, `increments` per process.
 pub fn run(increments: u64) -> Result {
     let expected = 2 * increments;
-    println!("8. two processes each add 1 to one shared counter {increments} times, started");
+    heading(
+        8,
+        &format!("two processes each add 1 to one shared counter {increments} times, started"),
+    );
     println!("   together by a barrier in the mapping; expected {expected}");
     let [a, b] = cpu::two_cpus()?;
     if a != b {

@@ -2,6 +2,7 @@
 //! object, mode 0600, that `ls -l /dev/shm` shows. Steps 4, 5 and 12 use the same object: it
 //! outlives the processes that use it, until `shm_unlink` removes its name.
 
+use plumbing::tour::heading;
 use plumbing::{Result, stop};
 use shm_demo::HEADER_LEN;
 use shm_demo::tour_object::TourObject;
@@ -14,7 +15,10 @@ pub fn run() -> Result<TourObject> {
     let tour = TourObject::create()?;
     let name = tour.name();
     let (size, mode) = dev_shm(name)?;
-    println!("3. shm_open + fchmod + ftruncate + posix_fallocate + mmap made the object");
+    heading(
+        3,
+        "shm_open + fchmod + ftruncate + posix_fallocate + mmap made the object",
+    );
     println!("   {name} (called {OBJ} below); /dev/shm shows it as");
     println!("   {size} bytes, mode {mode:04o} (a {HEADER_LEN}-byte header, then sensor_reading)");
     stop::check()?;

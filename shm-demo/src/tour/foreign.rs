@@ -9,6 +9,7 @@ use std::io::Write;
 use nix::fcntl::OFlag;
 use nix::sys::mman::shm_open;
 use nix::sys::stat::{Mode, fchmod};
+use plumbing::tour::heading;
 use plumbing::{Result, stop};
 use shm_demo::{OBJECT_LEN, ShmName};
 
@@ -43,7 +44,10 @@ pub fn run() -> Result {
     let (_, size) = run_role(&["read", &name])?;
     // The refusals without "shm-demo: NAME: " in front: the name is a second one, made here.
     let reason = |line: &str| quoted(line, &name).replace(&format!("{OBJ}: "), "");
-    println!("6. `shm-demo read` refuses another program's object instead of reading");
+    heading(
+        6,
+        "`shm-demo read` refuses another program's object instead of reading",
+    );
     println!("   garbage (a second object, made for this step). Given {OBJECT_LEN} bytes of text:");
     println!("     {}", reason(&magic));
     println!("   given 4096 bytes:");

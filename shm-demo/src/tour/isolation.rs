@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use memmap2::MmapMut;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, child, stop};
 use shm_demo::SharedMapping;
@@ -46,7 +47,10 @@ pub fn run() -> Result {
         shared.as_ptr() as usize,
     ];
 
-    println!("1. isolation: sensor_reading = {parent_reading} in a variable and two anonymous");
+    heading(
+        1,
+        &format!("isolation: sensor_reading = {parent_reading} in a variable and two anonymous"),
+    );
     println!(
         "   mappings; after fork() the child writes {child_reading} into each and reads back:"
     );

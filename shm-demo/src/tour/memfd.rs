@@ -18,6 +18,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::pipe;
 use plumbing::child::{self, Child};
 use plumbing::names::PrivateDir;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 
@@ -29,7 +30,10 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Step 7: the two roles started as separate programs, their lines relayed, the sender killed.
 pub fn run() -> Result {
     stop::check()?;
-    println!("7. memfd handoff, how a compositor gets its frames (Wayland's wl_shm):");
+    heading(
+        7,
+        "memfd handoff, how a compositor gets its frames (Wayland's wl_shm):",
+    );
     println!("   a client passes a sealed memfd over a Unix socket to another program");
     PrivateDir::sweep_stale(SOCKET_DIR_PREFIX); // left by a tour that was SIGKILLed
     let dir = PrivateDir::create(SOCKET_DIR_PREFIX)?;

@@ -2,6 +2,7 @@
 //! process (`shm-demo read`, TLPI's pshm_read) opens it by name and reads the reading.
 
 use plumbing::names::is_gone;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 use shm_demo::tour_object::TourObject;
@@ -16,7 +17,10 @@ pub fn run(tour: &TourObject) -> Result {
         return Err(format!("`shm-demo read {name}` failed: {line}").into());
     }
     let (size, _) = dev_shm(name)?;
-    println!("5. the writer has exited; the object is still in /dev/shm ({size} bytes), and");
+    heading(
+        5,
+        &format!("the writer has exited; the object is still in /dev/shm ({size} bytes), and"),
+    );
     println!("   another process ran `shm-demo read {OBJ}`:");
     println!("   \"{}\"", quoted(&line, name));
     // The writer's pid, as the object itself recorded it and `read` printed it.

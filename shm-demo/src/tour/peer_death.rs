@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::getpid;
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::{Result, stop};
 use shm_demo::{Coordination, SharedMapping};
 
@@ -19,7 +19,10 @@ use super::{duplex, fork_peer, label};
 
 /// Step 11: in each mode, how long after the child's death the parent's `read` returned.
 pub fn run() -> Result {
-    println!("11. peer death: a child SIGKILLs itself while the parent waits for it in read():");
+    heading(
+        11,
+        "peer death: a child SIGKILLs itself while the parent waits for it in read():",
+    );
     for mode in [Coordination::Spin, Coordination::Futex] {
         stop::check()?;
         let noticed = peer_death(mode, Duration::from_millis(100))?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::unistd::Pid;
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::{Result, cpu, stop};
 use shm_demo::Coordination;
 
@@ -48,7 +48,7 @@ pub fn run(mode: RingMode, messages: u64, size: usize, corrupt_after: Option<u64
 
 /// Step `step`: one mode.
 fn one_mode(
-    step: usize,
+    step: u32,
     mode: Coordination,
     messages: u64,
     size: usize,
@@ -64,7 +64,10 @@ fn one_mode(
     let cpu_pair = [parent_cpu, child_cpu];
     let echo = echo(mode, messages, size, cpu_pair, corrupt_after, |pid| {
         let how = label(mode);
-        println!("{step}. SPSC ring in shared memory, {how}: child pid {pid} checks each");
+        heading(
+            step,
+            &format!("SPSC ring in shared memory, {how}: child pid {pid} checks each"),
+        );
         println!("   {size}-byte message and echoes it ({cpus})");
     })?;
     let round_trip = echo.wall.as_nanos() as f64 / messages as f64 / 1e3;

@@ -4,6 +4,7 @@
 use std::fs;
 
 use plumbing::Result;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use shm_demo::tour_object::TourObject;
 
@@ -19,7 +20,10 @@ pub fn run(tour: TourObject) -> Result {
     let error = quoted(&line, &name);
     let error = error.split("; ").next().unwrap_or_default();
     let state = if gone { "gone" } else { "STILL PRESENT" };
-    println!("12. shm_unlink({OBJ}): {state} from /dev/shm; `shm-demo read {OBJ}` now says:");
+    heading(
+        12,
+        &format!("shm_unlink({OBJ}): {state} from /dev/shm; `shm-demo read {OBJ}` now says:"),
+    );
     println!("   \"{error}\"");
     let (v, because) = unlink_claim(gone, error);
     verdict::record("an object stays until shm_unlink removes it", v, because);

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 use shm_demo::SensorReading;
@@ -20,7 +21,10 @@ pub fn run(tour: &TourObject) -> Result {
     let line = quietly(tour)?;
     let after = tour.object().access(reading)?;
     let temp = after.0;
-    println!("4. another process ran `shm-demo write {OBJ} --temp 42` and exited:");
+    heading(
+        4,
+        &format!("another process ran `shm-demo write {OBJ} --temp 42` and exited:"),
+    );
     println!("   \"{}\"", quoted(&line, name));
     println!("   the tour's own mapping from step 3 shows temperature: {temp} too, without");
     println!("   re-opening anything: both processes mapped the same physical page");

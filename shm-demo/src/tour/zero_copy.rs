@@ -19,7 +19,7 @@ use nix::sys::signal::Signal;
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::{Pid, pipe};
 use plumbing::child::{self, Child};
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, stop};
 use shm_demo::SharedMapping;
@@ -72,7 +72,10 @@ struct Handoff {
 /// Step 2: the frame handed over through a pipe, then in shared memory, as a table.
 pub fn run() -> Result {
     stop::check()?;
-    println!("2. zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a");
+    heading(
+        2,
+        &format!("zero copies: an 8 MiB frame ({WIDTH}x{HEIGHT} RGBA) from a sender process to a"),
+    );
     println!("   receiver, through a pipe, then drawn and checked in place in shared");
     println!("   memory. Times are from the moment the sender began; sent and received are");
     println!("   each side's check value of the frame; wchar and rchar are the bytes the");

@@ -5,11 +5,15 @@ use nix::sys::signal::Signal;
 
 use plumbing::Result;
 use plumbing::child::describe;
+use plumbing::tour::heading;
 
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 pub fn run(step: u32) -> Result {
-    println!("\nStep {step}: catching — a child listens with signal_hook::iterator::Signals");
+    heading(
+        step,
+        "catching — a child listens with signal_hook::iterator::Signals",
+    );
     let mut child = start_ready("catcher", &[])?;
     let pid = child.pid();
     println!("  child {pid} catches INT, TERM, USR1, USR2 and HUP, and said ready");

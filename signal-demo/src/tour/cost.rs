@@ -11,6 +11,7 @@ use nix::time::{ClockId, clock_getcpuclockid, clock_gettime};
 use nix::unistd::Pid;
 use plumbing::child::Child;
 use plumbing::stats::{self, Summary};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict};
 use plumbing::{Result, cpu, stop};
 use signal_demo::{block_doorbell, ring};
@@ -20,7 +21,10 @@ use crate::roles::doorbell::{self, WARM_UP, wait_reply};
 use crate::roles::echo;
 
 pub fn run(step: u32, rounds: u32) -> Result {
-    println!("\nStep {step}: delivery cost — ring (kill) -> child's sigtimedwait -> ring back");
+    heading(
+        step,
+        "delivery cost — ring (kill) -> child's sigtimedwait -> ring back",
+    );
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
     println!(
         "  {rounds} timed round trips each, after {WARM_UP} warm-up ones; doorbell = SIGRTMIN"

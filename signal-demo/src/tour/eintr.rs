@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use plumbing::child::Heard;
+use plumbing::tour::heading;
 use plumbing::{Result, procfs, stop};
 
 use crate::roles::{REPLY_TIMEOUT, start_ready};
@@ -14,7 +15,10 @@ use crate::roles::{REPLY_TIMEOUT, start_ready};
 const RESTART_WAIT: Duration = Duration::from_millis(200);
 
 pub fn run(step: u32) -> Result {
-    println!("\nStep {step}: EINTR — a handled SIGUSR1 hits a child blocked in read(2)");
+    heading(
+        step,
+        "EINTR — a handled SIGUSR1 hits a child blocked in read(2)",
+    );
     for restart in [false, true] {
         let args: &[&str] = if restart { &["--restart"] } else { &[] };
         let mut child = start_ready("eintr", args)?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use plumbing::child::{Child, Heard, describe};
-use plumbing::tour::duration;
+use plumbing::tour::{duration, heading};
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs};
 
@@ -27,7 +27,7 @@ const STUCK_AFTER: Duration = Duration::from_millis(300);
 const BURST: u32 = 10;
 
 pub fn run(step: u32, signals: u32) -> Result {
-    println!("\nStep {step}: async-signal-safety — a handler that takes a lock");
+    heading(step, "async-signal-safety — a handler that takes a lock");
     let mut child = start_ready("handler", &[])?;
     let pid = child.pid();
     println!("  child {pid}: its main loop appends to a log under a Mutex; its SIGRTMIN");

@@ -8,6 +8,7 @@
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use plumbing::child::describe;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs};
 
@@ -15,7 +16,10 @@ use super::sigqueue_rtmin;
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 pub fn run(step: u32, count: u32) -> Result {
-    println!("\nStep {step}: pending bit vs queue — a child blocks SIGUSR1 and SIGRTMIN");
+    heading(
+        step,
+        "pending bit vs queue — a child blocks SIGUSR1 and SIGRTMIN",
+    );
     let mut child = start_ready("pending", &[])?;
     let pid = child.pid();
     println!("  /proc/{pid}/status before the child unblocks:");

@@ -8,13 +8,17 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use plumbing::child::{Child, describe};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, procfs, stop};
 
 use crate::roles;
 
 pub fn run(step: u32) -> Result {
-    println!("\nStep {step}: SIGCHLD — told when a child ends, then reap it (no zombies)");
+    heading(
+        step,
+        "SIGCHLD — told when a child ends, then reap it (no zombies)",
+    );
     // Block SIGCHLD so it stays pending until sigtimedwait takes it (no handler needed), and
     // drop any left over from earlier steps' children, which were reaped already.
     let mut chld = SigSet::empty();

@@ -3,6 +3,7 @@
 use nix::sys::signal::Signal;
 
 use plumbing::Result;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use signal_demo::try_install_handler;
 
@@ -17,7 +18,10 @@ const LECTURE_ENUM: [(&str, Signal, &str); 6] = [
 ];
 
 pub fn run(step: u32) -> Result {
-    println!("\nStep {step}: signals are an enum — the lecture's variants on this platform");
+    heading(
+        step,
+        "signals are an enum — the lecture's variants on this platform",
+    );
     println!(
         "  {:<8}{:<9}{:>6}  {:<16}can be caught? (sigaction here)",
         "variant", "signal", "number", "default action"

@@ -10,13 +10,14 @@ use signal_hook::low_level::signal_name;
 
 use plumbing::Result;
 use plumbing::child::{Child, Heard, describe};
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use signal_demo::try_install_handler;
 
 use crate::roles::{REPLY_TIMEOUT, start_ready};
 
 pub fn run(step: u32) -> Result {
-    println!("\nStep {step}: the uncatchables — SIGKILL and SIGSTOP");
+    heading(step, "the uncatchables — SIGKILL and SIGSTOP");
     let mut refusals = Vec::new();
     for signal in [Signal::SIGKILL, Signal::SIGSTOP] {
         match try_install_handler(signal)? {

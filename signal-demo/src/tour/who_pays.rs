@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use nix::time::{ClockId, clock_getcpuclockid, clock_gettime};
 use plumbing::child::Child;
+use plumbing::tour::heading;
 use plumbing::verdict::{self, Verdict, judge};
 use plumbing::{Result, cpu, stats, stop};
 use signal_demo::{block_doorbell, ring};
@@ -14,7 +15,10 @@ use super::{micros, nanos, placements, tenths_of_micros};
 use crate::roles::doorbell::{self, wait_reply};
 
 pub fn run(step: u32, rounds: u32) -> Result {
-    println!("\nStep {step}: who pays — CPU time of sender and receiver around kill()");
+    heading(
+        step,
+        "who pays — CPU time of sender and receiver around kill()",
+    );
     block_doorbell().map_err(|e| format!("block doorbell: {e}"))?;
     println!("  medians of {rounds} round trips. sender: its thread's CPU clock across its");
     println!("  kill(); receiver: its CPU clock from before the ring to its ring back");

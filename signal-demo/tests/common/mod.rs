@@ -1,4 +1,5 @@
-//! What both test files need: run the real binary, and make sure no child of a run outlives it.
+//! What the test files need: run the real binary, make sure no child of a run outlives it,
+//! and find a step's lines by its heading.
 #![allow(dead_code)] // each test file uses a part
 
 use std::io::Read;
@@ -48,4 +49,26 @@ pub fn finish(mut child: Child, limit: Duration) -> Output {
         stdout,
         stderr,
     }
+}
+
+/// A step's heading, "N. title": a number at the start of the line, then ". ".
+pub fn is_heading(line: &str) -> bool {
+    line.split_once(". ")
+        .is_some_and(|(number, _)| number.parse::<u32>().is_ok())
+}
+
+/// The text of step `n`: from its heading to the next one (or the end).
+pub fn step(text: &str, n: u32) -> &str {
+    let start = text
+        .find(&format!("\n{n}. "))
+        .unwrap_or_else(|| panic!("no step {n} in:\n{text}"))
+        + 1;
+    let rest = &text[start..];
+    // Up to the blank line before the next heading (a line that starts with its number).
+    let end = rest
+        .match_indices('\n')
+        .map(|(at, _)| at)
+        .find(|&at| rest[at + 1..].lines().next().is_some_and(is_heading))
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
