@@ -80,7 +80,17 @@ fn full_stdout_is_an_error_naming_the_write_not_a_panic() {
     for name in ["cat_temperature", "pipe_fork"] {
         let done = run(&mut example(name), dev_full(), name);
         assert_no_panic(&done, name);
-        assert_eq!(done.status.code(), Some(1), "{name}: {}", done.stderr);
+        // pipe_fork's child writes to stdout too: when it fails first and exits, closing the
+        // pipe, the parent's next write to the pipe raises SIGPIPE, which the example restores
+        // to its default on purpose (a dead reader ends the writer, as in C). Which comes
+        // first is the scheduler's choice, so either ending is correct; a panic is not.
+        let sigpipe = name == "pipe_fork" && done.status.signal() == Some(libc::SIGPIPE);
+        assert!(
+            done.status.code() == Some(1) || sigpipe,
+            "{name}: {:?} {}",
+            done.status,
+            done.stderr
+        );
         assert!(
             done.stderr
                 .contains("write stdout: No space left on device"),
