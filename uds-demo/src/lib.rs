@@ -210,16 +210,7 @@ impl Read for DatagramEnd {
                 other => break other?,
             }
         };
-        if n > buf.len() {
-            return Err(io::Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "datagram of {n} bytes truncated to a {}-byte buffer",
-                    buf.len()
-                ),
-            ));
-        }
-        Ok(n)
+        whole_datagram(n, buf.len())
     }
 }
 
@@ -243,4 +234,14 @@ impl Write for DatagramEnd {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// `n`, the real length of a datagram received with MSG_TRUNC, when it fit in `room` bytes;
+/// a longer one is an error rather than a silently lost tail.
+pub(crate) fn whole_datagram(n: usize, room: usize) -> io::Result<usize> {
+    if n > room {
+        let why = format!("datagram of {n} bytes truncated to a {room}-byte buffer");
+        return Err(io::Error::new(ErrorKind::InvalidData, why));
+    }
+    Ok(n)
 }

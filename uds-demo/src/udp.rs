@@ -13,6 +13,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use crate::whole_datagram;
+
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv, send};
@@ -123,16 +125,7 @@ impl Read for UdpEnd {
                 other => break other?,
             }
         };
-        if n > buf.len() {
-            return Err(io::Error::new(
-                ErrorKind::InvalidData,
-                format!(
-                    "datagram of {n} bytes truncated to a {}-byte buffer",
-                    buf.len()
-                ),
-            ));
-        }
-        Ok(n)
+        whole_datagram(n, buf.len())
     }
 }
 
