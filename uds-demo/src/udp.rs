@@ -13,12 +13,12 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::whole_datagram;
-
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv, send};
 use plumbing::design::Row;
+
+use crate::whole_datagram;
 
 /// The design-space row for UDP over loopback: the datagram half of the network's API.
 pub const UDP_ROW: Row = Row {
