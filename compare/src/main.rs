@@ -18,7 +18,8 @@
 //! is reported as not applicable with its reason, never clamped. Progress goes to stderr, the
 //! report to stdout: the tables, what the run shows, then how it was measured.
 //!
-//! compare is single-threaded on purpose: it forks, and fork copies only the calling thread.
+//! compare forks only while single-threaded, as fork copies only the calling thread: the
+//! threads of a measurement (its watchdog's, a System V end's) end with it, before the next.
 //!
 //! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) kills the child being measured, which unblocks the
 //! parent; the run stops at once, every child reaped and every named object removed, and exits
@@ -49,7 +50,7 @@ use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
 use measure::mechanisms::{self, Entry};
-use measure::{machine, pattern, progress, watchdog};
+use measure::{machine, pattern, progress};
 use report::{header, lessons, pending, plot, records, tables};
 use row::{Placement, Row};
 
@@ -162,8 +163,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result {
     // A stop signal sets a flag and SIGKILLs the child being measured, which unblocks the
     // parent; the loops then end and every owner removes what it created.
-    stop::catch_except(Owns::Objects, &[libc::SIGALRM])?; // SIGALRM: watchdog.rs
-    watchdog::install()?;
+    stop::catch(Owns::Objects)?;
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
     if cli.plot.is_some() && cli.plot == cli.plot_throughput {
