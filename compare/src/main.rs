@@ -41,11 +41,15 @@ mod measure;
 mod report;
 mod row;
 
-use std::path::PathBuf;
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::builder::PossibleValuesParser;
-use clap::{Parser, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::error::ErrorKind;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use nix::unistd::{AccessFlags, access};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
@@ -65,7 +69,7 @@ const MAX_SIZE: usize = 16 << 20;
 )]
 struct Cli {
     /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(mechanisms::names()))]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(only_values()))]
     only: Vec<String>,
 
     /// Round-trip message sizes in bytes, comma-separated, each 8 to 16777216
@@ -149,15 +153,106 @@ fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
+/// The names --only takes: every row and group, and "all" (the default, so not listed).
+fn only_values() -> Vec<PossibleValue> {
+    let mut values: Vec<PossibleValue> = mechanisms::names()
+        .into_iter()
+        .map(PossibleValue::new)
+        .collect();
+    values.push(PossibleValue::new("all").hide(true));
+    values
+}
+
+/// A chart's path, checked before anything is measured: it ends in .svg, its directory exists
+/// and we may write in it, and it is not a directory, FIFO, socket or device (the finished
+/// chart would fail to replace it, or replace it silently).
 fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
-    match s.ends_with(".svg") {
-        true => Ok(PathBuf::from(s)),
-        false => Err(format!("{s:?} must end in .svg")),
+    if !s.ends_with(".svg") {
+        return Err(format!("{s:?} must end in .svg"));
+    }
+    let path = PathBuf::from(s);
+    if let Ok(found) = fs::metadata(&path) {
+        let kind = found.file_type();
+        let what = match () {
+            _ if kind.is_dir() => "a directory",
+            _ if kind.is_fifo() => "a FIFO",
+            _ if kind.is_socket() => "a socket",
+            _ if kind.is_block_device() || kind.is_char_device() => "a device",
+            _ => "",
+        };
+        if !what.is_empty() {
+            return Err(format!("{s:?} is {what}, not a chart file to replace"));
+        }
+    }
+    let dir = chart_dir(&path);
+    match fs::metadata(dir) {
+        Ok(found) if found.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+        Err(e) => return Err(format!("directory {}: {e}", dir.display())),
+    }
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+        .map_err(|e| format!("cannot write in {}: {}", dir.display(), e.desc()))?;
+    Ok(path)
+}
+
+/// The directory a chart is written in: its parent, or "." for a bare file name.
+fn chart_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 
+/// The file a chart replaces, for comparing two: its directory resolved (`.`, `..`, symlinks),
+/// then its name.
+fn landing(path: &Path) -> PathBuf {
+    match (fs::canonicalize(chart_dir(path)), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The command line, with the checks that need more than one option: two charts into one file
+/// is a usage error, as a bad value is.
+struct Checked(Cli);
+
+impl FromArgMatches for Checked {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let cli = Cli::from_arg_matches(matches)?;
+        if let (Some(plot), Some(other)) = (&cli.plot, &cli.plot_throughput)
+            && landing(plot) == landing(other)
+        {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--plot {} and --plot-throughput {} name the same file: give each its own",
+                    plot.display(),
+                    other.display()
+                ),
+            ));
+        }
+        Ok(Checked(cli))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+}
+
+impl CommandFactory for Checked {
+    fn command() -> clap::Command {
+        Cli::command()
+    }
+
+    fn command_for_update() -> clap::Command {
+        Cli::command_for_update()
+    }
+}
+
+impl Parser for Checked {}
+
 fn main() -> ExitCode {
-    program::main::<Cli>("compare", run)
+    program::main::<Checked>("compare", |Checked(cli)| run(cli))
 }
 
 fn run(cli: Cli) -> Result {
@@ -166,9 +261,6 @@ fn run(cli: Cli) -> Result {
     stop::catch(Owns::Objects)?;
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
-    if cli.plot.is_some() && cli.plot == cli.plot_throughput {
-        return Err("--plot and --plot-throughput name the same file: give each its own".into());
-    }
     let charts = [
         (&cli.plot, "--plot"),
         (&cli.plot_throughput, "--plot-throughput"),
@@ -183,7 +275,7 @@ fn run(cli: Cli) -> Result {
     let machine = machine::probe();
     let mechanisms: Vec<Entry> = mechanisms::all()
         .into_iter()
-        .filter(|e| mechanisms::selected(&e.mechanism, &cli.only))
+        .filter(|e| mechanisms::selected(&e.mechanism, only(&cli.only)))
         .collect();
     let sizes = sizes(&cli);
     room_for(&sizes)?;
@@ -234,6 +326,14 @@ fn run(cli: Cli) -> Result {
             failures[0]
         )
         .into()),
+    }
+}
+
+/// The --only list, with "all" as no list at all.
+fn only(names: &[String]) -> &[String] {
+    match names.iter().any(|name| name == "all") {
+        true => &[],
+        false => names,
     }
 }
 
