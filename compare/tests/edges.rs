@@ -31,7 +31,17 @@ fn unshare_works() -> bool {
     is_root() && Command::new("unshare").arg("--version").output().is_ok()
 }
 
-/// compare's stderr lines, and a way to wait for one.
+/// A process group that is SIGKILLed when the test ends, however it ends: a failed assertion
+/// must not leave compare (or a stopped child of it) running.
+struct Group(i32);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(-self.0), Signal::SIGKILL);
+    }
+}
+
+/// compare started in a process group of its own, its stderr as lines.
 fn started(args: &[&str]) -> (std::process::Child, Receiver<String>) {
     let mut run = Command::new(BIN)
         .args(args)
@@ -62,7 +72,8 @@ fn a_system_v_queue_smaller_than_a_message_fails_the_setup_not_hangs() {
         return;
     }
     let script = "echo 32 > /proc/sys/kernel/msgmnb || exit 99
-        \"$0\" --only sysv-mq --quick --placement same > /dev/null; echo \"status $?\" >&2
+        timeout -s KILL 20 \"$0\" --only sysv-mq --quick --placement same > /dev/null
+        echo \"status $?\" >&2
         tail -n +2 /proc/sysvipc/msg >&2";
     let mut cmd = Command::new("unshare");
     cmd.args(["--ipc", "--", "sh", "-c", script, BIN]);
@@ -91,6 +102,7 @@ fn a_stopped_child_fails_its_row_with_iters_too() {
     let args = ["--only", "pipe", "--placement", "same", "--sizes", "64"];
     let (mut run, lines) = started(&[&args[..], &["--iters", "5000000"]].concat());
     let pgid = run.id() as i32;
+    let _group = Group(pgid);
     let guard = KillAfter::new(&run, Duration::from_secs(60));
     let mut log = Vec::new();
     let note = |l: &str| log.push(l.to_string());
@@ -148,6 +160,7 @@ fn an_outside_sigalrm_stops_the_run_cleanly() {
     ] {
         let (mut run, lines) = started(args);
         let pgid = run.id() as i32;
+        let _group = Group(pgid);
         std::thread::sleep(Duration::from_millis(delay));
         kill(Pid::from_raw(pgid), Signal::SIGALRM).unwrap();
         let status = exit_within(&mut run, Duration::from_secs(10), "compare after SIGALRM");
