@@ -7,37 +7,32 @@
 //!     cargo run --release -p compare -- --only pipe,shm --sizes 64,4096,65536 --placement split
 //!     cargo run --release -p compare -- --format markdown --plot latency.svg
 //!
-//! How it measures (README, "How compare measures"): each mechanism's demo crate
-//! gives a connected pair of `Read + Write` ends (signals: a doorbell). For every placement and
-//! size the parent creates the pair, forks, and both processes pin themselves to their CPU.
-//! The child echoes; the parent times each round trip with a monotonic clock after a discarded
-//! warm-up, and sorts the samples for p50 / p99 / max. Every cell is measured in several
-//! rounds spread over the run (round-robin across rows and placements), and its headline is
-//! the second best of its rounds' p50s. Every message carries a pattern that changes per message, checked
-//! on arrival; a mismatch fails the row, it is never a number. A size a mechanism cannot carry
-//! is reported as not applicable with its reason, never clamped. Progress goes to stderr, the
-//! report to stdout: the tables, what the run shows, then how it was measured.
+//! How it measures (README, "How compare measures"): each demo crate gives a connected pair
+//! of `Read + Write` ends (signals: a doorbell); the parent forks, both pin themselves, the
+//! child echoes, and the parent times each round trip after a warm-up. Every cell runs in
+//! rounds spread over the run; its headline is the second best round's p50. Every message's
+//! pattern is checked on arrival (a mismatch fails the row, it is never a number), and a size
+//! a mechanism cannot carry is not applicable with its reason, never clamped. Progress goes
+//! to stderr; the report to stdout: the tables, what the run shows, the lecture checked.
 //!
-//! compare is single-threaded on purpose: it forks, and fork copies only the calling thread.
+//! compare forks only while single-threaded, as fork copies only the calling thread: the
+//! threads of a measurement (its watchdog's, a System V end's) end with it, before the next.
 //!
-//! Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) kills the child being measured, which unblocks the
+//! Ctrl-C (or any terminating signal) kills the child being measured, which unblocks the
 //! parent; the run stops at once, every child reaped and every named object removed, and exits
 //! with the signal's status (130 for Ctrl-C). A closed stdout (`compare | head -3`) ends the
 //! run quietly with status 141, noticed before and between measurements.
 //!
-//! Files: three floors. `row/` is the ground floor, the data: a row's mechanism (key, label,
-//! the lecture's design-space row), placement, size and results, the rounds' statistic, the
-//! facts of the run and the words both wings write alike. Above it two wings that never import
-//! each other: `measure/` fills rows (the rounds, the mechanism table, the kinds of mechanism
-//! and the harness that forks, pins, times and reaps for them, the setups, progress on stderr)
-//! and `report/` reads them (tables, lessons, how it was measured, JSON and CSV, the charts).
-//! This file is the command line and the wiring: parse, plan, measure, report.
+//! Three floors: `row/` the data (a row's mechanism, placement, size and results, the rounds'
+//! statistic, the run's facts); above it `measure/`, which fills rows, and `report/`, which
+//! reads them, never importing each other. This file is the command line and the wiring.
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch. The other
 //! way, a hidden `--corrupt-to-child N` makes every sender flip one byte of message N after
 //! filling it, before the child receives it: the child must say "message N arrived changed".
 
+mod chart_path;
 mod measure;
 mod report;
 mod row;
@@ -45,13 +40,15 @@ mod row;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::builder::PossibleValuesParser;
-use clap::{Parser, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::error::ErrorKind;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
+use chart_path::{landing, parse_svg_path};
 use measure::mechanisms::{self, Entry};
-use measure::{machine, pattern, progress, watchdog};
+use measure::{machine, pattern, progress};
 use report::{header, lessons, pending, plot, records, tables, verdicts};
 use row::{Placement, Row};
 
@@ -66,7 +63,7 @@ const MAX_SIZE: usize = 16 << 20;
 )]
 struct Cli {
     /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(mechanisms::names()))]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(only_values()))]
     only: Vec<String>,
 
     /// Round-trip message sizes in bytes, comma-separated, each 8 to 16777216
@@ -161,30 +158,68 @@ fn parse_size(s: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_svg_path(s: &str) -> Result<PathBuf, String> {
-    match s.ends_with(".svg") {
-        true => Ok(PathBuf::from(s)),
-        false => Err(format!("{s:?} must end in .svg")),
+/// The names --only takes: every row and group, and "all" (the default, so not listed).
+fn only_values() -> Vec<PossibleValue> {
+    let mut values: Vec<PossibleValue> = mechanisms::names()
+        .into_iter()
+        .map(PossibleValue::new)
+        .collect();
+    values.push(PossibleValue::new("all").hide(true));
+    values
+}
+
+/// The command line, with the checks that need more than one option: two charts into one file
+/// is a usage error, as a bad value is.
+struct Checked(Cli);
+
+impl FromArgMatches for Checked {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let cli = Cli::from_arg_matches(matches)?;
+        if let (Some(plot), Some(other)) = (&cli.plot, &cli.plot_throughput)
+            && landing(plot) == landing(other)
+        {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--plot {} and --plot-throughput {} name the same file: give each its own",
+                    plot.display(),
+                    other.display()
+                ),
+            ));
+        }
+        Ok(Checked(cli))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
     }
 }
 
+impl CommandFactory for Checked {
+    fn command() -> clap::Command {
+        Cli::command()
+    }
+
+    fn command_for_update() -> clap::Command {
+        Cli::command_for_update()
+    }
+}
+
+impl Parser for Checked {}
+
 fn main() -> ExitCode {
-    program::main::<Cli>("compare", run)
+    program::main::<Checked>("compare", |Checked(cli)| run(cli))
 }
 
 fn run(cli: Cli) -> Result {
     // A stop signal sets a flag and SIGKILLs the child being measured, which unblocks the
     // parent; the loops then end and every owner removes what it created.
-    stop::catch_except(Owns::Objects, &[libc::SIGALRM])?; // SIGALRM: watchdog.rs
-    watchdog::install()?;
+    stop::catch(Owns::Objects)?;
     if let Some(seq) = cli.corrupt_to_child {
         measure::bytes::corrupt_to_child(seq); // test only: before the first fork
     }
     // Fail now, not after the whole run, if the chart cannot be written; the file itself is
     // replaced only once the chart is complete.
-    if cli.plot.is_some() && cli.plot == cli.plot_throughput {
-        return Err("--plot and --plot-throughput name the same file: give each its own".into());
-    }
     let charts = [
         (&cli.plot, "--plot"),
         (&cli.plot_throughput, "--plot-throughput"),
@@ -199,7 +234,7 @@ fn run(cli: Cli) -> Result {
     let machine = machine::probe();
     let mechanisms: Vec<Entry> = mechanisms::all()
         .into_iter()
-        .filter(|e| mechanisms::selected(&e.mechanism, &cli.only))
+        .filter(|e| mechanisms::selected(&e.mechanism, only(&cli.only)))
         .collect();
     let sizes = sizes(&cli);
     room_for(&sizes)?;
@@ -250,6 +285,14 @@ fn run(cli: Cli) -> Result {
             failures[0]
         )
         .into()),
+    }
+}
+
+/// The --only list, with "all" as no list at all.
+fn only(names: &[String]) -> &[String] {
+    match names.iter().any(|name| name == "all") {
+        true => &[],
+        false => names,
     }
 }
 

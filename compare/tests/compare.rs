@@ -262,11 +262,12 @@ fn bad_input_is_a_one_line_usage_error() {
         (&["--plot", "chart.png"], 2),
         (&["--corrupt-after", "x"], 2),
         (&["--bogus"], 2),
+        // Chart paths are checked with the arguments, before anything is measured.
         (
             &["--quick", "--plot", "/nonexistent-ipc-tour-dir/chart.svg"],
-            1,
+            2,
         ),
-        (&["--plot", "a.svg", "--plot-throughput", "a.svg"], 1),
+        (&["--plot", "a.svg", "--plot-throughput", "a.svg"], 2),
         (&["--plot-throughput", "chart.png"], 2),
         (&["--rounds", "0"], 2),
     ];

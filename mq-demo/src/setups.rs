@@ -11,7 +11,7 @@ use nix::mqueue::MQ_OFlag;
 use crate::queue::Queue;
 use crate::queue_limits::{check_size, msg_max};
 use crate::queue_names::unique_name;
-use crate::sysv::{SysvQueue, key_t};
+use crate::sysv::{SysvQueue, key_t, msgmnb};
 
 /// Named: two queues (mq_open O_CREAT | O_EXCL, 0600) holding `msg_size`-byte messages, each
 /// opened once for reading and writing as the mq row's ends share them, the names removed at
@@ -33,18 +33,52 @@ pub fn queues(msg_size: usize) -> io::Result<(Queue, Queue)> {
     Ok((queue()?, queue()?))
 }
 
+/// The largest message a System V setup carries: compare sends one of 64 bytes through every
+/// channel it makes. The System V setups refuse to make queues that could not hold it.
+pub const SYSV_SETUP_MESSAGE: usize = 64;
+
 /// Keyed: two System V queues (msgget IPC_CREAT | IPC_EXCL, 0600) under random keys; a key
 /// someone else holds (EEXIST) is tried again with another, eight times at most. Dropping a
-/// queue removes it (IPC_RMID).
+/// queue removes it (IPC_RMID). InvalidInput if a queue cannot hold a
+/// [`SYSV_SETUP_MESSAGE`] (see [`room_for_setup_message`]).
 pub fn sysv_keyed() -> io::Result<(SysvQueue, SysvQueue)> {
+    room_for_setup_message()?;
     Ok((keyed()?, keyed()?))
 }
 
-/// Private: two System V queues made with IPC_PRIVATE, which only their ids name.
+/// Private: two System V queues made with IPC_PRIVATE, which only their ids name; refused as
+/// [`sysv_keyed`] is.
 pub fn sysv_private() -> io::Result<(SysvQueue, SysvQueue)> {
+    room_for_setup_message()?;
     Ok((
         SysvQueue::create(libc::IPC_PRIVATE)?,
         SysvQueue::create(libc::IPC_PRIVATE)?,
+    ))
+}
+
+/// A msgsnd without IPC_NOWAIT waits while its message does not fit in the queue, and a queue
+/// holds at most /proc/sys/kernel/msgmnb bytes: a message larger than that never fits, so the
+/// send would wait for ever. Read once per process, as for the POSIX queues: reading /proc
+/// costs more than making the queues.
+fn room_for_setup_message() -> io::Result<()> {
+    static MSGMNB: OnceLock<usize> = OnceLock::new();
+    let mnb = match MSGMNB.get() {
+        Some(&mnb) => mnb,
+        None => {
+            let mnb = msgmnb()?;
+            *MSGMNB.get_or_init(|| mnb)
+        }
+    };
+    if mnb >= SYSV_SETUP_MESSAGE {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "a System V queue holds /proc/sys/kernel/msgmnb = {mnb} bytes, less than the \
+             {SYSV_SETUP_MESSAGE}-byte message a setup sends, so msgsnd would wait for ever; \
+             raise it (as root: sysctl kernel.msgmnb=16384, the default)"
+        ),
     ))
 }
 

@@ -84,7 +84,7 @@ fn finish(result: crate::Result) -> ExitCode {
 }
 
 /// Signals a tour relies on: SIGCHLD (waitpid finds no child when it is ignored: ECHILD), the
-/// ones the demos send each other, and the watchdog's SIGALRM.
+/// ones the demos send each other, and SIGALRM, which a program's own timer may use.
 const RELIED_ON: [i32; 4] = [libc::SIGCHLD, libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM];
 
 /// A program inherits its parent's ignored signals and blocked-signal mask across exec: a

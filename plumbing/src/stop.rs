@@ -75,8 +75,8 @@ pub fn catch(owns: Owns) -> io::Result<()> {
     catch_except(owns, &[])
 }
 
-/// [`catch`], except the signals in `uses`: those the program handles itself (compare's
-/// watchdog SIGALRM), which keep their own disposition. Later calls only add signals not yet
+/// [`catch`], except the signals in `uses`: those the program handles itself (a timer's
+/// SIGALRM, say), which keep their own disposition. Later calls only add signals not yet
 /// caught and update `owns`; a signal once caught stays caught, so naming it in `uses` later
 /// is an error.
 pub fn catch_except(owns: Owns, uses: &[i32]) -> io::Result<()> {

@@ -46,6 +46,8 @@ pub fn all(
     let setups: Vec<Result<f64, Skip>> = mechanisms.iter().map(|m| drive::setup(m, plan)).collect();
     let probes: Vec<Vec<Probe>> = mechanisms.iter().map(probes::of).collect();
     // A measurement that makes no progress for this long has a hung child: it is killed.
+    // Without a time cap (--iters), 0 asks instead for the watchdog that kills a child which
+    // has not run for 10 s (watchdog.rs).
     let watchdog = plan.cap.map_or(0, |cap| (2 * cap.as_secs() + 10) as u32);
     let cells = cells(mechanisms, sizes, placements, streams);
     let mut latencies: Vec<Gathered<Latency>> = vec![Ok(Vec::new()); cells.len()];

@@ -1,19 +1,20 @@
 //! A session: one forked measurement. The parent forks, both processes pin themselves, the
 //! child runs its side and the parent its own, and the parent reaps the child and says how it
-//! ended. The watchdog kills a child that hangs; a stop signal kills it too.
+//! ended. The watchdog kills a child that hangs; a stop signal kills it too. A session that
+//! fails near the limit on processes (RLIMIT_NPROC) says so.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::resource::{Resource, UsageWho, getrlimit, getrusage};
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
-use nix::unistd::{Pid, getpid};
+use nix::unistd::{Pid, Uid, getpid, getuid};
 use plumbing::child::{self, Child, ExitReason, Reaped, Start};
 use plumbing::{cpu, stop};
 
 use crate::measure::sides::SharedWord;
-use crate::measure::watchdog;
+use crate::measure::watchdog::Watchdog;
 use crate::row::{Placement, Skip};
 
 /// User + system CPU time of this process (`RUSAGE_SELF`, every thread) or of its reaped
@@ -39,6 +40,9 @@ pub fn cpu_time(who: UsageWho) -> Duration {
 /// closed or died, and removes a dead child's queue). The child's CPU time is its own count
 /// from its start to its return (see [`ChildCpu`]): fork and exit are not the mechanism's.
 ///
+/// `watchdog` bounds the whole session in seconds; 0 (no time cap) watches instead that the
+/// child keeps running (see `watchdog.rs`).
+///
 /// The child's exit status tells the parent what went wrong (an [`ExitReason`]: a corrupted
 /// message, a failed read, a peer that left), which is why it is forked with
 /// `plumbing::child::fork_with`.
@@ -60,14 +64,20 @@ pub fn session<T, E>(
         &child_cpu,
         child_side,
         (parent_end, parent_side),
-    )?;
+    )
+    .map_err(with_process_limit)?;
     let pid = child.pid();
     stop::kill_on_stop(Some(pid.as_raw()));
-    watchdog::arm(watchdog, pid);
-    let result = cpu::pin(Pid::from_raw(0), placement.parent_cpu)
-        .map_err(|e| Skip::Failed(e.to_string()))
-        .and_then(|()| parent_side(pid, &mut parent_end));
-    watchdog::disarm();
+    // The watchdog's thread starts after the fork and is joined before the reap.
+    let (result, fired) = match Watchdog::arm(watchdog, pid) {
+        Ok(armed) => {
+            let result = cpu::pin(Pid::from_raw(0), placement.parent_cpu)
+                .map_err(|e| Skip::Failed(e.to_string()))
+                .and_then(|()| parent_side(pid, &mut parent_end));
+            (result, armed.disarm())
+        }
+        Err(why) => (Err(Skip::Failed(why)), None),
+    };
     stop::kill_on_stop(None);
     let ending = match &result {
         Err(_) => Ending::AfterOurError,
@@ -77,7 +87,9 @@ pub fn session<T, E>(
     drop(parent_end);
     // A child that did not return has failed the session, so its count is never used.
     let child_cpu = child_cpu.reported().unwrap_or_default();
-    verdict(result, child_failure, watchdog).map(|value| (value, child_cpu))
+    verdict(result, child_failure, fired)
+        .map(|value| (value, child_cpu))
+        .map_err(with_process_limit)
 }
 
 /// Where a session's child leaves the CPU time it used from its start to its return, for the
@@ -130,7 +142,8 @@ fn fork_child<P>(
         default_actions: &caught,
         pin: Some(cpu),
     };
-    // compare is single-threaded (main never starts a thread), as a fork requires.
+    // compare is single-threaded here (main starts no thread; the last session's watchdog
+    // and the System V ends' threads are joined), as a fork requires.
     child::fork_with(&start, parent_side, || {
         let started = cpu_time(UsageWho::RUSAGE_SELF);
         let reason = child_side(parent);
@@ -140,26 +153,25 @@ fn fork_child<P>(
     .map_err(|e| Skip::Failed(e.to_string()))
 }
 
-/// The signals the parent catches: the stop flag's and the watchdog's. In the child they
-/// take their default action, so Ctrl-C ends it like any program and the parent's handlers
-/// (copied by fork) never run in it.
+/// The signals the parent catches: the stop flag's. In the child they take their default
+/// action, so Ctrl-C ends it like any program and the parent's handlers (copied by fork) never
+/// run in it.
 fn caught_signals() -> Vec<i32> {
-    stop::signals().chain([watchdog::SIGNAL as i32]).collect()
+    stop::signals().collect()
 }
 
-/// The session's result from the parent's result and how the child ended.
+/// The session's result from the parent's result, how the child ended, and why the watchdog
+/// killed it, if it did.
 fn verdict<T>(
     result: Result<T, Skip>,
     child_failure: Option<String>,
-    watchdog: u32,
+    fired: Option<String>,
 ) -> Result<T, Skip> {
     if stop::requested().is_some() {
         return Err(Skip::Stopped);
     }
-    if watchdog::timed_out() {
-        return Err(Skip::Failed(format!(
-            "no progress within the {watchdog} s watchdog; the child was killed"
-        )));
+    if let Some(why) = fired {
+        return Err(Skip::Failed(why));
     }
     match (result, child_failure) {
         (Ok(value), None) => Ok(value),
@@ -169,6 +181,63 @@ fn verdict<T>(
         ))),
         (Err(e), _) => Err(e),
     }
+}
+
+/// A fork, or a new thread (a System V end starts one), fails with EAGAIN once this user's
+/// processes and threads reach RLIMIT_NPROC (`ulimit -u`), and the error alone ("fork:
+/// EAGAIN", "Resource temporarily unavailable") does not say so; nor does a child that died of
+/// it. So a failed session near that limit says it, with the numbers.
+fn with_process_limit(skip: Skip) -> Skip {
+    match (skip, near_process_limit()) {
+        (Skip::Failed(why), Some(limit)) => Skip::Failed(format!("{why}; {limit}")),
+        (skip, _) => skip,
+    }
+}
+
+/// What a session adds to this process: the child, and a thread in each process for some
+/// mechanisms.
+const SESSION_TASKS: u64 = 3;
+
+/// When a session would not fit under this user's RLIMIT_NPROC now, the sentence that says so.
+/// None for root, whom the limit does not bind, or with no limit.
+fn near_process_limit() -> Option<String> {
+    let (soft, _) = getrlimit(Resource::RLIMIT_NPROC).ok()?;
+    let uid = getuid();
+    if soft == libc::RLIM_INFINITY || uid.is_root() {
+        return None;
+    }
+    let running = tasks_of(uid)?;
+    (running + SESSION_TASKS > soft).then(|| {
+        format!(
+            "this user (uid {uid}) runs {running} processes and threads and may run {soft} \
+             (RLIMIT_NPROC, ulimit -u {soft}): past it a fork or a new thread fails with \
+             EAGAIN; raise the limit"
+        )
+    })
+}
+
+/// The processes and threads whose real uid is `uid` (what RLIMIT_NPROC counts), from the
+/// Uid: and Threads: lines of every /proc/PID/status.
+fn tasks_of(uid: Uid) -> Option<u64> {
+    let mut tasks = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = entry.path().join("status");
+        let Ok(status) = std::fs::read_to_string(&path) else {
+            continue; // not a process, or one that has just ended
+        };
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line[name.len()..]
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        };
+        if field("Uid:") == Some(u64::from(uid.as_raw())) {
+            tasks += field("Threads:").unwrap_or(1);
+        }
+    }
+    Some(tasks)
 }
 
 /// How a session's child is expected to end.

@@ -59,7 +59,7 @@ pub fn kill_the_echo_mid_run(key: &str) -> KilledEcho {
     let pgid = i32::try_from(run.id()).expect("pid");
     let mut lines = BufReader::new(run.stderr.take().expect("stderr")).lines();
     let mut before = Vec::new();
-    // With --iters compare has no watchdog of its own: a hung cell must not hang the suite.
+    // A hung cell must not hang the suite, whatever compare's own watchdog does.
     let guard = testkit::KillAfter::new(&run, Duration::from_secs(60));
     for line in lines.by_ref() {
         let line = line.expect("read stderr");
