@@ -117,6 +117,10 @@ pub fn receive_fd(stream: &mut UnixStream, peer: &str, what: &str) -> Result<(fs
             Err(format!("{peer} sent {bytes} bytes and 1 descriptor, not 4 and 1").into())
         }
         Ok(Received::End) => Err(format!("{peer} hung up before {what}: it died").into()),
+        // A peer that dies with our data unread resets the connection: it died, like EOF.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+            Err(format!("{peer} hung up before {what}: it died ({e})").into())
+        }
         Err(e) => Err(format!("{peer} sent a message we refuse: {e}").into()),
     }
 }
