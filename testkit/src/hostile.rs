@@ -9,6 +9,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::Signal;
 
 /// A pipe whose read end is already closed: what `| head -1` leaves once head has exited.
 /// The first write to it raises SIGPIPE (or fails with EPIPE where SIGPIPE is ignored).
@@ -46,6 +47,25 @@ impl Stdout {
     }
 }
 
+/// The endings a program that owns a kernel object must clean up after, as (signal, whether
+/// every signal was blocked at start): SIGHUP and SIGQUIT, whose default actions end it
+/// (SIGQUIT's with a core dump), and SIGTERM sent to one a careless parent started.
+pub const ENDINGS: [(Signal, bool); 3] = [
+    (Signal::SIGHUP, false),
+    (Signal::SIGQUIT, false),
+    (Signal::SIGTERM, true),
+];
+
+/// `command` made ready for one of [`ENDINGS`]: no core dump (SIGQUIT would leave one), and,
+/// if `blocked`, started as a careless parent would ([`start_carelessly`](crate::start_carelessly)).
+pub fn ready_for_ending(command: &mut Command, blocked: bool) -> &mut Command {
+    crate::without_core_dumps(command);
+    if blocked {
+        crate::start_carelessly(command);
+    }
+    command
+}
+
 /// Sets each resource limit of `list` (soft and hard alike) in the child before exec; the
 /// limits survive a later exec (setpriv's included). The spawn fails if one cannot be set.
 pub fn limited(command: &mut Command, list: Vec<(Resource, u64)>) -> &mut Command {
@@ -75,11 +95,7 @@ pub fn bounded(command: &mut Command, address_space: u64, cpu_seconds: u64) -> &
 /// Runs `command` to the end, stdin empty, stderr captured and stdout as the caller set it;
 /// the test fails, naming `what`, after `limit`. Returns the output and stderr as text.
 pub fn run_to_end(command: &mut Command, limit: Duration, what: &str) -> (Output, String) {
-    let child = command
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let child = crate::bounded::spawned(command.stdin(Stdio::null()).stderr(Stdio::piped()), what);
     let out = crate::output_within(child, limit, what);
     let stderr = crate::text(&out.stderr);
     (out, stderr)
@@ -96,6 +112,14 @@ pub fn assert_ended_cleanly(what: &str, out: &Output, stderr: &str) {
         }
         _ => panic!("{what}: {:?}\n{stderr}", out.status),
     }
+}
+
+/// [`run_to_end`] with stdout to `stdout`, within [`LIMIT`](crate::LIMIT), then
+/// [`assert_ended_cleanly`]. Returns the output and stderr for further checks.
+pub fn assert_ends_cleanly(command: &mut Command, stdout: Stdout, what: &str) -> (Output, String) {
+    let (out, stderr) = run_to_end(command.stdout(stdout.stdio()), crate::LIMIT, what);
+    assert_ended_cleanly(what, &out, &stderr);
+    (out, stderr)
 }
 
 /// Not a panic: neither Rust's exit status 101 nor "panicked" on stderr.

@@ -4,6 +4,7 @@
 //! the same run; what they all need to do that (split the output at the block, parse the
 //! block, slice a step, find a number in a line) is here.
 
+use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -53,6 +54,28 @@ impl Tour {
         found[0]
     }
 
+    /// The test fails unless the block holds `count` claims, no two alike.
+    pub fn assert_claims(&self, count: usize) {
+        let names: BTreeSet<&str> = self.claims.iter().map(|c| c.claim.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            self.claims.len(),
+            "a claim twice: {:?}",
+            self.claims
+        );
+        assert_eq!(self.claims.len(), count, "{:?}", self.claims);
+    }
+
+    /// The test fails unless the block's claims, in order, start with `starts`, one each;
+    /// `what` names the run (the step it ran alone) in the message.
+    pub fn assert_claims_start(&self, starts: &[&str], what: &str) {
+        let got: Vec<&str> = self.claims.iter().map(|c| c.claim.as_str()).collect();
+        assert_eq!(got.len(), starts.len(), "{what}: {got:?}");
+        for (got, start) in got.iter().zip(starts) {
+            assert!(got.starts_with(start), "{what}: {got:?}");
+        }
+    }
+
     /// [`after`] in the steps.
     pub fn after(&self, before: &str) -> &str {
         after(&self.steps, before)
@@ -83,15 +106,26 @@ impl Tour {
 /// the test fails, naming `what`, if it has not exited within `limit` or did not succeed.
 /// Returns the run split at the block, and what it printed.
 pub fn run_tour(command: &mut Command, limit: Duration, what: &str) -> (Tour, Finished) {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let child =
+        crate::bounded::spawned(command.stdout(Stdio::piped()).stderr(Stdio::piped()), what);
     let pid = child.id();
     let done = Finished::from(crate::output_within(child, limit, what));
     assert!(done.status.success(), "{}\n{}", done.stderr, done.stdout);
     (Tour::of(pid, &done.stdout), done)
+}
+
+/// The tour once more as `nobody`: `run` gets the command of a copy of `bin` (see
+/// [`NobodyCopy`](crate::NobodyCopy)), to add arguments and run it. None, having said
+/// "skipped", when this test does not run as root: the other tests already ran unprivileged.
+pub fn as_nobody(bin: &str, run: impl FnOnce(&mut Command) -> Tour) -> Option<Tour> {
+    if !crate::is_root() {
+        println!("skipped: not root, so the test above already ran unprivileged");
+        return None;
+    }
+    let copy = crate::NobodyCopy::of(bin);
+    let tour = run(&mut copy.command());
+    drop(copy);
+    Some(tour)
 }
 
 /// `stdout` split at [`HEADING`]: the steps before it and the block after it (empty when

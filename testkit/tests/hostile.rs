@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use nix::sys::resource::Resource;
 use testkit::hostile::{
-    Stdout, assert_ended_cleanly, assert_full_stdout_error, assert_no_panic, assert_quiet_sigpipe,
-    bounded, closed_pipe, dev_full, limited, run_to_end,
+    ENDINGS, Stdout, assert_ended_cleanly, assert_ends_cleanly, assert_full_stdout_error,
+    assert_no_panic, assert_quiet_sigpipe, bounded, closed_pipe, dev_full, limited,
+    ready_for_ending, run_to_end,
 };
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -191,5 +192,56 @@ fn full_stdout_error_refuses_sigpipe() {
         "x",
         killed(libc::SIGPIPE),
         "write stdout: No space left on device",
+    );
+}
+
+#[test]
+fn assert_ends_cleanly_runs_with_the_stdout_it_is_given() {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "echo hello"]);
+    let (out, stderr) = assert_ends_cleanly(&mut sh, Stdout::Closed, "echo");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE));
+    assert_eq!(stderr, "");
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "exec /bin/echo hello"]);
+    let (_, stderr) = assert_ends_cleanly(&mut sh, Stdout::Full, "echo");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+}
+
+#[test]
+#[should_panic(expected = "echo: ")]
+fn assert_ends_cleanly_fails_on_a_success() {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "echo hello"]);
+    assert_ends_cleanly(&mut sh, Stdout::Piped, "echo");
+}
+
+#[test]
+fn ready_for_ending_drops_core_dumps_and_blocks_signals_only_if_asked() {
+    let blocked_mask = |blocked: bool| {
+        let mut cat = Command::new("cat");
+        ready_for_ending(&mut cat, blocked);
+        let out = cat.arg("/proc/self/status").output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+        u64::from_str_radix(line["SigBlk:".len()..].trim(), 16).unwrap()
+    };
+    assert_eq!(blocked_mask(false), 0);
+    assert_ne!(blocked_mask(true) & (1 << (libc::SIGTERM - 1)), 0);
+    let mut sh = Command::new("sh");
+    ready_for_ending(&mut sh, false);
+    assert_eq!(ulimit(&mut sh, "-c"), "0");
+}
+
+#[test]
+fn the_endings_are_hup_quit_and_a_blocked_term() {
+    let signals: Vec<(i32, bool)> = ENDINGS.iter().map(|&(s, b)| (s as i32, b)).collect();
+    assert_eq!(
+        signals,
+        [
+            (libc::SIGHUP, false),
+            (libc::SIGQUIT, false),
+            (libc::SIGTERM, true)
+        ]
     );
 }

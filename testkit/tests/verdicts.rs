@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use testkit::verdicts::{
-    HEADING, Tour, after, between, leading_number, line_with, number_after, parse_block,
+    HEADING, Tour, after, as_nobody, between, leading_number, line_with, number_after, parse_block,
     quoted_after, run_tour, split, step, verdict,
 };
 
@@ -154,4 +154,62 @@ fn run_tour_splits_what_the_program_printed_and_names_its_pid() {
 #[should_panic]
 fn run_tour_fails_when_the_program_fails() {
     run_tour(&mut Command::new("false"), Duration::from_secs(20), "false");
+}
+
+#[test]
+fn assert_claims_counts_distinct_claims() {
+    Tour::of(1, OUTPUT).assert_claims(3);
+}
+
+#[test]
+#[should_panic]
+fn assert_claims_fails_on_another_count() {
+    Tour::of(1, OUTPUT).assert_claims(4);
+}
+
+#[test]
+#[should_panic(expected = "a claim twice")]
+fn assert_claims_fails_on_a_claim_twice() {
+    let twice = format!("{OUTPUT}  CONFIRMED  a pipe is one-way: again\n");
+    Tour::of(1, &twice).assert_claims(4);
+}
+
+#[test]
+fn assert_claims_start_takes_the_claims_in_order() {
+    let tour = Tour::of(1, OUTPUT);
+    tour.assert_claims_start(&["a pipe is", "a full pipe", "with no reader"], "all");
+    Tour::of(1, "1. a step alone\n").assert_claims_start(&[], "none");
+}
+
+#[test]
+#[should_panic(expected = "out of order")]
+fn assert_claims_start_fails_out_of_order() {
+    let tour = Tour::of(1, OUTPUT);
+    tour.assert_claims_start(
+        &["a full pipe", "a pipe is", "with no reader"],
+        "out of order",
+    );
+}
+
+#[test]
+#[should_panic(expected = "one missing")]
+fn assert_claims_start_fails_on_a_claim_more() {
+    Tour::of(1, OUTPUT).assert_claims_start(&["a pipe is", "a full pipe"], "one missing");
+}
+
+#[test]
+fn as_nobody_runs_the_copy_as_uid_65534_or_says_skipped() {
+    let Some(tour) = as_nobody("/usr/bin/printf", |printf| {
+        let (tour, _) = run_tour(
+            printf.arg("%s\n").arg(OUTPUT),
+            Duration::from_secs(20),
+            "printf",
+        );
+        tour
+    }) else {
+        assert!(!testkit::is_root());
+        return;
+    };
+    assert_eq!(tour.claims.len(), 3);
+    assert_ne!(tour.pid, 0);
 }
