@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use testkit::verdicts::{Tour, between, leading_number, run_tour, verdict};
+use testkit::verdicts::{Tour, as_nobody, between, leading_number, run_tour, verdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
 
@@ -227,14 +227,7 @@ fn lightest(run: &Tour) {
 
 /// Every check, on one run of the whole tour.
 fn check_every_claim(run: &Tour) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 9, "{:?}", run.claims);
+    run.assert_claims(9);
     one_way(run);
     end_of_file(run);
     bounded(run);
@@ -254,13 +247,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// As root, once more as `nobody`: the other-user probe is not tried, and the line says so.
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
+    let Some(nobody) = as_nobody(BIN, run) else {
         return;
-    }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(&mut copy.command());
-    drop(copy);
+    };
     check_every_claim(&nobody);
     assert!(
         nobody
@@ -317,10 +306,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = tour(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }
