@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -267,15 +266,7 @@ fn users(run: &Tour) {
 /// Every check, on one run of the whole tour; `others`: whether step 9 could show another
 /// user (root, and a TMPDIR that user can reach).
 fn check_every_claim(run: &Tour, others: bool) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    let expected = if others { 10 } else { 9 };
-    assert_eq!(run.claims.len(), expected, "{:?}", run.claims);
+    run.assert_claims(if others { 10 } else { 9 });
     named(run);
     open_waits(run);
     meet(run);
@@ -391,10 +382,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     let dir = TestDir::new("verdicts-alone");
     for (step, claims) in steps {
         let run = tour_in(&dir, &[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }
