@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{BIN, command, unique_tag};
-use testkit::verdicts::{Tour, after, between, leading_number, quoted_after, run_tour, verdict};
+use testkit::verdicts::{
+    Tour, after, as_nobody, between, leading_number, quoted_after, run_tour, verdict,
+};
 
 fn run(command: &mut Command) -> Tour {
     run_tour(command, Duration::from_secs(60), "mq-demo").0
@@ -291,14 +293,7 @@ fn by_type(run: &Tour) {
 
 /// Every check, on one run of the whole tour.
 fn check_every_claim(run: &Tour) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 10, "{:?}", run.claims);
+    run.assert_claims(10);
     order(run);
     boundaries(run);
     persistence(run);
@@ -317,14 +312,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// namespace probe then needs a user namespace, or says why it was not tried).
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !testkit::is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
-        return;
+    if let Some(nobody) = as_nobody(BIN, run) {
+        check_every_claim(&nobody);
     }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(&mut copy.command());
-    drop(copy);
-    check_every_claim(&nobody);
 }
 
 /// Values a fake could print every time would pass the checks above: each run draws its
@@ -368,10 +358,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = tour(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }
