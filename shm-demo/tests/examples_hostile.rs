@@ -24,7 +24,9 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use testkit::Server;
-use testkit::hostile::{Stdout, assert_ended_cleanly, bounded, run_to_end};
+use testkit::hostile::{
+    ENDINGS, Stdout, assert_ends_cleanly, bounded, ready_for_ending, run_to_end,
+};
 
 fn example(name: &str) -> PathBuf {
     testkit::example(env!("CARGO_MANIFEST_DIR"), name)
@@ -62,13 +64,11 @@ fn every_printing_example_ends_cleanly_on_a_closed_or_full_stdout() {
             ("shm_counter", vec!["1000"]),
         ] {
             let what = format!("{example_name}, stdout {stdout:?}");
-            let mut command = Command::new(example(example_name));
-            let (out, stderr) = run_to_end(
-                command.args(&args).stdout(stdout.stdio()),
-                testkit::LIMIT,
+            assert_ends_cleanly(
+                Command::new(example(example_name)).args(&args),
+                stdout,
                 &what,
             );
-            assert_ended_cleanly(&what, &out, &stderr);
         }
         // The object was made, and removed, whatever the prints did.
         assert!(
@@ -85,26 +85,22 @@ fn memfd_pair_ends_cleanly_on_a_closed_or_full_stdout() {
         let sock = socket_path("rxout");
         let _cleanup = Cleanup(vec![sock.clone()]);
         let what = format!("memfd_receive, stdout {stdout:?}");
-        let mut command = Command::new(example("memfd_receive"));
-        let (out, stderr) = run_to_end(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("memfd_receive")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         assert!(!sock.exists(), "{what}: {} left behind", sock.display());
 
         // The sender's frame goes through; only its own line fails.
         let receiver = Server::start(example("memfd_receive"), &[sock.to_str().unwrap()]);
         receiver.wait_for("waiting for a frame");
         let what = format!("memfd_send, stdout {stdout:?}");
-        let mut command = Command::new(example("memfd_send"));
-        let (out, stderr) = run_to_end(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("memfd_send")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         let (status, rest) = receiver.finish();
         assert!(status.success(), "memfd_receive: {status:?}\n{rest}");
         assert!(rest.contains("frame 320x240, check value"), "{rest}");
@@ -373,20 +369,11 @@ fn memfd_receive_gives_up_on_a_silent_or_vanished_sender() {
 
 #[test]
 fn memfd_receive_removes_its_socket_on_sighup_sigquit_and_when_started_with_signals_blocked() {
-    let cases = [
-        (Signal::SIGHUP, false),
-        (Signal::SIGQUIT, false),
-        (Signal::SIGTERM, true),
-    ];
-    for (signal, blocked) in cases {
+    for (signal, blocked) in ENDINGS {
         let sock = socket_path("signal");
         let _cleanup = Cleanup(vec![sock.clone()]);
         let mut command = Command::new(example("memfd_receive"));
-        testkit::without_core_dumps(&mut command);
-        if blocked {
-            testkit::start_carelessly(&mut command);
-        }
-        let mut child = command
+        let mut child = ready_for_ending(&mut command, blocked)
             .arg(&sock)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use testkit::verdicts::{Tour, leading_number, run_tour, verdict};
+use testkit::verdicts::{Tour, as_nobody, leading_number, run_tour, verdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
 /// The tour with short counting and ring steps: the claims do not depend on their length.
@@ -236,14 +236,7 @@ fn unlinked(run: &Tour) {
 
 /// Every check, on one run of the whole tour.
 fn check_every_claim(run: &Tour) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 8, "{:?}", run.claims);
+    run.assert_claims(8);
     map_shared(run);
     zero_copies(run);
     fastest(run);
@@ -266,13 +259,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// As root, once more as `nobody`: no claim of this tour needs root, so all eight are there.
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
+    let Some(nobody) = as_nobody(BIN, |command| run(command.args(SMALL))) else {
         return;
-    }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(copy.command().args(SMALL));
-    drop(copy);
+    };
     check_every_claim(&nobody);
 }
 
@@ -295,11 +284,7 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = shm_demo(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
     let counter = shm_demo(&["counter", "--increments", "1000"]);
     assert_eq!(counter.claims.len(), 1, "{:?}", counter.claims);
