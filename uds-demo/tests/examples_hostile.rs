@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::hostile::{Stdout, assert_ended_cleanly, limited, run_to_end};
+use testkit::hostile::{
+    ENDINGS, Stdout, assert_ends_cleanly, limited, ready_for_ending, run_to_end,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -154,20 +156,11 @@ fn echo_server_serves_on_with_a_closed_or_full_stdout_and_leaves_no_socket() {
 
 #[test]
 fn echo_server_stops_on_sighup_sigquit_and_when_started_with_signals_blocked() {
-    let cases = [
-        (Signal::SIGHUP, false),
-        (Signal::SIGQUIT, false),
-        (Signal::SIGTERM, true),
-        (Signal::SIGINT, true),
-    ];
-    for (signal, blocked) in cases {
+    for (signal, blocked) in ENDINGS.into_iter().chain([(Signal::SIGINT, true)]) {
         let dir = testkit::TempDir::new("udshostile-sig");
         let sock = socket_in(&dir);
         let mut command = Command::new(example("echo_server"));
-        testkit::without_core_dumps(command.arg(&sock));
-        if blocked {
-            testkit::start_carelessly(&mut command);
-        }
+        ready_for_ending(command.arg(&sock), blocked);
         let (server, _) = Running::start(&mut command, &dir.join("stderr"));
         server.stop_with(signal);
         let _ = std::fs::remove_file(dir.join("stderr"));
@@ -374,18 +367,14 @@ fn echo_client_and_dgram_pair_end_cleanly_on_a_closed_or_full_stdout() {
             reader.get_mut().write_all(line.as_bytes()).unwrap();
         });
         let what = format!("echo_client, stdout {stdout:?}");
-        let mut command = Command::new(example("echo_client"));
-        let (out, stderr) = run_to_end(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("echo_client")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         server.join().unwrap();
 
         let what = format!("dgram_pair, stdout {stdout:?}");
-        let mut command = Command::new(example("dgram_pair"));
-        let (out, stderr) = run_to_end(command.stdout(stdout.stdio()), testkit::LIMIT, &what);
-        assert_ended_cleanly(&what, &out, &stderr);
+        assert_ends_cleanly(&mut Command::new(example("dgram_pair")), stdout, &what);
     }
 }
