@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
+use testkit::hostile::{
+    assert_full_stdout_error, assert_quiet_sigpipe, bounded, closed_pipe, dev_full, run_to_end,
+};
 use testkit::{LIMIT, TempDir};
 
 fn example(name: &str) -> Command {
@@ -60,7 +63,7 @@ fn start(command: &mut Command) -> Running {
 
 impl Running {
     fn pid(&self) -> Pid {
-        Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+        testkit::pid(&self.child)
     }
 
     /// Waits (bounded) for a stdout line that starts with `prefix`; returns it.
@@ -94,28 +97,8 @@ impl Drop for Running {
 
 /// Runs `command` to the end (bounded) with `stdout` as its stdout.
 fn run(command: &mut Command, stdout: Stdio) -> (ExitStatus, String) {
-    let child = command
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
-    let out = testkit::output_within(child, LIMIT, "example");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A pipe whose read end is already closed: what `| head -1` leaves once head has exited.
-fn closed_pipe() -> Stdio {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
-    drop(read_end);
-    Stdio::from(write_end)
-}
-
-fn dev_full() -> Stdio {
-    let full = OpenOptions::new().write(true).open("/dev/full");
-    Stdio::from(full.expect("open /dev/full"))
+    let (out, stderr) = run_to_end(command.stdout(stdout), LIMIT, "example");
+    (out.status, stderr)
 }
 
 /// A FIFO of the test's own, held open for reading (non-blocking) so that a writer's
@@ -136,8 +119,7 @@ fn closed_stdout_ends_the_reader_by_sigpipe_and_removes_the_fifo() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("sigpipe.fifo");
     let (status, err) = run(example("fifo_reader").arg(&fifo), closed_pipe());
-    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
-    assert_eq!(err, "", "the reader should end quietly, like a C program");
+    assert_quiet_sigpipe("the reader", status, &err);
     dir.assert_empty();
 }
 
@@ -146,11 +128,7 @@ fn full_stdout_is_an_error_for_the_reader_and_the_fifo_is_removed() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("full.fifo");
     let (status, err) = run(example("fifo_reader").arg(&fifo), dev_full());
-    assert_eq!(status.code(), Some(1), "{status}\n{err}");
-    assert!(
-        err.contains("write stdout: No space left on device"),
-        "{err}"
-    );
+    assert_full_stdout_error("fifo_reader", status, &err);
     dir.assert_empty();
 }
 
@@ -159,14 +137,9 @@ fn closed_or_full_stdout_ends_the_writer_without_a_panic() {
     let dir = TempDir::new("fifo-demo-hostile");
     let (fifo, _reader) = fifo_with_a_reader(&dir);
     let (status, err) = run(example("fifo_writer").arg(&fifo), closed_pipe());
-    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
-    assert_eq!(err, "", "the writer should end quietly, like a C program");
+    assert_quiet_sigpipe("the writer", status, &err);
     let (status, err) = run(example("fifo_writer").arg(&fifo), dev_full());
-    assert_eq!(status.code(), Some(1), "{status}\n{err}");
-    assert!(
-        err.contains("write stdout: No space left on device"),
-        "{err}"
-    );
+    assert_full_stdout_error("fifo_writer", status, &err);
 }
 
 #[test]
@@ -244,26 +217,6 @@ fn the_reader_killed_mid_way_ends_the_writer_quietly_by_sigpipe() {
     let (status, _, err) = writer.finish(Duration::from_secs(5));
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
     assert_eq!(err, "");
-}
-
-/// Limits what the child may take: address space (so a buffer that grows with what a peer
-/// sends fails at once) and CPU seconds (so a spin is killed).
-fn bounded(command: &mut Command, memory: u64, cpu_seconds: u64) -> &mut Command {
-    // SAFETY: setrlimit(2) is async-signal-safe; the limits live on the child's stack.
-    unsafe {
-        command.pre_exec(move || {
-            for (resource, limit) in [(libc::RLIMIT_AS, memory), (libc::RLIMIT_CPU, cpu_seconds)] {
-                let rlimit = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                if libc::setrlimit(resource, &rlimit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        })
-    }
 }
 
 #[test]

@@ -5,130 +5,31 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use testkit::text;
+use testkit::verdicts::{self, Tour, after, leading_number, number_after, verdict};
 
-const HEADING: &str = "The lecture, checked on this machine";
-
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
-}
-
-/// One run's output, split at the block.
-struct Run {
-    pid: u32,
-    steps: String,
-    claims: Vec<Claim>,
-}
-
-fn run_tour(command: &mut Command) -> Run {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = output_within(child, Duration::from_secs(60), "fifo-demo");
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(out.status.success(), "{stderr}\n{stdout}");
-    assert_eq!(stderr, "");
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
-    Run {
-        pid,
-        steps: steps.to_string(),
-        claims: parse_block(block),
-    }
+/// The tour `command` starts, run to its end; it must succeed and say nothing on stderr.
+fn run_tour(command: &mut Command) -> Tour {
+    let (run, done) = verdicts::run_tour(
+        command.stdin(Stdio::null()),
+        Duration::from_secs(60),
+        "fifo-demo",
+    );
+    assert_eq!(done.stderr, "");
+    run
 }
 
 /// The tour (or the step `args` names) with its FIFOs under `dir`, opened to other users'
 /// search (0711) so that step 9's writer, as nobody, can reach the FIFO when we are root.
-fn tour_in(dir: &TestDir, args: &[&str]) -> Run {
+fn tour_in(dir: &TestDir, args: &[&str]) -> Tour {
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o711)).unwrap();
     let run = run_tour(tour(&dir.0).args(args));
     dir.assert_empty();
     run
-}
-
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(line.chars().count() <= 80, "{line:?}");
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
-}
-
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The lines of step `n` (from its heading to the next blank line before a heading).
-    fn step(&self, n: u32) -> &str {
-        let heading = format!("\n{n}. ");
-        let start = self
-            .steps
-            .find(&heading)
-            .unwrap_or_else(|| panic!("step {n} in:\n{}", self.steps));
-        let rest = &self.steps[start + 1..];
-        let end = rest.find("\n\n").unwrap_or(rest.len());
-        &rest[..end]
-    }
-}
-
-/// The text after `before` on the first line of `text` holding it, up to the line's end.
-fn after<'a>(text: &'a str, before: &str) -> &'a str {
-    let at = text
-        .find(before)
-        .unwrap_or_else(|| panic!("{before:?} in:\n{text}"));
-    let rest = &text[at + before.len()..];
-    &rest[..rest.find('\n').unwrap_or(rest.len())]
-}
-
-fn number_after(text: &str, before: &str) -> u64 {
-    leading_number(after(text, before))
 }
 
 /// The number just before `marker` on the first line holding it.
@@ -136,13 +37,6 @@ fn number_before(text: &str, marker: &str) -> u64 {
     let line = text.lines().find(|l| l.contains(marker)).unwrap();
     let before = line.split_once(marker).unwrap().0;
     before.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
 }
 
 /// A duration as the tour prints it ("300.4 ms", "10 µs"), at the start of `text`: the text
@@ -157,15 +51,7 @@ fn duration_at(text: &str) -> (String, f64) {
     (format!("{number} {unit}"), ms)
 }
 
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
-}
-
-fn named(run: &Run) {
+fn named(run: &Tour) {
     let c = run.claim("a FIFO is a pipe with a name");
     let stat = after(run.step(1), "   stat: type ");
     let (kind, rest) = stat.split_once(", mode ").unwrap();
@@ -175,7 +61,7 @@ fn named(run: &Run) {
     assert_eq!(c.verdict, verdict(kind == "fifo", false));
 }
 
-fn open_waits(run: &Run) {
+fn open_waits(run: &Tour) {
     let c = run.claim("open() waits for the other end");
     let step = run.step(2);
     let errno = after(step, "open(O_WRONLY|O_NONBLOCK) fails: ")
@@ -196,7 +82,7 @@ fn open_waits(run: &Run) {
     );
 }
 
-fn meet(run: &Run) {
+fn meet(run: &Tour) {
     let c = run.claim("unrelated processes meet through the name");
     let step = run.step(2);
     // The pid whose descriptors were listed is the reader the step started.
@@ -219,7 +105,7 @@ fn meet(run: &Run) {
     assert_eq!(c.verdict, verdict(of_fifo == 0 && got == sent, false));
 }
 
-fn in_kernel(run: &Run) {
+fn in_kernel(run: &Tour) {
     let c = run.claim("the data stays in the kernel");
     let step = run.step(3);
     let size = number_after(step, "fstat says type fifo, size ");
@@ -235,7 +121,7 @@ fn in_kernel(run: &Run) {
     assert_eq!(c.verdict, verdict(holds, false));
 }
 
-fn whole(run: &Run) {
+fn whole(run: &Tour) {
     let c = run.claim("writes of at most PIPE_BUF bytes arrive whole");
     let step = run.step(3);
     let writers = step.matches(": open waited ").count() as u64;
@@ -258,7 +144,7 @@ fn whole(run: &Run) {
     assert_eq!(c.verdict, verdict(w == lines && t == 0, turns == 0));
 }
 
-fn interleave(run: &Run) {
+fn interleave(run: &Tour) {
     let c = run.claim("writes above PIPE_BUF may interleave");
     let step = run.step(4);
     let big = number_after(step, "each send 2 lines of ");
@@ -282,7 +168,7 @@ fn interleave(run: &Run) {
     assert_eq!(c.verdict, verdict(holds, inside == 0));
 }
 
-fn end_of_file(run: &Run) {
+fn end_of_file(run: &Tour) {
     let c = run.claim("EOF comes when the last writer leaves");
     let step = run.step(5);
     let a = duration_at(after(step, "'sensor A' +"));
@@ -304,7 +190,7 @@ fn end_of_file(run: &Run) {
 }
 
 /// Step 6's maker: the pid it printed itself, and the pid the tour says exited.
-fn maker(run: &Run) -> (u64, u64) {
+fn maker(run: &Tour) -> (u64, u64) {
     let step = run.step(6);
     let made = number_after(step, "   maker ");
     let line = step
@@ -315,7 +201,7 @@ fn maker(run: &Run) -> (u64, u64) {
     (made, exited)
 }
 
-fn outlives(run: &Run) {
+fn outlives(run: &Tour) {
     let c = run.claim("a FIFO outlives the process that made it");
     let step = run.step(6);
     let (made, exited) = maker(run);
@@ -330,7 +216,7 @@ fn outlives(run: &Run) {
     assert_eq!(c.verdict, verdict(kind == "fifo" && got == sent, false));
 }
 
-fn pipe_limits(run: &Run) {
+fn pipe_limits(run: &Tour) {
     let c = run.claim("a FIFO is one-way and a byte stream");
     let step = run.step(8);
     let (wrong_write, wrong_read) = after(step, "   write() on the read end: ")
@@ -348,7 +234,7 @@ fn pipe_limits(run: &Run) {
 }
 
 /// Step 9, when it was shown: what uid 65534's writer met at each mode, as the claim says it.
-fn users(run: &Run) {
+fn users(run: &Tour) {
     let step = run.step(9);
     if step.contains("   not shown: ") {
         let none = run
@@ -379,16 +265,8 @@ fn users(run: &Run) {
 
 /// Every check, on one run of the whole tour; `others`: whether step 9 could show another
 /// user (root, and a TMPDIR that user can reach).
-fn check_every_claim(run: &Run, others: bool) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    let expected = if others { 10 } else { 9 };
-    assert_eq!(run.claims.len(), expected, "{:?}", run.claims);
+fn check_every_claim(run: &Tour, others: bool) {
+    run.assert_claims(if others { 10 } else { 9 });
     named(run);
     open_waits(run);
     meet(run);
@@ -504,10 +382,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     let dir = TestDir::new("verdicts-alone");
     for (step, claims) in steps {
         let run = tour_in(&dir, &[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }

@@ -5,63 +5,22 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs::File;
-use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_close, mq_getattr, mq_open, mq_send, mq_unlink};
 use nix::sys::stat::Mode;
-
-/// Where an example's stdout goes.
-#[derive(Clone, Copy, Debug)]
-enum Stdout {
-    /// A pipe whose read end is already closed (`| true`, `| head -1` once head has gone).
-    Closed,
-    /// /dev/full: every write fails with ENOSPC.
-    Full,
-    /// A pipe this test reads.
-    Piped,
-}
-
-impl Stdout {
-    fn stdio(self) -> Stdio {
-        match self {
-            Stdout::Closed => {
-                let (read, write) = nix::unistd::pipe().expect("pipe");
-                drop(read);
-                Stdio::from(write)
-            }
-            Stdout::Full => Stdio::from(File::options().write(true).open("/dev/full").unwrap()),
-            Stdout::Piped => Stdio::piped(),
-        }
-    }
-}
+use testkit::hostile::{Stdout, assert_ended_cleanly, run_to_end};
 
 /// Runs example `name` to the end with its stdout sent to `stdout`; the test fails after
 /// testkit's limit.
 fn run(name: &str, args: &[&str], stdout: Stdout) -> (Output, String) {
-    let child = Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout.stdio())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-    let out = testkit::output_within(child, testkit::LIMIT, name);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stderr)
-}
-
-/// Neither a panic (exit 101) nor an abort (SIGABRT, 134 in a shell): killed by SIGPIPE with
-/// nothing said, or exit status 1 with the error on stderr.
-fn assert_ended_cleanly(what: &str, out: &Output, stderr: &str) {
-    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
-    match (out.status.code(), out.status.signal()) {
-        (Some(0 | 1), _) => {}
-        (_, Some(13)) => assert!(stderr.is_empty(), "{what}: SIGPIPE, yet said {stderr}"),
-        _ => panic!("{what}: {:?}\n{stderr}", out.status),
-    }
+    let mut command = Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name));
+    run_to_end(
+        command.args(args).stdout(stdout.stdio()),
+        testkit::LIMIT,
+        name,
+    )
 }
 
 /// A queue name of this test's own, unlinked when dropped.

@@ -9,129 +9,19 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::process::Command;
+use std::time::Duration;
 
 use common::{BIN, command, unique_tag};
+use testkit::verdicts::{
+    Tour, after, as_nobody, between, leading_number, quoted_after, run_tour, verdict,
+};
 
-const HEADING: &str = "The lecture, checked on this machine";
-
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
+fn run(command: &mut Command) -> Tour {
+    run_tour(command, Duration::from_secs(60), "mq-demo").0
 }
 
-/// One run's output, split at the block.
-struct Run {
-    steps: String,
-    claims: Vec<Claim>,
-}
-
-fn run(command: &mut Command) -> Run {
-    let out = testkit::output(command, "mq-demo");
-    let stdout = testkit::stdout(&out);
-    assert!(out.status.success(), "{}\n{stdout}", testkit::stderr(&out));
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
-    Run {
-        steps: steps.to_string(),
-        claims: parse_block(block),
-    }
-}
-
-fn tour(args: &[&str]) -> Run {
+fn tour(args: &[&str]) -> Tour {
     run(&mut command(args, &unique_tag()))
-}
-
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(line.chars().count() <= 80, "{line:?}");
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
-}
-
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The step's lines, from its heading to the next blank line.
-    fn step(&self, number: u32) -> &str {
-        between(&self.steps, &format!("\n{number}. "), "\n\n")
-    }
-}
-
-/// The text after `before` on the first line of `text` holding it, up to the line's end.
-fn after<'a>(text: &'a str, before: &str) -> &'a str {
-    let at = text
-        .find(before)
-        .unwrap_or_else(|| panic!("{before:?} in:\n{text}"));
-    let rest = &text[at + before.len()..];
-    &rest[..rest.find('\n').unwrap_or(rest.len())]
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
-}
-
-/// The text between the first `open` and the next `close` in `text` (or its end).
-fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
-    let start = text
-        .find(open)
-        .unwrap_or_else(|| panic!("{open:?} in {text:?}"))
-        + open.len();
-    let len = text[start..].find(close).unwrap_or(text.len() - start);
-    &text[start..start + len]
-}
-
-/// The first "quoted" text after `before` on its line.
-fn quoted_after(text: &str, before: &str) -> String {
-    between(after(text, before), "\"", "\"").to_string()
-}
-
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
 }
 
 /// "300.1 ms" or "3 µs", in µs.
@@ -146,7 +36,7 @@ fn micros(text: &str) -> f64 {
 }
 
 /// Step 1: the worker took what the coordinator sent, highest priority first, FIFO within one.
-fn order(run: &Run) {
+fn order(run: &Tour) {
     let c = run.claim("FIFO order, the highest priority first");
     let step = run.step(1);
     let task = |line: &str| {
@@ -206,7 +96,7 @@ fn reads(step: &str, title: &str) -> Vec<(u64, String)> {
 }
 
 /// Step 2: each write came out of the queue as it went in; the pipe merged them.
-fn boundaries(run: &Run) {
+fn boundaries(run: &Tour) {
     let c = run.claim("a queue keeps message boundaries");
     let step = run.step(2);
     let writes: Vec<String> = after(step, "writes: ")
@@ -256,7 +146,7 @@ fn boundaries(run: &Run) {
 
 /// Step 3: the messages waited for the later processes; the name was found by each of them,
 /// and not from another IPC namespace.
-fn persistence(run: &Run) {
+fn persistence(run: &Tour) {
     let step = run.step(3);
     let c = run.claim("the queue persists while both sides are absent");
     let sent = step.matches("\n      sent prio ").count();
@@ -297,7 +187,7 @@ fn namespace(step: &str, before: &str) -> Result<String, String> {
 }
 
 /// Step 4: the sends and the receive slept to their deadlines or until the worker acted.
-fn blocking(run: &Run) {
+fn blocking(run: &Tour) {
     let c = run.claim("a full queue blocks the sender");
     let step = run.step(4);
     // (outcome, duration) of each "-> OUTCOME ... after DURATION" line, in order.
@@ -330,7 +220,7 @@ fn blocking(run: &Run) {
 }
 
 /// Step 6: the peer answered on the one queue, but our own message came back first.
-fn bidirectional(run: &Run) {
+fn bidirectional(run: &Tour) {
     let c = run.claim("bidirectional");
     let step = run.step(6);
     let question = quoted_after(step, "    mq_send ");
@@ -351,7 +241,7 @@ fn bidirectional(run: &Run) {
 }
 
 /// Step 7: every Task arrived whole, in sending order.
-fn analog(run: &Run) {
+fn analog(run: &Tour) {
     let c = run.claim("mpsc is the thread analog");
     let step = run.step(7);
     let received = step.matches("received Task {").count();
@@ -363,7 +253,7 @@ fn analog(run: &Run) {
 }
 
 /// Step 8: msgrcv chose by type; the key found the queue, and not from another namespace.
-fn by_type(run: &Run) {
+fn by_type(run: &Tour) {
     let step = run.step(8);
     let c = run.claim("selectable by message type (System V)");
     let (taken, sent) = after(step, "types taken: ").split_once("; sent: ").unwrap();
@@ -402,15 +292,8 @@ fn by_type(run: &Run) {
 }
 
 /// Every check, on one run of the whole tour.
-fn check_every_claim(run: &Run) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 10, "{:?}", run.claims);
+fn check_every_claim(run: &Tour) {
+    run.assert_claims(10);
     order(run);
     boundaries(run);
     persistence(run);
@@ -429,14 +312,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// namespace probe then needs a user namespace, or says why it was not tried).
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !testkit::is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
-        return;
+    if let Some(nobody) = as_nobody(BIN, run) {
+        check_every_claim(&nobody);
     }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(&mut copy.command());
-    drop(copy);
-    check_every_claim(&nobody);
 }
 
 /// Values a fake could print every time would pass the checks above: each run draws its
@@ -445,9 +323,9 @@ fn every_claim_holds_together_as_an_ordinary_user_too() {
 fn the_values_of_steps_1_2_and_6_are_drawn_per_run() {
     let drawn = || {
         [
-            quoted_after(tour(&["dispatch"]).step(1), "type 3  "),
+            quoted_after(tour(&["dispatch"]).step(1), "type 3  ").to_string(),
             after(tour(&["boundaries"]).step(2), "writes: ").to_string(),
-            quoted_after(tour(&["duplex"]).step(6), "    mq_send "),
+            quoted_after(tour(&["duplex"]).step(6), "    mq_send ").to_string(),
         ]
     };
     let runs: Vec<[String; 3]> = (0..3).map(|_| drawn()).collect();
@@ -480,10 +358,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = tour(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }

@@ -2,11 +2,12 @@
 //! or full (`> /dev/full`), started with SIGCHLD ignored and every signal blocked, and a
 //! peer (cat, a pipeline stage) killed mid-way. None may panic, hang or fail to reap.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
+use testkit::hostile::{assert_no_panic, assert_quiet_sigpipe, closed_pipe, dev_full, run_to_end};
 use testkit::{Finished, TempDir};
 
 /// `target/debug/examples/NAME`, no older than its source, in a process group of its own.
@@ -18,51 +19,16 @@ fn example(name: &str) -> Command {
 
 /// Runs `command` to the end (bounded) with stderr captured and stdout as given.
 fn run(command: &mut Command, stdout: Stdio, what: &str) -> Finished {
-    let child = command
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    Finished::from(testkit::output_within(child, testkit::LIMIT, what))
-}
-
-/// A pipe whose read end is already closed: what `| head -1` becomes once head has exited.
-fn closed_pipe() -> Stdio {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
-    drop(read_end);
-    Stdio::from(write_end)
-}
-
-fn dev_full() -> Stdio {
-    let full = OpenOptions::new().write(true).open("/dev/full");
-    Stdio::from(full.expect("open /dev/full"))
-}
-
-fn assert_no_panic(done: &Finished, what: &str) {
-    assert!(
-        done.status.code() != Some(101) && !done.stderr.contains("panicked"),
-        "{what} panicked: {}\n{}",
-        done.status,
-        done.stderr
-    );
+    let (out, _) = run_to_end(command.stdout(stdout), testkit::LIMIT, what);
+    Finished::from(out)
 }
 
 #[test]
 fn closed_stdout_ends_each_example_quietly_by_sigpipe() {
     for name in ["cat_temperature", "pipe_fork"] {
         let done = run(&mut example(name), closed_pipe(), name);
-        assert_no_panic(&done, name);
-        assert_eq!(
-            done.status.signal(),
-            Some(libc::SIGPIPE),
-            "{name}: {}\n{}",
-            done.status,
-            done.stderr
-        );
-        assert_eq!(
-            done.stderr, "",
-            "{name} should end quietly, like a C program"
-        );
+        assert_no_panic(name, done.status, &done.stderr);
+        assert_quiet_sigpipe(name, done.status, &done.stderr);
     }
     // pipeline's stdout is wc's: wc dies of SIGPIPE (the default it was given), and
     // pipeline reports it.
@@ -79,7 +45,7 @@ fn closed_stdout_ends_each_example_quietly_by_sigpipe() {
 fn full_stdout_is_an_error_naming_the_write_not_a_panic() {
     for name in ["cat_temperature", "pipe_fork"] {
         let done = run(&mut example(name), dev_full(), name);
-        assert_no_panic(&done, name);
+        assert_no_panic(name, done.status, &done.stderr);
         // pipe_fork's child writes to stdout too: when it fails first and exits, closing the
         // pipe, the parent's next write to the pipe raises SIGPIPE, which the example restores
         // to its default on purpose (a dead reader ends the writer, as in C). Which comes
@@ -174,7 +140,7 @@ fn cat_killed_mid_way_ends_cat_temperature_without_a_hang_or_a_panic() {
         Stdio::piped(),
         "cat_temperature",
     );
-    assert_no_panic(&done, "cat_temperature");
+    assert_no_panic("cat_temperature", done.status, &done.stderr);
     // Either our write met the dead reader (SIGPIPE, quietly) or it landed in the pipe
     // buffer first, and then cat's end is reported.
     let reported = done.stdout.contains("cat ended with signal: 9 (SIGKILL)");

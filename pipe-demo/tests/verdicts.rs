@@ -5,150 +5,28 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use testkit::verdicts::{Tour, as_nobody, between, leading_number, run_tour, verdict};
+
 const BIN: &str = env!("CARGO_BIN_EXE_pipe-demo");
-const HEADING: &str = "The lecture, checked on this machine";
 
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
+fn run(command: &mut Command) -> Tour {
+    run_tour(command, Duration::from_secs(60), "pipe-demo").0
 }
 
-/// One run's output, split at the block.
-struct Run {
-    pid: u32,
-    steps: String,
-    claims: Vec<Claim>,
-}
-
-fn run(command: &mut Command) -> Run {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = testkit::output_within(child, Duration::from_secs(60), "pipe-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}\n{stdout}");
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
-    Run {
-        pid,
-        steps: steps.to_string(),
-        claims: parse_block(block),
-    }
-}
-
-fn tour(args: &[&str]) -> Run {
+fn tour(args: &[&str]) -> Tour {
     run(Command::new(BIN).args(args))
 }
 
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
+/// The bytes that went in before EAGAIN in the measurement that follows `marker`.
+fn filled_after(run: &Tour, marker: &str) -> u64 {
+    let text = between(&run.steps, marker, " bytes went in before write() failed");
+    leading_number(text.rsplit(char::is_whitespace).next().unwrap())
 }
 
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The text after `before` on the first step line holding it, up to the line's end.
-    fn after(&self, before: &str) -> &str {
-        let at = self
-            .steps
-            .find(before)
-            .unwrap_or_else(|| panic!("{before:?} in:\n{}", self.steps));
-        let rest = &self.steps[at + before.len()..];
-        &rest[..rest.find('\n').unwrap_or(rest.len())]
-    }
-
-    fn number_after(&self, before: &str) -> u64 {
-        leading_number(self.after(before))
-    }
-
-    /// The bytes that went in before EAGAIN in the measurement that follows `marker`.
-    fn filled_after(&self, marker: &str) -> u64 {
-        let text = between(&self.steps, marker, " bytes went in before write() failed");
-        leading_number(text.rsplit(char::is_whitespace).next().unwrap())
-    }
-
-    /// The first step line holding `needle`.
-    fn line_with(&self, needle: &str) -> &str {
-        self.steps
-            .lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle:?} in:\n{}", self.steps))
-    }
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
-}
-
-/// The text between the first `open` and the next `close` in `text`.
-fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
-    let start = text
-        .find(open)
-        .unwrap_or_else(|| panic!("{open:?} in {text:?}"))
-        + open.len();
-    let len = text[start..].find(close).unwrap();
-    &text[start..start + len]
-}
-
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
-}
-
-fn one_way(run: &Run) {
+fn one_way(run: &Tour) {
     let c = run.claim("a pipe is one-way");
     let line = run.after("   write() on the read end: ");
     let (wrong_write, wrong_read) = line.split_once("; read() on the write end: ").unwrap();
@@ -161,7 +39,7 @@ fn one_way(run: &Run) {
     );
 }
 
-fn end_of_file(run: &Run) {
+fn end_of_file(run: &Tour) {
     let c = run.claim("end-of-file once the last write end closes");
     let written = run.number_after("readings (");
     assert_eq!(run.number_after("with all "), written, "{}", run.steps);
@@ -188,11 +66,11 @@ fn end_of_file(run: &Run) {
     assert_eq!(c.verdict, verdict(ended, false));
 }
 
-fn bounded(run: &Run) {
+fn bounded(run: &Tour) {
     let c = run.claim("a pipe is a bounded buffer of 64 KiB");
     let reported = run.number_after("3a. a new pipe: F_GETPIPE_SZ says ");
-    let filled = run.filled_after("3a. a new pipe");
-    let resized = run.filled_after("the resized pipe");
+    let filled = filled_after(run, "3a. a new pipe");
+    let resized = filled_after(run, "the resized pipe");
     let mut expected = format!("{filled} bytes went in, then EAGAIN");
     if filled != reported {
         expected += &format!(" (F_GETPIPE_SZ said {reported})");
@@ -208,7 +86,7 @@ fn bounded(run: &Run) {
     );
 }
 
-fn blocking(run: &Run) {
+fn blocking(run: &Tour) {
     let c = run.claim("a full pipe stops the writer");
     // "       after 200 ms the writer is still asleep (anon_pipe_write)"
     let side = |who: &str| {
@@ -225,7 +103,7 @@ fn blocking(run: &Run) {
     assert_eq!(c.verdict, verdict(writer_slept && reader_slept, false));
 }
 
-fn no_reader(run: &Run) {
+fn no_reader(run: &Tour) {
     let c = run.claim("with no reader left");
     let epipe = run
         .after("4a. write() with no reader left ")
@@ -250,7 +128,7 @@ fn no_reader(run: &Run) {
     assert_eq!(c.verdict, verdict(epipe && killed, false));
 }
 
-fn pipeline(run: &Run) {
+fn pipeline(run: &Tour) {
     let c = run.claim("`ls | grep .rs | wc -l` is 2 pipes, 3 processes");
     let pipes_line = run.after("   pipes: ");
     let inodes: BTreeSet<&str> = pipes_line
@@ -277,7 +155,7 @@ fn pipeline(run: &Run) {
 }
 
 /// The readings of step 6: what 6a wrote and cat read, what 6b wrote and head read.
-fn readings(run: &Run) -> [String; 4] {
+fn readings(run: &Tour) -> [String; 4] {
     let quoted = |text: &str| between(text, "\"", "\"").to_string();
     let a = between(&run.steps, "6a. wrote ", "6b. ");
     let b = &run.steps[run.steps.find("6b. wrote ").unwrap()..];
@@ -289,7 +167,7 @@ fn readings(run: &Run) -> [String; 4] {
     ]
 }
 
-fn copied(run: &Run) {
+fn copied(run: &Tour) {
     let c = run.claim("the data is copied through the kernel");
     let [sent, got, ..] = readings(run);
     assert!(sent.starts_with("sensor_reading: 0x"), "{sent}");
@@ -301,7 +179,7 @@ fn copied(run: &Run) {
     assert_eq!(c.verdict, verdict(got == sent, false));
 }
 
-fn anonymous(run: &Run) {
+fn anonymous(run: &Tour) {
     let c = run.claim("only related processes share an anonymous pipe");
     let [.., sent, got] = readings(run);
     let fd = run.number_after("into a new pipe with no name: fd ");
@@ -331,7 +209,7 @@ fn anonymous(run: &Run) {
     assert_eq!(c.verdict, verdict(holds, same_user || other == Some(false)));
 }
 
-fn lightest(run: &Run) {
+fn lightest(run: &Tour) {
     let c = run.claim("a pipe is the lightest IPC to set up");
     let setup = |name: &str| leading_number(run.after(name).trim_start());
     let pipe = setup("pipe() + close both ends");
@@ -348,15 +226,8 @@ fn lightest(run: &Run) {
 }
 
 /// Every check, on one run of the whole tour.
-fn check_every_claim(run: &Run) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 9, "{:?}", run.claims);
+fn check_every_claim(run: &Tour) {
+    run.assert_claims(9);
     one_way(run);
     end_of_file(run);
     bounded(run);
@@ -376,13 +247,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// As root, once more as `nobody`: the other-user probe is not tried, and the line says so.
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
+    let Some(nobody) = as_nobody(BIN, run) else {
         return;
-    }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(&mut copy.command());
-    drop(copy);
+    };
     check_every_claim(&nobody);
     assert!(
         nobody
@@ -413,7 +280,7 @@ fn resizing_the_pipe_changes_the_bounded_buffer_verdict() {
     let small = tour(&["buffer", "--pipe-size", "4096"]);
     bounded(&small);
     assert_eq!(small.claim("a pipe is a bounded").verdict, "QUALIFIED");
-    let default = small.filled_after("3a. a new pipe");
+    let default = filled_after(&small, "3a. a new pipe");
     for size in [default, default * 2] {
         let run = tour(&["buffer", "--pipe-size", &size.to_string()]);
         bounded(&run);
@@ -439,10 +306,6 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = tour(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
 }

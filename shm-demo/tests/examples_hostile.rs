@@ -10,9 +10,9 @@ use std::io::IoSlice;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use testkit::Server;
+use testkit::hostile::{
+    ENDINGS, Stdout, assert_ends_cleanly, bounded, ready_for_ending, run_to_end,
+};
 
 fn example(name: &str) -> PathBuf {
     testkit::example(env!("CARGO_MANIFEST_DIR"), name)
@@ -31,74 +34,6 @@ fn example(name: &str) -> PathBuf {
 
 fn unique(tag: &str) -> String {
     testkit::unique(&format!("shmhostile-{tag}"))
-}
-
-/// Where an example's stdout goes.
-#[derive(Clone, Copy, Debug)]
-enum Stdout {
-    /// A pipe whose read end is already closed (`| true`, `| head -1` once head has gone).
-    Closed,
-    /// /dev/full: every write fails with ENOSPC.
-    Full,
-}
-
-impl Stdout {
-    fn stdio(self) -> Stdio {
-        match self {
-            Stdout::Closed => {
-                let (read, write) = nix::unistd::pipe().expect("pipe");
-                drop(read);
-                Stdio::from(write)
-            }
-            Stdout::Full => Stdio::from(File::options().write(true).open("/dev/full").unwrap()),
-        }
-    }
-}
-
-/// Caps the child's address space and CPU time, so a run that would grow or spin without
-/// bound fails inside the test instead of hurting the machine.
-fn bounded(command: &mut Command, address_space: u64, cpu_seconds: u64) -> &mut Command {
-    // SAFETY: setrlimit(2) is async-signal-safe; the limits live on the child's stack.
-    unsafe {
-        command.pre_exec(move || {
-            for (resource, value) in [
-                (libc::RLIMIT_AS, address_space),
-                (libc::RLIMIT_CPU, cpu_seconds),
-            ] {
-                let limit = libc::rlimit {
-                    rlim_cur: value,
-                    rlim_max: value,
-                };
-                if libc::setrlimit(resource, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Runs `command` to the end (stdin empty, stderr captured), failing the test after `limit`.
-fn finish(command: &mut Command, limit: Duration, what: &str) -> (Output, String) {
-    let child = command
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let out = testkit::output_within(child, limit, what);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stderr)
-}
-
-/// Neither a panic (exit 101), an abort nor SIGBUS: killed by SIGPIPE with nothing said, or
-/// exit status 1 with the error on stderr.
-fn assert_ended_cleanly(what: &str, out: &Output, stderr: &str) {
-    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
-    match (out.status.code(), out.status.signal()) {
-        (Some(1), _) => assert!(!stderr.is_empty(), "{what}: exit 1 without a word"),
-        (_, Some(13)) => assert!(stderr.is_empty(), "{what}: SIGPIPE, yet said {stderr}"),
-        _ => panic!("{what}: {:?}\n{stderr}", out.status),
-    }
 }
 
 /// Removes /dev/shm/NAME and a socket path when the test ends, however it ends.
@@ -129,13 +64,11 @@ fn every_printing_example_ends_cleanly_on_a_closed_or_full_stdout() {
             ("shm_counter", vec!["1000"]),
         ] {
             let what = format!("{example_name}, stdout {stdout:?}");
-            let mut command = Command::new(example(example_name));
-            let (out, stderr) = finish(
-                command.args(&args).stdout(stdout.stdio()),
-                testkit::LIMIT,
+            assert_ends_cleanly(
+                Command::new(example(example_name)).args(&args),
+                stdout,
                 &what,
             );
-            assert_ended_cleanly(&what, &out, &stderr);
         }
         // The object was made, and removed, whatever the prints did.
         assert!(
@@ -152,26 +85,22 @@ fn memfd_pair_ends_cleanly_on_a_closed_or_full_stdout() {
         let sock = socket_path("rxout");
         let _cleanup = Cleanup(vec![sock.clone()]);
         let what = format!("memfd_receive, stdout {stdout:?}");
-        let mut command = Command::new(example("memfd_receive"));
-        let (out, stderr) = finish(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("memfd_receive")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         assert!(!sock.exists(), "{what}: {} left behind", sock.display());
 
         // The sender's frame goes through; only its own line fails.
         let receiver = Server::start(example("memfd_receive"), &[sock.to_str().unwrap()]);
         receiver.wait_for("waiting for a frame");
         let what = format!("memfd_send, stdout {stdout:?}");
-        let mut command = Command::new(example("memfd_send"));
-        let (out, stderr) = finish(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("memfd_send")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         let (status, rest) = receiver.finish();
         assert!(status.success(), "memfd_receive: {status:?}\n{rest}");
         assert!(rest.contains("frame 320x240, check value"), "{rest}");
@@ -182,7 +111,7 @@ fn memfd_pair_ends_cleanly_on_a_closed_or_full_stdout() {
 fn shm_counter_waits_for_its_child_even_when_started_with_sigchld_ignored() {
     let mut command = Command::new(example("shm_counter"));
     testkit::start_carelessly(command.arg("1000").stdout(Stdio::piped()));
-    let (out, stderr) = finish(&mut command, testkit::LIMIT, "shm_counter, SIGCHLD ignored");
+    let (out, stderr) = run_to_end(&mut command, testkit::LIMIT, "shm_counter, SIGCHLD ignored");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(
@@ -258,7 +187,7 @@ fn a_killed_shm_counter_parent_takes_its_child_along() {
 /// A valid sensor_reading (temperature 42, ready) in /dev/shm/NAME, made by shm_write.
 fn write_reading(name: &str) {
     let mut command = Command::new(example("shm_write"));
-    let (out, stderr) = finish(
+    let (out, stderr) = run_to_end(
         command.arg(name).stdout(Stdio::null()),
         testkit::LIMIT,
         "shm_write",
@@ -300,7 +229,7 @@ fn shm_read_never_dies_of_sigbus_when_the_object_shrinks_under_it() {
     while runs < 300 && Instant::now() < deadline && failure.is_none() {
         runs += 1;
         let mut command = Command::new(example("shm_read"));
-        let (out, stderr) = finish(
+        let (out, stderr) = run_to_end(
             command.arg(&name).stdout(Stdio::piped()),
             testkit::LIMIT,
             "shm_read",
@@ -331,7 +260,7 @@ fn shm_read_refuses_a_fifo_in_place_of_the_object_instead_of_blocking() {
     let name = format!("/{bare}");
     let check = |command: &mut Command, who: &str| {
         let what = format!("shm_read of a FIFO, as {who}");
-        let (out, stderr) = finish(
+        let (out, stderr) = run_to_end(
             command.stdout(Stdio::piped()),
             Duration::from_secs(5),
             &what,
@@ -440,20 +369,11 @@ fn memfd_receive_gives_up_on_a_silent_or_vanished_sender() {
 
 #[test]
 fn memfd_receive_removes_its_socket_on_sighup_sigquit_and_when_started_with_signals_blocked() {
-    let cases = [
-        (Signal::SIGHUP, false),
-        (Signal::SIGQUIT, false),
-        (Signal::SIGTERM, true),
-    ];
-    for (signal, blocked) in cases {
+    for (signal, blocked) in ENDINGS {
         let sock = socket_path("signal");
         let _cleanup = Cleanup(vec![sock.clone()]);
         let mut command = Command::new(example("memfd_receive"));
-        testkit::without_core_dumps(&mut command);
-        if blocked {
-            testkit::start_carelessly(&mut command);
-        }
-        let mut child = command
+        let mut child = ready_for_ending(&mut command, blocked)
             .arg(&sock)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -463,7 +383,7 @@ fn memfd_receive_removes_its_socket_on_sighup_sigquit_and_when_started_with_sign
             std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
         let first = lines.next().unwrap().unwrap();
         assert!(first.contains("waiting for a frame"), "{first}");
-        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        kill(testkit::pid(&child), signal).unwrap();
         let what = format!("memfd_receive, {signal} (blocked at start: {blocked})");
         let status = testkit::exit_within(&mut child, Duration::from_secs(5), &what);
         assert_eq!(status.signal(), Some(signal as i32), "{what}: {status:?}");
@@ -477,7 +397,7 @@ fn memfd_receive_says_how_to_clear_a_socket_a_killed_run_left() {
     let _cleanup = Cleanup(vec![sock.clone()]);
     drop(std::os::unix::net::UnixListener::bind(&sock).unwrap()); // as kill -9 leaves it
     let mut command = Command::new(example("memfd_receive"));
-    let (out, stderr) = finish(
+    let (out, stderr) = run_to_end(
         command.arg(&sock).stdout(Stdio::null()),
         testkit::LIMIT,
         "memfd_receive",

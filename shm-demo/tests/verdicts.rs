@@ -9,139 +9,29 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use testkit::verdicts::{Tour, as_nobody, leading_number, run_tour, verdict};
+
 const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
-const HEADING: &str = "The lecture, checked on this machine";
 /// The tour with short counting and ring steps: the claims do not depend on their length.
 const SMALL: [&str; 4] = ["--increments", "200000", "--messages", "300"];
 
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
+fn run(command: &mut Command) -> Tour {
+    let (run, done) = run_tour(
+        command.stdin(Stdio::null()),
+        Duration::from_secs(120),
+        "shm-demo",
+    );
+    testkit::assert_fits_80_columns(&done.stdout, |_| false);
+    run
 }
 
-/// One run's output, split at the block.
-struct Run {
-    steps: String,
-    claims: Vec<Claim>,
-}
-
-fn run(command: &mut Command) -> Run {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = testkit::output_within(child, Duration::from_secs(120), "shm-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}\n{stdout}");
-    for line in stdout.lines() {
-        assert!(
-            line.chars().count() <= 80,
-            "longer than 80 columns: {line:?}"
-        );
-    }
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
-    Run {
-        steps: steps.to_string(),
-        claims: parse_block(block),
-    }
-}
-
-fn shm_demo(args: &[&str]) -> Run {
+fn shm_demo(args: &[&str]) -> Tour {
     run(Command::new(BIN).args(args))
-}
-
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
-}
-
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The text after `before` on the first step line holding it, up to the line's end.
-    fn after(&self, before: &str) -> &str {
-        let at = self
-            .steps
-            .find(before)
-            .unwrap_or_else(|| panic!("{before:?} in:\n{}", self.steps));
-        let rest = &self.steps[at + before.len()..];
-        &rest[..rest.find('\n').unwrap_or(rest.len())]
-    }
-
-    fn number_after(&self, before: &str) -> u64 {
-        leading_number(self.after(before))
-    }
-
-    /// The first step line holding `needle`.
-    fn line_with(&self, needle: &str) -> &str {
-        self.steps
-            .lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle:?} in:\n{}", self.steps))
-    }
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
-}
-
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
 }
 
 /// Step 1: the parent's reading, the child's (as the child printed it, three times over),
 /// and what the parent read in the variable, MAP_PRIVATE and MAP_SHARED.
-fn isolation(run: &Run) -> (u64, u64, [u64; 3]) {
+fn isolation(run: &Tour) -> (u64, u64, [u64; 3]) {
     let parent = run.number_after("1. isolation: sensor_reading = ");
     let child_line = run.after("   child pid ");
     let (_, said) = child_line.split_once(": ").unwrap();
@@ -164,7 +54,7 @@ fn isolation(run: &Run) -> (u64, u64, [u64; 3]) {
     (parent, said[0], places.map(read))
 }
 
-fn map_shared(run: &Run) {
+fn map_shared(run: &Tour) {
     let c = run.claim("MAP_SHARED gives two processes one physical memory");
     let (parent, child, [variable, private, shared]) = isolation(run);
     assert_ne!(parent, child);
@@ -190,7 +80,7 @@ struct Row {
     rchar: u64,
 }
 
-fn zero_copy_row(run: &Run, label: &str) -> Row {
+fn zero_copy_row(run: &Tour, label: &str) -> Row {
     let row = run.line_with(&format!("   {label}  "));
     let f: Vec<&str> = row.split_whitespace().collect();
     let n = f.len();
@@ -208,14 +98,14 @@ fn zero_copy_row(run: &Run, label: &str) -> Row {
 }
 
 /// Step 2's frame size, from its "(2048x1024 RGBA)": 4 bytes a pixel.
-fn frame_len(run: &Run) -> u64 {
+fn frame_len(run: &Tour) -> u64 {
     let dims = run.after("MiB frame (");
     let (w, rest) = dims.split_once('x').unwrap();
     assert!(rest.contains(" RGBA)"), "{dims}");
     w.parse::<u64>().unwrap() * leading_number(rest) * 4
 }
 
-fn zero_copies(run: &Run) {
+fn zero_copies(run: &Tour) {
     let c = run.claim("zero copies, not a byte through the kernel");
     let frame = frame_len(run);
     let (pipe, shm) = (
@@ -250,7 +140,7 @@ fn micros(shown: &str) -> f64 {
     }
 }
 
-fn fastest(run: &Run) {
+fn fastest(run: &Tour) {
     let c = run.claim("shared memory is the fastest IPC");
     let (pipe, shm) = (
         zero_copy_row(run, "pipe"),
@@ -266,7 +156,7 @@ fn fastest(run: &Run) {
     assert_eq!(c.verdict, verdict(arrived || checked, arrived != checked));
 }
 
-fn unsafe_mapping(run: &Run) {
+fn unsafe_mapping(run: &Tour) {
     let c = run.claim("Rust needs `unsafe` to map shared memory");
     let stored = run.number_after("stored temperature: ");
     let update = run.number_after("(update #");
@@ -280,7 +170,7 @@ fn unsafe_mapping(run: &Run) {
     assert_eq!(c.verdict, verdict(update > 0, false));
 }
 
-fn outlives(run: &Run) {
+fn outlives(run: &Tour) {
     let c = run.claim("an object outlives the process that wrote it");
     let size = run.number_after("the object is still in /dev/shm (");
     let writer = run.number_after("written by pid ");
@@ -295,7 +185,7 @@ fn outlives(run: &Run) {
     assert_eq!(c.verdict, verdict(!alive, false));
 }
 
-fn sealed(run: &Run) {
+fn sealed(run: &Tour) {
     let c = run.claim("a memfd sealed against shrinking cannot shrink");
     let seals = run.after("receiver: seals (F_GET_SEALS): ");
     let seals = seals.split(';').next().unwrap();
@@ -307,7 +197,7 @@ fn sealed(run: &Run) {
     assert_eq!(c.verdict, verdict(shrink && errno == "EPERM", false));
 }
 
-fn coordination(run: &Run) {
+fn coordination(run: &Tour) {
     let c = run.claim("the kernel does not coordinate access; you do");
     let expected_total = run.number_after("; expected ");
     // "   <what>   <counter> <lost> <time> <unit> <ns/inc>"
@@ -329,7 +219,7 @@ fn coordination(run: &Run) {
     assert_eq!(c.verdict, verdict(atomic == 0 && locked == 0, racy == 0));
 }
 
-fn unlinked(run: &Run) {
+fn unlinked(run: &Tour) {
     let c = run.claim("an object stays until shm_unlink removes it");
     let state = run.after("12. shm_unlink($OBJ): ");
     let gone = state.starts_with("gone from /dev/shm");
@@ -345,15 +235,8 @@ fn unlinked(run: &Run) {
 }
 
 /// Every check, on one run of the whole tour.
-fn check_every_claim(run: &Run) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        run.claims.len(),
-        "a claim twice: {:?}",
-        run.claims
-    );
-    assert_eq!(run.claims.len(), 8, "{:?}", run.claims);
+fn check_every_claim(run: &Tour) {
+    run.assert_claims(8);
     map_shared(run);
     zero_copies(run);
     fastest(run);
@@ -376,13 +259,9 @@ fn every_claim_quotes_this_runs_numbers_with_the_verdict_they_call_for() {
 /// As root, once more as `nobody`: no claim of this tour needs root, so all eight are there.
 #[test]
 fn every_claim_holds_together_as_an_ordinary_user_too() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: not root, so the test above already ran unprivileged");
+    let Some(nobody) = as_nobody(BIN, |command| run(command.args(SMALL))) else {
         return;
-    }
-    let copy = testkit::NobodyCopy::of(BIN);
-    let nobody = run(copy.command().args(SMALL));
-    drop(copy);
+    };
     check_every_claim(&nobody);
 }
 
@@ -405,11 +284,7 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = shm_demo(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-        assert_eq!(got.len(), claims.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(claims) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(claims, step);
     }
     let counter = shm_demo(&["counter", "--increments", "1000"]);
     assert_eq!(counter.claims.len(), 1, "{:?}", counter.claims);
@@ -465,7 +340,7 @@ fn readings_and_check_values_are_drawn_per_run() {
     assert_eq!(checks.len(), 4, "a frame drawn twice alike: {checks:?}");
 
     let [a, b] = [shm_demo(&["memfd"]), shm_demo(&["memfd"])];
-    let check = |run: &Run, needle: &str| {
+    let check = |run: &Tour, needle: &str| {
         let after = run.after(needle);
         let at = after.find("check value ").unwrap() + "check value ".len();
         after[at..at + 10].to_string()

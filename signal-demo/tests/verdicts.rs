@@ -12,114 +12,31 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{BIN, finish, stdout_of};
-
-const HEADING: &str = "The lecture, checked on this machine";
-
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
-}
-
-/// One run's output, split at the block.
-struct Run {
-    steps: String,
-    claims: Vec<Claim>,
-}
+use testkit::verdicts::{self, Tour, after, leading_number, line_with, number_after, verdict};
 
 /// signal-demo with `args`, to the end; fails if it fails or leaves a child behind.
-fn run(args: &[&str]) -> Run {
+fn run(args: &[&str]) -> Tour {
     let child = Command::new(BIN)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = child.id();
     let stdout = stdout_of(&finish(child, Duration::from_secs(60)));
     testkit::assert_fits_80_columns(&stdout, |_| false);
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
+    let (steps, block) = verdicts::split(&stdout);
     let block = block.split("\nDone: ").next().unwrap();
-    Run {
+    Tour {
+        pid,
         steps: steps.to_string(),
-        claims: parse_block(block),
+        claims: verdicts::parse_block(block),
     }
 }
 
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
-        }
-    }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
-}
-
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The text of step `n`: from its heading to the next one (or the end).
-    fn step(&self, n: u32) -> &str {
-        common::step(&self.steps, n)
-    }
-}
-
-/// The first line of `text` holding `needle`.
-fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
-    text.lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("{needle:?} in:\n{text}"))
-}
-
-/// The text after `before` in `text`, to the end of that line.
-fn after<'a>(text: &'a str, before: &str) -> &'a str {
-    let line = line_with(text, before);
-    &line[line.find(before).unwrap() + before.len()..]
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
-}
-
-fn number_after(text: &str, before: &str) -> u64 {
-    leading_number(after(text, before))
+/// The text of step `n`: from its heading to the next one (or the end).
+fn step(run: &Tour, n: u32) -> &str {
+    common::step(&run.steps, n)
 }
 
 /// "2.7 µs" right after `before`, as printed, and in tenths of a µs (27).
@@ -131,18 +48,10 @@ fn micros_after(text: &str, before: &str) -> (String, u64) {
     (format!("{shown} µs"), tenths)
 }
 
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
-}
-
 /// Step 1: the lecture's variants, as printed (and as this platform numbers them).
-fn fixed_set(run: &Run) {
+fn fixed_set(run: &Tour) {
     let c = run.claim("signals are a fixed set of named numbers");
-    let step = run.step(1);
+    let step = step(run, 1);
     let mut named = Vec::new();
     let mut numbers = BTreeSet::new();
     for (variant, real) in [
@@ -175,9 +84,9 @@ fn fixed_set(run: &Run) {
 }
 
 /// Step 3: sigaction's answers for KILL and STOP, and the stopped child's silence.
-fn uncatchable(run: &Run) {
+fn uncatchable(run: &Tour) {
     let c = run.claim("KILL and STOP cannot be caught");
-    let step = run.step(3);
+    let step = step(run, 3);
     let mut said = Vec::new();
     let mut refused = 0;
     for name in ["SIGKILL", "SIGSTOP"] {
@@ -201,8 +110,8 @@ fn uncatchable(run: &Run) {
 }
 
 /// Step 4: the sleeper set up nothing for SIGTERM and was killed by it; siginfo's details.
-fn sigchld(run: &Run) {
-    let step = run.step(4);
+fn sigchld(run: &Tour) {
+    let step = step(run, 4);
     let started: Vec<u64> = after(step, "  started ")
         .split(':')
         .next()
@@ -255,8 +164,8 @@ fn sigchld(run: &Run) {
 }
 
 /// Step 5: the pending rows (ShdPnd's names, SigQ's count) and what arrived.
-fn pending(run: &Run) {
-    let step = run.step(5);
+fn pending(run: &Tour) {
+    let step = step(run, 5);
     let sent = number_after(step, " time(s) of ");
     let row = |label: &str| {
         let words: Vec<String> = after(step, label)
@@ -310,8 +219,8 @@ fn si_values(text: &str) -> Vec<u64> {
 
 /// Step 7: did the locking handler hang (and where), and how many the recording one handled.
 /// Returns whether it hung.
-fn handler_safety(run: &Run) -> bool {
-    let step = run.step(7);
+fn handler_safety(run: &Tour) -> bool {
+    let step = step(run, 7);
     let c = run.claim("a handler may only call async-signal-safe code");
     let (hung, first) = if step.contains("  -> deadlocked") {
         let (sent, handled) = if step.contains("  -> deadlocked at once") {
@@ -348,8 +257,8 @@ fn handler_safety(run: &Run) -> bool {
 }
 
 /// Step 8: for each placement, the signal's line, then the pipe's and the CPU line.
-fn lightest(run: &Run) {
-    let step = run.step(8);
+fn lightest(run: &Tour) {
+    let step = step(run, 8);
     let c = run.claim("a signal is the lightest communication");
     let lines: Vec<&str> = step.lines().collect();
     let (mut parts, mut wins, mut placements) = (Vec::new(), 0, 0);
@@ -384,8 +293,8 @@ fn lightest(run: &Run) {
 }
 
 /// Step 9: each placement's sender and receiver CPU, and the empty bracket.
-fn who_pays(run: &Run) {
-    let step = run.step(9);
+fn who_pays(run: &Tour) {
+    let step = step(run, 9);
     let (bracket, bracket_t) = micros_after(step, "and no kill, measures ");
     let (mut senders, mut receivers) = (Vec::new(), Vec::new());
     let (mut sender_paid, mut receiver_paid) = (true, true);
@@ -427,10 +336,7 @@ fn every_claim_quotes_its_step_and_follows_from_it() {
     who_pays(&run);
     // The sentence the verdicts replace is gone; what std lacks is said as documented.
     assert!(!run.steps.contains("Neither carries data"), "{}", run.steps);
-    assert!(
-        run.step(2)
-            .contains("(as documented, not observed: Rust's std")
-    );
+    assert!(step(&run, 2).contains("(as documented, not observed: Rust's std"));
 }
 
 /// A step run alone ends with its own claims, from its own numbers (here other than the
@@ -466,7 +372,7 @@ fn the_locking_handler_deadlocks_at_least_once() {
         assert_eq!(run.claims.len(), 1, "{:?}", run.claims);
         if handler_safety(&run) {
             hung += 1;
-            let step = run.step(7);
+            let step = step(&run, 7);
             // Asleep in the kernel at the lock's futex, where /proc shows it (root does).
             if nix::unistd::geteuid().is_root() {
                 assert!(step.contains("(a futex: its handler waits"), "{step}");

@@ -87,12 +87,15 @@ pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus
 /// Runs `command` with stdout and stderr captured; the test fails, naming `what`, if it has not
 /// exited within 60 s.
 pub fn output(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let child = spawned(command.stdout(Stdio::piped()).stderr(Stdio::piped()), what);
     output_within(child, Duration::from_secs(60), what)
+}
+
+/// `command` started; the test fails, naming `what`, if it cannot be.
+pub(crate) fn spawned(command: &mut Command, what: &str) -> Child {
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"))
 }
 /// Runs `program` with `args` to the end, stdin empty (as `Command::output` has it) and
 /// stdout and stderr captured; the test fails, naming the program, if it has not exited

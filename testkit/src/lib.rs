@@ -1,13 +1,16 @@
 //! What the demo crates' end-to-end tests share, written once: start a binary the way a
 //! careless shell would, bound every wait on a child, find what a run left behind (processes,
 //! names), run a copy as `nobody`, check that a tour fits 80 columns, and find an example
-//! binary that is no older than its source.
+//! binary that is no older than its source, run it under hostile conditions ([`hostile`]),
+//! and read back a tour's closing block of verdicts ([`verdicts`]).
 //!
 //! Dev-only (`[dev-dependencies]`): the tours themselves never use it.
 
 mod bounded;
 mod examples;
+pub mod hostile;
 mod leaks;
+pub mod verdicts;
 
 pub use bounded::{
     KillAfter, exit_within, kill_and_reap, line_channel, output, output_within, pid, run, send,

@@ -9,77 +9,22 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use testkit::hostile::{
+    ENDINGS, Stdout, assert_ends_cleanly, limited, ready_for_ending, run_to_end,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 fn example(name: &str) -> PathBuf {
     testkit::example(env!("CARGO_MANIFEST_DIR"), name)
-}
-
-/// Where an example's stdout goes.
-#[derive(Clone, Copy, Debug)]
-enum Stdout {
-    /// A pipe whose read end is already closed (`| true`, `| head -1` once head has gone).
-    Closed,
-    /// /dev/full: every write fails with ENOSPC.
-    Full,
-}
-
-impl Stdout {
-    fn stdio(self) -> Stdio {
-        match self {
-            Stdout::Closed => {
-                let (read, write) = nix::unistd::pipe().expect("pipe");
-                drop(read);
-                Stdio::from(write)
-            }
-            Stdout::Full => Stdio::from(File::options().write(true).open("/dev/full").unwrap()),
-        }
-    }
-}
-
-/// Sets resource limits in the child before exec (they survive setpriv's exec too).
-fn limits(command: &mut Command, list: Vec<(Resource, u64)>) -> &mut Command {
-    // SAFETY: setrlimit(2) is async-signal-safe; the list was built before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            for &(resource, value) in &list {
-                setrlimit(resource, value, value)?;
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Runs `command` to the end (stdin empty, stderr captured), failing the test after `limit`.
-fn finish(command: &mut Command, limit: Duration, what: &str) -> (Output, String) {
-    let child = command
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let out = testkit::output_within(child, limit, what);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stderr)
-}
-
-/// Neither a panic (exit 101) nor an abort: killed by SIGPIPE with nothing said, or exit
-/// status 1 with the error on stderr.
-fn assert_ended_cleanly(what: &str, out: &Output, stderr: &str) {
-    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
-    match (out.status.code(), out.status.signal()) {
-        (Some(1), _) => assert!(!stderr.is_empty(), "{what}: exit 1 without a word"),
-        (_, Some(13)) => assert!(stderr.is_empty(), "{what}: SIGPIPE, yet said {stderr}"),
-        _ => panic!("{what}: {:?}\n{stderr}", out.status),
-    }
 }
 
 /// A 0700 directory of this test's own, holding the socket; removed at the end.
@@ -116,7 +61,7 @@ impl Running {
     }
 
     fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        testkit::pid(&self.child)
     }
 
     fn stderr(&self) -> String {
@@ -201,7 +146,7 @@ fn echo_server_serves_on_with_a_closed_or_full_stdout_and_leaves_no_socket() {
         let _ = std::fs::remove_file(&errors);
         assert!(!said.contains("panicked"), "{said}");
         let echo = echo_over(&sock, "temperature: 42\n");
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        kill(testkit::pid(&child), Signal::SIGTERM).unwrap();
         let status = testkit::exit_within(&mut child, WAIT, "echo_server");
         assert_eq!(echo.unwrap(), "temperature: 42\n", "stdout {stdout:?}");
         assert_eq!(status.signal(), Some(15), "stdout {stdout:?}");
@@ -211,20 +156,11 @@ fn echo_server_serves_on_with_a_closed_or_full_stdout_and_leaves_no_socket() {
 
 #[test]
 fn echo_server_stops_on_sighup_sigquit_and_when_started_with_signals_blocked() {
-    let cases = [
-        (Signal::SIGHUP, false),
-        (Signal::SIGQUIT, false),
-        (Signal::SIGTERM, true),
-        (Signal::SIGINT, true),
-    ];
-    for (signal, blocked) in cases {
+    for (signal, blocked) in ENDINGS.into_iter().chain([(Signal::SIGINT, true)]) {
         let dir = testkit::TempDir::new("udshostile-sig");
         let sock = socket_in(&dir);
         let mut command = Command::new(example("echo_server"));
-        testkit::without_core_dumps(command.arg(&sock));
-        if blocked {
-            testkit::start_carelessly(&mut command);
-        }
+        ready_for_ending(command.arg(&sock), blocked);
         let (server, _) = Running::start(&mut command, &dir.join("stderr"));
         server.stop_with(signal);
         let _ = std::fs::remove_file(dir.join("stderr"));
@@ -237,7 +173,7 @@ fn echo_server_refuses_a_line_without_end_and_serves_the_next_client() {
     let dir = testkit::TempDir::new("udshostile-line");
     let sock = socket_in(&dir);
     let mut command = Command::new(example("echo_server"));
-    limits(
+    limited(
         command.arg(&sock),
         vec![(Resource::RLIMIT_AS, 1 << 30), (Resource::RLIMIT_CPU, 20)],
     );
@@ -287,7 +223,7 @@ fn echo_server_out_of_descriptors_waits_instead_of_spinning_and_recovers() {
     let sock = socket_in(&dir);
     let mut command = Command::new(example("echo_server"));
     // 16 descriptors: the listener, the signal pipe and a few clients, then EMFILE.
-    limits(
+    limited(
         command.arg(&sock),
         vec![(Resource::RLIMIT_NOFILE, 16), (Resource::RLIMIT_CPU, 20)],
     );
@@ -345,7 +281,7 @@ fn echo_server_without_threads_refuses_the_client_or_fails_before_bind() {
 
     // TCP has no signal thread: it starts, and refuses each client it has no thread for.
     let mut command = copy.command();
-    limits(command.args(["--tcp", "127.0.0.1:0"]), nproc.clone());
+    limited(command.args(["--tcp", "127.0.0.1:0"]), nproc.clone());
     let (mut server, addr) = Running::start(&mut command, &copy.dir.join("stderr"));
     for _ in 0..2 {
         let mut client = std::net::TcpStream::connect(&addr).unwrap();
@@ -373,8 +309,8 @@ fn echo_server_without_threads_refuses_the_client_or_fails_before_bind() {
     // Unix: the signal thread cannot start, which fails before bind: no socket is left.
     let sock = copy.dir.join("echo.sock");
     let mut command = copy.command();
-    limits(command.arg(&sock), nproc);
-    let (out, stderr) = finish(command.stdout(Stdio::null()), testkit::LIMIT, "echo_server");
+    limited(command.arg(&sock), nproc);
+    let (out, stderr) = run_to_end(command.stdout(Stdio::null()), testkit::LIMIT, "echo_server");
     assert_eq!(out.status.code(), Some(1), "{:?}: {stderr}", out.status);
     assert!(!sock.exists(), "{} left behind", sock.display());
 }
@@ -387,7 +323,7 @@ fn echo_client_gives_up_on_a_silent_server_and_on_a_flood() {
 
     // Silent: the connection waits in the backlog, never accepted, never answered.
     let mut command = Command::new(example("echo_client"));
-    let (out, stderr) = finish(
+    let (out, stderr) = run_to_end(
         command.arg(&sock).stdout(Stdio::null()),
         Duration::from_secs(15),
         "echo_client, silent server",
@@ -406,11 +342,11 @@ fn echo_client_gives_up_on_a_silent_server_and_on_a_flood() {
         }
     });
     let mut command = Command::new(example("echo_client"));
-    limits(
+    limited(
         command.arg(&sock).stdout(Stdio::null()),
         vec![(Resource::RLIMIT_AS, 256 << 20), (Resource::RLIMIT_CPU, 20)],
     );
-    let (out, stderr) = finish(&mut command, testkit::LIMIT, "echo_client, flood");
+    let (out, stderr) = run_to_end(&mut command, testkit::LIMIT, "echo_client, flood");
     assert_eq!(out.status.code(), Some(1), "{:?}: {stderr}", out.status);
     assert!(stderr.contains("over 4 KiB"), "{stderr}");
     server.join().unwrap();
@@ -431,18 +367,14 @@ fn echo_client_and_dgram_pair_end_cleanly_on_a_closed_or_full_stdout() {
             reader.get_mut().write_all(line.as_bytes()).unwrap();
         });
         let what = format!("echo_client, stdout {stdout:?}");
-        let mut command = Command::new(example("echo_client"));
-        let (out, stderr) = finish(
-            command.arg(&sock).stdout(stdout.stdio()),
-            testkit::LIMIT,
+        assert_ends_cleanly(
+            Command::new(example("echo_client")).arg(&sock),
+            stdout,
             &what,
         );
-        assert_ended_cleanly(&what, &out, &stderr);
         server.join().unwrap();
 
         let what = format!("dgram_pair, stdout {stdout:?}");
-        let mut command = Command::new(example("dgram_pair"));
-        let (out, stderr) = finish(command.stdout(stdout.stdio()), testkit::LIMIT, &what);
-        assert_ended_cleanly(&what, &out, &stderr);
+        assert_ends_cleanly(&mut Command::new(example("dgram_pair")), stdout, &what);
     }
 }

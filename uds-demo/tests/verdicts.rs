@@ -6,165 +6,41 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{BIN, is_root};
 use nix::errno::Errno;
+use testkit::verdicts::{Tour, between, leading_number, run_tour, verdict};
 
-const HEADING: &str = "The lecture, checked on this machine";
-
-/// One line of the block: "  VERDICT    claim: because", continuation lines joined.
-#[derive(Debug)]
-struct Claim {
-    verdict: String,
-    claim: String,
-    because: String,
+fn run(command: &mut Command) -> Tour {
+    run_tour(command, Duration::from_secs(120), "uds-demo").0
 }
 
-/// One run's output, split at the block.
-struct Run {
-    /// the pid of the process this test spawned: what SO_PEERCRED must name
-    pid: u32,
-    steps: String,
-    claims: Vec<Claim>,
-}
-
-fn run(command: &mut Command) -> Run {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = testkit::output_within(child, Duration::from_secs(120), "uds-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}\n{stdout}");
-    let (steps, block) = stdout.split_once(HEADING).unwrap_or((&stdout, ""));
-    Run {
-        pid,
-        steps: steps.to_string(),
-        claims: parse_block(block),
-    }
-}
-
-fn tour(args: &[&str]) -> Run {
+fn tour(args: &[&str]) -> Tour {
     run(Command::new(BIN).args(args))
 }
 
-fn parse_block(block: &str) -> Vec<Claim> {
-    let mut joined: Vec<String> = Vec::new();
-    for line in block.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(line.chars().count() <= 80, "{line:?}");
-        if line.starts_with(&" ".repeat(13)) {
-            let last = joined.last_mut().expect("a continuation after a claim");
-            last.push(' ');
-            last.push_str(line.trim());
-        } else {
-            assert!(
-                line.starts_with("  ") && !line.starts_with("   "),
-                "{line:?}"
-            );
-            joined.push(line.trim().to_string());
+/// The errno a step line such as "connect now: No such file ... (os error 2)" shows, or
+/// "accepted".
+fn errno_after(run: &Tour, before: &str) -> String {
+    let text = run.after(before);
+    match text.split_once("(os error ") {
+        Some((_, code)) => format!("{:?}", Errno::from_raw(leading_number(code) as i32)),
+        None => {
+            assert!(text.starts_with("accepted"), "{text}");
+            "accepted".to_string()
         }
     }
-    joined
-        .iter()
-        .map(|line| {
-            let (verdict, rest) = line.split_once(' ').unwrap();
-            let (claim, because) = rest.trim().split_once(": ").unwrap();
-            assert!(
-                ["CONFIRMED", "QUALIFIED", "REFUTED"].contains(&verdict),
-                "{line}"
-            );
-            Claim {
-                verdict: verdict.to_string(),
-                claim: claim.to_string(),
-                because: because.to_string(),
-            }
-        })
-        .collect()
-}
-
-impl Run {
-    /// The one claim whose words start with `start`.
-    fn claim(&self, start: &str) -> &Claim {
-        let found: Vec<&Claim> = self
-            .claims
-            .iter()
-            .filter(|c| c.claim.starts_with(start))
-            .collect();
-        assert_eq!(found.len(), 1, "{start:?} in {:?}", self.claims);
-        found[0]
-    }
-
-    /// The text after `before` on the first step line holding it, up to the line's end.
-    fn after(&self, before: &str) -> &str {
-        let at = self
-            .steps
-            .find(before)
-            .unwrap_or_else(|| panic!("{before:?} in:\n{}", self.steps));
-        let rest = &self.steps[at + before.len()..];
-        &rest[..rest.find('\n').unwrap_or(rest.len())]
-    }
-
-    fn number_after(&self, before: &str) -> u64 {
-        leading_number(self.after(before))
-    }
-
-    /// The errno a step line such as "connect now: No such file ... (os error 2)" shows, or
-    /// "accepted".
-    fn errno_after(&self, before: &str) -> String {
-        let text = self.after(before);
-        match text.split_once("(os error ") {
-            Some((_, code)) => format!("{:?}", Errno::from_raw(leading_number(code) as i32)),
-            None => {
-                assert!(text.starts_with("accepted"), "{text}");
-                "accepted".to_string()
-            }
-        }
-    }
-
-    /// The first quoted text after `before`.
-    fn quoted_after(&self, before: &str) -> &str {
-        between(self.after(before), "\"", "\"")
-    }
-}
-
-fn leading_number(text: &str) -> u64 {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("a number at {text:?}"))
-}
-
-/// The text between the first `open` and the next `close` in `text`.
-fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
-    let start = text
-        .find(open)
-        .unwrap_or_else(|| panic!("{open:?} in {text:?}"))
-        + open.len();
-    let len = text[start..].find(close).unwrap();
-    &text[start..start + len]
 }
 
 /// The numbers inside the `[...]` of a step line.
-fn list_after(run: &Run, before: &str) -> Vec<usize> {
+fn list_after(run: &Tour, before: &str) -> Vec<usize> {
     let inner = between(run.after(before), "[", "]");
     inner.split(", ").map(|n| n.parse().unwrap()).collect()
 }
 
-fn verdict(holds: bool, but: bool) -> &'static str {
-    match (holds, but) {
-        (false, _) => "REFUTED",
-        (true, true) => "QUALIFIED",
-        (true, false) => "CONFIRMED",
-    }
-}
-
-fn same_api(run: &Run) {
+fn same_api(run: &Tour) {
     let c = run.claim("AF_UNIX has the network sockets' API");
     let same = run.number_after("lines identical to step 1's: ");
     let of = leading_number(between(
@@ -179,7 +55,7 @@ fn same_api(run: &Run) {
     assert_eq!(c.verdict, verdict(of > 0 && same == of, false));
 }
 
-fn std_types(run: &Run) {
+fn std_types(run: &Tour) {
     let c = run.claim("Rust's std has UnixStream beside TcpStream");
     let (unix, inet) = (c.because.strip_prefix("the echoes went through "))
         .and_then(|types| types.split_once(" and "))
@@ -190,7 +66,7 @@ fn std_types(run: &Run) {
 }
 
 /// Step 2's table: each placement's name, and the p50 of each family there, in tenths of µs.
-fn round_trips(run: &Run) -> Vec<(String, u64, u64)> {
+fn round_trips(run: &Tour) -> Vec<(String, u64, u64)> {
     let header = run.after("the server where the column says:\n");
     let places: Vec<&str> = header
         .split("  ")
@@ -216,7 +92,7 @@ fn round_trips(run: &Run) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
-fn faster(run: &Run) {
+fn faster(run: &Tour) {
     let c = run.claim("local only, so faster than the network stack");
     let timed = round_trips(run);
     let us = |t: u64| format!("{}.{}", t / 10, t % 10);
@@ -232,7 +108,7 @@ fn faster(run: &Run) {
     assert_eq!(c.verdict, verdict(faster > 0, faster < timed.len()));
 }
 
-fn modes(run: &Run) {
+fn modes(run: &Tour) {
     let c = run.claim("stream and datagram, as TCP and UDP");
     let wrote: Vec<usize> = run
         .after("   wrote ")
@@ -274,7 +150,7 @@ fn modes(run: &Run) {
     );
 }
 
-fn peer(run: &Run, uid: u32) {
+fn peer(run: &Tour, uid: u32) {
     let c = run.claim("the kernel mediates, SO_PEERCRED names the peer");
     let told = run.after("the server learned from the kernel: peer ");
     let told_pid = leading_number(between(told, "pid=", " "));
@@ -298,7 +174,7 @@ fn peer(run: &Run, uid: u32) {
     assert_eq!(c.verdict, verdict(holds, false));
 }
 
-fn one_line(run: &Run) {
+fn one_line(run: &Tour) {
     let c = run.claim("one line switches AF_UNIX to AF_INET");
     let unix = run.quoted_after("   and echoed ");
     let tcp = run.quoted_after("a TCP server (pid ");
@@ -332,12 +208,12 @@ fn one_line(run: &Run) {
     assert_eq!(c.verdict, verdict(unix == tcp, extra > 0));
 }
 
-fn failures(run: &Run) {
+fn failures(run: &Tour) {
     let c = run.claim("the failure modes are the network's");
-    let stale_connect = run.errno_after("   connect to it: ");
-    let unix_rebind = run.errno_after("   bind to it: ");
-    let gone_connect = run.errno_after("   connect now: ");
-    let tcp_rebind = run.errno_after("bind to its port: ");
+    let stale_connect = errno_after(run, "   connect to it: ");
+    let unix_rebind = errno_after(run, "   bind to it: ");
+    let gone_connect = errno_after(run, "   connect now: ");
+    let tcp_rebind = errno_after(run, "bind to its port: ");
     assert_eq!(
         c.because,
         format!(
@@ -353,7 +229,7 @@ fn failures(run: &Run) {
 
 /// As root with `ip`: the claim quotes both p50s of step 8. Otherwise the step says why there
 /// is no verdict, and the block has none.
-fn local(run: &Run) -> bool {
+fn local(run: &Tour) -> bool {
     if !run.steps.contains("across the veth pair ") {
         assert!(
             run.steps.contains("no remote edge here to"),
@@ -383,9 +259,7 @@ fn local(run: &Run) -> bool {
 }
 
 /// Every check, on one run of the whole tour.
-fn check_every_claim(run: &Run, uid: u32) {
-    let names: BTreeSet<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
-    assert_eq!(names.len(), run.claims.len(), "{:?}", run.claims);
+fn check_every_claim(run: &Tour, uid: u32) {
     same_api(run);
     std_types(run);
     faster(run);
@@ -394,12 +268,7 @@ fn check_every_claim(run: &Run, uid: u32) {
     one_line(run);
     failures(run);
     let judged_local = local(run);
-    assert_eq!(
-        run.claims.len(),
-        7 + usize::from(judged_local),
-        "{:?}",
-        run.claims
-    );
+    run.assert_claims(7 + usize::from(judged_local));
 }
 
 #[test]
@@ -430,7 +299,7 @@ fn every_claim_holds_together_as_an_ordinary_user_too() {
 /// would show the same one twice.
 #[test]
 fn the_echoed_readings_are_drawn_per_run() {
-    let readings = |run: &Run| -> Vec<String> {
+    let readings = |run: &Tour| -> Vec<String> {
         let mut seen = vec![
             run.quoted_after("   echoed ").to_string(),
             run.quoted_after("   and echoed ").to_string(),
@@ -440,8 +309,8 @@ fn the_echoed_readings_are_drawn_per_run() {
         seen.push(between(run.after("): echo: "), "", " (").to_string());
         seen
     };
-    let first = readings(&tour(&["abstract"]).join(&tour(&["stale"]), &tour(&["8"])));
-    let second = readings(&tour(&["abstract"]).join(&tour(&["stale"]), &tour(&["8"])));
+    let first = readings(&join(tour(&["abstract"]), &tour(&["stale"]), &tour(&["8"])));
+    let second = readings(&join(tour(&["abstract"]), &tour(&["stale"]), &tour(&["8"])));
     for reading in first.iter().chain(&second) {
         assert!(reading.starts_with("temperature: "), "{reading}");
     }
@@ -450,13 +319,11 @@ fn the_echoed_readings_are_drawn_per_run() {
     }
 }
 
-impl Run {
-    /// The steps of three runs, as one text (the claims and pid of the first).
-    fn join(self, second: &Run, third: &Run) -> Run {
-        Run {
-            steps: format!("{}{}{}", self.steps, second.steps, third.steps),
-            ..self
-        }
+/// The steps of three runs, as one text (the claims and pid of the first).
+fn join(first: Tour, second: &Tour, third: &Tour) -> Tour {
+    Tour {
+        steps: format!("{}{}{}", first.steps, second.steps, third.steps),
+        ..first
     }
 }
 
@@ -482,14 +349,10 @@ fn a_step_run_alone_prints_its_own_claims() {
     ];
     for (step, claims) in steps {
         let run = tour(&[step]);
-        let got: Vec<&str> = run.claims.iter().map(|c| c.claim.as_str()).collect();
         let judged = match step {
             "nodes" if !run.steps.contains("across the veth pair ") => &[][..],
             _ => claims,
         };
-        assert_eq!(got.len(), judged.len(), "{step}: {got:?}");
-        for (got, start) in got.iter().zip(judged) {
-            assert!(got.starts_with(start), "{step}: {got:?}");
-        }
+        run.assert_claims_start(judged, step);
     }
 }

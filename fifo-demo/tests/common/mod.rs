@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // not every test file waits on a child of its own
 pub use testkit::output_within;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fifo-demo");
