@@ -2,7 +2,7 @@
 //! lecture's design-space table (lecture section "IPC Design-Space Map") with numbers from
 //! this run.
 //!
-//!     cargo run --release -p compare                    # all rows, both placements, < 15 s
+//!     cargo run --release -p compare                    # all rows, both placements, ~20 s
 //!     cargo run --release -p compare -- --quick        # a short run, < 3 s
 //!     cargo run --release -p compare -- --only pipe,shm --sizes 64,4096,65536 --placement split
 //!     cargo run --release -p compare -- --format markdown --plot latency.svg
