@@ -145,7 +145,9 @@ fn receive_into_a_closed_pipe_takes_no_message() {
     let q = format!("/mq-test-{}-closedpipe", std::process::id());
     assert!(run(&["create", &q]).status.success());
     assert!(run(&["send", &q, "one", "two", "three"]).status.success());
-    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    // Close-on-exec (std's pipe): a child another test spawns meanwhile must not inherit
+    // the read end, which would keep the pipe open.
+    let (read_end, write_end) = std::io::pipe().unwrap();
     drop(read_end);
     let mut cmd = command(&["receive", &q], &unique_tag());
     cmd.stdout(write_end);

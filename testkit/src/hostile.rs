@@ -13,8 +13,12 @@ use nix::sys::signal::Signal;
 
 /// A pipe whose read end is already closed: what `| head -1` leaves once head has exited.
 /// The first write to it raises SIGPIPE (or fails with EPIPE where SIGPIPE is ignored).
+///
+/// Both ends are close-on-exec (std's pipe): the tests run in threads, and a read end that a
+/// child spawned meanwhile by another test inherited would keep the pipe open, so the write
+/// would succeed and the example would wait for ever.
 pub fn closed_pipe() -> Stdio {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) = std::io::pipe().expect("pipe");
     drop(read_end);
     Stdio::from(write_end)
 }
