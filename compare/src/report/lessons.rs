@@ -8,9 +8,7 @@
 
 use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
-use crate::row::{
-    Mechanism, RoundTrips, Row, mechanisms, placement_words, reference_size, size_words, us,
-};
+use crate::row::{Mechanism, Row, mechanisms, placement_words, reference, rtt, size_words, us};
 
 /// The lines, as plain sentences (JSON puts them in a field).
 pub fn lines(rows: &[Row]) -> Vec<String> {
@@ -49,21 +47,6 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
 
 fn spins(m: &Mechanism) -> bool {
     m.design.coordination.contains("spin")
-}
-
-/// The round trips of `m` in placement `place` ("same" / "split") at `size`, if measured.
-fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&'a RoundTrips> {
-    rows.iter()
-        .find(|r| r.mechanism.key == m.key && r.placement.name == place && r.size == size)?
-        .latency
-        .as_ref()
-        .ok()
-}
-
-/// The size the lines compare at (`reference_size` of the sizes measured), or 0 for a doorbell
-/// alone.
-fn reference(rows: &[Row]) -> usize {
-    reference_size(rows.iter().map(|r| r.size).filter(|s| *s > 0)).unwrap_or(0)
 }
 
 fn ratio_words(low: f64, high: f64) -> String {

@@ -7,7 +7,7 @@
 use plumbing::verdict::{Claim, Verdict, judge, lines};
 
 use crate::report::lecture::{design_claim, probes_of};
-use crate::row::{Mechanism, RoundTrips, Row, mechanisms, placement_words, reference_size};
+use crate::row::{Mechanism, Row, mechanisms, placement_words, reference, rtt};
 use crate::row::{size_words, us};
 
 pub const HEADING: &str = "The lecture, checked on this machine";
@@ -55,18 +55,6 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
 
 fn by_key(rows: &[Row], key: &str) -> Option<Mechanism> {
     mechanisms(rows).into_iter().find(|m| m.key == key)
-}
-
-fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&'a RoundTrips> {
-    rows.iter()
-        .find(|r| r.mechanism.key == m.key && r.placement.name == place && r.size == size)?
-        .latency
-        .as_ref()
-        .ok()
-}
-
-fn reference(rows: &[Row]) -> usize {
-    reference_size(rows.iter().map(|r| r.size).filter(|s| *s > 0)).unwrap_or(0)
 }
 
 fn setup_of(rows: &[Row], m: &Mechanism) -> Option<f64> {

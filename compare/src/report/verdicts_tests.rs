@@ -5,7 +5,7 @@ use plumbing::stats::Summary;
 use plumbing::verdict::Verdict;
 
 use super::*;
-use crate::row::{Latency, Placement, Skip};
+use crate::row::{Latency, Placement, RoundTrips, Skip};
 
 fn mechanism(key: &'static str, label: &'static str, data: &'static str) -> Mechanism {
     Mechanism {

@@ -81,6 +81,21 @@ impl Row {
     }
 }
 
+/// The round trips of `m` in placement `place` ("same" / "split") at `size`, if measured.
+pub fn rtt<'a>(rows: &'a [Row], m: &Mechanism, place: &str, size: usize) -> Option<&'a RoundTrips> {
+    rows.iter()
+        .find(|r| r.mechanism.key == m.key && r.placement.name == place && r.size == size)?
+        .latency
+        .as_ref()
+        .ok()
+}
+
+/// The size the lines compare at (`reference_size` of the sizes measured), or 0 for a doorbell
+/// alone.
+pub fn reference(rows: &[Row]) -> usize {
+    reference_size(rows.iter().map(|r| r.size).filter(|s| *s > 0)).unwrap_or(0)
+}
+
 /// Every mechanism of `rows` once, in the rows' order.
 pub fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
     let mut found: Vec<Mechanism> = Vec::new();
