@@ -5,10 +5,21 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::{Mutex, MutexGuard};
 
 use common::*;
 use mq_demo::sysv::{self, SysvQueue};
 use testkit::text;
+
+/// The tests of this file take turns: a tour run by one sweeps the private directories of dead
+/// pids, which is exactly what the sweep test plants, before it has written the queue's record.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
     out.lines()
@@ -29,6 +40,7 @@ fn after(line: &str, word: &str) -> String {
 
 /// Runs `by-type` with `umask` and checks what it printed against what it did.
 fn by_type_with_umask(umask: libc::mode_t) {
+    let _turn = one_at_a_time();
     let mut cmd = command(&["by-type"], &unique_tag());
     testkit::with_umask(&mut cmd, umask);
     let out = cmd.output().unwrap();
@@ -116,6 +128,7 @@ fn give_away(id: i32, uid: u32) {
 /// needs root; skipped otherwise.
 #[test]
 fn the_sysv_sweep_removes_our_stale_queue_and_no_one_elses() {
+    let _turn = one_at_a_time();
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root to give a queue to another user (msgctl IPC_SET)");
         return;
