@@ -22,6 +22,13 @@ use crate::row::Skip;
 /// own (a System V queue: the msgbuf that msgsnd reads and msgrcv writes) overrides these to
 /// fill, check and echo the message there, as a C program would, with no copy in or out.
 pub trait End: Read + Write {
+    /// Once in each process, after the fork and before the first message, outside the clock
+    /// and the CPU count: an end that can only be made in its own process (a peer crate's node
+    /// and ports) makes itself here and waits for its peer. Most ends are ready at creation.
+    fn open(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Sends message `seq`: `buf.len()` bytes of its pattern.
     fn send_message(&mut self, buf: &mut [u8], seq: u64) -> io::Result<()> {
         fill(buf, seq);
@@ -147,6 +154,10 @@ pub fn round_trips(
 }
 
 impl Ping for Parent {
+    fn open(&mut self, _: Pid) -> Result<(), Skip> {
+        opened(self.end.as_mut())
+    }
+
     fn round_trip(&mut self, _: Pid, seq: u64) -> Result<(), Skip> {
         let (end, buf) = (&mut self.end, &mut self.buf);
         end.send_message(buf, seq)
@@ -176,7 +187,25 @@ fn child_read(end: &mut dyn End, buf: &mut [u8], seq: u64, label: &str) -> Resul
     })
 }
 
+/// The parent's end, opened (see [`End::open`]).
+fn opened(end: &mut dyn End) -> Result<(), Skip> {
+    end.open()
+        .map_err(|e| Skip::Failed(format!("opening our end: {e}")))
+}
+
+/// A child's end, opened; on failure, its one line and the exit status.
+fn child_opened(end: &mut dyn End, label: &str) -> Result<(), ExitReason> {
+    end.open().map_err(|e| {
+        child_says(label, &format!("opening its end: {e}"));
+        ExitReason::Setup
+    })
+}
+
 impl Child for Echo {
+    fn open(&mut self, _: Pid, label: &str) -> Result<(), ExitReason> {
+        child_opened(self.end.as_mut(), label)
+    }
+
     fn run(mut self, _: Pid, label: &str) -> ExitReason {
         echo(self.end.as_mut(), self.size, self.corrupt_after, label)
     }
@@ -222,6 +251,10 @@ pub fn stream(duplex: fn(usize) -> io::Result<Pair>, chunk: usize) -> Result<(Pa
 }
 
 impl OneWay for Parent {
+    fn open(&mut self) -> Result<(), Skip> {
+        opened(self.end.as_mut())
+    }
+
     fn send(&mut self, seq: u64) -> Result<(), Skip> {
         self.end
             .send_message(&mut self.buf, seq)
@@ -252,6 +285,10 @@ fn acknowledged(end: &mut dyn End, buf: &mut [u8], seq: u64) -> Result<(), Skip>
 }
 
 impl Child for Sink {
+    fn open(&mut self, _: Pid, label: &str) -> Result<(), ExitReason> {
+        child_opened(self.end.as_mut(), label)
+    }
+
     fn run(mut self, _: Pid, label: &str) -> ExitReason {
         sink(self.end.as_mut(), self.chunk, label)
     }

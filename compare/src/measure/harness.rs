@@ -25,18 +25,12 @@ pub fn latency(
     watchdog: u32,
     (ping, child): (impl Ping, impl Child),
 ) -> Result<Latency, Skip> {
-    let (timed, child_cpu) = session(
-        label,
-        placement,
-        watchdog,
-        ping,
-        move |parent| child.run(parent, label),
-        |child, ping| {
-            let timed = time_round_trips(plan, |seq| ping.round_trip(child, seq))?;
-            ping.end(child, timed.round_trips)?;
-            Ok(timed)
-        },
-    )?;
+    let (timed, child_cpu) = session(label, placement, watchdog, ping, child, |child, ping| {
+        ping.open(child)?;
+        let timed = time_round_trips(plan, |seq| ping.round_trip(child, seq))?;
+        ping.end(child, timed.round_trips)?;
+        Ok(timed)
+    })?;
     let messages = 2 * timed.round_trips + 1; // and the end message
     Ok(timed.latency(child_cpu, messages))
 }
@@ -52,18 +46,12 @@ pub fn throughput(
     chunk: usize,
     (sender, child): (impl OneWay, impl Child),
 ) -> Result<Throughput, Skip> {
-    let ((sent, elapsed), _) = session(
-        label,
-        placement,
-        watchdog,
-        sender,
-        move |parent| child.run(parent, label),
-        |_, sender| {
-            let (sent, started) = stream(plan, chunk, sender)?;
-            sender.end()?;
-            Ok((sent, started.elapsed()))
-        },
-    )?;
+    let ((sent, elapsed), _) = session(label, placement, watchdog, sender, child, |_, sender| {
+        sender.open()?;
+        let (sent, started) = stream(plan, chunk, sender)?;
+        sender.end()?;
+        Ok((sent, started.elapsed()))
+    })?;
     Ok(Throughput::new(sent, elapsed, chunk))
 }
 

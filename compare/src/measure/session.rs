@@ -13,7 +13,7 @@ use nix::unistd::{Pid, Uid, getpid, getuid};
 use plumbing::child::{self, Child, ExitReason, Reaped, Start};
 use plumbing::{cpu, stop};
 
-use crate::measure::sides::SharedWord;
+use crate::measure::sides::{Child as ChildSide, SharedWord};
 use crate::measure::watchdog::Watchdog;
 use crate::row::{Placement, Skip};
 
@@ -31,14 +31,15 @@ pub fn cpu_time(who: UsageWho) -> Duration {
     }
 }
 
-/// Forks; the child runs `child_side` pinned to `placement.child_cpu` and leaves with its
-/// return value as exit status; the parent runs `parent_side` on `parent_end`, pinned to
+/// Forks; the child opens `child_side` (`Child::open`), then runs it pinned to
+/// `placement.child_cpu` and leaves with its return value as exit status; the parent runs `parent_side` on `parent_end`, pinned to
 /// `placement.parent_cpu`. Each process owns only its own end: the child drops its copy of
 /// `parent_end` right after fork (so it sees end-of-file when the parent closes), and the
 /// parent drops `parent_end` only after the child has been reaped, so the child has ended, by
 /// itself or killed, before we close (a System V end then sees for certain whether the child
 /// closed or died, and removes a dead child's queue). The child's CPU time is its own count
-/// from its start to its return (see [`ChildCpu`]): fork and exit are not the mechanism's.
+/// from its opened start to its return (see [`ChildCpu`]): fork, open and exit are not the
+/// mechanism's.
 ///
 /// `watchdog` bounds the whole session in seconds; 0 (no time cap) watches instead that the
 /// child keeps running (see `watchdog.rs`).
@@ -51,7 +52,7 @@ pub fn session<T, E>(
     placement: Placement,
     watchdog: u32,
     parent_end: E,
-    child_side: impl FnOnce(Pid) -> ExitReason,
+    child_side: impl ChildSide,
     parent_side: impl FnOnce(Pid, &mut E) -> Result<T, Skip>,
 ) -> Result<(T, Duration), Skip> {
     if stop::requested().is_some() {
@@ -131,7 +132,7 @@ fn fork_child<P>(
     label: &str,
     cpu: usize,
     child_cpu: &ChildCpu,
-    child_side: impl FnOnce(Pid) -> ExitReason,
+    mut child_side: impl ChildSide,
     parent_side: P,
 ) -> Result<(Child, P), Skip> {
     let parent = getpid();
@@ -145,8 +146,11 @@ fn fork_child<P>(
     // compare is single-threaded here (main starts no thread; the last session's watchdog
     // and the System V ends' threads are joined), as a fork requires.
     child::fork_with(&start, parent_side, || {
+        if let Err(reason) = child_side.open(parent, label) {
+            return reason;
+        }
         let started = cpu_time(UsageWho::RUSAGE_SELF);
-        let reason = child_side(parent);
+        let reason = child_side.run(parent, label);
         child_cpu.report(cpu_time(UsageWho::RUSAGE_SELF).saturating_sub(started));
         reason
     })

@@ -16,6 +16,13 @@ use crate::row::Skip;
 
 /// The parent's side of a round-trip measurement.
 pub trait Ping {
+    /// Once, after the fork and before the warm-up, outside the clock and the CPU count: an
+    /// end that can only be opened in its own process (a peer crate's node and ports) opens
+    /// here and waits for its peer.
+    fn open(&mut self, _child: Pid) -> Result<(), Skip> {
+        Ok(())
+    }
+
     /// One round trip: message `seq` to the child, its answer back and checked.
     fn round_trip(&mut self, child: Pid, seq: u64) -> Result<(), Skip>;
 
@@ -25,6 +32,11 @@ pub trait Ping {
 
 /// The parent's side of a one-way stream (see `harness::stream`).
 pub trait OneWay {
+    /// Once, after the fork and before the warm-up, outside the clock (as [`Ping::open`]).
+    fn open(&mut self) -> Result<(), Skip> {
+        Ok(())
+    }
+
     /// Sends message `seq`.
     fn send(&mut self, seq: u64) -> Result<(), Skip>;
 
@@ -41,6 +53,12 @@ pub trait OneWay {
 /// returns why it ended, which becomes its exit status. `label` names the measurement in the
 /// child's one line on stderr, which it prints before any reason but `Done` and `PeerGone`.
 pub trait Child {
+    /// Once, after the fork and before the child's CPU count starts (as [`Ping::open`]); an
+    /// error is the child's exit status, after its one line on stderr.
+    fn open(&mut self, _parent: Pid, _label: &str) -> Result<(), ExitReason> {
+        Ok(())
+    }
+
     fn run(self, parent: Pid, label: &str) -> ExitReason;
 }
 
