@@ -2,7 +2,7 @@
 //! lecture's design-space table (lecture section "IPC Design-Space Map") with numbers from
 //! this run.
 //!
-//!     cargo run --release -p compare                    # all rows, both placements, ~20 s
+//!     cargo run --release -p compare                    # all rows, both placements, < 15 s
 //!     cargo run --release -p compare -- --quick        # a short run, < 3 s
 //!     cargo run --release -p compare -- --only pipe,shm --sizes 64,4096,65536 --placement split
 //!     cargo run --release -p compare -- --format markdown --plot latency.svg
@@ -77,7 +77,7 @@ struct Cli {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     iters: Option<u64>,
 
-    /// Rounds per measurement, 1 to 1000 [default: 40; with --quick: 3]. The rounds are spread
+    /// Rounds per measurement, 1 to 1000 [default: 20; with --quick: 3]. The rounds are spread
     /// over the whole run, round-robin across rows and placements; a cell's headline is the
     /// second best of its rounds' p50s (the best, with fewer than 4 rounds)
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
@@ -239,7 +239,7 @@ fn run(cli: Cli) -> Result {
     let sizes = sizes(&cli);
     room_for(&sizes)?;
     let placements = placements(cli.placement, &machine.allowed);
-    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 40 }) as usize;
+    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { ROUNDS }) as usize;
     let streams = cli.plot_throughput.is_some();
     let sessions = measure::count(&mechanisms, &sizes, &placements, streams) * rounds;
     let plan = measure::plan(cli.quick, cli.iters, rounds, sessions, cli.corrupt_after);
@@ -335,6 +335,12 @@ fn options() -> String {
         false => words.join(" "),
     }
 }
+
+/// Rounds per cell in a default run. 40 rounds took 24 s on a 2-core VM, mostly in cross-core
+/// round trips (at least 100 samples a round at about 50 µs each); 20 take about 13 s. The
+/// samples per cell stay 5000, in rounds of 250. Each row's ratio to the pipe in the same
+/// round ("x pipe") is what repeats from run to run on a machine that changes speed.
+const ROUNDS: u64 = 20;
 
 /// A message buffer of the largest size, and room beside it for the pair's own, must be
 /// allocatable: an allocation that fails later aborts the process mid-run with no word of why.

@@ -843,7 +843,7 @@ fn csv_keeps_its_columns_and_adds_the_run_as_comments() {
     for fact in [
         "# kernel: ",
         "# cpu_model: ",
-        "# rounds: 40",
+        "# rounds: 20",
         "# options: --only pipe",
     ] {
         assert!(
