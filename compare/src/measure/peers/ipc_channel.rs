@@ -155,7 +155,9 @@ pub type OneShot = (IpcOneShotServer<Vec<u8>>, IpcSender<Vec<u8>>);
 
 /// The named form, as two unrelated processes meet: a one-shot server (a socket bound in a
 /// fresh temporary directory that ipc-channel makes and removes) and a sender connected to
-/// its name. `_dir` is unused: ipc-channel chooses where its name lives.
+/// its name. `_dir` is unused: ipc-channel chooses where its name lives, and makes the
+/// directory and the socket mode 0777 less the umask (0755 under the usual 022), not 0700
+/// like ours; a run killed during this setup leaves that `.tmpXXXXXX` directory behind.
 pub fn one_shot(_dir: &Path) -> io::Result<OneShot> {
     let (server, name) = IpcOneShotServer::new()?;
     let sender = IpcSender::connect(name)?;
