@@ -62,7 +62,8 @@ const MAX_SIZE: usize = 16 << 20;
              design-space table with this run's numbers"
 )]
 struct Cli {
-    /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows
+    /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows,
+    /// "peers" the peer crates' rows (built with `--features peers`)
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(only_values()))]
     only: Vec<String>,
 
@@ -165,6 +166,12 @@ fn only_values() -> Vec<PossibleValue> {
         .map(PossibleValue::new)
         .collect();
     values.push(PossibleValue::new("all").hide(true));
+    // Accepted here so that `from_arg_matches` can say how to build them.
+    values.extend(
+        mechanisms::unbuilt()
+            .iter()
+            .map(|n| PossibleValue::new(*n).hide(true)),
+    );
     values
 }
 
@@ -175,6 +182,19 @@ struct Checked(Cli);
 impl FromArgMatches for Checked {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
         let cli = Cli::from_arg_matches(matches)?;
+        if let Some(name) = cli
+            .only
+            .iter()
+            .find(|n| mechanisms::unbuilt().contains(&n.as_str()))
+        {
+            return Err(Cli::command().error(
+                ErrorKind::InvalidValue,
+                format!(
+                    "--only {name}: the peer crates' rows are built only with `--features \
+                     peers` (cargo run --release -p compare --features peers -- --only {name})"
+                ),
+            ));
+        }
         if let (Some(plot), Some(other)) = (&cli.plot, &cli.plot_throughput)
             && landing(plot) == landing(other)
         {

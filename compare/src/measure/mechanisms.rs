@@ -46,7 +46,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(
+    pub fn new(
         key: &'static str,
         label: &'static str,
         design: design::Row,
@@ -173,6 +173,8 @@ pub fn all() -> Vec<Entry> {
             },
         ),
     ]);
+    #[cfg(feature = "peers")]
+    rows.extend(crate::measure::peers::all());
     rows
 }
 
@@ -184,11 +186,32 @@ pub const UDP_NO_STREAM: &str = "UDP has no flow control: a one-way stream faste
 // One datagram per write and per read, as the UDS datagram end.
 impl crate::measure::bytes::End for uds_demo::UdpEnd {}
 
-/// Names `--only` accepts: every key, plus "shm" (every shm row) and "uds" (both UDS rows).
+/// Names `--only` accepts: every key, plus "shm" (every shm row), "uds" (both UDS rows) and,
+/// built with `--features peers`, "peers" (every peer crate's row).
 pub fn names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = all().iter().map(|e| e.mechanism.key).collect();
     names.extend(["shm", "uds"]);
+    if cfg!(feature = "peers") {
+        names.push(PEERS);
+    }
     names
+}
+
+/// The group of every peer crate's row (`--only peers`).
+pub const PEERS: &str = "peers";
+
+/// The peer crates' rows and their group, which a build without `--features peers` lacks:
+/// `--only` names them to say how to get them (see [`unbuilt`]).
+pub const PEER_NAMES: [&str; 3] = ["ipc-channel", "interprocess", PEERS];
+
+/// The names `--only` knows but this build does not have (the peer rows without
+/// `--features peers`), so that asking for one says how to build it rather than that it does
+/// not exist.
+pub fn unbuilt() -> &'static [&'static str] {
+    match cfg!(feature = "peers") {
+        true => &[],
+        false => &PEER_NAMES,
+    }
 }
 
 /// Does `--only` name `m` (directly or through a group)?
@@ -196,8 +219,22 @@ pub fn selected(m: &Mechanism, only: &[String]) -> bool {
     only.is_empty()
         || only.iter().any(|name| {
             name == m.key
+                || (name == PEERS && is_peer(m))
                 || m.key
                     .strip_prefix(name.as_str())
                     .is_some_and(|rest| rest.starts_with('-'))
         })
+}
+
+/// Is `m` a peer crate's row?
+fn is_peer(m: &Mechanism) -> bool {
+    #[cfg(feature = "peers")]
+    {
+        crate::measure::peers::is_peer(m.key)
+    }
+    #[cfg(not(feature = "peers"))]
+    {
+        let _ = m;
+        false
+    }
 }

@@ -9,7 +9,8 @@
 //! in a session (`session.rs`: fork, pin, reap), and `watchdog.rs` kills a child that hangs.
 //! `pattern.rs` is the payload every message carries; `setups.rs` times how
 //! a channel is made; `probes.rs` observes the design-space table's columns (once per
-//! mechanism, before the timing); `machine.rs` probes what the run measures on.
+//! mechanism, before the timing); `machine.rs` probes what the run measures on. `peers/`
+//! (`--features peers`): rows for IPC crates (ipc-channel, interprocess), driven as byte rows.
 
 pub mod bytes;
 pub mod doorbell;
@@ -18,6 +19,8 @@ pub mod harness;
 pub mod machine;
 pub mod mechanisms;
 pub mod pattern;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod plan;
 pub mod probes;
 pub mod progress;

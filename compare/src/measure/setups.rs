@@ -25,6 +25,8 @@ use plumbing::{stats, stop};
 use shm_demo::setups::{self as shm, View};
 
 use crate::measure::pattern;
+#[cfg(feature = "peers")]
+use crate::measure::peers;
 use crate::row::Skip;
 
 /// One way to make a row's channel.
@@ -118,6 +120,28 @@ pub fn of(key: &str) -> &'static [Setup] {
                 run: |_| views(shm::memfd_handoff(SHM_LEN)?),
             },
         ],
+        #[cfg(feature = "peers")]
+        "ipc-channel" => &[
+            Setup {
+                label: "named: one-shot server + connect + accept",
+                run: |dir| one_shot(peers::ipc_channel::one_shot(dir)?),
+            },
+            Setup {
+                label: "anonymous: 2 x ipc::channel (socketpair)",
+                run: |_| typed(peers::ipc_channel::channels()?),
+            },
+        ],
+        #[cfg(feature = "peers")]
+        "interprocess" => &[
+            Setup {
+                label: "named: bind + listen + connect + accept",
+                run: |dir| stream(peers::interprocess::duplex_in(dir)?),
+            },
+            Setup {
+                label: "abstract: bind + listen + connect + accept",
+                run: |_| stream(peers::interprocess::duplex_abstract()?),
+            },
+        ],
         _ => &[],
     }
 }
@@ -192,6 +216,39 @@ fn udp((from, to): (std::net::UdpSocket, std::net::UdpSocket)) -> io::Result<()>
         MESSAGE => checked(&buf),
         n => Err(io::Error::other(format!(
             "a {n}-byte datagram, sent {MESSAGE}"
+        ))),
+    }
+}
+
+/// ipc-channel's named form: message 0 sent through the one-shot server's name, taken and
+/// checked as it accepts.
+#[cfg(feature = "peers")]
+fn one_shot((server, sender): peers::ipc_channel::OneShot) -> io::Result<()> {
+    let sent = |e| io::Error::other(format!("send: {e}"));
+    sender.send(message().to_vec()).map_err(sent)?;
+    let (_receiver, value) = server
+        .accept()
+        .map_err(|e| io::Error::other(format!("accept: {e}")))?;
+    typed_checked(&value)
+}
+
+/// Message 0 as a value over the first of two channels, received and checked.
+#[cfg(feature = "peers")]
+fn typed(
+    ((tx, rx), _back): (peers::ipc_channel::Channel, peers::ipc_channel::Channel),
+) -> io::Result<()> {
+    let sent = |e| io::Error::other(format!("send: {e}"));
+    tx.send(message().to_vec()).map_err(sent)?;
+    typed_checked(&peers::ipc_channel::received(rx.recv())?)
+}
+
+/// A received value: exactly message 0.
+#[cfg(feature = "peers")]
+fn typed_checked(value: &[u8]) -> io::Result<()> {
+    match value.len() {
+        MESSAGE => checked(value),
+        n => Err(io::Error::other(format!(
+            "a {n}-byte value, sent {MESSAGE}"
         ))),
     }
 }
@@ -297,5 +354,17 @@ mod tests {
             }
         }
         assert!(of("no-such-row").is_empty());
+    }
+
+    #[cfg(feature = "peers")]
+    #[test]
+    fn every_peer_entry_makes_its_channel_and_carries_the_message() {
+        for key in ["ipc-channel", "interprocess"] {
+            assert_eq!(of(key).len(), 2, "{key}");
+            for entry in of(key) {
+                let us = measure(entry, 3);
+                assert!(matches!(us, Ok(us) if us > 0.0), "{key}, {}", entry.label);
+            }
+        }
     }
 }

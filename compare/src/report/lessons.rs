@@ -20,6 +20,7 @@ pub fn lines(rows: &[Row]) -> Vec<String> {
         setup(rows),
         sockets(rows),
         signal_cost(rows),
+        crates(rows),
     ]
     .into_iter()
     .flatten()
@@ -313,5 +314,63 @@ fn signal_cost(rows: &[Row]) -> Option<String> {
         p.cpu_us_per_msg(),
         size_words(size),
         pipe.label
+    ))
+}
+
+/// The peer crates (`--features peers`) and the kernel row each is set against: the one that
+/// makes the same system calls per message (interprocess: a Unix stream socket), or the
+/// nearest (ipc-channel's SOCK_SEQPACKET keeps boundaries, as the UDS datagram row's SOCK_DGRAM
+/// does; compare has no SOCK_SEQPACKET row of its own).
+const WRAPS: [(&str, &str, &str); 2] = [
+    ("ipc-channel", "uds-datagram", "SOCK_DGRAM, the nearest"),
+    ("interprocess", "uds-stream", "the same socket"),
+];
+
+/// Issue 29: a Rust engineer picks a crate, not a system call. What each crate costs over the
+/// kernel mechanism it wraps, at the reference size, in each placement both rows were
+/// measured; a crate whose own row or whose mechanism's row is missing is left out.
+fn crates(rows: &[Row]) -> Option<String> {
+    let found = mechanisms(rows);
+    let by_key = |key: &str| found.iter().find(|m| m.key == key);
+    let size = reference(rows);
+    let mut each = Vec::new();
+    for (peer, kernel, why) in WRAPS {
+        let (Some(peer), Some(kernel)) = (by_key(peer), by_key(kernel)) else {
+            continue;
+        };
+        let mut places = Vec::new();
+        for place in ["same", "split"] {
+            let (Some(p), Some(k)) = (rtt(rows, peer, place, size), rtt(rows, kernel, place, size))
+            else {
+                continue;
+            };
+            let (p, k) = (p.p50() as f64, k.p50() as f64);
+            let sign = if p < k { "-" } else { "+" };
+            places.push(format!(
+                "{} µs against {} µs ({sign}{} µs, {:.2}x), {}",
+                us(p),
+                us(k),
+                us((p - k).abs()),
+                p / k.max(1.0),
+                placement_words(place)
+            ));
+        }
+        if !places.is_empty() {
+            each.push(format!(
+                "{} ({}) against {} ({why}): {}",
+                peer.label,
+                peer.design.data,
+                kernel.label,
+                places.join("; ")
+            ));
+        }
+    }
+    if each.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "A crate costs what it adds to the mechanism it wraps; a {} round trip over {}.",
+        size_words(size),
+        each.join("; over ")
     ))
 }

@@ -1,0 +1,209 @@
+//! The peer crates' rows (`cargo test -p compare --features peers --test peers`): ipc-channel
+//! and interprocess measured by the real binary like any kernel row, in both placements, each
+//! message checked by both processes, the lesson that sets each crate against the kernel row
+//! it wraps recomputed from the same JSON, and nothing left behind. Without the feature, the
+//! one test here checks that asking for a peer row says how to build it.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+/// A build without the feature: a peer row or the group is a usage error, one line, exit 2,
+/// that names the feature and the command; the rows are not offered in --help.
+#[cfg(not(feature = "peers"))]
+#[test]
+fn a_peer_row_without_the_feature_says_how_to_build_it() {
+    for name in ["ipc-channel", "interprocess", "peers"] {
+        let out = common::compare(&["--quick", "--only", &format!("pipe,{name}")]);
+        let err = testkit::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.starts_with(&format!("compare: --only {name}: "))
+                && err.contains("--features peers"),
+            "{name}: {err}"
+        );
+    }
+    let help = testkit::stdout(&common::compare(&["--help"]));
+    assert!(!help.contains("ipc-channel"), "{help}");
+}
+
+#[cfg(feature = "peers")]
+mod with_the_feature {
+    use std::os::unix::process::CommandExt;
+    use std::path::PathBuf;
+    use std::process::{Command, Output, Stdio};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use serde_json::Value;
+    use testkit::{names_containing, processes_in_group, stderr};
+
+    use super::common::BIN;
+
+    /// Each peer row: key (and label), and the kernel row the lesson sets it against.
+    const PEERS: [(&str, &str); 2] = [
+        ("ipc-channel", "uds-datagram"),
+        ("interprocess", "uds-stream"),
+    ];
+
+    /// The runs take turns: each checks that its temporary directory is empty afterwards.
+    static TURN: Mutex<()> = Mutex::new(());
+
+    /// Runs compare with `args` in a process group of its own, with TMPDIR a fresh directory
+    /// (where ipc-channel's one-shot server makes its own directory, and interprocess's pairs
+    /// theirs); once it has exited, asserts that it left no process, nothing in that directory
+    /// and no name with its pid in /dev/shm.
+    fn run(args: &[&str]) -> Output {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let tmp = std::env::temp_dir().join(testkit::unique("compare-peers"));
+        std::fs::create_dir(&tmp).unwrap();
+        let child = Command::new(BIN)
+            .args(args)
+            .env("TMPDIR", &tmp)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = testkit::output_within(child, Duration::from_secs(60), "compare");
+        let pgid = i32::try_from(pid).unwrap();
+        testkit::assert_none_left(&processes_in_group(pgid), &format!("{args:?}: processes"));
+        let left = names_containing(&tmp, "").unwrap();
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert!(left.is_empty(), "{args:?}: left in TMPDIR: {left:?}");
+        let shm = names_containing(PathBuf::from("/dev/shm"), &format!("-{pid}-"));
+        assert!(shm.unwrap_or_default().is_empty(), "{args:?}: /dev/shm");
+        out
+    }
+
+    fn json_of(out: &Output) -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(out)))
+    }
+
+    /// The row of `key` at 64 B in `place`.
+    fn row<'a>(json: &'a Value, key: &str, place: &str) -> &'a Value {
+        json["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key && r["placement"] == place && r["size"] == 64)
+            .unwrap_or_else(|| panic!("no {key} row, {place}: {json}"))
+    }
+
+    /// Microseconds as the report writes them (`row::us`): about three significant digits.
+    fn us(ns: f64) -> String {
+        match ns / 1000.0 {
+            u if u < 10.0 => format!("{u:.2}"),
+            u if u < 100.0 => format!("{u:.1}"),
+            u => format!("{u:.0}"),
+        }
+    }
+
+    /// One CPU: the "different cores" placement is not applicable, said so.
+    fn one_cpu() -> bool {
+        std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+    }
+
+    #[test]
+    fn each_peer_row_is_measured_in_both_placements_and_set_against_its_kernel_row() {
+        let out = run(&["--quick", "--only", "uds,peers", "--format", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json = json_of(&out);
+        let lesson = json["lessons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|l| l.starts_with("A crate costs what it adds"))
+            .unwrap_or_else(|| panic!("no lesson on the crates: {}", json["lessons"]));
+        for (key, kernel) in PEERS {
+            for place in ["same", "split"] {
+                let (peer, under) = (row(&json, key, place), row(&json, kernel, place));
+                if place == "split" && one_cpu() {
+                    assert_eq!(peer["status"], "n/a", "{peer}");
+                    continue;
+                }
+                assert_eq!(peer["status"], "ok", "{peer}");
+                assert_eq!(peer["verified"], true, "{peer}");
+                let p = peer["rtt_p50_ns"].as_f64().unwrap();
+                let k = under["rtt_p50_ns"].as_f64().unwrap();
+                assert!(p > 0.0 && peer["cpu_us_per_msg"].as_f64().unwrap() > 0.0);
+                assert!(peer["throughput_mib_s"].as_f64().unwrap() > 0.0, "{peer}");
+                assert!(peer["setup_us"].as_f64().unwrap() > 0.0, "{peer}");
+                // The lesson's numbers for this pair and placement, from these rows.
+                let said = format!("{} µs against {} µs (", us(p), us(k));
+                let ratio = format!("{:.2}x)", p / k);
+                assert!(
+                    lesson.contains(&said) && lesson.contains(&ratio),
+                    "{key} {place}: no {said:?} ... {ratio:?} in: {lesson}"
+                );
+            }
+        }
+        // Underneath: ipc-channel keeps each value a message, interprocess is a byte stream.
+        let probe = |key| row(&json, key, "same")["probe_structure"].clone();
+        assert_eq!(probe("ipc-channel"), "2 writes of 3 B: 1 read of 3 B");
+        assert_eq!(probe("interprocess"), "2 writes of 3 B: 1 read of 6 B");
+
+        // Without the kernel rows there is nothing to set the crates against: no line.
+        let out = run(&["--quick", "--only", "peers", "--format", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json = json_of(&out);
+        let keys: Vec<&str> = json["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["key"].as_str())
+            .collect();
+        assert!(
+            keys.iter().all(|k| PEERS.iter().any(|(p, _)| p == k)),
+            "{keys:?}"
+        );
+        let lessons = json["lessons"].to_string();
+        assert!(!lessons.contains("A crate costs"), "{lessons}");
+    }
+
+    #[test]
+    fn a_message_changed_on_the_way_fails_the_row_on_either_side() {
+        let quick = [
+            "--quick",
+            "--placement",
+            "same",
+            "--sizes",
+            "64",
+            "--format",
+            "json",
+        ];
+        for (key, _) in PEERS {
+            // On its way to the child: both receiving children say so.
+            let out = run(&[&["--only", key, "--corrupt-to-child", "5"], &quick[..]].concat());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{key}: {err}");
+            for measurement in [
+                format!("{key}, 64 B, same core"),
+                format!("{key} throughput, same core"),
+            ] {
+                let said = format!(
+                    "compare: child ({measurement}): message 5 arrived changed: payload mismatch"
+                );
+                assert!(
+                    err.lines().any(|l| l.starts_with(&said)),
+                    "{key}: no {said:?} in:\n{err}"
+                );
+            }
+            // On its way back: the parent says so.
+            let out = run(&[&["--only", key, "--corrupt-after", "5"], &quick[..]].concat());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{key}: {err}");
+            assert!(
+                err.contains("message 5 came back changed: payload mismatch"),
+                "{key}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{key}: {err}");
+            // And without either flag the same run passes: the failures were the flags' doing.
+            let out = run(&[&["--only", key], &quick[..]].concat());
+            assert!(out.status.success(), "{key}: {}", stderr(&out));
+        }
+    }
+}
