@@ -173,6 +173,13 @@ pub fn all() -> Vec<Entry> {
             },
         ),
     ]);
+    #[cfg(feature = "peers")]
+    rows.push(Entry::new(
+        "iceoryx2",
+        "iceoryx2",
+        crate::measure::peers::iceoryx2::DESIGN_ROW,
+        bytes(crate::measure::peers::iceoryx2::duplex),
+    ));
     rows
 }
 

@@ -18,6 +18,8 @@ pub mod harness;
 pub mod machine;
 pub mod mechanisms;
 pub mod pattern;
+#[cfg(feature = "peers")]
+pub mod peers;
 pub mod plan;
 pub mod probes;
 pub mod progress;

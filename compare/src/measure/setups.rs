@@ -118,6 +118,11 @@ pub fn of(key: &str) -> &'static [Setup] {
                 run: |_| views(shm::memfd_handoff(SHM_LEN)?),
             },
         ],
+        #[cfg(feature = "peers")]
+        "iceoryx2" => &[Setup {
+            label: "named: 2 nodes, 2 services, 4 ports",
+            run: |_| crate::measure::peers::iceoryx2::one_message(),
+        }],
         _ => &[],
     }
 }
