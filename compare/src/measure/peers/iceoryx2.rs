@@ -13,7 +13,10 @@
 //!   slot: `spin_loop` between polls, and every 1024 polls one `poll` of the peer's liveness
 //!   pipe and one `sched_yield`. iceoryx2's own benchmark spins without yielding, pinned to two
 //!   cores; on one core a spinner then holds the CPU its peer needs until the scheduler's tick,
-//!   and the yield is what lets the peer in. A sender whose subscriber's buffer is full waits
+//!   and the yield is what lets the peer in. The rule counts polls, as shm's does, and a
+//!   `receive` (it also looks for new connections) costs far more than the ring's one load:
+//!   on one core each wait holds the CPU that much longer before yielding, and that budget,
+//!   twice per round trip, is most of what a same-core round trip costs. A sender whose subscriber's buffer is full waits
 //!   by iceoryx2's rule (10,000 `sched_yield`s, then sleeps of 100 µs, then of 10 ms).
 //! - **Peer death.** Each end holds the write end of a pipe its peer watches (shm-demo's
 //!   liveness pipes): a receiver gives up with UnexpectedEof, a blocked sender with an error,
