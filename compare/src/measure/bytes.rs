@@ -40,9 +40,16 @@ pub trait End: Read + Write {
         self.read_exact(buf)
     }
 
-    /// The message just received, to check (and, for `--corrupt-after`, to alter).
-    fn received<'a>(&'a mut self, buf: &'a mut [u8]) -> &'a mut [u8] {
+    /// The message just received, to check where it lies: in `buf`, or where the transport
+    /// keeps it (read-only, so a transport that lends its own memory is checked in place).
+    fn received<'a>(&'a mut self, buf: &'a [u8]) -> &'a [u8] {
         buf
+    }
+
+    /// Test only (`--corrupt-after`): flips byte `at` of the message just received, so that
+    /// its echo goes back changed.
+    fn alter_received(&mut self, buf: &mut [u8], at: usize) {
+        buf[at] ^= 0x01;
     }
 
     /// Sends the message just received back, as it now is.
@@ -75,8 +82,12 @@ impl End for mq_demo::SysvEnd {
         }
     }
 
-    fn received<'a>(&'a mut self, _: &'a mut [u8]) -> &'a mut [u8] {
+    fn received<'a>(&'a mut self, _: &'a [u8]) -> &'a [u8] {
         mq_demo::SysvEnd::received(self)
+    }
+
+    fn alter_received(&mut self, _: &mut [u8], at: usize) {
+        mq_demo::SysvEnd::received(self)[at] ^= 0x01;
     }
 
     fn echo_message(&mut self, _: &[u8]) -> io::Result<()> {
@@ -164,7 +175,7 @@ impl Ping for Parent {
             .map_err(|e| io_failed("write", seq, e))?;
         end.receive_message(buf)
             .map_err(|e| io_failed("read", seq, e))?;
-        pattern::check(end.received(buf), seq)
+        pattern::check(end.received(&buf[..]), seq)
             .map_err(|m| Skip::Failed(format!("message {seq} came back changed: {m}")))
     }
 
@@ -218,7 +229,7 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
         if let Err(code) = child_read(end, &mut buf, seq, label) {
             return code;
         }
-        let message = end.received(&mut buf);
+        let message = end.received(&buf);
         if pattern::is_end(message) {
             return ExitReason::Done;
         }
@@ -227,7 +238,7 @@ fn echo(end: &mut dyn End, size: usize, corrupt_after: Option<u64>, label: &str)
             return ExitReason::Mismatch;
         }
         if corrupt_after == Some(seq) {
-            message[size / 2] ^= 0x01; // test only (--corrupt-after): the parent must catch this
+            end.alter_received(&mut buf, size / 2); // test only: the parent must catch this
         }
         if let Err(e) = end.echo_message(&buf) {
             child_says(label, &format!("message {seq}: write: {e}"));
@@ -277,7 +288,7 @@ impl OneWay for Parent {
 fn acknowledged(end: &mut dyn End, buf: &mut [u8], seq: u64) -> Result<(), Skip> {
     end.receive_message(buf)
         .map_err(|e| io_failed("read of the acknowledgement", seq, e))?;
-    pattern::check(end.received(buf), seq).map_err(|m| {
+    pattern::check(end.received(&buf[..]), seq).map_err(|m| {
         Skip::Failed(format!(
             "the acknowledgement of message {seq} came back changed: {m}"
         ))
@@ -302,7 +313,7 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> ExitReason {
         if let Err(code) = child_read(end, &mut buf, seq, label) {
             return code;
         }
-        let message = end.received(&mut buf);
+        let message = end.received(&buf);
         if pattern::is_end(message) {
             if let Err(e) = end.echo_message(&buf) {
                 child_says(label, &format!("acknowledgement: write: {e}"));
@@ -310,7 +321,7 @@ fn sink(end: &mut dyn End, chunk: usize, label: &str) -> ExitReason {
             }
             return ExitReason::Done;
         }
-        if let Err(m) = pattern::check(end.received(&mut buf), seq) {
+        if let Err(m) = pattern::check(end.received(&buf), seq) {
             child_says(label, &format!("message {seq} arrived changed: {m}"));
             return ExitReason::Mismatch;
         }

@@ -202,7 +202,7 @@ pub const PEERS: &str = "peers";
 
 /// The peer crates' rows and their group, which a build without `--features peers` lacks:
 /// `--only` names them to say how to get them (see [`unbuilt`]).
-pub const PEER_NAMES: [&str; 3] = ["ipc-channel", "interprocess", PEERS];
+pub const PEER_NAMES: [&str; 4] = ["iceoryx2", "ipc-channel", "interprocess", PEERS];
 
 /// The names `--only` knows but this build does not have (the peer rows without
 /// `--features peers`), so that asking for one says how to build it rather than that it does

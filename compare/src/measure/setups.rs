@@ -142,6 +142,11 @@ pub fn of(key: &str) -> &'static [Setup] {
                 run: |_| stream(peers::interprocess::duplex_abstract()?),
             },
         ],
+        #[cfg(feature = "peers")]
+        "iceoryx2" => &[Setup {
+            label: "named: 2 nodes, 2 services, 4 ports",
+            run: |_| peers::iceoryx2::one_message(),
+        }],
         _ => &[],
     }
 }

@@ -109,8 +109,12 @@ impl End for ChannelEnd {
         }
     }
 
-    fn received<'a>(&'a mut self, _: &'a mut [u8]) -> &'a mut [u8] {
-        &mut self.received
+    fn received<'a>(&'a mut self, _: &'a [u8]) -> &'a [u8] {
+        &self.received
+    }
+
+    fn alter_received(&mut self, _: &mut [u8], at: usize) {
+        self.received[at] ^= 0x01;
     }
 
     /// The value received goes back as it now is, moved, not copied.

@@ -9,13 +9,17 @@
 
 use crate::measure::mechanisms::Entry;
 
+pub mod iceoryx2;
 pub mod interprocess;
 pub mod ipc_channel;
-// pub mod iceoryx2; (its own file, written separately)
 
 /// Every peer crate's row, after the kernel rows.
 pub fn all() -> Vec<Entry> {
-    vec![ipc_channel::entry(), interprocess::entry()]
+    vec![
+        iceoryx2::entry(),
+        ipc_channel::entry(),
+        interprocess::entry(),
+    ]
 }
 
 /// Is `key` a peer crate's row (`--only peers`)?

@@ -1,0 +1,574 @@
+//! iceoryx2 (zero-copy shared memory, its own service discovery) as a byte mechanism of the
+//! harness: two publish-subscribe services, "ping" (parent to child) and "pong" (back), each
+//! with one publisher and one subscriber of `[u8]` samples of the message's length.
+//!
+//! - **Zero copy, and where we copy.** A sender loans a sample in its publisher's segment and
+//!   writes the message's pattern there (`send_message`); the subscriber gets that very memory,
+//!   read-only, and checks it in place (`received`). An echo cannot send a received sample
+//!   back (it lies in the other side's segment, read-only), so the echo is a new loan on the
+//!   child's own publisher with the message copied into it: one memcpy per round trip, in the
+//!   echo (a pipe makes four: in and out of the kernel, each way). A one-way stream copies
+//!   nothing.
+//! - **Waiting.** A receiver polls `Subscriber::receive` as shm-demo's spin ring polls its
+//!   slot: `spin_loop` between polls, and every 1024 polls one `poll` of the peer's liveness
+//!   pipe and one `sched_yield`. iceoryx2's own benchmark spins without yielding, pinned to two
+//!   cores; on one core a spinner then holds the CPU its peer needs until the scheduler's tick,
+//!   and the yield is what lets the peer in. The rule counts polls, as shm's does, and a
+//!   `receive` (it also looks for new connections) costs far more than the ring's one load:
+//!   on one core each wait holds the CPU that much longer before yielding, and that budget,
+//!   twice per round trip, is most of what a same-core round trip costs. A sender whose subscriber's buffer is full waits
+//!   by iceoryx2's rule (10,000 `sched_yield`s, then sleeps of 100 µs, then of 10 ms).
+//! - **Peer death.** Each end holds the write end of a pipe its peer watches (shm-demo's
+//!   liveness pipes): a receiver gives up with UnexpectedEof, a blocked sender with an error,
+//!   once the peer process is gone, however it died.
+//! - **Names and cleanup.** Each pair lives under its own root directory
+//!   `<temp dir>/ipc-tour-iox-<pid>-<random>` (mode 0700, so a root run locks nobody out),
+//!   and its shared memory under `/dev/shm/ipc-tour-iox-<pid>-<random>_*` (iceoryx2's prefix).
+//!   A node is made after the fork, in its own process (`End::open`); the parent's node,
+//!   dropped after the child is reaped, removes a killed child's node (iceoryx2's dead-node
+//!   cleanup), then the pair removes its directory and anything left under its prefix. A run
+//!   killed outright leaves both, ours by uid and tagged with a dead pid: the next run sweeps
+//!   them.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use iceoryx2::port::publisher::Publisher;
+use iceoryx2::port::subscriber::Subscriber;
+use iceoryx2::port::update_connections::UpdateConnections;
+use iceoryx2::port::{BackpressureAction, BackpressureInfo};
+use iceoryx2::prelude::*;
+use iceoryx2::sample::Sample;
+use iceoryx2::sample_mut::SampleMut;
+use iceoryx2::service::port_factory::PortFactory as _;
+use iceoryx2::service::port_factory::publish_subscribe::PortFactory;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use plumbing::design::Row;
+use plumbing::names::{self, PrivateDir};
+
+use crate::measure::bytes::{self, End, Pair};
+use crate::measure::mechanisms::{Entry, Transport};
+use crate::measure::pattern;
+
+/// The design-space row, in iceoryx2's words.
+pub const DESIGN_ROW: Row = Row {
+    data: "shared memory, zero-copy",
+    structure: "samples ([u8] here)",
+    direction: "two-way (a service each way)",
+    naming: "service name (iceoryx2)",
+    coordination: "process spins on receive()",
+    persistence: "until its last node leaves",
+};
+
+/// The mechanism table's entry for iceoryx2.
+pub fn entry() -> Entry {
+    Entry::new(
+        "iceoryx2",
+        "iceoryx2",
+        DESIGN_ROW,
+        Transport::Bytes {
+            duplex,
+            largest: None,
+            no_stream: None,
+        },
+    )
+}
+
+/// Root directories and shared-memory names of a pair: `<PREFIX><pid>-<random>`.
+const PREFIX: &str = "ipc-tour-iox-";
+/// Samples a subscriber holds unread: room for a stream to run ahead of its reader.
+const BUFFER: usize = 4;
+/// Polls between two looks at the peer's liveness pipe (and a yield), as shm-demo's spin.
+const POLLS_PER_CHECK: u32 = 1024;
+/// How long `open` waits for the peer's ports.
+const OPEN_WAIT: Duration = Duration::from_secs(10);
+
+type Pub = Publisher<ipc::Service, [u8], ()>;
+type Sub = Subscriber<ipc::Service, [u8], ()>;
+type Arrived = Sample<ipc::Service, [u8], ()>;
+type Topic = PortFactory<ipc::Service, [u8], ()>;
+
+/// One end of a pair: before `open`, only names; after, a node and its two ports.
+pub struct IoxEnd {
+    config: Config,
+    /// (the service we publish on, the one we subscribe to)
+    services: (String, String),
+    size: usize,
+    /// Fields drop in order: the arrived sample and the ports and node before the root
+    /// directory goes.
+    arrived: Option<Arrived>,
+    /// Test only (`--corrupt-after`): the byte of the arrived message its echo flips.
+    flip: Option<usize>,
+    ports: Option<Ports>,
+    live: Liveness,
+    _root: Option<Root>,
+}
+
+/// A node and its ports (dropped in this order: ports, services, node).
+struct Ports {
+    publisher: Pub,
+    subscriber: Sub,
+    _topics: (Topic, Topic),
+    _node: Node<ipc::Service>,
+}
+
+/// Two ends for `size`-byte messages: the parent's (publishes on "ping") and the child's.
+/// Only names and pipes are made here, before the fork: iceoryx2's nodes are made in `open`.
+pub fn duplex(size: usize) -> io::Result<Pair> {
+    let (parent, child) = pair(size)?;
+    Ok((Box::new(parent), Box::new(child)))
+}
+
+fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
+    static SWEEP: Once = Once::new();
+    SWEEP.call_once(sweep_stale);
+    room_for(size)?;
+    let dir = PrivateDir::create(PREFIX)?;
+    let tag = dir.path().file_name().unwrap_or_default().to_string_lossy();
+    let tag = tag.into_owned();
+    let mut config = Config::default();
+    let root_path = dir.path().as_os_str().as_encoded_bytes();
+    config
+        .global
+        .set_root_path(&Path::new(root_path).map_err(bad_name(root_path))?);
+    let prefix = format!("{tag}_");
+    config.global.prefix = FileName::new(prefix.as_bytes()).map_err(bad_name(&prefix))?;
+    let root = Root {
+        dir: Some(dir),
+        owner: std::process::id(),
+        shm_prefix: format!("{tag}_"),
+    };
+    let name = |dir: &str| format!("ipc-tour/{tag}/{dir}");
+    let (ours, theirs) = liveness_pair()?;
+    let end = |services, live, root| IoxEnd {
+        config: config.clone(),
+        services,
+        size,
+        arrived: None,
+        flip: None,
+        ports: None,
+        live,
+        _root: root,
+    };
+    Ok((
+        end((name("ping"), name("pong")), ours, Some(root)),
+        end((name("pong"), name("ping")), theirs, None),
+    ))
+}
+
+/// A name iceoryx2 refused (too long, a character it does not take), as InvalidInput.
+fn bad_name<E: std::fmt::Debug>(name: impl AsRef<[u8]>) -> impl FnOnce(E) -> io::Error {
+    let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+    move |e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("iceoryx2 name {name}: {e:?}"),
+        )
+    }
+}
+
+/// An iceoryx2 error as an I/O error naming the call.
+fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> io::Error {
+    move |e| io::Error::other(format!("iceoryx2 {call}: {e:?}"))
+}
+
+impl IoxEnd {
+    /// Makes this end's node and ports (in the process that will use them).
+    fn make_ports(&mut self) -> io::Result<()> {
+        let node = NodeBuilder::new()
+            .config(&self.config)
+            // compare's own handlers decide what SIGINT and SIGTERM do.
+            .signal_handling_mode(SignalHandlingMode::Disabled)
+            .create::<ipc::Service>()
+            .map_err(failed("node"))?;
+        let topic = |name: &str| -> io::Result<Topic> {
+            node.service_builder(&ServiceName::new(name).map_err(bad_name(name))?)
+                .publish_subscribe::<[u8]>()
+                .max_publishers(1)
+                .max_subscribers(1)
+                .max_nodes(2)
+                .history_size(0)
+                .subscriber_max_buffer_size(BUFFER)
+                .subscriber_max_borrowed_samples(1)
+                // A full buffer makes the sender wait: no message is overwritten.
+                .enable_safe_overflow(false)
+                .open_or_create()
+                .map_err(failed("publish_subscribe open_or_create"))
+        };
+        let (out, inn) = (topic(&self.services.0)?, topic(&self.services.1)?);
+        let watch = self.live.peer.try_clone()?;
+        let publisher = out
+            .publisher_builder()
+            .initial_max_slice_len(self.size)
+            .allocation_strategy(AllocationStrategy::Static)
+            .max_loaned_samples(1)
+            .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
+            // A sender waiting on a full buffer gives up once the reader's process is gone.
+            .set_backpressure_handler(move |info: &BackpressureInfo| {
+                match info.retries.is_multiple_of(u64::from(POLLS_PER_CHECK)) && gone(&watch) {
+                    true => BackpressureAction::DiscardDataAndFail,
+                    false => BackpressureAction::Retry,
+                }
+            })
+            .create()
+            .map_err(failed("publisher"))?;
+        let subscriber = inn
+            .subscriber_builder()
+            .create()
+            .map_err(failed("subscriber"))?;
+        self.ports = Some(Ports {
+            publisher,
+            subscriber,
+            _topics: (out, inn),
+            _node: node,
+        });
+        Ok(())
+    }
+
+    /// Waits, bounded, until the peer's subscriber is on our service (a sample sent before
+    /// that would reach nobody), then connects our publisher to it.
+    fn wait_for_peer(&mut self) -> io::Result<()> {
+        let ports = self.ports.as_ref().ok_or_else(not_open)?;
+        let started = Instant::now();
+        while ports._topics.0.dynamic_config().number_of_subscribers() == 0 {
+            if gone(&self.live.peer) {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer gone"));
+            }
+            if started.elapsed() > OPEN_WAIT {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no subscriber on {} within {OPEN_WAIT:?}", self.services.0),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        ports
+            .publisher
+            .update_connections()
+            .map_err(failed("update_connections"))
+    }
+
+    /// Sends one message: `write` fills a fresh loan where it lies.
+    fn send_with(&self, write: impl FnOnce(&mut [u8])) -> io::Result<()> {
+        let ports = self.ports.as_ref().ok_or_else(not_open)?;
+        let uninit = ports.publisher.loan_slice_uninit(self.size);
+        let uninit = uninit.map_err(failed("loan_slice_uninit"))?;
+        // SAFETY: the slot lies in a shared mapping the kernel zero-filled when iceoryx2 sized
+        // it, and every write it ever gets is of whole bytes (our patterns and copies): all
+        // its bytes are initialized. The loan is ours alone until `send`; the subscriber
+        // cannot write to it.
+        let mut sample: SampleMut<ipc::Service, [u8], ()> = unsafe { uninit.assume_init() };
+        write(sample.payload_mut());
+        match sample.send().map_err(failed("send"))? {
+            // iceoryx2 drops a sample, returning 0, when the reader has left or never
+            // connected (see `open`): a message lost, said as one.
+            0 => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "iceoryx2 send: delivered to no subscriber",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The next sample on our subscriber, waited for by the spin rule (module header).
+    fn next_sample(&self) -> io::Result<Sample<ipc::Service, [u8], ()>> {
+        let subscriber = &self.ports.as_ref().ok_or_else(not_open)?.subscriber;
+        let mut polls = 0;
+        loop {
+            if let Some(sample) = subscriber.receive().map_err(failed("receive"))? {
+                return Ok(sample);
+            }
+            std::hint::spin_loop();
+            polls += 1;
+            if polls == POLLS_PER_CHECK {
+                polls = 0;
+                if gone(&self.live.peer) {
+                    // A message sent just before the peer left still counts.
+                    let last = subscriber.receive().map_err(failed("receive"))?;
+                    return last.ok_or_else(|| io::ErrorKind::UnexpectedEof.into());
+                }
+                // Two spinners on one core take turns instead of waiting for the tick.
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+fn not_open() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "iceoryx2 end used before open()",
+    )
+}
+
+impl End for IoxEnd {
+    /// Ports, then a handshake: a sample each way proves our subscriber connected to the
+    /// peer's publisher, a second one that the peer's did to ours. Without it, a stream that
+    /// fills the buffer before the child's first `receive` finds "no connected receiver",
+    /// and iceoryx2 drops the sample.
+    fn open(&mut self) -> io::Result<()> {
+        self.make_ports()?;
+        self.wait_for_peer()?;
+        for _ in ["hello", "heard you"] {
+            self.send_with(|_| ())?;
+            self.next_sample()?;
+        }
+        Ok(())
+    }
+
+    fn send_message(&mut self, _: &mut [u8], seq: u64) -> io::Result<()> {
+        self.send_with(|msg| bytes::fill(msg, seq))
+    }
+
+    /// Takes the next sample and keeps it where it arrived, to be checked in place.
+    fn receive_message(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.arrived = None; // the last one goes back to its publisher first
+        let sample = self.next_sample()?;
+        if sample.payload().len() != buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a sample of {} bytes, expected {}",
+                    sample.payload().len(),
+                    buf.len()
+                ),
+            ));
+        }
+        self.arrived = Some(sample);
+        Ok(())
+    }
+
+    fn received<'a>(&'a mut self, buf: &'a [u8]) -> &'a [u8] {
+        match self.arrived.as_ref() {
+            Some(sample) => sample.payload(),
+            None => buf,
+        }
+    }
+
+    fn alter_received(&mut self, _: &mut [u8], at: usize) {
+        self.flip = Some(at);
+    }
+
+    /// The echo: a new loan on our publisher with the arrived message copied into it (the
+    /// one copy of a round trip, see the module's header).
+    fn echo_message(&mut self, _: &[u8]) -> io::Result<()> {
+        let arrived = self
+            .arrived
+            .take()
+            .ok_or_else(|| io::Error::other("nothing received to echo"))?;
+        let flip = self.flip.take();
+        self.send_with(|out| {
+            out.copy_from_slice(arrived.payload());
+            if let Some(at) = flip {
+                out[at] ^= 0x01;
+            }
+        })
+    }
+}
+
+/// iceoryx2 carries samples, not a byte stream: every message goes through the `End`
+/// methods above, after `open`.
+impl Read for IoxEnd {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "iceoryx2: samples only",
+        ))
+    }
+}
+
+impl Write for IoxEnd {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "iceoryx2: samples only",
+        ))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Setup, both halves in this process: from nothing to one checked 64-byte message across,
+/// and back to nothing (ports, nodes, services, directory and shared memory removed).
+pub fn one_message() -> io::Result<()> {
+    let (mut a, mut b) = pair(64)?;
+    a.make_ports()?;
+    b.make_ports()?;
+    a.wait_for_peer()?;
+    b.wait_for_peer()?;
+    a.send_with(|msg| pattern::fill(msg, 0))?;
+    let mut buf = [0u8; 64];
+    b.receive_message(&mut buf)?;
+    pattern::check(b.received(&buf), 0)
+        .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.to_string()))
+}
+
+/// InvalidInput unless /dev/shm has room for both publishers' segments of `size`-byte
+/// samples (iceoryx2 sizes them with ftruncate and reserves nothing: a full tmpfs would
+/// raise SIGBUS on a write, so we refuse the size up front, saying why).
+fn room_for(size: usize) -> io::Result<()> {
+    const HEADER: usize = 4096; // iceoryx2's chunk header and alignment, generously
+    let samples = BUFFER + 1 + 1; // the subscriber's buffer, its borrowed sample, our loan
+    let need = size
+        .checked_add(HEADER)
+        .and_then(|chunk| chunk.checked_mul(2 * samples));
+    let free = nix::sys::statvfs::statvfs("/dev/shm")
+        .map(|s| s.blocks_available() as u128 * s.fragment_size() as u128)
+        .map_err(|e| io::Error::other(format!("statvfs /dev/shm: {e}")))?;
+    match need {
+        Some(need) if (need as u128) < free => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "iceoryx2 segments for {size}-byte samples need {} MiB of /dev/shm, {} MiB free",
+                need.map_or("more than usize".to_string(), |n| (n >> 20).to_string()),
+                free >> 20
+            ),
+        )),
+    }
+}
+
+/// The pair's root directory and shared-memory prefix, removed by the process that made them
+/// (the child drops its copy of the parent's end right after the fork: it must not).
+struct Root {
+    dir: Option<PrivateDir>,
+    owner: u32,
+    shm_prefix: String,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            std::mem::forget(self.dir.take());
+            return;
+        }
+        // The nodes are gone by now (declared before us); remove whatever they left.
+        remove_shm(|name| name.starts_with(&self.shm_prefix));
+    }
+}
+
+/// Removes the /dev/shm entries `doomed` names, ours by uid.
+fn remove_shm(mut doomed: impl FnMut(&str) -> bool) {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = entry.metadata().is_ok_and(|m| m.uid() == me);
+        if ours && doomed(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// What killed runs left: their root directories and shared memory (ours, pid gone).
+fn sweep_stale() {
+    PrivateDir::sweep_stale(PREFIX);
+    remove_shm(|name| {
+        let tag = name.split('_').next().unwrap_or_default();
+        names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
+    });
+}
+
+/// One side's view of its peer process: the write end of the pipe the peer watches (closed
+/// by the kernel when we die) and the read end of the pipe whose write end the peer holds.
+struct Liveness {
+    _alive: OwnedFd,
+    peer: OwnedFd,
+}
+
+fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(failed("pipe2"));
+    let ((a_watch, a_alive), (b_watch, b_alive)) = (pipe()?, pipe()?);
+    Ok((
+        Liveness {
+            _alive: a_alive,
+            peer: b_watch,
+        },
+        Liveness {
+            _alive: b_alive,
+            peer: a_watch,
+        },
+    ))
+}
+
+/// Has the process holding the other end of `watch` gone (closed it, exited, been killed)?
+fn gone(watch: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(watch.as_fd(), PollFlags::empty())];
+    poll(&mut fds, PollTimeout::ZERO).is_ok()
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// The tests take turns: the leak check must not see another test's pair.
+    static TURN: Mutex<()> = Mutex::new(());
+
+    fn leftovers(tag_prefix: &str) -> Vec<String> {
+        let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(tag_prefix))
+            .collect();
+        let dirs = std::fs::read_dir(names::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten();
+        left.extend(
+            dirs.map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(tag_prefix)),
+        );
+        left
+    }
+
+    #[test]
+    fn one_message_in_process_and_nothing_left() {
+        let _turn = TURN.lock();
+        let ours = format!("{PREFIX}{}-", std::process::id());
+        one_message().expect("setup");
+        assert_eq!(leftovers(&ours), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_size_beyond_dev_shm_is_refused_with_the_reason() {
+        let _turn = TURN.lock();
+        let e = pair(usize::MAX / 4).err().expect("must be refused");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("/dev/shm"), "{e}");
+        assert!(DESIGN_ROW.fits());
+    }
+
+    #[test]
+    fn an_end_not_opened_says_so() {
+        let _turn = TURN.lock();
+        let (mut a, _b) = pair(64).expect("pair");
+        let e = a.send_message(&mut [0u8; 64], 0).expect_err("not open");
+        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+    }
+
+    #[test]
+    fn a_receiver_gives_up_when_its_peer_is_gone() {
+        let _turn = TURN.lock();
+        let (mut a, mut b) = pair(64).expect("pair");
+        a.make_ports().expect("ports");
+        b.make_ports().expect("ports");
+        // b's process "dies": its liveness pipe's write end closes, a's watch sees POLLHUP.
+        b.live = liveness_pair().expect("pipes").0;
+        let e = a.receive_message(&mut [0u8; 64]).expect_err("peer gone");
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
