@@ -2,8 +2,8 @@
 //! says why there is none.
 
 use crate::row::{
-    Mechanism, Placement, Rates, RoundTrips, Row, STREAM_CHUNK, Skip, find, placement_words,
-    size_words, us,
+    DOORBELL_PIPE_MAX, Mechanism, Placement, Rates, Ratio, RoundTrips, Row, STREAM_CHUNK, Skip,
+    find, placement_words, reference, size_words, times, us, x_pipe,
 };
 
 /// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained
@@ -22,9 +22,36 @@ pub fn spread_words(l: &RoundTrips) -> String {
     format!("+{:.0}%", 100.0 * l.spread())
 }
 
+/// "1.07 ±3%": the median of the rounds' ratios to the pipe, and within how much of it half of
+/// them lay; "1.07~ ±14%" when that is over `RATIO_UNSTEADY`.
+pub fn ratio_words(r: &Ratio) -> String {
+    let mark = if r.unsteady() { UNSTEADY_MARK } else { "" };
+    format!("{}{mark} ±{:.0}%", times(r.median()), 100.0 * r.spread())
+}
+
+/// The x pipe of one row: its ratio, "1.00" for the pipe itself (the reference), "-" where
+/// there is none; a doorbell the pipe's size cannot honestly be set against gets a note.
+pub fn x_pipe_cell(rows: &[Row], row: &Row, notes: &mut Notes) -> String {
+    match x_pipe(rows, row) {
+        Ok(_) if row.mechanism.key == "pipe" => "1.00".into(),
+        Ok(r) => ratio_words(&r),
+        Err(why) if row.size == 0 && reference(rows) > DOORBELL_PIPE_MAX => {
+            notes.add(format!("{} x pipe: none: {why}", row.mechanism.label))
+        }
+        Err(_) => "-".into(),
+    }
+}
+
+/// Does the run have a pipe to set the other rows against?
+pub fn has_pipe(rows: &[Row]) -> bool {
+    rows.iter().any(|r| r.mechanism.key == "pipe")
+}
+
 /// The measured cells of one mechanism at the reference size, one entry per placement.
 pub struct Measured {
     pub rtt: Vec<String>,
+    /// the x pipe per placement; empty when the run has no pipe
+    pub x_pipe: Vec<String>,
     pub throughput: Vec<String>,
     pub cpu: Vec<String>,
     pub setup: String,
@@ -42,6 +69,7 @@ pub fn measured_cells(
 ) -> Measured {
     let mut cells = Measured {
         rtt: Vec::new(),
+        x_pipe: Vec::new(),
         throughput: Vec::new(),
         cpu: Vec::new(),
         setup: "-".into(),
@@ -50,9 +78,15 @@ pub fn measured_cells(
     for p in placements {
         let Some(row) = find(rows, m, p, reference).or_else(|| find(rows, m, p, 0)) else {
             cells.rtt.push("-".into());
+            if has_pipe(rows) {
+                cells.x_pipe.push("-".into());
+            }
             continue;
         };
         cells.rtt.push(latency_cell(row, notes, terse, true));
+        if has_pipe(rows) {
+            cells.x_pipe.push(x_pipe_cell(rows, row, notes));
+        }
         cells.throughput.push(throughput_cell(row, notes, terse));
         if let Ok(t) = &row.throughput
             && t.chunk() != STREAM_CHUNK

@@ -7,13 +7,16 @@
 
 use plumbing::design::COLUMNS;
 
-use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
+use crate::report::cells::{
+    Notes, UNSTEADY_MARK, has_pipe, latency_cell, measured_cells, ratio_words,
+};
 use crate::report::layout::{Column, new_table, packed, tables_text};
 use crate::report::text::{width, wrap};
 use crate::report::{lecture, lessons};
 use crate::row::{
-    Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words,
-    reference_size, short_placement, size_words, us,
+    Mechanism, Placement, RATIO_UNSTEADY, Rates, Ratio, RoundTrips, Row, UNSTEADY, find,
+    mechanisms, placement_words, reference, reference_size, short_placement, size_words, us,
+    x_pipe,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -30,7 +33,55 @@ pub fn render(rows: &[Row], sizes: &[usize], placements: &[Placement], markdown:
     if sizes.len() > 1 {
         out += &by_size(rows, sizes, placements, &mut notes, markdown);
     }
-    out + &notes_text(&notes, markdown) + &unsteady_text(rows, markdown)
+    out + &notes_text(&notes, markdown)
+        + &unsteady_text(rows, markdown)
+        + &ratio_text(rows, markdown)
+}
+
+/// What the x pipe column is and what its mark means, from this run: how many ratios were
+/// marked, and the widest. Nothing when the run has no pipe (the column is absent too).
+fn ratio_text(rows: &[Row], markdown: bool) -> String {
+    // The ratios the design table shows: at the reference size, and the doorbell's.
+    let shown = |r: &&Row| r.size == reference(rows) || r.size == 0;
+    let ratios: Vec<(&Row, Ratio)> = rows
+        .iter()
+        .filter(shown)
+        .filter(|r| r.mechanism.key != "pipe")
+        .filter_map(|r| Some((r, x_pipe(rows, r).ok()?)))
+        .collect();
+    let Some((row, widest)) = ratios
+        .iter()
+        .max_by(|a, b| a.1.spread().total_cmp(&b.1.spread()))
+    else {
+        return String::new();
+    };
+    let marked = ratios.iter().filter(|(_, r)| r.unsteady()).count();
+    let bell = match rows.iter().any(|r| r.size == 0) {
+        true => format!(
+            " (a signal, which carries none: the pipe's {})",
+            size_words(reference(rows))
+        ),
+        false => String::new(),
+    };
+    let text = format!(
+        "x pipe: each row's p50 divided by the pipe's p50 at the same size{bell} and placement \
+         in the same round, then the median of the {n} rounds' ratios. A slow moment of the \
+         machine touches both cells of a round alike, so the ratio holds where the p50s move; \
+         the median, not the second best, because noise moves a ratio either way. ±N%: half \
+         the rounds' ratios lay within N% of it; {UNSTEADY_MARK} when that is more than \
+         {:.0}%. Here {marked} of {} are marked; the widest, {}, {}, {}: {}.",
+        RATIO_UNSTEADY * 100.0,
+        ratios.len(),
+        row.mechanism.label,
+        size_words(row.size),
+        placement_words(row.placement.name),
+        ratio_words(widest),
+        n = widest.rounds.len(),
+    );
+    match markdown {
+        true => format!("{text}\n\n"),
+        false => format!("\n{}", wrap("", &text, 0, width())),
+    }
 }
 
 /// What the rounds' mark means, from this run: how many cells' rounds disagreed, the widest.
@@ -200,6 +251,15 @@ fn markdown_design(
             placement_words(p.name)
         ));
     }
+    if has_pipe(rows) {
+        for p in placements {
+            header.push(format!(
+                "x pipe, {}, {}",
+                size_words(reference),
+                placement_words(p.name)
+            ));
+        }
+    }
     let both = |what: &str| match placements.len() {
         1 => what.to_string(),
         _ => format!(
@@ -217,6 +277,7 @@ fn markdown_design(
         cells.extend(COLUMNS.map(|column| lecture::cell(&m, probes, column, true)));
         let measured = measured_cells(rows, &m, reference, placements, notes, false);
         cells.extend(measured.rtt);
+        cells.extend(measured.x_pipe);
         cells.push(measured.throughput.join(" / "));
         cells.push(measured.cpu.join(" / "));
         cells.push(measured.setup);
@@ -269,10 +330,14 @@ fn terminal_design(
         Some(l) if l.rounds.len() > 1 => format!(" (the {} rounds)", l.rank_words()),
         _ => String::new(),
     };
+    let x_pipe = match has_pipe(rows) {
+        true => "; x pipe: that round trip over the pipe's, round by round (±: their spread)",
+        false => "",
+    };
     let caption = format!(
         "Measured: round trips (RTT) of {} messages, p50{rank} +how far above it the slowest \
-         round ran / p99, in µs; one-way throughput; CPU time of both processes per message; \
-         setup.{}",
+         round ran / p99, in µs{x_pipe}; one-way throughput; CPU time of both processes per \
+         message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
@@ -301,10 +366,16 @@ fn measured_columns(
         _ => placement_names(placements).replace("split", "diff."),
     };
     let mut names = Column::new("mechanism", Vec::new());
-    let mut columns: Vec<Column> = placements
-        .iter()
-        .map(|p| Column::new(format!("RTT µs\n{}", short_placement(p.name)), Vec::new()))
-        .collect();
+    // Each placement's round trip, then (with a pipe in the run) its x pipe beside it.
+    let mut columns: Vec<Column> = Vec::new();
+    for p in placements {
+        let place = short_placement(p.name);
+        columns.push(Column::new(format!("RTT µs\n{place}"), Vec::new()));
+        if has_pipe(rows) {
+            columns.push(Column::beside(format!("x pipe\n{place}"), Vec::new()));
+        }
+    }
+    let per_placement = columns.len() / placements.len().max(1);
     let mut mib = Column::new(format!("MiB/s\n{pair}"), Vec::new());
     let mut cpu = Column::new(format!("CPU µs/msg\n{pair}"), Vec::new());
     let mut setup = Column::new("setup\nµs", Vec::new());
@@ -315,8 +386,11 @@ fn measured_columns(
             label += &format!(" {mark}");
         }
         names.cells.push(label);
-        for (column, cell) in columns.iter_mut().zip(cells.rtt) {
-            column.cells.push(cell);
+        for (i, cell) in cells.rtt.into_iter().enumerate() {
+            columns[i * per_placement].cells.push(cell);
+        }
+        for (i, cell) in cells.x_pipe.into_iter().enumerate() {
+            columns[i * per_placement + 1].cells.push(cell);
         }
         mib.cells.push(same_once(&cells.throughput));
         cpu.cells.push(same_once(&cells.cpu));
