@@ -3,8 +3,9 @@
 //! precision, and a line the rows cannot support must be absent. The JSON carries both (its
 //! `lessons` are the lines the table prints). Round-trip p50s are integers in ns there, every
 //! round's too, so the lines built from them are rebuilt exactly, x pipe ratios included (the
-//! median over the rounds of a row's p50 over the pipe's, recomputed here from the rounds); CPU time and setup are rounded to 3 significant
-//! digits in the JSON, so a number printed from them must lie within that rounding.
+//! median over the rounds of a row's p50 over the pipe's, recomputed here from the rounds);
+//! CPU time and setup are rounded to 3 significant digits in the JSON, so a number printed
+//! from them must lie within that rounding.
 #![allow(clippy::unwrap_used)]
 
 mod common;
