@@ -220,6 +220,48 @@ fn the_terminal_table_shows_the_x_pipe_of_its_own_rounds() {
             "{text}"
         );
     }
+    // Markdown: one table, "x pipe, 64 B, same core" beside the round trips.
+    let out = compare(&[
+        "--quick",
+        "--only",
+        "pipe,shm-spin,signal",
+        "--rounds",
+        "5",
+        "--format",
+        "markdown",
+    ]);
+    let err = stderr(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rounds = progress_p50s(&err);
+    let table: Vec<Vec<String>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("### Design space"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter(|l| !l.starts_with("|-"))
+        .map(|l| {
+            let inner = l.trim().trim_start_matches('|').trim_end_matches('|');
+            inner.split('|').map(|c| c.trim().to_string()).collect()
+        })
+        .collect();
+    let mut shown = 0;
+    for (at, name) in table[0].iter().enumerate() {
+        let Some(place) = name.strip_prefix("x pipe, 64 B, ") else {
+            continue;
+        };
+        let place = place.replace("different cores", "diff. cores");
+        for row in &table[1..] {
+            let label = match row[0].as_str() {
+                "signal" => "signal, no payload".to_string(),
+                l => format!("{l}, 64 B"),
+            };
+            let mine = &rounds[&format!("{label}, {place}")];
+            let pipe = &rounds[&format!("pipe, 64 B, {place}")];
+            check_cell(&row[at], mine, pipe, &format!("{label}, {place}\n{text}"));
+            shown += 1;
+        }
+    }
+    assert_eq!(shown, 3 * placements, "x pipe cells in Markdown:\n{text}");
 }
 
 /// One x pipe cell ("1.07 ±3%", "1.07~ ±14%", "1.00" for the pipe) against the rounds of its
