@@ -1,9 +1,10 @@
 //! The cells of the terminal and Markdown tables: a measured number, or a numbered note that
-//! says why there is none.
+//! says why there is none; and what the x pipe cells mean, said under the tables.
 
+use crate::report::text::{width, wrap};
 use crate::row::{
-    DOORBELL_PIPE_MAX, Mechanism, Placement, Rates, Ratio, RoundTrips, Row, STREAM_CHUNK, Skip,
-    find, placement_words, reference, size_words, times, us, x_pipe,
+    DOORBELL_PIPE_MAX, Mechanism, Placement, RATIO_UNSTEADY, Rates, Ratio, RoundTrips, Row,
+    STREAM_CHUNK, Skip, find, placement_words, reference, size_words, times, us, x_pipe,
 };
 
 /// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained
@@ -39,6 +40,52 @@ pub fn x_pipe_cell(rows: &[Row], row: &Row, notes: &mut Notes) -> String {
             notes.add(format!("{} x pipe: none: {why}", row.mechanism.label))
         }
         Err(_) => "-".into(),
+    }
+}
+
+/// What the x pipe column is and what its mark means, from this run: how many ratios were
+/// marked, and the widest. Nothing when the run has no pipe (the column is absent too).
+pub fn x_pipe_text(rows: &[Row], markdown: bool) -> String {
+    // The ratios the design table shows: at the reference size, and the doorbell's.
+    let shown = |r: &&Row| r.size == reference(rows) || r.size == 0;
+    let ratios: Vec<(&Row, Ratio)> = rows
+        .iter()
+        .filter(shown)
+        .filter(|r| r.mechanism.key != "pipe")
+        .filter_map(|r| Some((r, x_pipe(rows, r).ok()?)))
+        .collect();
+    let Some((row, widest)) = ratios
+        .iter()
+        .max_by(|a, b| a.1.spread().total_cmp(&b.1.spread()))
+    else {
+        return String::new();
+    };
+    let marked = ratios.iter().filter(|(_, r)| r.unsteady()).count();
+    let bell = match ratios.iter().any(|(r, _)| r.size == 0) {
+        true => format!(
+            " (a signal, which carries none: the pipe's {})",
+            size_words(reference(rows))
+        ),
+        false => String::new(),
+    };
+    let text = format!(
+        "x pipe: each row's p50 divided by the pipe's p50 at the same size{bell} and placement \
+         in the same round, then the median of the {n} rounds' ratios. A slow moment of the \
+         machine touches both cells of a round alike, so the ratio holds where the p50s move; \
+         the median, not the second best, because noise moves a ratio either way. ±N%: half \
+         the rounds' ratios lay within N% of it; {UNSTEADY_MARK} when that is more than \
+         {:.0}%. Here {marked} of {} are marked; the widest, {}, {}, {}: {}.",
+        RATIO_UNSTEADY * 100.0,
+        ratios.len(),
+        row.mechanism.label,
+        size_words(row.size),
+        placement_words(row.placement.name),
+        ratio_words(widest),
+        n = widest.rounds.len(),
+    );
+    match markdown {
+        true => format!("{text}\n\n"),
+        false => format!("\n{}", wrap("", &text, 0, width())),
     }
 }
 

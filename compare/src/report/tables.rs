@@ -1,22 +1,21 @@
 //! Tables for people. Markdown (for README, where a wide table scrolls): the design-space table
 //! with every column in one row, then latency by size, then notes. Terminal: the same content in
-//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers,
-//! latency by size, notes. A terminal table that would be too wide is split by columns into
+//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers (each
+//! placement's round trip with its x pipe beside it), latency by size, notes. A terminal table that would be too wide is split by columns into
 //! several (`layout.rs`), each repeating the mechanism, so that no number is wrapped inside
 //! its cell.
 
 use plumbing::design::COLUMNS;
 
 use crate::report::cells::{
-    Notes, UNSTEADY_MARK, has_pipe, latency_cell, measured_cells, ratio_words,
+    Notes, UNSTEADY_MARK, has_pipe, latency_cell, measured_cells, x_pipe_text,
 };
 use crate::report::layout::{Column, new_table, packed, tables_text};
 use crate::report::text::{width, wrap};
 use crate::report::{lecture, lessons};
 use crate::row::{
-    Mechanism, Placement, RATIO_UNSTEADY, Rates, Ratio, RoundTrips, Row, UNSTEADY, find,
-    mechanisms, placement_words, reference, reference_size, short_placement, size_words, us,
-    x_pipe,
+    Mechanism, Placement, Rates, RoundTrips, Row, UNSTEADY, find, mechanisms, placement_words,
+    reference_size, short_placement, size_words, us,
 };
 
 /// The report's first line (printed before the run, `main.rs`).
@@ -35,53 +34,7 @@ pub fn render(rows: &[Row], sizes: &[usize], placements: &[Placement], markdown:
     }
     out + &notes_text(&notes, markdown)
         + &unsteady_text(rows, markdown)
-        + &ratio_text(rows, markdown)
-}
-
-/// What the x pipe column is and what its mark means, from this run: how many ratios were
-/// marked, and the widest. Nothing when the run has no pipe (the column is absent too).
-fn ratio_text(rows: &[Row], markdown: bool) -> String {
-    // The ratios the design table shows: at the reference size, and the doorbell's.
-    let shown = |r: &&Row| r.size == reference(rows) || r.size == 0;
-    let ratios: Vec<(&Row, Ratio)> = rows
-        .iter()
-        .filter(shown)
-        .filter(|r| r.mechanism.key != "pipe")
-        .filter_map(|r| Some((r, x_pipe(rows, r).ok()?)))
-        .collect();
-    let Some((row, widest)) = ratios
-        .iter()
-        .max_by(|a, b| a.1.spread().total_cmp(&b.1.spread()))
-    else {
-        return String::new();
-    };
-    let marked = ratios.iter().filter(|(_, r)| r.unsteady()).count();
-    let bell = match rows.iter().any(|r| r.size == 0) {
-        true => format!(
-            " (a signal, which carries none: the pipe's {})",
-            size_words(reference(rows))
-        ),
-        false => String::new(),
-    };
-    let text = format!(
-        "x pipe: each row's p50 divided by the pipe's p50 at the same size{bell} and placement \
-         in the same round, then the median of the {n} rounds' ratios. A slow moment of the \
-         machine touches both cells of a round alike, so the ratio holds where the p50s move; \
-         the median, not the second best, because noise moves a ratio either way. ±N%: half \
-         the rounds' ratios lay within N% of it; {UNSTEADY_MARK} when that is more than \
-         {:.0}%. Here {marked} of {} are marked; the widest, {}, {}, {}: {}.",
-        RATIO_UNSTEADY * 100.0,
-        ratios.len(),
-        row.mechanism.label,
-        size_words(row.size),
-        placement_words(row.placement.name),
-        ratio_words(widest),
-        n = widest.rounds.len(),
-    );
-    match markdown {
-        true => format!("{text}\n\n"),
-        false => format!("\n{}", wrap("", &text, 0, width())),
-    }
+        + &x_pipe_text(rows, markdown)
 }
 
 /// What the rounds' mark means, from this run: how many cells' rounds disagreed, the widest.
