@@ -88,6 +88,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$work/run1.json" "$work/run2.json" "$work/run3.json" << 'EOF'
 import json
+import math
 import sys
 
 TOLERANCE = 5.0  # % from the mean of the three x pipes
@@ -102,6 +103,11 @@ def design_rows(run):
     sizes = {r["size"] for r in rows if r["size"] > 0}
     ref = 64 if 64 in sizes else min(sizes, default=0)
     return {r["key"]: r for r in rows if r["size"] in (ref, 0)}
+
+
+def sig3(x):
+    """x with 3 significant digits, trailing zeros kept, as compare prints a ratio."""
+    return f"{x:.{max(0, 2 - math.floor(math.log10(x)))}f}"
 
 
 tables = [design_rows(run) for run in runs]
@@ -130,8 +136,8 @@ for key, first in tables[0].items():
     mean = sum(xs) / 3
     dev = max(abs(x - mean) for x in xs) / mean * 100
     mark = "" if dev <= TOLERANCE else "  over"
-    each = " ".join(f"{x:6.3g}" for x in xs)
-    print(f"{first['mechanism']:<16} {each:<22} {mean:6.3g} {dev:5.1f}%   "
+    each = " ".join(f"{sig3(x):>6}" for x in xs)
+    print(f"{first['mechanism']:<16} {each:<22} {sig3(mean):>6} {dev:5.1f}%   "
           f"{times:<22} {spread:5.0f}%{mark}")
     if dev > TOLERANCE:
         failed.append(first["mechanism"])

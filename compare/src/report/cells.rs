@@ -71,8 +71,10 @@ pub fn x_pipe_text(rows: &[Row], markdown: bool) -> String {
     let text = format!(
         "x pipe: each row's p50 divided by the pipe's p50 at the same size{bell} and placement \
          in the same round, then the median of the {n} rounds' ratios. A slow moment of the \
-         machine touches both cells of a round alike, so the ratio holds where the p50s move; \
-         the median, not the second best, because noise moves a ratio either way. ±N%: half \
+         machine touches both cells of a round alike, so a slowdown of the whole machine \
+         cancels in the ratio (a process competing for the core does not: it adds a wait to \
+         every wakeup); the median, not the second best, because noise moves a ratio either \
+         way. ±N%: half \
          the rounds' ratios lay within N% of it; {UNSTEADY_MARK} when that is more than \
          {:.0}%. Here {marked} of {} are marked; the widest, {}, {}, {}: {}.",
         RATIO_UNSTEADY * 100.0,
