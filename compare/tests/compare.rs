@@ -830,6 +830,11 @@ fn csv_keeps_its_columns_and_adds_the_run_as_comments() {
         let significant = digits.trim_start_matches('0').trim_end_matches('0');
         assert!(significant.len() <= 3, "{name} = {}", first[i]);
     }
+    // The pipe's x pipe is itself over itself, round by round: 1, every round.
+    let column = |name: &str| first[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(column("x_pipe"), "1.0", "{}", lines[1]);
+    let each: Vec<&str> = column("x_pipe_round_ratios").split(' ').collect();
+    assert_eq!(each, vec!["1.0"; 40], "{}", lines[1]);
     let facts: Vec<&str> = lines
         .iter()
         .copied()

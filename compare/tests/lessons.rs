@@ -1,9 +1,11 @@
 //! "What this run shows", line by line, recomputed from the same run's rows: every row name,
 //! rank, ratio and time in each lesson must be what the JSON's rows give, to the printed
 //! precision, and a line the rows cannot support must be absent. The JSON carries both (its
-//! `lessons` are the lines the table prints). Round-trip p50s are integers in ns there, so the
-//! lines built from them are rebuilt exactly; CPU time and setup are rounded to 3 significant
-//! digits in the JSON, so a number printed from them must lie within that rounding.
+//! `lessons` are the lines the table prints). Round-trip p50s are integers in ns there, every
+//! round's too, so the lines built from them are rebuilt exactly, x pipe ratios included (the
+//! median over the rounds of a row's p50 over the pipe's, recomputed here from the rounds);
+//! CPU time and setup are rounded to 3 significant digits in the JSON, so a number printed
+//! from them must lie within that rounding.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -21,6 +23,8 @@ struct Row {
     size: u64,
     /// the headline round-trip p50, when the row was measured (status "ok")
     p50: Option<u64>,
+    /// every round's p50, in the order measured (empty when not measured)
+    round_p50s: Vec<u64>,
     cpu_us: Option<f64>,
     setup_us: Option<f64>,
     design: Value,
@@ -35,6 +39,10 @@ impl Row {
             placement: v["placement"].as_str().unwrap().to_string(),
             size: v["size"].as_u64().unwrap(),
             p50: v["rtt_p50_ns"].as_u64().filter(|_| ok),
+            round_p50s: match &v["rtt_round_p50s_ns"] {
+                Value::Array(each) if ok => each.iter().map(|p| p.as_u64().unwrap()).collect(),
+                _ => Vec::new(),
+            },
             cpu_us: v["cpu_us_per_msg"].as_f64().filter(|_| ok),
             setup_us: v["setup_us"].as_f64(),
             design: v.clone(),
@@ -109,6 +117,29 @@ impl Run {
         } else {
             sizes().min().unwrap_or(0)
         }
+    }
+
+    /// `m` against the pipe in `place`, round by round: the median over the rounds of its p50
+    /// over the pipe's p50 of the same round, at `size` (a doorbell, size 0: the pipe at the
+    /// reference size, when that is at most 64 B).
+    fn x_pipe(&self, m: &Mech, place: &str, size: u64) -> Option<f64> {
+        let pipe_size = match size {
+            0 if self.reference() <= 64 => self.reference(),
+            0 => return None,
+            s => s,
+        };
+        let mine = &self.row(&m.key, place, size)?.round_p50s;
+        let pipe = &self.row("pipe", place, pipe_size)?.round_p50s;
+        if mine.is_empty() || mine.len() != pipe.len() {
+            return None;
+        }
+        let mut ratios: Vec<f64> = mine.iter().zip(pipe).map(|(a, b)| ratio(*a, *b)).collect();
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        Some(match n % 2 {
+            1 => ratios[n / 2],
+            _ => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+        })
     }
 
     fn setup(&self, m: &Mech) -> Option<f64> {
@@ -224,6 +255,15 @@ fn ratio(a: u64, b: u64) -> f64 {
     a as f64 / b.max(1) as f64
 }
 
+/// A ratio as compare prints an x pipe: rounded to 3 significant digits (half away from
+/// zero), trailing zeros kept.
+fn times(x: f64) -> String {
+    let decimals = |x: f64| 2 - x.log10().floor() as i32;
+    let scale = 10f64.powi(decimals(x));
+    let rounded = (x * scale).round() / scale;
+    format!("{rounded:.*}", decimals(rounded).max(0) as usize)
+}
+
 /// Sorted by value, ties in the report's order (a stable sort, as compare's).
 fn by_value<T>(mut all: Vec<(f64, T)>) -> Vec<(f64, T)> {
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -330,7 +370,8 @@ fn spin_cpu(run: &Run) -> Option<Line> {
 }
 
 /// Growth of the copying rows' round trip from the smallest to the largest size (same core),
-/// and the zero-copy row against the pipe at the largest size across cores.
+/// and the zero-copy row against the pipe at the largest size, on two cores and on one: the
+/// two headlines, and their ratio as the x pipe (the median of the rounds' ratios).
 fn copying(run: &Run) -> Option<Line> {
     let smallest = run.rows.iter().map(|r| r.size).filter(|s| *s > 0).min()?;
     let largest = run.rows.iter().map(|r| r.size).max()?;
@@ -370,27 +411,33 @@ fn copying(run: &Run) -> Option<Line> {
         size_words(largest),
         ratio_words(low.0, high.0)
     );
+    // The zero-copy row against the pipe: the headlines' times, and the x pipe as the ratio.
     let pipe = run.mechs.iter().find(|m| m.key == "pipe");
     for m in run.mechs.iter().filter(|m| m.zero_copy()) {
-        let at = |m: &Mech| run.p50(m, "split", largest);
-        if let (Some(zc), Some(p)) = (at(m), pipe.and_then(at)) {
-            line += &format!(
-                " {}, which copies nothing, took {} µs at {} on two cores, {:.2}x the pipe's {} µs.",
-                m.label,
-                us(zc),
-                size_words(largest),
-                ratio(zc, p),
-                us(p)
-            );
-        }
-        let one = |m: &Mech| run.p50(m, "same", largest);
-        if let (Some(zc), Some(p)) = (one(m), pipe.and_then(one)) {
-            line += &format!(
-                " On one core it took {} µs, {:.2}x the pipe's {} µs.",
-                us(zc),
-                ratio(zc, p),
-                us(p)
-            );
+        for place in ["split", "same"] {
+            let at = |m: &Mech| run.p50(m, place, largest);
+            let (Some(zc), Some(p), Some(x)) =
+                (at(m), pipe.and_then(at), run.x_pipe(m, place, largest))
+            else {
+                continue;
+            };
+            line += &match place {
+                "split" => format!(
+                    " {}, which copies nothing, took {} µs at {} on two cores against the \
+                     pipe's {} µs: {}x the pipe, round by round.",
+                    m.label,
+                    us(zc),
+                    size_words(largest),
+                    us(p),
+                    times(x)
+                ),
+                _ => format!(
+                    " On one core it took {} µs against the pipe's {} µs: {}x.",
+                    us(zc),
+                    us(p),
+                    times(x)
+                ),
+            };
         }
     }
     Some(Line::default().text(line))
@@ -466,7 +513,8 @@ fn sockets(run: &Run) -> Option<Line> {
     )))
 }
 
-/// A signal's round trip against a pipe's on one core, in time and CPU.
+/// A signal's round trip against a pipe's on one core, in time and CPU, and the signal's x pipe
+/// when it has one (the pipe's message at most 64 B).
 fn signal_cost(run: &Run) -> Option<Line> {
     let bell = run.mechs.iter().find(|m| m.doorbell)?;
     let pipe = run.mechs.iter().find(|m| m.key == "pipe")?;
@@ -486,9 +534,13 @@ fn signal_cost(run: &Run) -> Option<Line> {
             .text(format!(" µs of CPU per message, against {} µs and ", us(p)))
             .near(sig3_range(p_cpu), 2)
             .text(format!(
-                " µs for a {} {} round trip.",
+                " µs for a {} {} round trip{}.",
                 size_words(size),
-                pipe.label
+                pipe.label,
+                match run.x_pipe(bell, "same", 0) {
+                    Some(x) => format!(": {}x the pipe, round by round", times(x)),
+                    None => String::new(),
+                }
             )),
     )
 }

@@ -1,9 +1,10 @@
 //! The cells of the terminal and Markdown tables: a measured number, or a numbered note that
-//! says why there is none.
+//! says why there is none; and what the x pipe cells mean, said under the tables.
 
+use crate::report::text::{width, wrap};
 use crate::row::{
-    Mechanism, Placement, Rates, RoundTrips, Row, STREAM_CHUNK, Skip, find, placement_words,
-    size_words, us,
+    DOORBELL_PIPE_MAX, Mechanism, Placement, RATIO_UNSTEADY, Rates, Ratio, RoundTrips, Row,
+    STREAM_CHUNK, Skip, find, placement_words, reference, size_words, times, us, x_pipe,
 };
 
 /// Marks a cell whose rounds disagree (`RoundTrips::unsteady`, `Rates::unsteady`); explained
@@ -22,9 +23,84 @@ pub fn spread_words(l: &RoundTrips) -> String {
     format!("+{:.0}%", 100.0 * l.spread())
 }
 
+/// "1.07 ±3%": the median of the rounds' ratios to the pipe, and within how much of it half of
+/// them lay; "1.07~ ±14%" when that is over `RATIO_UNSTEADY`.
+pub fn ratio_words(r: &Ratio) -> String {
+    let mark = if r.unsteady() { UNSTEADY_MARK } else { "" };
+    format!("{}{mark} ±{:.0}%", times(r.median()), 100.0 * r.spread())
+}
+
+/// The x pipe of one row: its ratio, "1.00" for the pipe itself (the reference), "-" where
+/// there is none; a doorbell the pipe's size cannot honestly be set against gets a note.
+pub fn x_pipe_cell(rows: &[Row], row: &Row, notes: &mut Notes) -> String {
+    match x_pipe(rows, row) {
+        Ok(_) if row.mechanism.key == "pipe" => "1.00".into(),
+        Ok(r) => ratio_words(&r),
+        Err(why) if row.size == 0 && reference(rows) > DOORBELL_PIPE_MAX => {
+            notes.add(format!("{} x pipe: none: {why}", row.mechanism.label))
+        }
+        Err(_) => "-".into(),
+    }
+}
+
+/// What the x pipe column is and what its mark means, from this run: how many ratios were
+/// marked, and the widest. Nothing when the run has no pipe (the column is absent too).
+pub fn x_pipe_text(rows: &[Row], markdown: bool) -> String {
+    // The ratios the design table shows: at the reference size, and the doorbell's.
+    let shown = |r: &&Row| r.size == reference(rows) || r.size == 0;
+    let ratios: Vec<(&Row, Ratio)> = rows
+        .iter()
+        .filter(shown)
+        .filter(|r| r.mechanism.key != "pipe")
+        .filter_map(|r| Some((r, x_pipe(rows, r).ok()?)))
+        .collect();
+    let Some((row, widest)) = ratios
+        .iter()
+        .max_by(|a, b| a.1.spread().total_cmp(&b.1.spread()))
+    else {
+        return String::new();
+    };
+    let marked = ratios.iter().filter(|(_, r)| r.unsteady()).count();
+    let bell = match ratios.iter().any(|(r, _)| r.size == 0) {
+        true => format!(
+            " (a signal, which carries none: the pipe's {})",
+            size_words(reference(rows))
+        ),
+        false => String::new(),
+    };
+    let text = format!(
+        "x pipe: each row's p50 divided by the pipe's p50 at the same size{bell} and placement \
+         in the same round, then the median of the {n} rounds' ratios. A slow moment of the \
+         machine touches both cells of a round alike, so a slowdown of the whole machine \
+         cancels in the ratio (a process competing for the core does not: it adds a wait to \
+         every wakeup); the median, not the second best, because noise moves a ratio either \
+         way. ±N%: half \
+         the rounds' ratios lay within N% of it; {UNSTEADY_MARK} when that is more than \
+         {:.0}%. Here {marked} of {} are marked; the widest, {}, {}, {}: {}.",
+        RATIO_UNSTEADY * 100.0,
+        ratios.len(),
+        row.mechanism.label,
+        size_words(row.size),
+        placement_words(row.placement.name),
+        ratio_words(widest),
+        n = widest.rounds.len(),
+    );
+    match markdown {
+        true => format!("{text}\n\n"),
+        false => format!("\n{}", wrap("", &text, 0, width())),
+    }
+}
+
+/// Does the run have a pipe to set the other rows against?
+pub fn has_pipe(rows: &[Row]) -> bool {
+    rows.iter().any(|r| r.mechanism.key == "pipe")
+}
+
 /// The measured cells of one mechanism at the reference size, one entry per placement.
 pub struct Measured {
     pub rtt: Vec<String>,
+    /// the x pipe per placement; empty when the run has no pipe
+    pub x_pipe: Vec<String>,
     pub throughput: Vec<String>,
     pub cpu: Vec<String>,
     pub setup: String,
@@ -42,6 +118,7 @@ pub fn measured_cells(
 ) -> Measured {
     let mut cells = Measured {
         rtt: Vec::new(),
+        x_pipe: Vec::new(),
         throughput: Vec::new(),
         cpu: Vec::new(),
         setup: "-".into(),
@@ -50,9 +127,15 @@ pub fn measured_cells(
     for p in placements {
         let Some(row) = find(rows, m, p, reference).or_else(|| find(rows, m, p, 0)) else {
             cells.rtt.push("-".into());
+            if has_pipe(rows) {
+                cells.x_pipe.push("-".into());
+            }
             continue;
         };
         cells.rtt.push(latency_cell(row, notes, terse, true));
+        if has_pipe(rows) {
+            cells.x_pipe.push(x_pipe_cell(rows, row, notes));
+        }
         cells.throughput.push(throughput_cell(row, notes, terse));
         if let Ok(t) = &row.throughput
             && t.chunk() != STREAM_CHUNK

@@ -1,6 +1,8 @@
 //! Laying tables out: a terminal table that would be wider than `text::width()` is split by
 //! columns into several, each repeating the key columns (the mechanism), so that no number is
-//! wrapped inside its cell; Markdown tables are one table, whatever their width.
+//! wrapped inside its cell, and a column made to stand `beside` the one before it (a
+//! placement's x pipe beside its round trip) is never split from it; Markdown tables are one
+//! table, whatever their width.
 
 use comfy_table::{ContentArrangement, Table, presets};
 
@@ -10,6 +12,8 @@ use crate::report::text::width;
 pub struct Column {
     pub header: String,
     pub cells: Vec<String>,
+    /// read with the column before it, so kept in the same table
+    beside: bool,
 }
 
 impl Column {
@@ -17,6 +21,15 @@ impl Column {
         Column {
             header: header.into(),
             cells,
+            beside: false,
+        }
+    }
+
+    /// A column that goes in the same table as the one before it.
+    pub fn beside(header: impl Into<String>, cells: Vec<String>) -> Column {
+        Column {
+            beside: true,
+            ..Column::new(header, cells)
         }
     }
 
@@ -37,18 +50,26 @@ fn table_width(columns: &[&Column]) -> usize {
 }
 
 /// `keys` followed by as many of `columns` as fit in `width()`, then the next table with the
-/// same `keys` and the next columns, and so on, in the order given.
+/// same `keys` and the next columns, and so on, in the order given; a column `beside` the one
+/// before it moves with it.
 pub fn packed(keys: &[Column], columns: &[Column]) -> Vec<Table> {
+    let mut units: Vec<Vec<&Column>> = Vec::new();
+    for column in columns {
+        match units.last_mut() {
+            Some(unit) if column.beside => unit.push(column),
+            _ => units.push(vec![column]),
+        }
+    }
     let mut groups: Vec<Vec<&Column>> = Vec::new();
     let mut current: Vec<&Column> = keys.iter().collect();
-    for column in columns {
+    for unit in units {
         let mut trial = current.clone();
-        trial.push(column);
+        trial.extend(&unit);
         if current.len() > keys.len() && table_width(&trial) > width() {
             groups.push(current);
             current = keys.iter().collect();
         }
-        current.push(column);
+        current.extend(unit);
     }
     groups.push(current);
     let rows = keys.first().map_or(0, |k| k.cells.len());

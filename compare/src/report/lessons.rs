@@ -4,11 +4,15 @@
 //! coordination, data, naming and direction columns), so a new row takes its place by itself;
 //! some lines also look at a name: the pipe (key "pipe") that `copying`, `setup` and
 //! `signal_cost` compare with, the sockets of `sockets` (keys "uds-stream" and "tcp") and the
-//! zero-copy row (label "zero-copy").
+//! zero-copy row (label "zero-copy"). Where a line sets a row against the pipe and the ratio
+//! is the point, it quotes the row's x pipe (`row::Ratio`: the rounds' ratios, paired round by
+//! round), not one headline over the other.
 
 use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
-use crate::row::{Mechanism, Row, mechanisms, placement_words, reference, rtt, size_words, us};
+use crate::row::{
+    Mechanism, Row, mechanisms, placement_words, reference, rtt, size_words, times, us, x_pipe,
+};
 
 /// The lines, as plain sentences (JSON puts them in a field).
 pub fn lines(rows: &[Row]) -> Vec<String> {
@@ -44,6 +48,15 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
         };
     }
     out + "\n"
+}
+
+/// The x pipe of `m` in placement `place` ("same" / "split") at `size`: the median of its
+/// rounds' ratios to the pipe's, if it has one.
+fn x_pipe_of(rows: &[Row], m: &Mechanism, place: &str, size: usize) -> Option<f64> {
+    let row = rows
+        .iter()
+        .find(|r| r.mechanism.key == m.key && r.placement.name == place && r.size == size)?;
+    Some(x_pipe(rows, row).ok()?.median())
 }
 
 fn spins(m: &Mechanism) -> bool {
@@ -198,29 +211,35 @@ fn copying(rows: &[Row]) -> Option<String> {
         ratio_words(low.0, high.0)
     );
     // The zero-copy row against the pipe at the largest size on two cores: on one core both
-    // spinning rows wait for the scheduler, which hides what the copies cost.
+    // spinning rows wait for the scheduler, which hides what the copies cost. The ratio is
+    // the x pipe (round by round), the times the headlines.
     let pipe = found.iter().find(|m| m.key == "pipe");
     for m in found.iter().filter(|m| zero_copy(m)) {
-        let at = |m: &Mechanism| Some(rtt(rows, m, "split", largest)?.p50() as f64);
-        if let (Some(zc), Some(p)) = (at(m), pipe.and_then(at)) {
-            line += &format!(
-                " {}, which copies nothing, took {} µs at {} on two cores, {:.2}x the pipe's {} µs.",
-                m.label,
-                us(zc),
-                size_words(largest),
-                zc / p.max(1.0),
-                us(p)
-            );
-        }
-        // Where it loses: on one core the spinning receiver waits for the scheduler.
-        let one = |m: &Mechanism| Some(rtt(rows, m, "same", largest)?.p50() as f64);
-        if let (Some(zc), Some(p)) = (one(m), pipe.and_then(one)) {
-            line += &format!(
-                " On one core it took {} µs, {:.2}x the pipe's {} µs.",
-                us(zc),
-                zc / p.max(1.0),
-                us(p)
-            );
+        for (place, words) in [("split", "on two cores"), ("same", "on one core")] {
+            let at = |m: &Mechanism| Some(rtt(rows, m, place, largest)?.p50() as f64);
+            let (Some(zc), Some(p), Some(x)) =
+                (at(m), pipe.and_then(at), x_pipe_of(rows, m, place, largest))
+            else {
+                continue;
+            };
+            line += &match place {
+                "split" => format!(
+                    " {}, which copies nothing, took {} µs at {} {words} against the pipe's {} \
+                     µs: {}x the pipe, round by round.",
+                    m.label,
+                    us(zc),
+                    size_words(largest),
+                    us(p),
+                    times(x)
+                ),
+                // Where it loses: on one core the spinning receiver waits for the scheduler.
+                _ => format!(
+                    " On one core it took {} µs against the pipe's {} µs: {}x.",
+                    us(zc),
+                    us(p),
+                    times(x)
+                ),
+            };
         }
     }
     Some(line)
@@ -304,9 +323,15 @@ fn signal_cost(rows: &[Row]) -> Option<String> {
     let pipe = found.iter().find(|m| m.key == "pipe")?;
     let size = reference(rows);
     let (s, p) = (rtt(rows, bell, "same", 0)?, rtt(rows, pipe, "same", size)?);
+    // The ratio only where the ring has an x pipe (the pipe's message at most 64 B).
+    let ratio = match x_pipe_of(rows, bell, "same", 0) {
+        Some(x) => format!(": {}x the pipe, round by round", times(x)),
+        None => String::new(),
+    };
     Some(format!(
         "A signal carries no bytes, but a ring is not free: on one core a {} round trip took {} \
-         µs and {:.2} µs of CPU per message, against {} µs and {:.2} µs for a {} {} round trip.",
+         µs and {:.2} µs of CPU per message, against {} µs and {:.2} µs for a {} {} round \
+         trip{ratio}.",
         bell.label,
         us(s.p50() as f64),
         s.cpu_us_per_msg(),

@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::row::{PROBED, Row, Run, Skip, UNSTEADY, probe};
+pub use crate::row::sig3;
+use crate::row::{PROBED, RATIO_UNSTEADY, Row, Run, Skip, UNSTEADY, probe, x_pipe};
 
 fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     match r {
@@ -16,8 +17,11 @@ fn status(r: &Result<impl Sized, Skip>) -> (&'static str, Option<&str>) {
     }
 }
 
-pub fn record(row: &Row) -> Value {
+/// One row as a flat JSON object; `rows` are the run's, for the row's x pipe.
+pub fn record(rows: &[Row], row: &Row) -> Value {
     let m = &row.mechanism;
+    let against = x_pipe(rows, row);
+    let ratio = against.as_ref().ok();
     let (status, reason) = status(&row.latency);
     let lat = row.latency.as_ref().ok();
     let tp = row.throughput.as_ref().ok();
@@ -43,6 +47,12 @@ pub fn record(row: &Row) -> Value {
         "rtt_p99_ns": lat.map(|l| l.p99()),
         "rtt_max_ns": lat.map(|l| l.max()),
         "rtt_batch_ns": lat.and_then(|l| l.batch_ns()).map(|b| b.round() as u64),
+        "x_pipe": ratio.map(|r| sig3(r.median())),
+        "x_pipe_spread": ratio.map(|r| sig3(r.spread())),
+        "x_pipe_rounds_disagree": ratio.map(|r| r.unsteady()),
+        "x_pipe_round_ratios": ratio.map(|r| r.rounds.iter().map(|x| sig3(*x)).collect::<Vec<_>>()),
+        "x_pipe_size": ratio.map(|r| r.pipe_size),
+        "x_pipe_note": against.as_ref().err(),
         "cpu_us_per_msg": lat.map(|l| sig3(l.cpu_us_per_msg())),
         "throughput_mib_s": tp.map(|t| sig3(t.mib_s())),
         "throughput_low_mib_s": tp.map(|t| sig3(t.mib_s_range().0)),
@@ -98,17 +108,6 @@ fn status_note<T>(r: &Result<T, Skip>) -> Option<String> {
     }
 }
 
-/// `x` rounded to 3 significant digits (1234.5 -> 1230, 0.012345 -> 0.0123).
-pub fn sig3(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
-    let rounded = (x * scale).round() / scale;
-    // Printed from a decimal string, so 0.0123 is not written as 0.012299999999999999.
-    format!("{rounded:.12}").parse().unwrap_or(rounded)
-}
-
 /// The facts of the run, as (name, value) pairs: the same in JSON and CSV.
 fn facts(run: &Run) -> Vec<(&'static str, Value)> {
     let m = run.machine;
@@ -129,6 +128,7 @@ fn facts(run: &Run) -> Vec<(&'static str, Value)> {
             json!(run.plan.cap.map(|c| c.as_millis() as u64)),
         ),
         ("rounds_disagree_above", json!(UNSTEADY)),
+        ("x_pipe_rounds_disagree_above", json!(RATIO_UNSTEADY)),
         ("clocksource", json!(m.clocksource)),
     ]
 }
@@ -169,7 +169,7 @@ fn date_utc() -> String {
 /// lines the table prints under "What this run shows", the verdicts its closing block ("The
 /// lecture, checked on this machine"), each `{"claim", "verdict", "because"}`.
 pub fn json(rows: &[Row], run: &Run) -> String {
-    let all: Vec<Value> = rows.iter().map(record).collect();
+    let all: Vec<Value> = rows.iter().map(|r| record(rows, r)).collect();
     let run: serde_json::Map<String, Value> = facts(run)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -209,7 +209,7 @@ const CSV_FIELDS: [&str; 20] = [
 ];
 
 /// Columns added after the first 22; a list (every round) is written space-separated.
-const CSV_MORE: [&str; 9] = [
+const CSV_MORE: [&str; 13] = [
     "rounds",
     "rtt_p50_low_ns",
     "rtt_p50_high_ns",
@@ -219,6 +219,10 @@ const CSV_MORE: [&str; 9] = [
     "rtt_round_p50s_ns",
     "throughput_round_mib_s",
     "throughput_rounds_disagree",
+    "x_pipe",
+    "x_pipe_spread",
+    "x_pipe_rounds_disagree",
+    "x_pipe_round_ratios",
 ];
 
 fn csv_fields() -> Vec<&'static str> {
@@ -245,7 +249,7 @@ pub fn csv(rows: &[Row], run: &Run) -> String {
     let fields = csv_fields();
     let mut out = String::new();
     for row in rows {
-        let rec = record(row);
+        let rec = record(rows, row);
         let cells: Vec<String> = fields
             .iter()
             .map(|f| match &rec[*f] {

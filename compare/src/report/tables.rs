@@ -1,13 +1,15 @@
 //! Tables for people. Markdown (for README, where a wide table scrolls): the design-space table
 //! with every column in one row, then latency by size, then notes. Terminal: the same content in
-//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers,
-//! latency by size, notes. A terminal table that would be too wide is split by columns into
+//! tables that fit `text::width()` columns: the lecture's columns, the measured numbers (each
+//! placement's round trip with its x pipe beside it), latency by size, notes. A terminal table that would be too wide is split by columns into
 //! several (`layout.rs`), each repeating the mechanism, so that no number is wrapped inside
 //! its cell.
 
 use plumbing::design::COLUMNS;
 
-use crate::report::cells::{Notes, UNSTEADY_MARK, latency_cell, measured_cells};
+use crate::report::cells::{
+    Notes, UNSTEADY_MARK, has_pipe, latency_cell, measured_cells, x_pipe_text,
+};
 use crate::report::layout::{Column, new_table, packed, tables_text};
 use crate::report::text::{width, wrap};
 use crate::report::{lecture, lessons};
@@ -30,7 +32,9 @@ pub fn render(rows: &[Row], sizes: &[usize], placements: &[Placement], markdown:
     if sizes.len() > 1 {
         out += &by_size(rows, sizes, placements, &mut notes, markdown);
     }
-    out + &notes_text(&notes, markdown) + &unsteady_text(rows, markdown)
+    out + &notes_text(&notes, markdown)
+        + &unsteady_text(rows, markdown)
+        + &x_pipe_text(rows, markdown)
 }
 
 /// What the rounds' mark means, from this run: how many cells' rounds disagreed, the widest.
@@ -200,6 +204,15 @@ fn markdown_design(
             placement_words(p.name)
         ));
     }
+    if has_pipe(rows) {
+        for p in placements {
+            header.push(format!(
+                "x pipe, {}, {}",
+                size_words(reference),
+                placement_words(p.name)
+            ));
+        }
+    }
     let both = |what: &str| match placements.len() {
         1 => what.to_string(),
         _ => format!(
@@ -217,6 +230,7 @@ fn markdown_design(
         cells.extend(COLUMNS.map(|column| lecture::cell(&m, probes, column, true)));
         let measured = measured_cells(rows, &m, reference, placements, notes, false);
         cells.extend(measured.rtt);
+        cells.extend(measured.x_pipe);
         cells.push(measured.throughput.join(" / "));
         cells.push(measured.cpu.join(" / "));
         cells.push(measured.setup);
@@ -269,10 +283,14 @@ fn terminal_design(
         Some(l) if l.rounds.len() > 1 => format!(" (the {} rounds)", l.rank_words()),
         _ => String::new(),
     };
+    let x_pipe = match has_pipe(rows) {
+        true => "; x pipe: that round trip over the pipe's, round by round (±: their spread)",
+        false => "",
+    };
     let caption = format!(
         "Measured: round trips (RTT) of {} messages, p50{rank} +how far above it the slowest \
-         round ran / p99, in µs; one-way throughput; CPU time of both processes per message; \
-         setup.{}",
+         round ran / p99, in µs{x_pipe}; one-way throughput; CPU time of both processes per \
+         message; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
@@ -301,10 +319,16 @@ fn measured_columns(
         _ => placement_names(placements).replace("split", "diff."),
     };
     let mut names = Column::new("mechanism", Vec::new());
-    let mut columns: Vec<Column> = placements
-        .iter()
-        .map(|p| Column::new(format!("RTT µs\n{}", short_placement(p.name)), Vec::new()))
-        .collect();
+    // Each placement's round trip, then (with a pipe in the run) its x pipe beside it.
+    let mut columns: Vec<Column> = Vec::new();
+    for p in placements {
+        let place = short_placement(p.name);
+        columns.push(Column::new(format!("RTT µs\n{place}"), Vec::new()));
+        if has_pipe(rows) {
+            columns.push(Column::beside(format!("x pipe\n{place}"), Vec::new()));
+        }
+    }
+    let per_placement = columns.len() / placements.len().max(1);
     let mut mib = Column::new(format!("MiB/s\n{pair}"), Vec::new());
     let mut cpu = Column::new(format!("CPU µs/msg\n{pair}"), Vec::new());
     let mut setup = Column::new("setup\nµs", Vec::new());
@@ -315,8 +339,11 @@ fn measured_columns(
             label += &format!(" {mark}");
         }
         names.cells.push(label);
-        for (column, cell) in columns.iter_mut().zip(cells.rtt) {
-            column.cells.push(cell);
+        for (i, cell) in cells.rtt.into_iter().enumerate() {
+            columns[i * per_placement].cells.push(cell);
+        }
+        for (i, cell) in cells.x_pipe.into_iter().enumerate() {
+            columns[i * per_placement + 1].cells.push(cell);
         }
         mib.cells.push(same_once(&cells.throughput));
         cpu.cells.push(same_once(&cells.cpu));

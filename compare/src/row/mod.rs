@@ -7,10 +7,12 @@
 //! Files: this one (the row, the mechanism as data, why a cell has no number); `rounds.rs`
 //! (a cell's rounds and the statistic over them: the headline rank, the spread, the pooled
 //! p99); `words.rs` (how sizes, times and placements are written, and the reference size);
-//! `run.rs` (the facts of the run: the machine, the placements, the plan); `probe.rs` (what
-//! the probes of the design-space table found).
+//! `ratio.rs` (a row against the pipe, round by round: the "x pipe" column); `run.rs` (the
+//! facts of the run: the machine, the placements, the plan); `probe.rs` (what the probes of
+//! the design-space table found).
 
 mod probe;
+mod ratio;
 mod rounds;
 mod run;
 mod words;
@@ -18,9 +20,12 @@ mod words;
 use plumbing::design;
 
 pub use probe::{Fact, PROBED, Probe, probe};
+pub use ratio::{DOORBELL_PIPE_MAX, RATIO_UNSTEADY, Ratio, x_pipe};
 pub use rounds::{Latency, Rates, RoundTrips, Throughput, UNSTEADY, headline_words};
 pub use run::{Machine, Placement, Plan, Run};
-pub use words::{fit, placement_words, reference_size, short_placement, size_words, us};
+pub use words::{
+    fit, placement_words, reference_size, short_placement, sig3, size_words, times, us,
+};
 
 /// Throughput message size: 64 KiB, or a mechanism's largest message if that is smaller.
 pub const STREAM_CHUNK: usize = 64 << 10;

@@ -67,7 +67,9 @@ pub fn headline_words(rounds: usize) -> &'static str {
 /// lands on one round of every cell rather than on every round of one cell.
 #[derive(Clone, Debug)]
 pub struct RoundTrips {
-    /// each round, in the order measured (never empty)
+    /// each round, in the order measured (never empty): `rounds[k]` is round k + 1 of the run,
+    /// in every cell, as a cell keeps its rounds only while every one succeeded; so two cells'
+    /// rounds pair by index (`Ratio`, the "x pipe" column)
     pub rounds: Vec<Latency>,
 }
 

@@ -27,6 +27,28 @@ pub fn us(ns: f64) -> String {
     }
 }
 
+/// `x` rounded to 3 significant digits (1234.5 -> 1230, 0.012345 -> 0.0123), as JSON and CSV
+/// keep every number that is not whole ns.
+pub fn sig3(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    let rounded = (x * scale).round() / scale;
+    // Printed from a decimal string, so 0.0123 is not written as 0.012299999999999999.
+    format!("{rounded:.12}").parse().unwrap_or(rounded)
+}
+
+/// A ratio as JSON keeps it, three significant digits, trailing zeros written: "0.0105",
+/// "0.360", "1.06", "13.4", "120".
+pub fn times(x: f64) -> String {
+    let x = sig3(x);
+    match x > 0.0 && x.is_finite() {
+        true => format!("{x:.*}", (2 - x.log10().floor() as i32).max(0) as usize),
+        false => format!("{x}"),
+    }
+}
+
 pub fn size_words(size: usize) -> String {
     match size {
         0 => "no payload".to_string(),
