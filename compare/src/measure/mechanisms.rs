@@ -10,7 +10,8 @@ use shm_demo::zero_copy;
 
 use crate::measure::bytes::{End, Pair};
 use crate::measure::doorbell::Doorbell;
-use crate::row::Mechanism;
+#[cfg_attr(not(feature = "peers"), allow(unused_imports))]
+use crate::row::{Mechanism, Wraps};
 
 /// How the harness drives a mechanism.
 #[derive(Clone, Copy)]
@@ -59,9 +60,17 @@ impl Entry {
                 label,
                 design,
                 carries_bytes,
+                wraps: None,
             },
             transport,
         }
+    }
+
+    /// A peer crate's entry, set against the lecture row `wraps.key` (`--features peers`).
+    #[cfg_attr(not(feature = "peers"), allow(dead_code))]
+    pub fn wrapping(mut self, wraps: Wraps) -> Entry {
+        self.mechanism.wraps = Some(wraps);
+        self
     }
 }
 

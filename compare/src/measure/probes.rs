@@ -49,8 +49,12 @@ pub fn of(entry: &Entry) -> Vec<Probe> {
         _ => None,
     };
     // The shm rings keep a message per slot by their own design: the region itself is raw.
+    // A peer crate that carries only its own samples (iceoryx2) has no bytes to read.
     if let Some(duplex) = duplex.filter(|_| !key.starts_with("shm")) {
-        add("structure", boundaries(duplex));
+        match boundaries(duplex) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            result => add("structure", result),
+        }
     }
     let within = |f: fn(&Path) -> Found| PrivateDir::create(DIR_PREFIX).and_then(|d| f(d.path()));
     let private = PrivateDir::create(DIR_PREFIX);

@@ -199,6 +199,7 @@ mod tests {
             label: "pipe",
             design: pipe_demo::DESIGN_ROW,
             carries_bytes: true,
+            wraps: None,
         };
         let probe = |column, fact| Probe {
             column,

@@ -11,7 +11,8 @@
 use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
 use crate::row::{
-    Mechanism, Row, mechanisms, placement_words, reference, rtt, size_words, times, us, x_pipe,
+    Mechanism, Ratio, Row, lecture_mechanisms, mechanisms, placement_words, reference, rtt,
+    size_words, times, us, x_pipe,
 };
 
 /// The lines, as plain sentences (JSON puts them in a field).
@@ -74,7 +75,7 @@ fn ratio_words(low: f64, high: f64) -> String {
 fn wakeup(rows: &[Row]) -> Option<String> {
     let size = reference(rows);
     let mut ratios: Vec<(f64, &'static str)> = Vec::new();
-    for m in mechanisms(rows).iter().filter(|m| !spins(m)) {
+    for m in lecture_mechanisms(rows).iter().filter(|m| !spins(m)) {
         let at = |size| Some((rtt(rows, m, "same", size)?, rtt(rows, m, "split", size)?));
         let Some((same, split)) = at(size).or_else(|| at(0)) else {
             continue;
@@ -101,7 +102,7 @@ fn wakeup(rows: &[Row]) -> Option<String> {
 /// Lecture: "shared memory is the fastest IPC". Only when each process has a core to spin on.
 fn spinning(rows: &[Row]) -> Option<String> {
     let size = reference(rows);
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let spin = found.iter().find(|m| spins(m))?;
     let ranked = |place: &str| -> Vec<(u64, &'static str)> {
         let mut all: Vec<(u64, &'static str)> = found
@@ -160,7 +161,7 @@ pub fn ordinal(n: usize) -> String {
 /// Lecture: with shared memory "you own coordination". Spinning is paid for in CPU time.
 fn spin_cpu(rows: &[Row]) -> Option<String> {
     let size = reference(rows);
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let spin = found.iter().find(|m| spins(m))?;
     let blocking = found.iter().find(|m| !spins(m) && m.key != spin.key)?;
     let cpu = |m: &Mechanism, place| Some(rtt(rows, m, place, size)?.cpu_us_per_msg());
@@ -184,7 +185,7 @@ fn copying(rows: &[Row]) -> Option<String> {
         let small = rtt(rows, m, "same", smallest)?.p50() as f64;
         Some(rtt(rows, m, "same", largest)?.p50() as f64 / small.max(1.0))
     };
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let copies = |m: &&Mechanism| m.design.data.contains("copy") && !zero_copy(m);
     let mut grew: Vec<(f64, &str)> = found
         .iter()
@@ -255,7 +256,7 @@ fn zero_copy(m: &Mechanism) -> bool {
 /// named form where there are names; the progress log times the others), and where the pipe
 /// ranks. Ranked by the value as JSON keeps it (3 significant digits), ties in the rows' order.
 fn setup(rows: &[Row]) -> Option<String> {
-    let mut ranked: Vec<(f64, f64, &'static str, &'static str)> = mechanisms(rows)
+    let mut ranked: Vec<(f64, f64, &'static str, &'static str)> = lecture_mechanisms(rows)
         .iter()
         .filter_map(|m| {
             let row = rows.iter().find(|r| r.mechanism.key == m.key)?;
@@ -286,7 +287,7 @@ fn setup(rows: &[Row]) -> Option<String> {
 /// Lecture: a Unix socket is "fast, no network overhead", a network socket "slower". The UDS
 /// stream against TCP over loopback, the same calls in another address family.
 fn sockets(rows: &[Row]) -> Option<String> {
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let uds = found.iter().find(|m| m.key == "uds-stream")?;
     let tcp = found.iter().find(|m| m.key == "tcp")?;
     let size = reference(rows);
@@ -318,7 +319,7 @@ fn sockets(rows: &[Row]) -> Option<String> {
 /// Lecture: signals are "the lightest possible communication". A ring against a pipe's
 /// message, on one core, in time and in CPU.
 fn signal_cost(rows: &[Row]) -> Option<String> {
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let bell = found.iter().find(|m| !m.carries_bytes)?;
     let pipe = found.iter().find(|m| m.key == "pipe")?;
     let size = reference(rows);
@@ -342,50 +343,47 @@ fn signal_cost(rows: &[Row]) -> Option<String> {
     ))
 }
 
-/// The peer crates (`--features peers`) and the kernel row each is set against: the one that
-/// makes the same system calls per message (interprocess: a Unix stream socket), or the
-/// nearest (ipc-channel's SOCK_SEQPACKET keeps boundaries, as the UDS datagram row's SOCK_DGRAM
-/// does; compare has no SOCK_SEQPACKET row of its own).
-const WRAPS: [(&str, &str, &str); 2] = [
-    ("ipc-channel", "uds-datagram", "SOCK_DGRAM, the nearest"),
-    ("interprocess", "uds-stream", "the same socket"),
-];
-
-/// Issue 29: a Rust engineer picks a crate, not a system call. What each crate costs over the
-/// kernel mechanism it wraps, at the reference size, in each placement both rows were
-/// measured; a crate whose own row or whose mechanism's row is missing is left out.
+/// Issue 29: a Rust engineer picks a crate, not a system call. What each peer crate
+/// (`--features peers`) costs over the lecture row it is set against (`Mechanism::wraps`), at
+/// the reference size, in each placement both were measured: the two p50s, and the crate's
+/// round trip over the row's in the same round, the median over the rounds (`row::Ratio`, as
+/// the x pipe column: a slow moment touches both alike). A crate whose own row or whose
+/// lecture row is missing is left out.
 fn crates(rows: &[Row]) -> Option<String> {
     let found = mechanisms(rows);
-    let by_key = |key: &str| found.iter().find(|m| m.key == key);
     let size = reference(rows);
     let mut each = Vec::new();
-    for (peer, kernel, why) in WRAPS {
-        let (Some(peer), Some(kernel)) = (by_key(peer), by_key(kernel)) else {
+    for peer in &found {
+        let Some(wraps) = peer.wraps else {
+            continue;
+        };
+        let Some(under) = found.iter().find(|m| m.key == wraps.key) else {
             continue;
         };
         let mut places = Vec::new();
         for place in ["same", "split"] {
-            let (Some(p), Some(k)) = (rtt(rows, peer, place, size), rtt(rows, kernel, place, size))
+            let (Some(p), Some(k)) = (rtt(rows, peer, place, size), rtt(rows, under, place, size))
             else {
                 continue;
             };
-            let (p, k) = (p.p50() as f64, k.p50() as f64);
-            let sign = if p < k { "-" } else { "+" };
+            let Some(ratio) = Ratio::new(p, k, size) else {
+                continue;
+            };
             places.push(format!(
-                "{} µs against {} µs ({sign}{} µs, {:.2}x), {}",
-                us(p),
-                us(k),
-                us((p - k).abs()),
-                p / k.max(1.0),
+                "{} µs against {} µs ({:.2}x in the same round), {}",
+                us(p.p50() as f64),
+                us(k.p50() as f64),
+                ratio.median(),
                 placement_words(place)
             ));
         }
         if !places.is_empty() {
             each.push(format!(
-                "{} ({}) against {} ({why}): {}",
+                "{} ({}) against {} ({}): {}",
                 peer.label,
                 peer.design.data,
-                kernel.label,
+                under.label,
+                wraps.why,
                 places.join("; ")
             ));
         }

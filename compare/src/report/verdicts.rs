@@ -7,7 +7,7 @@
 use plumbing::verdict::{Claim, Verdict, judge, lines};
 
 use crate::report::lecture::{design_claim, probes_of};
-use crate::row::{Mechanism, Row, mechanisms, placement_words, reference, rtt};
+use crate::row::{Mechanism, Row, lecture_mechanisms, placement_words, reference, rtt};
 use crate::row::{size_words, us};
 
 pub const HEADING: &str = "The lecture, checked on this machine";
@@ -18,7 +18,7 @@ pub const SETUP_MARGIN: f64 = 0.20;
 
 /// Every claim this run can judge: the table's rows, then the costs.
 pub fn claims(rows: &[Row]) -> Vec<Claim> {
-    let found = mechanisms(rows);
+    let found = lecture_mechanisms(rows);
     let mut all: Vec<Claim> = found
         .iter()
         .filter_map(|m| design_claim(m, probes_of(rows, m)))
@@ -54,7 +54,7 @@ pub fn render(rows: &[Row], markdown: bool) -> String {
 }
 
 fn by_key(rows: &[Row], key: &str) -> Option<Mechanism> {
-    mechanisms(rows).into_iter().find(|m| m.key == key)
+    lecture_mechanisms(rows).into_iter().find(|m| m.key == key)
 }
 
 fn setup_of(rows: &[Row], m: &Mechanism) -> Option<f64> {
@@ -67,7 +67,7 @@ fn setup_of(rows: &[Row], m: &Mechanism) -> Option<f64> {
 fn setup(rows: &[Row]) -> Option<Claim> {
     let pipe = by_key(rows, "pipe")?;
     let pipe_us = setup_of(rows, &pipe)?;
-    let mut others: Vec<(f64, &str)> = mechanisms(rows)
+    let mut others: Vec<(f64, &str)> = lecture_mechanisms(rows)
         .iter()
         .filter(|m| m.carries_bytes && m.key != pipe.key)
         .filter_map(|m| Some((setup_of(rows, m)?, m.label)))
@@ -99,7 +99,9 @@ fn setup(rows: &[Row]) -> Option<Claim> {
 /// "Signals are the lightest possible communication": a doorbell round trip against the
 /// pipe's, on one core, in time and in CPU per message.
 fn signals(rows: &[Row]) -> Option<Claim> {
-    let bell = mechanisms(rows).into_iter().find(|m| !m.carries_bytes)?;
+    let bell = lecture_mechanisms(rows)
+        .into_iter()
+        .find(|m| !m.carries_bytes)?;
     let pipe = by_key(rows, "pipe")?;
     let size = reference(rows);
     let (s, p) = (
@@ -131,7 +133,7 @@ fn signals(rows: &[Row]) -> Option<Claim> {
 
 /// The fastest row at `size` in `place`: (label, p50 ns, is it shared memory?).
 fn fastest(rows: &[Row], place: &str, size: usize) -> Option<(&'static str, u64, bool)> {
-    mechanisms(rows)
+    lecture_mechanisms(rows)
         .iter()
         .filter_map(|m| {
             let p50 = rtt(rows, m, place, size)?.p50();
@@ -156,7 +158,7 @@ fn shared_memory(rows: &[Row]) -> Option<Claim> {
             us(p50 as f64)
         ));
     }
-    if !mechanisms(rows)
+    if !lecture_mechanisms(rows)
         .iter()
         .any(|m| m.design.data.contains("shared"))
         || wins.is_empty()
@@ -175,7 +177,7 @@ fn shared_memory(rows: &[Row]) -> Option<Claim> {
 fn copies(rows: &[Row]) -> Option<Claim> {
     let smallest = rows.iter().map(|r| r.size).filter(|s| *s > 0).min()?;
     let largest = rows.iter().map(|r| r.size).max()?;
-    let zc = mechanisms(rows)
+    let zc = lecture_mechanisms(rows)
         .into_iter()
         .find(|m| m.design.data.contains("in place") || m.label.contains("zero-copy"))?;
     let pipe = by_key(rows, "pipe")?;

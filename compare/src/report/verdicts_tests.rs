@@ -16,6 +16,7 @@ fn mechanism(key: &'static str, label: &'static str, data: &'static str) -> Mech
             ..pipe_demo::DESIGN_ROW
         },
         carries_bytes: key != "signal",
+        wraps: None,
     }
 }
 

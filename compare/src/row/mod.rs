@@ -52,6 +52,17 @@ pub struct Mechanism {
     pub design: design::Row,
     /// Does every message carry bytes (a checked pattern)? A doorbell (signals) carries none.
     pub carries_bytes: bool,
+    /// A peer crate's row (`--features peers`): the lecture's row it is set against. None for
+    /// the lecture's own mechanisms, which alone the lessons and verdicts about the lecture
+    /// look at ([`lecture_mechanisms`]).
+    pub wraps: Option<Wraps>,
+}
+
+/// What a peer crate is set against: the key of a lecture row, and why that one.
+#[derive(Clone, Copy)]
+pub struct Wraps {
+    pub key: &'static str,
+    pub why: &'static str,
 }
 
 /// One mechanism, one placement, one message size.
@@ -109,6 +120,13 @@ pub fn mechanisms(rows: &[Row]) -> Vec<Mechanism> {
             found.push(row.mechanism);
         }
     }
+    found
+}
+
+/// The lecture's mechanisms of `rows` (no peer crate's), once each, in the rows' order.
+pub fn lecture_mechanisms(rows: &[Row]) -> Vec<Mechanism> {
+    let mut found = mechanisms(rows);
+    found.retain(|m| m.wraps.is_none());
     found
 }
 

@@ -52,6 +52,7 @@ use plumbing::names::{self, PrivateDir};
 use crate::measure::bytes::{self, End, Pair};
 use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::pattern;
+use crate::row::Wraps;
 
 /// The design-space row, in iceoryx2's words.
 pub const DESIGN_ROW: Row = Row {
@@ -75,6 +76,10 @@ pub fn entry() -> Entry {
             no_stream: None,
         },
     )
+    .wrapping(Wraps {
+        key: "shm-zero-copy",
+        why: "slots lent in shared memory, polled: the same idea",
+    })
 }
 
 /// Root directories and shared-memory names of a pair: `<PREFIX><pid>-<random>`.

@@ -25,6 +25,7 @@ use plumbing::names::{self, PrivateDir};
 
 use crate::measure::bytes::End;
 use crate::measure::mechanisms::{Entry, Transport};
+use crate::row::Wraps;
 
 /// The design-space row, in the lecture's words, of what a local socket is on Linux.
 pub const DESIGN_ROW: Row = Row {
@@ -47,6 +48,10 @@ pub fn entry() -> Entry {
             no_stream: None,
         },
     )
+    .wrapping(Wraps {
+        key: "uds-stream",
+        why: "the same socket",
+    })
 }
 
 /// One message per `write_all` and `read_exact`, as the UDS stream end.

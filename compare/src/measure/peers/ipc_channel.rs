@@ -19,6 +19,7 @@ use plumbing::design::Row;
 
 use crate::measure::bytes::{End, Pair, fill};
 use crate::measure::mechanisms::{Entry, Transport};
+use crate::row::Wraps;
 
 /// The design-space row, in the lecture's words, of what ipc-channel does underneath.
 pub const DESIGN_ROW: Row = Row {
@@ -41,6 +42,10 @@ pub fn entry() -> Entry {
             no_stream: None,
         },
     )
+    .wrapping(Wraps {
+        key: "uds-datagram",
+        why: "SOCK_DGRAM, the nearest: boundaries kept",
+    })
 }
 
 /// One process's end: the sender of one channel and the receiver of the other, and the value
