@@ -167,7 +167,7 @@ mod with_the_feature {
                 assert!(peer["setup_us"].as_f64().unwrap() > 0.0, "{peer}");
                 // The lesson's numbers for this pair and placement, from these rows.
                 let said = format!("{} µs against {} µs (", us(p), us(k));
-                let ratio = format!("{:.2}x in the same round)", same_round_ratio(&peer, &under));
+                let ratio = format!("{:.2}x in the same round)", same_round_ratio(peer, under));
                 assert!(
                     lesson.contains(&said) && lesson.contains(&ratio),
                     "{key} {place}: no {said:?} ... {ratio:?} in: {lesson}"

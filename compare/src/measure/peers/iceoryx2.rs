@@ -16,8 +16,9 @@
 //!   and the yield is what lets the peer in. The rule counts polls, as shm's does, and a
 //!   `receive` (it also looks for new connections) costs far more than the ring's one load:
 //!   on one core each wait holds the CPU that much longer before yielding, and that budget,
-//!   twice per round trip, is most of what a same-core round trip costs. A sender whose subscriber's buffer is full waits
-//!   by iceoryx2's rule (10,000 `sched_yield`s, then sleeps of 100 µs, then of 10 ms).
+//!   twice per round trip, is most of what a same-core round trip costs. A sender whose
+//!   subscriber's buffer is full waits by iceoryx2's rule (10,000 `sched_yield`s, then sleeps
+//!   of 100 µs, then of 10 ms).
 //! - **Peer death.** Each end holds the write end of a pipe its peer watches (shm-demo's
 //!   liveness pipes): a receiver gives up with UnexpectedEof, a blocked sender with an error,
 //!   once the peer process is gone, however it died.
@@ -26,33 +27,30 @@
 //!   and its shared memory under `/dev/shm/ipc-tour-iox-<pid>-<random>_*` (iceoryx2's prefix).
 //!   A node is made after the fork, in its own process (`End::open`); the parent's node,
 //!   dropped after the child is reaped, removes a killed child's node (iceoryx2's dead-node
-//!   cleanup), then the pair removes its directory and anything left under its prefix. A run
-//!   killed outright leaves both, ours by uid and tagged with a dead pid: the next run sweeps
-//!   them.
+//!   cleanup), then the pair removes its directory and anything left under its prefix
+//!   (`resources.rs`). A run killed outright leaves both, tagged with a dead pid: swept next.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use iceoryx2::port::publisher::Publisher;
-use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::port::update_connections::UpdateConnections;
-use iceoryx2::port::{BackpressureAction, BackpressureInfo};
+use iceoryx2::port::{
+    BackpressureAction, BackpressureInfo, publisher::Publisher, subscriber::Subscriber,
+};
 use iceoryx2::prelude::*;
 use iceoryx2::sample::Sample;
 use iceoryx2::sample_mut::SampleMut;
 use iceoryx2::service::port_factory::PortFactory as _;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory;
-use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use plumbing::design::Row;
-use plumbing::names::{self, PrivateDir};
+use plumbing::names::PrivateDir;
 
 use crate::measure::bytes::{self, End, Pair};
 use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::pattern;
 use crate::row::Wraps;
+use resources::{Liveness, Root, bad_name, failed, gone, liveness_pair, room_for, sweep_stale};
 
 /// The design-space row, in iceoryx2's words.
 pub const DESIGN_ROW: Row = Row {
@@ -162,22 +160,6 @@ fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
         end((name("ping"), name("pong")), ours, Some(root)),
         end((name("pong"), name("ping")), theirs, None),
     ))
-}
-
-/// A name iceoryx2 refused (too long, a character it does not take), as InvalidInput.
-fn bad_name<E: std::fmt::Debug>(name: impl AsRef<[u8]>) -> impl FnOnce(E) -> io::Error {
-    let name = String::from_utf8_lossy(name.as_ref()).into_owned();
-    move |e| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("iceoryx2 name {name}: {e:?}"),
-        )
-    }
-}
-
-/// An iceoryx2 error as an I/O error naming the call.
-fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> io::Error {
-    move |e| io::Error::other(format!("iceoryx2 {call}: {e:?}"))
 }
 
 impl IoxEnd {
@@ -413,167 +395,6 @@ pub fn one_message() -> io::Result<()> {
         .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.to_string()))
 }
 
-/// InvalidInput unless /dev/shm has room for both publishers' segments of `size`-byte
-/// samples (iceoryx2 sizes them with ftruncate and reserves nothing: a full tmpfs would
-/// raise SIGBUS on a write, so we refuse the size up front, saying why).
-fn room_for(size: usize) -> io::Result<()> {
-    const HEADER: usize = 4096; // iceoryx2's chunk header and alignment, generously
-    let samples = BUFFER + 1 + 1; // the subscriber's buffer, its borrowed sample, our loan
-    let need = size
-        .checked_add(HEADER)
-        .and_then(|chunk| chunk.checked_mul(2 * samples));
-    let free = nix::sys::statvfs::statvfs("/dev/shm")
-        .map(|s| s.blocks_available() as u128 * s.fragment_size() as u128)
-        .map_err(|e| io::Error::other(format!("statvfs /dev/shm: {e}")))?;
-    match need {
-        Some(need) if (need as u128) < free => Ok(()),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "iceoryx2 segments for {size}-byte samples need {} MiB of /dev/shm, {} MiB free",
-                need.map_or("more than usize".to_string(), |n| (n >> 20).to_string()),
-                free >> 20
-            ),
-        )),
-    }
-}
-
-/// The pair's root directory and shared-memory prefix, removed by the process that made them
-/// (the child drops its copy of the parent's end right after the fork: it must not).
-struct Root {
-    dir: Option<PrivateDir>,
-    owner: u32,
-    shm_prefix: String,
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        if std::process::id() != self.owner {
-            std::mem::forget(self.dir.take());
-            return;
-        }
-        // The nodes are gone by now (declared before us); remove whatever they left.
-        remove_shm(|name| name.starts_with(&self.shm_prefix));
-    }
-}
-
-/// Removes the /dev/shm entries `doomed` names, ours by uid.
-fn remove_shm(mut doomed: impl FnMut(&str) -> bool) {
-    use std::os::unix::fs::MetadataExt;
-    let me = nix::unistd::geteuid().as_raw();
-    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = entry.metadata().is_ok_and(|m| m.uid() == me);
-        if ours && doomed(&name) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// What killed runs left: their root directories and shared memory (ours, pid gone).
-fn sweep_stale() {
-    PrivateDir::sweep_stale(PREFIX);
-    remove_shm(|name| {
-        let tag = name.split('_').next().unwrap_or_default();
-        names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
-    });
-}
-
-/// One side's view of its peer process: the write end of the pipe the peer watches (closed
-/// by the kernel when we die) and the read end of the pipe whose write end the peer holds.
-struct Liveness {
-    _alive: OwnedFd,
-    peer: OwnedFd,
-}
-
-fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
-    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(failed("pipe2"));
-    let ((a_watch, a_alive), (b_watch, b_alive)) = (pipe()?, pipe()?);
-    Ok((
-        Liveness {
-            _alive: a_alive,
-            peer: b_watch,
-        },
-        Liveness {
-            _alive: b_alive,
-            peer: a_watch,
-        },
-    ))
-}
-
-/// Has the process holding the other end of `watch` gone (closed it, exited, been killed)?
-fn gone(watch: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(watch.as_fd(), PollFlags::empty())];
-    poll(&mut fds, PollTimeout::ZERO).is_ok()
-        && fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
-}
-
+mod resources;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    /// The tests take turns: the leak check must not see another test's pair.
-    static TURN: Mutex<()> = Mutex::new(());
-
-    fn leftovers(tag_prefix: &str) -> Vec<String> {
-        let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(tag_prefix))
-            .collect();
-        let dirs = std::fs::read_dir(names::temp_dir())
-            .into_iter()
-            .flatten()
-            .flatten();
-        left.extend(
-            dirs.map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(tag_prefix)),
-        );
-        left
-    }
-
-    #[test]
-    fn one_message_in_process_and_nothing_left() {
-        let _turn = TURN.lock();
-        let ours = format!("{PREFIX}{}-", std::process::id());
-        one_message().expect("setup");
-        assert_eq!(leftovers(&ours), Vec::<String>::new());
-    }
-
-    #[test]
-    fn a_size_beyond_dev_shm_is_refused_with_the_reason() {
-        let _turn = TURN.lock();
-        let e = pair(usize::MAX / 4).err().expect("must be refused");
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("/dev/shm"), "{e}");
-        assert!(DESIGN_ROW.fits());
-    }
-
-    #[test]
-    fn an_end_not_opened_says_so() {
-        let _turn = TURN.lock();
-        let (mut a, _b) = pair(64).expect("pair");
-        let e = a.send_message(&mut [0u8; 64], 0).expect_err("not open");
-        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
-    }
-
-    #[test]
-    fn a_receiver_gives_up_when_its_peer_is_gone() {
-        let _turn = TURN.lock();
-        let (mut a, mut b) = pair(64).expect("pair");
-        a.make_ports().expect("ports");
-        b.make_ports().expect("ports");
-        // b's process "dies": its liveness pipe's write end closes, a's watch sees POLLHUP.
-        b.live = liveness_pair().expect("pipes").0;
-        let e = a.receive_message(&mut [0u8; 64]).expect_err("peer gone");
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
-    }
-}
+mod tests;

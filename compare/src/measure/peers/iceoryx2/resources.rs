@@ -1,0 +1,129 @@
+//! What an iceoryx2 pair owns outside its ports, and how it goes: the room it needs in
+//! /dev/shm, its root directory and shared-memory prefix (removed by the process that made
+//! them, swept when a killed run left them), and the liveness pipes each side watches its peer
+//! by.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use plumbing::names::{self, PrivateDir};
+
+use super::{BUFFER, PREFIX};
+
+/// InvalidInput unless /dev/shm has room for both publishers' segments of `size`-byte
+/// samples (iceoryx2 sizes them with ftruncate and reserves nothing: a full tmpfs would
+/// raise SIGBUS on a write, so we refuse the size up front, saying why).
+pub(super) fn room_for(size: usize) -> io::Result<()> {
+    const HEADER: usize = 4096; // iceoryx2's chunk header and alignment, generously
+    let samples = BUFFER + 1 + 1; // the subscriber's buffer, its borrowed sample, our loan
+    let need = size
+        .checked_add(HEADER)
+        .and_then(|chunk| chunk.checked_mul(2 * samples));
+    let free = nix::sys::statvfs::statvfs("/dev/shm")
+        .map(|s| s.blocks_available() as u128 * s.fragment_size() as u128)
+        .map_err(|e| io::Error::other(format!("statvfs /dev/shm: {e}")))?;
+    match need {
+        Some(need) if (need as u128) < free => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "iceoryx2 segments for {size}-byte samples need {} MiB of /dev/shm, {} MiB free",
+                need.map_or("more than usize".to_string(), |n| (n >> 20).to_string()),
+                free >> 20
+            ),
+        )),
+    }
+}
+
+/// The pair's root directory and shared-memory prefix, removed by the process that made them
+/// (the child drops its copy of the parent's end right after the fork: it must not).
+pub(super) struct Root {
+    pub(super) dir: Option<PrivateDir>,
+    pub(super) owner: u32,
+    pub(super) shm_prefix: String,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            std::mem::forget(self.dir.take());
+            return;
+        }
+        // The nodes are gone by now (declared before us); remove whatever they left.
+        remove_shm(|name| name.starts_with(&self.shm_prefix));
+    }
+}
+
+/// Removes the /dev/shm entries `doomed` names, ours by uid.
+pub(super) fn remove_shm(mut doomed: impl FnMut(&str) -> bool) {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = entry.metadata().is_ok_and(|m| m.uid() == me);
+        if ours && doomed(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// What killed runs left: their root directories and shared memory (ours, pid gone).
+pub(super) fn sweep_stale() {
+    PrivateDir::sweep_stale(PREFIX);
+    remove_shm(|name| {
+        let tag = name.split('_').next().unwrap_or_default();
+        names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
+    });
+}
+
+/// One side's view of its peer process: the write end of the pipe the peer watches (closed
+/// by the kernel when we die) and the read end of the pipe whose write end the peer holds.
+pub(super) struct Liveness {
+    _alive: OwnedFd,
+    pub(super) peer: OwnedFd,
+}
+
+pub(super) fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(failed("pipe2"));
+    let ((a_watch, a_alive), (b_watch, b_alive)) = (pipe()?, pipe()?);
+    Ok((
+        Liveness {
+            _alive: a_alive,
+            peer: b_watch,
+        },
+        Liveness {
+            _alive: b_alive,
+            peer: a_watch,
+        },
+    ))
+}
+
+/// Has the process holding the other end of `watch` gone (closed it, exited, been killed)?
+pub(super) fn gone(watch: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(watch.as_fd(), PollFlags::empty())];
+    poll(&mut fds, PollTimeout::ZERO).is_ok()
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+}
+
+/// A name iceoryx2 refused (too long, a character it does not take), as InvalidInput.
+pub(super) fn bad_name<E: std::fmt::Debug>(name: impl AsRef<[u8]>) -> impl FnOnce(E) -> io::Error {
+    let name = String::from_utf8_lossy(name.as_ref()).into_owned();
+    move |e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("iceoryx2 name {name}: {e:?}"),
+        )
+    }
+}
+
+/// An iceoryx2 error as an I/O error naming the call.
+pub(super) fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> io::Error {
+    move |e| io::Error::other(format!("iceoryx2 {call}: {e:?}"))
+}
