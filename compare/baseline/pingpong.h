@@ -36,15 +36,32 @@ static void recv_msg(int fd, char *buf, size_t n);
 #define FD_CALLS STREAM_CALLS(write(fd, buf, n), read(fd, buf, n))
 #define SOCKET_CALLS STREAM_CALLS(send(fd, buf, n, MSG_NOSIGNAL), recv(fd, buf, n, 0))
 
+/* How many messages of `chunk` bytes a stream sends before its clock starts, as compare's
+ * harness (measure/sides.rs, warmup_messages): 1 MiB of them, and at least 16. */
+static inline uint64_t stream_warmup(size_t chunk)
+{
+    uint64_t n = (1 << 20) / chunk;
+    return n < 16 ? 16 : n;
+}
+
 /* The parent's side over a pair of fds, as compare's harness does it: warm-up and timed round
- * trips (fill, send, receive the echo, check it), or a one-way stream (fill, send; then the
- * end message, whose echo is the acknowledgement). Prints "p50_ns p99_ns" or "MiB/s". */
+ * trips (fill, send, receive the echo, check it), or a one-way stream (warm-up messages and the
+ * echo of the last, untimed; then fill, send; then the end message, whose echo is the
+ * acknowledgement). Prints "p50_ns p99_ns" or "MiB/s". */
 static inline void parent_side(int rx, int tx, struct args a)
 {
     if (a.size == 0) {
         size_t chunk = a.chunk, total = 64 << 20;
         char *buf = calloc(1, chunk);
-        uint64_t t0 = now_ns(), seq = 0;
+        uint64_t seq = 0;
+        /* compare's untimed start: its warm-up messages, then the child's echo of the last. */
+        for (; seq < stream_warmup(chunk); seq++) {
+            fill(buf, chunk, seq);
+            send_msg(tx, buf, chunk);
+        }
+        recv_msg(rx, buf, chunk);
+        check(buf, chunk, seq - 1);
+        uint64_t t0 = now_ns();
         size_t sent = 0;
         for (; sent < total; sent += chunk, seq++) {
             fill(buf, chunk, seq);
@@ -90,6 +107,8 @@ static inline void child_side(int rx, int tx, struct args a)
             return;
         }
         check(buf, size, seq);
+        if (a.size == 0 && seq + 1 == stream_warmup(size))
+            send_msg(tx, buf, size); /* the last warm-up message: the parent's clock starts */
         if (a.size != 0) {
             send_msg(tx, buf, size);
             if (seq + 1 == a.iters + warmup(a.iters))
