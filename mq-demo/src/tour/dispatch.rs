@@ -185,7 +185,9 @@ fn receive(queue: &Queue, buf: &mut [u8], coordinator: Pid) -> Result<(usize, u3
     loop {
         coordinator_alive(coordinator)?;
         match queue.receive_timeout(buf, Duration::from_millis(100)) {
-            Err(Errno::ETIMEDOUT) => continue, // a slice ended: check on the coordinator again
+            // A slice ended, or a signal cut it short (the SIGTERM the coordinator's death
+            // sends us, or a stop): look at the coordinator and the stop flag again.
+            Err(Errno::ETIMEDOUT | Errno::EINTR) => continue,
             received => return Ok(received.map_err(|e| queue.error("mq_timedreceive", e))?),
         }
     }
