@@ -30,6 +30,7 @@ pub use sensor::{
     HEADER_LEN, LayoutError, OBJECT_LEN, SensorObject, SensorReading, ShmName, decode_header,
     valid_header,
 };
+pub use waiting::{Liveness, liveness_pair};
 
 /// The row for the ring whose waiting side spins on the atomics.
 pub const SPIN_ROW: Row = Row {

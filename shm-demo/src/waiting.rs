@@ -30,14 +30,14 @@ pub enum Coordination {
 
 /// One side's view of its peer: the write end of the pipe the peer watches (closed by the
 /// kernel when we die) and the read end of the pipe whose only write end the peer holds.
-pub(crate) struct Liveness {
+pub struct Liveness {
     _alive: OwnedFd,
     peer: OwnedFd,
 }
 
 /// Two connected `Liveness`es: give one to each side before `fork()`; after it, each process
 /// drops the other's, so each pipe's write end lives only in the process it reports on.
-pub(crate) fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
+pub fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
     let pipe = || {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("pipe2: {e}")))
@@ -58,7 +58,7 @@ pub(crate) fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
 
 impl Liveness {
     /// Has the peer closed its end (exited, crashed, or dropped its side)? One `poll`.
-    pub(crate) fn peer_gone(&self) -> io::Result<bool> {
+    pub fn peer_gone(&self) -> io::Result<bool> {
         let mut fds = [PollFd::new(self.peer.as_fd(), PollFlags::empty())];
         match poll(&mut fds, PollTimeout::ZERO) {
             Ok(_) => Ok(fds[0]

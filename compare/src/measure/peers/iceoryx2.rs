@@ -31,7 +31,7 @@
 //!   (`resources.rs`). A run killed outright leaves both, tagged with a dead pid: swept next.
 
 use std::io::{self, Read, Write};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use iceoryx2::port::update_connections::UpdateConnections;
@@ -47,10 +47,9 @@ use plumbing::design::Row;
 use plumbing::names::PrivateDir;
 
 use crate::measure::bytes::{self, End, Pair};
-use crate::measure::mechanisms::{Entry, Transport};
 use crate::measure::pattern;
-use crate::row::Wraps;
-use resources::{Liveness, Root, bad_name, failed, gone, liveness_pair, room_for, sweep_stale};
+use resources::{Root, bad_name, failed, room_for, sweep_stale};
+use shm_demo::{Liveness, liveness_pair};
 
 /// The design-space row, in iceoryx2's words.
 pub const DESIGN_ROW: Row = Row {
@@ -61,24 +60,6 @@ pub const DESIGN_ROW: Row = Row {
     coordination: "process spins on receive()",
     persistence: "until its last node leaves",
 };
-
-/// The mechanism table's entry for iceoryx2.
-pub fn entry() -> Entry {
-    Entry::new(
-        "iceoryx2",
-        "iceoryx2",
-        DESIGN_ROW,
-        Transport::Bytes {
-            duplex,
-            largest: None,
-            no_stream: None,
-        },
-    )
-    .wrapping(Wraps {
-        key: "shm-zero-copy",
-        why: "slots lent in shared memory, polled: the same idea",
-    })
-}
 
 /// Root directories and shared-memory names of a pair: `<PREFIX><pid>-<random>`.
 const PREFIX: &str = "ipc-tour-iox-";
@@ -106,7 +87,9 @@ pub struct IoxEnd {
     /// Test only (`--corrupt-after`): the byte of the arrived message its echo flips.
     flip: Option<usize>,
     ports: Option<Ports>,
-    live: Liveness,
+    /// shm-demo's liveness pipes: ours, which the peer watches, and the peer's (shared with
+    /// the publisher's backpressure handler).
+    live: Arc<Liveness>,
     _root: Option<Root>,
 }
 
@@ -153,7 +136,7 @@ fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
         arrived: None,
         flip: None,
         ports: None,
-        live,
+        live: Arc::new(live),
         _root: root,
     };
     Ok((
@@ -186,7 +169,7 @@ impl IoxEnd {
                 .map_err(failed("publish_subscribe open_or_create"))
         };
         let (out, inn) = (topic(&self.services.0)?, topic(&self.services.1)?);
-        let watch = self.live.peer.try_clone()?;
+        let watch = Arc::clone(&self.live);
         let publisher = out
             .publisher_builder()
             .initial_max_slice_len(self.size)
@@ -221,7 +204,7 @@ impl IoxEnd {
         let ports = self.ports.as_ref().ok_or_else(not_open)?;
         let started = Instant::now();
         while ports._topics.0.dynamic_config().number_of_subscribers() == 0 {
-            if gone(&self.live.peer) {
+            if gone(&self.live) {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer gone"));
             }
             if started.elapsed() > OPEN_WAIT {
@@ -272,7 +255,7 @@ impl IoxEnd {
             polls += 1;
             if polls == POLLS_PER_CHECK {
                 polls = 0;
-                if gone(&self.live.peer) {
+                if gone(&self.live) {
                     // A message sent just before the peer left still counts.
                     let last = subscriber.receive().map_err(failed("receive"))?;
                     return last.ok_or_else(|| io::ErrorKind::UnexpectedEof.into());
@@ -393,6 +376,12 @@ pub fn one_message() -> io::Result<()> {
     b.receive_message(&mut buf)?;
     pattern::check(b.received(&buf), 0)
         .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.to_string()))
+}
+
+/// Has the peer's process gone (closed its liveness pipe, exited, been killed)? A failed
+/// `poll` counts as not yet: the next look tries again.
+fn gone(live: &Liveness) -> bool {
+    live.peer_gone().unwrap_or(false)
 }
 
 mod resources;

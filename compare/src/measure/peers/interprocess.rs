@@ -24,8 +24,6 @@ use plumbing::design::Row;
 use plumbing::names::{self, PrivateDir};
 
 use crate::measure::bytes::End;
-use crate::measure::mechanisms::{Entry, Transport};
-use crate::row::Wraps;
 
 /// The design-space row, in the lecture's words, of what a local socket is on Linux.
 pub const DESIGN_ROW: Row = Row {
@@ -36,23 +34,6 @@ pub const DESIGN_ROW: Row = Row {
     coordination: "kernel blocks and wakes",
     persistence: "file removed with listener",
 };
-
-pub fn entry() -> Entry {
-    Entry::new(
-        "interprocess",
-        "interprocess",
-        DESIGN_ROW,
-        Transport::Bytes {
-            duplex: |n| duplex(n).map(|(a, b)| (Box::new(a) as _, Box::new(b) as _)),
-            largest: None,
-            no_stream: None,
-        },
-    )
-    .wrapping(Wraps {
-        key: "uds-stream",
-        why: "the same socket",
-    })
-}
 
 /// One message per `write_all` and `read_exact`, as the UDS stream end.
 impl End for Stream {}

@@ -18,8 +18,6 @@ use ::ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use plumbing::design::Row;
 
 use crate::measure::bytes::{End, Pair, fill};
-use crate::measure::mechanisms::{Entry, Transport};
-use crate::row::Wraps;
 
 /// The design-space row, in the lecture's words, of what ipc-channel does underneath.
 pub const DESIGN_ROW: Row = Row {
@@ -30,23 +28,6 @@ pub const DESIGN_ROW: Row = Row {
     coordination: "kernel blocks and wakes",
     persistence: "until last fd closes",
 };
-
-pub fn entry() -> Entry {
-    Entry::new(
-        "ipc-channel",
-        "ipc-channel",
-        DESIGN_ROW,
-        Transport::Bytes {
-            duplex,
-            largest: None,
-            no_stream: None,
-        },
-    )
-    .wrapping(Wraps {
-        key: "uds-datagram",
-        why: "SOCK_DGRAM, the nearest: boundaries kept",
-    })
-}
 
 /// One process's end: the sender of one channel and the receiver of the other, and the value
 /// last received, which is checked and echoed where ipc-channel handed it over.

@@ -2,24 +2,67 @@
 //! peers`): each crate's own API, driven through the same harness as the kernel rows (both
 //! placements, the same rounds and statistic, every message checked by both processes, CPU
 //! per message, setup). Each file says what its crate does underneath, and its design-space
-//! row says it in the table. The words avoid those the kernel rows' lessons and verdicts pick
-//! rows by ("copy", "shared", "in place", "spin"), so a crate does not join a line meant for
-//! the mechanism it wraps; the report sets each crate against that mechanism in a line of
-//! its own.
+//! row says it in the table. Each is set against the lecture row it wraps (`Wraps`): the
+//! report's lessons and verdicts about the lecture look at the lecture's rows only, and one
+//! line of its own sets each crate against its row.
 
-use crate::measure::mechanisms::Entry;
+use std::io;
+
+use plumbing::design::Row;
+
+use crate::measure::bytes::Pair;
+use crate::measure::mechanisms::{Entry, Transport};
+use crate::row::Wraps;
+
+/// How the harness makes a pair of ends for a message size.
+type Duplex = fn(usize) -> io::Result<Pair>;
 
 pub mod iceoryx2;
 pub mod interprocess;
 pub mod ipc_channel;
 
-/// Every peer crate's row, after the kernel rows.
+/// Every peer crate's row, after the kernel rows: its key (and label), its design-space row,
+/// its pair of ends, and the lecture row it is set against.
 pub fn all() -> Vec<Entry> {
-    vec![
-        iceoryx2::entry(),
-        ipc_channel::entry(),
-        interprocess::entry(),
-    ]
+    let rows: [(&str, Row, Duplex, Wraps); 3] = [
+        (
+            "iceoryx2",
+            iceoryx2::DESIGN_ROW,
+            iceoryx2::duplex,
+            Wraps {
+                key: "shm-zero-copy",
+                why: "slots lent in shared memory, polled: the same idea",
+            },
+        ),
+        (
+            "ipc-channel",
+            ipc_channel::DESIGN_ROW,
+            ipc_channel::duplex,
+            Wraps {
+                key: "uds-datagram",
+                why: "SOCK_DGRAM, the nearest: boundaries kept",
+            },
+        ),
+        (
+            "interprocess",
+            interprocess::DESIGN_ROW,
+            |n| interprocess::duplex(n).map(|(a, b)| (Box::new(a) as _, Box::new(b) as _)),
+            Wraps {
+                key: "uds-stream",
+                why: "the same socket",
+            },
+        ),
+    ];
+    rows.into_iter()
+        .map(|(key, design, duplex, wraps)| {
+            let transport = Transport::Bytes {
+                duplex,
+                largest: None,
+                no_stream: None,
+            };
+            Entry::new(key, key, design, transport).wrapping(wraps)
+        })
+        .collect()
 }
 
 /// Is `key` a peer crate's row (`--only peers`)?

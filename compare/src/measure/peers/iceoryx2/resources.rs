@@ -1,13 +1,9 @@
 //! What an iceoryx2 pair owns outside its ports, and how it goes: the room it needs in
 //! /dev/shm, its root directory and shared-memory prefix (removed by the process that made
-//! them, swept when a killed run left them), and the liveness pipes each side watches its peer
-//! by.
+//! them, swept when a killed run left them), and the words of its errors.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
 
-use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use plumbing::names::{self, PrivateDir};
 
 use super::{BUFFER, PREFIX};
@@ -79,37 +75,6 @@ pub(super) fn sweep_stale() {
         let tag = name.split('_').next().unwrap_or_default();
         names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
     });
-}
-
-/// One side's view of its peer process: the write end of the pipe the peer watches (closed
-/// by the kernel when we die) and the read end of the pipe whose write end the peer holds.
-pub(super) struct Liveness {
-    _alive: OwnedFd,
-    pub(super) peer: OwnedFd,
-}
-
-pub(super) fn liveness_pair() -> io::Result<(Liveness, Liveness)> {
-    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(failed("pipe2"));
-    let ((a_watch, a_alive), (b_watch, b_alive)) = (pipe()?, pipe()?);
-    Ok((
-        Liveness {
-            _alive: a_alive,
-            peer: b_watch,
-        },
-        Liveness {
-            _alive: b_alive,
-            peer: a_watch,
-        },
-    ))
-}
-
-/// Has the process holding the other end of `watch` gone (closed it, exited, been killed)?
-pub(super) fn gone(watch: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(watch.as_fd(), PollFlags::empty())];
-    poll(&mut fds, PollTimeout::ZERO).is_ok()
-        && fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
 }
 
 /// A name iceoryx2 refused (too long, a character it does not take), as InvalidInput.

@@ -1,6 +1,5 @@
 //! iceoryx2 row's unit tests (no fork: both ends in this process).
 
-use super::resources::liveness_pair;
 use super::*;
 use plumbing::names;
 use std::sync::Mutex;
@@ -58,8 +57,9 @@ fn a_receiver_gives_up_when_its_peer_is_gone() {
     let (mut a, mut b) = pair(64).expect("pair");
     a.make_ports().expect("ports");
     b.make_ports().expect("ports");
-    // b's process "dies": its liveness pipe's write end closes, a's watch sees POLLHUP.
-    b.live = liveness_pair().expect("pipes").0;
+    // b's process "dies": all it holds closes, its liveness pipe's write end among them (its
+    // publisher's backpressure handler holds that too), and a's watch sees POLLHUP.
+    drop(b);
     let e = a.receive_message(&mut [0u8; 64]).expect_err("peer gone");
     assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
 }
