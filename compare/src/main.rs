@@ -63,7 +63,8 @@ const MAX_SIZE: usize = 16 << 20;
 )]
 struct Cli {
     /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows,
-    /// "peers" the peer crates' rows (built with `--features peers`)
+    /// "peers" the peer crates' rows: iceoryx2, ipc-channel, interprocess (built with
+    /// `--features peers`)
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(only_values()))]
     only: Vec<String>,
 
@@ -94,7 +95,7 @@ struct Cli {
 
     /// How to print the report on stdout. csv: a header line, a line per mechanism, placement
     /// and size, then the facts of the run (kernel, CPU, options, rounds...) as "# name: value"
-    /// lines; json: {"run": {those facts}, "rows": [...], "lessons": [...]}
+    /// lines; json: {"run": {those facts}, "rows": [...], "lessons": [...], "verdicts": [...]}
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 
@@ -191,7 +192,8 @@ impl FromArgMatches for Checked {
                 ErrorKind::InvalidValue,
                 format!(
                     "--only {name}: the peer crates' rows are built only with `--features \
-                     peers` (cargo run --release -p compare --features peers -- --only {name})"
+                     peers` (cargo run --release -p compare --features peers -- --only {})",
+                    cli.only.join(",")
                 ),
             ));
         }
@@ -337,8 +339,13 @@ fn report(
     let markdown = cli.format == Format::Markdown;
     match cli.format {
         Format::Table | Format::Markdown => {
+            let lessons = lessons::render(rows, markdown);
+            // With no lesson to print (a run too small for any), a blank line still parts
+            // the tables' notes from "This run".
+            let gap = if lessons.is_empty() { "\n" } else { "" };
             tables::render(rows, sizes, placements, markdown)
-                + &lessons::render(rows, markdown)
+                + gap
+                + &lessons
                 + &header::render(facts, markdown, cli.verbose)
                 + &verdicts::render(rows, markdown)
         }

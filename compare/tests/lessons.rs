@@ -399,7 +399,8 @@ fn copying(run: &Run) -> Option<Line> {
         n => {
             let names: Vec<&str> = grew.iter().map(|(_, l)| *l).collect();
             format!(
-                "the {n} rows that copy through the kernel ({})",
+                "the {n} rows that copy through the kernel and carry {} ({})",
+                size_words(largest),
                 names.join(", ")
             )
         }

@@ -8,23 +8,27 @@
 mod common;
 
 /// A build without the feature: a peer row or the group is a usage error, one line, exit 2,
-/// that names the feature and the command; the rows are not offered in --help.
+/// that names the feature and the command to run, with the whole list asked for; --help names
+/// the rows and the feature, but does not offer them among the possible values.
 #[cfg(not(feature = "peers"))]
 #[test]
 fn a_peer_row_without_the_feature_says_how_to_build_it() {
-    for name in ["ipc-channel", "interprocess", "peers"] {
+    for name in ["iceoryx2", "ipc-channel", "interprocess", "peers"] {
         let out = common::compare(&["--quick", "--only", &format!("pipe,{name}")]);
         let err = testkit::stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
         assert_eq!(err.lines().count(), 1, "{name}: {err}");
         assert!(
             err.starts_with(&format!("compare: --only {name}: "))
-                && err.contains("--features peers"),
+                && err.contains(&format!("--features peers -- --only pipe,{name})")),
             "{name}: {err}"
         );
     }
     let help = testkit::stdout(&common::compare(&["--help"]));
-    assert!(!help.contains("ipc-channel"), "{help}");
+    let only = help.lines().find(|l| l.contains("--only")).unwrap();
+    let (words, values) = only.split_once("[possible values:").unwrap();
+    assert!(words.contains("iceoryx2, ipc-channel, interprocess (built with `--features peers`)"));
+    assert!(!values.contains("ipc-channel"), "{only}");
 }
 
 #[cfg(feature = "peers")]
@@ -166,8 +170,8 @@ mod with_the_feature {
                 assert!(peer["throughput_mib_s"].as_f64().unwrap() > 0.0, "{peer}");
                 assert!(peer["setup_us"].as_f64().unwrap() > 0.0, "{peer}");
                 // The lesson's numbers for this pair and placement, from these rows.
-                let said = format!("{} µs against {} µs (", us(p), us(k));
-                let ratio = format!("{:.2}x in the same round)", same_round_ratio(peer, under));
+                let said = format!("{} µs against {} µs, ", us(p), us(k));
+                let ratio = format!("{:.2}x round by round", same_round_ratio(peer, under));
                 assert!(
                     lesson.contains(&said) && lesson.contains(&ratio),
                     "{key} {place}: no {said:?} ... {ratio:?} in: {lesson}"

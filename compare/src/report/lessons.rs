@@ -199,7 +199,8 @@ fn copying(rows: &[Row]) -> Option<String> {
         n => {
             let names: Vec<&str> = grew.iter().map(|(_, label)| *label).collect();
             format!(
-                "the {n} rows that copy through the kernel ({})",
+                "the {n} rows that copy through the kernel and carry {} ({})",
+                size_words(largest),
                 names.join(", ")
             )
         }
@@ -370,7 +371,7 @@ fn crates(rows: &[Row]) -> Option<String> {
                 continue;
             };
             places.push(format!(
-                "{} µs against {} µs ({:.2}x in the same round), {}",
+                "{} µs against {} µs, {:.2}x round by round, {}",
                 us(p.p50() as f64),
                 us(k.p50() as f64),
                 ratio.median(),
@@ -379,7 +380,7 @@ fn crates(rows: &[Row]) -> Option<String> {
         }
         if !places.is_empty() {
             each.push(format!(
-                "{} ({}) against {} ({}): {}",
+                "{} ({}) against {}, {}: {}",
                 peer.label,
                 peer.design.data,
                 under.label,
@@ -392,7 +393,9 @@ fn crates(rows: &[Row]) -> Option<String> {
         return None;
     }
     Some(format!(
-        "A crate costs what it adds to the mechanism it wraps; a {} round trip over {}.",
+        "A crate costs what it adds to the mechanism it wraps (round by round: the median of \
+         the same rounds' ratios, which can differ from the two p50s' ratio). A {} round trip \
+         over {}.",
         size_words(size),
         each.join("; over ")
     ))

@@ -265,7 +265,7 @@ fn terminal_design(
         })
         .collect();
     let mut out =
-        String::from("The lecture's design space, in each demo crate's words, and as observed\n");
+        String::from("The lecture's design space, in each crate's words, and as observed\n");
     out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
     out += "\n";
 

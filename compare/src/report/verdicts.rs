@@ -92,7 +92,7 @@ fn setup(rows: &[Row]) -> Option<Claim> {
     Some(Claim {
         claim: "pipes are the lightest IPC to set up".into(),
         verdict: judge(!clearly, !lighter.is_empty()),
-        because: because + " (create, connect, one message, close)",
+        because: because + " (create, connect, one message, close; the rows that carry bytes)",
     })
 }
 

@@ -48,7 +48,7 @@ use plumbing::names::PrivateDir;
 
 use crate::measure::bytes::{self, End, Pair};
 use crate::measure::pattern;
-use resources::{Root, bad_name, failed, room_for, sweep_stale};
+use resources::{Root, bad_name, failed, room_for, sweep_stale, tighten_shm};
 use shm_demo::{Liveness, liveness_pair};
 
 /// The design-space row, in iceoryx2's words.
@@ -78,6 +78,8 @@ type Topic = PortFactory<ipc::Service, [u8], ()>;
 /// One end of a pair: before `open`, only names; after, a node and its two ports.
 pub struct IoxEnd {
     config: Config,
+    /// the pair's names in /dev/shm start with this (iceoryx2's prefix)
+    shm_prefix: String,
     /// (the service we publish on, the one we subscribe to)
     services: (String, String),
     size: usize,
@@ -131,6 +133,7 @@ fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
     let (ours, theirs) = liveness_pair()?;
     let end = |services, live, root| IoxEnd {
         config: config.clone(),
+        shm_prefix: prefix.clone(),
         services,
         size,
         arrived: None,
@@ -195,6 +198,7 @@ impl IoxEnd {
             _topics: (out, inn),
             _node: node,
         });
+        tighten_shm(&self.shm_prefix);
         Ok(())
     }
 

@@ -31,7 +31,7 @@ pub fn all() -> Vec<Entry> {
             iceoryx2::duplex,
             Wraps {
                 key: "shm-zero-copy",
-                why: "slots lent in shared memory, polled: the same idea",
+                why: "slots lent in shared memory, as its samples are",
             },
         ),
         (
@@ -40,7 +40,7 @@ pub fn all() -> Vec<Entry> {
             ipc_channel::duplex,
             Wraps {
                 key: "uds-datagram",
-                why: "SOCK_DGRAM, the nearest: boundaries kept",
+                why: "the nearest row that keeps boundaries",
             },
         ),
         (

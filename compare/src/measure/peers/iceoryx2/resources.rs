@@ -68,6 +68,28 @@ pub(super) fn remove_shm(mut doomed: impl FnMut(&str) -> bool) {
     }
 }
 
+/// Takes group and other access away from our /dev/shm entries under `prefix`: iceoryx2
+/// makes some readable and writable by everyone (its `global_mgmt`, 0666), and /dev/shm,
+/// unlike our 0700 root directory, is open to every user. Both processes of a pair are ours,
+/// so 0600 loses nothing. (Between iceoryx2's create and this, the window stays open.)
+pub(super) fn tighten_shm(prefix: &str) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let ours = meta.uid() == me && entry.file_name().to_string_lossy().starts_with(prefix);
+        if ours && meta.mode() & 0o077 != 0 {
+            let mode = meta.mode() & 0o700;
+            let _ = std::fs::set_permissions(entry.path(), PermissionsExt::from_mode(mode));
+        }
+    }
+}
+
 /// What killed runs left: their root directories and shared memory (ours, pid gone).
 pub(super) fn sweep_stale() {
     PrivateDir::sweep_stale(PREFIX);
