@@ -30,6 +30,7 @@ pub fn record(rows: &[Row], row: &Row) -> Value {
     let mut v = json!({
         "mechanism": m.label,
         "key": m.key,
+        "wraps": m.wraps.map(|w| w.key),
         "placement": row.placement.name,
         "cpus": cpus.map(|p| [p.parent_cpu, p.child_cpu]),
         "parent_cpu": cpus.map(|p| p.parent_cpu),
