@@ -25,7 +25,8 @@
 //!
 //! Three floors: `row/` the data (a row's mechanism, placement, size and results, the rounds'
 //! statistic, the run's facts); above it `measure/`, which fills rows, and `report/`, which
-//! reads them, never importing each other. This file is the command line and the wiring.
+//! reads them, never importing each other. This file is the command line and the wiring;
+//! `checked.rs` the checks across options that clap cannot make.
 //!
 //! For the tests only, a hidden flag `--corrupt-after N` makes every echo child flip one byte
 //! of its reply to message N; the run must then fail (exit 1) naming the mismatch. The other
@@ -33,6 +34,7 @@
 //! filling it, before the child receives it: the child must say "message N arrived changed".
 
 mod chart_path;
+mod checked;
 mod measure;
 mod report;
 mod row;
@@ -41,12 +43,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser};
-use clap::error::ErrorKind;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{Parser, ValueEnum};
 use plumbing::stop::{self, Owns};
 use plumbing::{Result, program};
 
-use chart_path::{landing, parse_svg_path};
+use chart_path::parse_svg_path;
+use checked::Checked;
 use measure::mechanisms::{self, Entry};
 use measure::{machine, pattern, progress};
 use report::{header, lessons, pending, plot, records, tables, verdicts};
@@ -175,59 +177,6 @@ fn only_values() -> Vec<PossibleValue> {
     );
     values
 }
-
-/// The command line, with the checks that need more than one option: two charts into one file
-/// is a usage error, as a bad value is.
-struct Checked(Cli);
-
-impl FromArgMatches for Checked {
-    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let cli = Cli::from_arg_matches(matches)?;
-        if let Some(name) = cli
-            .only
-            .iter()
-            .find(|n| mechanisms::unbuilt().contains(&n.as_str()))
-        {
-            return Err(Cli::command().error(
-                ErrorKind::InvalidValue,
-                format!(
-                    "--only {name}: the peer crates' rows are built only with `--features \
-                     peers` (cargo run --release -p compare --features peers -- --only {})",
-                    cli.only.join(",")
-                ),
-            ));
-        }
-        if let (Some(plot), Some(other)) = (&cli.plot, &cli.plot_throughput)
-            && landing(plot) == landing(other)
-        {
-            return Err(Cli::command().error(
-                ErrorKind::ArgumentConflict,
-                format!(
-                    "--plot {} and --plot-throughput {} name the same file: give each its own",
-                    plot.display(),
-                    other.display()
-                ),
-            ));
-        }
-        Ok(Checked(cli))
-    }
-
-    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches(matches)
-    }
-}
-
-impl CommandFactory for Checked {
-    fn command() -> clap::Command {
-        Cli::command()
-    }
-
-    fn command_for_update() -> clap::Command {
-        Cli::command_for_update()
-    }
-}
-
-impl Parser for Checked {}
 
 fn main() -> ExitCode {
     program::main::<Checked>("compare", |Checked(cli)| run(cli))
