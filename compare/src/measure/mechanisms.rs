@@ -228,22 +228,9 @@ pub fn selected(m: &Mechanism, only: &[String]) -> bool {
     only.is_empty()
         || only.iter().any(|name| {
             name == m.key
-                || (name == PEERS && is_peer(m))
+                || (name == PEERS && m.wraps.is_some())
                 || m.key
                     .strip_prefix(name.as_str())
                     .is_some_and(|rest| rest.starts_with('-'))
         })
-}
-
-/// Is `m` a peer crate's row?
-fn is_peer(m: &Mechanism) -> bool {
-    #[cfg(feature = "peers")]
-    {
-        crate::measure::peers::is_peer(m.key)
-    }
-    #[cfg(not(feature = "peers"))]
-    {
-        let _ = m;
-        false
-    }
 }

@@ -64,8 +64,3 @@ pub fn all() -> Vec<Entry> {
         })
         .collect()
 }
-
-/// Is `key` a peer crate's row (`--only peers`)?
-pub fn is_peer(key: &str) -> bool {
-    all().iter().any(|e| e.mechanism.key == key)
-}
