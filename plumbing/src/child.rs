@@ -3,16 +3,16 @@
 //! ([`this_program`], [`Child::spawn`]). A [`Child`] is reaped on every path: its `Drop`
 //! SIGKILLs and reaps one that is still running, and every wait is bounded and notices a stop
 //! signal ([`Child::reap`] kills one that will not end in time). This file holds the one
-//! fork(2) of the workspace.
+//! fork(2) of the workspace, [`Child`] and its waits; `reasons` holds [`fork_with`], its
+//! [`ExitReason`] and [`Child::reap`]; `talk` holds the line-by-line talk with a spawned child
+//! ([`Child::tell`], [`Child::hear`], [`Heard`]).
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::prctl;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -22,8 +22,10 @@ use crate::program::{self, STDOUT_CLOSED};
 use crate::{Result, stop};
 
 mod reasons;
+mod talk;
 
 pub use reasons::{ExitReason, Reaped, STOP_GRACE, Start, fork_with};
+pub use talk::Heard;
 
 /// A child process of ours; see the module documentation.
 pub struct Child {
@@ -33,13 +35,6 @@ pub struct Child {
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
     unread: Vec<u8>,
-}
-
-/// What a bounded read of a child's next line produced.
-pub enum Heard {
-    Line(String),
-    Timeout,
-    Closed,
 }
 
 /// Forks a child that runs `body` and exits: 0 on `Ok`, 1 after one line on stderr on `Err`,
@@ -297,74 +292,6 @@ impl Child {
         match self.wait(limit)? {
             WaitStatus::Exited(_, 0) => Ok(()),
             status => Err(format!("child {} {}", self.pid, describe(status)).into()),
-        }
-    }
-
-    /// Writes one line to the child's stdin, in one write(2): a reader that takes the first
-    /// chunk and exits must not leave a second write to fail with EPIPE.
-    pub fn tell(&mut self, line: &str) -> Result {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or("the child's stdin is not a pipe")?;
-        stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(|e| format!("write to child {}: {e}", self.pid))?;
-        Ok(())
-    }
-
-    /// Closes our end of the child's stdin: the child reads end-of-file.
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    /// Waits at most `timeout` for the child's next line on its stdout, noticing a stop signal
-    /// within 100 ms.
-    pub fn hear(&mut self, timeout: Duration) -> Result<Heard> {
-        let end = Instant::now() + timeout;
-        loop {
-            if let Some(at) = self.unread.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.unread.drain(..=at).collect();
-                let text = String::from_utf8_lossy(&line[..at]).into_owned();
-                return Ok(Heard::Line(text));
-            }
-            stop::check()?;
-            let stdout = self
-                .stdout
-                .as_mut()
-                .ok_or("the child's stdout is not a pipe")?;
-            let left = end.saturating_duration_since(Instant::now());
-            let slice = left.min(Duration::from_millis(100));
-            let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLIN)];
-            match poll(
-                &mut fds,
-                PollTimeout::try_from(slice).unwrap_or(PollTimeout::MAX),
-            ) {
-                Ok(0) if left.is_zero() => return Ok(Heard::Timeout),
-                Ok(0) | Err(Errno::EINTR) => continue,
-                Ok(_) => {}
-                Err(e) => return Err(format!("poll child {} stdout: {e}", self.pid).into()),
-            }
-            let mut buf = [0u8; 4096];
-            match stdout.read(&mut buf) {
-                Ok(0) => return Ok(Heard::Closed),
-                Ok(n) => self.unread.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("read child {} stdout: {e}", self.pid).into()),
-            }
-        }
-    }
-
-    /// The child's next line; an error if it says nothing for `timeout` or closes its stdout.
-    pub fn expect_line(&mut self, timeout: Duration) -> Result<String> {
-        match self.hear(timeout)? {
-            Heard::Line(line) => Ok(line),
-            Heard::Timeout => Err(format!(
-                "child {} said nothing for {timeout:?}; it is stuck",
-                self.pid
-            )
-            .into()),
-            Heard::Closed => Err(format!("child {} closed its output: it died", self.pid).into()),
         }
     }
 }

@@ -1,5 +1,11 @@
-//! `child::fork_with` and `Child::reap`, through real forks. One test runs every case in turn:
-//! a process must not fork while another test's thread may hold a lock the child would need.
+//! `child::fork_with` and `Child::reap`, through real forks. A test target without libtest's
+//! harness (`harness = false` in Cargo.toml): the harness runs tests on threads of its own, and
+//! a process that forks while another thread may hold a lock (the allocator's, stdout's) hands
+//! the child a copy of that lock, held forever. Here a plain single-threaded `main` runs each
+//! case in turn, prints `child: <case> ... ok`, and panics on the first failure (exit 101,
+//! which `cargo test` reports). libtest's arguments reach `main` too: it honours a name filter
+//! (`cargo test -p plumbing -- reap`), `--exact`, `--skip`, `--ignored` and `--list`, and
+//! ignores the rest.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -36,15 +42,102 @@ fn reason(child: Child) -> Option<ExitReason> {
     }
 }
 
-#[test]
-fn fork_with_and_reap() {
-    the_reason_is_the_exit_status();
-    each_process_holds_only_its_own_end();
-    a_start_that_fails_is_a_setup_failure();
-    the_default_actions_are_restored();
-    a_child_that_will_not_end_is_killed_and_reaped();
+/// Every case, in the order they run.
+const CASES: [(&str, fn()); 6] = [
+    (
+        "the_reason_is_the_exit_status",
+        the_reason_is_the_exit_status,
+    ),
+    (
+        "each_process_holds_only_its_own_end",
+        each_process_holds_only_its_own_end,
+    ),
+    (
+        "a_start_that_fails_is_a_setup_failure",
+        a_start_that_fails_is_a_setup_failure,
+    ),
+    (
+        "the_default_actions_are_restored",
+        the_default_actions_are_restored,
+    ),
+    (
+        "a_child_that_will_not_end_is_killed_and_reaped",
+        a_child_that_will_not_end_is_killed_and_reaped,
+    ),
     // Last: the stop flag cannot be cleared.
-    a_stop_shortens_the_patience();
+    ("a_stop_shortens_the_patience", a_stop_shortens_the_patience),
+];
+
+fn main() {
+    let chosen = Chosen::from_args(std::env::args().skip(1));
+    let mut ran = 0;
+    for (name, case) in CASES.into_iter().filter(|(name, _)| chosen.runs(name)) {
+        if chosen.list {
+            println!("{name}: test");
+            continue;
+        }
+        print!("child: {name} ... ");
+        // Flushed now, so that a failing case's panic message follows its name.
+        std::io::stdout().flush().expect("flush stdout");
+        case();
+        println!("ok");
+        ran += 1;
+    }
+    if !chosen.list {
+        let left = CASES.len() - ran;
+        println!("child: {ran} cases ok, {left} filtered out");
+    }
+}
+
+/// Which cases libtest's arguments ask for. Options that take a value are skipped with it.
+#[derive(Default)]
+struct Chosen {
+    filters: Vec<String>,
+    skip: Vec<String>,
+    exact: bool,
+    /// `--ignored`: only the ignored cases, and there are none.
+    ignored_only: bool,
+    list: bool,
+}
+
+impl Chosen {
+    fn from_args(mut args: impl Iterator<Item = String>) -> Chosen {
+        const TAKE_A_VALUE: [&str; 6] = [
+            "--test-threads",
+            "--logfile",
+            "--color",
+            "--format",
+            "--shuffle-seed",
+            "-Z",
+        ];
+        let mut chosen = Chosen::default();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--exact" => chosen.exact = true,
+                "--ignored" => chosen.ignored_only = true,
+                "--list" => chosen.list = true,
+                "--skip" => chosen.skip.extend(args.next()),
+                flag if TAKE_A_VALUE.contains(&flag) => drop(args.next()),
+                flag if flag.starts_with('-') => {}
+                _ => chosen.filters.push(arg),
+            }
+        }
+        chosen
+    }
+
+    /// Whether the case `name` runs: libtest's rules, with the case's name as the test's.
+    fn runs(&self, name: &str) -> bool {
+        let matches = |pattern: &String| {
+            if self.exact {
+                name == pattern
+            } else {
+                name.contains(pattern.as_str())
+            }
+        };
+        !self.ignored_only
+            && (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self.skip.iter().any(matches)
+    }
 }
 
 fn the_reason_is_the_exit_status() {
@@ -62,7 +155,12 @@ fn the_reason_is_the_exit_status() {
         assert_eq!(reason(child), Some(want));
     }
     assert_eq!(ExitReason::from_code(1), None);
-    let (child, ()) = fork_with(&PLAIN, (), || panic!("on purpose")).expect("fork");
+    // Quietly: its message and backtrace would read as this test failing.
+    let panics = || {
+        std::panic::set_hook(Box::new(|_| {}));
+        panic!("on purpose")
+    };
+    let (child, ()) = fork_with(&PLAIN, (), panics).expect("fork");
     assert_eq!(reason(child), Some(ExitReason::Panic));
     assert_eq!(
         ExitReason::Mismatch.to_string(),
