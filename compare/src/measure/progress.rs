@@ -1,7 +1,8 @@
 //! Progress on stderr while the run measures. On a terminal: one line, rewritten in place
-//! (which measurement, how many of how many, seconds since the start), cleared when done. Not
-//! on a terminal (a log file, a test): one line per measurement with its result. Every line
-//! fits 80 columns.
+//! (which measurement, how many of how many, seconds since the start), cleared when done; it
+//! fits 80 columns, since a line the terminal wraps cannot be rewritten in place. Not on a
+//! terminal (a log file, a test): one line per measurement with its result, whole, however
+//! long: a log has no width, and a reason cut short is a reason lost.
 //!
 //! Also here: noticing that nobody reads stdout any more, so the run stops at once instead of
 //! measuring everything for a report nobody will see.
@@ -15,7 +16,7 @@ use plumbing::program;
 
 use crate::row::fit;
 
-/// Width of every progress line, `compare: ` included.
+/// Width of the line rewritten in place on a terminal, `compare: ` included.
 const COLUMNS: usize = 80;
 /// "Back to the start of the line, erase it" (ANSI), for the line rewritten in place.
 const ERASE_LINE: &str = "\r\x1b[2K";
@@ -54,12 +55,14 @@ impl Progress {
         }
     }
 
-    /// A measurement ended: not on a terminal, say what it measured (`result`).
+    /// A measurement ended: not on a terminal, say what it measured (`result`), in full.
     pub fn done(&mut self, what: &str, result: &str) {
         self.done += 1;
         if !self.live {
-            let line = format!("[{:>3}/{}] {what}: {result}", self.done, self.total);
-            program::say(&fit(&line, COLUMNS - program::name().len() - 2));
+            program::say(&format!(
+                "[{:>3}/{}] {what}: {result}",
+                self.done, self.total
+            ));
         }
     }
 
