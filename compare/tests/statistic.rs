@@ -23,10 +23,10 @@ fn rank(rounds: usize) -> usize {
 
 /// What the progress lines say of each measurement, by its label ("pipe, 64 B, same core",
 /// "pipe throughput, diff. cores"), one entry per round: round trips as (p50, p99) in µs as
-/// printed (the p99 is `None` where the line was cut to fit 80 columns), throughputs in MiB/s.
+/// printed, throughputs in MiB/s.
 #[derive(Default)]
 struct Progress {
-    rtt: HashMap<String, Vec<(String, Option<String>)>>,
+    rtt: HashMap<String, Vec<(String, String)>>,
     rates: HashMap<String, Vec<String>>,
 }
 
@@ -47,7 +47,8 @@ fn progress(err: &str) -> Progress {
             let p99 = rest
                 .strip_prefix(", p99 ")
                 .and_then(|p| p.strip_suffix(" µs"))
-                .map(str::to_string);
+                .unwrap_or_else(|| panic!("no whole p99 in {line:?}"))
+                .to_string();
             let each = found.rtt.entry(label.to_string()).or_default();
             each.push((p50.to_string(), p99));
         } else if let Some((rate, _)) = result.split_once(" MiB/s") {
@@ -260,10 +261,8 @@ impl Check {
             ));
         }
         // The p99 pools every round: with one sample a round, the slowest of them.
-        let p99s: Option<Vec<&str>> = each.iter().map(|(_, p)| p.as_deref()).collect();
-        if let Some(p99s) = p99s
-            && value(p99) != value(kth(&p99s, 1, true))
-        {
+        let p99s: Vec<&str> = each.iter().map(|(_, p)| p.as_str()).collect();
+        if value(p99) != value(kth(&p99s, 1, true)) {
             problems.push(format!(
                 "{label}: p99 {p99}, but the rounds' samples were {p99s:?}"
             ));

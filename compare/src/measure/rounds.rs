@@ -62,20 +62,22 @@ pub fn all(
                 continue;
             }
             let label = label(m, p, cell.kind);
-            match cell.kind {
-                Kind::RoundTrip(size) if latencies[i].is_ok() => {
+            match (cell.kind, &latencies[i], &rates[i]) {
+                // An earlier round was n/a or failed: not measured again.
+                (Kind::RoundTrip(_), Err(why), _)
+                | (Kind::Throughput | Kind::Stream(_), _, Err(why)) => progress.skip(why),
+                (Kind::RoundTrip(size), ..) => {
                     progress.start(&label, round, rounds);
                     let result = drive::latency(m, p, size, plan, watchdog, &label);
                     progress.done(&label, &drive::latency_words(&result));
                     gather(&mut latencies[i], result);
                 }
-                Kind::Throughput | Kind::Stream(_) if rates[i].is_ok() => {
+                (Kind::Throughput | Kind::Stream(_), ..) => {
                     progress.start(&label, round, rounds);
                     let result = drive::throughput(m, p, cell.kind, plan, watchdog, &label);
                     progress.done(&label, &drive::throughput_words(&result));
                     gather(&mut rates[i], result);
                 }
-                _ => progress.skip(),
             }
             stop::check()?;
             progress::stop_if_nobody_reads();

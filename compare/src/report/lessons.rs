@@ -7,6 +7,15 @@
 //! zero-copy row (label "zero-copy"). Where a line sets a row against the pipe and the ratio
 //! is the point, it quotes the row's x pipe (`row::Ratio`: the rounds' ratios, paired round by
 //! round), not one headline over the other.
+//!
+//! Here: the lines about what a message costs to carry and to set up (`copying`, `setup`,
+//! `sockets`, `signal_cost`) and what a peer crate adds (`crates`), with the helpers every
+//! line shares. In `lessons/coordination.rs`: the lines about who waits and how (`wakeup`,
+//! `spinning`, `spin_cpu`).
+
+mod coordination;
+
+use coordination::{spin_cpu, spinning, wakeup};
 
 use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
@@ -60,90 +69,12 @@ fn x_pipe_of(rows: &[Row], m: &Mechanism, place: &str, size: usize) -> Option<f6
     Some(x_pipe(rows, row).ok()?.median())
 }
 
-fn spins(m: &Mechanism) -> bool {
-    m.design.coordination.contains("spin")
-}
-
+/// "2.0x", or "1.5x to 3.1x" when the lowest and highest ratio differ at one decimal.
 fn ratio_words(low: f64, high: f64) -> String {
     match (format!("{low:.1}"), format!("{high:.1}")) {
         (a, b) if a == b => format!("{a}x"),
         (a, b) => format!("{a}x to {b}x"),
     }
-}
-
-/// Lecture: "the kernel handles blocking and wakeup". Its price depends on placement.
-fn wakeup(rows: &[Row]) -> Option<String> {
-    let size = reference(rows);
-    let mut ratios: Vec<(f64, &'static str)> = Vec::new();
-    for m in lecture_mechanisms(rows).iter().filter(|m| !spins(m)) {
-        let at = |size| Some((rtt(rows, m, "same", size)?, rtt(rows, m, "split", size)?));
-        let Some((same, split)) = at(size).or_else(|| at(0)) else {
-            continue;
-        };
-        ratios.push((split.p50() as f64 / same.p50().max(1) as f64, m.label));
-    }
-    ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (low, high) = (ratios.first()?, ratios.last()?);
-    let which = match ratios.len() {
-        1 => format!("for {}", low.1),
-        n => format!(
-            "in the {n} rows that block ({} least, {} most)",
-            low.1, high.1
-        ),
-    };
-    Some(format!(
-        "The kernel handles blocking and wakeup, and where the woken process runs sets the \
-         price: a {} round trip between two cores took {} the same-core one {which}.",
-        size_words(size),
-        ratio_words(low.0, high.0),
-    ))
-}
-
-/// Lecture: "shared memory is the fastest IPC". Only when each process has a core to spin on.
-fn spinning(rows: &[Row]) -> Option<String> {
-    let size = reference(rows);
-    let found = lecture_mechanisms(rows);
-    let spin = found.iter().find(|m| spins(m))?;
-    let ranked = |place: &str| -> Vec<(u64, &'static str)> {
-        let mut all: Vec<(u64, &'static str)> = found
-            .iter()
-            .filter_map(|m| Some((rtt(rows, m, place, size)?.p50(), m.label)))
-            .collect();
-        all.sort_unstable();
-        all
-    };
-    let (split, same) = (ranked("split"), ranked("same"));
-    let rank = |all: &[(u64, &str)]| all.iter().position(|(_, l)| *l == spin.label);
-    let (split_at, same_at) = (rank(&split)?, rank(&same)?);
-    let where_split = match split_at {
-        0 => format!(
-            "fastest on two cores ({} µs; next, {}: {} µs)",
-            us(split[0].0 as f64),
-            split.get(1)?.1,
-            us(split.get(1)?.0 as f64)
-        ),
-        n => format!("{} fastest of {} on two cores", ordinal(n + 1), split.len()),
-    };
-    let where_same = match same_at + 1 == same.len() {
-        true => format!(
-            "slowest on one core ({} µs, {:.0}x {})",
-            us(same[same_at].0 as f64),
-            same[same_at].0 as f64 / same[0].0.max(1) as f64,
-            same[0].1
-        ),
-        false => format!(
-            "{} fastest of {} on one core",
-            ordinal(same_at + 1),
-            same.len()
-        ),
-    };
-    Some(format!(
-        "Spinning on shared memory is the fastest IPC only while each process has a core to \
-         spin on: of the rows that carry {} messages, {} was the {where_split}, and the \
-         {where_same}, where the spinner waits for the scheduler to run its peer.",
-        size_words(size),
-        spin.label
-    ))
 }
 
 /// "1st", "2nd", "3rd", "4th", ... "11th", "12th", "13th", "21st".
@@ -156,21 +87,6 @@ pub fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
-}
-
-/// Lecture: with shared memory "you own coordination". Spinning is paid for in CPU time.
-fn spin_cpu(rows: &[Row]) -> Option<String> {
-    let size = reference(rows);
-    let found = lecture_mechanisms(rows);
-    let spin = found.iter().find(|m| spins(m))?;
-    let blocking = found.iter().find(|m| !spins(m) && m.key != spin.key)?;
-    let cpu = |m: &Mechanism, place| Some(rtt(rows, m, place, size)?.cpu_us_per_msg());
-    let (spin_same, block_same) = (cpu(spin, "same")?, cpu(blocking, "same")?);
-    Some(format!(
-        "Coordination is the user's to pay for with shared memory: on one core {} burned {:.1} \
-         µs of CPU per message against {:.1} µs for {}, which sleeps in the kernel until woken.",
-        spin.label, spin_same, block_same, blocking.label
-    ))
 }
 
 /// Lecture: kernel IPC copies every byte through the kernel (twice per round trip); shared
