@@ -2,7 +2,8 @@
 //! careless shell would, bound every wait on a child, find what a run left behind (processes,
 //! names), run a copy as `nobody`, check that a tour fits 80 columns, and find an example
 //! binary that is no older than its source, run it under hostile conditions ([`hostile`]),
-//! and read back a tour's closing block of verdicts ([`verdicts`]).
+//! talk to a program while it runs ([`Running`]), and read back a tour's closing block of
+//! verdicts ([`verdicts`]).
 //!
 //! Dev-only (`[dev-dependencies]`): the tours themselves never use it.
 
@@ -10,6 +11,7 @@ mod bounded;
 mod examples;
 pub mod hostile;
 mod leaks;
+mod running;
 pub mod verdicts;
 
 pub use bounded::{
@@ -20,6 +22,7 @@ pub use examples::{Finished, LIMIT, Server, example, finish, run_example};
 pub use leaks::{
     alive, assert_none_left, names_containing, pids, processes_in_group, processes_mentioning,
 };
+pub use running::{Exited, Running};
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
