@@ -3,110 +3,22 @@
 //! Every FIFO lives in a directory of the test's own, removed at the end.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rand::RngExt;
-use testkit::TempDir;
-
-const LIMIT: Duration = Duration::from_secs(20);
+use testkit::{Exited, LIMIT, Running, TempDir};
 
 /// `target/debug/examples/NAME`, no older than its source.
 fn example(name: &str) -> Command {
     Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name))
-}
-
-/// A started example: its stdout arrives line by line over a channel, its
-/// stderr is collected. Killed (with its process group) when dropped.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-fn start(cmd: &mut Command) -> Running {
-    let mut child = cmd
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout piped");
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut stderr = child.stderr.take().expect("stderr piped");
-    let stderr = Some(thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    }));
-    Running {
-        child,
-        lines,
-        seen: Vec::new(),
-        stderr,
-    }
-}
-
-impl Running {
-    fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
-    }
-
-    /// Waits for a stdout line equal to `want`.
-    fn expect_line(&mut self, want: &str) {
-        let deadline = Instant::now() + LIMIT;
-        while !self.seen.iter().any(|l| l == want) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(e) => panic!("no line {want:?} ({e}); got {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// Waits for the exit; returns the status, all stdout lines and stderr.
-    fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
-        let deadline = Instant::now() + LIMIT;
-        let status = testkit::wait_within(&mut self.child, LIMIT)
-            .unwrap_or_else(|| panic!("still running after {LIMIT:?}: {:#?}", self.seen));
-        // The last lines may still be on their way: read to end-of-file.
-        while let Ok(line) = self
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(line);
-        }
-        let err = self
-            .stderr
-            .take()
-            .map(|h| h.join().expect("stderr"))
-            .unwrap_or_default();
-        (status, std::mem::take(&mut self.seen), err)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = killpg(self.pid(), Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// Opens the FIFO for writing without ever blocking: with O_NONBLOCK the
@@ -148,7 +60,7 @@ fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
     const LINES: usize = 2000; // over 64 KiB each: the writers contend
     let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sensor_pipe"); // the default name under TMPDIR
-    let mut reader = start(example("fifo_reader").env("TMPDIR", &dir.0));
+    let mut reader = Running::start(example("fifo_reader").env("TMPDIR", &dir.0));
     reader.expect_line(&format!(
         "reader: waiting for a writer on {}",
         fifo.display()
@@ -163,7 +75,7 @@ fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
     reader.expect_line("reader: a writer opened the FIFO");
     let mut writers: Vec<Running> = (0..2)
         .map(|_| {
-            start(
+            Running::start(
                 example("fifo_writer")
                     .arg(&fifo)
                     .arg(LINES.to_string())
@@ -183,14 +95,24 @@ fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
     let pids: Vec<i32> = writers.iter().map(|w| w.pid().as_raw()).collect();
     for w in writers {
         let pid = w.pid();
-        let (status, out, err) = w.finish();
+        let Exited {
+            status,
+            stdout: out,
+            stderr: err,
+            ..
+        } = w.finish(LIMIT);
         assert!(status.success(), "writer {pid}: {status}\n{err}");
         assert!(
             out.contains(&format!("writer {pid}: wrote {LINES} lines, closing")),
             "{out:?}"
         );
     }
-    let (status, out, err) = reader.finish();
+    let Exited {
+        status,
+        stdout: out,
+        stderr: err,
+        ..
+    } = reader.finish(LIMIT);
     assert!(status.success(), "reader: {status}\n{err}");
 
     // Each writer's lines arrive whole and in its own order.
@@ -222,7 +144,7 @@ fn reader_prints_two_writers_lines_whole_and_ends_after_the_last() {
 fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
     let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sigint.fifo");
-    let mut reader = start(example("fifo_reader").arg(&fifo));
+    let mut reader = Running::start(example("fifo_reader").arg(&fifo));
     reader.expect_line(&format!(
         "reader: waiting for a writer on {}",
         fifo.display()
@@ -233,7 +155,11 @@ fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
 
     let sent = Instant::now();
     kill(reader.pid(), Signal::SIGINT).expect("kill -INT");
-    let (status, _, err) = reader.finish();
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = reader.finish(LIMIT);
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -247,7 +173,7 @@ fn ctrl_c_while_reader_waits_in_open_removes_the_fifo() {
 fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
     let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("sigterm.fifo");
-    let mut reader = start(example("fifo_reader").arg(&fifo));
+    let mut reader = Running::start(example("fifo_reader").arg(&fifo));
     reader.expect_line(&format!(
         "reader: waiting for a writer on {}",
         fifo.display()
@@ -257,7 +183,11 @@ fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
     reader.expect_line("reader: temperature: 42"); // now blocked in read()
 
     kill(reader.pid(), Signal::SIGTERM).expect("kill -TERM");
-    let (status, _, err) = reader.finish();
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = reader.finish(LIMIT);
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}\n{err}");
     drop(writer);
     dir.assert_empty();
@@ -267,7 +197,11 @@ fn sigterm_while_reader_waits_in_read_removes_the_fifo() {
 fn writer_without_a_fifo_fails_naming_the_path_and_creates_nothing() {
     let dir = TempDir::new("fifo-demo-examples");
     let fifo = dir.0.join("missing.fifo");
-    let (status, _, err) = start(example("fifo_writer").arg(&fifo)).finish();
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = Running::start(example("fifo_writer").arg(&fifo)).finish(LIMIT);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!("stat {}: No such file", fifo.display())),
@@ -291,7 +225,7 @@ fn reader_prints_exactly_the_random_lines_it_is_sent() {
     let mut rng = rand::rng();
     let dir = TempDir::new("fifo-demo-fed");
     let fifo = dir.0.join("fed.fifo");
-    let mut reader = start(example("fifo_reader").arg(&fifo));
+    let mut reader = Running::start(example("fifo_reader").arg(&fifo));
     reader.expect_line(&format!(
         "reader: waiting for a writer on {}",
         fifo.display()
@@ -318,7 +252,12 @@ fn reader_prints_exactly_the_random_lines_it_is_sent() {
     let flags = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
     nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("F_SETFL");
     let sending = thread::spawn(move || writer.write_all(text.as_bytes()));
-    let (status, out, err) = reader.finish();
+    let Exited {
+        status,
+        stdout: out,
+        stderr: err,
+        ..
+    } = reader.finish(LIMIT);
     sending.join().expect("writer thread").expect("write FIFO");
     assert!(status.success(), "reader: {status}\n{err}");
 
@@ -356,14 +295,19 @@ fn writer_writes_as_many_lines_as_it_is_asked() {
     // The test reads; its open() returns once the writer has opened its end.
     let path = fifo.clone();
     let reading = thread::spawn(move || fs::read_to_string(path));
-    let writer = start(
+    let writer = Running::start(
         example("fifo_writer")
             .arg(&fifo)
             .arg(count.to_string())
             .arg("0"),
     );
     let pid = writer.pid();
-    let (status, out, err) = writer.finish();
+    let Exited {
+        status,
+        stdout: out,
+        stderr: err,
+        ..
+    } = writer.finish(LIMIT);
     // Should the writer have died before its open, free the reader still in open().
     let _ = OpenOptions::new()
         .write(true)

@@ -4,95 +4,25 @@
 //! may panic, hang or leave the FIFO behind; the reader's memory and CPU are bounded here.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
-use nix::unistd::{Pid, mkfifo};
+use nix::unistd::mkfifo;
 use testkit::hostile::{
     assert_full_stdout_error, assert_quiet_sigpipe, bounded, closed_pipe, dev_full, run_to_end,
 };
-use testkit::{LIMIT, TempDir};
+use testkit::{Exited, LIMIT, Running, TempDir};
 
 fn example(name: &str) -> Command {
     let mut command = Command::new(testkit::example(env!("CARGO_MANIFEST_DIR"), name));
     command.stdin(Stdio::null()).process_group(0);
     command
-}
-
-/// A started example: stdout lines arrive on a channel, stderr is collected. Killed and
-/// reaped when dropped, so a failed assertion leaves no process.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-fn start(command: &mut Command) -> Running {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn example");
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout piped");
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut err = child.stderr.take().expect("stderr piped");
-    let stderr = Some(thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    }));
-    Running {
-        child,
-        lines,
-        stderr,
-    }
-}
-
-impl Running {
-    fn pid(&self) -> Pid {
-        testkit::pid(&self.child)
-    }
-
-    /// Waits (bounded) for a stdout line that starts with `prefix`; returns it.
-    fn expect_line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line starting {prefix:?}: {e}"),
-            }
-        }
-    }
-
-    /// Waits at most `limit` for the exit; returns the status, the rest of stdout and stderr.
-    fn finish(mut self, limit: Duration) -> (ExitStatus, Vec<String>, String) {
-        let status = testkit::exit_within(&mut self.child, limit, "example");
-        let rest = self.lines.iter().collect();
-        let err = self.stderr.take().map(|h| h.join().expect("stderr"));
-        (status, rest, err.unwrap_or_default())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs `command` to the end (bounded) with `stdout` as its stdout.
@@ -147,12 +77,16 @@ fn sighup_and_sigquit_remove_the_fifo() {
     for signal in [Signal::SIGHUP, Signal::SIGQUIT] {
         let dir = TempDir::new("fifo-demo-hostile");
         let fifo = dir.join("hup.fifo");
-        let reader = start(testkit::without_core_dumps(
+        let mut reader = Running::start(testkit::without_core_dumps(
             example("fifo_reader").arg(&fifo),
         ));
-        reader.expect_line("reader: waiting for a writer");
+        reader.expect_prefix("reader: waiting for a writer");
         kill(reader.pid(), signal).expect("kill");
-        let (status, _, err) = reader.finish(Duration::from_secs(5));
+        let Exited {
+            status,
+            stderr: err,
+            ..
+        } = reader.finish(Duration::from_secs(5));
         assert_eq!(status.signal(), Some(signal as i32), "{status}\n{err}");
         dir.assert_empty();
     }
@@ -176,10 +110,14 @@ fn a_fifo_left_by_a_killed_reader_is_refused_with_a_hint() {
 fn reader_started_with_every_signal_blocked_still_stops_on_sigterm() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("blocked.fifo");
-    let reader = start(testkit::start_carelessly(example("fifo_reader").arg(&fifo)));
-    reader.expect_line("reader: waiting for a writer");
+    let mut reader = Running::start(testkit::start_carelessly(example("fifo_reader").arg(&fifo)));
+    reader.expect_prefix("reader: waiting for a writer");
     kill(reader.pid(), Signal::SIGTERM).expect("kill -TERM");
-    let (status, _, err) = reader.finish(Duration::from_secs(5));
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = reader.finish(Duration::from_secs(5));
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}\n{err}");
     dir.assert_empty();
 }
@@ -188,12 +126,13 @@ fn reader_started_with_every_signal_blocked_still_stops_on_sigterm() {
 fn a_writer_killed_mid_way_ends_the_reader_normally() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("killed-writer.fifo");
-    let reader = start(example("fifo_reader").arg(&fifo));
-    reader.expect_line("reader: waiting for a writer");
-    let writer = start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
-    reader.expect_line("reader: temperature: 42");
+    let mut reader = Running::start(example("fifo_reader").arg(&fifo));
+    reader.expect_prefix("reader: waiting for a writer");
+    let writer = Running::start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
+    reader.expect_prefix("reader: temperature: 42");
     kill(writer.pid(), Signal::SIGKILL).expect("kill -KILL");
-    let (status, rest, err) = reader.finish(LIMIT);
+    let done = reader.finish(LIMIT);
+    let (status, rest, err) = (done.status, done.unread(), &done.stderr);
     assert!(status.success(), "{status}\n{err}");
     for line in &rest[..rest.len() - 2] {
         assert!(
@@ -209,12 +148,16 @@ fn a_writer_killed_mid_way_ends_the_reader_normally() {
 fn the_reader_killed_mid_way_ends_the_writer_quietly_by_sigpipe() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("killed-reader.fifo");
-    let reader = start(example("fifo_reader").arg(&fifo));
-    reader.expect_line("reader: waiting for a writer");
-    let writer = start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
-    reader.expect_line("reader: temperature: 42");
+    let mut reader = Running::start(example("fifo_reader").arg(&fifo));
+    reader.expect_prefix("reader: waiting for a writer");
+    let writer = Running::start(example("fifo_writer").arg(&fifo).args(["100000", "1"]));
+    reader.expect_prefix("reader: temperature: 42");
     kill(reader.pid(), Signal::SIGKILL).expect("kill -KILL");
-    let (status, _, err) = writer.finish(Duration::from_secs(5));
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = writer.finish(Duration::from_secs(5));
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}\n{err}");
     assert_eq!(err, "");
 }
@@ -225,8 +168,8 @@ fn a_line_with_no_end_is_skipped_in_bounded_memory() {
     let dir = TempDir::new("fifo-demo-hostile");
     let fifo = dir.join("flood.fifo");
     // 32 MiB of address space: a few times what the reader needs, half of the flood below.
-    let reader = start(bounded(example("fifo_reader").arg(&fifo), 32 * MIB, 10));
-    reader.expect_line("reader: waiting for a writer");
+    let mut reader = Running::start(bounded(example("fifo_reader").arg(&fifo), 32 * MIB, 10));
+    reader.expect_prefix("reader: waiting for a writer");
     let mut writer = OpenOptions::new()
         .write(true)
         .open(&fifo)
@@ -239,7 +182,8 @@ fn a_line_with_no_end_is_skipped_in_bounded_memory() {
     }
     let _ = writer.write_all(b"\ntemperature: 42\n");
     drop(writer);
-    let (status, rest, err) = reader.finish(LIMIT);
+    let done = reader.finish(LIMIT);
+    let (status, rest, err) = (done.status, done.unread(), &done.stderr);
     assert!(status.success(), "{status}\n{err}");
     assert_eq!(
         rest[..4],
@@ -267,12 +211,16 @@ fn as_nobody_sighup_and_a_closed_stdout_still_remove_the_fifo() {
     let copy = testkit::NobodyCopy::of(&bin.to_string_lossy());
 
     let fifo = dir.join("nobody-hup.fifo");
-    let reader = start(copy.command().arg(&fifo).stdin(Stdio::null()));
-    reader.expect_line("reader: waiting for a writer");
+    let mut reader = Running::start(copy.command().arg(&fifo));
+    reader.expect_prefix("reader: waiting for a writer");
     let owner = std::fs::symlink_metadata(&fifo).expect("stat FIFO").uid();
     assert_eq!(owner, 65534, "the FIFO is nobody's");
     kill(reader.pid(), Signal::SIGHUP).expect("kill -HUP");
-    let (status, _, err) = reader.finish(Duration::from_secs(5));
+    let Exited {
+        status,
+        stderr: err,
+        ..
+    } = reader.finish(Duration::from_secs(5));
     assert_eq!(status.signal(), Some(libc::SIGHUP), "{status}\n{err}");
     dir.assert_empty();
 
