@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Running, TestDir, connect, is_root};
+use common::{BIN, Running, TestDir, connect, is_root, server};
 use nix::sys::signal::{Signal, kill};
 use uds_demo::echo_once;
 
@@ -26,12 +26,9 @@ fn run(args: &[&str]) -> (i32, String, String) {
             args.join(" ").len()
         )
     });
-    let mut stdout = String::new();
-    while let Ok(line) = r.lines.recv_timeout(Duration::from_millis(200)) {
-        stdout.push_str(&line);
-        stdout.push('\n');
-    }
-    (status.code().unwrap_or(-1), stdout, r.stderr())
+    let done = r.finish(WAIT);
+    let stdout: String = done.stdout.iter().map(|line| format!("{line}\n")).collect();
+    (status.code().unwrap_or(-1), stdout, done.stderr)
 }
 
 #[test]
@@ -181,7 +178,7 @@ impl TcpPort {
 #[test]
 fn serve_creates_a_0700_dir_and_0600_socket_and_removes_both_on_sigint_and_sigterm() {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        let (mut srv, addr) = Running::server(&["serve"]);
+        let (mut srv, addr) = server(&["serve"]);
         let path = std::path::PathBuf::from(addr.strip_prefix("unix:").unwrap());
         let dir = path.parent().unwrap().to_path_buf();
         assert_eq!(
@@ -220,7 +217,7 @@ fn an_inet_or_abstract_server_stops_without_claiming_to_remove_files() {
         &["serve", "--inet", "127.0.0.1:0"][..],
         &["serve", "--abstract", &name],
     ] {
-        let (mut srv, _) = Running::server(args);
+        let (mut srv, _) = server(args);
         kill(srv.pid(), Signal::SIGINT).unwrap();
         let status = srv
             .wait_exit(Duration::from_secs(2))
@@ -236,20 +233,10 @@ fn a_user_chosen_path_gets_mode_0600_regardless_of_umask() {
     fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.join("echo.sock");
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--unix", path.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(["serve", "--unix", path.to_str().unwrap()]);
     testkit::with_umask(&mut cmd, 0);
-    let child = cmd.spawn().unwrap();
-    let mut srv = Running {
-        child,
-        lines: std::sync::mpsc::channel().1,
-        seen: vec![],
-        err: None,
-    };
-    let out = srv.child.stdout.take().unwrap();
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut first).unwrap();
+    let mut srv = Running::start(&mut cmd);
+    let first = srv.wait_line("", WAIT).expect("a first line");
     assert!(first.starts_with("listening on unix:"), "{first}");
     assert_eq!(
         fs::symlink_metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -263,13 +250,13 @@ fn a_stale_socket_file_is_replaced_and_a_live_one_is_not() {
     let path = dir.join("echo.sock");
     drop(UnixListener::bind(&path).unwrap()); // a socket file with no server: stale
     let p = path.to_str().unwrap();
-    let (mut srv, _) = Running::server(&["serve", "--unix", p]);
+    let (mut srv, _) = server(&["serve", "--unix", p]);
     assert!(
-        srv.seen
+        srv.seen()
             .iter()
             .any(|l| l.starts_with("replaced stale socket file")),
         "{:?}",
-        srv.seen
+        srv.seen()
     );
     assert_eq!(
         echo_once(&mut connect(&path), b"temperature: 42", WAIT).unwrap(),
@@ -284,10 +271,9 @@ fn a_stale_socket_file_is_replaced_and_a_live_one_is_not() {
         b"temperature: 43"
     );
     // Restart after SIGKILL: the file stays behind, the next server replaces it.
-    srv.child.kill().unwrap();
-    srv.child.wait().unwrap();
+    srv.kill();
     assert!(path.exists());
-    let (_srv2, _) = Running::server(&["serve", "--unix", p]);
+    let (_srv2, _) = server(&["serve", "--unix", p]);
     assert_eq!(
         echo_once(&mut connect(&path), b"temperature: 44", WAIT).unwrap(),
         b"temperature: 44"
@@ -302,7 +288,7 @@ fn a_client_exits_within_2s_when_its_server_is_sigkilled() {
         } else {
             vec!["serve", "--inet", "127.0.0.1:0"]
         };
-        let (mut srv, addr) = Running::server(&args);
+        let (mut srv, addr) = server(&args);
         let (flag, at) = addr.split_once(':').unwrap();
         let mut client = Running::spawn(
             BIN,
@@ -319,8 +305,7 @@ fn a_client_exits_within_2s_when_its_server_is_sigkilled() {
         client
             .wait_line("echo: temperature: 42", WAIT)
             .expect("client got an echo");
-        srv.child.kill().unwrap();
-        srv.child.wait().unwrap();
+        srv.kill();
         let killed = Instant::now();
         let status = client
             .wait_exit(Duration::from_secs(3))
@@ -344,7 +329,7 @@ fn a_client_exits_within_2s_when_its_server_is_sigkilled() {
 
 #[test]
 fn a_server_keeps_serving_when_a_client_is_sigkilled() {
-    let (mut srv, addr) = Running::server(&["serve"]);
+    let (mut srv, addr) = server(&["serve"]);
     let path = addr.strip_prefix("unix:").unwrap().to_string();
     let mut client = Running::spawn(
         BIN,
@@ -359,24 +344,20 @@ fn a_server_keeps_serving_when_a_client_is_sigkilled() {
         ],
     );
     client.wait_line("echo:", WAIT).unwrap();
-    client.child.kill().unwrap();
-    client.child.wait().unwrap();
+    client.kill();
     // EOF or, if the dead client left an echo unread, ECONNRESET: either way within 2 s.
     let ended = |l: &String| l.contains("closed by client") || l.contains("dropped:");
     let deadline = Instant::now() + Duration::from_secs(2);
-    while !srv.seen.iter().any(ended) {
+    while !srv.seen().iter().any(ended) {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = srv.wait_line("conn 1: ", left);
         assert!(
             line.is_some(),
             "server did not notice within 2 s: {:?}",
-            srv.seen
+            srv.seen()
         );
     }
-    assert!(
-        srv.child.try_wait().unwrap().is_none(),
-        "the server exited with its client"
-    );
+    assert!(srv.running(), "the server exited with its client");
     assert_eq!(
         echo_once(&mut connect(path.as_ref()), b"temperature: 42", WAIT).unwrap(),
         b"temperature: 42"
@@ -388,7 +369,7 @@ fn fd_send_and_fd_recv_in_two_terminals() {
     let dir = TestDir::new("fd");
     let file = dir.join("reading.txt");
     fs::write(&file, "temperature: 42\n").unwrap();
-    let (mut recv, addr) = Running::server(&["fd-recv"]);
+    let (mut recv, addr) = server(&["fd-recv"]);
     let path = addr.strip_prefix("unix:").unwrap().to_string();
     let (code, stdout, stderr) = run(&["fd-send", "--unix", &path, file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
@@ -414,7 +395,7 @@ fn a_peer_of_another_uid_is_refused() {
         return;
     }
     let name = format!("uds-demo-test-peercred-{}", std::process::id());
-    let (mut srv, _) = Running::server(&["serve", "--abstract", &name]);
+    let (mut srv, _) = server(&["serve", "--abstract", &name]);
     let copy = common::binary_for_nobody();
     let out = copy
         .command()
@@ -439,7 +420,7 @@ fn a_peer_of_another_uid_is_refused() {
     assert!(
         srv.wait_line("conn 1: refused", WAIT).is_some(),
         "{:?}",
-        srv.seen
+        srv.seen()
     );
     // Our own uid is still served.
     let (code, stdout, _) = run(&["client", "--abstract", &name]);
@@ -450,7 +431,7 @@ fn a_peer_of_another_uid_is_refused() {
 /// `uds-demo client ... | head -0`: a closed stdout ends the client quietly, exit status 141.
 #[test]
 fn a_client_whose_stdout_is_closed_ends_quietly_with_141() {
-    let (_srv, addr) = Running::server(&["serve"]);
+    let (_srv, addr) = server(&["serve"]);
     let path = addr.strip_prefix("unix:").unwrap();
     let mut client = Command::new(BIN)
         .args(["client", "--unix", path, "--count", "1000"])

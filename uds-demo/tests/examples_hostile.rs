@@ -11,12 +11,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::Resource;
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use testkit::Running;
 use testkit::hostile::{
     ENDINGS, Stdout, assert_ends_cleanly, limited, ready_for_ending, run_to_end,
 };
@@ -32,72 +32,30 @@ fn socket_in(dir: &testkit::TempDir) -> PathBuf {
     dir.join("echo.sock")
 }
 
-/// A running echo_server: killed and reaped on drop, so a failed assertion leaves none.
-struct Running {
-    child: Child,
-    stderr_file: PathBuf,
+/// Starts `command` (echo_server) and waits for its first line, `listening on ADDR`; returns
+/// the server and ADDR.
+fn start_server(command: &mut Command) -> (Running, String) {
+    let mut server = Running::start(command);
+    let line = server.line_where(testkit::LIMIT, |_| true);
+    let line =
+        line.unwrap_or_else(|e| panic!("no line from the server ({e}): {}", server.stderr()));
+    assert!(
+        line.starts_with("listening on "),
+        "{line:?}: {}",
+        server.stderr()
+    );
+    let addr = line["listening on ".len()..].trim().to_string();
+    (server, addr)
 }
 
-impl Running {
-    /// Starts `command` (echo_server) with stderr to a file (a spinning server can write more
-    /// than a pipe holds) and waits for its `listening on` line; returns what follows it.
-    fn start(command: &mut Command, stderr_file: &Path) -> (Running, String) {
-        let stderr = File::create(stderr_file).unwrap();
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let running = Running {
-            child,
-            stderr_file: stderr_file.to_path_buf(),
-        };
-        let line = first_line(stdout);
-        let said = running.stderr();
-        assert!(line.starts_with("listening on "), "{line:?}: {said}");
-        (running, line["listening on ".len()..].trim().to_string())
-    }
-
-    fn pid(&self) -> Pid {
-        testkit::pid(&self.child)
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Sends `signal` and requires death by it within WAIT.
-    fn stop_with(mut self, signal: Signal) {
-        kill(self.pid(), signal).unwrap();
-        let status = testkit::exit_within(&mut self.child, WAIT, "echo_server");
-        assert_eq!(status.signal(), Some(signal as i32), "{}", self.stderr());
-        assert!(!self.stderr().contains("panicked"), "{}", self.stderr());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The first line on `stdout`, read by a thread so that the wait is bounded.
-fn first_line(stdout: ChildStdout) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(testkit::LIMIT)
-        .expect("no line from the server")
+/// Sends `signal` and requires death by it within WAIT, without a panic.
+fn stop_with(mut server: Running, signal: Signal) {
+    kill(server.pid(), signal).unwrap();
+    let status = server.wait_exit(WAIT);
+    let status = status.unwrap_or_else(|| panic!("echo_server did not exit within {WAIT:?}"));
+    let stderr = server.stderr();
+    assert_eq!(status.signal(), Some(signal as i32), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// One echo over a fresh Unix connection, each step bounded.
@@ -161,9 +119,8 @@ fn echo_server_stops_on_sighup_sigquit_and_when_started_with_signals_blocked() {
         let sock = socket_in(&dir);
         let mut command = Command::new(example("echo_server"));
         ready_for_ending(command.arg(&sock), blocked);
-        let (server, _) = Running::start(&mut command, &dir.join("stderr"));
-        server.stop_with(signal);
-        let _ = std::fs::remove_file(dir.join("stderr"));
+        let (server, _) = start_server(&mut command);
+        stop_with(server, signal);
         dir.assert_empty();
     }
 }
@@ -177,7 +134,7 @@ fn echo_server_refuses_a_line_without_end_and_serves_the_next_client() {
         command.arg(&sock),
         vec![(Resource::RLIMIT_AS, 1 << 30), (Resource::RLIMIT_CPU, 20)],
     );
-    let (mut server, _) = Running::start(&mut command, &dir.join("stderr"));
+    let (mut server, _) = start_server(&mut command);
 
     // 64 MiB with no newline, written by a thread: the server must hang up long before.
     let mut flood = UnixStream::connect(&sock).unwrap();
@@ -202,19 +159,19 @@ fn echo_server_refuses_a_line_without_end_and_serves_the_next_client() {
         "the server kept reading a line with no end: {got:?} after {sent} bytes"
     );
     assert!(sent < 64 << 20, "all 64 MiB were taken in");
-    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(rss_kb < 32 << 10, "server RSS {rss_kb} kB after the flood");
-    assert!(server.alive(), "{}", server.stderr());
+    assert!(server.running(), "{}", server.stderr());
     assert_eq!(
         echo_over(&sock, "temperature: 42\n").unwrap(),
         "temperature: 42\n"
     );
-    server.stop_with(Signal::SIGTERM);
+    stop_with(server, Signal::SIGTERM);
 }
 
 #[test]
@@ -227,7 +184,7 @@ fn echo_server_out_of_descriptors_waits_instead_of_spinning_and_recovers() {
         command.arg(&sock),
         vec![(Resource::RLIMIT_NOFILE, 16), (Resource::RLIMIT_CPU, 20)],
     );
-    let (mut server, _) = Running::start(&mut command, &dir.join("stderr"));
+    let (mut server, _) = start_server(&mut command);
     let idle: Vec<UnixStream> = (0..24)
         .map(|_| UnixStream::connect(&sock).unwrap())
         .collect();
@@ -240,7 +197,7 @@ fn echo_server_out_of_descriptors_waits_instead_of_spinning_and_recovers() {
         "no EMFILE: {}",
         server.stderr()
     );
-    let pid = server.child.id();
+    let pid = server.id();
     let (before, lines_before) = (cpu_ticks(pid), server.stderr().lines().count());
     std::thread::sleep(Duration::from_secs(2));
     let (after, lines_after) = (cpu_ticks(pid), server.stderr().lines().count());
@@ -265,8 +222,8 @@ fn echo_server_out_of_descriptors_waits_instead_of_spinning_and_recovers() {
         }
     };
     assert_eq!(echo, "temperature: 42\n");
-    assert!(server.alive());
-    server.stop_with(Signal::SIGTERM);
+    assert!(server.running());
+    stop_with(server, Signal::SIGTERM);
 }
 
 #[test]
@@ -282,7 +239,7 @@ fn echo_server_without_threads_refuses_the_client_or_fails_before_bind() {
     // TCP has no signal thread: it starts, and refuses each client it has no thread for.
     let mut command = copy.command();
     limited(command.args(["--tcp", "127.0.0.1:0"]), nproc.clone());
-    let (mut server, addr) = Running::start(&mut command, &copy.dir.join("stderr"));
+    let (mut server, addr) = start_server(&mut command);
     for _ in 0..2 {
         let mut client = std::net::TcpStream::connect(&addr).unwrap();
         client.set_read_timeout(Some(WAIT)).unwrap();
@@ -298,13 +255,13 @@ fn echo_server_without_threads_refuses_the_client_or_fails_before_bind() {
             "a refused client was left waiting: {got:?}"
         );
     }
-    assert!(server.alive(), "{}", server.stderr());
+    assert!(server.running(), "{}", server.stderr());
     assert!(
         server.stderr().contains("client refused"),
         "{}",
         server.stderr()
     );
-    server.stop_with(Signal::SIGTERM);
+    stop_with(server, Signal::SIGTERM);
 
     // Unix: the signal thread cannot start, which fails before bind: no socket is left.
     let sock = copy.dir.join("echo.sock");

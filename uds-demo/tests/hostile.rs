@@ -10,7 +10,7 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use common::{Running, TestDir, connect};
+use common::{TestDir, connect, server};
 use uds_demo::{FrameKind, echo_once, read_frame};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -49,7 +49,7 @@ fn each_hostile_client_fails_alone_and_others_are_served() {
     let dir = TestDir::new("hostile");
     let path = dir.join("echo.sock");
     let p = path.to_str().unwrap();
-    let (mut srv, _) = Running::server(&[
+    let (mut srv, _) = server(&[
         "serve",
         "--unix",
         p,
@@ -120,18 +120,18 @@ fn each_hostile_client_fails_alone_and_others_are_served() {
         echo(&mut connect(&path), "temperature: 43"),
         "temperature: 43"
     );
-    assert!(srv.child.try_wait().unwrap().is_none(), "the server died");
+    assert!(srv.running(), "the server died");
 
     // The server logged one drop per hostile client (the abrupt one: truncated).
     let mut drops = 0;
     while drops < 6 && srv.wait_line("conn ", WAIT).is_some() {
         drops = srv
-            .seen
+            .seen()
             .iter()
             .filter(|l| l.contains(": dropped: "))
             .count();
     }
-    assert_eq!(drops, 6, "server log: {:#?}", srv.seen);
+    assert_eq!(drops, 6, "server log: {:#?}", srv.seen());
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn an_idle_client_is_dropped_and_too_many_clients_are_refused() {
     let dir = TestDir::new("idle");
     let path = dir.join("echo.sock");
     let p = path.to_str().unwrap();
-    let (_srv, _) = Running::server(&[
+    let (_srv, _) = server(&[
         "serve",
         "--unix",
         p,

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, Running, TestDir, connect, is_root};
+use common::{BIN, Running, TestDir, connect, is_root, server};
 use nix::sys::signal::{Signal, kill};
 use uds_demo::echo_once;
 
@@ -88,9 +88,9 @@ fn no_thread_left_refuses_that_client_and_the_server_keeps_serving() {
             "client {id} got: {said}"
         );
         let logged = srv.wait_line(&format!("conn {id}: refused"), WAIT);
-        assert!(logged.is_some(), "server log: {:?}", srv.seen);
+        assert!(logged.is_some(), "server log: {:?}", srv.seen());
     }
-    assert!(srv.child.try_wait().unwrap().is_none(), "the server died");
+    assert!(srv.running(), "the server died");
     stop(srv);
 }
 
@@ -101,8 +101,8 @@ fn no_thread_left_refuses_that_client_and_the_server_keeps_serving() {
 fn no_address_space_for_a_stack_refuses_that_client_and_keeps_the_others() {
     let dir = TestDir::new("as");
     let path = dir.join("echo.sock");
-    let (srv, _) = Running::server(&["serve", "--unix", path.to_str().unwrap()]);
-    let pid = srv.child.id();
+    let (srv, _) = server(&["serve", "--unix", path.to_str().unwrap()]);
+    let pid = srv.id();
     let mut first = connect(&path);
     assert_eq!(
         try_echo(&mut first, "temperature: 42").unwrap(),
@@ -166,8 +166,8 @@ fn max_clients_beyond_the_open_file_limit_is_refused_at_start() {
 fn out_of_descriptors_the_server_backs_off_logs_once_and_keeps_serving() {
     let dir = TestDir::new("nofile");
     let path = dir.join("echo.sock");
-    let (mut srv, _) = Running::server(&["serve", "--unix", path.to_str().unwrap()]);
-    let pid = srv.child.id();
+    let (mut srv, _) = server(&["serve", "--unix", path.to_str().unwrap()]);
+    let pid = srv.id();
     let mut first = connect(&path);
     assert_eq!(
         try_echo(&mut first, "temperature: 42").unwrap(),
@@ -189,11 +189,11 @@ fn out_of_descriptors_the_server_backs_off_logs_once_and_keeps_serving() {
     );
     while srv.wait_line("", Duration::from_millis(300)).is_some() {}
     let episodes: Vec<&String> = srv
-        .seen
+        .seen()
         .iter()
         .filter(|l| l.starts_with("accept:"))
         .collect();
-    assert_eq!(episodes.len(), 1, "server log: {:#?}", srv.seen);
+    assert_eq!(episodes.len(), 1, "server log: {:#?}", srv.seen());
     assert!(
         episodes[0].contains("Too many open files") && episodes[0].contains("ulimit -n"),
         "{}",
@@ -213,11 +213,11 @@ fn out_of_descriptors_the_server_backs_off_logs_once_and_keeps_serving() {
     assert!(
         srv.wait_line("accepting again after ", WAIT).is_some()
             || srv
-                .seen
+                .seen()
                 .iter()
                 .any(|l| l.starts_with("accepting again after ")),
         "server log: {:#?}",
-        srv.seen
+        srv.seen()
     );
     stop(srv);
 }
@@ -251,9 +251,8 @@ fn a_client_that_never_reads_is_dropped_after_the_frame_timeout() {
     let dir = TestDir::new("noread");
     let path = dir.join("echo.sock");
     let p = path.to_str().unwrap();
-    let (mut unix, _) = Running::server(&["serve", "--unix", p, "--timeout-ms", "2000"]);
-    let (mut inet, addr) =
-        Running::server(&["serve", "--inet", "127.0.0.1:0", "--timeout-ms", "2000"]);
+    let (mut unix, _) = server(&["serve", "--unix", p, "--timeout-ms", "2000"]);
+    let (mut inet, addr) = server(&["serve", "--inet", "127.0.0.1:0", "--timeout-ms", "2000"]);
     let tcp = TcpStream::connect(addr.strip_prefix("inet:").unwrap()).unwrap();
     for (name, waited, srv) in [
         ("unix", never_reads(connect(&path)), &mut unix),
@@ -272,7 +271,7 @@ fn a_client_that_never_reads_is_dropped_after_the_frame_timeout() {
         assert!(
             dropped.is_some_and(|l| l.contains("2000 ms")),
             "{name}: {:?}",
-            srv.seen
+            srv.seen()
         );
     }
     stop(unix);

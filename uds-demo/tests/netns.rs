@@ -98,8 +98,7 @@ fn serve_and_client_work_across_two_network_namespaces() {
         "server in {} did not start: {}",
         ns.a,
         {
-            let _ = srv.child.kill();
-            let _ = srv.child.wait();
+            srv.kill();
             srv.stderr()
         }
     );

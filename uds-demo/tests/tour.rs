@@ -295,8 +295,7 @@ fn a_sigkilled_tour_leaves_no_server_and_the_next_run_succeeds() {
         .expect("tour reached step 6");
     let children = children_of(tour.pid().as_raw());
     assert!(!children.is_empty(), "no server running during step 6");
-    tour.child.kill().unwrap();
-    tour.child.wait().unwrap();
+    tour.kill();
     for pid in children {
         let gone = (0..200).any(|_| {
             std::thread::sleep(Duration::from_millis(10));
