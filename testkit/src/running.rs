@@ -22,6 +22,9 @@ use crate::LIMIT;
 /// How long a dropped program has, after SIGTERM, to remove what it created before SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// How many of the last stdout lines a failure message shows.
+const SHOWN: usize = 40;
+
 /// A started program, leader of a process group of its own (its children join the group).
 ///
 /// Its stdout arrives line by line: each wait looks at the lines after the ones earlier waits
@@ -113,6 +116,7 @@ impl Running {
 
     /// Waits, at most [`LIMIT`], for a stdout line equal to `line`; the test fails otherwise,
     /// showing what the program printed.
+    #[track_caller]
     pub fn expect_line(&mut self, line: &str) {
         let found = self.line_where(LIMIT, |l| l == line);
         self.or_fail(found, &format!("no line {line:?}"));
@@ -120,19 +124,20 @@ impl Running {
 
     /// Waits, at most [`LIMIT`], for a stdout line starting with `prefix` and returns it; the
     /// test fails otherwise, showing what the program printed.
+    #[track_caller]
     pub fn expect_prefix(&mut self, prefix: &str) -> String {
         let found = self.line_where(LIMIT, |l| l.starts_with(prefix));
         self.or_fail(found, &format!("no line starting {prefix:?}"))
     }
 
+    #[track_caller]
     fn or_fail(&self, found: Result<String, RecvTimeoutError>, what: &str) -> String {
-        found.unwrap_or_else(|e| {
-            let why = match e {
-                RecvTimeoutError::Timeout => format!("not within {LIMIT:?}"),
-                RecvTimeoutError::Disconnected => "its stdout ended".to_string(),
-            };
-            panic!("{}: {what}: {why}\n{}", self.what, self.printed())
-        })
+        let why = match found {
+            Ok(line) => return line,
+            Err(RecvTimeoutError::Timeout) => format!("not within {LIMIT:?}"),
+            Err(RecvTimeoutError::Disconnected) => "its stdout ended".to_string(),
+        };
+        panic!("{}: {what}: {why}\n{}", self.what, self.printed())
     }
 
     /// Is it still running? A program that exited and was not yet reaped is not; this does
@@ -187,6 +192,7 @@ impl Running {
     /// Waits at most `limit` for it to exit and for its stdout and stderr to end, then reaps
     /// it. The test fails if it is still running, or if its output is still open (a process
     /// it started holds it); the drop that follows stops the group.
+    #[track_caller]
     pub fn finish(mut self, limit: Duration) -> Exited {
         let end = Instant::now() + limit;
         if !self.exited_within(limit) {
@@ -226,11 +232,12 @@ impl Running {
         if !self.running() {
             self.stderr.wait_for_end(Instant::now() + GRACE);
         }
-        let stdout = self.seen.join("\n");
-        format!(
-            "stdout so far:\n{stdout}\nstderr so far:\n{}",
-            self.stderr.text()
-        )
+        // The last lines say where it stopped; a flood of thousands would bury the message.
+        let skipped = self.seen.len().saturating_sub(SHOWN);
+        let stdout = self.seen[skipped..].join("\n");
+        let stderr = self.stderr.text();
+        let head = format!("stdout so far ({skipped} lines before these):");
+        format!("{head}\n{stdout}\nstderr so far:\n{stderr}")
     }
 }
 
