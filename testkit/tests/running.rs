@@ -54,6 +54,10 @@ fn a_line_that_never_comes_fails_naming_it_and_what_came_instead() {
     let said = panic_of(|| sh("echo one; echo oops >&2").expect_line("two"));
     assert!(said.contains("no line \"two\": its stdout ended"), "{said}");
     assert!(said.contains("one") && said.contains("oops"), "{said}");
+    // A flood is cut to its last lines.
+    let said = panic_of(|| sh("seq 100").expect_line("101"));
+    assert!(said.contains("(60 lines before these):\n61\n"), "{said}");
+    assert!(said.ends_with("\n100\nstderr so far:\n"), "{said}");
 
     let mut run = sh("echo ready; exec sleep 30");
     let pid = run.id() as i32;
