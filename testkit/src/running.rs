@@ -182,7 +182,7 @@ impl Running {
 
     /// What it wrote to stderr: so far while it runs; all of it once it has exited (this
     /// waits, at most [`LIMIT`], for the end of the stream, which a child may hold open).
-    pub fn stderr(&mut self) -> String {
+    pub fn stderr(&self) -> String {
         if !self.running() {
             self.stderr.wait_for_end(Instant::now() + LIMIT);
         }

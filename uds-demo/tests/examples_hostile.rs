@@ -134,7 +134,7 @@ fn echo_server_refuses_a_line_without_end_and_serves_the_next_client() {
         command.arg(&sock),
         vec![(Resource::RLIMIT_AS, 1 << 30), (Resource::RLIMIT_CPU, 20)],
     );
-    let (mut server, _) = start_server(&mut command);
+    let (server, _) = start_server(&mut command);
 
     // 64 MiB with no newline, written by a thread: the server must hang up long before.
     let mut flood = UnixStream::connect(&sock).unwrap();
@@ -184,7 +184,7 @@ fn echo_server_out_of_descriptors_waits_instead_of_spinning_and_recovers() {
         command.arg(&sock),
         vec![(Resource::RLIMIT_NOFILE, 16), (Resource::RLIMIT_CPU, 20)],
     );
-    let (mut server, _) = start_server(&mut command);
+    let (server, _) = start_server(&mut command);
     let idle: Vec<UnixStream> = (0..24)
         .map(|_| UnixStream::connect(&sock).unwrap())
         .collect();
@@ -239,7 +239,7 @@ fn echo_server_without_threads_refuses_the_client_or_fails_before_bind() {
     // TCP has no signal thread: it starts, and refuses each client it has no thread for.
     let mut command = copy.command();
     limited(command.args(["--tcp", "127.0.0.1:0"]), nproc.clone());
-    let (mut server, addr) = start_server(&mut command);
+    let (server, addr) = start_server(&mut command);
     for _ in 0..2 {
         let mut client = std::net::TcpStream::connect(&addr).unwrap();
         client.set_read_timeout(Some(WAIT)).unwrap();
