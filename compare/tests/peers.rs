@@ -1,7 +1,8 @@
-//! The peer crates' rows (`cargo test -p compare --features peers --test peers`): ipc-channel
-//! and interprocess measured by the real binary like any kernel row, in both placements, each
-//! message checked by both processes, the lesson that sets each crate against the kernel row
-//! it wraps recomputed from the same JSON, and nothing left behind. Without the feature, the
+//! The peer crates' rows (`cargo test -p compare --features peers --test peers`): iceoryx2 (its
+//! spin and its event row), ipc-channel and interprocess measured by the real binary like any
+//! kernel row, in both placements, each message checked by both processes, the lesson that
+//! sets each crate against the kernel row it wraps recomputed from the same JSON, and nothing
+//! left behind. Without the feature, the
 //! one test here checks that asking for a peer row says how to build it.
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +14,13 @@ mod common;
 #[cfg(not(feature = "peers"))]
 #[test]
 fn a_peer_row_without_the_feature_says_how_to_build_it() {
-    for name in ["iceoryx2", "ipc-channel", "interprocess", "peers"] {
+    for name in [
+        "iceoryx2",
+        "iceoryx2-event",
+        "ipc-channel",
+        "interprocess",
+        "peers",
+    ] {
         let out = common::compare(&["--quick", "--only", &format!("pipe,{name}")]);
         let err = testkit::stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
@@ -27,7 +34,9 @@ fn a_peer_row_without_the_feature_says_how_to_build_it() {
     let help = testkit::stdout(&common::compare(&["--help"]));
     let only = help.lines().find(|l| l.contains("--only")).unwrap();
     let (words, values) = only.split_once("[possible values:").unwrap();
-    assert!(words.contains("iceoryx2, ipc-channel, interprocess (built with `--features peers`)"));
+    assert!(words.contains(
+        "iceoryx2, iceoryx2-event, ipc-channel, interprocess (built with `--features peers`)"
+    ));
     assert!(!values.contains("ipc-channel"), "{only}");
 }
 
@@ -45,8 +54,9 @@ mod with_the_feature {
     use super::common::BIN;
 
     /// Each peer row: key (and label), and the kernel row the lesson sets it against.
-    const PEERS: [(&str, &str); 3] = [
+    const PEERS: [(&str, &str); 4] = [
         ("iceoryx2", "shm-zero-copy"),
+        ("iceoryx2-event", "shm-blocking"),
         ("ipc-channel", "uds-datagram"),
         ("interprocess", "uds-stream"),
     ];
@@ -142,7 +152,7 @@ mod with_the_feature {
         let out = run(&[
             "--quick",
             "--only",
-            "uds,shm-zero-copy,peers",
+            "uds,shm-zero-copy,shm-blocking,peers",
             "--format",
             "json",
         ]);
@@ -239,8 +249,12 @@ mod with_the_feature {
             );
             assert!(!err.contains("panicked"), "{key}: {err}");
             // And without either flag the same run passes: the failures were the flags' doing.
+            // A key names its row alone (`iceoryx2` is not a group of the two iceoryx2 rows).
             let out = run(&[&["--only", key], &quick[..]].concat());
             assert!(out.status.success(), "{key}: {}", stderr(&out));
+            let json = json_of(&out);
+            let rows = json["rows"].as_array().unwrap();
+            assert!(rows.iter().all(|r| r["key"] == key), "{key}: {json}");
         }
     }
 }

@@ -114,3 +114,16 @@ pub(super) fn bad_name<E: std::fmt::Debug>(name: impl AsRef<[u8]>) -> impl FnOnc
 pub(super) fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> io::Error {
     move |e| io::Error::other(format!("iceoryx2 {call}: {e:?}"))
 }
+
+/// An end used before `open` made its ports.
+pub(super) fn not_open() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "iceoryx2 end used before open()",
+    )
+}
+
+/// iceoryx2 carries samples, not a byte stream: `Read` and `Write` say so.
+pub(super) fn samples_only() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "iceoryx2: samples only")
+}
