@@ -53,12 +53,12 @@ mod with_the_feature {
 
     use super::common::BIN;
 
-    /// Each peer row: key (and label), and the kernel row the lesson sets it against.
-    const PEERS: [(&str, &str); 4] = [
-        ("iceoryx2", "shm-zero-copy"),
-        ("iceoryx2-event", "shm-blocking"),
-        ("ipc-channel", "uds-datagram"),
-        ("interprocess", "uds-stream"),
+    /// Each peer row: key, label, and the kernel row the lesson sets it against.
+    const PEERS: [(&str, &str, &str); 4] = [
+        ("iceoryx2", "iceoryx2", "shm-zero-copy"),
+        ("iceoryx2-event", "iceoryx2 (event)", "shm-blocking"),
+        ("ipc-channel", "ipc-channel", "uds-datagram"),
+        ("interprocess", "interprocess", "uds-stream"),
     ];
 
     /// The median of the rounds' ratios of `row`'s p50 to `under`'s (each round's p50s, in
@@ -96,7 +96,9 @@ mod with_the_feature {
     /// and no name with its pid in /dev/shm.
     fn run(args: &[&str]) -> Output {
         let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-        let tmp = std::env::temp_dir().join(testkit::unique("compare-peers"));
+        // Short (this process's runs take turns): the iceoryx2 event row's socket paths, which
+        // a Unix socket address limits to 107 bytes, lie below it.
+        let tmp = std::env::temp_dir().join(format!("cp{}", std::process::id()));
         std::fs::create_dir(&tmp).unwrap();
         let child = Command::new(BIN)
             .args(args)
@@ -165,7 +167,7 @@ mod with_the_feature {
             .filter_map(Value::as_str)
             .find(|l| l.starts_with("A crate costs what it adds"))
             .unwrap_or_else(|| panic!("no lesson on the crates: {}", json["lessons"]));
-        for (key, kernel) in PEERS {
+        for (key, _, kernel) in PEERS {
             for place in ["same", "split"] {
                 let (peer, under) = (row(&json, key, place), row(&json, kernel, place));
                 if place == "split" && one_cpu() {
@@ -204,7 +206,7 @@ mod with_the_feature {
             .filter_map(|r| r["key"].as_str())
             .collect();
         assert!(
-            keys.iter().all(|k| PEERS.iter().any(|(p, _)| p == k)),
+            keys.iter().all(|k| PEERS.iter().any(|(p, _, _)| p == k)),
             "{keys:?}"
         );
         let lessons = json["lessons"].to_string();
@@ -222,14 +224,14 @@ mod with_the_feature {
             "--format",
             "json",
         ];
-        for (key, _) in PEERS {
+        for (key, label, _) in PEERS {
             // On its way to the child: both receiving children say so.
             let out = run(&[&["--only", key, "--corrupt-to-child", "5"], &quick[..]].concat());
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{key}: {err}");
             for measurement in [
-                format!("{key}, 64 B, same core"),
-                format!("{key} throughput, same core"),
+                format!("{label}, 64 B, same core"),
+                format!("{label} throughput, same core"),
             ] {
                 let said = format!(
                     "compare: child ({measurement}): message 5 arrived changed: payload mismatch"

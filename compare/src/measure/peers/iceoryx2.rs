@@ -20,7 +20,8 @@
 //!   once the peer process is gone, however it died.
 //! - **Names and cleanup.** Each pair lives under its own root directory
 //!   `<temp dir>/ipc-tour-iox-<pid>-<random>` (mode 0700, so a root run locks nobody out),
-//!   and its shared memory under `/dev/shm/ipc-tour-iox-<pid>-<random>_*` (iceoryx2's prefix).
+//!   and its shared memory under `/dev/shm/iox-<pid>-<random>_*` (iceoryx2's prefix, which
+//!   also begins the event row's socket names: short, as a socket's path holds 107 bytes).
 //!   A node is made after the fork, in its own process (`End::open`); the parent's node,
 //!   dropped after the child is reaped, removes a killed child's node (iceoryx2's dead-node
 //!   cleanup), then the pair removes its directory and anything left under its prefix
@@ -62,6 +63,8 @@ pub const DESIGN_ROW: Row = Row {
 
 /// Root directories and shared-memory names of a pair: `<PREFIX><pid>-<random>`.
 const PREFIX: &str = "ipc-tour-iox-";
+/// Shared-memory names (and socket names) of a pair: `<SHM_PREFIX><pid>-<random>_`.
+const SHM_PREFIX: &str = "iox-";
 /// Samples a subscriber holds unread: room for a stream to run ahead of its reader.
 const BUFFER: usize = 4;
 /// Polls between two looks at the peer's liveness pipe (and a yield), as shm-demo's spin;
@@ -134,12 +137,12 @@ fn pair(size: usize, waiting: Waiting) -> io::Result<(IoxEnd, IoxEnd)> {
     config
         .global
         .set_root_path(&Path::new(root_path).map_err(bad_name(root_path))?);
-    let prefix = format!("{tag}_");
+    let prefix = format!("{SHM_PREFIX}{}_", tag.strip_prefix(PREFIX).unwrap_or(&tag));
     config.global.prefix = FileName::new(prefix.as_bytes()).map_err(bad_name(&prefix))?;
     let root = Root {
         dir: Some(dir),
         owner: std::process::id(),
-        shm_prefix: format!("{tag}_"),
+        shm_prefix: prefix.clone(),
     };
     let name = |dir: &str| format!("ipc-tour/{tag}/{dir}");
     let (ours, theirs) = liveness_pair()?;

@@ -57,6 +57,10 @@ pub const DESIGN_ROW: Row = Row {
 
 /// How long one wait lasts before the receiver looks at its peer's liveness pipe.
 const SLICE: Duration = Duration::from_millis(100);
+/// Bytes of a Unix socket's path (`sun_path`, less its closing NUL).
+const SUN_PATH_MAX: usize = 107;
+/// The fewest digits of a listener's id in its socket's name (a u128, 30 or more seen).
+const ID_DIGITS: usize = 30;
 
 type Topic = PortFactory<ipc::Service>;
 
@@ -89,7 +93,7 @@ impl Events {
         let listener = inn
             .listener_builder()
             .create()
-            .map_err(failed("listener"))?;
+            .map_err(|e| path_too_long(node.config()).unwrap_or_else(|| failed("listener")(e)))?;
         Ok(Self {
             notifier,
             listener,
@@ -134,4 +138,23 @@ impl Events {
             }
         }
     }
+}
+
+/// Why a listener could not be made, when its socket's path (`<root>/<prefix><id><suffix>`)
+/// cannot fit a Unix socket address: the root directory lies in the temporary directory, so
+/// a long TMPDIR leaves no room (iceoryx2 says only ResourceCreationFailed).
+fn path_too_long(config: &Config) -> Option<io::Error> {
+    let global = &config.global;
+    let suffix = global.service.event_connection_suffix.len();
+    let root = global.root_path().len();
+    let least = root + 1 + global.prefix.len() + ID_DIGITS + suffix;
+    (least > SUN_PATH_MAX).then(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "iceoryx2 listener: its socket's path would take at least {least} bytes, \
+                 over the {SUN_PATH_MAX} of a Unix socket address (a shorter TMPDIR fixes it)"
+            ),
+        )
+    })
 }

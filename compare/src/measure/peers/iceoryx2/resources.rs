@@ -6,7 +6,7 @@ use std::io;
 
 use plumbing::names::{self, PrivateDir};
 
-use super::{BUFFER, PREFIX};
+use super::{BUFFER, PREFIX, SHM_PREFIX};
 
 /// InvalidInput unless /dev/shm has room for both publishers' segments of `size`-byte
 /// samples (iceoryx2 sizes them with ftruncate and reserves nothing: a full tmpfs would
@@ -95,7 +95,9 @@ pub(super) fn sweep_stale() {
     PrivateDir::sweep_stale(PREFIX);
     remove_shm(|name| {
         let tag = name.split('_').next().unwrap_or_default();
-        names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
+        // (Runs before the prefix was shortened named them as their directories.)
+        let pid = names::tagged_pid(tag, SHM_PREFIX).or_else(|| names::tagged_pid(tag, PREFIX));
+        pid.is_some_and(names::is_gone)
     });
 }
 

@@ -7,13 +7,16 @@ use std::sync::Mutex;
 /// The tests take turns: the leak check must not see another test's pair.
 static TURN: Mutex<()> = Mutex::new(());
 
-fn leftovers(tag_prefix: &str) -> Vec<String> {
+/// This process's pairs' names left in /dev/shm and the temporary directory.
+fn leftovers() -> Vec<String> {
+    let pid = std::process::id();
+    let (shm, dir) = (format!("{SHM_PREFIX}{pid}-"), format!("{PREFIX}{pid}-"));
     let mut left: Vec<String> = std::fs::read_dir("/dev/shm")
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(tag_prefix))
+        .filter(|n| n.starts_with(&shm))
         .collect();
     let dirs = std::fs::read_dir(names::temp_dir())
         .into_iter()
@@ -21,7 +24,7 @@ fn leftovers(tag_prefix: &str) -> Vec<String> {
         .flatten();
     left.extend(
         dirs.map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(tag_prefix)),
+            .filter(|n| n.starts_with(&dir)),
     );
     left
 }
@@ -29,10 +32,9 @@ fn leftovers(tag_prefix: &str) -> Vec<String> {
 #[test]
 fn one_message_in_process_and_nothing_left() {
     let _turn = TURN.lock();
-    let ours = format!("{PREFIX}{}-", std::process::id());
     for waiting in [Waiting::Spin, Waiting::Event] {
         one_message(waiting).expect("setup");
-        assert_eq!(leftovers(&ours), Vec::<String>::new(), "{waiting:?}");
+        assert_eq!(leftovers(), Vec::<String>::new(), "{waiting:?}");
     }
 }
 
