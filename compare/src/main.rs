@@ -65,8 +65,8 @@ const MAX_SIZE: usize = 16 << 20;
 )]
 struct Cli {
     /// Mechanisms to measure, comma-separated [default: all]; "shm" and "uds" name both rows,
-    /// "peers" the peer crates' rows: iceoryx2, ipc-channel, interprocess (built with
-    /// `--features peers`)
+    /// "peers" the peer crates' rows: iceoryx2, iceoryx2-event, ipc-channel, interprocess (built
+    /// with `--features peers`)
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(only_values()))]
     only: Vec<String>,
 

@@ -486,10 +486,10 @@ fn chart_is_svg_with_one_line_per_mechanism_and_csv_has_every_row() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"rtt_p50_ns") && header.contains(&"coordination"));
-    // Rows: 11 byte mechanisms (and, built with `--features peers`, the 3 peer crates') x 2
+    // Rows: 11 byte mechanisms (and, built with `--features peers`, the 4 peer crate rows) x 2
     // sizes + signal, for each placement; then the run's facts.
     let (facts, rows): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.starts_with('#'));
-    let bytes = if cfg!(feature = "peers") { 11 + 3 } else { 11 };
+    let bytes = if cfg!(feature = "peers") { 11 + 4 } else { 11 };
     assert_eq!(rows.len(), (bytes * 2 + 1) * 2);
     assert!(
         facts.iter().any(|l| l.starts_with("# kernel: Linux")),

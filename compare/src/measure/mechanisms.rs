@@ -199,19 +199,30 @@ impl crate::measure::bytes::End for uds_demo::UdpEnd {}
 /// built with `--features peers`, "peers" (every peer crate's row).
 pub fn names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = all().iter().map(|e| e.mechanism.key).collect();
-    names.extend(["shm", "uds"]);
+    names.extend(GROUPS);
     if cfg!(feature = "peers") {
         names.push(PEERS);
     }
     names
 }
 
+/// Names of a group of rows, each row's key the name and a dash: "shm" (every shm row), "uds".
+/// A key that begins like another (`iceoryx2-event`) is no group: `--only iceoryx2` is that
+/// row alone.
+const GROUPS: [&str; 2] = ["shm", "uds"];
+
 /// The group of every peer crate's row (`--only peers`).
 pub const PEERS: &str = "peers";
 
 /// The peer crates' rows and their group, which a build without `--features peers` lacks:
 /// `--only` names them to say how to get them (see [`unbuilt`]).
-pub const PEER_NAMES: [&str; 4] = ["iceoryx2", "ipc-channel", "interprocess", PEERS];
+pub const PEER_NAMES: [&str; 5] = [
+    "iceoryx2",
+    "iceoryx2-event",
+    "ipc-channel",
+    "interprocess",
+    PEERS,
+];
 
 /// The names `--only` knows but this build does not have (the peer rows without
 /// `--features peers`), so that asking for one says how to build it rather than that it does
@@ -229,8 +240,9 @@ pub fn selected(m: &Mechanism, only: &[String]) -> bool {
         || only.iter().any(|name| {
             name == m.key
                 || (name == PEERS && m.wraps.is_some())
-                || m.key
-                    .strip_prefix(name.as_str())
-                    .is_some_and(|rest| rest.starts_with('-'))
+                || (GROUPS.contains(&name.as_str())
+                    && m.key
+                        .strip_prefix(name.as_str())
+                        .is_some_and(|rest| rest.starts_with('-')))
         })
 }

@@ -145,7 +145,12 @@ pub fn of(key: &str) -> &'static [Setup] {
         #[cfg(feature = "peers")]
         "iceoryx2" => &[Setup {
             label: "named: 2 nodes, 2 services, 4 ports",
-            run: |_| peers::iceoryx2::one_message(),
+            run: |_| peers::iceoryx2::one_message(peers::iceoryx2::Waiting::Spin),
+        }],
+        #[cfg(feature = "peers")]
+        "iceoryx2-event" => &[Setup {
+            label: "named: 2 nodes, 4 services, 8 ports",
+            run: |_| peers::iceoryx2::one_message(peers::iceoryx2::Waiting::Event),
         }],
         _ => &[],
     }

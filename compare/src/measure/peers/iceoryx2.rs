@@ -1,6 +1,8 @@
 //! iceoryx2 (zero-copy shared memory, its own service discovery) as a byte mechanism of the
 //! harness: two publish-subscribe services, "ping" (parent to child) and "pong" (back), each
-//! with one publisher and one subscriber of `[u8]` samples of the message's length.
+//! with one publisher and one subscriber of `[u8]` samples of the message's length. Two rows
+//! share this code and differ in how a receiver waits: `iceoryx2` spins (`spin.rs`),
+//! `iceoryx2-event` blocks on an event service's listener (`event.rs`).
 //!
 //! - **Zero copy, and where we copy.** A sender loans a sample in its publisher's segment and
 //!   writes the message's pattern there (`send_message`); the subscriber gets that very memory,
@@ -9,22 +11,17 @@
 //!   child's own publisher with the message copied into it: one memcpy per round trip, in the
 //!   echo (a pipe makes four: in and out of the kernel, each way). A one-way stream copies
 //!   nothing.
-//! - **Waiting.** A receiver polls `Subscriber::receive` as shm-demo's spin ring polls its
-//!   slot: `spin_loop` between polls, and every 1024 polls one `poll` of the peer's liveness
-//!   pipe and one `sched_yield`. iceoryx2's own benchmark spins without yielding, pinned to two
-//!   cores; on one core a spinner then holds the CPU its peer needs until the scheduler's tick,
-//!   and the yield is what lets the peer in. The rule counts polls, as shm's does, and a
-//!   `receive` (it also looks for new connections) costs far more than the ring's one load:
-//!   on one core each wait holds the CPU that much longer before yielding, and that budget,
-//!   twice per round trip, is most of what a same-core round trip costs. A sender whose
-//!   subscriber's buffer is full waits by iceoryx2's rule (10,000 `sched_yield`s, then sleeps
-//!   of 100 µs, then of 10 ms).
+//! - **Waiting.** The spin row's receiver polls `receive` (`spin.rs`), the event row's
+//!   sleeps in a listener until notified (`event.rs`). A sender whose subscriber's buffer is
+//!   full, in either row, waits by iceoryx2's rule (10,000 `sched_yield`s, then sleeps of
+//!   100 µs, then of 10 ms), and gives up once the reader's process is gone.
 //! - **Peer death.** Each end holds the write end of a pipe its peer watches (shm-demo's
 //!   liveness pipes): a receiver gives up with UnexpectedEof, a blocked sender with an error,
 //!   once the peer process is gone, however it died.
 //! - **Names and cleanup.** Each pair lives under its own root directory
 //!   `<temp dir>/ipc-tour-iox-<pid>-<random>` (mode 0700, so a root run locks nobody out),
-//!   and its shared memory under `/dev/shm/ipc-tour-iox-<pid>-<random>_*` (iceoryx2's prefix).
+//!   and its shared memory under `/dev/shm/iox-<pid>-<random>_*` (iceoryx2's prefix, which
+//!   also begins the event row's socket names: short, as a socket's path holds 107 bytes).
 //!   A node is made after the fork, in its own process (`End::open`); the parent's node,
 //!   dropped after the child is reaped, removes a killed child's node (iceoryx2's dead-node
 //!   cleanup), then the pair removes its directory and anything left under its prefix
@@ -48,10 +45,13 @@ use plumbing::names::PrivateDir;
 
 use crate::measure::bytes::{self, End, Pair};
 use crate::measure::pattern;
-use resources::{Root, bad_name, failed, room_for, sweep_stale, tighten_shm};
+use event::Events;
+use resources::{
+    Root, bad_name, failed, not_open, room_for, samples_only, sweep_stale, tighten_shm,
+};
 use shm_demo::{Liveness, liveness_pair};
 
-/// The design-space row, in iceoryx2's words.
+/// The spin row's design-space row, in iceoryx2's words (the event row's: `event::DESIGN_ROW`).
 pub const DESIGN_ROW: Row = Row {
     data: "shared memory, zero-copy",
     structure: "samples ([u8] here)",
@@ -63,9 +63,12 @@ pub const DESIGN_ROW: Row = Row {
 
 /// Root directories and shared-memory names of a pair: `<PREFIX><pid>-<random>`.
 const PREFIX: &str = "ipc-tour-iox-";
+/// Shared-memory names (and socket names) of a pair: `<SHM_PREFIX><pid>-<random>_`.
+const SHM_PREFIX: &str = "iox-";
 /// Samples a subscriber holds unread: room for a stream to run ahead of its reader.
 const BUFFER: usize = 4;
-/// Polls between two looks at the peer's liveness pipe (and a yield), as shm-demo's spin.
+/// Polls between two looks at the peer's liveness pipe (and a yield), as shm-demo's spin;
+/// retries of a blocked sender between two looks.
 const POLLS_PER_CHECK: u32 = 1024;
 /// How long `open` waits for the peer's ports.
 const OPEN_WAIT: Duration = Duration::from_secs(10);
@@ -75,6 +78,15 @@ type Sub = Subscriber<ipc::Service, [u8], ()>;
 type Arrived = Sample<ipc::Service, [u8], ()>;
 type Topic = PortFactory<ipc::Service, [u8], ()>;
 
+/// How a receiver waits for a sample: all that tells the two iceoryx2 rows apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// Polls `receive` (`spin.rs`), the `iceoryx2` row.
+    Spin,
+    /// Blocks on a listener the sender notifies (`event.rs`), the `iceoryx2-event` row.
+    Event,
+}
+
 /// One end of a pair: before `open`, only names; after, a node and its two ports.
 pub struct IoxEnd {
     config: Config,
@@ -83,6 +95,7 @@ pub struct IoxEnd {
     /// (the service we publish on, the one we subscribe to)
     services: (String, String),
     size: usize,
+    waiting: Waiting,
     /// Fields drop in order: the arrived sample and the ports and node before the root
     /// directory goes.
     arrived: Option<Arrived>,
@@ -99,18 +112,20 @@ pub struct IoxEnd {
 struct Ports {
     publisher: Pub,
     subscriber: Sub,
+    /// The event row's notifier and listener (and their services).
+    events: Option<Events>,
     _topics: (Topic, Topic),
     _node: Node<ipc::Service>,
 }
 
 /// Two ends for `size`-byte messages: the parent's (publishes on "ping") and the child's.
 /// Only names and pipes are made here, before the fork: iceoryx2's nodes are made in `open`.
-pub fn duplex(size: usize) -> io::Result<Pair> {
-    let (parent, child) = pair(size)?;
+pub fn duplex(size: usize, waiting: Waiting) -> io::Result<Pair> {
+    let (parent, child) = pair(size, waiting)?;
     Ok((Box::new(parent), Box::new(child)))
 }
 
-fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
+fn pair(size: usize, waiting: Waiting) -> io::Result<(IoxEnd, IoxEnd)> {
     static SWEEP: Once = Once::new();
     SWEEP.call_once(sweep_stale);
     room_for(size)?;
@@ -122,12 +137,12 @@ fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
     config
         .global
         .set_root_path(&Path::new(root_path).map_err(bad_name(root_path))?);
-    let prefix = format!("{tag}_");
+    let prefix = format!("{SHM_PREFIX}{}_", tag.strip_prefix(PREFIX).unwrap_or(&tag));
     config.global.prefix = FileName::new(prefix.as_bytes()).map_err(bad_name(&prefix))?;
     let root = Root {
         dir: Some(dir),
         owner: std::process::id(),
-        shm_prefix: format!("{tag}_"),
+        shm_prefix: prefix.clone(),
     };
     let name = |dir: &str| format!("ipc-tour/{tag}/{dir}");
     let (ours, theirs) = liveness_pair()?;
@@ -136,6 +151,7 @@ fn pair(size: usize) -> io::Result<(IoxEnd, IoxEnd)> {
         shm_prefix: prefix.clone(),
         services,
         size,
+        waiting,
         arrived: None,
         flip: None,
         ports: None,
@@ -192,9 +208,14 @@ impl IoxEnd {
             .subscriber_builder()
             .create()
             .map_err(failed("subscriber"))?;
+        let events = match self.waiting {
+            Waiting::Event => Some(Events::open(&node, &self.services)?),
+            Waiting::Spin => None,
+        };
         self.ports = Some(Ports {
             publisher,
             subscriber,
+            events,
             _topics: (out, inn),
             _node: node,
         });
@@ -202,12 +223,13 @@ impl IoxEnd {
         Ok(())
     }
 
-    /// Waits, bounded, until the peer's subscriber is on our service (a sample sent before
-    /// that would reach nobody), then connects our publisher to it.
+    /// Waits, bounded, until the peer's subscriber (and listener) is on our service (a sample
+    /// or a notification sent before would reach nobody), then connects our publisher to it.
     fn wait_for_peer(&mut self) -> io::Result<()> {
         let ports = self.ports.as_ref().ok_or_else(not_open)?;
         let started = Instant::now();
-        while ports._topics.0.dynamic_config().number_of_subscribers() == 0 {
+        let listens = || ports.events.as_ref().is_none_or(Events::peer_listens);
+        while ports._topics.0.dynamic_config().number_of_subscribers() == 0 || !listens() {
             if gone(&self.live) {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer gone"));
             }
@@ -225,7 +247,8 @@ impl IoxEnd {
             .map_err(failed("update_connections"))
     }
 
-    /// Sends one message: `write` fills a fresh loan where it lies.
+    /// Sends one message: `write` fills a fresh loan where it lies; the event row then
+    /// notifies (after the sample is published, so that no wakeup comes before it).
     fn send_with(&self, write: impl FnOnce(&mut [u8])) -> io::Result<()> {
         let ports = self.ports.as_ref().ok_or_else(not_open)?;
         let uninit = ports.publisher.loan_slice_uninit(self.size);
@@ -243,39 +266,18 @@ impl IoxEnd {
                 io::ErrorKind::BrokenPipe,
                 "iceoryx2 send: delivered to no subscriber",
             )),
-            _ => Ok(()),
+            _ => ports.events.as_ref().map_or(Ok(()), Events::notify),
         }
     }
 
-    /// The next sample on our subscriber, waited for by the spin rule (module header).
-    fn next_sample(&self) -> io::Result<Sample<ipc::Service, [u8], ()>> {
-        let subscriber = &self.ports.as_ref().ok_or_else(not_open)?.subscriber;
-        let mut polls = 0;
-        loop {
-            if let Some(sample) = subscriber.receive().map_err(failed("receive"))? {
-                return Ok(sample);
-            }
-            std::hint::spin_loop();
-            polls += 1;
-            if polls == POLLS_PER_CHECK {
-                polls = 0;
-                if gone(&self.live) {
-                    // A message sent just before the peer left still counts.
-                    let last = subscriber.receive().map_err(failed("receive"))?;
-                    return last.ok_or_else(|| io::ErrorKind::UnexpectedEof.into());
-                }
-                // Two spinners on one core take turns instead of waiting for the tick.
-                std::thread::yield_now();
-            }
+    /// The next sample on our subscriber, waited for by the row's rule.
+    fn next_sample(&self) -> io::Result<Arrived> {
+        let ports = self.ports.as_ref().ok_or_else(not_open)?;
+        match &ports.events {
+            Some(events) => events.next_sample(&ports.subscriber, &self.live),
+            None => spin::next_sample(&ports.subscriber, &self.live),
         }
     }
-}
-
-fn not_open() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "iceoryx2 end used before open()",
-    )
 }
 
 impl End for IoxEnd {
@@ -347,19 +349,13 @@ impl End for IoxEnd {
 /// methods above, after `open`.
 impl Read for IoxEnd {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "iceoryx2: samples only",
-        ))
+        Err(samples_only())
     }
 }
 
 impl Write for IoxEnd {
     fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "iceoryx2: samples only",
-        ))
+        Err(samples_only())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -369,8 +365,8 @@ impl Write for IoxEnd {
 
 /// Setup, both halves in this process: from nothing to one checked 64-byte message across,
 /// and back to nothing (ports, nodes, services, directory and shared memory removed).
-pub fn one_message() -> io::Result<()> {
-    let (mut a, mut b) = pair(64)?;
+pub fn one_message(waiting: Waiting) -> io::Result<()> {
+    let (mut a, mut b) = pair(64, waiting)?;
     a.make_ports()?;
     b.make_ports()?;
     a.wait_for_peer()?;
@@ -388,6 +384,8 @@ fn gone(live: &Liveness) -> bool {
     live.peer_gone().unwrap_or(false)
 }
 
+pub mod event;
 mod resources;
+mod spin;
 #[cfg(test)]
 mod tests;

@@ -21,20 +21,33 @@ pub mod iceoryx2;
 pub mod interprocess;
 pub mod ipc_channel;
 
-/// Every peer crate's row, after the kernel rows: its key (and label), its design-space row,
-/// its pair of ends, and the lecture row it is set against.
+/// Every peer crate's row, after the kernel rows: its key, label, design-space row, pair of
+/// ends, and the lecture row it is set against.
 pub fn all() -> Vec<Entry> {
-    let rows: [(&str, Row, Duplex, Wraps); 3] = [
+    use iceoryx2::Waiting;
+    let rows: [(&str, &str, Row, Duplex, Wraps); 4] = [
         (
             "iceoryx2",
+            "iceoryx2",
             iceoryx2::DESIGN_ROW,
-            iceoryx2::duplex,
+            |n| iceoryx2::duplex(n, Waiting::Spin),
             Wraps {
                 key: "shm-zero-copy",
                 why: "slots lent in shared memory, as its samples are",
             },
         ),
         (
+            "iceoryx2-event",
+            "iceoryx2 (event)",
+            iceoryx2::event::DESIGN_ROW,
+            |n| iceoryx2::duplex(n, Waiting::Event),
+            Wraps {
+                key: "shm-blocking",
+                why: "shared memory with a receiver asleep in the kernel until woken",
+            },
+        ),
+        (
+            "ipc-channel",
             "ipc-channel",
             ipc_channel::DESIGN_ROW,
             ipc_channel::duplex,
@@ -45,6 +58,7 @@ pub fn all() -> Vec<Entry> {
         ),
         (
             "interprocess",
+            "interprocess",
             interprocess::DESIGN_ROW,
             |n| interprocess::duplex(n).map(|(a, b)| (Box::new(a) as _, Box::new(b) as _)),
             Wraps {
@@ -54,13 +68,13 @@ pub fn all() -> Vec<Entry> {
         ),
     ];
     rows.into_iter()
-        .map(|(key, design, duplex, wraps)| {
+        .map(|(key, label, design, duplex, wraps)| {
             let transport = Transport::Bytes {
                 duplex,
                 largest: None,
                 no_stream: None,
             };
-            Entry::new(key, key, design, transport).wrapping(wraps)
+            Entry::new(key, label, design, transport).wrapping(wraps)
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use std::io;
 
 use plumbing::names::{self, PrivateDir};
 
-use super::{BUFFER, PREFIX};
+use super::{BUFFER, PREFIX, SHM_PREFIX};
 
 /// InvalidInput unless /dev/shm has room for both publishers' segments of `size`-byte
 /// samples (iceoryx2 sizes them with ftruncate and reserves nothing: a full tmpfs would
@@ -95,7 +95,9 @@ pub(super) fn sweep_stale() {
     PrivateDir::sweep_stale(PREFIX);
     remove_shm(|name| {
         let tag = name.split('_').next().unwrap_or_default();
-        names::tagged_pid(tag, PREFIX).is_some_and(names::is_gone)
+        // (Runs before the prefix was shortened named them as their directories.)
+        let pid = names::tagged_pid(tag, SHM_PREFIX).or_else(|| names::tagged_pid(tag, PREFIX));
+        pid.is_some_and(names::is_gone)
     });
 }
 
@@ -113,4 +115,17 @@ pub(super) fn bad_name<E: std::fmt::Debug>(name: impl AsRef<[u8]>) -> impl FnOnc
 /// An iceoryx2 error as an I/O error naming the call.
 pub(super) fn failed<E: std::fmt::Debug>(call: &'static str) -> impl Fn(E) -> io::Error {
     move |e| io::Error::other(format!("iceoryx2 {call}: {e:?}"))
+}
+
+/// An end used before `open` made its ports.
+pub(super) fn not_open() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "iceoryx2 end used before open()",
+    )
+}
+
+/// iceoryx2 carries samples, not a byte stream: `Read` and `Write` say so.
+pub(super) fn samples_only() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "iceoryx2: samples only")
 }
