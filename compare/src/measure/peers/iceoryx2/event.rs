@@ -17,9 +17,10 @@
 //! - **Waiting, and peer death.** A receiver waits in slices of [`SLICE`]
 //!   (`Listener::timed_wait`: the same system calls as its `blocking_wait`, which sets a long
 //!   timeout each time) and looks at the peer's liveness pipe only when a slice ends with no
-//!   notification: a dead peer is noticed within one slice, at no cost per message. One wait on both (iceoryx2's WaitSet
-//!   with the liveness pipe's read end attached beside the listener) would need that pipe's
-//!   descriptor, which shm-demo's `Liveness` does not lend out.
+//!   notification: a dead peer is noticed within one slice, at no cost per message. One
+//!   wait on both (iceoryx2's WaitSet with the liveness pipe's read end attached beside the
+//!   listener) would need that pipe's descriptor, which shm-demo's `Liveness` does not lend
+//!   out.
 //! - **No lost wakeup, no stale one.** A sender notifies only after its sample is published,
 //!   and a receiver looks for a sample before every wait: a notification that came before
 //!   the wait, or for a sample already taken, wakes the next wait at once, which consumes every
