@@ -25,6 +25,12 @@ pub fn run(args: &[&str]) -> Output {
     testkit::output(&mut command(args, &unique_tag()), "mq-demo")
 }
 
+/// The binary with `args`, tagged, talked to while it runs: every wait bounded, its process
+/// group stopped on drop.
+pub fn start(args: &[&str], tag: &str) -> testkit::Running {
+    testkit::Running::start(&mut command(args, tag))
+}
+
 pub fn spawn(args: &[&str], tag: &str) -> Child {
     command(args, tag).spawn().expect("spawn mq-demo")
 }
