@@ -143,10 +143,8 @@ fn oversized_message_and_full_queue_are_one_line_errors() {
 #[test]
 fn exhausted_rlimit_msgqueue_is_explained() {
     let q = name("rlimit");
-    let out = std::process::Command::new("prlimit")
-        .args(["--msgqueue=1000", BIN, "create", &q])
-        .output()
-        .expect("run prlimit (util-linux)");
+    // (util-linux's prlimit; the test fails naming it if it cannot be started)
+    let out = testkit::run("prlimit", &["--msgqueue=1000", BIN, "create", &q]);
     assert_one_line_error(&out, 1, "prlimit --msgqueue=1000");
     let stderr = text(&out.stderr);
     assert!(
