@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -50,30 +49,25 @@ fn the_headers_commands_work_in_the_order_written() {
             .map(|w| if w == "/jobs" { name.as_str() } else { w })
             .collect();
         if args.contains(&"--wait") {
-            let mut receiver = spawn(&args, &tag);
-            let mut stdout = BufReader::new(receiver.stdout.take().unwrap());
-            let mut line = String::new();
-            stdout.read_line(&mut line).unwrap();
+            let mut receiver = start(&args, &tag);
+            let line = receiver.expect_prefix("");
             assert!(
                 line.starts_with(&format!("waiting up to 60 s for a message on {name}")),
                 "{args:?}: {line:?}"
             );
-            waiting = Some((receiver, stdout));
+            waiting = Some(receiver);
             continue;
         }
         let out = run(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        if let Some((mut receiver, mut stdout)) = waiting.take() {
+        if let Some(receiver) = waiting.take() {
             // The first command after the receiver sends it a message: it must wake up and end.
-            testkit::exit_within(
-                &mut receiver,
-                Duration::from_secs(5),
-                "the waiting receiver",
+            let exited = receiver.finish(Duration::from_secs(5));
+            assert_eq!(
+                exited.unread(),
+                ["received prio 0, 15 bytes: \"temperature: 42\""]
             );
-            let mut got = String::new();
-            stdout.read_to_string(&mut got).unwrap();
-            assert_eq!(got, "received prio 0, 15 bytes: \"temperature: 42\"\n");
-            assert!(receiver.wait().unwrap().success());
+            assert!(exited.status.success(), "{}", exited.stderr);
         }
     }
     assert!(waiting.is_none(), "no command came after `receive --wait`");
@@ -151,7 +145,7 @@ fn receive_into_a_closed_pipe_takes_no_message() {
     drop(read_end);
     let mut cmd = command(&["receive", &q], &unique_tag());
     cmd.stdout(write_end);
-    let out = cmd.output().unwrap();
+    let out = output_of(cmd.spawn().expect("spawn mq-demo"));
     let attr = text(&run(&["attr", &q]).stdout);
     assert!(run(&["unlink", &q]).status.success());
     assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));

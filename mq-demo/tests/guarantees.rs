@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::process::Command;
 use std::thread::sleep;
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open, mq_unlink};
 use nix::sys::stat::{Mode, fstat};
-use testkit::text;
+use testkit::{Exited, Running, text};
 
 /// The mode bits of the queue `name`, seen through a descriptor (fstat).
 fn queue_mode(name: &str) -> u32 {
@@ -31,7 +30,7 @@ fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
         let q = format!("/mq-test-{}-umask{umask:o}", std::process::id());
         let mut create = command(&["create", &q], &unique_tag());
         testkit::with_umask(&mut create, umask);
-        let out = create.output().unwrap();
+        let out = testkit::output(&mut create, "mq-demo create");
         assert!(out.status.success(), "{}", text(&out.stderr));
         let mode = queue_mode(&q);
         mq_unlink(q.as_str()).unwrap();
@@ -42,7 +41,7 @@ fn restrictive_umasks_give_0600_queues_and_the_tour_works() {
         testkit::with_umask(&mut tour, umask);
         let child = tour.spawn().unwrap();
         let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let out = output_of(child);
         let stdout = text(&out.stdout);
         assert!(
             out.status.success(),
@@ -73,13 +72,8 @@ fn the_sweep_never_removes_a_queue_another_user_created() {
     let theirs = format!("/ipc-tour-mq-{}-0badf00d", gone.id());
     // nobody runs a copy of the binary from a directory it can reach.
     let copy = testkit::NobodyCopy::of(BIN);
-    let created = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&copy.bin)
-        .args(["create", &theirs])
-        .output();
+    let created = testkit::output(copy.command().args(["create", &theirs]), "setpriv");
     drop(copy);
-    let created = created.expect("run setpriv (util-linux)");
     assert!(created.status.success(), "{}", text(&created.stderr));
     let owner = std::fs::metadata(format!("/dev/mqueue{theirs}"))
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
@@ -103,27 +97,18 @@ fn stop_mid_run(signal: i32, moment: &str, inherited: bool) {
     if inherited {
         inherit_hostile_signal_state(&mut cmd);
     }
-    let mut child = cmd.spawn().unwrap();
-    let pid = child.id();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    while !seen.lines().any(|l| l.starts_with(moment)) {
-        if stdout.read_line(&mut seen).unwrap() == 0 {
-            let _ = child.kill();
-            panic!("output ended before {moment:?}:\n{seen}");
-        }
-    }
+    let mut tour = Running::start(&mut cmd);
+    let pid = tour.id();
+    tour.expect_prefix(moment);
     // SAFETY: kill takes two integers; the pid is our own unreaped child.
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
-    let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
-    stdout.read_to_string(&mut seen).unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let Exited {
+        status,
+        stdout,
+        stderr,
+        ..
+    } = tour.finish(Duration::from_secs(2));
+    let seen = stdout.join("\n");
     let name = nix::sys::signal::Signal::try_from(signal).unwrap().as_str();
     assert_eq!(status.code(), Some(128 + signal), "{name}: {stderr}");
     assert_eq!(
@@ -160,7 +145,7 @@ fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
     inherit_hostile_signal_state(&mut cmd);
     let child = cmd.spawn().unwrap();
     let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     // The forked worker and echo were waited for, and their output is all there.
@@ -191,20 +176,11 @@ fn a_waiting_receive_ends_on_sighup_and_sigquit() {
     assert!(run(&["create", &q]).status.success());
     let _unlink = Unlink(q.clone());
     for signal in [libc::SIGHUP, libc::SIGQUIT] {
-        let mut child = spawn(&["receive", &q, "--wait", "30"], &unique_tag());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap(); // "waiting up to 30 s ...": the handlers are set
+        let mut receive = start(&["receive", &q, "--wait", "30"], &unique_tag());
+        receive.expect_prefix("waiting up to 30 s "); // the handlers are set
         // SAFETY: kill takes two integers; the pid is our own unreaped child.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        assert_eq!(unsafe { libc::kill(receive.id() as i32, signal) }, 0);
+        let Exited { status, stderr, .. } = receive.finish(Duration::from_secs(2));
         let name = nix::sys::signal::Signal::try_from(signal).unwrap().as_str();
         assert_eq!(status.code(), Some(128 + signal), "{name}: {stderr}");
         assert_eq!(stderr, format!("mq-demo: stopped by {name}\n"));

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use nix::sys::stat::{Mode, fstat};
 use nix::unistd::Pid;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use testkit::text;
+use testkit::{Exited, KillAfter, LIMIT, Running, text};
 
 fn signal(pid: u32, signal: Signal) {
     kill(Pid::from_raw(pid as i32), signal).unwrap();
@@ -142,10 +143,8 @@ fn oversized_message_and_full_queue_are_one_line_errors() {
 #[test]
 fn exhausted_rlimit_msgqueue_is_explained() {
     let q = name("rlimit");
-    let out = std::process::Command::new("prlimit")
-        .args(["--msgqueue=1000", BIN, "create", &q])
-        .output()
-        .expect("run prlimit (util-linux)");
+    // (util-linux's prlimit; the test fails naming it if it cannot be started)
+    let out = testkit::run("prlimit", &["--msgqueue=1000", BIN, "create", &q]);
     assert_one_line_error(&out, 1, "prlimit --msgqueue=1000");
     let stderr = text(&out.stderr);
     assert!(
@@ -175,25 +174,17 @@ fn interrupt_at_random_points(args: &[&str], runs: usize, max_delay_ms: u64, rng
         for _ in 0..runs {
             let delay = rng.random_range(5..max_delay_ms);
             let tag = unique_tag();
-            let mut child = spawn(args, &tag);
-            let pid = child.id();
+            let tour = start(args, &tag);
+            let pid = tour.id();
             sleep(Duration::from_millis(delay));
             signal(pid, sig);
-            let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut stdout)
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
+            let Exited {
+                status,
+                stdout,
+                stderr,
+                ..
+            } = tour.finish(Duration::from_secs(2));
+            let stdout = stdout.join("\n");
             println!("{args:?} {sig} after {delay} ms: {status}");
             // A signal that lands before mq-demo has registered its handlers (a slow exec on a
             // loaded machine) takes the default action; it had printed nothing, so it had
@@ -236,52 +227,31 @@ fn interrupted_runs_leave_no_queue_and_no_process() {
     assert!(run(&["unlink", &q]).status.success());
 }
 
-/// Reads `child`'s stdout up to the first line starting with `prefix`; returns everything
-/// read, and the rest of that line. Kills and reaps the child if its output ends first.
-fn read_until(child: &mut Child, stdout: &mut impl BufRead, prefix: &str) -> (String, String) {
-    let mut seen = String::new();
-    loop {
-        let start = seen.len();
-        if stdout.read_line(&mut seen).unwrap() == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("output ended before a line starting with {prefix:?}");
-        }
-        if let Some(rest) = seen[start..].trim().strip_prefix(prefix) {
-            let rest = rest.to_owned();
-            return (seen, rest);
-        }
-    }
-}
-
 /// Interrupts each step at a known moment: while the persistence queue has a name, while the
 /// worker holds the dispatch queue, while the flow step is blocked in mq_timedsend.
 #[test]
 fn interrupted_at_known_moments_leaves_nothing() {
+    // (args, the start of the line after which the signal is sent, indentation included)
     let moments: [(&[&str], &str); 5] = [
-        (&["persistence"], "$ mq-demo send"),
-        (&["dispatch", "--work-ms", "100"], "took"),
-        (&["flow"], "O_NONBLOCK descriptor"),
-        (&["duplex"], "(mq_demo::duplex."),
+        (&["persistence"], "  $ mq-demo send"),
+        (&["dispatch", "--work-ms", "100"], "    took "),
+        (&["flow"], "  O_NONBLOCK descriptor"),
+        (&["duplex"], "  (mq_demo::duplex."),
         (&[], "3. "),
     ];
     for (args, prefix) in moments {
         for sig in [Signal::SIGINT, Signal::SIGTERM] {
             let tag = unique_tag();
-            let mut child = spawn(args, &tag);
-            let pid = child.id();
-            let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            let (mut seen, _) = read_until(&mut child, &mut stdout, prefix);
+            let mut step = start(args, &tag);
+            let pid = step.id();
+            step.expect_prefix(prefix);
             signal(pid, sig);
-            let status = testkit::exit_within(&mut child, Duration::from_secs(2), "mq-demo");
-            stdout.read_to_string(&mut seen).unwrap();
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
+            let Exited {
+                status,
+                stdout,
+                stderr,
+                ..
+            } = step.finish(Duration::from_secs(2));
             // The duplex step may finish its few milliseconds of round trips before the signal lands.
             let finished_first = status.success() && args == ["duplex"];
             if !finished_first {
@@ -293,8 +263,9 @@ fn interrupted_at_known_moments_leaves_nothing() {
             }
             let names = listed_queues(&format!("ipc-tour-mq-{pid}-"));
             assert_eq!(names, Vec::<String>::new(), "{args:?} {sig}");
-            let step_name = seen
-                .split_whitespace()
+            let step_name = stdout
+                .iter()
+                .flat_map(|line| line.split_whitespace())
                 .find(|w| w.starts_with("/ipc-tour-mq-"));
             if let Some(name) = step_name {
                 assert!(
@@ -311,31 +282,23 @@ fn interrupted_at_known_moments_leaves_nothing() {
     }
 }
 
-/// Starts `dispatch` with a slow worker; returns the coordinator, its stdout and the worker's pid.
-fn start_dispatch(tag: &str) -> (Child, BufReader<std::process::ChildStdout>, u32) {
-    let mut child = spawn(&["dispatch", "--work-ms", "300"], tag);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let (_, rest) = read_until(&mut child, &mut stdout, "worker (pid ");
-    let worker = rest.split(')').next().unwrap().parse().unwrap();
-    (child, stdout, worker)
+/// Starts `dispatch` with a slow worker; returns the coordinator and the worker's pid.
+fn start_dispatch(tag: &str) -> (Running, u32) {
+    let mut coordinator = start(&["dispatch", "--work-ms", "300"], tag);
+    let line = coordinator.expect_prefix("  worker (pid ");
+    let worker = line["  worker (pid ".len()..].split(')').next().unwrap();
+    (coordinator, worker.parse().unwrap())
 }
 
 #[test]
 fn coordinator_notices_a_killed_worker() {
     let tag = unique_tag();
-    let (mut coordinator, _stdout, worker) = start_dispatch(&tag);
+    let (coordinator, worker) = start_dispatch(&tag);
     signal(worker, Signal::SIGKILL);
-    let status = testkit::exit_within(&mut coordinator, Duration::from_secs(2), "mq-demo");
-    let mut stderr = String::new();
-    coordinator
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(1));
+    let exited = coordinator.finish(Duration::from_secs(2));
+    assert_eq!(exited.status.code(), Some(1));
     assert_eq!(
-        stderr,
+        exited.stderr,
         format!("mq-demo: worker (pid {worker}) was killed by SIGKILL before it finished\n")
     );
     assert_eq!(processes_with_tag(&tag), Vec::<String>::new());
@@ -344,19 +307,13 @@ fn coordinator_notices_a_killed_worker() {
 #[test]
 fn worker_notices_a_killed_coordinator() {
     let tag = unique_tag();
-    let (mut coordinator, _stdout, worker) = start_dispatch(&tag);
+    let (mut coordinator, worker) = start_dispatch(&tag);
     let pid = coordinator.id();
-    signal(pid, Signal::SIGKILL);
-    coordinator.wait().unwrap();
-    // The worker holds the other copy of stderr: EOF comes when it has exited.
+    coordinator.kill(); // SIGKILL to the coordinator alone, as `kill -9 PID`
+    // The worker holds the other copy of stderr: it ends when the worker has exited (this
+    // waits for that end, testkit::LIMIT at most).
     let start = Instant::now();
-    let mut stderr = String::new();
-    coordinator
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = coordinator.stderr();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "worker took {:?}",
@@ -377,14 +334,13 @@ fn worker_notices_a_killed_coordinator() {
 /// must still succeed, and (where /dev/mqueue is mounted, so it can list queues) remove it.
 #[test]
 fn a_run_after_a_sigkilled_run_succeeds() {
-    let tag = unique_tag();
-    let mut child = spawn(&["persistence"], &tag);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut killed = start(&["persistence"], &unique_tag());
     // The step prints its queue's name once, then calls it $Q.
-    let (seen, _) = read_until(&mut child, &mut stdout, "created $Q");
-    let stale = printed_names(child.id(), &seen).pop().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed.expect_prefix("      created $Q");
+    let stale = printed_names(killed.id(), &killed.seen().join("\n"))
+        .pop()
+        .unwrap();
+    killed.kill();
     assert!(
         queue_exists(&stale),
         "the killed run should have left {stale}"
@@ -405,6 +361,42 @@ fn a_run_after_a_sigkilled_run_succeeds() {
     }
 }
 
+/// Reads `child`'s stdout, whole lines, until what it has read satisfies `enough`; returns
+/// that. For the tests that must read (or close) the pipe themselves, so that no line waits
+/// unread in a reader thread. Bounded: a child still running after [`LIMIT`] is killed (its
+/// own children die with it), which ends its output, and the test fails.
+fn read_until(
+    child: &mut Child,
+    stdout: &mut impl BufRead,
+    enough: impl Fn(&str) -> bool,
+) -> String {
+    let watchdog = KillAfter::new(child, LIMIT);
+    let mut seen = String::new();
+    while !enough(&seen) {
+        if stdout.read_line(&mut seen).unwrap() == 0 {
+            testkit::kill_and_reap(child);
+            panic!("mq-demo: output ended (or stalled {LIMIT:?}) after:\n{seen}");
+        }
+    }
+    drop(watchdog);
+    seen
+}
+
+/// The rest of `stream`, a child's stdout or stderr, which a process it started may hold
+/// open after it has exited; the test fails if it has not ended within [`LIMIT`].
+fn rest_of(stream: impl Read + Send + 'static) -> String {
+    let lines = testkit::line_channel(stream);
+    let mut rest = String::new();
+    let end = Instant::now() + LIMIT;
+    loop {
+        match lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            Ok(line) => rest.push_str(&(line + "\n")),
+            Err(RecvTimeoutError::Disconnected) => return rest,
+            Err(RecvTimeoutError::Timeout) => panic!("output still open after {LIMIT:?}:\n{rest}"),
+        }
+    }
+}
+
 /// `mq-demo | head -3`, and a worker that is first to find stdout closed: nothing on stderr
 /// (not even from the coordinator), exit status 141 as if SIGPIPE had ended it, nothing left
 /// behind.
@@ -418,19 +410,12 @@ fn a_closed_stdout_ends_quietly_with_141_and_leaves_nothing() {
         let mut child = spawn(args, &tag);
         let pid = child.id();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut seen = String::new();
-        for _ in 0..lines {
-            stdout.read_line(&mut seen).unwrap();
-        }
+        let seen = read_until(&mut child, &mut stdout, |seen| {
+            seen.lines().count() == lines
+        });
         drop(stdout); // what `head` does when it has enough
         let status = testkit::exit_within(&mut child, Duration::from_secs(5), "mq-demo");
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = rest_of(child.stderr.take().unwrap());
         assert_eq!(status.code(), Some(141), "{args:?}: {stderr}");
         assert_eq!(stderr, "", "{args:?}");
         assert_eq!(leftovers(pid, &seen), Vec::<String>::new(), "{args:?}");
@@ -525,7 +510,9 @@ fn a_stop_signal_ends_the_tour_before_its_next_step() {
         let mut child = spawn(&[], &tag);
         let pid = child.id();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut before, _) = read_until(&mut child, &mut stdout, "2. ");
+        let mut before = read_until(&mut child, &mut stdout, |seen| {
+            seen.lines().any(|l| l.starts_with("2. "))
+        });
         signal(pid, Signal::SIGSTOP);
         let deadline = Instant::now() + Duration::from_secs(2);
         while plumbing::procfs::state(pid as i32).unwrap() != 'T' {
@@ -536,8 +523,7 @@ fn a_stop_signal_ends_the_tour_before_its_next_step() {
         signal(pid, sig);
         signal(pid, Signal::SIGCONT);
         let status = testkit::exit_within(&mut child, Duration::from_secs(5), "mq-demo");
-        let mut after = String::new();
-        stdout.read_to_string(&mut after).unwrap();
+        let after = rest_of(stdout);
         assert_eq!(status.code(), Some(128 + sig as i32), "{before}{after}");
         let last = *headings(&before).last().unwrap();
         let started = headings(&after);

@@ -43,7 +43,7 @@ fn by_type_with_umask(umask: libc::mode_t) {
     let _turn = one_at_a_time();
     let mut cmd = command(&["by-type"], &unique_tag());
     testkit::with_umask(&mut cmd, umask);
-    let out = cmd.output().unwrap();
+    let out = testkit::output(&mut cmd, "mq-demo by-type");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let id: i32 = after(line_with(&stdout, "IPC_EXCL | 0600) -> queue id"), "id")

@@ -170,10 +170,9 @@ fn pair_check(args: &[&str]) -> String {
     let mut all = vec!["sysv-pair-check"];
     all.extend_from_slice(args);
     let tag = common::unique_tag();
-    let mut child = common::spawn(&all, &tag);
+    let child = common::spawn(&all, &tag);
     let what = format!("sysv-pair-check {args:?}");
-    testkit::exit_within(&mut child, Duration::from_secs(10), &what);
-    let out = child.wait_with_output().unwrap();
+    let out = testkit::output_within(child, Duration::from_secs(10), &what);
     let stdout = testkit::text(&out.stdout);
     assert!(
         out.status.success(),

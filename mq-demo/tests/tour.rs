@@ -243,7 +243,7 @@ fn tour_shows_priorities_boundaries_persistence_flow_and_limits() {
     let tag = unique_tag();
     let child = spawn(&[], &tag);
     let pid = child.id();
-    let out = child.wait_with_output().unwrap();
+    let out = output_of(child);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -264,7 +264,7 @@ fn two_tours_at_once_both_succeed() {
     let children = [spawn(&[], &tag), spawn(&[], &tag)];
     for child in children {
         let pid = child.id();
-        let out = child.wait_with_output().unwrap();
+        let out = output_of(child);
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
         check_tour(&stdout);
@@ -282,9 +282,8 @@ fn tour_runs_unprivileged() {
         return;
     }
     let copy = testkit::NobodyCopy::of(BIN);
-    let out = copy.command().output();
+    let out = testkit::output(&mut copy.command(), "setpriv mq-demo");
     drop(copy);
-    let out = out.expect("run setpriv (util-linux)");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     check_tour(&stdout);
@@ -316,10 +315,7 @@ fn is_heading(line: &str) -> bool {
 #[test]
 fn every_line_fits_80_columns_and_steps_keep_their_numbers() {
     let run80 = |args: &[&str]| {
-        let out = command(args, &unique_tag())
-            .env("COLUMNS", "80")
-            .output()
-            .unwrap();
+        let out = testkit::output(command(args, &unique_tag()).env("COLUMNS", "80"), "mq-demo");
         let stdout = text(&out.stdout);
         assert!(
             out.status.success(),

@@ -6,98 +6,33 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{BIN, is_root};
+use common::{BIN, Running, is_root};
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use testkit::Exited;
 
+/// How long a whole tour may take, on a loaded machine.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// How the child is started: what it inherits (a signal state, a umask).
 type Setup = fn(&mut Command);
 
-/// A started `uds-demo` whose stdout lines arrive on a channel; killed and reaped on drop.
-struct Run {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
+/// `program ARGS` with TMPDIR=/tmp, started the way `setup` says.
+fn start(program: &str, args: &[&str], setup: Setup) -> Running {
+    let mut command = Command::new(program);
+    command.args(args).env("TMPDIR", "/tmp");
+    setup(&mut command);
+    Running::start(&mut command)
 }
 
-impl Run {
-    /// `program ARGS`, started the way `setup` says.
-    fn start(program: &Path, args: &[&str], setup: Setup) -> Run {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env("TMPDIR", "/tmp")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        setup(&mut command);
-        let mut child = command.spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Run {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a stdout line containing `needle`.
-    fn wait_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no line with {needle:?} ({e}): {:#?}", self.seen));
-            self.seen.push(line.clone());
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    /// Waits (bounded) for the exit; returns the status, all of stdout and stderr.
-    fn finish(mut self) -> (ExitStatus, String, String) {
-        let status = testkit::wait_within(&mut self.child, LIMIT)
-            .unwrap_or_else(|| panic!("still running after {LIMIT:?}"));
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            pipe.read_to_string(&mut stderr).unwrap();
-        }
-        (status, self.seen.join("\n"), stderr)
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `run` stopped by `sig`, as a terminal or `kill` would.
+fn stop(run: &Running, sig: Signal) {
+    kill(run.pid(), sig).unwrap();
 }
 
 fn nothing(_: &mut Command) {}
@@ -151,12 +86,12 @@ fn children_of(pid: u32) -> Vec<i32> {
 #[test]
 fn sighup_and_sigquit_stop_the_tour_cleanly() {
     for sig in [Signal::SIGHUP, Signal::SIGQUIT] {
-        let mut tour = Run::start(Path::new(BIN), &[], nothing);
-        let pid = tour.child.id();
-        tour.wait_line("3. Boundaries");
+        let mut tour = start(BIN, &[], nothing);
+        let pid = tour.id();
+        tour.expect_prefix("3. Boundaries");
         let servers = children_of(pid);
-        tour.signal(sig);
-        let (status, _, stderr) = tour.finish();
+        stop(&tour, sig);
+        let Exited { status, stderr, .. } = tour.finish(LIMIT);
         assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {stderr}");
         assert_eq!(
             stderr,
@@ -177,11 +112,11 @@ fn sighup_and_sigquit_stop_the_tour_cleanly() {
 #[test]
 fn sighup_and_sigquit_stop_serve_cleanly() {
     for sig in [Signal::SIGHUP, Signal::SIGQUIT] {
-        let mut srv = Run::start(Path::new(BIN), &["serve"], nothing);
-        let line = srv.wait_line("listening on unix:");
+        let mut srv = start(BIN, &["serve"], nothing);
+        let line = srv.expect_prefix("listening on unix:");
         let path = PathBuf::from(line.trim_start_matches("listening on unix:"));
-        srv.signal(sig);
-        let (status, _, stderr) = srv.finish();
+        stop(&srv, sig);
+        let Exited { status, stderr, .. } = srv.finish(LIMIT);
         assert_eq!(status.code(), Some(128 + sig as i32), "{sig}: {stderr}");
         assert_eq!(
             stderr,
@@ -203,16 +138,22 @@ fn ignore_sigchld_block_all(command: &mut Command) {
 /// tour still reaps its servers and finishes, and `serve` still stops on SIGTERM.
 #[test]
 fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
-    let tour = Run::start(Path::new(BIN), &[], ignore_sigchld_block_all);
-    let pid = tour.child.id();
-    let (status, stdout, stderr) = tour.finish();
+    let tour = start(BIN, &[], ignore_sigchld_block_all);
+    let pid = tour.id();
+    let Exited {
+        status,
+        stdout,
+        stderr,
+        ..
+    } = tour.finish(LIMIT);
+    let stdout = stdout.join("\n");
     assert!(status.success(), "{stderr}\n{stdout}");
     assert!(stdout.contains("removed: true"), "{stdout}");
     assert_eq!(leftovers_of(pid), Vec::<String>::new());
-    let mut srv = Run::start(Path::new(BIN), &["serve"], ignore_sigchld_block_all);
-    srv.wait_line("listening on unix:");
-    srv.signal(Signal::SIGTERM);
-    let (status, _, stderr) = srv.finish();
+    let mut srv = start(BIN, &["serve"], ignore_sigchld_block_all);
+    srv.expect_prefix("listening on unix:");
+    stop(&srv, Signal::SIGTERM);
+    let Exited { status, stderr, .. } = srv.finish(LIMIT);
     assert_eq!(status.code(), Some(143), "{stderr}");
 }
 
@@ -254,9 +195,15 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
             } else {
                 (bin.as_str(), vec![])
             };
-            let tour = Run::start(Path::new(program), &args, setup);
-            let pid = tour.child.id();
-            let (status, stdout, stderr) = tour.finish();
+            let tour = start(program, &args, setup);
+            let pid = tour.id();
+            let Exited {
+                status,
+                stdout,
+                stderr,
+                ..
+            } = tour.finish(LIMIT);
+            let stdout = stdout.join("\n");
             assert!(status.success(), "umask {mask}, {who}: {stderr}\n{stdout}");
             assert!(stdout.contains("(mode 0700), DIR below"), "{stdout}");
             assert!(
@@ -271,8 +218,8 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
             );
 
             args.push("serve");
-            let mut srv = Run::start(Path::new(program), &args, setup);
-            let line = srv.wait_line("listening on unix:");
+            let mut srv = start(program, &args, setup);
+            let line = srv.expect_prefix("listening on unix:");
             let path = PathBuf::from(line.trim_start_matches("listening on unix:"));
             let dir = path.parent().unwrap().to_path_buf();
             let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode();
@@ -284,8 +231,8 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
                     .is_socket()
             );
             assert_eq!(mode(&path) & 0o777, 0o600, "umask {mask}, {who}");
-            srv.signal(Signal::SIGTERM);
-            let (status, _, stderr) = srv.finish();
+            stop(&srv, Signal::SIGTERM);
+            let Exited { status, stderr, .. } = srv.finish(LIMIT);
             assert_eq!(status.code(), Some(143), "umask {mask}, {who}: {stderr}");
             assert!(!dir.exists(), "umask {mask}, {who}: {} left", dir.display());
         }

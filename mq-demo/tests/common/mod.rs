@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use nix::mqueue::{MQ_OFlag, mq_close, mq_open};
 use nix::sys::stat::Mode;
@@ -23,6 +24,18 @@ pub fn command(args: &[&str], tag: &str) -> Command {
 /// Runs the binary with `args` to the end; the test fails if it has not exited within 60 s.
 pub fn run(args: &[&str]) -> Output {
     testkit::output(&mut command(args, &unique_tag()), "mq-demo")
+}
+
+/// The binary with `args`, tagged, talked to while it runs: every wait bounded, its process
+/// group stopped on drop.
+pub fn start(args: &[&str], tag: &str) -> testkit::Running {
+    testkit::Running::start(&mut command(args, tag))
+}
+
+/// A started child's output once it has exited; the test fails (the child killed) if it has
+/// not exited within 60 s.
+pub fn output_of(child: Child) -> Output {
+    testkit::output_within(child, Duration::from_secs(60), "mq-demo")
 }
 
 pub fn spawn(args: &[&str], tag: &str) -> Child {
