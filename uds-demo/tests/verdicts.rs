@@ -263,9 +263,13 @@ fn local(run: &Tour) -> bool {
     let deviation = median(&ratios.iter().map(|r| (r - ratio).abs()).collect::<Vec<_>>());
     let one_us = 1.0 / median(&rounds.iter().map(|(_, l)| l.max(1.0)).collect::<Vec<_>>());
     let spread = deviation.max(one_us);
-    let by = if deviation < one_us { " (1 µs)" } else { "" };
+    let by = if deviation < one_us {
+        " (floored at 1 µs, the clients' resolution)"
+    } else {
+        ""
+    };
     let measured = format!(
-        "p50 veth pair / loopback, median of {n} rounds of {count} echoes {ratio:.2}×, \
+        "p50 veth pair / loopback, median of {n} rounds of {count} echoes {ratio:.2}x, \
          spread ±{spread:.2}{by}"
     );
     assert!(

@@ -83,7 +83,7 @@ fn across_namespaces(mut ns: Namespaces, reading: &str) -> Result {
     drop(server); // killed and reaped: no process is left inside
     drop(pinned);
     println!("   {ROUNDS} rounds of {ECHOES} echoes across the veth pair and from a client");
-    println!("   beside the server (its loopback), each first in turn, all on CPU {cpu};");
+    println!("   beside the server (its loopback), taking turns going first, all on CPU {cpu};");
     println!("   p50 in µs, one column a round:");
     for line in round_rows(&rounds) {
         println!("   {line}");

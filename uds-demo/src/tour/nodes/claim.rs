@@ -46,9 +46,13 @@ pub fn local_claim(rounds: &[Round]) -> (Verdict, String) {
     let confirmed = local_won >= nearly_all && ratio_c - spread_c > 100.0;
     let refuted = remote_won >= nearly_all && ratio_c + spread_c <= 100.0;
     let v = judge(!refuted, !confirmed);
-    let by = if deviation < one_us { " (1 µs)" } else { "" };
+    let by = if deviation < one_us {
+        " (floored at 1 µs, the clients' resolution)"
+    } else {
+        ""
+    };
     let measured = format!(
-        "p50 veth pair / loopback, median of {n} rounds of {ECHOES} echoes {ratio:.2}×, \
+        "p50 veth pair / loopback, median of {n} rounds of {ECHOES} echoes {ratio:.2}x, \
          spread ±{spread:.2}{by}"
     );
     let because = match v {
@@ -94,8 +98,8 @@ mod tests {
         assert_eq!(v, Verdict::Confirmed);
         assert_eq!(
             because,
-            "p50 veth pair / loopback, median of 6 rounds of 50 echoes 1.79×, spread ±0.14 \
-             (1 µs); loopback faster in 6 of 6"
+            "p50 veth pair / loopback, median of 6 rounds of 50 echoes 1.79x, spread ±0.14 \
+             (floored at 1 µs, the clients' resolution); loopback faster in 6 of 6"
         );
     }
 
@@ -108,12 +112,12 @@ mod tests {
             because.ends_with("the veth pair faster in 6 of 6"),
             "{because}"
         );
-        // 3 µs faster in five rounds, as fast in one: 0.70×, spread ±0.10 (1 µs in 10).
+        // 3 µs faster in five rounds, as fast in one: 0.70x, spread ±0.10 (1 µs in 10).
         let tied = rounds(&[(7, 10), (10, 10), (7, 10), (7, 10), (7, 10), (7, 10)]);
         let (v, because) = local_claim(&tied);
         assert_eq!(v, Verdict::Refuted);
         assert!(
-            because.contains("0.70×, spread ±0.10 (1 µs); the veth"),
+            because.contains("0.70x, spread ±0.10 (floored at 1 µs, the clients' resolution);"),
             "{because}"
         );
         // A tie to the µs is won by neither: faster in only four of six is not nearly all.
@@ -128,17 +132,21 @@ mod tests {
         assert_eq!(v, Verdict::Qualified);
         assert_eq!(
             because,
-            "p50 veth pair / loopback, median of 6 rounds of 50 echoes 1.07×, spread ±0.15 \
-             (1 µs): within the spread, as one kernel serves both ends and a veth pair is a \
-             software cable; a real remote edge adds a NIC and a wire"
+            "p50 veth pair / loopback, median of 6 rounds of 50 echoes 1.07x, spread ±0.15 \
+             (floored at 1 µs, the clients' resolution): within the spread, as one kernel \
+             serves both ends and a veth pair is a software cable; a real remote edge adds a \
+             NIC and a wire"
         );
         // Equal in every round: no difference the clients' 1 µs can show, either way.
         assert_eq!(local_claim(&rounds(&[(7, 7); 6])).0, Verdict::Qualified);
-        // Local won every round, by the 1 µs the clients resolve: 1.14×, spread ±0.14.
+        // Local won every round, by the 1 µs the clients resolve: 1.14x, spread ±0.14.
         let by_one = rounds(&[(8, 7), (8, 7), (7, 6), (8, 7), (8, 7), (7, 6)]);
         let (v, because) = local_claim(&by_one);
         assert_eq!(v, Verdict::Qualified);
-        assert!(because.contains("1.14×, spread ±0.14 (1 µs):"), "{because}");
+        assert!(
+            because.contains("1.14x, spread ±0.14 (floored at 1 µs, the clients' resolution):"),
+            "{because}"
+        );
     }
 
     #[test]
