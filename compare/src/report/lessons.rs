@@ -213,12 +213,15 @@ fn sockets(rows: &[Row]) -> Option<String> {
         let (Some(u), Some(t)) = (rtt(rows, uds, place, size), rtt(rows, tcp, place, size)) else {
             continue;
         };
+        // TCP over UDS, said as such: the other ratios read "x the pipe", this one the
+        // other way round, so the words name which row took longer.
         each.push(format!(
-            "{} µs against {} µs ({:.1}x), {}",
+            "{} µs against {} µs, {} ({} took {:.1}x as long)",
             us(u.p50() as f64),
             us(t.p50() as f64),
+            placement_words(place),
+            tcp.label,
             t.p50() as f64 / u.p50().max(1) as f64,
-            placement_words(place)
         ));
     }
     if each.is_empty() {
