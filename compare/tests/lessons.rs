@@ -304,20 +304,25 @@ fn wakeup(run: &Run) -> Option<Line> {
     )))
 }
 
-/// Where the spinning row ranks among all rows at the reference size, in each placement.
+/// Where the spinning row ranks among all rows at the reference size, in each placement;
+/// nothing when a placement's ranking has no row outside shared memory to rank against.
 fn spinning(run: &Run) -> Option<Line> {
     let size = run.reference();
     let spin = run.mechs.iter().find(|m| m.spins())?;
     let ranked = |place: &str| {
-        let mut all: Vec<(u64, &str)> = run
+        let measured = run
             .mechs
             .iter()
-            .filter_map(|m| Some((run.p50(m, place, size)?, m.label.as_str())))
-            .collect();
+            .filter_map(|m| Some((run.p50(m, place, size)?, m)));
+        let all: Vec<(u64, &Mech)> = measured.collect();
+        if all.iter().all(|(_, m)| m.data.contains("shared")) {
+            return None;
+        }
+        let mut all: Vec<(u64, &str)> = all.iter().map(|(p, m)| (*p, m.label.as_str())).collect();
         all.sort_unstable();
-        all
+        Some(all)
     };
-    let (split, same) = (ranked("split"), ranked("same"));
+    let (split, same) = (ranked("split")?, ranked("same")?);
     let rank = |all: &[(u64, &str)]| all.iter().position(|(_, l)| *l == spin.label);
     let (split_at, same_at) = (rank(&split)?, rank(&same)?);
     let where_split = match split_at {
@@ -683,4 +688,7 @@ fn the_branches_a_real_machine_rarely_takes_are_recomputed_too() {
         "split",
     ]);
     assert_eq!(lessons.len(), 1, "{lessons:#?}");
+    // Shared memory alone: no rank of the spinner, which would only be among shm rows.
+    let lessons = lessons_match_rows(&["--quick", "--only", "shm"]);
+    assert!(!says(&lessons, "Spinning on"), "{lessons:#?}");
 }

@@ -331,4 +331,19 @@ fn a_claim_whose_numbers_the_run_lacks_gets_no_line() {
         "{claims:#?}"
     );
     check_signals(&run);
+    // Shared memory alone: nothing outside it to beat, so no "fastest IPC" line (the table's
+    // Shared Mem rows are still judged).
+    let run = crate::run(&["--quick", "--only", "shm"]);
+    let claims: Vec<&str> = run
+        .verdicts
+        .iter()
+        .map(|v| v["claim"].as_str().unwrap())
+        .collect();
+    assert!(!claims.iter().any(|c| c.contains("fastest")), "{claims:#?}");
+    assert!(
+        claims
+            .iter()
+            .any(|c| c.starts_with("the table's Shared Mem row")),
+        "{claims:#?}"
+    );
 }
