@@ -259,7 +259,7 @@ fn check_design_rows(run: &Run) {
         let (said, label) = rest.split_once(") for ").unwrap();
         let row = run.rows.iter().find(|r| r["mechanism"] == label).unwrap();
         let because = v["because"].as_str().unwrap();
-        let mut worst = None;
+        let mut cells = Vec::new();
         for (column, word) in ["structure", "direction", "naming", "persistence"]
             .iter()
             .zip(said.split(", "))
@@ -270,11 +270,20 @@ fn check_design_rows(run: &Run) {
                     because.contains(probe["seen"].as_str().unwrap()),
                     "{column}: {because}"
                 );
-                worst = worst.max(judged(word, fact));
+                cells.extend(judged(word, fact).map(|j| (j, word)));
             }
         }
-        let want = ["CONFIRMED", "QUALIFIED", "REFUTED"][usize::from(worst.unwrap())];
+        let worst = cells.iter().map(|(j, _)| *j).max().unwrap();
+        let want = ["CONFIRMED", "QUALIFIED", "REFUTED"][usize::from(worst)];
         assert_eq!(v["verdict"], want, "{claim}: {because}");
+        // A row not confirmed names the cells that decided it, in the table's words.
+        let decided: Vec<&str> = cells
+            .iter()
+            .filter(|(j, _)| *j == worst)
+            .map(|(_, w)| *w)
+            .collect();
+        let tail = format!("; {}: {}", want.to_lowercase(), decided.join(", "));
+        assert_eq!(worst > 0, because.ends_with(&tail), "{claim}: {because}");
         checked += 1;
     }
     assert!(checked >= 10, "{checked} design rows");
@@ -322,4 +331,19 @@ fn a_claim_whose_numbers_the_run_lacks_gets_no_line() {
         "{claims:#?}"
     );
     check_signals(&run);
+    // Shared memory alone: nothing outside it to beat, so no "fastest IPC" line (the table's
+    // Shared Mem rows are still judged).
+    let run = crate::run(&["--quick", "--only", "shm"]);
+    let claims: Vec<&str> = run
+        .verdicts
+        .iter()
+        .map(|v| v["claim"].as_str().unwrap())
+        .collect();
+    assert!(!claims.iter().any(|c| c.contains("fastest")), "{claims:#?}");
+    assert!(
+        claims
+            .iter()
+            .any(|c| c.starts_with("the table's Shared Mem row")),
+        "{claims:#?}"
+    );
 }

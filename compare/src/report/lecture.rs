@@ -126,10 +126,12 @@ pub fn probes_of<'a>(rows: &'a [Row], m: &Mechanism) -> &'a [Probe] {
 }
 
 /// One claim per mechanism the lecture has a row for: its words for the probed columns,
-/// judged by what the probes found; the worst cell decides. None when no probe decided a cell.
+/// judged by what the probes found; the worst cell decides, and a row not CONFIRMED ends by
+/// naming the cells that decided it ("; qualified: Bi"), so a reader need not find them.
+/// None when no probe decided a cell.
 pub fn design_claim(m: &Mechanism, probes: &[Probe]) -> Option<Claim> {
     let (name, words) = lecture_row(m.key)?;
-    let mut verdicts = Vec::new();
+    let mut verdicts: Vec<(&str, Verdict)> = Vec::new();
     let mut said = Vec::new();
     let mut because = Vec::new();
     for (column, word) in PROBED.iter().zip(words) {
@@ -141,17 +143,27 @@ pub fn design_claim(m: &Mechanism, probes: &[Probe]) -> Option<Claim> {
                 if p.fact == Fact::NoEnds {
                     seen += &format!(" ({QUEUE_TIMED}, as the pipe row uses two pipes)");
                 }
-                verdicts.extend(judge_cell(word, p.fact));
+                verdicts.extend(judge_cell(word, p.fact).map(|v| (word, v)));
                 because.push(seen);
             }
             None => because.push(format!("{word}: as documented")),
         }
     }
-    let worst = verdicts.iter().copied().max_by_key(|v| match v {
+    let rank = |v: &Verdict| match v {
         Verdict::Confirmed => 0,
         Verdict::Qualified => 1,
         Verdict::Refuted => 2,
-    })?;
+    };
+    let worst = verdicts.iter().map(|(_, v)| *v).max_by_key(rank)?;
+    if worst != Verdict::Confirmed {
+        let decided: Vec<&str> = verdicts
+            .iter()
+            .filter(|(_, v)| *v == worst)
+            .map(|(word, _)| *word)
+            .collect();
+        let verdict = worst.to_string().to_lowercase();
+        because.push(format!("{verdict}: {}", decided.join(", ")));
+    }
     Some(Claim {
         claim: format!(
             "the table's {name} row ({}) for {}",
@@ -216,11 +228,11 @@ mod tests {
             claim.because.contains("Transient: as documented"),
             "{claim:?}"
         );
+        assert!(!claim.because.contains("qualified"), "{claim:?}");
         probes[1].fact = Fact::BothWays;
-        assert_eq!(
-            design_claim(&m, &probes).map(|c| c.verdict),
-            Some(Verdict::Refuted)
-        );
+        let refuted = design_claim(&m, &probes).expect("a claim");
+        assert_eq!(refuted.verdict, Verdict::Refuted);
+        assert!(refuted.because.ends_with("; refuted: Uni"), "{refuted:?}");
         probes[1].fact = Fact::Failed;
         assert_eq!(
             design_claim(&m, &probes).map(|c| c.verdict),
@@ -229,6 +241,36 @@ mod tests {
         assert!(
             design_claim(&m, &[]).is_none(),
             "nothing observed, nothing judged"
+        );
+    }
+
+    #[test]
+    fn a_qualified_row_names_the_cells_that_qualified_it() {
+        let m = Mechanism {
+            key: "mq",
+            label: "POSIX mq",
+            design: pipe_demo::DESIGN_ROW,
+            carries_bytes: true,
+            wraps: None,
+        };
+        let probe = |column, fact| Probe {
+            column,
+            fact,
+            seen: "seen".into(),
+        };
+        let mut probes = vec![
+            probe("structure", Fact::Messages),
+            probe("direction", Fact::NoEnds),
+            probe("persistence", Fact::Outlived),
+        ];
+        let claim = design_claim(&m, &probes).expect("a claim");
+        assert_eq!(claim.verdict, Verdict::Qualified);
+        assert!(claim.because.ends_with("; qualified: Bi"), "{claim:?}");
+        probes[2].fact = Fact::NameOnly;
+        let claim = design_claim(&m, &probes).expect("a claim");
+        assert!(
+            claim.because.ends_with("; qualified: Bi, Persistent"),
+            "{claim:?}"
         );
     }
 }

@@ -9,19 +9,21 @@
 //! round), not one headline over the other.
 //!
 //! Here: the lines about what a message costs to carry and to set up (`copying`, `setup`,
-//! `sockets`, `signal_cost`) and what a peer crate adds (`crates`), with the helpers every
-//! line shares. In `lessons/coordination.rs`: the lines about who waits and how (`wakeup`,
-//! `spinning`, `spin_cpu`).
+//! `sockets`, `signal_cost`), with the helpers every line shares. In `lessons/coordination.rs`:
+//! the lines about who waits and how (`wakeup`, `spinning`, `spin_cpu`); in `lessons/crates.rs`:
+//! what a peer crate adds over the nearest kernel row (`crates`).
 
 mod coordination;
+mod crates;
 
 use coordination::{spin_cpu, spinning, wakeup};
+use crates::crates;
 
 use crate::report::records::sig3;
 use crate::report::text::{width, wrap};
 use crate::row::{
-    Mechanism, Ratio, Row, lecture_mechanisms, mechanisms, placement_words, reference, rtt,
-    size_words, times, us, x_pipe,
+    Mechanism, Row, lecture_mechanisms, placement_words, reference, rtt, size_words, times, us,
+    x_pipe,
 };
 
 /// The lines, as plain sentences (JSON puts them in a field).
@@ -213,12 +215,15 @@ fn sockets(rows: &[Row]) -> Option<String> {
         let (Some(u), Some(t)) = (rtt(rows, uds, place, size), rtt(rows, tcp, place, size)) else {
             continue;
         };
+        // TCP over UDS, said as such: the other ratios read "x the pipe", this one the
+        // other way round, so the words name which row took longer.
         each.push(format!(
-            "{} µs against {} µs ({:.1}x), {}",
+            "{} µs against {} µs, {} ({} took {:.1}x as long)",
             us(u.p50() as f64),
             us(t.p50() as f64),
+            placement_words(place),
+            tcp.label,
             t.p50() as f64 / u.p50().max(1) as f64,
-            placement_words(place)
         ));
     }
     if each.is_empty() {
@@ -257,62 +262,5 @@ fn signal_cost(rows: &[Row]) -> Option<String> {
         p.cpu_us_per_msg(),
         size_words(size),
         pipe.label
-    ))
-}
-
-/// Issue 29: a Rust engineer picks a crate, not a system call. What each peer crate
-/// (`--features peers`) costs over the lecture row it is set against (`Mechanism::wraps`), at
-/// the reference size, in each placement both were measured: the two p50s, and the crate's
-/// round trip over the row's in the same round, the median over the rounds (`row::Ratio`, as
-/// the x pipe column: a slow moment touches both alike). A crate whose own row or whose
-/// lecture row is missing is left out.
-fn crates(rows: &[Row]) -> Option<String> {
-    let found = mechanisms(rows);
-    let size = reference(rows);
-    let mut each = Vec::new();
-    for peer in &found {
-        let Some(wraps) = peer.wraps else {
-            continue;
-        };
-        let Some(under) = found.iter().find(|m| m.key == wraps.key) else {
-            continue;
-        };
-        let mut places = Vec::new();
-        for place in ["same", "split"] {
-            let (Some(p), Some(k)) = (rtt(rows, peer, place, size), rtt(rows, under, place, size))
-            else {
-                continue;
-            };
-            let Some(ratio) = Ratio::new(p, k, size) else {
-                continue;
-            };
-            places.push(format!(
-                "{} µs against {} µs, {:.2}x round by round, {}",
-                us(p.p50() as f64),
-                us(k.p50() as f64),
-                ratio.median(),
-                placement_words(place)
-            ));
-        }
-        if !places.is_empty() {
-            each.push(format!(
-                "{} ({}) against {}, {}: {}",
-                peer.label,
-                peer.design.data,
-                under.label,
-                wraps.why,
-                places.join("; ")
-            ));
-        }
-    }
-    if each.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "A crate costs what it adds to the mechanism it wraps (round by round: the median of \
-         the same rounds' ratios, which can differ from the two p50s' ratio). A {} round trip \
-         over {}.",
-        size_words(size),
-        each.join("; over ")
     ))
 }

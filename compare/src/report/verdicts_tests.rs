@@ -149,3 +149,28 @@ fn shared_memory_zero_copy_and_sockets_follow_their_placements() {
     assert_eq!(verdict(all.clone(), copies), Some(Verdict::Qualified));
     assert_eq!(verdict(all, sockets), Some(Verdict::Qualified));
 }
+
+#[test]
+fn fastest_is_judged_only_where_a_row_outside_shared_memory_was_measured() {
+    let pipe = mechanism("pipe", "pipe", "copy through kernel");
+    let spin = mechanism("shm-spin", "shm (spin)", "shared region, no kernel");
+    let blocking = mechanism("shm-blocking", "shm (blocking)", "shared region, no kernel");
+    let fastest = "shared memory is the fastest";
+    let shm_only = vec![
+        row(spin, "split", 64, 500, 1.0, 9.0),
+        row(blocking, "split", 64, 40_000, 1.0, 9.0),
+        row(spin, "same", 64, 30_000, 1.0, 9.0),
+        row(blocking, "same", 64, 2000, 1.0, 9.0),
+    ];
+    assert_eq!(verdict(claims(&shm_only), fastest), None);
+    // The pipe on one core only: that placement alone is judged (and there the pipe wins).
+    let mut rows = shm_only;
+    rows.push(row(pipe, "same", 64, 1500, 1.0, 4.0));
+    let all = claims(&rows);
+    let line = all.iter().find(|c| c.claim.starts_with(fastest)).unwrap();
+    assert_eq!(line.verdict, Verdict::Refuted, "{line:?}");
+    assert_eq!(
+        line.because, "64 B round trips: same core: fastest pipe 1.50 µs",
+        "{line:?}"
+    );
+}

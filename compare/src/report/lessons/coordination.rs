@@ -41,19 +41,25 @@ pub(super) fn wakeup(rows: &[Row]) -> Option<String> {
 }
 
 /// Lecture: "shared memory is the fastest IPC". Only when each process has a core to spin on.
+/// A rank among shared-memory rows alone says nothing about IPC: no line unless each
+/// placement's ranking holds a row outside shared memory.
 pub(super) fn spinning(rows: &[Row]) -> Option<String> {
     let size = reference(rows);
     let found = lecture_mechanisms(rows);
     let spin = found.iter().find(|m| spins(m))?;
-    let ranked = |place: &str| -> Vec<(u64, &'static str)> {
-        let mut all: Vec<(u64, &'static str)> = found
+    let ranked = |place: &str| -> Option<Vec<(u64, &'static str)>> {
+        let measured = found
             .iter()
-            .filter_map(|m| Some((rtt(rows, m, place, size)?.p50(), m.label)))
-            .collect();
+            .filter_map(|m| Some((rtt(rows, m, place, size)?.p50(), m)));
+        let all: Vec<(u64, &Mechanism)> = measured.collect();
+        if all.iter().all(|(_, m)| m.design.data.contains("shared")) {
+            return None;
+        }
+        let mut all: Vec<(u64, &'static str)> = all.iter().map(|(p, m)| (*p, m.label)).collect();
         all.sort_unstable();
-        all
+        Some(all)
     };
-    let (split, same) = (ranked("split"), ranked("same"));
+    let (split, same) = (ranked("split")?, ranked("same")?);
     let rank = |all: &[(u64, &str)]| all.iter().position(|(_, l)| *l == spin.label);
     let (split_at, same_at) = (rank(&split)?, rank(&same)?);
     let where_split = match split_at {
