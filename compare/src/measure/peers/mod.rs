@@ -43,7 +43,7 @@ pub fn all() -> Vec<Entry> {
             |n| iceoryx2::duplex(n, Waiting::Event),
             Wraps {
                 key: "shm-blocking",
-                why: "shared memory with a receiver asleep in the kernel until woken",
+                why: "a receiver asleep in the kernel until woken, as its listener is",
             },
         ),
         (
