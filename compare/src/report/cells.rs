@@ -152,11 +152,11 @@ pub fn measured_cells(
             }
         }
         cells.cpu.push(match &row.latency {
-            Ok(l) => format!("{:.2}", l.cpu_us_per_msg()),
+            Ok(l) => us(l.cpu_us_per_msg() * 1000.0),
             Err(_) => "-".into(),
         });
         cells.setup = match &row.setup_us {
-            Ok(s) => format!("{s:.1}"),
+            Ok(s) => us(s * 1000.0),
             Err(e) => notes.mark(format!("{} setup", m.label), e),
         };
         if row.size == 0 {

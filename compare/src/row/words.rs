@@ -17,9 +17,11 @@ pub fn short_placement(name: &str) -> &'static str {
     }
 }
 
-/// Microseconds with about three significant digits.
+/// Microseconds with three significant digits ("0.36" below 1 µs: two decimals). Rounded first,
+/// then formatted, so 9995 ns is "10.0", not "10.00", and 99 950 ns "100", not "100.0".
 pub fn us(ns: f64) -> String {
-    let us = ns / 1000.0;
+    // Rounded in ns, where the sample is a whole number, so a half rounds up as it reads.
+    let us = sig3(ns) / 1000.0;
     match us {
         u if u < 10.0 => format!("{u:.2}"),
         u if u < 100.0 => format!("{u:.1}"),
@@ -72,5 +74,34 @@ pub fn fit(line: &str, width: usize) -> String {
     match line.chars().count() > width {
         true => line.chars().take(width - 1).chain(['…']).collect(),
         false => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn us_rounds_before_it_picks_a_format() {
+        // 9.995, 99.95, 999.5 and 0.9995 µs round up across a format's edge.
+        assert_eq!(us(9_995.0), "10.0");
+        assert_eq!(us(99_950.0), "100");
+        assert_eq!(us(999_500.0), "1000");
+        assert_eq!(us(999.5), "1.00");
+        // Just below an edge, and the ordinary cases.
+        assert_eq!(us(9_994.0), "9.99");
+        assert_eq!(us(99_940.0), "99.9");
+        assert_eq!(us(360.0), "0.36");
+        assert_eq!(us(27_400.0), "27.4");
+        assert_eq!(us(135_400.0), "135");
+    }
+
+    #[test]
+    fn times_rounds_before_it_picks_a_format() {
+        assert_eq!(times(9.996), "10.0");
+        assert_eq!(times(99.96), "100");
+        assert_eq!(times(0.9996), "1.00");
+        assert_eq!(times(1.06), "1.06");
+        assert_eq!(times(0.0105), "0.0105");
     }
 }
