@@ -313,7 +313,7 @@ fn options() -> String {
 }
 
 /// Rounds per cell in a default run. 40 rounds took 24 s on a 2-core VM, mostly in cross-core
-/// round trips (at least 100 samples a round at about 50 µs each); 20 take about 13 s. The
+/// round trips (at least 100 samples a round at about 50 µs each); 20 take about 10 to 11 s. The
 /// samples per cell stay 5000, in rounds of 250. Each row's ratio to the pipe in the same
 /// round ("x pipe") is what repeats from run to run on a machine that changes speed.
 const ROUNDS: u64 = 20;

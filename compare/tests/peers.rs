@@ -135,13 +135,17 @@ mod with_the_feature {
             .unwrap_or_else(|| panic!("no {key} row, {place}: {json}"))
     }
 
-    /// Microseconds as the report writes them (`row::us`): about three significant digits.
+    /// Microseconds as the report writes them (`row::us`): three significant digits, the
+    /// format chosen after rounding (9997 ns is "10.0").
     fn us(ns: f64) -> String {
-        match ns / 1000.0 {
-            u if u < 10.0 => format!("{u:.2}"),
-            u if u < 100.0 => format!("{u:.1}"),
-            u => format!("{u:.0}"),
-        }
+        let decimals = |u: f64| match u {
+            u if u < 10.0 => 2,
+            u if u < 100.0 => 1,
+            _ => 0,
+        };
+        let us = ns / 1000.0;
+        let rounded: f64 = format!("{us:.*}", decimals(us)).parse().unwrap();
+        format!("{us:.*}", decimals(rounded))
     }
 
     /// One CPU: the "different cores" placement is not applicable, said so.

@@ -2,7 +2,7 @@
 //! several rounds; its headline is the best round's p50 below 4 rounds and the second best
 //! from 4 up; `+N%` is how far the slowest round's p50 ran above that headline; `~` marks a
 //! cell whose N is over 20; the p99 pools every sample of every round; "Here N of M" counts
-//! the marks. The JSON has every round's p50 in ns. The table does not, but compare's progress
+//! the marks, and of each placement. The JSON has every round's p50 in ns. The table does not, but compare's progress
 //! lines on stderr give each round's p50 and p99 as the table prints them, so one run's stderr
 //! and stdout are checked against each other. The runs take one round trip per round
 //! (`--iters 1`): each round's p50 and p99 are then that one sample, and the pooled p99 is the
@@ -311,13 +311,26 @@ impl Check {
             0 => String::new(),
             n => format!(" and {} of {n} throughputs", self.rates_marked),
         };
+        // With both placements, the marks of each: " (2 of 12 on one core, 9 of 12 across cores)".
+        let count = |place: &str, words: &str| {
+            let at: Vec<&Cell> = cells.iter().filter(|c| c.label.ends_with(place)).collect();
+            let marked = at.iter().filter(|c| c.marked).count();
+            (!at.is_empty()).then(|| format!("{marked} of {} {words}", at.len()))
+        };
+        let split = match (
+            count("same core", "on one core"),
+            count("diff. cores", "across cores"),
+        ) {
+            (Some(same), Some(split)) => format!(" ({same}, {split})"),
+            _ => String::new(),
+        };
         let here = match unsteady + self.rates_marked {
             0 => format!(
                 "Here none of the {} round-trip cells{throughputs}:",
                 cells.len()
             ),
             _ => format!(
-                "Here {unsteady} of {} round-trip cells{throughputs}:",
+                "Here {unsteady} of {} round-trip cells{split}{throughputs}:",
                 cells.len()
             ),
         };

@@ -11,13 +11,17 @@ use testkit::stderr;
 
 use common::{compare, json_rows};
 
+/// As compare prints µs: 3 significant digits, the format chosen after rounding (9997 ns is
+/// "10.0").
 fn us(ns: u64) -> String {
+    let decimals = |u: f64| match u {
+        u if u < 10.0 => 2,
+        u if u < 100.0 => 1,
+        _ => 0,
+    };
     let us = ns as f64 / 1000.0;
-    match us {
-        u if u < 10.0 => format!("{u:.2}"),
-        u if u < 100.0 => format!("{u:.1}"),
-        u => format!("{u:.0}"),
-    }
+    let rounded: f64 = format!("{us:.*}", decimals(us)).parse().unwrap();
+    format!("{us:.*}", decimals(rounded))
 }
 
 fn words(place: &str) -> &'static str {

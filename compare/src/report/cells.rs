@@ -152,11 +152,11 @@ pub fn measured_cells(
             }
         }
         cells.cpu.push(match &row.latency {
-            Ok(l) => format!("{:.2}", l.cpu_us_per_msg()),
+            Ok(l) => us(l.cpu_us_per_msg() * 1000.0),
             Err(_) => "-".into(),
         });
         cells.setup = match &row.setup_us {
-            Ok(s) => format!("{s:.1}"),
+            Ok(s) => us(s * 1000.0),
             Err(e) => notes.mark(format!("{} setup", m.label), e),
         };
         if row.size == 0 {
@@ -195,8 +195,10 @@ pub fn latency_cell(row: &Row, notes: &mut Notes, terse: bool, spread: bool) -> 
                 (Some(batch), false) => cell += &format!(" (batch {})", us(batch)),
                 (Some(batch), true) => {
                     let mark = notes.add(format!(
-                        "{}, {}, {}: {} µs per round trip when timed in batches of 100 (each batch's mean, \
-                         slow round trips included)",
+                        "{}, {}, {}: {} µs per round trip when timed in batches of 100, the \
+                         median of the batches' means (no clock read between round trips): a \
+                         rare long stall in a batch pulls its mean above the p50, and without \
+                         the clock's cost it can also fall below it",
                         row.mechanism.label,
                         size_words(row.size),
                         placement_words(row.placement.name),

@@ -54,14 +54,24 @@ fn short_lines(run: &Run) -> Vec<(&'static str, String)> {
 fn samples(run: &Run) -> String {
     let plan = run.plan;
     let cap = match plan.cap {
-        Some(cap) => format!(" (or {} ms)", cap.as_millis()),
-        None => String::new(),
+        // With no more than the floor asked for, the cap cuts no round short (but at 4 s).
+        Some(cap) if plan.iters > MIN_SAMPLES => format!(
+            ", or fewer: a round stops at {} ms once it has {MIN_SAMPLES}",
+            cap.as_millis()
+        ),
+        _ => String::new(),
     };
     format!(
         "{} rounds per cell, spread over the run; a round: {} warm-up, then {} round trips{cap}",
         run.rounds, plan.warmup, plan.iters
     )
 }
+
+/// The fewest timed round trips a round keeps when its time cap has run out, and the longest a
+/// round runs whatever it has: `MIN_SAMPLES` and `LONGEST_ROUND` in `measure/harness.rs`,
+/// which keeps them private; said again here, and to be changed with them.
+const MIN_SAMPLES: usize = 100;
+const LONGEST_ROUND_S: u64 = 4;
 
 /// The kernel, the CPU and the clock.
 fn machine_lines(machine: &Machine) -> Vec<(&'static str, String)> {
@@ -142,7 +152,9 @@ fn rounds(rounds: usize) -> String {
 fn round_trips(plan: &Plan) -> String {
     let cap = match plan.cap {
         Some(cap) => format!(
-            ", each round stopped after {} ms if not done (rows give their sample count in JSON/CSV)",
+            ", fewer when a round stops early: at {} ms from its start (warm-up included) once it \
+             has {MIN_SAMPLES} timed, at {LONGEST_ROUND_S} s whatever it has (rows give their \
+             sample count in JSON/CSV)",
             cap.as_millis()
         ),
         None => String::new(),

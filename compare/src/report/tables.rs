@@ -75,11 +75,12 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
             measured.len()
         ),
         _ => format!(
-            "Here {unsteady} of {} round-trip cells{throughputs}: the machine was quick at some \
+            "Here {unsteady} of {} round-trip cells{}{throughputs}: the machine was quick at some \
              moments of this run and slow at others (the rounds are interleaved across rows, so \
              a slow moment touches every row alike); the widest round trip, {}, {}, {}, ran its \
              rounds at {} to {} µs.",
             measured.len(),
+            by_placement(&measured),
             row.mechanism.label,
             size_words(row.size),
             placement_words(row.placement.name),
@@ -121,6 +122,32 @@ fn unsteady_text(rows: &[Row], markdown: bool) -> String {
         true => format!("\n{text}\n\n"),
         false => format!("\n{}", wrap("", &text, 0, width())),
     }
+}
+
+/// " (2 of 40 on one core, 33 of 40 across cores)": the marked round-trip cells of each
+/// placement, which can differ a great deal (a cross-core wakeup waits on the other core's
+/// idle state); nothing when the run has one placement.
+fn by_placement(measured: &[(&Row, &RoundTrips)]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for (r, _) in measured {
+        if !names.contains(&r.placement.name) {
+            names.push(r.placement.name);
+        }
+    }
+    names.sort_by_key(|name| *name != "same"); // the tables' order: one core first
+    if names.len() < 2 {
+        return String::new();
+    }
+    let counts = names.iter().map(|name| {
+        let cells = measured.iter().filter(|(r, _)| r.placement.name == *name);
+        let marked = cells.clone().filter(|(_, l)| l.unsteady()).count();
+        let place = match *name {
+            "same" => "on one core",
+            _ => "across cores",
+        };
+        format!("{marked} of {} {place}", cells.count())
+    });
+    format!(" ({})", counts.collect::<Vec<_>>().join(", "))
 }
 
 /// Latency by message size: one row per mechanism that carries bytes and placement.
@@ -221,7 +248,7 @@ fn markdown_design(
         ),
     };
     header.push(both("MiB/s one way"));
-    header.push(both("CPU µs / msg"));
+    header.push(both("CPU µs / msg of both processes, 2 msgs a round trip"));
     header.push("setup µs".into());
     design.set_header(header);
     for m in mechanisms(rows) {
@@ -237,8 +264,21 @@ fn markdown_design(
         design.add_row(cells);
     }
     format!(
-        "### Design space, measured: round trips of {} messages\n\n{design}\n\n",
-        size_words(reference)
+        "### Design space, measured: round trips of {} messages\n\nIn the lecture's columns ({} \
+         to {}), each cell is {}\n\n{design}\n\n",
+        size_words(reference),
+        COLUMNS[0],
+        COLUMNS[COLUMNS.len() - 1],
+        legend(", after the semicolon,")
+    )
+}
+
+/// How to read a cell of the lecture's columns (`lecture::cell`): the crate's words, then
+/// (`then`: where) what this run's probe saw.
+fn legend(then: &str) -> String {
+    format!(
+        "the mechanism's own words, then{then} what a probe (a system call) showed in this run, \
+         or \"(as documented)\" where no probe exists."
     )
 }
 
@@ -266,6 +306,7 @@ fn terminal_design(
         .collect();
     let mut out =
         String::from("The lecture's design space, in each crate's words, and as observed\n");
+    out += &wrap("Each cell: ", &legend(""), 0, width());
     out += &tables_text(&packed(std::slice::from_ref(&names), &qualitative));
     out += "\n";
 
@@ -290,7 +331,8 @@ fn terminal_design(
     let caption = format!(
         "Measured: round trips (RTT) of {} messages, p50{rank} +how far above it the slowest \
          round ran / p99, in µs{x_pipe}; one-way throughput; CPU time of both processes per \
-         message; setup.{}",
+         message, a round trip being two messages (one each way), so twice this per round \
+         trip; setup.{}",
         size_words(reference),
         match placements {
             [_, _] => format!(
@@ -330,7 +372,8 @@ fn measured_columns(
     }
     let per_placement = columns.len() / placements.len().max(1);
     let mut mib = Column::new(format!("MiB/s\n{pair}"), Vec::new());
-    let mut cpu = Column::new(format!("CPU µs/msg\n{pair}"), Vec::new());
+    // Per message, not per round trip: the second line says so within the column's width.
+    let mut cpu = Column::new(format!("CPU µs/msg\n2 msgs/RTT\n{pair}"), Vec::new());
     let mut setup = Column::new("setup\nµs", Vec::new());
     for m in found {
         let cells = measured_cells(rows, m, reference, placements, notes, true);

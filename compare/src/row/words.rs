@@ -17,14 +17,19 @@ pub fn short_placement(name: &str) -> &'static str {
     }
 }
 
-/// Microseconds with about three significant digits.
+/// Microseconds with three significant digits ("0.36" below 1 µs: two decimals). The format
+/// is chosen for the value as rounded, so 9997 ns is "10.0", not "10.00", and 99 970 ns "100",
+/// not "100.0". Rounded as `format!` rounds (8745 ns, 8.7449… µs in binary, is "8.74"), so a
+/// test that formats a JSON number the same way prints the same digits.
 pub fn us(ns: f64) -> String {
+    let decimals = |u: f64| match u {
+        u if u < 10.0 => 2,
+        u if u < 100.0 => 1,
+        _ => 0,
+    };
     let us = ns / 1000.0;
-    match us {
-        u if u < 10.0 => format!("{u:.2}"),
-        u if u < 100.0 => format!("{u:.1}"),
-        u => format!("{u:.0}"),
-    }
+    let rounded: f64 = format!("{us:.*}", decimals(us)).parse().unwrap_or(us);
+    format!("{us:.*}", decimals(rounded))
 }
 
 /// `x` rounded to 3 significant digits (1234.5 -> 1230, 0.012345 -> 0.0123), as JSON and CSV
@@ -72,5 +77,39 @@ pub fn fit(line: &str, width: usize) -> String {
     match line.chars().count() > width {
         true => line.chars().take(width - 1).chain(['…']).collect(),
         false => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn us_rounds_before_it_picks_a_format() {
+        // Values that round up across a format's edge.
+        assert_eq!(us(9_997.0), "10.0");
+        assert_eq!(us(99_970.0), "100");
+        assert_eq!(us(999_700.0), "1000");
+        assert_eq!(us(999.7), "1.00");
+        // The edges' halves: 99.95 and 0.9995 round up; 9.995 µs is 9.99499… in binary.
+        assert_eq!(us(9_995.0), "9.99");
+        assert_eq!(us(99_950.0), "100");
+        assert_eq!(us(999_500.0), "1000");
+        assert_eq!(us(999.5), "1.00");
+        // Just below an edge, and the ordinary cases.
+        assert_eq!(us(9_994.0), "9.99");
+        assert_eq!(us(99_940.0), "99.9");
+        assert_eq!(us(360.0), "0.36");
+        assert_eq!(us(27_400.0), "27.4");
+        assert_eq!(us(135_400.0), "135");
+    }
+
+    #[test]
+    fn times_rounds_before_it_picks_a_format() {
+        assert_eq!(times(9.996), "10.0");
+        assert_eq!(times(99.96), "100");
+        assert_eq!(times(0.9996), "1.00");
+        assert_eq!(times(1.06), "1.06");
+        assert_eq!(times(0.0105), "0.0105");
     }
 }

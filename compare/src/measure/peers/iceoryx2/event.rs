@@ -52,7 +52,7 @@ pub const DESIGN_ROW: Row = Row {
     structure: "samples ([u8] here)",
     direction: "two-way (a service each way)",
     naming: "service name (iceoryx2)",
-    coordination: "blocks on a listener",
+    coordination: "blocks on a listener (a Unix datagram socket)",
     persistence: "until its last node leaves",
 };
 
