@@ -231,13 +231,17 @@ fn size_words(size: u64) -> String {
 }
 
 /// Microseconds from ns with about 3 significant digits, as compare prints them.
+/// µs with 3 significant digits: the format is chosen by the value as it will be rounded
+/// (9.997 is "10.0", not "10.00").
 fn us(ns: u64) -> String {
+    let decimals = |u: f64| match u {
+        u if u < 10.0 => 2,
+        u if u < 100.0 => 1,
+        _ => 0,
+    };
     let us = ns as f64 / 1000.0;
-    match us {
-        u if u < 10.0 => format!("{u:.2}"),
-        u if u < 100.0 => format!("{u:.1}"),
-        u => format!("{u:.0}"),
-    }
+    let rounded: f64 = format!("{us:.*}", decimals(us)).parse().unwrap();
+    format!("{us:.*}", decimals(rounded))
 }
 
 fn ordinal(n: usize) -> String {

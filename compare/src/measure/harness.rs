@@ -13,7 +13,7 @@ use plumbing::stop;
 
 use crate::measure::session::{cpu_time, session};
 use crate::measure::sides::{Child, OneWay, Ping, warmup_messages};
-use crate::row::{Latency, Placement, Plan, Skip, Throughput};
+use crate::row::{LONGEST_ROUND, Latency, MIN_SAMPLES, Placement, Plan, Skip, Throughput};
 
 /// One round of round trips between `ping` (the parent's side) and `child`, in one forked
 /// session: `plan.warmup` discarded, then each round trip timed, then the end message; the CPU
@@ -87,12 +87,6 @@ fn stream(plan: &Plan, chunk: usize, sender: &mut impl OneWay) -> Result<(u64, I
 /// Per-sample and batched round trips are only taken when a round trip is this fast.
 const BATCH_BELOW_NS: u64 = 2_000;
 const BATCH_LEN: usize = 100;
-/// Even when the time cap runs out, p99 needs at least this many samples...
-const MIN_SAMPLES: usize = 100;
-/// ...unless a round has run this long: a time-capped round stays well inside the watchdog's
-/// 10 s (100 round trips of 16 MiB through a serializing peer crate take 17 s). The p99 is
-/// pooled over every round, and says over how many round trips.
-const LONGEST_ROUND: Duration = Duration::from_secs(4);
 
 /// Everything timed on the parent side of a latency measurement.
 pub struct Timed {

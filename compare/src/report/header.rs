@@ -3,7 +3,9 @@
 //! carry the same facts (`records.rs`).
 
 use crate::report::text::{width, wrap};
-use crate::row::{Machine, Placement, Plan, Run, headline_words, size_words};
+use crate::row::{
+    LONGEST_ROUND, MIN_SAMPLES, Machine, Placement, Plan, Run, headline_words, size_words,
+};
 
 /// The run's setup, short or (`verbose`) in full.
 pub fn render(run: &Run, markdown: bool, verbose: bool) -> String {
@@ -66,12 +68,6 @@ fn samples(run: &Run) -> String {
         run.rounds, plan.warmup, plan.iters
     )
 }
-
-/// The fewest timed round trips a round keeps when its time cap has run out, and the longest a
-/// round runs whatever it has: `MIN_SAMPLES` and `LONGEST_ROUND` in `measure/harness.rs`,
-/// which keeps them private; said again here, and to be changed with them.
-const MIN_SAMPLES: usize = 100;
-const LONGEST_ROUND_S: u64 = 4;
 
 /// The kernel, the CPU and the clock.
 fn machine_lines(machine: &Machine) -> Vec<(&'static str, String)> {
@@ -153,9 +149,10 @@ fn round_trips(plan: &Plan) -> String {
     let cap = match plan.cap {
         Some(cap) => format!(
             ", fewer when a round stops early: at {} ms from its start (warm-up included) once it \
-             has {MIN_SAMPLES} timed, at {LONGEST_ROUND_S} s whatever it has (rows give their \
+             has {MIN_SAMPLES} timed, at {} s whatever it has (rows give their \
              sample count in JSON/CSV)",
-            cap.as_millis()
+            cap.as_millis(),
+            LONGEST_ROUND.as_secs()
         ),
         None => String::new(),
     };

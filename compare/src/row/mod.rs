@@ -22,7 +22,7 @@ use plumbing::design;
 pub use probe::{Fact, PROBED, Probe, probe};
 pub use ratio::{DOORBELL_PIPE_MAX, RATIO_UNSTEADY, Ratio, x_pipe};
 pub use rounds::{Latency, Rates, RoundTrips, Throughput, UNSTEADY, headline_words};
-pub use run::{Machine, Placement, Plan, Run};
+pub use run::{LONGEST_ROUND, MIN_SAMPLES, Machine, Placement, Plan, Run};
 pub use words::{
     fit, placement_words, reference_size, short_placement, sig3, size_words, times, us,
 };

@@ -15,6 +15,13 @@ pub struct Placement {
     pub possible: bool,
 }
 
+/// Even when a round's time cap runs out, p99 needs at least this many samples...
+pub const MIN_SAMPLES: usize = 100;
+/// ...unless the round has run this long: a time-capped round stays well inside the
+/// watchdog's 10 s (100 round trips of 16 MiB through a serializing peer crate take 17 s). The
+/// p99 is pooled over every round, and says over how many round trips.
+pub const LONGEST_ROUND: Duration = Duration::from_secs(4);
+
 /// How much to measure.
 #[derive(Clone, Debug)]
 pub struct Plan {
