@@ -1,4 +1,4 @@
-//! Issue 29: a Rust engineer picks a crate, not a system call. What each peer crate
+//! A Rust engineer picks a crate, not a system call. What each peer crate
 //! (`--features peers`) costs over the nearest kernel row (`Mechanism::wraps`: the row it is
 //! set against, not one it is built on), at the reference size, in each placement both were
 //! measured: the two p50s, and the crate's round trip over the row's in the same round, the
