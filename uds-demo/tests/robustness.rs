@@ -37,6 +37,20 @@ fn stop(run: &Running, sig: Signal) {
 
 fn nothing(_: &mut Command) {}
 
+/// The tour `run`, ended by itself within [`LIMIT`] and successfully (else the test fails,
+/// naming `what`): its stdout.
+fn finished_ok(run: Running, what: &str) -> String {
+    let Exited {
+        status,
+        stdout,
+        stderr,
+        ..
+    } = run.finish(LIMIT);
+    let stdout = stdout.join("\n");
+    assert!(status.success(), "{what}: {stderr}\n{stdout}");
+    stdout
+}
+
 /// What a run named after `pid` left: private directories in /tmp, abstract names, namespaces.
 fn leftovers_of(pid: u32) -> Vec<String> {
     let mut found = Vec::new();
@@ -140,14 +154,7 @@ fn ignore_sigchld_block_all(command: &mut Command) {
 fn an_inherited_ignored_sigchld_and_blocked_mask_change_nothing() {
     let tour = start(BIN, &[], ignore_sigchld_block_all);
     let pid = tour.id();
-    let Exited {
-        status,
-        stdout,
-        stderr,
-        ..
-    } = tour.finish(LIMIT);
-    let stdout = stdout.join("\n");
-    assert!(status.success(), "{stderr}\n{stdout}");
+    let stdout = finished_ok(tour, "ignored SIGCHLD, all blocked");
     assert!(stdout.contains("removed: true"), "{stdout}");
     assert_eq!(leftovers_of(pid), Vec::<String>::new());
     let mut srv = start(BIN, &["serve"], ignore_sigchld_block_all);
@@ -197,14 +204,7 @@ fn a_restrictive_umask_keeps_the_promised_modes() {
             };
             let tour = start(program, &args, setup);
             let pid = tour.id();
-            let Exited {
-                status,
-                stdout,
-                stderr,
-                ..
-            } = tour.finish(LIMIT);
-            let stdout = stdout.join("\n");
-            assert!(status.success(), "umask {mask}, {who}: {stderr}\n{stdout}");
+            let stdout = finished_ok(tour, &format!("umask {mask}, {who}"));
             assert!(stdout.contains("(mode 0700), DIR below"), "{stdout}");
             assert!(
                 stdout.contains("a socket: true, mode 0600, size 0"),

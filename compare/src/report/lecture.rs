@@ -204,20 +204,28 @@ mod tests {
         assert_eq!(judge_cell("Named", Fact::Failed), None);
     }
 
-    #[test]
-    fn the_worst_cell_decides_a_row_and_a_changed_fact_changes_it() {
-        let m = Mechanism {
-            key: "pipe",
-            label: "pipe",
+    /// A byte row with the pipe's design words, under `key` and `label`.
+    fn mechanism(key: &'static str, label: &'static str) -> Mechanism {
+        Mechanism {
+            key,
+            label,
             design: pipe_demo::DESIGN_ROW,
             carries_bytes: true,
             wraps: None,
-        };
-        let probe = |column, fact| Probe {
+        }
+    }
+
+    fn probe(column: &'static str, fact: Fact) -> Probe {
+        Probe {
             column,
             fact,
             seen: "seen".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_worst_cell_decides_a_row_and_a_changed_fact_changes_it() {
+        let m = mechanism("pipe", "pipe");
         let mut probes = vec![
             probe("structure", Fact::Stream),
             probe("direction", Fact::OneWay),
@@ -246,18 +254,7 @@ mod tests {
 
     #[test]
     fn a_qualified_row_names_the_cells_that_qualified_it() {
-        let m = Mechanism {
-            key: "mq",
-            label: "POSIX mq",
-            design: pipe_demo::DESIGN_ROW,
-            carries_bytes: true,
-            wraps: None,
-        };
-        let probe = |column, fact| Probe {
-            column,
-            fact,
-            seen: "seen".into(),
-        };
+        let m = mechanism("mq", "POSIX mq");
         let mut probes = vec![
             probe("structure", Fact::Messages),
             probe("direction", Fact::NoEnds),
